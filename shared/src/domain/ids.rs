@@ -1,0 +1,171 @@
+//! Identifiers: products, stores, jobs and the client-supplied keys that make retries safe.
+//!
+//! Owns the shape of every id that crosses the edge. Ids minted here are UUIDv7 (time-ordered);
+//! ids from clients are parsed, never trusted as free text, so they can be used in storage keys.
+
+use std::fmt;
+
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} must be {rule}")]
+pub struct IdError {
+    pub what: &'static str,
+    pub rule: &'static str,
+}
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A fresh, time-ordered id.
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+
+            pub fn parse(s: &str) -> Result<Self, IdError> {
+                Uuid::try_parse(s.trim())
+                    .map(Self)
+                    .map_err(|_| IdError { what: $what, rule: "a UUID such as 0190f1a2-7c3e-7d4a-9b1c-2f3e4d5c6b7a" })
+            }
+
+            pub fn from_uuid(u: Uuid) -> Self {
+                Self(u)
+            }
+
+            pub fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.hyphenated().fmt(f)
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// A product of the global catalog.
+    ProductId,
+    "product id"
+);
+uuid_id!(
+    /// A CSV import job.
+    JobId,
+    "job id"
+);
+
+/// A store. Stores are named by the identity provider that issues tokens, so the id is a short
+/// slug (`[A-Za-z0-9_-]`, 1 to 64 characters) rather than a UUID.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StoreId(String);
+
+impl StoreId {
+    pub const MAX_LEN: usize = 64;
+
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        if is_slug(s, Self::MAX_LEN) {
+            Ok(Self(s.to_string()))
+        } else {
+            Err(IdError { what: "store id", rule: "1 to 64 letters, digits, '-' or '_'" })
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for StoreId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl serde::Serialize for StoreId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for StoreId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        StoreId::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A client's key for one logical operation (an `Idempotency-Key` header or a scan id): the same
+/// key twice means "the same request again", so its effect is applied once.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub const MAX_LEN: usize = 128;
+
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        let ok = !s.is_empty()
+            && s.len() <= Self::MAX_LEN
+            && s.bytes().all(|b| b.is_ascii_graphic());
+        if ok {
+            Ok(Self(s.to_string()))
+        } else {
+            Err(IdError { what: "idempotency key", rule: "1 to 128 visible ASCII characters" })
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn is_slug(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_ids_are_slugs() {
+        assert!(StoreId::parse("store-42_a").is_ok());
+        assert!(StoreId::parse("").is_err());
+        assert!(StoreId::parse("a/b").is_err());
+        assert!(StoreId::parse("a#b").is_err());
+        assert!(StoreId::parse(&"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn product_ids_round_trip() {
+        let id = ProductId::new();
+        assert_eq!(ProductId::parse(&id.to_string()).unwrap(), id);
+        assert!(ProductId::parse("not-a-uuid").is_err());
+    }
+
+    #[test]
+    fn idempotency_keys_are_visible_ascii() {
+        assert!(IdempotencyKey::parse("scan-2026-11-22-0001").is_ok());
+        assert!(IdempotencyKey::parse("has space").is_err());
+        assert!(IdempotencyKey::parse(&"k".repeat(129)).is_err());
+    }
+}

@@ -1,0 +1,141 @@
+//! A store's inventory of catalog products: stock, prices and the store's own notes.
+//!
+//! Owns the inventory rules: stock never goes below zero through an adjustment (only an explicit
+//! count may set it, and a count is itself never negative), prices are exact money, and an item
+//! is low on stock when its quantity is at or below its reorder level.
+
+use serde::Serialize;
+
+use super::{Money, ProductId, Quantity, QuantityDelta, StoreId, Timestamp};
+
+pub const MAX_SUPPLIER_CHARS: usize = 200;
+pub const MAX_LOCATION_CHARS: usize = 100;
+pub const MAX_NOTES_CHARS: usize = 2000;
+pub const MAX_CUSTOM_IMAGES: usize = 10;
+pub const MAX_REASON_NOTE_CHARS: usize = 500;
+
+/// What the store owner sets on an inventory item (everything but the keys and bookkeeping).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct InventoryDetails {
+    pub quantity: Quantity,
+    pub cost_price: Option<Money>,
+    pub selling_price: Option<Money>,
+    pub reorder_level: Option<Quantity>,
+    pub supplier: Option<String>,
+    pub location: Option<String>,
+    pub custom_image_urls: Vec<String>,
+    pub notes: Option<String>,
+}
+
+/// One product in one store's inventory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InventoryItem {
+    pub store_id: StoreId,
+    pub product_id: ProductId,
+    #[serde(flatten)]
+    pub details: InventoryDetails,
+    pub low_stock: bool,
+    pub version: u64,
+    pub last_updated: Timestamp,
+}
+
+impl InventoryItem {
+    pub fn new(store_id: StoreId, product_id: ProductId, details: InventoryDetails, version: u64, last_updated: Timestamp) -> Self {
+        let low_stock = is_low_stock(&details);
+        Self { store_id, product_id, details, low_stock, version, last_updated }
+    }
+}
+
+/// At or below the reorder level (items without a reorder level are never low).
+pub fn is_low_stock(d: &InventoryDetails) -> bool {
+    d.reorder_level.is_some_and(|r| d.quantity <= r)
+}
+
+/// Why stock changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdjustmentReason {
+    Sale,
+    Restock,
+    Return,
+    Damage,
+    Expiry,
+    Correction,
+    Scan,
+    Import,
+    Other,
+}
+
+impl AdjustmentReason {
+    pub const ALL: [AdjustmentReason; 9] = [
+        Self::Sale,
+        Self::Restock,
+        Self::Return,
+        Self::Damage,
+        Self::Expiry,
+        Self::Correction,
+        Self::Scan,
+        Self::Import,
+        Self::Other,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Sale => "sale",
+            Self::Restock => "restock",
+            Self::Return => "return",
+            Self::Damage => "damage",
+            Self::Expiry => "expiry",
+            Self::Correction => "correction",
+            Self::Scan => "scan",
+            Self::Import => "import",
+            Self::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// A change of stock to apply atomically.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adjustment {
+    pub store_id: StoreId,
+    pub product_id: ProductId,
+    pub delta: QuantityDelta,
+    pub reason: AdjustmentReason,
+    /// When set, the adjustment is applied once per key (a retried request is a replay).
+    pub operation: Option<Operation>,
+    /// Create the item (with `delta` as its quantity) if the store does not stock it yet. Scans
+    /// do this; owners' adjustments need an existing item.
+    pub create_if_missing: bool,
+    pub at: Timestamp,
+}
+
+/// One logical client operation, for idempotency: its key and a fingerprint of the request, so
+/// a reused key with a different request is refused rather than silently replayed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operation {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+/// How long an operation key is remembered: long enough for a scanner that was offline for a
+/// week to sync without counting twice.
+pub const OPERATION_TTL: time::Duration = time::Duration::days(8);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn low_stock_needs_a_reorder_level() {
+        let mut d = InventoryDetails { quantity: Quantity::parse("3").unwrap(), ..Default::default() };
+        assert!(!is_low_stock(&d));
+        d.reorder_level = Some(Quantity::parse("3").unwrap());
+        assert!(is_low_stock(&d));
+        d.quantity = Quantity::parse("3.001").unwrap();
+        assert!(!is_low_stock(&d));
+    }
+}

@@ -1,0 +1,23 @@
+//! The domain: parsed types and the rules of products, inventory and import jobs.
+//!
+//! Nothing here knows about HTTP, DynamoDB, S3 or SQLite. Values are built by `parse` functions
+//! that reject bad input with a reason, so code past the edge trusts them ("parse, don't
+//! validate").
+
+mod amount;
+mod gtin;
+mod ids;
+pub mod inventory;
+pub mod job;
+pub mod product;
+mod timestamp;
+mod validation;
+
+pub use amount::{AmountError, DecimalText, Money, Quantity, QuantityDelta};
+pub use gtin::{Gtin, GtinError, check_digit};
+pub use ids::{IdError, IdempotencyKey, JobId, ProductId, StoreId};
+pub use inventory::{Adjustment, AdjustmentReason, InventoryDetails, InventoryItem, Operation};
+pub use job::{CsvJob, JobCheckpoint, JobCounters, JobStatus};
+pub use product::{ImageUrls, Product, ProductChanges, ProductContent, ProductSource, RegionCode, VerificationStatus};
+pub use timestamp::Timestamp;
+pub use validation::{Coded, FieldError, FieldErrors, TextError, clean_text};

@@ -1,0 +1,7 @@
+//! The catalog backend's library crate.
+//!
+//! Data flows one way: request or event -> `http` (parse, authenticate) -> `services` (rules,
+//! authorization) -> `ports` (traits) -> `adapters` (DynamoDB + S3 in AWS, SQLite + a blob folder
+//! locally). Functions under `functions/` only pick a route and run it.
+
+pub mod domain;
