@@ -5,3 +5,8 @@
 //! locally). Functions under `functions/` only pick a route and run it.
 
 pub mod domain;
+pub mod auth;
+pub mod cursor;
+pub mod ports;
+pub mod services;
+pub mod adapters;

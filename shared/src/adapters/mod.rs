@@ -1,0 +1,9 @@
+//! Adapters: the ports implemented on real storage.
+//!
+//! - `dynamo` + `s3`: DynamoDB tables and S3 buckets (every Lambda function).
+//! - `sqlite` + `blobdir`: an SQLite file and a folder (the local default behind `make run`).
+//!
+//! `records` is the stored shape both families share, so they cannot drift apart; the storage
+//! contract tests run the same cases on both.
+
+pub mod records;

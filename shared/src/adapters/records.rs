@@ -1,0 +1,330 @@
+//! Storage records: the one flat, versioned shape of each entity at rest, shared by every
+//! adapter (serde_dynamo maps it to DynamoDB items, the SQLite adapter stores it as JSON).
+//!
+//! Owns the conversion between domain values and stored fields, including the derived keys
+//! adapters index on (category path, search text, sort keys). Amounts are stored as integer
+//! minor units (paise, thousandths) so that DynamoDB's arithmetic on them is exact. Reading a
+//! record that does not parse is `StorageError::Corrupt`, never a panic.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{
+    CsvJob, Gtin, ImageUrls, InventoryDetails, InventoryItem, JobCheckpoint, JobCounters, JobId, JobStatus, Money,
+    Product, ProductId, ProductSource, Quantity, RegionCode, StoreId, Timestamp, VerificationStatus,
+};
+use crate::ports::StorageError;
+
+fn corrupt(what: &str, detail: impl std::fmt::Display) -> StorageError {
+    StorageError::Corrupt(format!("{what}: {detail}"))
+}
+
+fn ts(what: &str, s: &str) -> Result<Timestamp, StorageError> {
+    Timestamp::parse(s).map_err(|e| corrupt(what, e))
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageUrlsRecord {
+    pub original: String,
+    pub thumbnail: String,
+    pub medium: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductRecord {
+    pub product_id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub barcode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canonical_image_urls: Option<ImageUrlsRecord>,
+    #[serde(default)]
+    pub regional_names: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    pub verification_status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<String>,
+    pub quality_score: u8,
+    pub source: String,
+    pub created_by: String,
+    pub version: u64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Product> for ProductRecord {
+    fn from(p: &Product) -> Self {
+        ProductRecord {
+            product_id: p.product_id.to_string(),
+            name: p.name.clone(),
+            brand: p.brand.clone(),
+            category: p.category.clone(),
+            barcode: p.barcode.as_ref().map(|b| b.to_string()),
+            image_hash: p.image_hash.clone(),
+            canonical_image_urls: p.canonical_image_urls.as_ref().map(|u| ImageUrlsRecord {
+                original: u.original.clone(),
+                thumbnail: u.thumbnail.clone(),
+                medium: u.medium.clone(),
+            }),
+            regional_names: p.regional_names.iter().map(|(k, v)| (k.as_str().to_string(), v.clone())).collect(),
+            attributes: p.attributes.clone(),
+            verification_status: p.verification_status.as_str().to_string(),
+            merged_into: p.merged_into.map(|m| m.to_string()),
+            quality_score: p.quality_score,
+            source: p.source.as_str().to_string(),
+            created_by: p.created_by.clone(),
+            version: p.version,
+            created_at: p.created_at.to_string(),
+            updated_at: p.updated_at.to_string(),
+        }
+    }
+}
+
+impl TryFrom<ProductRecord> for Product {
+    type Error = StorageError;
+
+    fn try_from(r: ProductRecord) -> Result<Self, StorageError> {
+        let what = "product";
+        let mut regional_names = BTreeMap::new();
+        for (k, v) in r.regional_names {
+            regional_names.insert(RegionCode::parse(&k).map_err(|e| corrupt(what, e))?, v);
+        }
+        Ok(Product {
+            product_id: ProductId::parse(&r.product_id).map_err(|e| corrupt(what, e))?,
+            name: r.name,
+            brand: r.brand,
+            category: r.category,
+            barcode: r.barcode.as_deref().map(Gtin::parse).transpose().map_err(|e| corrupt(what, e))?,
+            image_hash: r.image_hash,
+            canonical_image_urls: r.canonical_image_urls.map(|u| ImageUrls {
+                original: u.original,
+                thumbnail: u.thumbnail,
+                medium: u.medium,
+            }),
+            regional_names,
+            attributes: r.attributes,
+            verification_status: VerificationStatus::parse(&r.verification_status)
+                .ok_or_else(|| corrupt(what, format!("status {}", r.verification_status)))?,
+            merged_into: r.merged_into.as_deref().map(ProductId::parse).transpose().map_err(|e| corrupt(what, e))?,
+            quality_score: r.quality_score,
+            source: ProductSource::parse(&r.source).ok_or_else(|| corrupt(what, format!("source {}", r.source)))?,
+            created_by: r.created_by,
+            version: r.version,
+            created_at: ts(what, &r.created_at)?,
+            updated_at: ts(what, &r.updated_at)?,
+        })
+    }
+}
+
+/// The key products sort by within a status: creation time, then id.
+pub fn created_sort_key(created_at: &Timestamp, id: &impl std::fmt::Display) -> String {
+    format!("{created_at}#{id}")
+}
+
+/// A category path in comparable form: segments trimmed, lower-cased, each followed by `>`
+/// ("Foodgrains > Dal" -> "foodgrains>dal>"), so that a prefix of segments is a text prefix.
+pub fn category_path_key(category: &str) -> String {
+    let mut out = String::new();
+    for seg in category.split('>') {
+        let seg = seg.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+        if !seg.is_empty() {
+            out.push_str(&seg);
+            out.push('>');
+        }
+    }
+    out
+}
+
+/// The first segment of a category path key (DynamoDB partitions the category index by it).
+pub fn category_root(path_key: &str) -> &str {
+    path_key.split('>').next().unwrap_or("")
+}
+
+/// Lower-case text that word filters search: name, brand and barcode.
+pub fn search_text(p: &Product) -> String {
+    let mut s = p.name.to_lowercase();
+    if let Some(b) = &p.brand {
+        s.push(' ');
+        s.push_str(&b.to_lowercase());
+    }
+    if let Some(b) = &p.barcode {
+        s.push(' ');
+        s.push_str(b.as_str());
+    }
+    s
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InventoryRecord {
+    pub store_id: String,
+    pub product_id: String,
+    /// Thousandths of a unit.
+    pub quantity_milli: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_paise: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selling_paise: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reorder_milli: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supplier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    #[serde(default)]
+    pub custom_image_urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    pub version: u64,
+    pub last_updated: String,
+}
+
+impl InventoryRecord {
+    pub fn new(store: &StoreId, product: &ProductId, d: &InventoryDetails, version: u64, at: Timestamp) -> Self {
+        InventoryRecord {
+            store_id: store.to_string(),
+            product_id: product.to_string(),
+            quantity_milli: d.quantity.to_minor(),
+            cost_paise: d.cost_price.map(Money::to_minor),
+            selling_paise: d.selling_price.map(Money::to_minor),
+            reorder_milli: d.reorder_level.map(Quantity::to_minor),
+            supplier: d.supplier.clone(),
+            location: d.location.clone(),
+            custom_image_urls: d.custom_image_urls.clone(),
+            notes: d.notes.clone(),
+            version,
+            last_updated: at.to_string(),
+        }
+    }
+}
+
+impl TryFrom<InventoryRecord> for InventoryItem {
+    type Error = StorageError;
+
+    fn try_from(r: InventoryRecord) -> Result<Self, StorageError> {
+        let what = "inventory item";
+        let c = |e| corrupt(what, e);
+        let details = InventoryDetails {
+            quantity: Quantity::from_minor(r.quantity_milli).map_err(c)?,
+            cost_price: r.cost_paise.map(Money::from_minor).transpose().map_err(c)?,
+            selling_price: r.selling_paise.map(Money::from_minor).transpose().map_err(c)?,
+            reorder_level: r.reorder_milli.map(Quantity::from_minor).transpose().map_err(c)?,
+            supplier: r.supplier,
+            location: r.location,
+            custom_image_urls: r.custom_image_urls,
+            notes: r.notes,
+        };
+        Ok(InventoryItem::new(
+            StoreId::parse(&r.store_id).map_err(|e| corrupt(what, e))?,
+            ProductId::parse(&r.product_id).map_err(|e| corrupt(what, e))?,
+            details,
+            r.version,
+            ts(what, &r.last_updated)?,
+        ))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRecord {
+    pub job_id: String,
+    pub store_id: String,
+    pub status: String,
+    pub total_rows: u64,
+    pub processed: u64,
+    pub successful: u64,
+    pub failed: u64,
+    pub duplicates_found: u64,
+    pub upload_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_offset: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_row: Option<u64>,
+    pub created_by: String,
+    pub version: u64,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<String>,
+}
+
+impl From<&CsvJob> for JobRecord {
+    fn from(j: &CsvJob) -> Self {
+        JobRecord {
+            job_id: j.job_id.to_string(),
+            store_id: j.store_id.to_string(),
+            status: j.status.as_str().to_string(),
+            total_rows: j.counters.total_rows,
+            processed: j.counters.processed,
+            successful: j.counters.successful,
+            failed: j.counters.failed,
+            duplicates_found: j.counters.duplicates_found,
+            upload_key: j.upload_key.clone(),
+            report_key: j.report_key.clone(),
+            failure_reason: j.failure_reason.clone(),
+            checkpoint_offset: j.checkpoint.as_ref().map(|c| c.byte_offset),
+            checkpoint_row: j.checkpoint.as_ref().map(|c| c.next_row),
+            created_by: j.created_by.clone(),
+            version: j.version,
+            created_at: j.created_at.to_string(),
+            updated_at: j.updated_at.to_string(),
+            completed_at: j.completed_at.map(|t| t.to_string()),
+        }
+    }
+}
+
+impl TryFrom<JobRecord> for CsvJob {
+    type Error = StorageError;
+
+    fn try_from(r: JobRecord) -> Result<Self, StorageError> {
+        let what = "job";
+        let checkpoint = match (r.checkpoint_offset, r.checkpoint_row) {
+            (Some(byte_offset), Some(next_row)) => Some(JobCheckpoint { byte_offset, next_row }),
+            _ => None,
+        };
+        Ok(CsvJob {
+            job_id: JobId::parse(&r.job_id).map_err(|e| corrupt(what, e))?,
+            store_id: StoreId::parse(&r.store_id).map_err(|e| corrupt(what, e))?,
+            status: JobStatus::parse(&r.status).ok_or_else(|| corrupt(what, format!("status {}", r.status)))?,
+            counters: JobCounters {
+                total_rows: r.total_rows,
+                processed: r.processed,
+                successful: r.successful,
+                failed: r.failed,
+                duplicates_found: r.duplicates_found,
+            },
+            upload_key: r.upload_key,
+            report_key: r.report_key,
+            failure_reason: r.failure_reason,
+            checkpoint,
+            created_by: r.created_by,
+            version: r.version,
+            created_at: ts(what, &r.created_at)?,
+            updated_at: ts(what, &r.updated_at)?,
+            completed_at: r.completed_at.as_deref().map(|s| ts(what, s)).transpose()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn category_keys_compare_by_segment() {
+        assert_eq!(category_path_key(" Foodgrains >  Dal  & Pulses "), "foodgrains>dal & pulses>");
+        assert!(category_path_key("Foodgrains > Dal").starts_with(&category_path_key("foodgrains")));
+        assert!(!category_path_key("Beauty > Face Care").starts_with(&category_path_key("Beauty > Face")));
+        assert_eq!(category_root("foodgrains>dal>"), "foodgrains");
+    }
+}

@@ -1,0 +1,253 @@
+//! Storage ports: the small traits services use, and the errors and pages they share.
+//!
+//! Owns the contract every adapter honours (and the contract tests check): what is atomic,
+//! what is conditional, what each failure means. Adapters live in `adapters/`; nothing here
+//! knows about DynamoDB, S3 or SQLite.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::domain::{
+    Adjustment, CsvJob, Gtin, InventoryDetails, InventoryItem, JobId, Product, ProductId, Quantity, StoreId,
+    VerificationStatus,
+};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What can go wrong in storage. The first variants are outcomes the rules care about; the
+/// last three are failures of the backend itself.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("barcode {barcode} already belongs to product {existing}")]
+    BarcodeTaken { barcode: Gtin, existing: ProductId },
+    #[error("the record already exists")]
+    AlreadyExists,
+    #[error("the record does not exist")]
+    NotFound,
+    /// A conditional write found another version (`None`: the record is gone).
+    #[error("the record has changed (current version {current:?})")]
+    VersionConflict { current: Option<u64> },
+    #[error("only {available} in stock")]
+    InsufficientStock { available: Quantity },
+    /// The change would take stock above the largest quantity allowed.
+    #[error("the quantity would exceed the maximum")]
+    QuantityOverflow,
+    #[error("this operation key was already used for a different request")]
+    OperationKeyReused,
+    #[error("the continuation token is not one this store issued")]
+    BadContinuation,
+    /// Throttling, timeouts, a server that is down: worth retrying.
+    #[error("storage is unavailable: {0}")]
+    Unavailable(#[source] BoxError),
+    #[error("storage failed: {0}")]
+    Backend(#[source] BoxError),
+    /// A stored record that does not parse: a bug or a manual edit, never the caller's fault.
+    #[error("a stored record is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl StorageError {
+    pub fn backend(e: impl Into<BoxError>) -> Self {
+        StorageError::Backend(e.into())
+    }
+}
+
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// An adapter's own "where I stopped". Services seal it into a client cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Continuation(pub String);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageQuery {
+    pub after: Option<Continuation>,
+    /// 1 to [`MAX_PAGE_SIZE`].
+    pub limit: u32,
+}
+
+pub const DEFAULT_PAGE_SIZE: u32 = 25;
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// A page of results. `next` is set when there may be more; a page may hold fewer than
+/// `limit` items (filters are applied after reading), so clients loop until `next` is none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<Continuation>,
+}
+
+/// Filters for listing products. All given filters must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProductFilter {
+    /// Lower-case words that must all appear in the name, brand or barcode.
+    pub words: Vec<String>,
+    /// A category path or a prefix of one (segment-wise, case-insensitive), e.g.
+    /// `Foodgrains` matches `Foodgrains > Dal`.
+    pub category: Option<String>,
+    pub status: Option<VerificationStatus>,
+}
+
+#[async_trait]
+pub trait ProductStore: Send + Sync {
+    /// Stores a new product, claiming its barcode atomically with it.
+    /// Errors: `BarcodeTaken` (naming the holder), `AlreadyExists` (same product id).
+    async fn insert(&self, product: &Product) -> StorageResult<()>;
+
+    async fn get(&self, id: &ProductId) -> StorageResult<Option<Product>>;
+
+    /// Strongly consistent lookup by barcode.
+    async fn find_by_barcode(&self, barcode: &Gtin) -> StorageResult<Option<Product>>;
+
+    /// Replaces `previous` by `next` if the stored version is still `previous.version`
+    /// (`next.version` is the new version). A changed barcode is released and claimed in the
+    /// same atomic write. Errors: `VersionConflict`, `BarcodeTaken`.
+    async fn update(&self, previous: &Product, next: &Product) -> StorageResult<()>;
+
+    /// Lists products. With `status`, oldest first; with `category`, by category path then
+    /// oldest first; otherwise in storage order.
+    async fn list(&self, filter: &ProductFilter, page: &PageQuery) -> StorageResult<Page<Product>>;
+}
+
+/// What a write of an inventory item expects to find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    Anything,
+    Absent,
+    Version(u64),
+}
+
+/// The result of an adjustment: the item after it, and whether this was a replay of an
+/// operation already applied (in which case nothing changed now).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdjustOutcome {
+    pub item: InventoryItem,
+    pub replayed: bool,
+    pub created: bool,
+}
+
+/// Filters for listing a store's inventory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InventoryFilter {
+    /// Only items at or below their reorder level.
+    pub low_stock: bool,
+}
+
+#[async_trait]
+pub trait InventoryStore: Send + Sync {
+    async fn get(&self, store: &StoreId, product: &ProductId) -> StorageResult<Option<InventoryItem>>;
+
+    /// A store's items, ordered by product id.
+    async fn list(&self, store: &StoreId, filter: &InventoryFilter, page: &PageQuery) -> StorageResult<Page<InventoryItem>>;
+
+    /// Creates or replaces an item with these details, if `expect` holds; the store assigns the
+    /// next version. Returns the stored item and whether it was created.
+    /// Errors: `AlreadyExists` (for `Absent`), `VersionConflict`.
+    async fn put(
+        &self,
+        store: &StoreId,
+        product: &ProductId,
+        details: &InventoryDetails,
+        expect: Expect,
+        at: crate::domain::Timestamp,
+    ) -> StorageResult<(InventoryItem, bool)>;
+
+    /// Deletes an item. Errors: `NotFound`, `VersionConflict` (when a version is expected).
+    async fn delete(&self, store: &StoreId, product: &ProductId, expect_version: Option<u64>) -> StorageResult<()>;
+
+    /// Applies a stock change atomically: never below zero (`InsufficientStock`), never lost
+    /// to a concurrent change, and once per operation key (`replayed` on a repeat,
+    /// `OperationKeyReused` if the key came with another request). A missing item is
+    /// `NotFound` unless `create_if_missing`.
+    async fn adjust(&self, adjustment: &Adjustment) -> StorageResult<AdjustOutcome>;
+}
+
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Errors: `AlreadyExists`.
+    async fn insert(&self, job: &CsvJob) -> StorageResult<()>;
+
+    async fn get(&self, id: &JobId) -> StorageResult<Option<CsvJob>>;
+
+    /// Replaces the job if the stored version is `next.version - 1`. Errors: `VersionConflict`.
+    async fn update(&self, next: &CsvJob) -> StorageResult<()>;
+
+    /// A store's jobs, newest first.
+    async fn list_by_store(&self, store: &StoreId, page: &PageQuery) -> StorageResult<Page<CsvJob>>;
+}
+
+/// A blob key: a relative path of `[A-Za-z0-9._-]` segments, no empty or dot segments.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BlobKey(String);
+
+impl BlobKey {
+    pub const MAX_LEN: usize = 512;
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let ok = !s.is_empty()
+            && s.len() <= Self::MAX_LEN
+            && s.split('/').all(|seg| {
+                !seg.is_empty()
+                    && seg != "."
+                    && seg != ".."
+                    && seg.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+            });
+        if ok { Ok(Self(s.to_string())) } else { Err(format!("'{s}' is not a valid blob key")) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for BlobKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blob {
+    pub bytes: Bytes,
+    pub content_type: String,
+}
+
+/// A request a client can make without credentials until it expires: the method, the URL and
+/// the headers that were signed and must be sent exactly.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PresignedRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub expires_at: crate::domain::Timestamp,
+}
+
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    async fn put(&self, key: &BlobKey, bytes: Bytes, content_type: &str) -> StorageResult<()>;
+
+    async fn get(&self, key: &BlobKey) -> StorageResult<Option<Blob>>;
+
+    /// Deleting a missing blob is not an error.
+    async fn delete(&self, key: &BlobKey) -> StorageResult<()>;
+
+    /// A URL to upload exactly `content_length` bytes of `content_type` to `key`.
+    async fn presign_put(&self, key: &BlobKey, content_type: &str, content_length: u64, ttl: Duration) -> StorageResult<PresignedRequest>;
+
+    /// A URL to download `key`.
+    async fn presign_get(&self, key: &BlobKey, ttl: Duration) -> StorageResult<PresignedRequest>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_keys_cannot_escape() {
+        assert!(BlobKey::parse("imports/store-1/0190.csv").is_ok());
+        for bad in ["", "/abs", "a//b", "../x", "a/./b", "a b", "a\\b", "a/"] {
+            assert!(BlobKey::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

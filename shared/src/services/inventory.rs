@@ -1,0 +1,155 @@
+//! A store's inventory: read, list, set, remove, and atomic stock adjustments.
+//!
+//! Access: admins and the store's owners. Stock only moves through conditional writes in the
+//! adapters; here we decide what may be asked of them.
+
+use crate::auth::{Principal, Role};
+use crate::domain::{
+    Adjustment, AdjustmentReason, FieldErrors, IdempotencyKey, InventoryDetails, InventoryItem, Operation, ProductId,
+    QuantityDelta, StoreId, Timestamp, VerificationStatus,
+};
+use crate::ports::{AdjustOutcome, Expect, InventoryFilter, StorageError};
+
+use super::{Catalog, Listing, PageRequest, ServiceError, ServiceResult, fingerprint};
+
+const OWNERS: &[Role] = &[Role::Admin, Role::StoreOwner];
+
+/// Setting an item: its details and what the caller expects to replace.
+#[derive(Debug, Clone)]
+pub struct PutRequest {
+    pub details: InventoryDetails,
+    /// `Some(v)`: replace only version `v` (`If-Match`); `None`: create or replace.
+    pub expect_version: Option<u64>,
+    /// Create only (`If-None-Match: *`).
+    pub create_only: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct AdjustRequest {
+    pub delta: QuantityDelta,
+    pub reason: AdjustmentReason,
+    pub key: Option<IdempotencyKey>,
+}
+
+impl Catalog {
+    pub async fn get_inventory_item(&self, who: &Principal, store: &StoreId, product: &ProductId) -> ServiceResult<InventoryItem> {
+        who.require_store(OWNERS, store)?;
+        self.inventory
+            .get(store, product)
+            .await
+            .map_err(ServiceError::storage)?
+            .ok_or_else(|| not_stocked(store, product))
+    }
+
+    pub async fn list_inventory(
+        &self,
+        who: &Principal,
+        store: &StoreId,
+        filter: InventoryFilter,
+        page: &PageRequest,
+    ) -> ServiceResult<Listing<InventoryItem>> {
+        who.require_store(OWNERS, store)?;
+        let scope = format!("inventory|store={store}|low_stock={}", filter.low_stock);
+        let query = self.open_page(&scope, page)?;
+        let found = self.inventory.list(store, &filter, &query).await.map_err(ServiceError::storage)?;
+        Ok(self.seal_page(&scope, found, |i| i))
+    }
+
+    /// Creates or replaces a store's item for a catalog product. Returns the item and whether
+    /// it was created.
+    pub async fn put_inventory_item(
+        &self,
+        who: &Principal,
+        store: &StoreId,
+        product: &ProductId,
+        req: PutRequest,
+    ) -> ServiceResult<(InventoryItem, bool)> {
+        who.require_store(OWNERS, store)?;
+        self.require_stockable(who, product).await?;
+        let expect = match (req.create_only, req.expect_version) {
+            (true, _) => Expect::Absent,
+            (false, Some(v)) => Expect::Version(v),
+            (false, None) => Expect::Anything,
+        };
+        match self.inventory.put(store, product, &req.details, expect, Timestamp::now()).await {
+            Ok(r) => Ok(r),
+            Err(StorageError::AlreadyExists) => Err(ServiceError::AlreadyExists { what: "this inventory item" }),
+            Err(StorageError::VersionConflict { current: None }) => Err(not_stocked(store, product)),
+            Err(e) => Err(ServiceError::storage(e)),
+        }
+    }
+
+    pub async fn delete_inventory_item(
+        &self,
+        who: &Principal,
+        store: &StoreId,
+        product: &ProductId,
+        expect_version: Option<u64>,
+    ) -> ServiceResult<()> {
+        who.require_store(OWNERS, store)?;
+        match self.inventory.delete(store, product, expect_version).await {
+            Ok(()) => Ok(()),
+            Err(StorageError::NotFound) => Err(not_stocked(store, product)),
+            Err(e) => Err(ServiceError::storage(e)),
+        }
+    }
+
+    /// Moves stock by `delta`, atomically; refused if it would go below zero. With a key, a
+    /// retry is applied once.
+    pub async fn adjust_inventory(
+        &self,
+        who: &Principal,
+        store: &StoreId,
+        product: &ProductId,
+        req: AdjustRequest,
+    ) -> ServiceResult<AdjustOutcome> {
+        who.require_store(OWNERS, store)?;
+        if req.delta.is_zero() {
+            return Err(FieldErrors::single("delta", "zero", "delta must not be zero").into());
+        }
+        let operation = req.key.as_ref().map(|k| Operation {
+            key: format!("adjust:{}", k.as_str()),
+            fingerprint: fingerprint(&["adjust", store.as_str(), &product.to_string(), &req.delta.to_string(), req.reason.as_str()]),
+        });
+        let adjustment = Adjustment {
+            store_id: store.clone(),
+            product_id: *product,
+            delta: req.delta,
+            reason: req.reason,
+            operation,
+            create_if_missing: false,
+            at: Timestamp::now(),
+        };
+        self.apply_adjustment(&adjustment).await
+    }
+
+    pub(super) async fn apply_adjustment(&self, adjustment: &Adjustment) -> ServiceResult<AdjustOutcome> {
+        match self.inventory.adjust(adjustment).await {
+            Ok(o) => Ok(o),
+            Err(StorageError::NotFound) => Err(not_stocked(&adjustment.store_id, &adjustment.product_id)),
+            Err(StorageError::InsufficientStock { available }) => {
+                Err(ServiceError::InsufficientStock { available, delta: adjustment.delta })
+            }
+            Err(e) => Err(ServiceError::storage(e)),
+        }
+    }
+
+    /// A store may stock any catalog product except one merged into another.
+    async fn require_stockable(&self, who: &Principal, product: &ProductId) -> ServiceResult<()> {
+        let p = self.get_product(who, product).await?;
+        if p.verification_status == VerificationStatus::Merged {
+            let target = p.merged_into.map(|t| t.to_string()).unwrap_or_default();
+            return Err(FieldErrors::single(
+                "product_id",
+                "product_merged",
+                format!("product {product} was merged into {target}; stock that product instead"),
+            )
+            .into());
+        }
+        Ok(())
+    }
+}
+
+fn not_stocked(store: &StoreId, product: &ProductId) -> ServiceError {
+    ServiceError::NotFound { what: "inventory item", id: format!("{store}/{product}") }
+}

@@ -1,0 +1,159 @@
+//! Services: the catalog's operations, with their rules and authorization.
+//!
+//! Owns "who may do what, and what happens": every operation takes the verified caller
+//! ([`Principal`]) and checks it here, so the HTTP functions and the CLI cannot forget to.
+//! Services speak only to ports; they never see DynamoDB, S3 or SQL.
+
+mod inventory;
+mod jobs;
+mod products;
+mod scan;
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+pub use inventory::{AdjustRequest, PutRequest};
+pub use scan::{ScanOutcome, ScanRequest};
+
+use crate::auth::Forbidden;
+use crate::cursor::{CursorKey, InvalidCursor};
+use crate::domain::{FieldErrors, Gtin, ProductId, Quantity, QuantityDelta};
+use crate::ports::{
+    BlobStore, Continuation, DEFAULT_PAGE_SIZE, InventoryStore, JobStore, MAX_PAGE_SIZE, Page, PageQuery, ProductStore,
+    StorageError,
+};
+
+/// The ports a running catalog uses, plus the key that seals cursors. Built once per cold start.
+#[derive(Clone)]
+pub struct Catalog {
+    pub products: Arc<dyn ProductStore>,
+    pub inventory: Arc<dyn InventoryStore>,
+    pub jobs: Arc<dyn JobStore>,
+    /// CSV uploads and import reports.
+    pub uploads: Arc<dyn BlobStore>,
+    /// Product images.
+    pub images: Arc<dyn BlobStore>,
+    cursors: CursorKey,
+}
+
+impl Catalog {
+    pub fn new(
+        products: Arc<dyn ProductStore>,
+        inventory: Arc<dyn InventoryStore>,
+        jobs: Arc<dyn JobStore>,
+        uploads: Arc<dyn BlobStore>,
+        images: Arc<dyn BlobStore>,
+        cursors: CursorKey,
+    ) -> Self {
+        Self { products, inventory, jobs, uploads, images, cursors }
+    }
+}
+
+/// What an operation can fail with. The HTTP edge maps each variant to one status and code.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Forbidden(#[from] Forbidden),
+    #[error("{0}")]
+    Invalid(FieldErrors),
+    #[error("{what} {id} does not exist")]
+    NotFound { what: &'static str, id: String },
+    #[error("barcode {barcode} already belongs to product {existing}")]
+    BarcodeTaken { barcode: Gtin, existing: ProductId },
+    #[error("{what} already exists")]
+    AlreadyExists { what: &'static str },
+    #[error("the record has changed since you read it (it is now at version {current:?})")]
+    VersionMismatch { current: Option<u64> },
+    #[error("only {available} in stock; cannot apply {delta}")]
+    InsufficientStock { available: Quantity, delta: QuantityDelta },
+    #[error("the quantity would exceed the maximum of {max}")]
+    QuantityOverflow { max: &'static str },
+    #[error("this idempotency key was already used for a different request")]
+    IdempotencyKeyReused,
+    #[error(transparent)]
+    InvalidCursor(#[from] InvalidCursor),
+    /// Storage is down or throttled: retry later.
+    #[error("storage is unavailable")]
+    Unavailable(#[source] StorageError),
+    #[error("internal error")]
+    Internal(#[source] StorageError),
+}
+
+impl From<FieldErrors> for ServiceError {
+    fn from(e: FieldErrors) -> Self {
+        ServiceError::Invalid(e)
+    }
+}
+
+impl ServiceError {
+    /// The generic mapping of a storage error an operation did not handle itself.
+    pub fn storage(e: StorageError) -> Self {
+        match e {
+            StorageError::Unavailable(_) => ServiceError::Unavailable(e),
+            StorageError::BarcodeTaken { barcode, existing } => ServiceError::BarcodeTaken { barcode, existing },
+            StorageError::VersionConflict { current } => ServiceError::VersionMismatch { current },
+            StorageError::OperationKeyReused => ServiceError::IdempotencyKeyReused,
+            StorageError::QuantityOverflow => ServiceError::QuantityOverflow { max: "10000000" },
+            StorageError::BadContinuation => ServiceError::InvalidCursor(InvalidCursor),
+            other => ServiceError::Internal(other),
+        }
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// What a client asks of a listing: an opaque cursor from the previous page, and a size.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+impl PageRequest {
+    /// Checks the size (1 to 100, default 25); the cursor is checked against its scope later.
+    pub fn validate(&self, errors: &mut FieldErrors) {
+        if let Some(l) = self.limit {
+            if l == 0 || l > MAX_PAGE_SIZE {
+                errors.add("query.limit", "out_of_range", format!("limit must be between 1 and {MAX_PAGE_SIZE}"));
+            }
+        }
+    }
+}
+
+/// A page as clients see it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; absent at the end.
+    pub next_cursor: Option<String>,
+}
+
+impl Catalog {
+    /// Turns a client's page request into the adapter's, checking the cursor belongs to `scope`.
+    fn open_page(&self, scope: &str, req: &PageRequest) -> ServiceResult<PageQuery> {
+        let after = match &req.cursor {
+            Some(c) => Some(self.cursors.open(scope, c)?),
+            None => None,
+        };
+        let limit = req.limit.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
+        Ok(PageQuery { after, limit })
+    }
+
+    fn seal_page<T, U>(&self, scope: &str, page: Page<T>, f: impl FnMut(T) -> U) -> Listing<U> {
+        Listing {
+            items: page.items.into_iter().map(f).collect(),
+            next_cursor: page.next.map(|c: Continuation| self.cursors.seal(scope, &c)),
+        }
+    }
+}
+
+/// A stable fingerprint of a request, to tell a retry from a different request under one key.
+fn fingerprint(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0u8]);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
