@@ -7,3 +7,10 @@
 //! contract tests run the same cases on both.
 
 pub mod records;
+#[cfg(feature = "embedded")]
+pub mod sqlite;
+#[cfg(feature = "aws")]
+pub mod dynamo;
+#[cfg(feature = "aws")]
+pub mod s3;
+pub mod blobdir;

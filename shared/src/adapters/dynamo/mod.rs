@@ -1,0 +1,185 @@
+//! DynamoDB storage: the products, inventory and jobs tables.
+//!
+//! Owns every `AttributeValue`, expression and key layout (nothing outside this module sees
+//! them). Records are mapped by serde_dynamo; amounts are integer minor units so that
+//! `quantity_milli + :d` is exact. Layout, also created by `schema` for tests and by
+//! `infra/template.yaml` in AWS:
+//!
+//! | table | key | items | GSIs |
+//! |---|---|---|---|
+//! | products | `pk` | `P#<product_id>` products; `B#<gtin>` barcode guards | `by-status` (verification_status, status_sort), `by-category` (category_root, category_sort) |
+//! | inventory | `store_id`, `sk` | `I#<product_id>` items; `OP#<key>` idempotency markers (TTL `expires_at`) | `by-product` (product_id, store_id) |
+//! | jobs | `job_id` | jobs | `by-store` (store_id, store_sort) |
+//!
+//! A barcode is unique because its guard item is written in the same transaction as the
+//! product (a GSI cannot be unique).
+
+mod inventory;
+mod jobs;
+mod paging;
+mod products;
+pub mod schema;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, TransactWriteItem};
+
+use crate::ports::StorageError;
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// The three table names (from configuration; tests use fresh names per test).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableNames {
+    pub products: String,
+    pub inventory: String,
+    pub jobs: String,
+}
+
+impl TableNames {
+    /// `<prefix>-products`, `<prefix>-inventory`, `<prefix>-jobs`.
+    pub fn with_prefix(prefix: &str) -> Self {
+        Self {
+            products: format!("{prefix}-products"),
+            inventory: format!("{prefix}-inventory"),
+            jobs: format!("{prefix}-jobs"),
+        }
+    }
+}
+
+/// Products, inventory and jobs in DynamoDB.
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    tables: TableNames,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, tables: TableNames) -> Self {
+        Self { client, tables }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn tables(&self) -> &TableNames {
+        &self.tables
+    }
+
+    /// Runs a transaction, retrying while it only lost a race with another transaction
+    /// (`TransactionConflict`); any other cancellation is returned with its reasons.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
+        let mut delay = Duration::from_millis(20);
+        for attempt in 0.. {
+            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            match result {
+                Ok(_) => return Ok(()),
+                Err(SdkError::ServiceError(e)) => match e.into_err() {
+                    TransactWriteItemsError::TransactionCanceledException(c) => {
+                        let reasons = c.cancellation_reasons().to_vec();
+                        let conflict_only = reasons
+                            .iter()
+                            .all(|r| matches!(r.code(), None | Some("None") | Some("TransactionConflict")));
+                        if conflict_only && attempt < 8 {
+                            tokio::time::sleep(jitter(delay)).await;
+                            delay = (delay * 2).min(Duration::from_millis(500));
+                            continue;
+                        }
+                        return Err(TxError::Canceled(reasons));
+                    }
+                    TransactWriteItemsError::TransactionInProgressException(_) if attempt < 8 => {
+                        tokio::time::sleep(jitter(delay)).await;
+                        delay = (delay * 2).min(Duration::from_millis(500));
+                    }
+                    other => return Err(TxError::Storage(service_err(other))),
+                },
+                Err(e) => return Err(TxError::Storage(sdk_err(e))),
+            }
+        }
+        unreachable!("the loop returns")
+    }
+}
+
+/// Why a transaction did not apply.
+enum TxError {
+    /// Cancelled; one reason per item, in order (`ConditionalCheckFailed` with the old item).
+    Canceled(Vec<CancellationReason>),
+    Storage(StorageError),
+}
+
+fn failed(reason: Option<&CancellationReason>) -> Option<Option<&Item>> {
+    reason.filter(|r| r.code() == Some("ConditionalCheckFailed")).map(|r| r.item())
+}
+
+fn jitter(d: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|t| t.subsec_nanos()).unwrap_or(0);
+    d + Duration::from_nanos(u64::from(nanos) % d.as_nanos().max(1) as u64)
+}
+
+const RETRYABLE_CODES: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "LimitExceededException",
+];
+
+/// Maps an SDK error: throttling and transport failures are `Unavailable`, the rest `Backend`.
+pub(crate) fn sdk_err<E, R>(e: SdkError<E, R>) -> StorageError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match e {
+        SdkError::ServiceError(s) => service_err(s.into_err()),
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            StorageError::Unavailable(Box::new(e))
+        }
+        other => StorageError::Backend(Box::new(other)),
+    }
+}
+
+fn service_err<E>(e: E) -> StorageError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    if e.code().is_some_and(|c| RETRYABLE_CODES.contains(&c)) {
+        StorageError::Unavailable(Box::new(e))
+    } else {
+        StorageError::Backend(Box::new(e))
+    }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl std::fmt::Display) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+fn get_n(item: &Item, name: &str) -> Option<i64> {
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+}
+
+fn to_item<T: serde::Serialize>(record: &T) -> Result<Item, StorageError> {
+    serde_dynamo::to_item(record).map_err(StorageError::backend)
+}
+
+fn from_item<T: serde::de::DeserializeOwned>(what: &str, item: Item) -> Result<T, StorageError> {
+    serde_dynamo::from_item(item).map_err(|e| StorageError::Corrupt(format!("{what}: {e}")))
+}
+
+fn build_err(e: aws_smithy_types::error::operation::BuildError) -> StorageError {
+    StorageError::backend(e)
+}

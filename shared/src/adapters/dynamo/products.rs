@@ -1,0 +1,261 @@
+//! The products table: products and their barcode guards.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use futures::FutureExt;
+
+use super::paging::{Fetch, collect_page, decode};
+use super::{DynamoStore, Item, TxError, build_err, failed, from_item, get_s, s, sdk_err, to_item};
+use crate::adapters::records::{ProductRecord, category_path_key, category_root, created_sort_key, search_text};
+use crate::domain::{Gtin, Product, ProductId};
+use crate::ports::{Page, PageQuery, ProductFilter, ProductStore, StorageError, StorageResult};
+
+fn product_pk(id: &ProductId) -> String {
+    format!("P#{id}")
+}
+
+fn barcode_pk(b: &Gtin) -> String {
+    format!("B#{b}")
+}
+
+/// The product item: its record plus the attributes the table and indexes key on.
+fn product_item(p: &Product) -> StorageResult<Item> {
+    let mut item = to_item(&ProductRecord::from(p))?;
+    item.insert("pk".into(), s(product_pk(&p.product_id)));
+    item.insert("entity".into(), s("product"));
+    let sort = created_sort_key(&p.created_at, &p.product_id);
+    item.insert("status_sort".into(), s(sort.clone()));
+    if let Some(c) = &p.category {
+        let path = category_path_key(c);
+        item.insert("category_root".into(), s(category_root(&path)));
+        item.insert("category_sort".into(), s(format!("{path}#{sort}")));
+    }
+    item.insert("search_text".into(), s(search_text(p)));
+    Ok(item)
+}
+
+fn guard_put(b: &Gtin, id: &ProductId, table: &str) -> StorageResult<TransactWriteItem> {
+    let put = Put::builder()
+        .table_name(table)
+        .item("pk", s(barcode_pk(b)))
+        .item("entity", s("barcode"))
+        .item("product_id", s(id.to_string()))
+        .condition_expression("attribute_not_exists(pk) OR product_id = :id")
+        .expression_attribute_values(":id", s(id.to_string()))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .build()
+        .map_err(build_err)?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// `BarcodeTaken` naming the holder in a failed guard write's old item.
+fn barcode_taken(b: &Gtin, old: Option<&Item>) -> StorageError {
+    match old.and_then(|i| get_s(i, "product_id")).map(ProductId::parse) {
+        Some(Ok(existing)) => StorageError::BarcodeTaken { barcode: b.clone(), existing },
+        _ => StorageError::Corrupt(format!("barcode guard for {b} without a product id")),
+    }
+}
+
+fn product_from(item: Item) -> StorageResult<Product> {
+    from_item::<ProductRecord>("product", item)?.try_into()
+}
+
+impl DynamoStore {
+    async fn get_item(&self, pk: String) -> StorageResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.products)
+            .key("pk", s(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(out.item)
+    }
+}
+
+#[async_trait]
+impl ProductStore for DynamoStore {
+    async fn insert(&self, product: &Product) -> StorageResult<()> {
+        let table = &self.tables.products;
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(product_item(product)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build_err)?;
+        let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        if let Some(b) = &product.barcode {
+            // A new product's id is never a guard's holder, so the guard's "OR product_id = :id"
+            // cannot let it through.
+            items.push(guard_put(b, &product.product_id, table)?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TxError::Storage(e)) => Err(e),
+            Err(TxError::Canceled(reasons)) => {
+                if failed(reasons.first()).is_some() {
+                    return Err(StorageError::AlreadyExists);
+                }
+                match (&product.barcode, failed(reasons.get(1))) {
+                    (Some(b), Some(old)) => Err(barcode_taken(b, old)),
+                    _ => Err(StorageError::backend(format!("product insert cancelled: {reasons:?}"))),
+                }
+            }
+        }
+    }
+
+    async fn get(&self, id: &ProductId) -> StorageResult<Option<Product>> {
+        self.get_item(product_pk(id)).await?.map(product_from).transpose()
+    }
+
+    async fn find_by_barcode(&self, barcode: &Gtin) -> StorageResult<Option<Product>> {
+        let Some(guard) = self.get_item(barcode_pk(barcode)).await? else {
+            return Ok(None);
+        };
+        let id = get_s(&guard, "product_id")
+            .and_then(|i| ProductId::parse(i).ok())
+            .ok_or_else(|| StorageError::Corrupt(format!("barcode guard for {barcode} without a product id")))?;
+        self.get(&id).await
+    }
+
+    async fn update(&self, previous: &Product, next: &Product) -> StorageResult<()> {
+        let table = &self.tables.products;
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(product_item(next)?))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", AttributeValue::N(previous.version.to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build_err)?;
+        let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        let mut claimed = None;
+        if previous.barcode != next.barcode {
+            if let Some(old) = &previous.barcode {
+                let del = Delete::builder()
+                    .table_name(table)
+                    .key("pk", s(barcode_pk(old)))
+                    .condition_expression("attribute_not_exists(pk) OR product_id = :id")
+                    .expression_attribute_values(":id", s(next.product_id.to_string()))
+                    .build()
+                    .map_err(build_err)?;
+                items.push(TransactWriteItem::builder().delete(del).build());
+            }
+            if let Some(new) = &next.barcode {
+                claimed = Some((items.len(), new));
+                items.push(guard_put(new, &next.product_id, table)?);
+            }
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(TxError::Storage(e)) => Err(e),
+            Err(TxError::Canceled(reasons)) => {
+                if let Some(old) = failed(reasons.first()) {
+                    return Err(match old.and_then(|i| super::get_n(i, "version")) {
+                        Some(v) => StorageError::VersionConflict { current: Some(v as u64) },
+                        None => StorageError::NotFound,
+                    });
+                }
+                if let Some((i, b)) = claimed {
+                    if let Some(old) = failed(reasons.get(i)) {
+                        return Err(barcode_taken(b, old));
+                    }
+                }
+                Err(StorageError::backend(format!("product update cancelled: {reasons:?}")))
+            }
+        }
+    }
+
+    async fn list(&self, filter: &ProductFilter, page: &PageQuery) -> StorageResult<Page<Product>> {
+        let table = self.tables.products.clone();
+        let client = self.client.clone();
+        // Which index serves the listing, and the attributes its continuation holds.
+        let (index, attrs): (Option<&str>, &[&str]) = if filter.category.is_some() {
+            (Some("by-category"), &["pk", "category_root", "category_sort"])
+        } else if filter.status.is_some() {
+            (Some("by-status"), &["pk", "verification_status", "status_sort"])
+        } else {
+            (None, &["pk"])
+        };
+        let after = page.after.as_ref().map(|c| decode(c, attrs)).transpose()?;
+
+        let mut filters: Vec<String> = Vec::new();
+        let mut values: Vec<(String, AttributeValue)> = Vec::new();
+        let mut names: Vec<(String, String)> = Vec::new();
+        let mut key_cond = None;
+        match (index, &filter.category, filter.status) {
+            (Some("by-category"), Some(cat), status) => {
+                let path = category_path_key(cat);
+                key_cond = Some("category_root = :root AND begins_with(category_sort, :path)".to_string());
+                values.push((":root".into(), s(category_root(&path))));
+                values.push((":path".into(), s(path)));
+                if let Some(st) = status {
+                    filters.push("verification_status = :status".into());
+                    values.push((":status".into(), s(st.as_str())));
+                }
+            }
+            (Some("by-status"), _, Some(st)) => {
+                key_cond = Some("verification_status = :status".to_string());
+                values.push((":status".into(), s(st.as_str())));
+            }
+            _ => {
+                filters.push("#entity = :product".into());
+                names.push(("#entity".into(), "entity".into()));
+                values.push((":product".into(), s("product")));
+            }
+        }
+        for (i, w) in filter.words.iter().enumerate() {
+            filters.push(format!("contains(search_text, :w{i})"));
+            values.push((format!(":w{i}"), s(w.clone())));
+        }
+        let filter_expr = (!filters.is_empty()).then(|| filters.join(" AND "));
+        let filtered = filter_expr.is_some();
+        let index = index.map(str::to_string);
+
+        let fetch: Fetch<'_> = Box::new(move |start, limit| {
+            let (client, table, index, key_cond, filter_expr, values, names) =
+                (client.clone(), table.clone(), index.clone(), key_cond.clone(), filter_expr.clone(), values.clone(), names.clone());
+            async move {
+                if let Some(kc) = key_cond {
+                    let mut q = client
+                        .query()
+                        .table_name(table)
+                        .set_index_name(index)
+                        .key_condition_expression(kc)
+                        .set_filter_expression(filter_expr)
+                        .set_exclusive_start_key(start)
+                        .limit(limit);
+                    for (k, v) in values {
+                        q = q.expression_attribute_values(k, v);
+                    }
+                    for (k, v) in names {
+                        q = q.expression_attribute_names(k, v);
+                    }
+                    let out = q.send().await.map_err(sdk_err)?;
+                    Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
+                } else {
+                    let mut q = client
+                        .scan()
+                        .table_name(table)
+                        .set_filter_expression(filter_expr)
+                        .set_exclusive_start_key(start)
+                        .limit(limit);
+                    for (k, v) in values {
+                        q = q.expression_attribute_values(k, v);
+                    }
+                    for (k, v) in names {
+                        q = q.expression_attribute_names(k, v);
+                    }
+                    let out = q.send().await.map_err(sdk_err)?;
+                    Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
+                }
+            }
+            .boxed()
+        });
+        let (items, next) = collect_page(fetch, after, attrs, page.limit, filtered).await?;
+        let items = items.into_iter().map(product_from).collect::<StorageResult<Vec<_>>>()?;
+        Ok(Page { items, next })
+    }
+}

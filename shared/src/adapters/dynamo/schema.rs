@@ -1,0 +1,121 @@
+//! Table definitions, for tests and local runs against DynamoDB Local. In AWS the same tables
+//! come from `infra/template.yaml` (a test checks the two agree).
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
+};
+
+use super::{DynamoStore, build_err, sdk_err};
+use crate::ports::StorageError;
+
+/// A table's key schema and GSIs, as data (the template check reads this too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSpec {
+    /// Logical name: `products`, `inventory` or `jobs`.
+    pub logical: &'static str,
+    pub hash_key: &'static str,
+    pub range_key: Option<&'static str>,
+    /// (name, hash key, range key, projection ALL?)
+    pub indexes: Vec<(&'static str, &'static str, &'static str, bool)>,
+    pub ttl_attribute: Option<&'static str>,
+}
+
+pub fn specs() -> Vec<TableSpec> {
+    vec![
+        TableSpec {
+            logical: "products",
+            hash_key: "pk",
+            range_key: None,
+            indexes: vec![
+                ("by-status", "verification_status", "status_sort", true),
+                ("by-category", "category_root", "category_sort", true),
+            ],
+            ttl_attribute: None,
+        },
+        TableSpec {
+            logical: "inventory",
+            hash_key: "store_id",
+            range_key: Some("sk"),
+            indexes: vec![("by-product", "product_id", "store_id", false)],
+            ttl_attribute: Some("expires_at"),
+        },
+        TableSpec {
+            logical: "jobs",
+            hash_key: "job_id",
+            range_key: None,
+            indexes: vec![("by-store", "store_id", "store_sort", true)],
+            ttl_attribute: None,
+        },
+    ]
+}
+
+fn key(name: &str, t: KeyType) -> Result<KeySchemaElement, StorageError> {
+    KeySchemaElement::builder().attribute_name(name).key_type(t).build().map_err(build_err)
+}
+
+impl DynamoStore {
+    /// Creates the three tables (on-demand) with their indexes and TTL.
+    pub async fn create_tables(&self) -> Result<(), StorageError> {
+        for spec in specs() {
+            let name = match spec.logical {
+                "products" => &self.tables.products,
+                "inventory" => &self.tables.inventory,
+                _ => &self.tables.jobs,
+            };
+            let mut attrs: Vec<&str> = vec![spec.hash_key];
+            attrs.extend(spec.range_key);
+            for (_, h, r, _) in &spec.indexes {
+                attrs.push(h);
+                attrs.push(r);
+            }
+            attrs.sort();
+            attrs.dedup();
+            let mut req = self
+                .client
+                .create_table()
+                .table_name(name)
+                .billing_mode(BillingMode::PayPerRequest)
+                .key_schema(key(spec.hash_key, KeyType::Hash)?);
+            if let Some(r) = spec.range_key {
+                req = req.key_schema(key(r, KeyType::Range)?);
+            }
+            for a in attrs {
+                req = req.attribute_definitions(
+                    AttributeDefinition::builder()
+                        .attribute_name(a)
+                        .attribute_type(ScalarAttributeType::S)
+                        .build()
+                        .map_err(build_err)?,
+                );
+            }
+            for (index, h, r, all) in &spec.indexes {
+                let projection = Projection::builder()
+                    .projection_type(if *all { ProjectionType::All } else { ProjectionType::KeysOnly })
+                    .build();
+                req = req.global_secondary_indexes(
+                    GlobalSecondaryIndex::builder()
+                        .index_name(*index)
+                        .key_schema(key(h, KeyType::Hash)?)
+                        .key_schema(key(r, KeyType::Range)?)
+                        .projection(projection)
+                        .build()
+                        .map_err(build_err)?,
+                );
+            }
+            req.send().await.map_err(sdk_err)?;
+            if let Some(ttl) = spec.ttl_attribute {
+                self.client
+                    .update_time_to_live()
+                    .table_name(name)
+                    .time_to_live_specification(
+                        TimeToLiveSpecification::builder().attribute_name(ttl).enabled(true).build().map_err(build_err)?,
+                    )
+                    .send()
+                    .await
+                    .map_err(sdk_err)?;
+            }
+        }
+        Ok(())
+    }
+}

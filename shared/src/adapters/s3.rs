@@ -1,0 +1,114 @@
+//! S3 blob storage: one bucket per store of blobs (uploads, images), presigned URLs for clients.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::get_object::GetObjectError;
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
+
+use crate::domain::Timestamp;
+use crate::ports::{Blob, BlobKey, BlobStore, PresignedRequest, StorageError, StorageResult};
+
+#[derive(Clone, Debug)]
+pub struct S3Blobs {
+    client: Client,
+    bucket: String,
+}
+
+impl S3Blobs {
+    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+        Self { client, bucket: bucket.into() }
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+fn s3_err<E, R>(e: SdkError<E, R>) -> StorageError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            StorageError::Unavailable(Box::new(e))
+        }
+        SdkError::ServiceError(ref s) if matches!(s.err().code(), Some("SlowDown" | "ServiceUnavailable" | "InternalError")) => {
+            StorageError::Unavailable(Box::new(e))
+        }
+        other => StorageError::Backend(Box::new(other)),
+    }
+}
+
+fn presigning(ttl: Duration) -> StorageResult<PresigningConfig> {
+    PresigningConfig::expires_in(ttl).map_err(StorageError::backend)
+}
+
+fn presigned(p: aws_sdk_s3::presigning::PresignedRequest, ttl: Duration) -> PresignedRequest {
+    PresignedRequest {
+        method: p.method().to_string(),
+        url: p.uri().to_string(),
+        headers: p.headers().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        expires_at: Timestamp::now().plus(time::Duration::try_from(ttl).unwrap_or(time::Duration::ZERO)),
+    }
+}
+
+#[async_trait]
+impl BlobStore for S3Blobs {
+    async fn put(&self, key: &BlobKey, bytes: Bytes, content_type: &str) -> StorageResult<()> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .content_type(content_type)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(s3_err)?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &BlobKey) -> StorageResult<Option<Blob>> {
+        let out = match self.client.get_object().bucket(&self.bucket).key(key.as_str()).send().await {
+            Ok(o) => o,
+            Err(e) if matches!(e.as_service_error(), Some(GetObjectError::NoSuchKey(_))) => return Ok(None),
+            Err(e) => return Err(s3_err(e)),
+        };
+        let content_type = out.content_type.clone().unwrap_or_else(|| "application/octet-stream".into());
+        let bytes = out.body.collect().await.map_err(|e| StorageError::Unavailable(Box::new(e)))?.into_bytes();
+        Ok(Some(Blob { bytes, content_type }))
+    }
+
+    async fn delete(&self, key: &BlobKey) -> StorageResult<()> {
+        self.client.delete_object().bucket(&self.bucket).key(key.as_str()).send().await.map_err(s3_err)?;
+        Ok(())
+    }
+
+    async fn presign_put(&self, key: &BlobKey, content_type: &str, content_length: u64, ttl: Duration) -> StorageResult<PresignedRequest> {
+        let p = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .content_type(content_type)
+            .content_length(i64::try_from(content_length).map_err(StorageError::backend)?)
+            .presigned(presigning(ttl)?)
+            .await
+            .map_err(s3_err)?;
+        Ok(presigned(p, ttl))
+    }
+
+    async fn presign_get(&self, key: &BlobKey, ttl: Duration) -> StorageResult<PresignedRequest> {
+        let p = self.client.get_object().bucket(&self.bucket).key(key.as_str()).presigned(presigning(ttl)?).await.map_err(s3_err)?;
+        Ok(presigned(p, ttl))
+    }
+}

@@ -1,0 +1,574 @@
+//! Embedded storage: products, inventory and jobs in one SQLite file (the local default).
+//!
+//! Owns the SQL. Each entity is stored as its shared record (JSON) plus the columns the queries
+//! need; writes run in `BEGIN IMMEDIATE` transactions, so every read-check-write below is atomic
+//! with respect to other writers, in this process or another one on the same file (WAL mode,
+//! busy timeout). Blocking SQLite calls run on Tokio's blocking pool.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use super::records::{InventoryRecord, JobRecord, ProductRecord, category_path_key, created_sort_key, search_text};
+use crate::domain::{
+    Adjustment, CsvJob, Gtin, InventoryDetails, InventoryItem, JobId, Product, ProductId, Quantity, StoreId, Timestamp,
+    inventory::OPERATION_TTL,
+};
+use crate::ports::{
+    AdjustOutcome, Continuation, Expect, InventoryFilter, InventoryStore, JobStore, Page, PageQuery, ProductFilter,
+    ProductStore, StorageError, StorageResult,
+};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS products (
+    product_id    TEXT PRIMARY KEY,
+    barcode       TEXT UNIQUE,
+    status        TEXT NOT NULL,
+    status_sort   TEXT NOT NULL,
+    category_sort TEXT,
+    search_text   TEXT NOT NULL,
+    version       INTEGER NOT NULL,
+    doc           TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS products_by_status ON products (status, status_sort);
+CREATE INDEX IF NOT EXISTS products_by_category ON products (category_sort);
+
+CREATE TABLE IF NOT EXISTS inventory (
+    store_id       TEXT NOT NULL,
+    product_id     TEXT NOT NULL,
+    quantity_milli INTEGER NOT NULL CHECK (quantity_milli >= 0),
+    reorder_milli  INTEGER,
+    version        INTEGER NOT NULL,
+    doc            TEXT NOT NULL,
+    PRIMARY KEY (store_id, product_id)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS operations (
+    store_id    TEXT NOT NULL,
+    op_key      TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    PRIMARY KEY (store_id, op_key)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id     TEXT PRIMARY KEY,
+    store_id   TEXT NOT NULL,
+    store_sort TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    doc        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_store ON jobs (store_id, store_sort);
+"#;
+
+/// Products, inventory and jobs in one SQLite database.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn db_err(e: rusqlite::Error) -> StorageError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => StorageError::Unavailable(e.into()),
+        _ => StorageError::backend(e),
+    }
+}
+
+fn to_doc<T: serde::Serialize>(r: &T) -> StorageResult<String> {
+    serde_json::to_string(r).map_err(StorageError::backend)
+}
+
+fn from_doc<T: serde::de::DeserializeOwned>(what: &str, doc: &str) -> StorageResult<T> {
+    serde_json::from_str(doc).map_err(|e| StorageError::Corrupt(format!("{what}: {e}")))
+}
+
+/// The smallest string greater than every string that starts with `prefix`.
+fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}{}", char::MAX)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file.
+    pub fn open(path: &Path) -> StorageResult<Self> {
+        let conn = Connection::open(path).map_err(db_err)?;
+        Self::init(conn)
+    }
+
+    /// A private in-memory database (tests).
+    pub fn in_memory() -> StorageResult<Self> {
+        Self::init(Connection::open_in_memory().map_err(db_err)?)
+    }
+
+    fn init(conn: Connection) -> StorageResult<Self> {
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(db_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(db_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(db_err)?;
+        conn.execute_batch(SCHEMA).map_err(db_err)?;
+        conn.execute("DELETE FROM operations WHERE expires_at < ?1", params![Timestamp::now().unix_seconds()])
+            .map_err(db_err)?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// Runs `f` in an immediate (write-locking) transaction on the blocking pool.
+    async fn write<T, F>(&self, f: F) -> StorageResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> StorageResult<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(db_err)?;
+            Ok(out)
+        })
+        .await
+        .map_err(StorageError::backend)?
+    }
+
+    async fn read<T, F>(&self, f: F) -> StorageResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StorageResult<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&conn)
+        })
+        .await
+        .map_err(StorageError::backend)?
+    }
+}
+
+fn barcode_holder(tx: &Connection, barcode: &str) -> StorageResult<Option<String>> {
+    tx.query_row("SELECT product_id FROM products WHERE barcode = ?1", params![barcode], |r| r.get(0))
+        .optional()
+        .map_err(db_err)
+}
+
+fn taken(barcode: &Gtin, holder: &str) -> StorageResult<StorageError> {
+    let existing = ProductId::parse(holder).map_err(|e| StorageError::Corrupt(format!("barcode holder: {e}")))?;
+    Ok(StorageError::BarcodeTaken { barcode: barcode.clone(), existing })
+}
+
+struct ProductRow {
+    barcode: Option<String>,
+    status: &'static str,
+    status_sort: String,
+    category_sort: Option<String>,
+    search_text: String,
+    doc: String,
+}
+
+fn product_row(p: &Product) -> StorageResult<ProductRow> {
+    let sort = created_sort_key(&p.created_at, &p.product_id);
+    Ok(ProductRow {
+        barcode: p.barcode.as_ref().map(|b| b.to_string()),
+        status: p.verification_status.as_str(),
+        category_sort: p.category.as_deref().map(|c| format!("{}#{sort}", category_path_key(c))),
+        status_sort: sort,
+        search_text: search_text(p),
+        doc: to_doc(&ProductRecord::from(p))?,
+    })
+}
+
+fn product_from_doc(doc: &str) -> StorageResult<Product> {
+    from_doc::<ProductRecord>("product", doc)?.try_into()
+}
+
+#[async_trait]
+impl ProductStore for SqliteStore {
+    async fn insert(&self, product: &Product) -> StorageResult<()> {
+        let p = product.clone();
+        self.write(move |tx| {
+            let exists: bool = tx
+                .query_row("SELECT 1 FROM products WHERE product_id = ?1", params![p.product_id.to_string()], |_| Ok(true))
+                .optional()
+                .map_err(db_err)?
+                .unwrap_or(false);
+            if exists {
+                return Err(StorageError::AlreadyExists);
+            }
+            if let Some(b) = &p.barcode {
+                if let Some(holder) = barcode_holder(tx, b.as_str())? {
+                    return Err(taken(b, &holder)?);
+                }
+            }
+            let row = product_row(&p)?;
+            tx.execute(
+                "INSERT INTO products (product_id, barcode, status, status_sort, category_sort, search_text, version, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    p.product_id.to_string(),
+                    row.barcode,
+                    row.status,
+                    row.status_sort,
+                    row.category_sort,
+                    row.search_text,
+                    p.version as i64,
+                    row.doc
+                ],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get(&self, id: &ProductId) -> StorageResult<Option<Product>> {
+        let id = id.to_string();
+        self.read(move |c| {
+            let doc: Option<String> = c
+                .query_row("SELECT doc FROM products WHERE product_id = ?1", params![id], |r| r.get(0))
+                .optional()
+                .map_err(db_err)?;
+            doc.as_deref().map(product_from_doc).transpose()
+        })
+        .await
+    }
+
+    async fn find_by_barcode(&self, barcode: &Gtin) -> StorageResult<Option<Product>> {
+        let b = barcode.to_string();
+        self.read(move |c| {
+            let doc: Option<String> = c
+                .query_row("SELECT doc FROM products WHERE barcode = ?1", params![b], |r| r.get(0))
+                .optional()
+                .map_err(db_err)?;
+            doc.as_deref().map(product_from_doc).transpose()
+        })
+        .await
+    }
+
+    async fn update(&self, previous: &Product, next: &Product) -> StorageResult<()> {
+        let (prev_version, n) = (previous.version, next.clone());
+        self.write(move |tx| {
+            let id = n.product_id.to_string();
+            let current: Option<i64> = tx
+                .query_row("SELECT version FROM products WHERE product_id = ?1", params![id], |r| r.get(0))
+                .optional()
+                .map_err(db_err)?;
+            match current {
+                None => return Err(StorageError::NotFound),
+                Some(v) if v as u64 != prev_version => return Err(StorageError::VersionConflict { current: Some(v as u64) }),
+                Some(_) => {}
+            }
+            if let Some(b) = &n.barcode {
+                if let Some(holder) = barcode_holder(tx, b.as_str())? {
+                    if holder != id {
+                        return Err(taken(b, &holder)?);
+                    }
+                }
+            }
+            let row = product_row(&n)?;
+            tx.execute(
+                "UPDATE products SET barcode = ?2, status = ?3, status_sort = ?4, category_sort = ?5, search_text = ?6,
+                 version = ?7, doc = ?8 WHERE product_id = ?1",
+                params![
+                    id,
+                    row.barcode,
+                    row.status,
+                    row.status_sort,
+                    row.category_sort,
+                    row.search_text,
+                    n.version as i64,
+                    row.doc
+                ],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list(&self, filter: &ProductFilter, page: &PageQuery) -> StorageResult<Page<Product>> {
+        let (filter, page) = (filter.clone(), page.clone());
+        self.read(move |c| {
+            let mut sql = String::from("SELECT ");
+            let mut args: Vec<rusqlite::types::Value> = Vec::new();
+            let mut conds: Vec<String> = Vec::new();
+            let after = page.after.map(|a| a.0).unwrap_or_default();
+            let order_col = if filter.status.is_some() {
+                "status_sort"
+            } else if filter.category.is_some() {
+                "category_sort"
+            } else {
+                "product_id"
+            };
+            sql.push_str(order_col);
+            sql.push_str(", doc FROM products WHERE ");
+            if let Some(s) = filter.status {
+                args.push(s.as_str().to_string().into());
+                conds.push(format!("status = ?{}", args.len()));
+            }
+            if let Some(cat) = &filter.category {
+                let prefix = category_path_key(cat);
+                args.push(prefix.clone().into());
+                conds.push(format!("category_sort >= ?{}", args.len()));
+                args.push(prefix_end(&prefix).into());
+                conds.push(format!("category_sort < ?{}", args.len()));
+            }
+            for w in &filter.words {
+                args.push(w.clone().into());
+                conds.push(format!("instr(search_text, ?{}) > 0", args.len()));
+            }
+            args.push(after.into());
+            conds.push(format!("{order_col} > ?{}", args.len()));
+            sql.push_str(&conds.join(" AND "));
+            sql.push_str(&format!(" ORDER BY {order_col} LIMIT {}", page.limit + 1));
+            let mut stmt = c.prepare(&sql).map_err(db_err)?;
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(args), |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .map_err(db_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err)?;
+            page_of(rows, page.limit, |doc| product_from_doc(&doc))
+        })
+        .await
+    }
+}
+
+/// Cuts `limit + 1` fetched rows into a page; the extra row only says there is more.
+fn page_of<T>(rows: Vec<(String, String)>, limit: u32, parse: impl Fn(String) -> StorageResult<T>) -> StorageResult<Page<T>> {
+    let more = rows.len() > limit as usize;
+    let mut items = Vec::with_capacity(rows.len().min(limit as usize));
+    let mut last = None;
+    for (sort, doc) in rows.into_iter().take(limit as usize) {
+        items.push(parse(doc)?);
+        last = Some(sort);
+    }
+    Ok(Page { items, next: if more { last.map(Continuation) } else { None } })
+}
+
+fn inventory_from_doc(doc: &str) -> StorageResult<InventoryItem> {
+    from_doc::<InventoryRecord>("inventory item", doc)?.try_into()
+}
+
+fn load_inventory(tx: &Connection, store: &str, product: &str) -> StorageResult<Option<InventoryRecord>> {
+    let doc: Option<String> = tx
+        .query_row("SELECT doc FROM inventory WHERE store_id = ?1 AND product_id = ?2", params![store, product], |r| r.get(0))
+        .optional()
+        .map_err(db_err)?;
+    doc.as_deref().map(|d| from_doc("inventory item", d)).transpose()
+}
+
+fn save_inventory(tx: &Connection, r: &InventoryRecord) -> StorageResult<()> {
+    tx.execute(
+        "INSERT INTO inventory (store_id, product_id, quantity_milli, reorder_milli, version, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (store_id, product_id) DO UPDATE SET quantity_milli = excluded.quantity_milli,
+         reorder_milli = excluded.reorder_milli, version = excluded.version, doc = excluded.doc",
+        params![r.store_id, r.product_id, r.quantity_milli, r.reorder_milli, r.version as i64, to_doc(r)?],
+    )
+    .map_err(db_err)?;
+    Ok(())
+}
+
+#[async_trait]
+impl InventoryStore for SqliteStore {
+    async fn get(&self, store: &StoreId, product: &ProductId) -> StorageResult<Option<InventoryItem>> {
+        let (s, p) = (store.to_string(), product.to_string());
+        self.read(move |c| load_inventory(c, &s, &p)?.map(InventoryItem::try_from).transpose()).await
+    }
+
+    async fn list(&self, store: &StoreId, filter: &InventoryFilter, page: &PageQuery) -> StorageResult<Page<InventoryItem>> {
+        let (s, low, page) = (store.to_string(), filter.low_stock, page.clone());
+        self.read(move |c| {
+            let low_cond = if low { "AND reorder_milli IS NOT NULL AND quantity_milli <= reorder_milli" } else { "" };
+            let sql = format!(
+                "SELECT product_id, doc FROM inventory WHERE store_id = ?1 AND product_id > ?2 {low_cond}
+                 ORDER BY product_id LIMIT {}",
+                page.limit + 1
+            );
+            let after = page.after.map(|a| a.0).unwrap_or_default();
+            let mut stmt = c.prepare(&sql).map_err(db_err)?;
+            let rows = stmt
+                .query_map(params![s, after], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .map_err(db_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err)?;
+            page_of(rows, page.limit, |doc| inventory_from_doc(&doc))
+        })
+        .await
+    }
+
+    async fn put(
+        &self,
+        store: &StoreId,
+        product: &ProductId,
+        details: &InventoryDetails,
+        expect: Expect,
+        at: Timestamp,
+    ) -> StorageResult<(InventoryItem, bool)> {
+        let (store, product, details) = (store.clone(), *product, details.clone());
+        self.write(move |tx| {
+            let current = load_inventory(tx, store.as_str(), &product.to_string())?;
+            match (expect, &current) {
+                (Expect::Absent, Some(_)) => return Err(StorageError::AlreadyExists),
+                (Expect::Version(_), None) => return Err(StorageError::VersionConflict { current: None }),
+                (Expect::Version(v), Some(c)) if c.version != v => {
+                    return Err(StorageError::VersionConflict { current: Some(c.version) });
+                }
+                _ => {}
+            }
+            let version = current.as_ref().map_or(1, |c| c.version + 1);
+            let record = InventoryRecord::new(&store, &product, &details, version, at);
+            save_inventory(tx, &record)?;
+            Ok((record.try_into()?, current.is_none()))
+        })
+        .await
+    }
+
+    async fn delete(&self, store: &StoreId, product: &ProductId, expect_version: Option<u64>) -> StorageResult<()> {
+        let (s, p) = (store.to_string(), product.to_string());
+        self.write(move |tx| {
+            let current = load_inventory(tx, &s, &p)?.ok_or(StorageError::NotFound)?;
+            if let Some(v) = expect_version {
+                if current.version != v {
+                    return Err(StorageError::VersionConflict { current: Some(current.version) });
+                }
+            }
+            tx.execute("DELETE FROM inventory WHERE store_id = ?1 AND product_id = ?2", params![s, p]).map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn adjust(&self, a: &Adjustment) -> StorageResult<AdjustOutcome> {
+        let a = a.clone();
+        self.write(move |tx| {
+            let (s, p) = (a.store_id.to_string(), a.product_id.to_string());
+            let now = a.at.unix_seconds();
+            if let Some(op) = &a.operation {
+                let seen: Option<String> = tx
+                    .query_row(
+                        "SELECT fingerprint FROM operations WHERE store_id = ?1 AND op_key = ?2 AND expires_at >= ?3",
+                        params![s, op.key, now],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(db_err)?;
+                if let Some(fp) = seen {
+                    if fp != op.fingerprint {
+                        return Err(StorageError::OperationKeyReused);
+                    }
+                    let item = load_inventory(tx, &s, &p)?.ok_or(StorageError::NotFound)?;
+                    return Ok(AdjustOutcome { item: item.try_into()?, replayed: true, created: false });
+                }
+            }
+            let current = load_inventory(tx, &s, &p)?;
+            let (record, created) = match current {
+                Some(mut r) => {
+                    let qty = Quantity::from_minor(r.quantity_milli).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+                    let next = apply_delta(&a, qty)?;
+                    r.quantity_milli = next.to_minor();
+                    r.version += 1;
+                    r.last_updated = a.at.to_string();
+                    (r, false)
+                }
+                None if a.create_if_missing => {
+                    let next = apply_delta(&a, Quantity::ZERO)?;
+                    let details = InventoryDetails { quantity: next, ..Default::default() };
+                    (InventoryRecord::new(&a.store_id, &a.product_id, &details, 1, a.at), true)
+                }
+                None => return Err(StorageError::NotFound),
+            };
+            save_inventory(tx, &record)?;
+            if let Some(op) = &a.operation {
+                tx.execute(
+                    "INSERT OR REPLACE INTO operations (store_id, op_key, fingerprint, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![s, op.key, op.fingerprint, a.at.plus(OPERATION_TTL).unix_seconds()],
+                )
+                .map_err(db_err)?;
+            }
+            Ok(AdjustOutcome { item: record.try_into()?, replayed: false, created })
+        })
+        .await
+    }
+}
+
+/// `current + delta`, or why not.
+fn apply_delta(a: &Adjustment, current: Quantity) -> StorageResult<Quantity> {
+    match a.delta.apply(current) {
+        Some(q) => Ok(q),
+        None if a.delta.as_decimal().is_sign_negative() => Err(StorageError::InsufficientStock { available: current }),
+        None => Err(StorageError::QuantityOverflow),
+    }
+}
+
+fn job_from_doc(doc: &str) -> StorageResult<CsvJob> {
+    from_doc::<JobRecord>("job", doc)?.try_into()
+}
+
+#[async_trait]
+impl JobStore for SqliteStore {
+    async fn insert(&self, job: &CsvJob) -> StorageResult<()> {
+        let job = job.clone();
+        self.write(move |tx| {
+            let r = JobRecord::from(&job);
+            let n = tx
+                .execute(
+                    "INSERT OR IGNORE INTO jobs (job_id, store_id, store_sort, version, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![r.job_id, r.store_id, created_sort_key(&job.created_at, &job.job_id), r.version as i64, to_doc(&r)?],
+                )
+                .map_err(db_err)?;
+            if n == 0 { Err(StorageError::AlreadyExists) } else { Ok(()) }
+        })
+        .await
+    }
+
+    async fn get(&self, id: &JobId) -> StorageResult<Option<CsvJob>> {
+        let id = id.to_string();
+        self.read(move |c| {
+            let doc: Option<String> = c
+                .query_row("SELECT doc FROM jobs WHERE job_id = ?1", params![id], |r| r.get(0))
+                .optional()
+                .map_err(db_err)?;
+            doc.as_deref().map(job_from_doc).transpose()
+        })
+        .await
+    }
+
+    async fn update(&self, next: &CsvJob) -> StorageResult<()> {
+        let job = next.clone();
+        self.write(move |tx| {
+            let r = JobRecord::from(&job);
+            let n = tx
+                .execute(
+                    "UPDATE jobs SET version = ?2, doc = ?3 WHERE job_id = ?1 AND version = ?4",
+                    params![r.job_id, r.version as i64, to_doc(&r)?, r.version as i64 - 1],
+                )
+                .map_err(db_err)?;
+            if n == 1 {
+                return Ok(());
+            }
+            let current: Option<i64> = tx
+                .query_row("SELECT version FROM jobs WHERE job_id = ?1", params![r.job_id], |r| r.get(0))
+                .optional()
+                .map_err(db_err)?;
+            Err(StorageError::VersionConflict { current: current.map(|v| v as u64) })
+        })
+        .await
+    }
+
+    async fn list_by_store(&self, store: &StoreId, page: &PageQuery) -> StorageResult<Page<CsvJob>> {
+        let (s, page) = (store.to_string(), page.clone());
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT store_sort, doc FROM jobs WHERE store_id = ?1 AND store_sort < ?2 ORDER BY store_sort DESC LIMIT {}",
+                page.limit + 1
+            );
+            let before = page.after.map(|a| a.0).unwrap_or_else(|| char::MAX.to_string());
+            let mut stmt = c.prepare(&sql).map_err(db_err)?;
+            let rows = stmt
+                .query_map(params![s, before], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .map_err(db_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err)?;
+            page_of(rows, page.limit, |doc| job_from_doc(&doc))
+        })
+        .await
+    }
+}
