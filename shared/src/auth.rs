@@ -46,7 +46,9 @@ impl Role {
     }
 
     pub fn parse(s: &str) -> Option<Role> {
-        [Role::Admin, Role::StoreOwner, Role::Scanner].into_iter().find(|r| r.as_str() == s)
+        [Role::Admin, Role::StoreOwner, Role::Scanner]
+            .into_iter()
+            .find(|r| r.as_str() == s)
     }
 }
 
@@ -123,7 +125,11 @@ impl Forbidden {
 impl Principal {
     /// The operator behind a CLI command: an admin.
     pub fn operator(sub: &str) -> Self {
-        Principal { sub: sub.to_string(), role: Role::Admin, stores: BTreeSet::new() }
+        Principal {
+            sub: sub.to_string(),
+            role: Role::Admin,
+            stores: BTreeSet::new(),
+        }
     }
 
     pub fn is_admin(&self) -> bool {
@@ -134,8 +140,15 @@ impl Principal {
         if allowed.contains(&self.role) {
             Ok(())
         } else {
-            let needed = allowed.iter().map(Role::as_str).collect::<Vec<_>>().join(", ");
-            Err(Forbidden::Role { needed, has: self.role })
+            let needed = allowed
+                .iter()
+                .map(Role::as_str)
+                .collect::<Vec<_>>()
+                .join(", ");
+            Err(Forbidden::Role {
+                needed,
+                has: self.role,
+            })
         }
     }
 
@@ -147,7 +160,11 @@ impl Principal {
     /// Role and store together: the check for every store-scoped operation.
     pub fn require_store(&self, allowed: &[Role], store: &StoreId) -> Result<(), Forbidden> {
         self.require_role(allowed)?;
-        if self.can_access_store(store) { Ok(()) } else { Err(Forbidden::Store(store.clone())) }
+        if self.can_access_store(store) {
+            Ok(())
+        } else {
+            Err(Forbidden::Store(store.clone()))
+        }
     }
 }
 
@@ -178,30 +195,46 @@ impl TokenKeys {
         validation.leeway = LEEWAY_SECONDS;
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        Ok(Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation })
+        Ok(Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        })
     }
 
     /// Verifies a bearer token and returns the caller.
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
-            ErrorKind::ExpiredSignature => AuthError::Expired,
-            ErrorKind::InvalidSignature => AuthError::BadSignature,
-            ErrorKind::InvalidAlgorithm => AuthError::Malformed("only HS256 tokens are accepted".into()),
-            ErrorKind::InvalidIssuer => AuthError::Malformed(format!("the issuer must be {ISSUER}")),
-            ErrorKind::MissingRequiredClaim(c) => AuthError::Malformed(format!("the claim '{c}' is missing")),
-            ErrorKind::Json(e) => AuthError::Malformed(format!("bad claims: {e}")),
-            _ => AuthError::Malformed("not a JWT".into()),
-        })?;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => AuthError::Expired,
+                ErrorKind::InvalidSignature => AuthError::BadSignature,
+                ErrorKind::InvalidAlgorithm => {
+                    AuthError::Malformed("only HS256 tokens are accepted".into())
+                }
+                ErrorKind::InvalidIssuer => {
+                    AuthError::Malformed(format!("the issuer must be {ISSUER}"))
+                }
+                ErrorKind::MissingRequiredClaim(c) => {
+                    AuthError::Malformed(format!("the claim '{c}' is missing"))
+                }
+                ErrorKind::Json(e) => AuthError::Malformed(format!("bad claims: {e}")),
+                _ => AuthError::Malformed("not a JWT".into()),
+            })?;
         let c = data.claims;
         if c.sub.trim().is_empty() {
             return Err(AuthError::Malformed("the claim 'sub' is empty".into()));
         }
         let mut stores = BTreeSet::new();
         for s in &c.store_ids {
-            let id = StoreId::parse(s).map_err(|e| AuthError::Malformed(format!("store_ids: {e}")))?;
+            let id = StoreId::parse(s)
+                .map_err(|e| AuthError::Malformed(format!("each of store_ids {e}")))?;
             stores.insert(id);
         }
-        Ok(Principal { sub: c.sub, role: c.role, stores })
+        Ok(Principal {
+            sub: c.sub,
+            role: c.role,
+            stores,
+        })
     }
 
     /// Mints a token (the `catalog token` command and tests use this).
@@ -220,7 +253,8 @@ impl TokenKeys {
             exp,
             iss: ISSUER.to_string(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).expect("HS256 encoding cannot fail")
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 encoding cannot fail")
     }
 }
 
@@ -237,7 +271,12 @@ mod tests {
     #[test]
     fn round_trip() {
         let keys = TokenKeys::new(SECRET).unwrap();
-        let t = keys.mint("owner-1", Role::StoreOwner, &[store("a")], DEFAULT_TOKEN_TTL);
+        let t = keys.mint(
+            "owner-1",
+            Role::StoreOwner,
+            &[store("a")],
+            DEFAULT_TOKEN_TTL,
+        );
         let p = keys.verify(&t).unwrap();
         assert_eq!(p.role, Role::StoreOwner);
         assert!(p.can_access_store(&store("a")));
@@ -253,12 +292,18 @@ mod tests {
         assert_eq!(keys.verify(&expired), Err(AuthError::Expired));
         let foreign = other.mint("u", Role::Admin, &[], DEFAULT_TOKEN_TTL);
         assert_eq!(keys.verify(&foreign), Err(AuthError::BadSignature));
-        assert!(matches!(keys.verify("garbage"), Err(AuthError::Malformed(_))));
+        assert!(matches!(
+            keys.verify("garbage"),
+            Err(AuthError::Malformed(_))
+        ));
         // alg=none: header {"alg":"none","typ":"JWT"}, no signature.
         let good = keys.mint("u", Role::Admin, &[], DEFAULT_TOKEN_TTL);
         let payload = good.split('.').nth(1).unwrap();
         let unsigned = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
-        assert!(matches!(keys.verify(&unsigned), Err(AuthError::Malformed(_))));
+        assert!(matches!(
+            keys.verify(&unsigned),
+            Err(AuthError::Malformed(_))
+        ));
         // Tampered payload keeps the old signature.
         let mut parts: Vec<&str> = good.split('.').collect();
         let forged_payload = base64_url(&format!(
@@ -281,10 +326,23 @@ mod tests {
 
     #[test]
     fn roles_and_stores() {
-        let p = Principal { sub: "s".into(), role: Role::Scanner, stores: [store("a")].into() };
-        assert!(p.require_store(&[Role::Scanner, Role::StoreOwner], &store("a")).is_ok());
-        assert_eq!(p.require_store(&[Role::Scanner], &store("b")), Err(Forbidden::Store(store("b"))));
-        assert!(matches!(p.require_role(&[Role::Admin]), Err(Forbidden::Role { .. })));
+        let p = Principal {
+            sub: "s".into(),
+            role: Role::Scanner,
+            stores: [store("a")].into(),
+        };
+        assert!(
+            p.require_store(&[Role::Scanner, Role::StoreOwner], &store("a"))
+                .is_ok()
+        );
+        assert_eq!(
+            p.require_store(&[Role::Scanner], &store("b")),
+            Err(Forbidden::Store(store("b")))
+        );
+        assert!(matches!(
+            p.require_role(&[Role::Admin]),
+            Err(Forbidden::Role { .. })
+        ));
         let admin = Principal::operator("ops");
         assert!(admin.can_access_store(&store("anything")));
     }

@@ -37,7 +37,8 @@ impl std::fmt::Debug for CursorKey {
 impl CursorKey {
     /// Derives the cursor key from the service secret, so there is one secret to manage.
     pub fn derive(secret: &[u8]) -> Self {
-        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(secret).expect("HMAC takes any key length");
+        let mut mac =
+            <HmacSha256 as KeyInit>::new_from_slice(secret).expect("HMAC takes any key length");
         mac.update(b"kirana-catalog cursor key v1");
         Self(mac.finalize().into_bytes().into())
     }
@@ -54,7 +55,11 @@ impl CursorKey {
 
     pub fn seal(&self, scope: &str, continuation: &Continuation) -> String {
         let payload = continuation.0.as_bytes();
-        format!("{VERSION}.{}.{}", B64.encode(payload), B64.encode(self.mac(scope, payload)))
+        format!(
+            "{VERSION}.{}.{}",
+            B64.encode(payload),
+            B64.encode(self.mac(scope, payload))
+        )
     }
 
     pub fn open(&self, scope: &str, cursor: &str) -> Result<Continuation, InvalidCursor> {
@@ -62,7 +67,9 @@ impl CursorKey {
             return Err(InvalidCursor);
         }
         let mut parts = cursor.split('.');
-        let (Some(VERSION), Some(p), Some(m), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(VERSION), Some(p), Some(m), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(InvalidCursor);
         };
         let payload = B64.decode(p).map_err(|_| InvalidCursor)?;
@@ -77,7 +84,9 @@ impl CursorKey {
         mac.update(&[0]);
         mac.update(&payload);
         mac.verify_truncated_left(&tag).map_err(|_| InvalidCursor)?;
-        String::from_utf8(payload).map(Continuation).map_err(|_| InvalidCursor)
+        String::from_utf8(payload)
+            .map(Continuation)
+            .map_err(|_| InvalidCursor)
     }
 }
 
@@ -91,7 +100,10 @@ mod tests {
         let c = k.seal("inventory|store=a", &Continuation("{\"pk\":\"a\"}".into()));
         assert_eq!(k.open("inventory|store=a", &c).unwrap().0, "{\"pk\":\"a\"}");
         assert_eq!(k.open("inventory|store=b", &c), Err(InvalidCursor));
-        assert_eq!(CursorKey::derive(b"other").open("inventory|store=a", &c), Err(InvalidCursor));
+        assert_eq!(
+            CursorKey::derive(b"other").open("inventory|store=a", &c),
+            Err(InvalidCursor)
+        );
     }
 
     #[test]

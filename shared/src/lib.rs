@@ -4,9 +4,16 @@
 //! authorization) -> `ports` (traits) -> `adapters` (DynamoDB + S3 in AWS, SQLite + a blob folder
 //! locally). Functions under `functions/` only pick a route and run it.
 
-pub mod domain;
+pub mod adapters;
+pub mod api;
+pub mod app;
 pub mod auth;
 pub mod cursor;
+pub mod domain;
+pub mod http;
+#[cfg(feature = "aws")]
+pub mod lambda;
+#[cfg(feature = "embedded")]
+pub mod local;
 pub mod ports;
 pub mod services;
-pub mod adapters;

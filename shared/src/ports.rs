@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::domain::{
-    Adjustment, CsvJob, Gtin, InventoryDetails, InventoryItem, JobId, Product, ProductId, Quantity, StoreId,
-    VerificationStatus,
+    Adjustment, CsvJob, Gtin, InventoryDetails, InventoryItem, JobId, Product, ProductId, Quantity,
+    StoreId, VerificationStatus,
 };
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -136,10 +136,19 @@ pub struct InventoryFilter {
 
 #[async_trait]
 pub trait InventoryStore: Send + Sync {
-    async fn get(&self, store: &StoreId, product: &ProductId) -> StorageResult<Option<InventoryItem>>;
+    async fn get(
+        &self,
+        store: &StoreId,
+        product: &ProductId,
+    ) -> StorageResult<Option<InventoryItem>>;
 
     /// A store's items, ordered by product id.
-    async fn list(&self, store: &StoreId, filter: &InventoryFilter, page: &PageQuery) -> StorageResult<Page<InventoryItem>>;
+    async fn list(
+        &self,
+        store: &StoreId,
+        filter: &InventoryFilter,
+        page: &PageQuery,
+    ) -> StorageResult<Page<InventoryItem>>;
 
     /// Creates or replaces an item with these details, if `expect` holds; the store assigns the
     /// next version. Returns the stored item and whether it was created.
@@ -154,7 +163,12 @@ pub trait InventoryStore: Send + Sync {
     ) -> StorageResult<(InventoryItem, bool)>;
 
     /// Deletes an item. Errors: `NotFound`, `VersionConflict` (when a version is expected).
-    async fn delete(&self, store: &StoreId, product: &ProductId, expect_version: Option<u64>) -> StorageResult<()>;
+    async fn delete(
+        &self,
+        store: &StoreId,
+        product: &ProductId,
+        expect_version: Option<u64>,
+    ) -> StorageResult<()>;
 
     /// Applies a stock change atomically: never below zero (`InsufficientStock`), never lost
     /// to a concurrent change, and once per operation key (`replayed` on a repeat,
@@ -174,7 +188,8 @@ pub trait JobStore: Send + Sync {
     async fn update(&self, next: &CsvJob) -> StorageResult<()>;
 
     /// A store's jobs, newest first.
-    async fn list_by_store(&self, store: &StoreId, page: &PageQuery) -> StorageResult<Page<CsvJob>>;
+    async fn list_by_store(&self, store: &StoreId, page: &PageQuery)
+    -> StorageResult<Page<CsvJob>>;
 }
 
 /// A blob key: a relative path of `[A-Za-z0-9._-]` segments, no empty or dot segments.
@@ -191,9 +206,15 @@ impl BlobKey {
                 !seg.is_empty()
                     && seg != "."
                     && seg != ".."
-                    && seg.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+                    && seg
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
             });
-        if ok { Ok(Self(s.to_string())) } else { Err(format!("'{s}' is not a valid blob key")) }
+        if ok {
+            Ok(Self(s.to_string()))
+        } else {
+            Err(format!("'{s}' is not a valid blob key"))
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -233,7 +254,13 @@ pub trait BlobStore: Send + Sync {
     async fn delete(&self, key: &BlobKey) -> StorageResult<()>;
 
     /// A URL to upload exactly `content_length` bytes of `content_type` to `key`.
-    async fn presign_put(&self, key: &BlobKey, content_type: &str, content_length: u64, ttl: Duration) -> StorageResult<PresignedRequest>;
+    async fn presign_put(
+        &self,
+        key: &BlobKey,
+        content_type: &str,
+        content_length: u64,
+        ttl: Duration,
+    ) -> StorageResult<PresignedRequest>;
 
     /// A URL to download `key`.
     async fn presign_get(&self, key: &BlobKey, ttl: Duration) -> StorageResult<PresignedRequest>;

@@ -4,13 +4,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-
 use catalog_core::domain::{
-    Adjustment, AdjustmentReason, CsvJob, Gtin, InventoryDetails, JobId, JobStatus, Money, Operation, Product,
-    ProductContent, ProductId, ProductSource, Quantity, QuantityDelta, RegionCode, StoreId, Timestamp,
-    VerificationStatus,
+    Adjustment, AdjustmentReason, CsvJob, Gtin, InventoryDetails, JobId, JobStatus, Money,
+    Operation, Product, ProductContent, ProductId, ProductSource, Quantity, QuantityDelta,
+    RegionCode, StoreId, Timestamp, VerificationStatus,
 };
-use catalog_core::ports::{Continuation, Expect, InventoryFilter, PageQuery, ProductFilter, StorageError};
+use catalog_core::ports::{
+    Continuation, Expect, InventoryFilter, PageQuery, ProductFilter, StorageError,
+};
 use catalog_tests::{Stores, content, random_gtin};
 
 fn store(s: &str) -> StoreId {
@@ -18,7 +19,10 @@ fn store(s: &str) -> StoreId {
 }
 
 fn product_at(name: &str, barcode: Option<Gtin>, at: Timestamp) -> Product {
-    let c = ProductContent { barcode, ..content(name) };
+    let c = ProductContent {
+        barcode,
+        ..content(name)
+    };
     Product::create(ProductId::new(), c, ProductSource::Api, "tester", at)
 }
 
@@ -43,7 +47,10 @@ fn adjustment(store_id: &StoreId, p: &ProductId, delta: &str) -> Adjustment {
 }
 
 fn details(q: &str) -> InventoryDetails {
-    InventoryDetails { quantity: qty(q), ..Default::default() }
+    InventoryDetails {
+        quantity: qty(q),
+        ..Default::default()
+    }
 }
 
 // ---------- products ----------
@@ -54,11 +61,17 @@ async fn product_round_trips_every_field(s: &Stores) {
     p.category = Some("Foodgrains > Masalas".into());
     p.regional_names = BTreeMap::from([
         (RegionCode::parse("IN-MH").unwrap(), vec!["हळद".to_string()]),
-        (RegionCode::parse("IN-TN").unwrap(), vec!["மஞ்சள் தூள்".to_string()]),
+        (
+            RegionCode::parse("IN-TN").unwrap(),
+            vec!["மஞ்சள் தூள்".to_string()],
+        ),
     ]);
     p.attributes = BTreeMap::from([("weight".to_string(), "100 g".to_string())]);
     s.products.insert(&p).await.unwrap();
-    assert_eq!(s.products.get(&p.product_id).await.unwrap(), Some(p.clone()));
+    assert_eq!(
+        s.products.get(&p.product_id).await.unwrap(),
+        Some(p.clone())
+    );
     assert_eq!(s.products.get(&ProductId::new()).await.unwrap(), None);
 }
 
@@ -66,9 +79,16 @@ async fn barcode_lookup_is_immediate_and_canonical(s: &Stores) {
     let upc = Gtin::parse("036000291452").unwrap();
     let p = product("Upc Product", Some(upc));
     s.products.insert(&p).await.unwrap();
-    let by_ean = s.products.find_by_barcode(&Gtin::parse("0036000291452").unwrap()).await.unwrap();
+    let by_ean = s
+        .products
+        .find_by_barcode(&Gtin::parse("0036000291452").unwrap())
+        .await
+        .unwrap();
     assert_eq!(by_ean.map(|f| f.product_id), Some(p.product_id));
-    assert_eq!(s.products.find_by_barcode(&random_gtin()).await.unwrap(), None);
+    assert_eq!(
+        s.products.find_by_barcode(&random_gtin()).await.unwrap(),
+        None
+    );
 }
 
 async fn duplicate_barcode_names_the_holder(s: &Stores) {
@@ -82,7 +102,10 @@ async fn duplicate_barcode_names_the_holder(s: &Stores) {
         }
         other => panic!("expected BarcodeTaken, got {other:?}"),
     }
-    assert!(matches!(s.products.insert(&first).await, Err(StorageError::AlreadyExists)));
+    assert!(matches!(
+        s.products.insert(&first).await,
+        Err(StorageError::AlreadyExists)
+    ));
 }
 
 async fn concurrent_creates_of_one_barcode_make_one_product(s: &Stores) {
@@ -92,8 +115,15 @@ async fn concurrent_creates_of_one_barcode_make_one_product(s: &Stores) {
         let p = product(&format!("Racer {i}"), Some(b.clone()));
         tokio::spawn(async move { products.insert(&p).await.map(|_| p.product_id) })
     });
-    let results: Vec<_> = futures::future::join_all(attempts).await.into_iter().map(|r| r.unwrap()).collect();
-    let winners: Vec<ProductId> = results.iter().filter_map(|r| r.as_ref().ok().copied()).collect();
+    let results: Vec<_> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let winners: Vec<ProductId> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().copied())
+        .collect();
     assert_eq!(winners.len(), 1, "{results:?}");
     for r in &results {
         match r {
@@ -102,7 +132,15 @@ async fn concurrent_creates_of_one_barcode_make_one_product(s: &Stores) {
             Err(e) => panic!("unexpected {e:?}"),
         }
     }
-    assert_eq!(s.products.find_by_barcode(&b).await.unwrap().unwrap().product_id, winners[0]);
+    assert_eq!(
+        s.products
+            .find_by_barcode(&b)
+            .await
+            .unwrap()
+            .unwrap()
+            .product_id,
+        winners[0]
+    );
 }
 
 async fn product_updates_are_versioned(s: &Stores) {
@@ -120,11 +158,17 @@ async fn product_updates_are_versioned(s: &Stores) {
         Err(StorageError::VersionConflict { current }) => assert_eq!(current, Some(2)),
         other => panic!("expected VersionConflict, got {other:?}"),
     }
-    assert_eq!(s.products.get(&p.product_id).await.unwrap().unwrap().name, "Versioned Two");
+    assert_eq!(
+        s.products.get(&p.product_id).await.unwrap().unwrap().name,
+        "Versioned Two"
+    );
     let ghost = product("Ghost", None);
     let mut ghost2 = ghost.clone();
     ghost2.version = 2;
-    assert!(matches!(s.products.update(&ghost, &ghost2).await, Err(StorageError::NotFound)));
+    assert!(matches!(
+        s.products.update(&ghost, &ghost2).await,
+        Err(StorageError::NotFound)
+    ));
 }
 
 async fn changing_a_barcode_moves_its_claim(s: &Stores) {
@@ -135,17 +179,47 @@ async fn changing_a_barcode_moves_its_claim(s: &Stores) {
     next.barcode = Some(new.clone());
     next.version = 2;
     s.products.update(&p, &next).await.unwrap();
-    assert_eq!(s.products.find_by_barcode(&new).await.unwrap().unwrap().product_id, p.product_id);
+    assert_eq!(
+        s.products
+            .find_by_barcode(&new)
+            .await
+            .unwrap()
+            .unwrap()
+            .product_id,
+        p.product_id
+    );
     assert_eq!(s.products.find_by_barcode(&old).await.unwrap(), None);
     // The released barcode can be claimed again.
-    s.products.insert(&product("Newcomer", Some(old.clone()))).await.unwrap();
+    s.products
+        .insert(&product("Newcomer", Some(old.clone())))
+        .await
+        .unwrap();
     // Taking a barcode another product holds is refused, and nothing changes.
     let mut grab = next.clone();
     grab.barcode = Some(old.clone());
     grab.version = 3;
-    assert!(matches!(s.products.update(&next, &grab).await, Err(StorageError::BarcodeTaken { .. })));
-    assert_eq!(s.products.get(&p.product_id).await.unwrap().unwrap().version, 2);
-    assert_eq!(s.products.find_by_barcode(&new).await.unwrap().unwrap().product_id, p.product_id);
+    assert!(matches!(
+        s.products.update(&next, &grab).await,
+        Err(StorageError::BarcodeTaken { .. })
+    ));
+    assert_eq!(
+        s.products
+            .get(&p.product_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        2
+    );
+    assert_eq!(
+        s.products
+            .find_by_barcode(&new)
+            .await
+            .unwrap()
+            .unwrap()
+            .product_id,
+        p.product_id
+    );
 }
 
 /// Reads every page of a listing (never asserting how many pages there are).
@@ -153,7 +227,17 @@ async fn all_products(s: &Stores, filter: &ProductFilter, limit: u32) -> Vec<Pro
     let mut out = Vec::new();
     let mut after = None;
     loop {
-        let page = s.products.list(filter, &PageQuery { after: after.clone(), limit }).await.unwrap();
+        let page = s
+            .products
+            .list(
+                filter,
+                &PageQuery {
+                    after: after.clone(),
+                    limit,
+                },
+            )
+            .await
+            .unwrap();
         assert!(page.items.len() <= limit as usize);
         out.extend(page.items);
         match page.next {
@@ -167,7 +251,11 @@ async fn listing_by_status_pages_oldest_first(s: &Stores) {
     let base = Timestamp::now();
     let mut pending = Vec::new();
     for i in 0..7 {
-        let mut p = product_at(&format!("Status {i}"), Some(random_gtin()), base.plus(time::Duration::milliseconds(i)));
+        let mut p = product_at(
+            &format!("Status {i}"),
+            Some(random_gtin()),
+            base.plus(time::Duration::milliseconds(i)),
+        );
         if i % 3 == 0 {
             p.verification_status = VerificationStatus::Approved;
         } else {
@@ -175,14 +263,30 @@ async fn listing_by_status_pages_oldest_first(s: &Stores) {
         }
         s.products.insert(&p).await.unwrap();
     }
-    let filter = ProductFilter { status: Some(VerificationStatus::Pending), ..Default::default() };
-    let got: Vec<ProductId> = all_products(s, &filter, 2).await.into_iter().map(|p| p.product_id).collect();
+    let filter = ProductFilter {
+        status: Some(VerificationStatus::Pending),
+        ..Default::default()
+    };
+    let got: Vec<ProductId> = all_products(s, &filter, 2)
+        .await
+        .into_iter()
+        .map(|p| p.product_id)
+        .collect();
     assert_eq!(got, pending);
 }
 
 async fn listing_by_category_matches_whole_segments(s: &Stores) {
     let mut ids = BTreeSet::new();
-    for (i, cat) in ["Foodgrains > Dal", "foodgrains > Rice", "Foodgrains", "Foodgrainsx > Other", "Beauty > Face"].iter().enumerate() {
+    for (i, cat) in [
+        "Foodgrains > Dal",
+        "foodgrains > Rice",
+        "Foodgrains",
+        "Foodgrainsx > Other",
+        "Beauty > Face",
+    ]
+    .iter()
+    .enumerate()
+    {
         let mut p = product(&format!("Cat {i}"), None);
         p.category = Some(cat.to_string());
         if i < 3 {
@@ -190,8 +294,15 @@ async fn listing_by_category_matches_whole_segments(s: &Stores) {
         }
         s.products.insert(&p).await.unwrap();
     }
-    let filter = ProductFilter { category: Some("FOODGRAINS".into()), ..Default::default() };
-    let got: BTreeSet<ProductId> = all_products(s, &filter, 2).await.into_iter().map(|p| p.product_id).collect();
+    let filter = ProductFilter {
+        category: Some("FOODGRAINS".into()),
+        ..Default::default()
+    };
+    let got: BTreeSet<ProductId> = all_products(s, &filter, 2)
+        .await
+        .into_iter()
+        .map(|p| p.product_id)
+        .collect();
     assert_eq!(got, ids);
     let filter = ProductFilter {
         category: Some("Foodgrains > Dal".into()),
@@ -209,10 +320,19 @@ async fn listing_by_words_needs_every_word(s: &Stores) {
     for p in [&tata, &rock, &product("Sugar", None)] {
         s.products.insert(p).await.unwrap();
     }
-    let f = |words: &[&str]| ProductFilter { words: words.iter().map(|w| w.to_string()).collect(), ..Default::default() };
+    let f = |words: &[&str]| ProductFilter {
+        words: words.iter().map(|w| w.to_string()).collect(),
+        ..Default::default()
+    };
     let names = |v: Vec<Product>| v.into_iter().map(|p| p.name).collect::<BTreeSet<_>>();
-    assert_eq!(names(all_products(s, &f(&["salt"]), 1).await), BTreeSet::from(["Tata Salt Iodised".into(), "Rock Salt".into()]));
-    assert_eq!(names(all_products(s, &f(&["salt", "tata"]), 1).await), BTreeSet::from(["Tata Salt Iodised".to_string()]));
+    assert_eq!(
+        names(all_products(s, &f(&["salt"]), 1).await),
+        BTreeSet::from(["Tata Salt Iodised".into(), "Rock Salt".into()])
+    );
+    assert_eq!(
+        names(all_products(s, &f(&["salt", "tata"]), 1).await),
+        BTreeSet::from(["Tata Salt Iodised".to_string()])
+    );
     assert!(all_products(s, &f(&["salt", "sugar"]), 3).await.is_empty());
 }
 
@@ -223,17 +343,36 @@ async fn listing_everything_pages_without_gaps_or_guards(s: &Stores) {
         ids.insert(p.product_id);
         s.products.insert(&p).await.unwrap();
     }
-    let got: Vec<ProductId> = all_products(s, &ProductFilter::default(), 4).await.into_iter().map(|p| p.product_id).collect();
+    let got: Vec<ProductId> = all_products(s, &ProductFilter::default(), 4)
+        .await
+        .into_iter()
+        .map(|p| p.product_id)
+        .collect();
     assert_eq!(got.len(), ids.len(), "no duplicates, no barcode guards");
     assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), ids);
 }
 
 async fn foreign_continuations_are_refused(s: &Stores) {
-    let bad = PageQuery { after: Some(Continuation("{\"nope\":\"x\"}".into())), limit: 5 };
-    let r = s.products.list(&ProductFilter { status: Some(VerificationStatus::Pending), ..Default::default() }, &bad).await;
+    let bad = PageQuery {
+        after: Some(Continuation("{\"nope\":\"x\"}".into())),
+        limit: 5,
+    };
+    let r = s
+        .products
+        .list(
+            &ProductFilter {
+                status: Some(VerificationStatus::Pending),
+                ..Default::default()
+            },
+            &bad,
+        )
+        .await;
     // SQLite continuations are plain sort keys, so a foreign one only lands elsewhere in the
     // same listing; DynamoDB checks the key's shape. Either way nothing leaks or fails hard.
-    assert!(matches!(r, Ok(_) | Err(StorageError::BadContinuation)), "{r:?}");
+    assert!(
+        matches!(r, Ok(_) | Err(StorageError::BadContinuation)),
+        "{r:?}"
+    );
 }
 
 // ---------- inventory ----------
@@ -246,51 +385,111 @@ async fn put_creates_then_replaces_under_conditions(s: &Stores) {
     d.reorder_level = Some(qty("2"));
     d.supplier = Some("Sharma Traders".into());
     d.custom_image_urls = vec!["https://img.example/1.jpg".into()];
-    let (item, created) = s.inventory.put(&st, &p, &d, Expect::Absent, Timestamp::now()).await.unwrap();
+    let (item, created) = s
+        .inventory
+        .put(&st, &p, &d, Expect::Absent, Timestamp::now())
+        .await
+        .unwrap();
     assert!(created);
     assert_eq!((item.version, item.details.clone()), (1, d.clone()));
-    assert!(matches!(s.inventory.put(&st, &p, &d, Expect::Absent, Timestamp::now()).await, Err(StorageError::AlreadyExists)));
+    assert!(matches!(
+        s.inventory
+            .put(&st, &p, &d, Expect::Absent, Timestamp::now())
+            .await,
+        Err(StorageError::AlreadyExists)
+    ));
     let mut d2 = details("7");
     d2.notes = Some("top shelf".into());
-    let (item, created) = s.inventory.put(&st, &p, &d2, Expect::Version(1), Timestamp::now()).await.unwrap();
+    let (item, created) = s
+        .inventory
+        .put(&st, &p, &d2, Expect::Version(1), Timestamp::now())
+        .await
+        .unwrap();
     assert!(!created);
     assert_eq!(item.version, 2);
     // Fields not given are cleared, not kept.
     assert_eq!(item.details, d2);
     assert_eq!(s.inventory.get(&st, &p).await.unwrap().unwrap().details, d2);
-    match s.inventory.put(&st, &p, &d, Expect::Version(1), Timestamp::now()).await {
+    match s
+        .inventory
+        .put(&st, &p, &d, Expect::Version(1), Timestamp::now())
+        .await
+    {
         Err(StorageError::VersionConflict { current }) => assert_eq!(current, Some(2)),
         other => panic!("expected VersionConflict, got {other:?}"),
     }
     let missing = ProductId::new();
     assert!(matches!(
-        s.inventory.put(&st, &missing, &d, Expect::Version(1), Timestamp::now()).await,
+        s.inventory
+            .put(&st, &missing, &d, Expect::Version(1), Timestamp::now())
+            .await,
         Err(StorageError::VersionConflict { current: None })
     ));
-    let (item, _) = s.inventory.put(&st, &p, &d, Expect::Anything, Timestamp::now()).await.unwrap();
+    let (item, _) = s
+        .inventory
+        .put(&st, &p, &d, Expect::Anything, Timestamp::now())
+        .await
+        .unwrap();
     assert_eq!(item.version, 3);
 }
 
 async fn adjustments_never_go_below_zero(s: &Stores) {
     let (st, p) = (store("adj-store"), ProductId::new());
-    s.inventory.put(&st, &p, &details("3"), Expect::Absent, Timestamp::now()).await.unwrap();
-    let out = s.inventory.adjust(&adjustment(&st, &p, "-2.5")).await.unwrap();
+    s.inventory
+        .put(&st, &p, &details("3"), Expect::Absent, Timestamp::now())
+        .await
+        .unwrap();
+    let out = s
+        .inventory
+        .adjust(&adjustment(&st, &p, "-2.5"))
+        .await
+        .unwrap();
     assert_eq!(out.item.details.quantity, qty("0.5"));
     assert_eq!(out.item.version, 2);
     match s.inventory.adjust(&adjustment(&st, &p, "-1")).await {
         Err(StorageError::InsufficientStock { available }) => assert_eq!(available, qty("0.5")),
         other => panic!("expected InsufficientStock, got {other:?}"),
     }
-    s.inventory.adjust(&adjustment(&st, &p, "-0.5")).await.unwrap();
-    assert_eq!(s.inventory.get(&st, &p).await.unwrap().unwrap().details.quantity, Quantity::ZERO);
-    s.inventory.adjust(&adjustment(&st, &p, "10000000")).await.unwrap();
-    assert!(matches!(s.inventory.adjust(&adjustment(&st, &p, "0.001")).await, Err(StorageError::QuantityOverflow)));
-    assert_eq!(s.inventory.get(&st, &p).await.unwrap().unwrap().details.quantity, qty("10000000"));
+    s.inventory
+        .adjust(&adjustment(&st, &p, "-0.5"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.inventory
+            .get(&st, &p)
+            .await
+            .unwrap()
+            .unwrap()
+            .details
+            .quantity,
+        Quantity::ZERO
+    );
+    s.inventory
+        .adjust(&adjustment(&st, &p, "10000000"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.inventory.adjust(&adjustment(&st, &p, "0.001")).await,
+        Err(StorageError::QuantityOverflow)
+    ));
+    assert_eq!(
+        s.inventory
+            .get(&st, &p)
+            .await
+            .unwrap()
+            .unwrap()
+            .details
+            .quantity,
+        qty("10000000")
+    );
 }
 
 async fn adjusting_a_missing_item(s: &Stores) {
     let (st, p) = (store("missing-store"), ProductId::new());
-    assert!(matches!(s.inventory.adjust(&adjustment(&st, &p, "1")).await, Err(StorageError::NotFound)));
+    assert!(matches!(
+        s.inventory.adjust(&adjustment(&st, &p, "1")).await,
+        Err(StorageError::NotFound)
+    ));
     let mut a = adjustment(&st, &p, "2");
     a.create_if_missing = true;
     let out = s.inventory.adjust(&a).await.unwrap();
@@ -303,41 +502,80 @@ async fn adjusting_a_missing_item(s: &Stores) {
 
 async fn an_operation_key_applies_once(s: &Stores) {
     let (st, p) = (store("op-store"), ProductId::new());
-    s.inventory.put(&st, &p, &details("1"), Expect::Absent, Timestamp::now()).await.unwrap();
+    s.inventory
+        .put(&st, &p, &details("1"), Expect::Absent, Timestamp::now())
+        .await
+        .unwrap();
     let mut a = adjustment(&st, &p, "5");
-    a.operation = Some(Operation { key: "adjust:k1".into(), fingerprint: "f1".into() });
+    a.operation = Some(Operation {
+        key: "adjust:k1".into(),
+        fingerprint: "f1".into(),
+    });
     let first = s.inventory.adjust(&a).await.unwrap();
     assert!(!first.replayed);
     let again = s.inventory.adjust(&a).await.unwrap();
     assert!(again.replayed);
     assert_eq!(again.item.details.quantity, qty("6"));
     let mut other = a.clone();
-    other.operation = Some(Operation { key: "adjust:k1".into(), fingerprint: "f2".into() });
-    assert!(matches!(s.inventory.adjust(&other).await, Err(StorageError::OperationKeyReused)));
+    other.operation = Some(Operation {
+        key: "adjust:k1".into(),
+        fingerprint: "f2".into(),
+    });
+    assert!(matches!(
+        s.inventory.adjust(&other).await,
+        Err(StorageError::OperationKeyReused)
+    ));
     // The same key in another store is another operation.
     let st2 = store("op-store-2");
-    s.inventory.put(&st2, &p, &details("1"), Expect::Absent, Timestamp::now()).await.unwrap();
+    s.inventory
+        .put(&st2, &p, &details("1"), Expect::Absent, Timestamp::now())
+        .await
+        .unwrap();
     let mut elsewhere = a.clone();
     elsewhere.store_id = st2.clone();
     assert!(!s.inventory.adjust(&elsewhere).await.unwrap().replayed);
     // A refused operation is not remembered: after a restock, the same key applies.
     let mut take = adjustment(&st, &p, "-100");
-    take.operation = Some(Operation { key: "adjust:k2".into(), fingerprint: "f3".into() });
-    assert!(matches!(s.inventory.adjust(&take).await, Err(StorageError::InsufficientStock { .. })));
-    s.inventory.adjust(&adjustment(&st, &p, "200")).await.unwrap();
+    take.operation = Some(Operation {
+        key: "adjust:k2".into(),
+        fingerprint: "f3".into(),
+    });
+    assert!(matches!(
+        s.inventory.adjust(&take).await,
+        Err(StorageError::InsufficientStock { .. })
+    ));
+    s.inventory
+        .adjust(&adjustment(&st, &p, "200"))
+        .await
+        .unwrap();
     assert!(!s.inventory.adjust(&take).await.unwrap().replayed);
-    assert_eq!(s.inventory.get(&st, &p).await.unwrap().unwrap().details.quantity, qty("106"));
+    assert_eq!(
+        s.inventory
+            .get(&st, &p)
+            .await
+            .unwrap()
+            .unwrap()
+            .details
+            .quantity,
+        qty("106")
+    );
 }
 
 async fn fifty_concurrent_adjustments_all_count(s: &Stores) {
     let (st, p) = (store("race-store"), ProductId::new());
-    s.inventory.put(&st, &p, &details("10"), Expect::Absent, Timestamp::now()).await.unwrap();
+    s.inventory
+        .put(&st, &p, &details("10"), Expect::Absent, Timestamp::now())
+        .await
+        .unwrap();
     let tasks = (0..50).map(|i| {
         let inv = s.inventory.clone();
         let mut a = adjustment(&st, &p, "1");
         // Half plain conditional updates, half idempotent (transactional) ones.
         if i % 2 == 0 {
-            a.operation = Some(Operation { key: format!("adjust:race-{i}"), fingerprint: "f".into() });
+            a.operation = Some(Operation {
+                key: format!("adjust:race-{i}"),
+                fingerprint: "f".into(),
+            });
         }
         tokio::spawn(async move { inv.adjust(&a).await })
     });
@@ -351,17 +589,37 @@ async fn fifty_concurrent_adjustments_all_count(s: &Stores) {
 
 async fn concurrent_sales_never_oversell(s: &Stores) {
     let (st, p) = (store("sale-store"), ProductId::new());
-    s.inventory.put(&st, &p, &details("20"), Expect::Absent, Timestamp::now()).await.unwrap();
+    s.inventory
+        .put(&st, &p, &details("20"), Expect::Absent, Timestamp::now())
+        .await
+        .unwrap();
     let tasks = (0..30).map(|_| {
         let inv = s.inventory.clone();
         let a = adjustment(&st, &p, "-1");
         tokio::spawn(async move { inv.adjust(&a).await })
     });
-    let results: Vec<_> = futures::future::join_all(tasks).await.into_iter().map(|r| r.unwrap()).collect();
+    let results: Vec<_> = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
     let ok = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!(ok, 20);
-    assert!(results.iter().all(|r| matches!(r, Ok(_) | Err(StorageError::InsufficientStock { .. }))));
-    assert_eq!(s.inventory.get(&st, &p).await.unwrap().unwrap().details.quantity, Quantity::ZERO);
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Ok(_) | Err(StorageError::InsufficientStock { .. })))
+    );
+    assert_eq!(
+        s.inventory
+            .get(&st, &p)
+            .await
+            .unwrap()
+            .unwrap()
+            .details
+            .quantity,
+        Quantity::ZERO
+    );
 }
 
 async fn inventory_lists_page_within_one_store(s: &Stores) {
@@ -377,19 +635,35 @@ async fn inventory_lists_page_within_one_store(s: &Stores) {
                 low.insert(p);
             }
         }
-        s.inventory.put(&a, &p, &d, Expect::Absent, Timestamp::now()).await.unwrap();
+        s.inventory
+            .put(&a, &p, &d, Expect::Absent, Timestamp::now())
+            .await
+            .unwrap();
         all.insert(p);
-        s.inventory.put(&b, &ProductId::new(), &d, Expect::Absent, Timestamp::now()).await.unwrap();
+        s.inventory
+            .put(&b, &ProductId::new(), &d, Expect::Absent, Timestamp::now())
+            .await
+            .unwrap();
     }
     // Operation markers share the table and must not show up as items.
     let mut marked = adjustment(&a, all.iter().next().unwrap(), "1");
-    marked.operation = Some(Operation { key: "scan:z".into(), fingerprint: "f".into() });
+    marked.operation = Some(Operation {
+        key: "scan:z".into(),
+        fingerprint: "f".into(),
+    });
     s.inventory.adjust(&marked).await.unwrap();
-    for (filter, want) in [(InventoryFilter::default(), &all), (InventoryFilter { low_stock: true }, &low)] {
+    for (filter, want) in [
+        (InventoryFilter::default(), &all),
+        (InventoryFilter { low_stock: true }, &low),
+    ] {
         let mut got = Vec::new();
         let mut after = None;
         loop {
-            let page = s.inventory.list(&a, &filter, &PageQuery { after, limit: 3 }).await.unwrap();
+            let page = s
+                .inventory
+                .list(&a, &filter, &PageQuery { after, limit: 3 })
+                .await
+                .unwrap();
             got.extend(page.items.into_iter().map(|i| {
                 assert_eq!(i.store_id, a);
                 i.product_id
@@ -408,8 +682,14 @@ async fn inventory_lists_page_within_one_store(s: &Stores) {
 
 async fn deletes_are_conditional(s: &Stores) {
     let (st, p) = (store("del-store"), ProductId::new());
-    assert!(matches!(s.inventory.delete(&st, &p, None).await, Err(StorageError::NotFound)));
-    s.inventory.put(&st, &p, &details("1"), Expect::Absent, Timestamp::now()).await.unwrap();
+    assert!(matches!(
+        s.inventory.delete(&st, &p, None).await,
+        Err(StorageError::NotFound)
+    ));
+    s.inventory
+        .put(&st, &p, &details("1"), Expect::Absent, Timestamp::now())
+        .await
+        .unwrap();
     assert!(matches!(
         s.inventory.delete(&st, &p, Some(7)).await,
         Err(StorageError::VersionConflict { current: Some(1) })
@@ -425,25 +705,43 @@ async fn jobs_are_versioned_and_listed_newest_first(s: &Stores) {
     let base = Timestamp::now();
     let mut ids = Vec::new();
     for i in 0..5 {
-        let job = CsvJob::new(JobId::new(), a.clone(), "owner", base.plus(time::Duration::milliseconds(i)));
+        let job = CsvJob::new(
+            JobId::new(),
+            a.clone(),
+            "owner",
+            base.plus(time::Duration::milliseconds(i)),
+        );
         s.jobs.insert(&job).await.unwrap();
         ids.push(job.job_id);
-        s.jobs.insert(&CsvJob::new(JobId::new(), b.clone(), "owner", base)).await.unwrap();
+        s.jobs
+            .insert(&CsvJob::new(JobId::new(), b.clone(), "owner", base))
+            .await
+            .unwrap();
     }
     let first = s.jobs.get(&ids[0]).await.unwrap().unwrap();
-    assert!(matches!(s.jobs.insert(&first).await, Err(StorageError::AlreadyExists)));
+    assert!(matches!(
+        s.jobs.insert(&first).await,
+        Err(StorageError::AlreadyExists)
+    ));
     let mut next = first.clone();
     next.status = JobStatus::Processing;
     next.counters.processed = 10;
     next.version = 2;
     s.jobs.update(&next).await.unwrap();
     assert_eq!(s.jobs.get(&ids[0]).await.unwrap().unwrap(), next);
-    assert!(matches!(s.jobs.update(&next).await, Err(StorageError::VersionConflict { current: Some(2) })));
+    assert!(matches!(
+        s.jobs.update(&next).await,
+        Err(StorageError::VersionConflict { current: Some(2) })
+    ));
 
     let mut got = Vec::new();
     let mut after = None;
     loop {
-        let page = s.jobs.list_by_store(&a, &PageQuery { after, limit: 2 }).await.unwrap();
+        let page = s
+            .jobs
+            .list_by_store(&a, &PageQuery { after, limit: 2 })
+            .await
+            .unwrap();
         got.extend(page.items.into_iter().map(|j| j.job_id));
         match page.next {
             Some(n) => after = Some(n),
@@ -497,4 +795,3 @@ contract!(
     deletes_are_conditional,
     jobs_are_versioned_and_listed_newest_first,
 );
-

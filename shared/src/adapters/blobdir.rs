@@ -32,7 +32,10 @@ pub struct BlobDir {
 
 impl std::fmt::Debug for BlobDir {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlobDir").field("root", &self.root).field("bucket", &self.bucket).finish()
+        f.debug_struct("BlobDir")
+            .field("root", &self.root)
+            .field("bucket", &self.bucket)
+            .finish()
     }
 }
 
@@ -40,7 +43,10 @@ impl std::fmt::Debug for BlobDir {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Grant {
     Get,
-    Put { content_type: String, content_length: u64 },
+    Put {
+        content_type: String,
+        content_length: u64,
+    },
 }
 
 impl BlobDir {
@@ -71,9 +77,23 @@ impl BlobDir {
         self.root.join("meta").join(key.as_str())
     }
 
-    fn sign(&self, method: &str, key: &BlobKey, expires: i64, content_type: &str, content_length: &str) -> String {
+    fn sign(
+        &self,
+        method: &str,
+        key: &BlobKey,
+        expires: i64,
+        content_type: &str,
+        content_length: &str,
+    ) -> String {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key).expect("32-byte key");
-        for part in [method, &self.bucket, key.as_str(), &expires.to_string(), content_type, content_length] {
+        for part in [
+            method,
+            &self.bucket,
+            key.as_str(),
+            &expires.to_string(),
+            content_type,
+            content_length,
+        ] {
             mac.update(part.as_bytes());
             mac.update(&[0]);
         }
@@ -81,20 +101,39 @@ impl BlobDir {
     }
 
     fn url(&self, key: &BlobKey, query: &[(&str, String)]) -> String {
-        let q: Vec<String> = query.iter().map(|(k, v)| format!("{k}={}", percent_encode(v))).collect();
-        format!("{}{LOCAL_BLOB_PATH}/{}/{}?{}", self.base_url, self.bucket, key, q.join("&"))
+        let q: Vec<String> = query
+            .iter()
+            .map(|(k, v)| format!("{k}={}", percent_encode(v)))
+            .collect();
+        format!(
+            "{}{LOCAL_BLOB_PATH}/{}/{}?{}",
+            self.base_url,
+            self.bucket,
+            key,
+            q.join("&")
+        )
     }
 
     /// Checks a presigned request's query (`method` is the HTTP method used).
-    pub fn verify(&self, method: &str, key: &BlobKey, query: &std::collections::HashMap<String, String>, now: Timestamp) -> Result<Grant, String> {
+    pub fn verify(
+        &self,
+        method: &str,
+        key: &BlobKey,
+        query: &std::collections::HashMap<String, String>,
+        now: Timestamp,
+    ) -> Result<Grant, String> {
         let get = |k: &str| query.get(k).map(String::as_str).unwrap_or("");
-        let expires: i64 = get("expires").parse().map_err(|_| "the URL has no valid expiry".to_string())?;
+        let expires: i64 = get("expires")
+            .parse()
+            .map_err(|_| "the URL has no valid expiry".to_string())?;
         if now.unix_seconds() > expires {
             return Err("the URL has expired".into());
         }
         let (ct, cl) = (get("content_type"), get("content_length"));
         let expected = self.sign(method, key, expires, ct, cl);
-        let given = B64.decode(get("signature")).map_err(|_| "the URL signature is malformed".to_string())?;
+        let given = B64
+            .decode(get("signature"))
+            .map_err(|_| "the URL signature is malformed".to_string())?;
         let want = B64.decode(&expected).expect("we encoded it");
         if given.len() != want.len() || !constant_time_eq(&given, &want) {
             return Err("the URL signature does not match".into());
@@ -103,7 +142,9 @@ impl BlobDir {
             "GET" => Ok(Grant::Get),
             "PUT" => Ok(Grant::Put {
                 content_type: ct.to_string(),
-                content_length: cl.parse().map_err(|_| "the URL has no valid content length".to_string())?,
+                content_length: cl
+                    .parse()
+                    .map_err(|_| "the URL has no valid content length".to_string())?,
             }),
             _ => Err(format!("{method} is not allowed")),
         }
@@ -160,7 +201,10 @@ impl BlobStore for BlobDir {
         let content_type = tokio::fs::read_to_string(self.meta_path(key))
             .await
             .unwrap_or_else(|_| "application/octet-stream".to_string());
-        Ok(Some(Blob { bytes, content_type }))
+        Ok(Some(Blob {
+            bytes,
+            content_type,
+        }))
     }
 
     async fn delete(&self, key: &BlobKey) -> StorageResult<()> {
@@ -174,8 +218,15 @@ impl BlobStore for BlobDir {
         Ok(())
     }
 
-    async fn presign_put(&self, key: &BlobKey, content_type: &str, content_length: u64, ttl: Duration) -> StorageResult<PresignedRequest> {
-        let expires_at = Timestamp::now().plus(time::Duration::try_from(ttl).map_err(StorageError::backend)?);
+    async fn presign_put(
+        &self,
+        key: &BlobKey,
+        content_type: &str,
+        content_length: u64,
+        ttl: Duration,
+    ) -> StorageResult<PresignedRequest> {
+        let expires_at =
+            Timestamp::now().plus(time::Duration::try_from(ttl).map_err(StorageError::backend)?);
         let exp = expires_at.unix_seconds();
         let cl = content_length.to_string();
         let signature = self.sign("PUT", key, exp, content_type, &cl);
@@ -190,18 +241,25 @@ impl BlobStore for BlobDir {
                     ("signature", signature),
                 ],
             ),
-            headers: vec![("content-type".into(), content_type.into()), ("content-length".into(), cl)],
+            headers: vec![
+                ("content-type".into(), content_type.into()),
+                ("content-length".into(), cl),
+            ],
             expires_at,
         })
     }
 
     async fn presign_get(&self, key: &BlobKey, ttl: Duration) -> StorageResult<PresignedRequest> {
-        let expires_at = Timestamp::now().plus(time::Duration::try_from(ttl).map_err(StorageError::backend)?);
+        let expires_at =
+            Timestamp::now().plus(time::Duration::try_from(ttl).map_err(StorageError::backend)?);
         let exp = expires_at.unix_seconds();
         let signature = self.sign("GET", key, exp, "", "");
         Ok(PresignedRequest {
             method: "GET".into(),
-            url: self.url(key, &[("expires", exp.to_string()), ("signature", signature)]),
+            url: self.url(
+                key,
+                &[("expires", exp.to_string()), ("signature", signature)],
+            ),
             headers: vec![],
             expires_at,
         })

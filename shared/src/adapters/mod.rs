@@ -6,11 +6,11 @@
 //! `records` is the stored shape both families share, so they cannot drift apart; the storage
 //! contract tests run the same cases on both.
 
-pub mod records;
-#[cfg(feature = "embedded")]
-pub mod sqlite;
+pub mod blobdir;
 #[cfg(feature = "aws")]
 pub mod dynamo;
+pub mod records;
 #[cfg(feature = "aws")]
 pub mod s3;
-pub mod blobdir;
+#[cfg(feature = "embedded")]
+pub mod sqlite;

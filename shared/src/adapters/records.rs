@@ -11,8 +11,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    CsvJob, Gtin, ImageUrls, InventoryDetails, InventoryItem, JobCheckpoint, JobCounters, JobId, JobStatus, Money,
-    Product, ProductId, ProductSource, Quantity, RegionCode, StoreId, Timestamp, VerificationStatus,
+    CsvJob, Gtin, ImageUrls, InventoryDetails, InventoryItem, JobCheckpoint, JobCounters, JobId,
+    JobStatus, Money, Product, ProductId, ProductSource, Quantity, RegionCode, StoreId, Timestamp,
+    VerificationStatus,
 };
 use crate::ports::StorageError;
 
@@ -74,7 +75,11 @@ impl From<&Product> for ProductRecord {
                 thumbnail: u.thumbnail.clone(),
                 medium: u.medium.clone(),
             }),
-            regional_names: p.regional_names.iter().map(|(k, v)| (k.as_str().to_string(), v.clone())).collect(),
+            regional_names: p
+                .regional_names
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), v.clone()))
+                .collect(),
             attributes: p.attributes.clone(),
             verification_status: p.verification_status.as_str().to_string(),
             merged_into: p.merged_into.map(|m| m.to_string()),
@@ -102,7 +107,12 @@ impl TryFrom<ProductRecord> for Product {
             name: r.name,
             brand: r.brand,
             category: r.category,
-            barcode: r.barcode.as_deref().map(Gtin::parse).transpose().map_err(|e| corrupt(what, e))?,
+            barcode: r
+                .barcode
+                .as_deref()
+                .map(Gtin::parse)
+                .transpose()
+                .map_err(|e| corrupt(what, e))?,
             image_hash: r.image_hash,
             canonical_image_urls: r.canonical_image_urls.map(|u| ImageUrls {
                 original: u.original,
@@ -113,9 +123,15 @@ impl TryFrom<ProductRecord> for Product {
             attributes: r.attributes,
             verification_status: VerificationStatus::parse(&r.verification_status)
                 .ok_or_else(|| corrupt(what, format!("status {}", r.verification_status)))?,
-            merged_into: r.merged_into.as_deref().map(ProductId::parse).transpose().map_err(|e| corrupt(what, e))?,
+            merged_into: r
+                .merged_into
+                .as_deref()
+                .map(ProductId::parse)
+                .transpose()
+                .map_err(|e| corrupt(what, e))?,
             quality_score: r.quality_score,
-            source: ProductSource::parse(&r.source).ok_or_else(|| corrupt(what, format!("source {}", r.source)))?,
+            source: ProductSource::parse(&r.source)
+                .ok_or_else(|| corrupt(what, format!("source {}", r.source)))?,
             created_by: r.created_by,
             version: r.version,
             created_at: ts(what, &r.created_at)?,
@@ -134,7 +150,11 @@ pub fn created_sort_key(created_at: &Timestamp, id: &impl std::fmt::Display) -> 
 pub fn category_path_key(category: &str) -> String {
     let mut out = String::new();
     for seg in category.split('>') {
-        let seg = seg.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+        let seg = seg
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
         if !seg.is_empty() {
             out.push_str(&seg);
             out.push('>');
@@ -187,7 +207,13 @@ pub struct InventoryRecord {
 }
 
 impl InventoryRecord {
-    pub fn new(store: &StoreId, product: &ProductId, d: &InventoryDetails, version: u64, at: Timestamp) -> Self {
+    pub fn new(
+        store: &StoreId,
+        product: &ProductId,
+        d: &InventoryDetails,
+        version: u64,
+        at: Timestamp,
+    ) -> Self {
         InventoryRecord {
             store_id: store.to_string(),
             product_id: product.to_string(),
@@ -214,8 +240,16 @@ impl TryFrom<InventoryRecord> for InventoryItem {
         let details = InventoryDetails {
             quantity: Quantity::from_minor(r.quantity_milli).map_err(c)?,
             cost_price: r.cost_paise.map(Money::from_minor).transpose().map_err(c)?,
-            selling_price: r.selling_paise.map(Money::from_minor).transpose().map_err(c)?,
-            reorder_level: r.reorder_milli.map(Quantity::from_minor).transpose().map_err(c)?,
+            selling_price: r
+                .selling_paise
+                .map(Money::from_minor)
+                .transpose()
+                .map_err(c)?,
+            reorder_level: r
+                .reorder_milli
+                .map(Quantity::from_minor)
+                .transpose()
+                .map_err(c)?,
             supplier: r.supplier,
             location: r.location,
             custom_image_urls: r.custom_image_urls,
@@ -289,13 +323,17 @@ impl TryFrom<JobRecord> for CsvJob {
     fn try_from(r: JobRecord) -> Result<Self, StorageError> {
         let what = "job";
         let checkpoint = match (r.checkpoint_offset, r.checkpoint_row) {
-            (Some(byte_offset), Some(next_row)) => Some(JobCheckpoint { byte_offset, next_row }),
+            (Some(byte_offset), Some(next_row)) => Some(JobCheckpoint {
+                byte_offset,
+                next_row,
+            }),
             _ => None,
         };
         Ok(CsvJob {
             job_id: JobId::parse(&r.job_id).map_err(|e| corrupt(what, e))?,
             store_id: StoreId::parse(&r.store_id).map_err(|e| corrupt(what, e))?,
-            status: JobStatus::parse(&r.status).ok_or_else(|| corrupt(what, format!("status {}", r.status)))?,
+            status: JobStatus::parse(&r.status)
+                .ok_or_else(|| corrupt(what, format!("status {}", r.status)))?,
             counters: JobCounters {
                 total_rows: r.total_rows,
                 processed: r.processed,
@@ -322,9 +360,17 @@ mod tests {
 
     #[test]
     fn category_keys_compare_by_segment() {
-        assert_eq!(category_path_key(" Foodgrains >  Dal  & Pulses "), "foodgrains>dal & pulses>");
-        assert!(category_path_key("Foodgrains > Dal").starts_with(&category_path_key("foodgrains")));
-        assert!(!category_path_key("Beauty > Face Care").starts_with(&category_path_key("Beauty > Face")));
+        assert_eq!(
+            category_path_key(" Foodgrains >  Dal  & Pulses "),
+            "foodgrains>dal & pulses>"
+        );
+        assert!(
+            category_path_key("Foodgrains > Dal").starts_with(&category_path_key("foodgrains"))
+        );
+        assert!(
+            !category_path_key("Beauty > Face Care")
+                .starts_with(&category_path_key("Beauty > Face"))
+        );
         assert_eq!(category_root("foodgrains>dal>"), "foodgrains");
     }
 }

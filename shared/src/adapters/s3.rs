@@ -21,7 +21,10 @@ pub struct S3Blobs {
 
 impl S3Blobs {
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
-        Self { client, bucket: bucket.into() }
+        Self {
+            client,
+            bucket: bucket.into(),
+        }
     }
 
     pub fn bucket(&self) -> &str {
@@ -42,7 +45,12 @@ where
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             StorageError::Unavailable(Box::new(e))
         }
-        SdkError::ServiceError(ref s) if matches!(s.err().code(), Some("SlowDown" | "ServiceUnavailable" | "InternalError")) => {
+        SdkError::ServiceError(ref s)
+            if matches!(
+                s.err().code(),
+                Some("SlowDown" | "ServiceUnavailable" | "InternalError")
+            ) =>
+        {
             StorageError::Unavailable(Box::new(e))
         }
         other => StorageError::Backend(Box::new(other)),
@@ -57,8 +65,12 @@ fn presigned(p: aws_sdk_s3::presigning::PresignedRequest, ttl: Duration) -> Pres
     PresignedRequest {
         method: p.method().to_string(),
         url: p.uri().to_string(),
-        headers: p.headers().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-        expires_at: Timestamp::now().plus(time::Duration::try_from(ttl).unwrap_or(time::Duration::ZERO)),
+        headers: p
+            .headers()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        expires_at: Timestamp::now()
+            .plus(time::Duration::try_from(ttl).unwrap_or(time::Duration::ZERO)),
     }
 }
 
@@ -78,22 +90,54 @@ impl BlobStore for S3Blobs {
     }
 
     async fn get(&self, key: &BlobKey) -> StorageResult<Option<Blob>> {
-        let out = match self.client.get_object().bucket(&self.bucket).key(key.as_str()).send().await {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+        {
             Ok(o) => o,
-            Err(e) if matches!(e.as_service_error(), Some(GetObjectError::NoSuchKey(_))) => return Ok(None),
+            Err(e) if matches!(e.as_service_error(), Some(GetObjectError::NoSuchKey(_))) => {
+                return Ok(None);
+            }
             Err(e) => return Err(s3_err(e)),
         };
-        let content_type = out.content_type.clone().unwrap_or_else(|| "application/octet-stream".into());
-        let bytes = out.body.collect().await.map_err(|e| StorageError::Unavailable(Box::new(e)))?.into_bytes();
-        Ok(Some(Blob { bytes, content_type }))
+        let content_type = out
+            .content_type
+            .clone()
+            .unwrap_or_else(|| "application/octet-stream".into());
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| StorageError::Unavailable(Box::new(e)))?
+            .into_bytes();
+        Ok(Some(Blob {
+            bytes,
+            content_type,
+        }))
     }
 
     async fn delete(&self, key: &BlobKey) -> StorageResult<()> {
-        self.client.delete_object().bucket(&self.bucket).key(key.as_str()).send().await.map_err(s3_err)?;
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+            .map_err(s3_err)?;
         Ok(())
     }
 
-    async fn presign_put(&self, key: &BlobKey, content_type: &str, content_length: u64, ttl: Duration) -> StorageResult<PresignedRequest> {
+    async fn presign_put(
+        &self,
+        key: &BlobKey,
+        content_type: &str,
+        content_length: u64,
+        ttl: Duration,
+    ) -> StorageResult<PresignedRequest> {
         let p = self
             .client
             .put_object()
@@ -108,7 +152,14 @@ impl BlobStore for S3Blobs {
     }
 
     async fn presign_get(&self, key: &BlobKey, ttl: Duration) -> StorageResult<PresignedRequest> {
-        let p = self.client.get_object().bucket(&self.bucket).key(key.as_str()).presigned(presigning(ttl)?).await.map_err(s3_err)?;
+        let p = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .presigned(presigning(ttl)?)
+            .await
+            .map_err(s3_err)?;
         Ok(presigned(p, ttl))
     }
 }

@@ -11,14 +11,16 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use super::records::{InventoryRecord, JobRecord, ProductRecord, category_path_key, created_sort_key, search_text};
+use super::records::{
+    InventoryRecord, JobRecord, ProductRecord, category_path_key, created_sort_key, search_text,
+};
 use crate::domain::{
-    Adjustment, CsvJob, Gtin, InventoryDetails, InventoryItem, JobId, Product, ProductId, Quantity, StoreId, Timestamp,
-    inventory::OPERATION_TTL,
+    Adjustment, CsvJob, Gtin, InventoryDetails, InventoryItem, JobId, Product, ProductId, Quantity,
+    StoreId, Timestamp, inventory::OPERATION_TTL,
 };
 use crate::ports::{
-    AdjustOutcome, Continuation, Expect, InventoryFilter, InventoryStore, JobStore, Page, PageQuery, ProductFilter,
-    ProductStore, StorageError, StorageResult,
+    AdjustOutcome, Continuation, Expect, InventoryFilter, InventoryStore, JobStore, Page,
+    PageQuery, ProductFilter, ProductStore, StorageError, StorageResult,
 };
 
 const SCHEMA: &str = r#"
@@ -71,7 +73,9 @@ pub struct SqliteStore {
 
 fn db_err(e: rusqlite::Error) -> StorageError {
     match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => StorageError::Unavailable(e.into()),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            StorageError::Unavailable(e.into())
+        }
         _ => StorageError::backend(e),
     }
 }
@@ -102,13 +106,21 @@ impl SqliteStore {
     }
 
     fn init(conn: Connection) -> StorageResult<Self> {
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(db_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(db_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(db_err)?;
-        conn.execute_batch(SCHEMA).map_err(db_err)?;
-        conn.execute("DELETE FROM operations WHERE expires_at < ?1", params![Timestamp::now().unix_seconds()])
+        conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(db_err)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db_err)?;
+        conn.execute_batch(SCHEMA).map_err(db_err)?;
+        conn.execute(
+            "DELETE FROM operations WHERE expires_at < ?1",
+            params![Timestamp::now().unix_seconds()],
+        )
+        .map_err(db_err)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     /// Runs `f` in an immediate (write-locking) transaction on the blocking pool.
@@ -120,7 +132,9 @@ impl SqliteStore {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db_err)?;
             let out = f(&tx)?;
             tx.commit().map_err(db_err)?;
             Ok(out)
@@ -145,14 +159,22 @@ impl SqliteStore {
 }
 
 fn barcode_holder(tx: &Connection, barcode: &str) -> StorageResult<Option<String>> {
-    tx.query_row("SELECT product_id FROM products WHERE barcode = ?1", params![barcode], |r| r.get(0))
-        .optional()
-        .map_err(db_err)
+    tx.query_row(
+        "SELECT product_id FROM products WHERE barcode = ?1",
+        params![barcode],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(db_err)
 }
 
 fn taken(barcode: &Gtin, holder: &str) -> StorageResult<StorageError> {
-    let existing = ProductId::parse(holder).map_err(|e| StorageError::Corrupt(format!("barcode holder: {e}")))?;
-    Ok(StorageError::BarcodeTaken { barcode: barcode.clone(), existing })
+    let existing = ProductId::parse(holder)
+        .map_err(|e| StorageError::Corrupt(format!("barcode holder: {e}")))?;
+    Ok(StorageError::BarcodeTaken {
+        barcode: barcode.clone(),
+        existing,
+    })
 }
 
 struct ProductRow {
@@ -169,7 +191,10 @@ fn product_row(p: &Product) -> StorageResult<ProductRow> {
     Ok(ProductRow {
         barcode: p.barcode.as_ref().map(|b| b.to_string()),
         status: p.verification_status.as_str(),
-        category_sort: p.category.as_deref().map(|c| format!("{}#{sort}", category_path_key(c))),
+        category_sort: p
+            .category
+            .as_deref()
+            .map(|c| format!("{}#{sort}", category_path_key(c))),
         status_sort: sort,
         search_text: search_text(p),
         doc: to_doc(&ProductRecord::from(p))?,
@@ -223,7 +248,11 @@ impl ProductStore for SqliteStore {
         let id = id.to_string();
         self.read(move |c| {
             let doc: Option<String> = c
-                .query_row("SELECT doc FROM products WHERE product_id = ?1", params![id], |r| r.get(0))
+                .query_row(
+                    "SELECT doc FROM products WHERE product_id = ?1",
+                    params![id],
+                    |r| r.get(0),
+                )
                 .optional()
                 .map_err(db_err)?;
             doc.as_deref().map(product_from_doc).transpose()
@@ -235,7 +264,11 @@ impl ProductStore for SqliteStore {
         let b = barcode.to_string();
         self.read(move |c| {
             let doc: Option<String> = c
-                .query_row("SELECT doc FROM products WHERE barcode = ?1", params![b], |r| r.get(0))
+                .query_row(
+                    "SELECT doc FROM products WHERE barcode = ?1",
+                    params![b],
+                    |r| r.get(0),
+                )
                 .optional()
                 .map_err(db_err)?;
             doc.as_deref().map(product_from_doc).transpose()
@@ -321,7 +354,9 @@ impl ProductStore for SqliteStore {
             sql.push_str(&format!(" ORDER BY {order_col} LIMIT {}", page.limit + 1));
             let mut stmt = c.prepare(&sql).map_err(db_err)?;
             let rows = stmt
-                .query_map(rusqlite::params_from_iter(args), |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .query_map(rusqlite::params_from_iter(args), |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
                 .map_err(db_err)?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(db_err)?;
@@ -332,7 +367,11 @@ impl ProductStore for SqliteStore {
 }
 
 /// Cuts `limit + 1` fetched rows into a page; the extra row only says there is more.
-fn page_of<T>(rows: Vec<(String, String)>, limit: u32, parse: impl Fn(String) -> StorageResult<T>) -> StorageResult<Page<T>> {
+fn page_of<T>(
+    rows: Vec<(String, String)>,
+    limit: u32,
+    parse: impl Fn(String) -> StorageResult<T>,
+) -> StorageResult<Page<T>> {
     let more = rows.len() > limit as usize;
     let mut items = Vec::with_capacity(rows.len().min(limit as usize));
     let mut last = None;
@@ -340,19 +379,32 @@ fn page_of<T>(rows: Vec<(String, String)>, limit: u32, parse: impl Fn(String) ->
         items.push(parse(doc)?);
         last = Some(sort);
     }
-    Ok(Page { items, next: if more { last.map(Continuation) } else { None } })
+    Ok(Page {
+        items,
+        next: if more { last.map(Continuation) } else { None },
+    })
 }
 
 fn inventory_from_doc(doc: &str) -> StorageResult<InventoryItem> {
     from_doc::<InventoryRecord>("inventory item", doc)?.try_into()
 }
 
-fn load_inventory(tx: &Connection, store: &str, product: &str) -> StorageResult<Option<InventoryRecord>> {
+fn load_inventory(
+    tx: &Connection,
+    store: &str,
+    product: &str,
+) -> StorageResult<Option<InventoryRecord>> {
     let doc: Option<String> = tx
-        .query_row("SELECT doc FROM inventory WHERE store_id = ?1 AND product_id = ?2", params![store, product], |r| r.get(0))
+        .query_row(
+            "SELECT doc FROM inventory WHERE store_id = ?1 AND product_id = ?2",
+            params![store, product],
+            |r| r.get(0),
+        )
         .optional()
         .map_err(db_err)?;
-    doc.as_deref().map(|d| from_doc("inventory item", d)).transpose()
+    doc.as_deref()
+        .map(|d| from_doc("inventory item", d))
+        .transpose()
 }
 
 fn save_inventory(tx: &Connection, r: &InventoryRecord) -> StorageResult<()> {
@@ -368,12 +420,26 @@ fn save_inventory(tx: &Connection, r: &InventoryRecord) -> StorageResult<()> {
 
 #[async_trait]
 impl InventoryStore for SqliteStore {
-    async fn get(&self, store: &StoreId, product: &ProductId) -> StorageResult<Option<InventoryItem>> {
+    async fn get(
+        &self,
+        store: &StoreId,
+        product: &ProductId,
+    ) -> StorageResult<Option<InventoryItem>> {
         let (s, p) = (store.to_string(), product.to_string());
-        self.read(move |c| load_inventory(c, &s, &p)?.map(InventoryItem::try_from).transpose()).await
+        self.read(move |c| {
+            load_inventory(c, &s, &p)?
+                .map(InventoryItem::try_from)
+                .transpose()
+        })
+        .await
     }
 
-    async fn list(&self, store: &StoreId, filter: &InventoryFilter, page: &PageQuery) -> StorageResult<Page<InventoryItem>> {
+    async fn list(
+        &self,
+        store: &StoreId,
+        filter: &InventoryFilter,
+        page: &PageQuery,
+    ) -> StorageResult<Page<InventoryItem>> {
         let (s, low, page) = (store.to_string(), filter.low_stock, page.clone());
         self.read(move |c| {
             let low_cond = if low { "AND reorder_milli IS NOT NULL AND quantity_milli <= reorder_milli" } else { "" };
@@ -407,9 +473,13 @@ impl InventoryStore for SqliteStore {
             let current = load_inventory(tx, store.as_str(), &product.to_string())?;
             match (expect, &current) {
                 (Expect::Absent, Some(_)) => return Err(StorageError::AlreadyExists),
-                (Expect::Version(_), None) => return Err(StorageError::VersionConflict { current: None }),
+                (Expect::Version(_), None) => {
+                    return Err(StorageError::VersionConflict { current: None });
+                }
                 (Expect::Version(v), Some(c)) if c.version != v => {
-                    return Err(StorageError::VersionConflict { current: Some(c.version) });
+                    return Err(StorageError::VersionConflict {
+                        current: Some(c.version),
+                    });
                 }
                 _ => {}
             }
@@ -421,16 +491,27 @@ impl InventoryStore for SqliteStore {
         .await
     }
 
-    async fn delete(&self, store: &StoreId, product: &ProductId, expect_version: Option<u64>) -> StorageResult<()> {
+    async fn delete(
+        &self,
+        store: &StoreId,
+        product: &ProductId,
+        expect_version: Option<u64>,
+    ) -> StorageResult<()> {
         let (s, p) = (store.to_string(), product.to_string());
         self.write(move |tx| {
             let current = load_inventory(tx, &s, &p)?.ok_or(StorageError::NotFound)?;
             if let Some(v) = expect_version {
                 if current.version != v {
-                    return Err(StorageError::VersionConflict { current: Some(current.version) });
+                    return Err(StorageError::VersionConflict {
+                        current: Some(current.version),
+                    });
                 }
             }
-            tx.execute("DELETE FROM inventory WHERE store_id = ?1 AND product_id = ?2", params![s, p]).map_err(db_err)?;
+            tx.execute(
+                "DELETE FROM inventory WHERE store_id = ?1 AND product_id = ?2",
+                params![s, p],
+            )
+            .map_err(db_err)?;
             Ok(())
         })
         .await
@@ -493,7 +574,9 @@ impl InventoryStore for SqliteStore {
 fn apply_delta(a: &Adjustment, current: Quantity) -> StorageResult<Quantity> {
     match a.delta.apply(current) {
         Some(q) => Ok(q),
-        None if a.delta.as_decimal().is_sign_negative() => Err(StorageError::InsufficientStock { available: current }),
+        None if a.delta.as_decimal().is_sign_negative() => {
+            Err(StorageError::InsufficientStock { available: current })
+        }
         None => Err(StorageError::QuantityOverflow),
     }
 }
@@ -523,7 +606,9 @@ impl JobStore for SqliteStore {
         let id = id.to_string();
         self.read(move |c| {
             let doc: Option<String> = c
-                .query_row("SELECT doc FROM jobs WHERE job_id = ?1", params![id], |r| r.get(0))
+                .query_row("SELECT doc FROM jobs WHERE job_id = ?1", params![id], |r| {
+                    r.get(0)
+                })
                 .optional()
                 .map_err(db_err)?;
             doc.as_deref().map(job_from_doc).transpose()
@@ -538,22 +623,37 @@ impl JobStore for SqliteStore {
             let n = tx
                 .execute(
                     "UPDATE jobs SET version = ?2, doc = ?3 WHERE job_id = ?1 AND version = ?4",
-                    params![r.job_id, r.version as i64, to_doc(&r)?, r.version as i64 - 1],
+                    params![
+                        r.job_id,
+                        r.version as i64,
+                        to_doc(&r)?,
+                        r.version as i64 - 1
+                    ],
                 )
                 .map_err(db_err)?;
             if n == 1 {
                 return Ok(());
             }
             let current: Option<i64> = tx
-                .query_row("SELECT version FROM jobs WHERE job_id = ?1", params![r.job_id], |r| r.get(0))
+                .query_row(
+                    "SELECT version FROM jobs WHERE job_id = ?1",
+                    params![r.job_id],
+                    |r| r.get(0),
+                )
                 .optional()
                 .map_err(db_err)?;
-            Err(StorageError::VersionConflict { current: current.map(|v| v as u64) })
+            Err(StorageError::VersionConflict {
+                current: current.map(|v| v as u64),
+            })
         })
         .await
     }
 
-    async fn list_by_store(&self, store: &StoreId, page: &PageQuery) -> StorageResult<Page<CsvJob>> {
+    async fn list_by_store(
+        &self,
+        store: &StoreId,
+        page: &PageQuery,
+    ) -> StorageResult<Page<CsvJob>> {
         let (s, page) = (store.to_string(), page.clone());
         self.read(move |c| {
             let sql = format!(

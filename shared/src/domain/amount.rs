@@ -42,7 +42,8 @@ fn parse_decimal(s: &str) -> Result<Decimal, AmountError> {
     // Decimal::from_str accepts forms people do not type ("1e3" via from_scientific is separate,
     // but "_" separators are accepted); keep to plain decimal notation.
     let plain = !t.is_empty()
-        && t.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+');
+        && t.bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+');
     if !plain {
         return Err(AmountError::NotANumber(s.to_string()));
     }
@@ -252,9 +253,18 @@ mod tests {
         assert_eq!(Money::parse("12.505"), Err(AmountError::TooPrecise(2)));
         assert_eq!(Money::parse("-1"), Err(AmountError::Negative));
         assert_eq!(Money::parse("-0").unwrap(), Money::ZERO);
-        assert!(matches!(Money::parse("1e3"), Err(AmountError::NotANumber(_))));
-        assert!(matches!(Money::parse("NaN"), Err(AmountError::NotANumber(_))));
-        assert!(matches!(Money::parse("10000000.01"), Err(AmountError::TooLarge(_))));
+        assert!(matches!(
+            Money::parse("1e3"),
+            Err(AmountError::NotANumber(_))
+        ));
+        assert!(matches!(
+            Money::parse("NaN"),
+            Err(AmountError::NotANumber(_))
+        ));
+        assert!(matches!(
+            Money::parse("10000000.01"),
+            Err(AmountError::TooLarge(_))
+        ));
         assert_eq!(Money::from_minor(1999).unwrap().to_string(), "19.99");
     }
 
@@ -277,15 +287,25 @@ mod tests {
     #[test]
     fn deltas_never_take_stock_below_zero() {
         let five = Quantity::parse("5").unwrap();
-        assert_eq!(QuantityDelta::parse("-5").unwrap().apply(five), Some(Quantity::ZERO));
+        assert_eq!(
+            QuantityDelta::parse("-5").unwrap().apply(five),
+            Some(Quantity::ZERO)
+        );
         assert_eq!(QuantityDelta::parse("-5.001").unwrap().apply(five), None);
-        assert_eq!(QuantityDelta::parse("+2").unwrap().apply(five), Some(Quantity::parse("7").unwrap()));
+        assert_eq!(
+            QuantityDelta::parse("+2").unwrap().apply(five),
+            Some(Quantity::parse("7").unwrap())
+        );
     }
 
     #[test]
     fn json_numbers_and_strings_both_read_exactly() {
-        let v: Vec<DecimalText> = serde_json::from_str(r#"["12.50", 12.5, 0.1, 7, 99999.99]"#).unwrap();
-        let money: Vec<String> = v.iter().map(|t| Money::parse(&t.0).unwrap().to_string()).collect();
+        let v: Vec<DecimalText> =
+            serde_json::from_str(r#"["12.50", 12.5, 0.1, 7, 99999.99]"#).unwrap();
+        let money: Vec<String> = v
+            .iter()
+            .map(|t| Money::parse(&t.0).unwrap().to_string())
+            .collect();
         assert_eq!(money, ["12.50", "12.50", "0.10", "7.00", "99999.99"]);
     }
 }

@@ -15,16 +15,17 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Gtin(String);
 
-/// Why a string is not a barcode. The messages are shown to users, so they say what to fix.
+/// Why a string is not a barcode. The messages are shown to users after the field name
+/// ("barcode has 11 digits; ..."), so they say what to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GtinError {
-    #[error("barcode is empty")]
+    #[error("is empty")]
     Empty,
-    #[error("barcode may contain only digits; found '{found}' at position {position}")]
+    #[error("may contain only digits; found '{found}' at position {position}")]
     NotDigits { found: char, position: usize },
-    #[error("barcode has {0} digits; a GTIN has 8, 12 (UPC-A), 13 (EAN-13) or 14 digits")]
+    #[error("has {0} digits; a GTIN has 8, 12 (UPC-A), 13 (EAN-13) or 14 digits")]
     WrongLength(usize),
-    #[error("barcode check digit is {found} but the other digits give {expected}")]
+    #[error("check digit is {found} but the other digits give {expected}")]
     CheckDigit { found: u8, expected: u8 },
 }
 
@@ -60,7 +61,10 @@ impl Gtin {
             return Err(GtinError::Empty);
         }
         if let Some((position, found)) = s.chars().enumerate().find(|(_, c)| !c.is_ascii_digit()) {
-            return Err(GtinError::NotDigits { found, position: position + 1 });
+            return Err(GtinError::NotDigits {
+                found,
+                position: position + 1,
+            });
         }
         let digits: Vec<u8> = s.bytes().map(|b| b - b'0').collect();
         if !matches!(digits.len(), 8 | 12 | 13 | 14) {
@@ -69,7 +73,10 @@ impl Gtin {
         let (body, last) = digits.split_at(digits.len() - 1);
         let expected = check_digit(body);
         if last[0] != expected {
-            return Err(GtinError::CheckDigit { found: last[0], expected });
+            return Err(GtinError::CheckDigit {
+                found: last[0],
+                expected,
+            });
         }
         Ok(Gtin(canonical(s)))
     }
@@ -119,8 +126,14 @@ mod tests {
     #[test]
     fn accepts_each_gs1_length() {
         assert_eq!(Gtin::parse("96385074").unwrap().as_str(), "96385074");
-        assert_eq!(Gtin::parse("8901030865275").unwrap().as_str(), "8901030865275");
-        assert_eq!(Gtin::parse("10012345678902").unwrap().as_str(), "10012345678902");
+        assert_eq!(
+            Gtin::parse("8901030865275").unwrap().as_str(),
+            "8901030865275"
+        );
+        assert_eq!(
+            Gtin::parse("10012345678902").unwrap().as_str(),
+            "10012345678902"
+        );
     }
 
     #[test]
@@ -132,30 +145,63 @@ mod tests {
 
     #[test]
     fn padded_forms_are_the_same_code() {
-        assert_eq!(Gtin::parse("08901030865275").unwrap(), Gtin::parse("8901030865275").unwrap());
-        assert_eq!(Gtin::parse("0000096385074").unwrap(), Gtin::parse("96385074").unwrap());
-        assert_eq!(Gtin::parse("00000096385074").unwrap(), Gtin::parse("96385074").unwrap());
+        assert_eq!(
+            Gtin::parse("08901030865275").unwrap(),
+            Gtin::parse("8901030865275").unwrap()
+        );
+        assert_eq!(
+            Gtin::parse("0000096385074").unwrap(),
+            Gtin::parse("96385074").unwrap()
+        );
+        assert_eq!(
+            Gtin::parse("00000096385074").unwrap(),
+            Gtin::parse("96385074").unwrap()
+        );
     }
 
     #[test]
     fn trims_surrounding_whitespace() {
-        assert_eq!(Gtin::parse(" 8901030865275\n").unwrap().as_str(), "8901030865275");
+        assert_eq!(
+            Gtin::parse(" 8901030865275\n").unwrap().as_str(),
+            "8901030865275"
+        );
     }
 
     #[test]
     fn says_what_is_wrong() {
         assert_eq!(Gtin::parse(""), Err(GtinError::Empty));
-        assert_eq!(Gtin::parse("890103086527X"), Err(GtinError::NotDigits { found: 'X', position: 13 }));
-        assert_eq!(Gtin::parse("890 1030865275"), Err(GtinError::NotDigits { found: ' ', position: 4 }));
+        assert_eq!(
+            Gtin::parse("890103086527X"),
+            Err(GtinError::NotDigits {
+                found: 'X',
+                position: 13
+            })
+        );
+        assert_eq!(
+            Gtin::parse("890 1030865275"),
+            Err(GtinError::NotDigits {
+                found: ' ',
+                position: 4
+            })
+        );
         assert_eq!(Gtin::parse("12345"), Err(GtinError::WrongLength(5)));
-        assert_eq!(Gtin::parse("890103086528"), Err(GtinError::CheckDigit { found: 8, expected: 6 }));
+        assert_eq!(
+            Gtin::parse("890103086528"),
+            Err(GtinError::CheckDigit {
+                found: 8,
+                expected: 6
+            })
+        );
         let msg = Gtin::parse("8901030865279").unwrap_err().to_string();
-        assert_eq!(msg, "barcode check digit is 9 but the other digits give 5");
+        assert_eq!(msg, "check digit is 9 but the other digits give 5");
     }
 
     #[test]
     fn rejects_non_ascii_digits() {
         // Devanagari digits are digits to Unicode but not to a scanner.
-        assert!(matches!(Gtin::parse("८९०१०३०८६५२७८"), Err(GtinError::NotDigits { position: 1, .. })));
+        assert!(matches!(
+            Gtin::parse("८९०१०३०८६५२७८"),
+            Err(GtinError::NotDigits { position: 1, .. })
+        ));
     }
 }

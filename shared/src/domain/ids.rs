@@ -8,7 +8,7 @@ use std::fmt;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{what} must be {rule}")]
+#[error("must be {rule}")]
 pub struct IdError {
     pub what: &'static str,
     pub rule: &'static str,
@@ -84,7 +84,10 @@ impl StoreId {
         if is_slug(s, Self::MAX_LEN) {
             Ok(Self(s.to_string()))
         } else {
-            Err(IdError { what: "store id", rule: "1 to 64 letters, digits, '-' or '_'" })
+            Err(IdError {
+                what: "store id",
+                rule: "1 to 64 letters, digits, '-' or '_'",
+            })
         }
     }
 
@@ -121,13 +124,15 @@ impl IdempotencyKey {
     pub const MAX_LEN: usize = 128;
 
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        let ok = !s.is_empty()
-            && s.len() <= Self::MAX_LEN
-            && s.bytes().all(|b| b.is_ascii_graphic());
+        let ok =
+            !s.is_empty() && s.len() <= Self::MAX_LEN && s.bytes().all(|b| b.is_ascii_graphic());
         if ok {
             Ok(Self(s.to_string()))
         } else {
-            Err(IdError { what: "idempotency key", rule: "1 to 128 visible ASCII characters" })
+            Err(IdError {
+                what: "idempotency key",
+                rule: "1 to 128 visible ASCII characters",
+            })
         }
     }
 
@@ -139,7 +144,8 @@ impl IdempotencyKey {
 fn is_slug(s: &str, max: usize) -> bool {
     !s.is_empty()
         && s.len() <= max
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[cfg(test)]

@@ -40,9 +40,22 @@ pub struct InventoryItem {
 }
 
 impl InventoryItem {
-    pub fn new(store_id: StoreId, product_id: ProductId, details: InventoryDetails, version: u64, last_updated: Timestamp) -> Self {
+    pub fn new(
+        store_id: StoreId,
+        product_id: ProductId,
+        details: InventoryDetails,
+        version: u64,
+        last_updated: Timestamp,
+    ) -> Self {
         let low_stock = is_low_stock(&details);
-        Self { store_id, product_id, details, low_stock, version, last_updated }
+        Self {
+            store_id,
+            product_id,
+            details,
+            low_stock,
+            version,
+            last_updated,
+        }
     }
 }
 
@@ -131,7 +144,10 @@ mod tests {
 
     #[test]
     fn low_stock_needs_a_reorder_level() {
-        let mut d = InventoryDetails { quantity: Quantity::parse("3").unwrap(), ..Default::default() };
+        let mut d = InventoryDetails {
+            quantity: Quantity::parse("3").unwrap(),
+            ..Default::default()
+        };
         assert!(!is_low_stock(&d));
         d.reorder_level = Some(Quantity::parse("3").unwrap());
         assert!(is_low_stock(&d));

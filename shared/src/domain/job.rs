@@ -22,7 +22,13 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
-    pub const ALL: [JobStatus; 5] = [Self::AwaitingUpload, Self::Queued, Self::Processing, Self::Completed, Self::Failed];
+    pub const ALL: [JobStatus; 5] = [
+        Self::AwaitingUpload,
+        Self::Queued,
+        Self::Processing,
+        Self::Completed,
+        Self::Failed,
+    ];
 
     pub fn as_str(&self) -> &'static str {
         match self {

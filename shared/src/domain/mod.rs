@@ -18,6 +18,9 @@ pub use gtin::{Gtin, GtinError, check_digit};
 pub use ids::{IdError, IdempotencyKey, JobId, ProductId, StoreId};
 pub use inventory::{Adjustment, AdjustmentReason, InventoryDetails, InventoryItem, Operation};
 pub use job::{CsvJob, JobCheckpoint, JobCounters, JobStatus};
-pub use product::{ImageUrls, Product, ProductChanges, ProductContent, ProductSource, RegionCode, VerificationStatus};
+pub use product::{
+    ImageUrls, Product, ProductChanges, ProductContent, ProductSource, RegionCode,
+    VerificationStatus,
+};
 pub use timestamp::Timestamp;
 pub use validation::{Coded, FieldError, FieldErrors, TextError, clean_text};

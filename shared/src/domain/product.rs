@@ -64,7 +64,8 @@ pub enum VerificationStatus {
 }
 
 impl VerificationStatus {
-    pub const ALL: [VerificationStatus; 4] = [Self::Pending, Self::Approved, Self::Rejected, Self::Merged];
+    pub const ALL: [VerificationStatus; 4] =
+        [Self::Pending, Self::Approved, Self::Rejected, Self::Merged];
 
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -109,7 +110,9 @@ impl RegionCode {
             None => (up.as_str(), None),
         };
         let country_ok = country.len() == 2 && country.bytes().all(|b| b.is_ascii_uppercase());
-        let sub_ok = sub.is_none_or(|r| (1..=3).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric()));
+        let sub_ok = sub.is_none_or(|r| {
+            (1..=3).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric())
+        });
         if country_ok && sub_ok {
             Ok(Self(up))
         } else {
@@ -171,7 +174,13 @@ pub struct ProductContent {
 
 impl Product {
     /// A new product: pending review, version 1, scored.
-    pub fn create(id: ProductId, content: ProductContent, source: ProductSource, created_by: &str, now: Timestamp) -> Self {
+    pub fn create(
+        id: ProductId,
+        content: ProductContent,
+        source: ProductSource,
+        created_by: &str,
+        now: Timestamp,
+    ) -> Self {
         let mut p = Product {
             product_id: id,
             name: content.name,
@@ -203,7 +212,13 @@ impl Product {
             barcode: Some(barcode),
             ..ProductContent::default()
         };
-        Product::create(ProductId::new(), content, ProductSource::Scan, created_by, now)
+        Product::create(
+            ProductId::new(),
+            content,
+            ProductSource::Scan,
+            created_by,
+            now,
+        )
     }
 
     /// Applies an admin's changes, returning the next version of the product.
@@ -232,7 +247,10 @@ impl Product {
                 return Err(FieldErrors::single(
                     "verification_status",
                     "invalid_transition",
-                    format!("a {} product cannot become {}", self.verification_status, status),
+                    format!(
+                        "a {} product cannot become {}",
+                        self.verification_status, status
+                    ),
                 ));
             }
             next.verification_status = status;
@@ -242,13 +260,25 @@ impl Product {
         }
         match (next.verification_status, next.merged_into) {
             (VerificationStatus::Merged, None) => {
-                return Err(FieldErrors::single("merged_into", "required", "merged_into is required when verification_status is merged"));
+                return Err(FieldErrors::single(
+                    "merged_into",
+                    "required",
+                    "merged_into is required when verification_status is merged",
+                ));
             }
             (VerificationStatus::Merged, Some(t)) if t == self.product_id => {
-                return Err(FieldErrors::single("merged_into", "self_merge", "a product cannot be merged into itself"));
+                return Err(FieldErrors::single(
+                    "merged_into",
+                    "self_merge",
+                    "a product cannot be merged into itself",
+                ));
             }
             (s, Some(_)) if s != VerificationStatus::Merged => {
-                return Err(FieldErrors::single("merged_into", "not_merged", "merged_into is only for products whose verification_status is merged"));
+                return Err(FieldErrors::single(
+                    "merged_into",
+                    "not_merged",
+                    "merged_into is only for products whose verification_status is merged",
+                ));
             }
             _ => {}
         }
@@ -286,9 +316,14 @@ pub struct ProductChanges {
 /// | a size or weight attribute (`weight`, `quantity`, `pack_size`, `volume`) | 5 |
 pub fn quality_score(p: &Product) -> u8 {
     let mut score = 0u8;
-    let placeholder = p.source == ProductSource::Scan && p.name.starts_with("Unidentified product ");
+    let placeholder =
+        p.source == ProductSource::Scan && p.name.starts_with("Unidentified product ");
     if !placeholder {
-        score += if p.name.split_whitespace().count() >= 2 { 25 } else { 15 };
+        score += if p.name.split_whitespace().count() >= 2 {
+            25
+        } else {
+            15
+        };
     }
     if p.brand.is_some() {
         score += 15;
@@ -305,7 +340,10 @@ pub fn quality_score(p: &Product) -> u8 {
     if p.regional_names.values().any(|v| !v.is_empty()) {
         score += 10;
     }
-    if ["weight", "quantity", "pack_size", "volume"].iter().any(|k| p.attributes.contains_key(*k)) {
+    if ["weight", "quantity", "pack_size", "volume"]
+        .iter()
+        .any(|k| p.attributes.contains_key(*k))
+    {
         score += 5;
     }
     score
@@ -319,7 +357,11 @@ pub fn parse_regional_names(
 ) -> BTreeMap<RegionCode, Vec<String>> {
     let mut out = BTreeMap::new();
     if raw.len() > MAX_REGIONS {
-        errors.add(field, "too_many", format!("{field} may have at most {MAX_REGIONS} regions"));
+        errors.add(
+            field,
+            "too_many",
+            format!("{field} may have at most {MAX_REGIONS} regions"),
+        );
         return out;
     }
     for (region, names) in raw {
@@ -332,12 +374,19 @@ pub fn parse_regional_names(
             }
         };
         if names.len() > MAX_NAMES_PER_REGION {
-            errors.add(&path, "too_many", format!("{path} may have at most {MAX_NAMES_PER_REGION} names"));
+            errors.add(
+                &path,
+                "too_many",
+                format!("{path} may have at most {MAX_NAMES_PER_REGION} names"),
+            );
             continue;
         }
         let mut clean = Vec::with_capacity(names.len());
         for (i, n) in names.iter().enumerate() {
-            if let Some(n) = errors.check(&format!("{path}[{i}]"), clean_text(n, MAX_NAME_CHARS, false)) {
+            if let Some(n) = errors.check(
+                &format!("{path}[{i}]"),
+                clean_text(n, MAX_NAME_CHARS, false),
+            ) {
                 if !clean.contains(&n) {
                     clean.push(n);
                 }
@@ -349,19 +398,32 @@ pub fn parse_regional_names(
 }
 
 /// Parses and checks attributes: keys `[a-z0-9_]`, values trimmed text.
-pub fn parse_attributes(raw: BTreeMap<String, String>, field: &str, errors: &mut FieldErrors) -> BTreeMap<String, String> {
+pub fn parse_attributes(
+    raw: BTreeMap<String, String>,
+    field: &str,
+    errors: &mut FieldErrors,
+) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     if raw.len() > MAX_ATTRIBUTES {
-        errors.add(field, "too_many", format!("{field} may have at most {MAX_ATTRIBUTES} entries"));
+        errors.add(
+            field,
+            "too_many",
+            format!("{field} may have at most {MAX_ATTRIBUTES} entries"),
+        );
         return out;
     }
     for (k, v) in raw {
         let path = format!("{field}.{k}");
         let key_ok = !k.is_empty()
             && k.len() <= MAX_ATTRIBUTE_KEY_CHARS
-            && k.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            && k.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !key_ok {
-            errors.add(&path, "invalid_key", format!("attribute names are 1 to {MAX_ATTRIBUTE_KEY_CHARS} of a-z, 0-9 and _"));
+            errors.add(
+                &path,
+                "invalid_key",
+                format!("attribute names are 1 to {MAX_ATTRIBUTE_KEY_CHARS} of a-z, 0-9 and _"),
+            );
             continue;
         }
         if let Some(v) = errors.check(&path, clean_text(&v, MAX_ATTRIBUTE_VALUE_CHARS, true)) {
@@ -383,7 +445,13 @@ mod tests {
             barcode: Some(Gtin::parse("8901058000290").unwrap()),
             ..Default::default()
         };
-        Product::create(ProductId::new(), content, ProductSource::Api, "u1", Timestamp::now())
+        Product::create(
+            ProductId::new(),
+            content,
+            ProductSource::Api,
+            "u1",
+            Timestamp::now(),
+        )
     }
 
     #[test]
@@ -396,7 +464,11 @@ mod tests {
 
     #[test]
     fn scan_placeholders_score_low() {
-        let p = Product::from_unknown_scan(Gtin::parse("8901058000290").unwrap(), "s", Timestamp::now());
+        let p = Product::from_unknown_scan(
+            Gtin::parse("8901058000290").unwrap(),
+            "s",
+            Timestamp::now(),
+        );
         assert_eq!(p.quality_score, 20);
         assert_eq!(p.source, ProductSource::Scan);
     }
@@ -405,7 +477,13 @@ mod tests {
     fn merged_is_final_and_needs_a_target() {
         let p = sample();
         let err = p
-            .apply(ProductChanges { verification_status: Some(VerificationStatus::Merged), ..Default::default() }, Timestamp::now())
+            .apply(
+                ProductChanges {
+                    verification_status: Some(VerificationStatus::Merged),
+                    ..Default::default()
+                },
+                Timestamp::now(),
+            )
             .unwrap_err();
         assert_eq!(err.0[0].field, "merged_into");
         let target = ProductId::new();
@@ -421,7 +499,10 @@ mod tests {
             .unwrap();
         assert_eq!(merged.version, 2);
         let back = merged.apply(
-            ProductChanges { verification_status: Some(VerificationStatus::Approved), ..Default::default() },
+            ProductChanges {
+                verification_status: Some(VerificationStatus::Approved),
+                ..Default::default()
+            },
             Timestamp::now(),
         );
         assert_eq!(back.unwrap_err().0[0].code, "invalid_transition");
@@ -430,7 +511,15 @@ mod tests {
     #[test]
     fn changes_rescore() {
         let p = sample();
-        let next = p.apply(ProductChanges { brand: Some(None), ..Default::default() }, Timestamp::now()).unwrap();
+        let next = p
+            .apply(
+                ProductChanges {
+                    brand: Some(None),
+                    ..Default::default()
+                },
+                Timestamp::now(),
+            )
+            .unwrap();
         assert_eq!(next.quality_score, p.quality_score - 15);
     }
 
@@ -446,11 +535,17 @@ mod tests {
     fn regional_names_are_checked_per_entry() {
         let mut errors = FieldErrors::new();
         let raw = BTreeMap::from([
-            ("in-mh".to_string(), vec!["हळद".to_string(), "हळद".to_string()]),
+            (
+                "in-mh".to_string(),
+                vec!["हळद".to_string(), "हळद".to_string()],
+            ),
             ("nowhere".to_string(), vec!["x".to_string()]),
         ]);
         let parsed = parse_regional_names(raw, "regional_names", &mut errors);
-        assert_eq!(parsed[&RegionCode::parse("IN-MH").unwrap()], vec!["हळद".to_string()]);
+        assert_eq!(
+            parsed[&RegionCode::parse("IN-MH").unwrap()],
+            vec!["हळद".to_string()]
+        );
         assert_eq!(errors.0.len(), 1);
         assert_eq!(errors.0[0].field, "regional_names.nowhere");
     }

@@ -23,7 +23,10 @@ impl Timestamp {
     pub fn from_datetime(t: OffsetDateTime) -> Self {
         let t = t.to_offset(time::UtcOffset::UTC);
         let ms = t.millisecond();
-        Self(t.replace_nanosecond(u32::from(ms) * 1_000_000).expect("valid nanosecond"))
+        Self(
+            t.replace_nanosecond(u32::from(ms) * 1_000_000)
+                .expect("valid nanosecond"),
+        )
     }
 
     pub fn from_unix_seconds(s: i64) -> Option<Self> {

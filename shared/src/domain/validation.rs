@@ -24,18 +24,35 @@ impl FieldErrors {
         Self::default()
     }
 
-    pub fn single(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn single(
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         let mut e = Self::new();
         e.add(field, code, message);
         e
     }
 
-    pub fn add(&mut self, field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) {
-        self.0.push(FieldError { field: field.into(), code: code.into(), message: message.into() });
+    pub fn add(
+        &mut self,
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.0.push(FieldError {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        });
     }
 
     /// Records the error of `r` under `field` and returns its value, if any.
-    pub fn check<T, E: std::fmt::Display + Coded>(&mut self, field: &str, r: Result<T, E>) -> Option<T> {
+    pub fn check<T, E: std::fmt::Display + Coded>(
+        &mut self,
+        field: &str,
+        r: Result<T, E>,
+    ) -> Option<T> {
         match r {
             Ok(v) => Some(v),
             Err(e) => {
@@ -51,7 +68,11 @@ impl FieldErrors {
 
     /// `Ok(value)` if no errors were recorded.
     pub fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, FieldErrors> {
-        if self.0.is_empty() { Ok(value()) } else { Err(self) }
+        if self.0.is_empty() {
+            Ok(value())
+        } else {
+            Err(self)
+        }
     }
 }
 
@@ -115,7 +136,9 @@ pub fn clean_text(s: &str, max: usize, multiline: bool) -> Result<String, TextEr
     if t.chars().count() > max {
         return Err(TextError::TooLong { max });
     }
-    if t.chars().any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t'))) {
+    if t.chars()
+        .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t')))
+    {
         return Err(TextError::ControlChars);
     }
     Ok(t.to_string())
@@ -130,7 +153,10 @@ mod tests {
         assert_eq!(clean_text("  Tata Salt ", 10, false).unwrap(), "Tata Salt");
         assert_eq!(clean_text("   ", 10, false), Err(TextError::Empty));
         assert_eq!(clean_text("आशीर्वाद आटा", 12, false).unwrap(), "आशीर्वाद आटा");
-        assert_eq!(clean_text("abcdefghijk", 10, false), Err(TextError::TooLong { max: 10 }));
+        assert_eq!(
+            clean_text("abcdefghijk", 10, false),
+            Err(TextError::TooLong { max: 10 })
+        );
         assert_eq!(clean_text("a\nb", 10, false), Err(TextError::ControlChars));
         assert_eq!(clean_text("a\nb", 10, true).unwrap(), "a\nb");
     }
@@ -139,7 +165,10 @@ mod tests {
     fn errors_accumulate() {
         let mut e = FieldErrors::new();
         assert_eq!(e.check("name", clean_text("", 5, false)), None);
-        assert_eq!(e.check("brand", clean_text("ok", 5, false)), Some("ok".to_string()));
+        assert_eq!(
+            e.check("brand", clean_text("ok", 5, false)),
+            Some("ok".to_string())
+        );
         assert_eq!(e.0.len(), 1);
         assert_eq!(e.0[0].code, "required");
         assert_eq!(e.0[0].message, "name must not be empty");

@@ -5,8 +5,8 @@
 
 use crate::auth::{Principal, Role};
 use crate::domain::{
-    Adjustment, AdjustmentReason, FieldErrors, IdempotencyKey, InventoryDetails, InventoryItem, Operation, ProductId,
-    QuantityDelta, StoreId, Timestamp, VerificationStatus,
+    Adjustment, AdjustmentReason, FieldErrors, IdempotencyKey, InventoryDetails, InventoryItem,
+    Operation, ProductId, QuantityDelta, StoreId, Timestamp, VerificationStatus,
 };
 use crate::ports::{AdjustOutcome, Expect, InventoryFilter, StorageError};
 
@@ -32,7 +32,12 @@ pub struct AdjustRequest {
 }
 
 impl Catalog {
-    pub async fn get_inventory_item(&self, who: &Principal, store: &StoreId, product: &ProductId) -> ServiceResult<InventoryItem> {
+    pub async fn get_inventory_item(
+        &self,
+        who: &Principal,
+        store: &StoreId,
+        product: &ProductId,
+    ) -> ServiceResult<InventoryItem> {
         who.require_store(OWNERS, store)?;
         self.inventory
             .get(store, product)
@@ -51,7 +56,11 @@ impl Catalog {
         who.require_store(OWNERS, store)?;
         let scope = format!("inventory|store={store}|low_stock={}", filter.low_stock);
         let query = self.open_page(&scope, page)?;
-        let found = self.inventory.list(store, &filter, &query).await.map_err(ServiceError::storage)?;
+        let found = self
+            .inventory
+            .list(store, &filter, &query)
+            .await
+            .map_err(ServiceError::storage)?;
         Ok(self.seal_page(&scope, found, |i| i))
     }
 
@@ -71,10 +80,18 @@ impl Catalog {
             (false, Some(v)) => Expect::Version(v),
             (false, None) => Expect::Anything,
         };
-        match self.inventory.put(store, product, &req.details, expect, Timestamp::now()).await {
+        match self
+            .inventory
+            .put(store, product, &req.details, expect, Timestamp::now())
+            .await
+        {
             Ok(r) => Ok(r),
-            Err(StorageError::AlreadyExists) => Err(ServiceError::AlreadyExists { what: "this inventory item" }),
-            Err(StorageError::VersionConflict { current: None }) => Err(not_stocked(store, product)),
+            Err(StorageError::AlreadyExists) => Err(ServiceError::AlreadyExists {
+                what: "this inventory item",
+            }),
+            Err(StorageError::VersionConflict { current: None }) => {
+                Err(not_stocked(store, product))
+            }
             Err(e) => Err(ServiceError::storage(e)),
         }
     }
@@ -109,7 +126,13 @@ impl Catalog {
         }
         let operation = req.key.as_ref().map(|k| Operation {
             key: format!("adjust:{}", k.as_str()),
-            fingerprint: fingerprint(&["adjust", store.as_str(), &product.to_string(), &req.delta.to_string(), req.reason.as_str()]),
+            fingerprint: fingerprint(&[
+                "adjust",
+                store.as_str(),
+                &product.to_string(),
+                &req.delta.to_string(),
+                req.reason.as_str(),
+            ]),
         });
         let adjustment = Adjustment {
             store_id: store.clone(),
@@ -123,12 +146,20 @@ impl Catalog {
         self.apply_adjustment(&adjustment).await
     }
 
-    pub(super) async fn apply_adjustment(&self, adjustment: &Adjustment) -> ServiceResult<AdjustOutcome> {
+    pub(super) async fn apply_adjustment(
+        &self,
+        adjustment: &Adjustment,
+    ) -> ServiceResult<AdjustOutcome> {
         match self.inventory.adjust(adjustment).await {
             Ok(o) => Ok(o),
-            Err(StorageError::NotFound) => Err(not_stocked(&adjustment.store_id, &adjustment.product_id)),
+            Err(StorageError::NotFound) => {
+                Err(not_stocked(&adjustment.store_id, &adjustment.product_id))
+            }
             Err(StorageError::InsufficientStock { available }) => {
-                Err(ServiceError::InsufficientStock { available, delta: adjustment.delta })
+                Err(ServiceError::InsufficientStock {
+                    available,
+                    delta: adjustment.delta,
+                })
             }
             Err(e) => Err(ServiceError::storage(e)),
         }
@@ -151,5 +182,8 @@ impl Catalog {
 }
 
 fn not_stocked(store: &StoreId, product: &ProductId) -> ServiceError {
-    ServiceError::NotFound { what: "inventory item", id: format!("{store}/{product}") }
+    ServiceError::NotFound {
+        what: "inventory item",
+        id: format!("{store}/{product}"),
+    }
 }

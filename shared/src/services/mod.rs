@@ -20,8 +20,8 @@ use crate::auth::Forbidden;
 use crate::cursor::{CursorKey, InvalidCursor};
 use crate::domain::{FieldErrors, Gtin, ProductId, Quantity, QuantityDelta};
 use crate::ports::{
-    BlobStore, Continuation, DEFAULT_PAGE_SIZE, InventoryStore, JobStore, MAX_PAGE_SIZE, Page, PageQuery, ProductStore,
-    StorageError,
+    BlobStore, Continuation, DEFAULT_PAGE_SIZE, InventoryStore, JobStore, MAX_PAGE_SIZE, Page,
+    PageQuery, ProductStore, StorageError,
 };
 
 /// The ports a running catalog uses, plus the key that seals cursors. Built once per cold start.
@@ -46,7 +46,14 @@ impl Catalog {
         images: Arc<dyn BlobStore>,
         cursors: CursorKey,
     ) -> Self {
-        Self { products, inventory, jobs, uploads, images, cursors }
+        Self {
+            products,
+            inventory,
+            jobs,
+            uploads,
+            images,
+            cursors,
+        }
     }
 }
 
@@ -66,7 +73,10 @@ pub enum ServiceError {
     #[error("the record has changed since you read it (it is now at version {current:?})")]
     VersionMismatch { current: Option<u64> },
     #[error("only {available} in stock; cannot apply {delta}")]
-    InsufficientStock { available: Quantity, delta: QuantityDelta },
+    InsufficientStock {
+        available: Quantity,
+        delta: QuantityDelta,
+    },
     #[error("the quantity would exceed the maximum of {max}")]
     QuantityOverflow { max: &'static str },
     #[error("this idempotency key was already used for a different request")]
@@ -91,7 +101,9 @@ impl ServiceError {
     pub fn storage(e: StorageError) -> Self {
         match e {
             StorageError::Unavailable(_) => ServiceError::Unavailable(e),
-            StorageError::BarcodeTaken { barcode, existing } => ServiceError::BarcodeTaken { barcode, existing },
+            StorageError::BarcodeTaken { barcode, existing } => {
+                ServiceError::BarcodeTaken { barcode, existing }
+            }
             StorageError::VersionConflict { current } => ServiceError::VersionMismatch { current },
             StorageError::OperationKeyReused => ServiceError::IdempotencyKeyReused,
             StorageError::QuantityOverflow => ServiceError::QuantityOverflow { max: "10000000" },
@@ -115,7 +127,11 @@ impl PageRequest {
     pub fn validate(&self, errors: &mut FieldErrors) {
         if let Some(l) = self.limit {
             if l == 0 || l > MAX_PAGE_SIZE {
-                errors.add("query.limit", "out_of_range", format!("limit must be between 1 and {MAX_PAGE_SIZE}"));
+                errors.add(
+                    "query.limit",
+                    "out_of_range",
+                    format!("limit must be between 1 and {MAX_PAGE_SIZE}"),
+                );
             }
         }
     }
@@ -136,14 +152,19 @@ impl Catalog {
             Some(c) => Some(self.cursors.open(scope, c)?),
             None => None,
         };
-        let limit = req.limit.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
+        let limit = req
+            .limit
+            .unwrap_or(DEFAULT_PAGE_SIZE)
+            .clamp(1, MAX_PAGE_SIZE);
         Ok(PageQuery { after, limit })
     }
 
     fn seal_page<T, U>(&self, scope: &str, page: Page<T>, f: impl FnMut(T) -> U) -> Listing<U> {
         Listing {
             items: page.items.into_iter().map(f).collect(),
-            next_cursor: page.next.map(|c: Continuation| self.cursors.seal(scope, &c)),
+            next_cursor: page
+                .next
+                .map(|c: Continuation| self.cursors.seal(scope, &c)),
         }
     }
 }

@@ -3,8 +3,8 @@
 
 use crate::auth::{Principal, Role};
 use crate::domain::{
-    FieldErrors, Gtin, IdempotencyKey, Product, ProductChanges, ProductContent, ProductId, ProductSource, Timestamp,
-    VerificationStatus,
+    FieldErrors, Gtin, IdempotencyKey, Product, ProductChanges, ProductContent, ProductId,
+    ProductSource, Timestamp, VerificationStatus,
 };
 use crate::ports::{ProductFilter, StorageError};
 
@@ -37,19 +37,41 @@ impl Catalog {
             )),
             None => ProductId::new(),
         };
-        let product = Product::create(id, content.clone(), ProductSource::Api, &who.sub, Timestamp::now());
+        let product = Product::create(
+            id,
+            content.clone(),
+            ProductSource::Api,
+            &who.sub,
+            Timestamp::now(),
+        );
         match self.products.insert(&product).await {
-            Ok(()) => Ok(Created { value: product, created: true }),
+            Ok(()) => Ok(Created {
+                value: product,
+                created: true,
+            }),
             Err(StorageError::AlreadyExists) => self.replayed_create(id, &content).await,
-            Err(StorageError::BarcodeTaken { existing, .. }) if existing == id => self.replayed_create(id, &content).await,
+            Err(StorageError::BarcodeTaken { existing, .. }) if existing == id => {
+                self.replayed_create(id, &content).await
+            }
             Err(e) => Err(ServiceError::storage(e)),
         }
     }
 
-    async fn replayed_create(&self, id: ProductId, content: &ProductContent) -> ServiceResult<Created<Product>> {
-        let existing = self.products.get(&id).await.map_err(ServiceError::storage)?.ok_or_else(|| {
-            ServiceError::Internal(StorageError::Corrupt(format!("product {id} reported as existing but not found")))
-        })?;
+    async fn replayed_create(
+        &self,
+        id: ProductId,
+        content: &ProductContent,
+    ) -> ServiceResult<Created<Product>> {
+        let existing = self
+            .products
+            .get(&id)
+            .await
+            .map_err(ServiceError::storage)?
+            .ok_or_else(|| {
+                ServiceError::Internal(StorageError::Corrupt(format!(
+                    "product {id} reported as existing but not found"
+                )))
+            })?;
         let same = existing.name == content.name
             && existing.brand == content.brand
             && existing.category == content.category
@@ -58,7 +80,10 @@ impl Catalog {
             && existing.attributes == content.attributes;
         // An admin may have edited the product since; a retry still gets it back.
         if same || existing.version > 1 {
-            Ok(Created { value: existing, created: false })
+            Ok(Created {
+                value: existing,
+                created: false,
+            })
         } else {
             Err(ServiceError::IdempotencyKeyReused)
         }
@@ -70,15 +95,30 @@ impl Catalog {
             .get(id)
             .await
             .map_err(ServiceError::storage)?
-            .ok_or_else(|| ServiceError::NotFound { what: "product", id: id.to_string() })
+            .ok_or_else(|| ServiceError::NotFound {
+                what: "product",
+                id: id.to_string(),
+            })
     }
 
-    pub async fn find_product_by_barcode(&self, who: &Principal, barcode: &Gtin) -> ServiceResult<Option<Product>> {
+    pub async fn find_product_by_barcode(
+        &self,
+        who: &Principal,
+        barcode: &Gtin,
+    ) -> ServiceResult<Option<Product>> {
         let _ = who;
-        self.products.find_by_barcode(barcode).await.map_err(ServiceError::storage)
+        self.products
+            .find_by_barcode(barcode)
+            .await
+            .map_err(ServiceError::storage)
     }
 
-    pub async fn list_products(&self, who: &Principal, filter: ProductFilter, page: &PageRequest) -> ServiceResult<Listing<Product>> {
+    pub async fn list_products(
+        &self,
+        who: &Principal,
+        filter: ProductFilter,
+        page: &PageRequest,
+    ) -> ServiceResult<Listing<Product>> {
         let _ = who;
         let scope = format!(
             "products|words={}|category={}|status={}",
@@ -87,7 +127,11 @@ impl Catalog {
             filter.status.map(|s| s.as_str()).unwrap_or("")
         );
         let query = self.open_page(&scope, page)?;
-        let found = self.products.list(&filter, &query).await.map_err(ServiceError::storage)?;
+        let found = self
+            .products
+            .list(&filter, &query)
+            .await
+            .map_err(ServiceError::storage)?;
         Ok(self.seal_page(&scope, found, |p| p))
     }
 
@@ -102,7 +146,9 @@ impl Catalog {
         who.require_role(&[Role::Admin])?;
         let current = self.get_product(who, id).await?;
         if current.version != expected_version {
-            return Err(ServiceError::VersionMismatch { current: Some(current.version) });
+            return Err(ServiceError::VersionMismatch {
+                current: Some(current.version),
+            });
         }
         if let Some(Some(target)) = changes.merged_into {
             self.check_merge_target(who, &target).await?;
@@ -110,7 +156,10 @@ impl Catalog {
         let next = current.apply(changes, Timestamp::now())?;
         match self.products.update(&current, &next).await {
             Ok(()) => Ok(next),
-            Err(StorageError::NotFound) => Err(ServiceError::NotFound { what: "product", id: id.to_string() }),
+            Err(StorageError::NotFound) => Err(ServiceError::NotFound {
+                what: "product",
+                id: id.to_string(),
+            }),
             Err(e) => Err(ServiceError::storage(e)),
         }
     }

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::auth::{Principal, Role};
 use crate::domain::{
-    Adjustment, AdjustmentReason, FieldErrors, Gtin, IdempotencyKey, InventoryItem, Operation, Product, Quantity,
-    QuantityDelta, StoreId, Timestamp, VerificationStatus,
+    Adjustment, AdjustmentReason, FieldErrors, Gtin, IdempotencyKey, InventoryItem, Operation,
+    Product, Quantity, QuantityDelta, StoreId, Timestamp, VerificationStatus,
 };
 use crate::ports::StorageError;
 
@@ -36,9 +36,14 @@ pub struct ScanOutcome {
 
 impl Catalog {
     pub async fn scan(&self, who: &Principal, req: ScanRequest) -> ServiceResult<ScanOutcome> {
-        who.require_store(&[Role::Admin, Role::StoreOwner, Role::Scanner], &req.store_id)?;
+        who.require_store(
+            &[Role::Admin, Role::StoreOwner, Role::Scanner],
+            &req.store_id,
+        )?;
         if req.quantity.is_zero() {
-            return Err(FieldErrors::single("quantity", "zero", "quantity must be more than zero").into());
+            return Err(
+                FieldErrors::single("quantity", "zero", "quantity must be more than zero").into(),
+            );
         }
         let (product, product_created) = self.product_for_scan(who, &req.barcode).await?;
         let operation = req.scan_id.as_ref().map(|k| Operation {
@@ -55,12 +60,21 @@ impl Catalog {
             at: Timestamp::now(),
         };
         let outcome = self.apply_adjustment(&adjustment).await?;
-        Ok(ScanOutcome { product, item: outcome.item, product_created, replayed: outcome.replayed })
+        Ok(ScanOutcome {
+            product,
+            item: outcome.item,
+            product_created,
+            replayed: outcome.replayed,
+        })
     }
 
     /// The product behind a barcode, creating a placeholder for an unknown one. A product
     /// merged into another stands for its target.
-    async fn product_for_scan(&self, who: &Principal, barcode: &Gtin) -> ServiceResult<(Product, bool)> {
+    async fn product_for_scan(
+        &self,
+        who: &Principal,
+        barcode: &Gtin,
+    ) -> ServiceResult<(Product, bool)> {
         if let Some(p) = self.find_product_by_barcode(who, barcode).await? {
             return Ok((self.follow_merge(who, p).await?, false));
         }
@@ -68,7 +82,9 @@ impl Catalog {
         match self.products.insert(&placeholder).await {
             Ok(()) => Ok((placeholder, true)),
             // Another scan of the same new barcode won the race: use its product.
-            Err(StorageError::BarcodeTaken { existing, .. }) => Ok((self.get_product(who, &existing).await?, false)),
+            Err(StorageError::BarcodeTaken { existing, .. }) => {
+                Ok((self.get_product(who, &existing).await?, false))
+            }
             Err(e) => Err(ServiceError::storage(e)),
         }
     }

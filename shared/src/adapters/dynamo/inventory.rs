@@ -4,18 +4,23 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
 };
 use futures::FutureExt;
 
 use super::paging::{Fetch, collect_page, decode};
-use super::{DynamoStore, Item, TxError, build_err, failed, from_item, get_n, get_s, n, s, sdk_err, to_item};
+use super::{
+    DynamoStore, Item, TxError, build_err, failed, from_item, get_n, get_s, n, s, sdk_err, to_item,
+};
 use crate::adapters::records::InventoryRecord;
 use crate::domain::{
-    Adjustment, InventoryDetails, InventoryItem, ProductId, Quantity, StoreId, Timestamp, inventory::OPERATION_TTL,
+    Adjustment, InventoryDetails, InventoryItem, ProductId, Quantity, StoreId, Timestamp,
+    inventory::OPERATION_TTL,
 };
 use crate::ports::{
-    AdjustOutcome, Expect, InventoryFilter, InventoryStore, Page, PageQuery, StorageError, StorageResult,
+    AdjustOutcome, Expect, InventoryFilter, InventoryStore, Page, PageQuery, StorageError,
+    StorageResult,
 };
 
 const ITEM_PREFIX: &str = "I#";
@@ -29,7 +34,14 @@ fn item_from(item: Item) -> StorageResult<InventoryItem> {
 }
 
 /// Optional record attributes: absent in the record means removed from the item.
-const OPTIONAL: &[&str] = &["cost_paise", "selling_paise", "reorder_milli", "supplier", "location", "notes"];
+const OPTIONAL: &[&str] = &[
+    "cost_paise",
+    "selling_paise",
+    "reorder_milli",
+    "supplier",
+    "location",
+    "notes",
+];
 
 /// The stock change as update and condition expressions, shared by the plain and the
 /// idempotent path. Returns (update, condition, values).
@@ -113,16 +125,26 @@ impl DynamoStore {
             Ok(out) => {
                 let item = item_from(out.attributes.unwrap_or_default())?;
                 let created = item.version == 1;
-                Ok(AdjustOutcome { item, replayed: false, created })
+                Ok(AdjustOutcome {
+                    item,
+                    replayed: false,
+                    created,
+                })
             }
             Err(e) => match e.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(c)) => Err(adjustment_refused(a, c.item())),
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    Err(adjustment_refused(a, c.item()))
+                }
                 _ => Err(sdk_err(e)),
             },
         }
     }
 
-    async fn adjust_once(&self, a: &Adjustment, op: &crate::domain::Operation) -> StorageResult<AdjustOutcome> {
+    async fn adjust_once(
+        &self,
+        a: &Adjustment,
+        op: &crate::domain::Operation,
+    ) -> StorageResult<AdjustOutcome> {
         let table = &self.tables.inventory;
         let store = a.store_id.as_str();
         let marker = Put::builder()
@@ -151,7 +173,9 @@ impl DynamoStore {
         }
         let items = vec![
             TransactWriteItem::builder().put(marker).build(),
-            TransactWriteItem::builder().update(upd.build().map_err(build_err)?).build(),
+            TransactWriteItem::builder()
+                .update(upd.build().map_err(build_err)?)
+                .build(),
         ];
         let replayed = match self.transact(items).await {
             Ok(()) => false,
@@ -165,7 +189,9 @@ impl DynamoStore {
                 } else if let Some(old) = failed(reasons.get(1)) {
                     return Err(adjustment_refused(a, old));
                 } else {
-                    return Err(StorageError::backend(format!("adjustment cancelled: {reasons:?}")));
+                    return Err(StorageError::backend(format!(
+                        "adjustment cancelled: {reasons:?}"
+                    )));
                 }
             }
         };
@@ -176,26 +202,48 @@ impl DynamoStore {
             .ok_or(StorageError::NotFound)
             .and_then(item_from)?;
         let created = !replayed && item.version == 1;
-        Ok(AdjustOutcome { item, replayed, created })
+        Ok(AdjustOutcome {
+            item,
+            replayed,
+            created,
+        })
     }
 }
 
 #[async_trait]
 impl InventoryStore for DynamoStore {
-    async fn get(&self, store: &StoreId, product: &ProductId) -> StorageResult<Option<InventoryItem>> {
-        self.get_inventory_item(store.as_str(), item_sk(product)).await?.map(item_from).transpose()
+    async fn get(
+        &self,
+        store: &StoreId,
+        product: &ProductId,
+    ) -> StorageResult<Option<InventoryItem>> {
+        self.get_inventory_item(store.as_str(), item_sk(product))
+            .await?
+            .map(item_from)
+            .transpose()
     }
 
-    async fn list(&self, store: &StoreId, filter: &InventoryFilter, page: &PageQuery) -> StorageResult<Page<InventoryItem>> {
+    async fn list(
+        &self,
+        store: &StoreId,
+        filter: &InventoryFilter,
+        page: &PageQuery,
+    ) -> StorageResult<Page<InventoryItem>> {
         const ATTRS: &[&str] = &["store_id", "sk"];
         let after = page.after.as_ref().map(|c| decode(c, ATTRS)).transpose()?;
         // The cursor is sealed to this store already; refuse a foreign key all the same.
         if let Some(a) = &after {
-            if get_s(a, "store_id") != Some(store.as_str()) || !get_s(a, "sk").is_some_and(|k| k.starts_with(ITEM_PREFIX)) {
+            if get_s(a, "store_id") != Some(store.as_str())
+                || !get_s(a, "sk").is_some_and(|k| k.starts_with(ITEM_PREFIX))
+            {
                 return Err(StorageError::BadContinuation);
             }
         }
-        let (client, table, store_s) = (self.client.clone(), self.tables.inventory.clone(), store.to_string());
+        let (client, table, store_s) = (
+            self.client.clone(),
+            self.tables.inventory.clone(),
+            store.to_string(),
+        );
         let low_stock = filter.low_stock;
         let fetch: Fetch<'_> = Box::new(move |start, limit| {
             let (client, table, store_s) = (client.clone(), table.clone(), store_s.clone());
@@ -217,7 +265,10 @@ impl InventoryStore for DynamoStore {
             .boxed()
         });
         let (items, next) = collect_page(fetch, after, ATTRS, page.limit, low_stock).await?;
-        let items = items.into_iter().map(item_from).collect::<StorageResult<Vec<_>>>()?;
+        let items = items
+            .into_iter()
+            .map(item_from)
+            .collect::<StorageResult<Vec<_>>>()?;
         Ok(Page { items, next })
     }
 
@@ -233,7 +284,11 @@ impl InventoryStore for DynamoStore {
         // dropped from the SET list below.
         let record = InventoryRecord::new(store, product, details, 0, at);
         let mut attrs = to_item(&record)?;
-        let removes: Vec<&str> = OPTIONAL.iter().copied().filter(|f| !attrs.contains_key(*f)).collect();
+        let removes: Vec<&str> = OPTIONAL
+            .iter()
+            .copied()
+            .filter(|f| !attrs.contains_key(*f))
+            .collect();
         attrs.remove("store_id");
         attrs.remove("version");
         attrs.insert("entity".into(), s("item"));
@@ -246,7 +301,9 @@ impl InventoryStore for DynamoStore {
             .key("sk", s(item_sk(product)));
         for (i, (name, value)) in attrs.into_iter().enumerate() {
             sets.push(format!("#a{i} = :a{i}"));
-            req = req.expression_attribute_names(format!("#a{i}"), name).expression_attribute_values(format!(":a{i}"), value);
+            req = req
+                .expression_attribute_names(format!("#a{i}"), name)
+                .expression_attribute_values(format!(":a{i}"), value);
         }
         sets.push("version = if_not_exists(version, :zero) + :one".into());
         let mut update = format!("SET {}", sets.join(", "));
@@ -266,7 +323,9 @@ impl InventoryStore for DynamoStore {
         req = match expect {
             Expect::Anything => req,
             Expect::Absent => req.condition_expression("attribute_not_exists(sk)"),
-            Expect::Version(v) => req.condition_expression("version = :expected").expression_attribute_values(":expected", n(v)),
+            Expect::Version(v) => req
+                .condition_expression("version = :expected")
+                .expression_attribute_values(":expected", n(v)),
         };
         match req.send().await {
             Ok(out) => {
@@ -275,16 +334,25 @@ impl InventoryStore for DynamoStore {
                 Ok((item, created))
             }
             Err(e) => match e.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(c)) => Err(match (expect, c.item()) {
-                    (Expect::Absent, _) => StorageError::AlreadyExists,
-                    (_, old) => StorageError::VersionConflict { current: old.and_then(|i| get_n(i, "version")).map(|v| v as u64) },
-                }),
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    Err(match (expect, c.item()) {
+                        (Expect::Absent, _) => StorageError::AlreadyExists,
+                        (_, old) => StorageError::VersionConflict {
+                            current: old.and_then(|i| get_n(i, "version")).map(|v| v as u64),
+                        },
+                    })
+                }
                 _ => Err(sdk_err(e)),
             },
         }
     }
 
-    async fn delete(&self, store: &StoreId, product: &ProductId, expect_version: Option<u64>) -> StorageResult<()> {
+    async fn delete(
+        &self,
+        store: &StoreId,
+        product: &ProductId,
+        expect_version: Option<u64>,
+    ) -> StorageResult<()> {
         let mut req = self
             .client
             .delete_item()
@@ -301,10 +369,14 @@ impl InventoryStore for DynamoStore {
         match req.send().await {
             Ok(_) => Ok(()),
             Err(e) => match e.as_service_error() {
-                Some(DeleteItemError::ConditionalCheckFailedException(c)) => Err(match c.item().and_then(|i| get_n(i, "version")) {
-                    None => StorageError::NotFound,
-                    Some(v) => StorageError::VersionConflict { current: Some(v as u64) },
-                }),
+                Some(DeleteItemError::ConditionalCheckFailedException(c)) => {
+                    Err(match c.item().and_then(|i| get_n(i, "version")) {
+                        None => StorageError::NotFound,
+                        Some(v) => StorageError::VersionConflict {
+                            current: Some(v as u64),
+                        },
+                    })
+                }
                 _ => Err(sdk_err(e)),
             },
         }

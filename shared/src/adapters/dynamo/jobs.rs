@@ -12,7 +12,10 @@ use crate::ports::{JobStore, Page, PageQuery, StorageError, StorageResult};
 
 fn job_item(job: &CsvJob) -> StorageResult<Item> {
     let mut item = to_item(&JobRecord::from(job))?;
-    item.insert("store_sort".into(), s(created_sort_key(&job.created_at, &job.job_id)));
+    item.insert(
+        "store_sort".into(),
+        s(created_sort_key(&job.created_at, &job.job_id)),
+    );
     Ok(item)
 }
 
@@ -33,7 +36,12 @@ impl JobStore for DynamoStore {
             .await;
         match r {
             Ok(_) => Ok(()),
-            Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(PutItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
                 Err(StorageError::AlreadyExists)
             }
             Err(e) => Err(sdk_err(e)),
@@ -61,21 +69,29 @@ impl JobStore for DynamoStore {
             .set_item(Some(job_item(next)?))
             .condition_expression("version = :v")
             .expression_attribute_values(":v", n(next.version.saturating_sub(1)))
-            .return_values_on_condition_check_failure(aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld)
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
             .send()
             .await;
         match r {
             Ok(_) => Ok(()),
             Err(e) => match e.as_service_error() {
                 Some(PutItemError::ConditionalCheckFailedException(c)) => {
-                    Err(StorageError::VersionConflict { current: c.item().and_then(|i| get_n(i, "version")).map(|v| v as u64) })
+                    Err(StorageError::VersionConflict {
+                        current: c.item().and_then(|i| get_n(i, "version")).map(|v| v as u64),
+                    })
                 }
                 _ => Err(sdk_err(e)),
             },
         }
     }
 
-    async fn list_by_store(&self, store: &StoreId, page: &PageQuery) -> StorageResult<Page<CsvJob>> {
+    async fn list_by_store(
+        &self,
+        store: &StoreId,
+        page: &PageQuery,
+    ) -> StorageResult<Page<CsvJob>> {
         const ATTRS: &[&str] = &["job_id", "store_id", "store_sort"];
         let after = page.after.as_ref().map(|c| decode(c, ATTRS)).transpose()?;
         if let Some(a) = &after {
@@ -83,7 +99,11 @@ impl JobStore for DynamoStore {
                 return Err(StorageError::BadContinuation);
             }
         }
-        let (client, table, store_s) = (self.client.clone(), self.tables.jobs.clone(), store.to_string());
+        let (client, table, store_s) = (
+            self.client.clone(),
+            self.tables.jobs.clone(),
+            store.to_string(),
+        );
         let fetch: Fetch<'_> = Box::new(move |start, limit| {
             let (client, table, store_s) = (client.clone(), table.clone(), store_s.clone());
             async move {
@@ -104,7 +124,10 @@ impl JobStore for DynamoStore {
             .boxed()
         });
         let (items, next) = collect_page(fetch, after, ATTRS, page.limit, false).await?;
-        let items = items.into_iter().map(job_from).collect::<StorageResult<Vec<_>>>()?;
+        let items = items
+            .into_iter()
+            .map(job_from)
+            .collect::<StorageResult<Vec<_>>>()?;
         Ok(Page { items, next })
     }
 }

@@ -76,15 +76,20 @@ impl DynamoStore {
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
         let mut delay = Duration::from_millis(20);
         for attempt in 0.. {
-            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
             match result {
                 Ok(_) => return Ok(()),
                 Err(SdkError::ServiceError(e)) => match e.into_err() {
                     TransactWriteItemsError::TransactionCanceledException(c) => {
                         let reasons = c.cancellation_reasons().to_vec();
-                        let conflict_only = reasons
-                            .iter()
-                            .all(|r| matches!(r.code(), None | Some("None") | Some("TransactionConflict")));
+                        let conflict_only = reasons.iter().all(|r| {
+                            matches!(r.code(), None | Some("None") | Some("TransactionConflict"))
+                        });
                         if conflict_only && attempt < 8 {
                             tokio::time::sleep(jitter(delay)).await;
                             delay = (delay * 2).min(Duration::from_millis(500));
@@ -113,11 +118,16 @@ enum TxError {
 }
 
 fn failed(reason: Option<&CancellationReason>) -> Option<Option<&Item>> {
-    reason.filter(|r| r.code() == Some("ConditionalCheckFailed")).map(|r| r.item())
+    reason
+        .filter(|r| r.code() == Some("ConditionalCheckFailed"))
+        .map(|r| r.item())
 }
 
 fn jitter(d: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|t| t.subsec_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|t| t.subsec_nanos())
+        .unwrap_or(0);
     d + Duration::from_nanos(u64::from(nanos) % d.as_nanos().max(1) as u64)
 }
 
@@ -165,11 +175,15 @@ fn n(v: impl std::fmt::Display) -> AttributeValue {
 }
 
 fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
 }
 
 fn get_n(item: &Item, name: &str) -> Option<i64> {
-    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
 }
 
 fn to_item<T: serde::Serialize>(record: &T) -> Result<Item, StorageError> {

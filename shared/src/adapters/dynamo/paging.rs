@@ -17,22 +17,30 @@ use crate::ports::{Continuation, StorageError};
 const MAX_CALLS_PER_PAGE: usize = 5;
 
 /// One Query or Scan call: the start key and `Limit` in, the items and LastEvaluatedKey out.
-pub(crate) type Fetch<'a> =
-    Box<dyn FnMut(Option<Item>, i32) -> BoxFuture<'a, Result<(Vec<Item>, Option<Item>), StorageError>> + Send + 'a>;
+pub(crate) type Fetch<'a> = Box<
+    dyn FnMut(Option<Item>, i32) -> BoxFuture<'a, Result<(Vec<Item>, Option<Item>), StorageError>>
+        + Send
+        + 'a,
+>;
 
 /// Encodes a key (all our key attributes are strings) as a continuation.
 pub(crate) fn encode(key: &Item) -> Result<Continuation, StorageError> {
     let mut map = BTreeMap::new();
     for (k, v) in key {
-        let v = v.as_s().map_err(|_| StorageError::Corrupt(format!("key attribute {k} is not a string")))?;
+        let v = v
+            .as_s()
+            .map_err(|_| StorageError::Corrupt(format!("key attribute {k} is not a string")))?;
         map.insert(k.clone(), v.clone());
     }
-    serde_json::to_string(&map).map(Continuation).map_err(StorageError::backend)
+    serde_json::to_string(&map)
+        .map(Continuation)
+        .map_err(StorageError::backend)
 }
 
 /// Decodes a continuation, which must name exactly `attrs`.
 pub(crate) fn decode(c: &Continuation, attrs: &[&str]) -> Result<Item, StorageError> {
-    let map: BTreeMap<String, String> = serde_json::from_str(&c.0).map_err(|_| StorageError::BadContinuation)?;
+    let map: BTreeMap<String, String> =
+        serde_json::from_str(&c.0).map_err(|_| StorageError::BadContinuation)?;
     if map.len() != attrs.len() || !attrs.iter().all(|a| map.contains_key(*a)) {
         return Err(StorageError::BadContinuation);
     }
@@ -67,7 +75,11 @@ pub(crate) async fn collect_page(
     for _ in 0..if filtered { MAX_CALLS_PER_PAGE } else { 1 } {
         let want = limit - items.len();
         // One more than wanted tells, without another call, whether there is more.
-        let read = if filtered { ((want + 1) * 4).clamp(50, 1000) } else { want + 1 };
+        let read = if filtered {
+            ((want + 1) * 4).clamp(50, 1000)
+        } else {
+            want + 1
+        };
         let (got, last_evaluated) = fetch(start.take(), read as i32).await?;
         for item in got {
             if items.len() == limit {

@@ -1,12 +1,16 @@
 //! The products table: products and their barcode guards.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 use futures::FutureExt;
 
 use super::paging::{Fetch, collect_page, decode};
 use super::{DynamoStore, Item, TxError, build_err, failed, from_item, get_s, s, sdk_err, to_item};
-use crate::adapters::records::{ProductRecord, category_path_key, category_root, created_sort_key, search_text};
+use crate::adapters::records::{
+    ProductRecord, category_path_key, category_root, created_sort_key, search_text,
+};
 use crate::domain::{Gtin, Product, ProductId};
 use crate::ports::{Page, PageQuery, ProductFilter, ProductStore, StorageError, StorageResult};
 
@@ -50,8 +54,14 @@ fn guard_put(b: &Gtin, id: &ProductId, table: &str) -> StorageResult<TransactWri
 
 /// `BarcodeTaken` naming the holder in a failed guard write's old item.
 fn barcode_taken(b: &Gtin, old: Option<&Item>) -> StorageError {
-    match old.and_then(|i| get_s(i, "product_id")).map(ProductId::parse) {
-        Some(Ok(existing)) => StorageError::BarcodeTaken { barcode: b.clone(), existing },
+    match old
+        .and_then(|i| get_s(i, "product_id"))
+        .map(ProductId::parse)
+    {
+        Some(Ok(existing)) => StorageError::BarcodeTaken {
+            barcode: b.clone(),
+            existing,
+        },
         _ => StorageError::Corrupt(format!("barcode guard for {b} without a product id")),
     }
 }
@@ -100,14 +110,19 @@ impl ProductStore for DynamoStore {
                 }
                 match (&product.barcode, failed(reasons.get(1))) {
                     (Some(b), Some(old)) => Err(barcode_taken(b, old)),
-                    _ => Err(StorageError::backend(format!("product insert cancelled: {reasons:?}"))),
+                    _ => Err(StorageError::backend(format!(
+                        "product insert cancelled: {reasons:?}"
+                    ))),
                 }
             }
         }
     }
 
     async fn get(&self, id: &ProductId) -> StorageResult<Option<Product>> {
-        self.get_item(product_pk(id)).await?.map(product_from).transpose()
+        self.get_item(product_pk(id))
+            .await?
+            .map(product_from)
+            .transpose()
     }
 
     async fn find_by_barcode(&self, barcode: &Gtin) -> StorageResult<Option<Product>> {
@@ -116,7 +131,9 @@ impl ProductStore for DynamoStore {
         };
         let id = get_s(&guard, "product_id")
             .and_then(|i| ProductId::parse(i).ok())
-            .ok_or_else(|| StorageError::Corrupt(format!("barcode guard for {barcode} without a product id")))?;
+            .ok_or_else(|| {
+                StorageError::Corrupt(format!("barcode guard for {barcode} without a product id"))
+            })?;
         self.get(&id).await
     }
 
@@ -154,7 +171,9 @@ impl ProductStore for DynamoStore {
             Err(TxError::Canceled(reasons)) => {
                 if let Some(old) = failed(reasons.first()) {
                     return Err(match old.and_then(|i| super::get_n(i, "version")) {
-                        Some(v) => StorageError::VersionConflict { current: Some(v as u64) },
+                        Some(v) => StorageError::VersionConflict {
+                            current: Some(v as u64),
+                        },
                         None => StorageError::NotFound,
                     });
                 }
@@ -163,7 +182,9 @@ impl ProductStore for DynamoStore {
                         return Err(barcode_taken(b, old));
                     }
                 }
-                Err(StorageError::backend(format!("product update cancelled: {reasons:?}")))
+                Err(StorageError::backend(format!(
+                    "product update cancelled: {reasons:?}"
+                )))
             }
         }
     }
@@ -173,9 +194,15 @@ impl ProductStore for DynamoStore {
         let client = self.client.clone();
         // Which index serves the listing, and the attributes its continuation holds.
         let (index, attrs): (Option<&str>, &[&str]) = if filter.category.is_some() {
-            (Some("by-category"), &["pk", "category_root", "category_sort"])
+            (
+                Some("by-category"),
+                &["pk", "category_root", "category_sort"],
+            )
         } else if filter.status.is_some() {
-            (Some("by-status"), &["pk", "verification_status", "status_sort"])
+            (
+                Some("by-status"),
+                &["pk", "verification_status", "status_sort"],
+            )
         } else {
             (None, &["pk"])
         };
@@ -188,7 +215,8 @@ impl ProductStore for DynamoStore {
         match (index, &filter.category, filter.status) {
             (Some("by-category"), Some(cat), status) => {
                 let path = category_path_key(cat);
-                key_cond = Some("category_root = :root AND begins_with(category_sort, :path)".to_string());
+                key_cond =
+                    Some("category_root = :root AND begins_with(category_sort, :path)".to_string());
                 values.push((":root".into(), s(category_root(&path))));
                 values.push((":path".into(), s(path)));
                 if let Some(st) = status {
@@ -215,8 +243,15 @@ impl ProductStore for DynamoStore {
         let index = index.map(str::to_string);
 
         let fetch: Fetch<'_> = Box::new(move |start, limit| {
-            let (client, table, index, key_cond, filter_expr, values, names) =
-                (client.clone(), table.clone(), index.clone(), key_cond.clone(), filter_expr.clone(), values.clone(), names.clone());
+            let (client, table, index, key_cond, filter_expr, values, names) = (
+                client.clone(),
+                table.clone(),
+                index.clone(),
+                key_cond.clone(),
+                filter_expr.clone(),
+                values.clone(),
+                names.clone(),
+            );
             async move {
                 if let Some(kc) = key_cond {
                     let mut q = client
@@ -255,7 +290,10 @@ impl ProductStore for DynamoStore {
             .boxed()
         });
         let (items, next) = collect_page(fetch, after, attrs, page.limit, filtered).await?;
-        let items = items.into_iter().map(product_from).collect::<StorageResult<Vec<_>>>()?;
+        let items = items
+            .into_iter()
+            .map(product_from)
+            .collect::<StorageResult<Vec<_>>>()?;
         Ok(Page { items, next })
     }
 }

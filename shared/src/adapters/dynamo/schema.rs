@@ -2,8 +2,8 @@
 //! come from `infra/template.yaml` (a test checks the two agree).
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 
 use super::{DynamoStore, build_err, sdk_err};
@@ -51,7 +51,11 @@ pub fn specs() -> Vec<TableSpec> {
 }
 
 fn key(name: &str, t: KeyType) -> Result<KeySchemaElement, StorageError> {
-    KeySchemaElement::builder().attribute_name(name).key_type(t).build().map_err(build_err)
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(t)
+        .build()
+        .map_err(build_err)
 }
 
 impl DynamoStore {
@@ -91,7 +95,11 @@ impl DynamoStore {
             }
             for (index, h, r, all) in &spec.indexes {
                 let projection = Projection::builder()
-                    .projection_type(if *all { ProjectionType::All } else { ProjectionType::KeysOnly })
+                    .projection_type(if *all {
+                        ProjectionType::All
+                    } else {
+                        ProjectionType::KeysOnly
+                    })
                     .build();
                 req = req.global_secondary_indexes(
                     GlobalSecondaryIndex::builder()
@@ -109,7 +117,11 @@ impl DynamoStore {
                     .update_time_to_live()
                     .table_name(name)
                     .time_to_live_specification(
-                        TimeToLiveSpecification::builder().attribute_name(ttl).enabled(true).build().map_err(build_err)?,
+                        TimeToLiveSpecification::builder()
+                            .attribute_name(ttl)
+                            .enabled(true)
+                            .build()
+                            .map_err(build_err)?,
                     )
                     .send()
                     .await

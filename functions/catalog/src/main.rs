@@ -1,0 +1,166 @@
+//! `catalog`: the local binary. `catalog serve` runs every route of the API on one port on the
+//! embedded backend (what `make run` starts); the other subcommands are operator tools.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use catalog_core::app::{App, DEV_JWT_SECRET};
+use catalog_core::auth::{Role, TokenKeys};
+use catalog_core::domain::StoreId;
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "catalog",
+    version,
+    about = "Kirana catalog backend: local server and operator tools"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve every API route on the embedded backend (SQLite file + blob folders).
+    Serve {
+        /// Address to listen on (loopback by default).
+        #[arg(long, default_value = "127.0.0.1:8080", env = "CATALOG_ADDR")]
+        addr: SocketAddr,
+        /// Folder for the database and blobs (created if missing).
+        #[arg(long, default_value = "data", env = "CATALOG_DATA_DIR")]
+        data_dir: PathBuf,
+        /// HS256 secret for tokens (at least 32 bytes). Defaults to the local development secret.
+        #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+        jwt_secret: Option<String>,
+    },
+    /// Mint a token for local use.
+    Token {
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// The caller's id (the `sub` claim).
+        #[arg(long, default_value = "dev-user")]
+        sub: String,
+        /// A store the token grants (repeatable); needed for store owners and scanners.
+        #[arg(long = "store")]
+        stores: Vec<String>,
+        /// Lifetime in days.
+        #[arg(long, default_value_t = 30)]
+        days: i64,
+        #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+        jwt_secret: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Admin,
+    StoreOwner,
+    Scanner,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::StoreOwner => Role::StoreOwner,
+            RoleArg::Scanner => Role::Scanner,
+        }
+    }
+}
+
+fn secret(given: Option<String>) -> String {
+    given.unwrap_or_else(|| DEV_JWT_SECRET.to_string())
+}
+
+fn mint(
+    secret: &str,
+    role: Role,
+    sub: &str,
+    stores: &[String],
+    days: i64,
+) -> anyhow::Result<String> {
+    let keys = TokenKeys::new(secret.as_bytes())?;
+    let stores = stores
+        .iter()
+        .map(|s| StoreId::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    if role != Role::Admin && stores.is_empty() {
+        anyhow::bail!("a {role} token needs at least one --store");
+    }
+    Ok(keys.mint(sub, role, &stores, time::Duration::days(days)))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Serve {
+            addr,
+            data_dir,
+            jwt_secret,
+        } => serve(addr, data_dir, secret(jwt_secret)).await,
+        Command::Token {
+            role,
+            sub,
+            stores,
+            days,
+            jwt_secret,
+        } => {
+            println!(
+                "{}",
+                mint(&secret(jwt_secret), role.into(), &sub, &stores, days)?
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn serve(addr: SocketAddr, data_dir: PathBuf, secret: String) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (app, paths) = App::embedded(&data_dir, &base, &secret)?;
+    let admin = mint(&secret, Role::Admin, "dev-admin", &[], 30)?;
+    let owner = mint(
+        &secret,
+        Role::StoreOwner,
+        "dev-owner",
+        &["store-1".into()],
+        30,
+    )?;
+    let scanner = mint(
+        &secret,
+        Role::Scanner,
+        "dev-scanner",
+        &["store-1".into()],
+        30,
+    )?;
+    println!(
+        "\nKirana catalog API on {base} (embedded backend: {})\n\n\
+         admin token:         {admin}\n\
+         store-1 owner token: {owner}\n\
+         store-1 scanner:     {scanner}\n\n\
+         Try:\n  \
+         curl -s {base}/v1/health\n  \
+         curl -s -X POST {base}/v1/scan -H \"Authorization: Bearer {scanner}\" -H 'Content-Type: application/json' \\\n    \
+         -d '{{\"store_id\":\"store-1\",\"barcode\":\"8901058000290\",\"scan_id\":\"first-scan\"}}'\n  \
+         curl -s {base}/v1/stores/store-1/inventory -H \"Authorization: Bearer {owner}\"\n\n\
+         Ctrl-C stops the server; data stays in {}.\n",
+        paths.database.display(),
+        data_dir.display()
+    );
+    let router = catalog_core::local::router(app, vec![paths.uploads, paths.images]);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

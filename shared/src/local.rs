@@ -1,0 +1,260 @@
+//! The local server: every route of the API on one port, plus the presigned blob URLs of the
+//! embedded backend. `make run` starts it; integration tests start it on a free port.
+//!
+//! Owns only the translation between axum and the Lambda request type: the handlers are the
+//! very ones the Lambda functions run ([`Route::call`]), given the same path and query
+//! parameters API Gateway would give them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body as AxumBody, to_bytes};
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response as AxumResponse};
+use axum::routing::{MethodFilter, MethodRouter, on};
+use bytes::Bytes;
+use http::{Method, StatusCode, header};
+use lambda_http::{Body, RequestExt};
+
+use crate::adapters::blobdir::{BlobDir, Grant, LOCAL_BLOB_PATH};
+use crate::api::routes;
+use crate::app::App;
+use crate::domain::Timestamp;
+use crate::http::{ApiError, Problem, Route};
+use crate::ports::{BlobKey, BlobStore};
+
+/// Read at most this much of an API request body (handlers apply their own, smaller limits).
+const MAX_REQUEST_BYTES: usize = 1024 * 1024;
+/// Largest blob accepted through a local presigned URL.
+pub const MAX_LOCAL_BLOB_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Clone)]
+struct Shared {
+    app: Arc<App>,
+    blobs: Arc<HashMap<String, BlobDir>>,
+}
+
+/// Builds the router for `app`, with `blobs` served under `/_local/blobs/<bucket>/...`.
+pub fn router(app: Arc<App>, blobs: Vec<BlobDir>) -> Router {
+    let mut by_path: BTreeMap<&'static str, Vec<&'static Route>> = BTreeMap::new();
+    for r in routes::ALL.iter().copied() {
+        by_path.entry(r.path).or_default().push(r);
+    }
+    let shared = Shared {
+        app,
+        blobs: Arc::new(
+            blobs
+                .into_iter()
+                .map(|b| (b.bucket().to_string(), b))
+                .collect(),
+        ),
+    };
+    let mut router = Router::new();
+    for (path, rs) in by_path {
+        let allowed = rs
+            .iter()
+            .map(|r| r.method.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut mr: MethodRouter<Shared> = MethodRouter::new();
+        for r in rs {
+            let filter = MethodFilter::try_from(r.method.clone()).expect("standard method");
+            mr = mr.merge(on(
+                filter,
+                move |State(s): State<Shared>,
+                      Path(params): Path<HashMap<String, String>>,
+                      RawQuery(q): RawQuery,
+                      req: axum::extract::Request| async move {
+                    dispatch(r, s.app, params, q, req).await
+                },
+            ));
+        }
+        let allowed_for_fallback = allowed.clone();
+        mr = mr.fallback(move |method: Method| async move {
+            to_axum(
+                ApiError::MethodNotAllowed {
+                    method: method.to_string(),
+                    allowed: allowed_for_fallback,
+                }
+                .into_response(),
+            )
+        });
+        router = router.route(path, mr);
+    }
+    router
+        .route(
+            &format!("{LOCAL_BLOB_PATH}/{{bucket}}/{{*key}}"),
+            axum::routing::get(blob_get).put(blob_put),
+        )
+        .fallback(|method: Method, uri: http::Uri| async move {
+            to_axum(
+                ApiError::RouteNotFound {
+                    method: method.to_string(),
+                    path: uri.path().to_string(),
+                }
+                .into_response(),
+            )
+        })
+        .with_state(shared)
+}
+
+async fn dispatch(
+    route: &'static Route,
+    app: Arc<App>,
+    params: HashMap<String, String>,
+    query: Option<String>,
+    req: axum::extract::Request,
+) -> AxumResponse {
+    let (parts, body) = req.into_parts();
+    let bytes = match to_bytes(body, MAX_REQUEST_BYTES).await {
+        Ok(b) => b,
+        Err(_) => {
+            return to_axum(
+                ApiError::PayloadTooLarge {
+                    limit: crate::http::request::MAX_JSON_BODY_BYTES,
+                }
+                .into_response(),
+            );
+        }
+    };
+    let body = if bytes.is_empty() {
+        Body::Empty
+    } else {
+        Body::Binary(bytes.to_vec())
+    };
+    let query: lambda_http::aws_lambda_events::query_map::QueryMap =
+        query.unwrap_or_default().parse().unwrap_or_default();
+    let req = http::Request::from_parts(parts, body)
+        .with_path_parameters(params)
+        .with_query_string_parameters(query);
+    to_axum(route.call(app, req).await)
+}
+
+fn to_axum(res: crate::http::Response) -> AxumResponse {
+    let (parts, body) = res.into_parts();
+    let body = match body {
+        Body::Empty => AxumBody::empty(),
+        Body::Text(s) => AxumBody::from(s),
+        Body::Binary(b) => AxumBody::from(b),
+        _ => AxumBody::empty(),
+    };
+    AxumResponse::from_parts(parts, body)
+}
+
+fn blob_problem(status: StatusCode, code: &str, detail: impl Into<String>) -> AxumResponse {
+    to_axum(Problem::new(status, code, detail).into_response())
+}
+
+fn blob_target<'a>(
+    s: &'a Shared,
+    bucket: &str,
+    key: &str,
+) -> Result<(&'a BlobDir, BlobKey), AxumResponse> {
+    let dir = s.blobs.get(bucket).ok_or_else(|| {
+        blob_problem(
+            StatusCode::NOT_FOUND,
+            "bucket_not_found",
+            format!("no bucket {bucket}"),
+        )
+    })?;
+    let key =
+        BlobKey::parse(key).map_err(|e| blob_problem(StatusCode::BAD_REQUEST, "invalid_key", e))?;
+    Ok((dir, key))
+}
+
+fn query_map(q: Option<String>) -> HashMap<String, String> {
+    let parsed: lambda_http::aws_lambda_events::query_map::QueryMap =
+        q.unwrap_or_default().parse().unwrap_or_default();
+    parsed
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+async fn blob_get(
+    State(s): State<Shared>,
+    Path((bucket, key)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> AxumResponse {
+    let (dir, key) = match blob_target(&s, &bucket, &key) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if let Err(e) = dir.verify("GET", &key, &query_map(q), Timestamp::now()) {
+        return blob_problem(StatusCode::FORBIDDEN, "signature_invalid", e);
+    }
+    match dir.get(&key).await {
+        Ok(Some(blob)) => ([(header::CONTENT_TYPE, blob.content_type)], blob.bytes).into_response(),
+        Ok(None) => blob_problem(
+            StatusCode::NOT_FOUND,
+            "blob_not_found",
+            format!("no blob {key}"),
+        ),
+        Err(e) => blob_problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    }
+}
+
+async fn blob_put(
+    State(s): State<Shared>,
+    Path((bucket, key)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+    req: axum::extract::Request,
+) -> AxumResponse {
+    let (dir, key) = match blob_target(&s, &bucket, &key) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let (content_type, content_length) =
+        match dir.verify("PUT", &key, &query_map(q), Timestamp::now()) {
+            Ok(Grant::Put {
+                content_type,
+                content_length,
+            }) => (content_type, content_length),
+            Ok(Grant::Get) => {
+                return blob_problem(
+                    StatusCode::FORBIDDEN,
+                    "signature_invalid",
+                    "this URL is for downloads",
+                );
+            }
+            Err(e) => return blob_problem(StatusCode::FORBIDDEN, "signature_invalid", e),
+        };
+    let sent_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if sent_type != content_type {
+        return blob_problem(
+            StatusCode::FORBIDDEN,
+            "signature_invalid",
+            format!("this URL is for Content-Type {content_type}"),
+        );
+    }
+    let limit = (content_length as usize).min(MAX_LOCAL_BLOB_BYTES);
+    let bytes: Bytes = match to_bytes(req.into_body(), limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            return blob_problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("this URL takes exactly {content_length} bytes"),
+            );
+        }
+    };
+    if bytes.len() as u64 != content_length {
+        return blob_problem(
+            StatusCode::BAD_REQUEST,
+            "length_mismatch",
+            format!(
+                "this URL takes exactly {content_length} bytes; got {}",
+                bytes.len()
+            ),
+        );
+    }
+    match dir.put(&key, bytes, &content_type).await {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => blob_problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    }
+}

@@ -1,0 +1,783 @@
+//! The HTTP API end to end: the local server's router (the same handlers the Lambda functions
+//! run) over each backend. `embedded::...` runs on SQLite; `aws::...` on DynamoDB Local and
+//! ministack.
+
+use catalog_core::auth::{Role, TokenKeys};
+use catalog_core::domain::{CsvJob, JobId, StoreId, Timestamp};
+use catalog_tests::{TEST_SECRET, TestApi, random_gtin};
+use serde_json::json;
+
+async fn health_is_public(api: &TestApi) {
+    let r = api.send("GET", "/v1/health", None, None, &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["status"], "ok");
+}
+
+async fn bad_tokens_are_401(api: &TestApi) {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let keys = TokenKeys::new(TEST_SECRET.as_bytes()).unwrap();
+    let expired = keys.mint_at("u", Role::Admin, &[], now - 7200, now - 3600);
+    let foreign = TokenKeys::new(b"some-other-secret-some-other-secret")
+        .unwrap()
+        .mint("u", Role::Admin, &[], time::Duration::days(1));
+    let good = api.admin();
+    let payload = good.split('.').nth(1).unwrap();
+    let unsigned = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
+    let cases: Vec<(Option<String>, &str)> = vec![
+        (None, "token_missing"),
+        (Some("Basic abc".into()), "token_not_bearer"),
+        (Some(format!("Bearer {expired}")), "token_expired"),
+        (Some(format!("Bearer {foreign}")), "token_bad_signature"),
+        (Some(format!("Bearer {unsigned}")), "token_malformed"),
+        (Some("Bearer not.a.jwt".into()), "token_malformed"),
+    ];
+    for (auth, code) in cases {
+        let headers: Vec<(&str, &str)> = auth
+            .as_deref()
+            .map(|a| vec![("authorization", a)])
+            .unwrap_or_default();
+        let r = api.send("GET", "/v1/products", None, None, &headers).await;
+        assert_eq!((r.status, r.code()), (401, code), "{r:?}");
+        assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+        assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    }
+}
+
+async fn products_are_created_read_and_reviewed(api: &TestApi) {
+    let owner = api.token(Role::StoreOwner, &["s1"]);
+    let scanner = api.token(Role::Scanner, &["s1"]);
+    let admin = api.admin();
+    let barcode = random_gtin().to_string();
+    let body = json!({
+        "name": "Haldiram Aloo Bhujia", "brand": "Haldiram's", "category": "Snacks > Namkeen",
+        "barcode": barcode, "regional_names": {"in-mh": ["आलू भुजिया"]}, "attributes": {"weight": "200 g"}
+    });
+    let r = api.post("/v1/products", &owner, body.clone()).await;
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(r.body["verification_status"], "pending");
+    assert_eq!(r.body["regional_names"]["IN-MH"][0], "आलू भुजिया");
+    let id = r.body["product_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/v1/products/{id}").as_str())
+    );
+    assert_eq!(r.header("etag"), Some("\"1\""));
+
+    let r = api.get(&format!("/v1/products/{id}"), &scanner).await;
+    assert_eq!(
+        (r.status, r.body["name"].as_str()),
+        (200, Some("Haldiram Aloo Bhujia"))
+    );
+    let r = api
+        .get(&format!("/v1/products?barcode={barcode}"), &scanner)
+        .await;
+    assert_eq!(r.body["items"][0]["product_id"], id.as_str());
+    let r = api
+        .get(&format!("/v1/products?barcode={}", random_gtin()), &scanner)
+        .await;
+    assert_eq!(
+        (r.status, r.body["items"].as_array().unwrap().len()),
+        (200, 0)
+    );
+
+    let r = api
+        .post(
+            "/v1/products",
+            &owner,
+            json!({"name": "Copy", "barcode": barcode}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (409, "barcode_taken"));
+    assert_eq!(r.body["existing_product_id"], id.as_str());
+    assert_eq!(
+        api.post("/v1/products", &scanner, json!({"name": "X"}))
+            .await
+            .code(),
+        "forbidden_role"
+    );
+
+    // Review: admin only, with If-Match.
+    let path = format!("/v1/products/{id}");
+    let approve = json!({"verification_status": "approved"});
+    assert_eq!(
+        api.send(
+            "PATCH",
+            &path,
+            Some(&owner),
+            Some(approve.clone()),
+            &[("if-match", "\"1\"")]
+        )
+        .await
+        .status,
+        403
+    );
+    assert_eq!(
+        api.send("PATCH", &path, Some(&admin), Some(approve.clone()), &[])
+            .await
+            .status,
+        428
+    );
+    let r = api
+        .send(
+            "PATCH",
+            &path,
+            Some(&admin),
+            Some(approve.clone()),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["verification_status"].as_str()),
+        (200, Some("approved")),
+        "{r:?}"
+    );
+    assert_eq!(r.header("etag"), Some("\"2\""));
+    let r = api
+        .send(
+            "PATCH",
+            &path,
+            Some(&admin),
+            Some(json!({"brand": null})),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code(), r.body["current_version"].as_u64()),
+        (412, "version_mismatch", Some(2))
+    );
+    let merge = json!({"brand": null});
+    let r = api
+        .send(
+            "PATCH",
+            &path,
+            Some(&admin),
+            Some(merge),
+            &[
+                ("if-match", "2"),
+                ("content-type", "application/merge-patch+json"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["brand"].clone()),
+        (200, serde_json::Value::Null),
+        "{r:?}"
+    );
+
+    let r = api
+        .get("/v1/products?status=approved&limit=100", &owner)
+        .await;
+    assert!(
+        r.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["product_id"] == id.as_str())
+    );
+    let r = api.get("/v1/products?q=aloo%20BHUJIA", &owner).await;
+    assert_eq!(r.body["items"][0]["product_id"], id.as_str(), "{r:?}");
+}
+
+async fn a_retried_create_makes_one_product(api: &TestApi) {
+    let owner = api.token(Role::StoreOwner, &["s1"]);
+    let body = json!({"name": "Parle-G Biscuits"});
+    let first = api
+        .send(
+            "POST",
+            "/v1/products",
+            Some(&owner),
+            Some(body.clone()),
+            &[("idempotency-key", "create-1")],
+        )
+        .await;
+    let again = api
+        .send(
+            "POST",
+            "/v1/products",
+            Some(&owner),
+            Some(body),
+            &[("idempotency-key", "create-1")],
+        )
+        .await;
+    assert_eq!((first.status, again.status), (201, 200));
+    assert_eq!(first.body["product_id"], again.body["product_id"]);
+    let other = api
+        .send(
+            "POST",
+            "/v1/products",
+            Some(&owner),
+            Some(json!({"name": "Other"})),
+            &[("idempotency-key", "create-1")],
+        )
+        .await;
+    assert_eq!(
+        (other.status, other.code()),
+        (422, "idempotency_key_reused")
+    );
+}
+
+async fn bad_input_gets_a_precise_problem(api: &TestApi) {
+    let owner = api.token(Role::StoreOwner, &["s1"]);
+    let t = Some(owner.as_str());
+    let r = api
+        .send(
+            "POST",
+            "/v1/products",
+            t,
+            None,
+            &[("content-type", "text/csv")],
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (415, "unsupported_media_type"));
+    let big = json!({"name": "x".repeat(70_000)});
+    assert_eq!(
+        api.post("/v1/products", &owner, big).await.code(),
+        "body_too_large"
+    );
+    let r = api
+        .send(
+            "POST",
+            "/v1/products",
+            t,
+            None,
+            &[("content-type", "application/json")],
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "malformed_json"));
+    let r = api
+        .send("POST", "/v1/products", t, Some(json!("just a string")), &[])
+        .await;
+    assert_eq!((r.status, r.code()), (422, "validation_failed"));
+    let mut req = api
+        .http
+        .post(format!("{}/v1/products", api.base))
+        .header("authorization", format!("Bearer {owner}"));
+    req = req
+        .header("content-type", "application/json")
+        .body("{\"name\": \"a\",");
+    assert_eq!(req.send().await.unwrap().status().as_u16(), 400);
+
+    let r = api
+        .post(
+            "/v1/products",
+            &owner,
+            json!({"name": "ok", "colour": "red"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["errors"][0]["field"].as_str()),
+        (422, Some("colour"))
+    );
+    let r = api
+        .post(
+            "/v1/products",
+            &owner,
+            json!({"name": " ", "barcode": "8901058000291", "attributes": {"Bad Key": "x"}}),
+        )
+        .await;
+    let fields: Vec<&str> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["name", "barcode", "attributes.Bad Key"], "{r:?}");
+    assert_eq!(r.body["errors"][1]["code"], "barcode_check_digit");
+    let r = api.post("/v1/products", &owner, json!({"name": 7})).await;
+    assert_eq!(
+        (r.status, r.body["errors"][0]["field"].as_str()),
+        (422, Some("name"))
+    );
+
+    for (path, field) in [
+        ("/v1/products?colour=red", "query.colour"),
+        ("/v1/products?limit=0", "query.limit"),
+        ("/v1/products?limit=abc", "query.limit"),
+        ("/v1/products?status=great", "query.status"),
+        ("/v1/products?barcode=123", "query.barcode"),
+        ("/v1/products?barcode=8901058000290&q=x", "query.barcode"),
+        ("/v1/products/not-a-uuid", "path.product_id"),
+        ("/v1/stores/bad%20store/inventory", "path.store_id"),
+        ("/v1/stores/s1/inventory?low_stock=maybe", "query.low_stock"),
+    ] {
+        let r = api.get(path, &owner).await;
+        assert_eq!(
+            (r.status, r.body["errors"][0]["field"].as_str()),
+            (422, Some(field)),
+            "{path}: {r:?}"
+        );
+    }
+    let r = api.get("/v1/products?cursor=forged", &owner).await;
+    assert_eq!((r.status, r.code()), (400, "invalid_cursor"));
+    let r = api
+        .send("DELETE", "/v1/products", Some(&owner), None, &[])
+        .await;
+    assert_eq!((r.status, r.code()), (405, "method_not_allowed"));
+}
+
+async fn a_store_token_cannot_reach_another_store(api: &TestApi) {
+    let a = api.token(Role::StoreOwner, &["store-a"]);
+    let admin = api.admin();
+    let pid = api
+        .create_product("Amul Butter 100g", Some(&random_gtin().to_string()))
+        .await;
+    for i in 0..3 {
+        let other = api.create_product(&format!("B item {i}"), None).await;
+        let r = api
+            .put(
+                &format!("/v1/stores/store-b/inventory/{other}"),
+                &admin,
+                json!({"quantity": "5"}),
+            )
+            .await;
+        assert_eq!(r.status, 201);
+        let r = api
+            .put(
+                &format!("/v1/stores/store-a/inventory/{other}"),
+                &admin,
+                json!({"quantity": "1"}),
+            )
+            .await;
+        assert_eq!(r.status, 201);
+    }
+    assert_eq!(
+        api.put(
+            &format!("/v1/stores/store-b/inventory/{pid}"),
+            &admin,
+            json!({"quantity": "5"})
+        )
+        .await
+        .status,
+        201
+    );
+
+    let item_b = format!("/v1/stores/store-b/inventory/{pid}");
+    let cases = [
+        api.get("/v1/stores/store-b/inventory", &a).await,
+        api.get(&item_b, &a).await,
+        api.put(&item_b, &a, json!({"quantity": "0"})).await,
+        api.send("DELETE", &item_b, Some(&a), None, &[]).await,
+        api.post(
+            &format!("{item_b}/adjustments"),
+            &a,
+            json!({"delta": "-5", "reason": "sale"}),
+        )
+        .await,
+        api.post(
+            "/v1/scan",
+            &api.token(Role::Scanner, &["store-a"]),
+            json!({"store_id": "store-b", "barcode": random_gtin().to_string()}),
+        )
+        .await,
+    ];
+    for r in cases {
+        assert_eq!((r.status, r.code()), (403, "forbidden_store"), "{r:?}");
+    }
+    // Store B is untouched.
+    assert_eq!(api.get(&item_b, &admin).await.body["quantity"], "5");
+
+    // Paging: a cursor from store A's listing does not open store B's.
+    let r = api.get("/v1/stores/store-a/inventory?limit=1", &a).await;
+    let cursor = r.body["next_cursor"]
+        .as_str()
+        .expect("more than one item")
+        .to_string();
+    let r = api
+        .get(
+            &format!("/v1/stores/store-b/inventory?limit=1&cursor={cursor}"),
+            &admin,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "invalid_cursor"));
+    let r = api
+        .get(
+            &format!("/v1/stores/store-a/inventory?limit=1&low_stock=true&cursor={cursor}"),
+            &a,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "invalid_cursor"),
+        "a cursor is bound to its filters too"
+    );
+    let mut seen = 0;
+    let mut next = Some(cursor);
+    seen += 1;
+    while let Some(c) = next {
+        let r = api
+            .get(
+                &format!("/v1/stores/store-a/inventory?limit=1&cursor={c}"),
+                &a,
+            )
+            .await;
+        assert_eq!(r.status, 200);
+        for item in r.body["items"].as_array().unwrap() {
+            assert_eq!(item["store_id"], "store-a");
+            seen += 1;
+        }
+        next = r.body["next_cursor"].as_str().map(str::to_string);
+    }
+    assert_eq!(seen, 3);
+}
+
+async fn inventory_is_set_adjusted_and_removed(api: &TestApi) {
+    let owner = api.token(Role::StoreOwner, &["s1"]);
+    let pid = api.create_product("Tata Salt 1kg", None).await;
+    let path = format!("/v1/stores/s1/inventory/{pid}");
+    let r = api.put(&path, &owner, json!({"quantity": 10, "selling_price": 28, "cost_price": "24.50", "reorder_level": "4", "location": "Rack 2"})).await;
+    assert_eq!((r.status, r.header("etag")), (201, Some("\"1\"")), "{r:?}");
+    assert_eq!(
+        (
+            r.body["selling_price"].as_str(),
+            r.body["cost_price"].as_str()
+        ),
+        (Some("28.00"), Some("24.50"))
+    );
+    let r = api
+        .send(
+            "PUT",
+            &path,
+            Some(&owner),
+            Some(json!({"quantity": "3", "reorder_level": "4"})),
+            &[("if-none-match", "*")],
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (409, "already_exists"));
+    let r = api
+        .send(
+            "PUT",
+            &path,
+            Some(&owner),
+            Some(json!({"quantity": "3", "reorder_level": "4"})),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(
+        (
+            r.status,
+            r.body["low_stock"].as_bool(),
+            r.body["location"].clone()
+        ),
+        (200, Some(true), serde_json::Value::Null)
+    );
+    let r = api
+        .send(
+            "PUT",
+            &path,
+            Some(&owner),
+            Some(json!({"quantity": "3"})),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["current_version"].as_u64()),
+        (412, Some(2))
+    );
+    let r = api
+        .get("/v1/stores/s1/inventory?low_stock=true", &owner)
+        .await;
+    assert_eq!(r.body["items"][0]["product_id"], pid.as_str());
+
+    let adjust = format!("{path}/adjustments");
+    let r = api
+        .post(&adjust, &owner, json!({"delta": "-5", "reason": "sale"}))
+        .await;
+    assert_eq!(
+        (r.status, r.code(), r.body["available"].as_str()),
+        (409, "insufficient_stock", Some("3"))
+    );
+    let r = api
+        .post(&adjust, &owner, json!({"delta": "0", "reason": "sale"}))
+        .await;
+    assert_eq!(r.status, 422);
+    let r = api
+        .post(&adjust, &owner, json!({"delta": "-1", "reason": "stolen"}))
+        .await;
+    assert_eq!(r.body["errors"][0]["field"], "reason");
+    let keyed = || {
+        api.send(
+            "POST",
+            &adjust,
+            Some(&owner),
+            Some(json!({"delta": "2.5", "reason": "restock"})),
+            &[("idempotency-key", "restock-7")],
+        )
+    };
+    let first = keyed().await;
+    let again = keyed().await;
+    assert_eq!(
+        (
+            first.status,
+            first.body["replayed"].as_bool(),
+            first.body["item"]["quantity"].as_str()
+        ),
+        (200, Some(false), Some("5.5"))
+    );
+    assert_eq!(
+        (
+            again.status,
+            again.body["replayed"].as_bool(),
+            again.body["item"]["quantity"].as_str()
+        ),
+        (200, Some(true), Some("5.5"))
+    );
+
+    let unknown = format!(
+        "/v1/stores/s1/inventory/{}",
+        catalog_core::domain::ProductId::new()
+    );
+    assert_eq!(
+        api.put(&unknown, &owner, json!({"quantity": "1"}))
+            .await
+            .code(),
+        "product_not_found"
+    );
+    assert_eq!(
+        api.get(&unknown, &owner).await.code(),
+        "inventory_item_not_found"
+    );
+    assert_eq!(
+        api.send(
+            "DELETE",
+            &path,
+            Some(&owner),
+            None,
+            &[("if-match", "\"9\"")]
+        )
+        .await
+        .status,
+        412
+    );
+    assert_eq!(
+        api.send("DELETE", &path, Some(&owner), None, &[])
+            .await
+            .status,
+        204
+    );
+    assert_eq!(api.get(&path, &owner).await.status, 404);
+}
+
+async fn fifty_concurrent_adjustments_over_http(api: &TestApi) {
+    let owner = api.token(Role::StoreOwner, &["s1"]);
+    let pid = api.create_product("Maggi Noodles", None).await;
+    let path = format!("/v1/stores/s1/inventory/{pid}");
+    assert_eq!(
+        api.put(&path, &owner, json!({"quantity": "100"}))
+            .await
+            .status,
+        201
+    );
+    let adjust = format!("{path}/adjustments");
+    let calls =
+        (0..50).map(|_| api.post(&adjust, &owner, json!({"delta": "1", "reason": "restock"})));
+    for r in futures::future::join_all(calls).await {
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+    let r = api.get(&path, &owner).await;
+    assert_eq!(
+        (r.body["quantity"].as_str(), r.body["version"].as_u64()),
+        (Some("150"), Some(51))
+    );
+}
+
+async fn scans_count_once_and_create_pending_products(api: &TestApi) {
+    let scanner = api.token(Role::Scanner, &["s1"]);
+    let barcode = random_gtin().to_string();
+    let scan = |id: &str| json!({"store_id": "s1", "barcode": barcode, "scan_id": id});
+    let r = api.post("/v1/scan", &scanner, scan("scan-1")).await;
+    assert_eq!(
+        (r.status, r.body["product_created"].as_bool()),
+        (201, Some(true)),
+        "{r:?}"
+    );
+    assert_eq!(r.body["product"]["verification_status"], "pending");
+    assert_eq!(r.body["item"]["quantity"], "1");
+    let r = api.post("/v1/scan", &scanner, scan("scan-1")).await;
+    assert_eq!(
+        (
+            r.status,
+            r.body["replayed"].as_bool(),
+            r.body["item"]["quantity"].as_str()
+        ),
+        (200, Some(true), Some("1"))
+    );
+    let r = api
+        .post(
+            "/v1/scan",
+            &scanner,
+            json!({"store_id": "s1", "barcode": barcode, "quantity": 3, "scan_id": "scan-2"}),
+        )
+        .await;
+    assert_eq!(
+        (
+            r.status,
+            r.body["product_created"].as_bool(),
+            r.body["item"]["quantity"].as_str()
+        ),
+        (200, Some(false), Some("4"))
+    );
+    // The same product in another store counts separately.
+    let other = api.token(Role::Scanner, &["s2"]);
+    let r = api
+        .post(
+            "/v1/scan",
+            &other,
+            json!({"store_id": "s2", "barcode": barcode, "scan_id": "scan-1"}),
+        )
+        .await;
+    assert_eq!(
+        (
+            r.status,
+            r.body["replayed"].as_bool(),
+            r.body["item"]["quantity"].as_str()
+        ),
+        (200, Some(false), Some("1"))
+    );
+    // Scanners read the catalog but not inventories.
+    assert_eq!(
+        api.get("/v1/stores/s1/inventory", &scanner).await.code(),
+        "forbidden_role"
+    );
+    let r = api
+        .post(
+            "/v1/scan",
+            &scanner,
+            json!({"store_id": "s1", "barcode": "8901058000291"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["errors"][0]["code"].as_str()),
+        (422, Some("barcode_check_digit"))
+    );
+    let r = api
+        .post(
+            "/v1/scan",
+            &scanner,
+            json!({"store_id": "s1", "barcode": barcode, "quantity": "0"}),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+}
+
+async fn jobs_are_visible_to_their_store_only(api: &TestApi) {
+    let job = CsvJob::new(
+        JobId::new(),
+        StoreId::parse("s1").unwrap(),
+        "owner",
+        Timestamp::now(),
+    );
+    api.app.catalog.jobs.insert(&job).await.unwrap();
+    let path = format!("/v1/jobs/{}", job.job_id);
+    let r = api.get(&path, &api.token(Role::StoreOwner, &["s1"])).await;
+    assert_eq!(
+        (
+            r.status,
+            r.body["status"].as_str(),
+            r.body["total_rows"].as_u64()
+        ),
+        (200, Some("awaiting_upload"), Some(0))
+    );
+    assert_eq!(api.get(&path, &api.admin()).await.status, 200);
+    let r = api.get(&path, &api.token(Role::StoreOwner, &["s2"])).await;
+    assert_eq!((r.status, r.code()), (404, "job_not_found"));
+    assert_eq!(
+        api.get(&path, &api.token(Role::Scanner, &["s1"]))
+            .await
+            .code(),
+        "forbidden_role"
+    );
+    assert_eq!(
+        api.get(&format!("/v1/jobs/{}", JobId::new()), &api.admin())
+            .await
+            .status,
+        404
+    );
+}
+
+async fn no_input_makes_a_5xx(api: &TestApi) {
+    let owner = api.token(Role::StoreOwner, &["s1"]);
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let bodies = [
+        deep.as_str(),
+        "{\"name\": \"\\u0000\"}",
+        "{\"name\": \"a\", \"regional_names\": {\"IN-MH\": [\"x\", 5]}}",
+        "{\"quantity\": 1e400}",
+        "{\"quantity\": \"1e400\"}",
+        "{\"quantity\": -0.0}",
+        "{\"quantity\": \"99999999999999999999999999999\"}",
+        "{\"selling_price\": NaN}",
+        "\u{feff}{}",
+        "null",
+        "[]",
+    ];
+    let pid = api.create_product("Fuzz target", None).await;
+    for path in [
+        "/v1/products".to_string(),
+        format!("/v1/stores/s1/inventory/{pid}"),
+        "/v1/scan".to_string(),
+    ] {
+        for b in bodies {
+            for method in ["POST", "PUT"] {
+                let r = api
+                    .http
+                    .request(method.parse().unwrap(), format!("{}{}", api.base, path))
+                    .header("authorization", format!("Bearer {owner}"))
+                    .header("content-type", "application/json")
+                    .body(b.to_string())
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(
+                    r.status().as_u16() < 500,
+                    "{method} {path} {b:.40}: {}",
+                    r.status()
+                );
+            }
+        }
+    }
+    for path in [
+        "/v1/products/%00",
+        "/v1/stores/%2F/inventory",
+        "/v1/jobs/..%2F..",
+        "/v1/products?q=%FF",
+        "/v1/products?limit=99999999999",
+    ] {
+        let r = api.get(path, &owner).await;
+        assert!(r.status < 500, "{path}: {r:?}");
+    }
+}
+
+macro_rules! api_cases {
+    ($($case:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(&catalog_tests::TestApi::embedded().await).await
+                }
+            )*
+        }
+        mod aws {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(&catalog_tests::TestApi::aws().await).await
+                }
+            )*
+        }
+    };
+}
+
+api_cases!(
+    health_is_public,
+    bad_tokens_are_401,
+    products_are_created_read_and_reviewed,
+    a_retried_create_makes_one_product,
+    bad_input_gets_a_precise_problem,
+    a_store_token_cannot_reach_another_store,
+    inventory_is_set_adjusted_and_removed,
+    fifty_concurrent_adjustments_over_http,
+    scans_count_once_and_create_pending_products,
+    jobs_are_visible_to_their_store_only,
+    no_input_makes_a_5xx,
+);
