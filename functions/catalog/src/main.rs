@@ -35,6 +35,9 @@ enum Command {
         #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
         jwt_secret: Option<String>,
     },
+    /// Print the routes and DynamoDB table layouts the code expects, as JSON (the infra
+    /// check compares them with infra/template.yaml).
+    Describe,
     /// Mint a token for local use.
     Token {
         #[arg(long, value_enum)]
@@ -105,6 +108,10 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             jwt_secret,
         } => serve(addr, data_dir, secret(jwt_secret)).await,
+        Command::Describe => {
+            println!("{}", serde_json::to_string_pretty(&describe())?);
+            Ok(())
+        }
         Command::Token {
             role,
             sub,
@@ -163,4 +170,27 @@ async fn serve(addr: SocketAddr, data_dir: PathBuf, secret: String) -> anyhow::R
         })
         .await?;
     Ok(())
+}
+
+fn describe() -> serde_json::Value {
+    use catalog_core::adapters::dynamo::schema::specs;
+    let routes: Vec<_> = catalog_core::api::routes::ALL
+        .iter()
+        .map(|r| serde_json::json!({ "function": r.function, "method": r.method.as_str(), "path": r.path }))
+        .collect();
+    let tables: Vec<_> = specs()
+        .into_iter()
+        .map(|t| {
+            let indexes: Vec<_> = t
+                .indexes
+                .iter()
+                .map(|(name, h, r, all)| serde_json::json!({ "name": name, "hash_key": h, "range_key": r, "project_all": all }))
+                .collect();
+            serde_json::json!({
+                "logical": t.logical, "hash_key": t.hash_key, "range_key": t.range_key,
+                "indexes": indexes, "ttl_attribute": t.ttl_attribute,
+            })
+        })
+        .collect();
+    serde_json::json!({ "routes": routes, "tables": tables, "local_only_crates": ["catalog"] })
 }

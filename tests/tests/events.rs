@@ -1,0 +1,115 @@
+//! Every function's sample event (`events/<function>.json`, what `cargo lambda invoke
+//! --data-file` sends) goes through that function's handler, on an embedded app seeded with
+//! the product, inventory item and job the events name. The events' tokens are signed with the
+//! local development secret and expire in 2100.
+
+use std::sync::Arc;
+
+use catalog_core::api::routes;
+use catalog_core::app::App;
+use catalog_core::domain::{
+    CsvJob, Gtin, InventoryDetails, JobId, Product, ProductContent, ProductId, ProductSource,
+    Quantity, StoreId, Timestamp,
+};
+use catalog_core::ports::Expect;
+use catalog_tests::TEST_SECRET;
+
+const PRODUCT: &str = "0190f1a2-7c3e-7d4a-9b1c-2f3e4d5c6b7a";
+const BARCODE: &str = "8901058000290";
+const JOB: &str = "0190f1a2-8000-7000-8000-000000000001";
+
+async fn seeded_app(dir: &std::path::Path) -> Arc<App> {
+    let (app, _) = App::embedded(dir, "http://127.0.0.1:0", TEST_SECRET).unwrap();
+    let c = &app.catalog;
+    let content = ProductContent {
+        name: "Tata Salt 1kg".into(),
+        barcode: Some(Gtin::parse(BARCODE).unwrap()),
+        ..Default::default()
+    };
+    let product = Product::create(
+        ProductId::parse(PRODUCT).unwrap(),
+        content,
+        ProductSource::Api,
+        "seed",
+        Timestamp::now(),
+    );
+    c.products.insert(&product).await.unwrap();
+    let store = StoreId::parse("store-1").unwrap();
+    let details = InventoryDetails {
+        quantity: Quantity::parse("10").unwrap(),
+        ..Default::default()
+    };
+    c.inventory
+        .put(
+            &store,
+            &product.product_id,
+            &details,
+            Expect::Absent,
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    c.jobs
+        .insert(&CsvJob::new(
+            JobId::parse(JOB).unwrap(),
+            store,
+            "seed",
+            Timestamp::now(),
+        ))
+        .await
+        .unwrap();
+    app
+}
+
+/// What each sample event should get back.
+fn expected_status(function: &str) -> u16 {
+    match function {
+        "products-create" => 201,
+        "inventory-delete" => 204,
+        _ => 200,
+    }
+}
+
+#[tokio::test]
+async fn every_function_has_an_event_its_handler_accepts() {
+    let events = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
+    for route in routes::ALL {
+        let path = events.join(format!("{}.json", route.function));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let raw: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            raw["routeKey"],
+            format!("{} {}", route.method, route.path),
+            "{}",
+            path.display()
+        );
+        let request = lambda_http::request::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+
+        let dir = tempfile::tempdir().unwrap();
+        let app = seeded_app(dir.path()).await;
+        let response = route.call(app, request).await;
+        let status = response.status().as_u16();
+        let body = String::from_utf8_lossy(response.body().as_ref()).to_string();
+        assert_eq!(
+            status,
+            expected_status(route.function),
+            "{}: {body}",
+            route.function
+        );
+    }
+}
+
+#[test]
+fn there_is_no_event_without_a_function() {
+    let events = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
+    for entry in std::fs::read_dir(events).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().to_string();
+        let function = name.trim_end_matches(".json");
+        assert!(
+            routes::by_function(function).is_some(),
+            "events/{name} names no function"
+        );
+    }
+}
