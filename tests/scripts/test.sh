@@ -11,6 +11,10 @@ tests/scripts/servers.sh start
 trap 'tests/scripts/servers.sh stop' EXIT
 eval "$(tests/scripts/servers.sh env)"
 
+# One build of everything (tests, the functions and the `catalog` binary the infra check runs),
+# with the same feature resolution the test run uses, so nothing is compiled twice.
+cargo build --workspace --all-targets
+
 LOG=target/test-output.log
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast --status-level pass 2>&1 | tee "$LOG"
@@ -30,6 +34,5 @@ for suite in "storage_contract dynamodb" "api aws" "blob_contract s3"; do
   fi
 done
 
-cargo build -q -p catalog
 infra/validate.sh
 echo "[test] all green"
