@@ -1,6 +1,10 @@
 # Kirana catalog backend. `make run` and `make test` are the whole set-up on a fresh machine.
 
-.PHONY: run test package validate-infra servers-start servers-stop fmt lint clean
+.PHONY: run test bench package validate-infra servers-start servers-stop fmt lint clean
+
+MATCHBENCH ?= ../shared/matchbench
+BENCH_BIN = target/perf/catalog
+BENCH_OUT = target/bench-results
 
 ## Serve every route on the embedded backend (SQLite + blob folder under ./data) at 127.0.0.1:8080.
 run:
@@ -9,6 +13,16 @@ run:
 ## Install and start DynamoDB Local + ministack, run all tests, validate infra, stop the servers.
 test:
 	tests/scripts/test.sh
+
+## Matching benchmark on matchbench dev/1m (reads the data from $(MATCHBENCH); never copies it).
+bench: bench-1m
+
+bench-%:
+	cargo build -q --profile perf -p catalog
+	mkdir -p $(BENCH_OUT)
+	@cat=$(MATCHBENCH)/dev/$*/catalog.csv; [ -f $$cat ] || cat=$$cat.gz; \
+	$(BENCH_BIN) match --catalog $$cat --queries $(MATCHBENCH)/dev/$*/queries.csv --out $(BENCH_OUT)/$*.csv && \
+	python3 $(MATCHBENCH)/score.py $(MATCHBENCH)/dev/$*/queries.csv $(BENCH_OUT)/$*.csv
 
 ## cargo lambda build --release --arm64 of every function: target/lambda/<function>/bootstrap.zip.
 package:

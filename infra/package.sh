@@ -19,7 +19,7 @@ start=$(date +%s)
 cargo lambda build --release --arm64 --output-format zip "${args[@]}"
 end=$(date +%s)
 echo
-echo "[package] built ${#args[@]} functions in $((end - start)) s"
+echo "[package] built $(( ${#args[@]} / 2 )) functions in $((end - start)) s"
 printf '%-20s %10s\n' function "zip bytes"
 for f in $functions; do
   printf '%-20s %10s\n' "$f" "$(stat -c %s "target/lambda/$f/bootstrap.zip")"

@@ -10,6 +10,7 @@
 //! | `UPLOADS_BUCKET`, `IMAGES_BUCKET` | S3 bucket names |
 //! | `JWT_SECRET_PARAM` | SSM SecureString parameter holding the token secret |
 //! | `JWT_SECRET` | the secret itself (local runs and tests only) |
+//! | `MATCH_INDEX_KEY` | the matching-index snapshot in the uploads bucket (default `indexes/match-index.bin`) |
 //! | `S3_FORCE_PATH_STYLE` | `true` for S3-compatible local servers |
 //! | `AWS_ENDPOINT_URL` (SDK standard) | local DynamoDB/S3 endpoints |
 
@@ -19,6 +20,14 @@ use std::sync::Arc;
 use crate::auth::TokenKeys;
 use crate::cursor::CursorKey;
 use crate::services::Catalog;
+use crate::services::matching::{IndexSource, MatcherState};
+
+/// Where the match-index builder writes its snapshot (in the uploads bucket) by default.
+pub const DEFAULT_MATCH_INDEX_KEY: &str = "indexes/match-index.bin";
+/// How long a Lambda serves a loaded index before looking for a newer snapshot.
+pub const MATCH_INDEX_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// Locally the index is rebuilt from the database when older than this.
+pub const LOCAL_MATCH_INDEX_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The well-known secret of local runs and sample events. Refused inside Lambda.
 pub const DEV_JWT_SECRET: &str = "kirana-catalog-local-dev-secret-not-for-aws";
@@ -98,12 +107,17 @@ impl App {
         let (tokens, cursors) =
             keys_from_secret(&secret, env("AWS_LAMBDA_FUNCTION_NAME").is_some())?;
         let store = Arc::new(store);
+        let uploads: Arc<dyn crate::ports::BlobStore> = Arc::new(S3Blobs::new(s3.clone(), require_env("UPLOADS_BUCKET")?));
+        let index_key = env("MATCH_INDEX_KEY").unwrap_or_else(|| DEFAULT_MATCH_INDEX_KEY.to_string());
+        let index_key = crate::ports::BlobKey::parse(&index_key).map_err(|e| ConfigError(format!("MATCH_INDEX_KEY: {e}")))?;
+        let matcher = MatcherState::new(IndexSource::Snapshot { blobs: uploads.clone(), key: index_key }, MATCH_INDEX_MAX_AGE);
         let catalog = Catalog::new(
             store.clone(),
             store.clone(),
             store,
-            Arc::new(S3Blobs::new(s3.clone(), require_env("UPLOADS_BUCKET")?)),
+            uploads,
             Arc::new(S3Blobs::new(s3, require_env("IMAGES_BUCKET")?)),
+            matcher,
             cursors,
         );
         Ok(App::new(catalog, tokens, "aws"))
@@ -180,6 +194,7 @@ impl App {
             store,
             Arc::new(uploads.clone()),
             Arc::new(images.clone()),
+            MatcherState::new(IndexSource::Store, LOCAL_MATCH_INDEX_MAX_AGE),
             cursors,
         );
         Ok((

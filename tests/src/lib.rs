@@ -158,6 +158,7 @@ use catalog_core::auth::{Role, TokenKeys};
 use catalog_core::cursor::CursorKey;
 use catalog_core::domain::StoreId;
 use catalog_core::services::Catalog;
+use catalog_core::services::matching::{IndexSource, MatcherState};
 
 /// The secret of test apps (the local development one, so `events/` tokens verify too).
 pub const TEST_SECRET: &str = catalog_core::app::DEV_JWT_SECRET;
@@ -238,6 +239,8 @@ impl TestApi {
             store,
             Arc::new(uploads),
             Arc::new(images),
+            // The AWS path builds from the store here too: tests create products and match at once.
+            MatcherState::new(IndexSource::Store, std::time::Duration::ZERO),
             CursorKey::derive(TEST_SECRET.as_bytes()),
         );
         let app = App::new(

@@ -10,6 +10,8 @@ use catalog_core::auth::{Role, TokenKeys};
 use catalog_core::domain::StoreId;
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod match_cmd;
+
 #[derive(Parser)]
 #[command(
     name = "catalog",
@@ -34,6 +36,31 @@ enum Command {
         /// HS256 secret for tokens (at least 32 bytes). Defaults to the local development secret.
         #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
         jwt_secret: Option<String>,
+    },
+    /// Match every row of a queries CSV against a catalog CSV (matchbench columns) and print
+    /// the speed and memory figures.
+    Match {
+        /// Catalog CSV (or .csv.gz) with product_id, name, brand, quantity, barcode.
+        #[arg(long, required_unless_present = "index")]
+        catalog: Option<PathBuf>,
+        /// Queries CSV; only query_id, name, brand, quantity and barcode are read.
+        #[arg(long)]
+        queries: PathBuf,
+        /// Where to write query_id,product_id,decision,score.
+        #[arg(long)]
+        out: PathBuf,
+        /// Threads for the all-threads figure (default: every core).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Also write the index snapshot here.
+        #[arg(long)]
+        snapshot: Option<PathBuf>,
+        /// Load this index snapshot instead of building one from --catalog.
+        #[arg(long)]
+        index: Option<PathBuf>,
+        /// Minimum seconds per timing pass (the query set is repeated).
+        #[arg(long, default_value_t = 2.0)]
+        min_seconds: f64,
     },
     /// Print the routes and DynamoDB table layouts the code expects, as JSON (the infra
     /// check compares them with infra/template.yaml).
@@ -108,6 +135,9 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             jwt_secret,
         } => serve(addr, data_dir, secret(jwt_secret)).await,
+        Command::Match { catalog, queries, out, threads, snapshot, index, min_seconds } => {
+            match_cmd::run(match_cmd::Args { catalog, queries, out, threads, snapshot, index, min_seconds })
+        }
         Command::Describe => {
             println!("{}", serde_json::to_string_pretty(&describe())?);
             Ok(())

@@ -6,6 +6,7 @@
 
 mod inventory;
 mod jobs;
+pub mod matching;
 mod products;
 mod scan;
 
@@ -34,6 +35,8 @@ pub struct Catalog {
     pub uploads: Arc<dyn BlobStore>,
     /// Product images.
     pub images: Arc<dyn BlobStore>,
+    /// The matching index and where it comes from.
+    pub matcher: Arc<matching::MatcherState>,
     cursors: CursorKey,
 }
 
@@ -44,16 +47,10 @@ impl Catalog {
         jobs: Arc<dyn JobStore>,
         uploads: Arc<dyn BlobStore>,
         images: Arc<dyn BlobStore>,
+        matcher: matching::MatcherState,
         cursors: CursorKey,
     ) -> Self {
-        Self {
-            products,
-            inventory,
-            jobs,
-            uploads,
-            images,
-            cursors,
-        }
+        Self { products, inventory, jobs, uploads, images, matcher: Arc::new(matcher), cursors }
     }
 }
 

@@ -1,0 +1,198 @@
+//! `catalog match`: runs the matching engine over a catalog file and a file of queries, writes
+//! `query_id,product_id,decision,score`, and prints the figures (queries/s on one thread and on
+//! all threads, index build time, snapshot size and load time, peak RSS).
+//!
+//! The index that answers the queries is the one loaded back from the snapshot bytes, so the
+//! figures cover the path a Lambda takes at cold start.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use catalog_core::matching::{CatalogRow, MatchIndex, MatchQuery, Scratch};
+
+pub struct Args {
+    pub catalog: Option<PathBuf>,
+    pub queries: PathBuf,
+    pub out: PathBuf,
+    pub threads: Option<usize>,
+    pub snapshot: Option<PathBuf>,
+    /// Load this snapshot instead of building from the catalog.
+    pub index: Option<PathBuf>,
+    /// Repeat the query set until each timing pass has run at least this long.
+    pub min_seconds: f64,
+}
+
+struct OwnedRow {
+    id: String,
+    name: String,
+    brand: String,
+    quantity: String,
+    barcode: String,
+}
+
+fn open(path: &Path) -> anyhow::Result<Box<dyn Read>> {
+    let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let r = BufReader::with_capacity(1 << 20, f);
+    Ok(if path.extension().is_some_and(|e| e == "gz") { Box::new(flate2::read::MultiGzDecoder::new(r)) } else { Box::new(r) })
+}
+
+/// Reads CSV rows, picking the named columns (missing optional columns read as empty).
+fn read_csv(path: &Path, required: &[&str], optional: &[&str]) -> anyhow::Result<Vec<Vec<String>>> {
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(open(path)?);
+    let headers = reader.headers().with_context(|| format!("reading the header of {}", path.display()))?.clone();
+    let pos = |name: &str| headers.iter().position(|h| h.trim().eq_ignore_ascii_case(name));
+    let mut cols = Vec::new();
+    for name in required {
+        cols.push(Some(pos(name).with_context(|| format!("{} has no column {name}", path.display()))?));
+    }
+    for name in optional {
+        cols.push(pos(name));
+    }
+    let mut out = Vec::new();
+    for (i, rec) in reader.records().enumerate() {
+        let rec = rec.with_context(|| format!("{} row {}", path.display(), i + 2))?;
+        out.push(cols.iter().map(|c| c.and_then(|c| rec.get(c)).unwrap_or("").to_string()).collect());
+    }
+    Ok(out)
+}
+
+/// A query row (query_id, name, brand, quantity, barcode) as the engine reads it.
+fn query(r: &[String]) -> MatchQuery<'_> {
+    MatchQuery { name: &r[1], brand: &r[2], quantity: &r[3], barcode: &r[4] }
+}
+
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn read_catalog(path: &Path) -> anyhow::Result<Vec<OwnedRow>> {
+    let rows: Vec<OwnedRow> = read_csv(path, &["product_id", "name"], &["brand", "quantity", "barcode"])?
+        .into_iter()
+        .map(|mut r| OwnedRow {
+            barcode: r.pop().unwrap_or_default(),
+            quantity: r.pop().unwrap_or_default(),
+            brand: r.pop().unwrap_or_default(),
+            name: r.pop().unwrap_or_default(),
+            id: r.pop().unwrap_or_default(),
+        })
+        .collect();
+    if rows.is_empty() {
+        bail!("{} has no products", path.display());
+    }
+    Ok(rows)
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let (bytes, read_s, build_s, vocabulary) = match &args.index {
+        Some(path) => {
+            let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            (bytes, 0.0, 0.0, 0)
+        }
+        None => {
+            let t = Instant::now();
+            let path = args.catalog.as_deref().context("--catalog or --index is required")?;
+            let catalog = read_catalog(path)?;
+            let read_s = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let index = MatchIndex::build(catalog.iter().map(|r| CatalogRow {
+                id: &r.id,
+                name: &r.name,
+                brand: &r.brand,
+                quantity: &r.quantity,
+                barcode: &r.barcode,
+                aliases: &[],
+            }));
+            let build_s = t.elapsed().as_secs_f64();
+            drop(catalog);
+            let vocabulary = index.vocabulary_size();
+            (index.to_bytes(), read_s, build_s, vocabulary)
+        }
+    };
+    if let Some(path) = &args.snapshot {
+        std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let t = Instant::now();
+    let index = MatchIndex::from_bytes(&bytes)?;
+    let load_s = t.elapsed().as_secs_f64();
+    let snapshot_bytes = bytes.len();
+    drop(bytes);
+    let vocabulary = if vocabulary == 0 { index.vocabulary_size() } else { vocabulary };
+
+    // Only these four columns of a query are read; the rest are answers.
+    let queries = read_csv(&args.queries, &["query_id"], &["name", "brand", "quantity", "barcode"])?;
+
+    // One thread: predictions, then timing passes.
+    let mut scratch = Scratch::new(&index);
+    let mut out = csv::Writer::from_path(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    out.write_record(["query_id", "product_id", "decision", "score"])?;
+    let mut decisions = [0usize; 3];
+    for r in &queries {
+        let o = index.match_row(&query(r), &mut scratch);
+        let id = o.candidates.first().map(|c| index.product_id(c.product)).unwrap_or("");
+        decisions[o.decision as usize] += 1;
+        out.write_record([r[0].as_str(), id, o.decision.as_str(), &format!("{:.4}", o.confidence())])?;
+    }
+    out.flush()?;
+    let min = Duration::from_secs_f64(args.min_seconds);
+    let (mut n, t) = (0usize, Instant::now());
+    while t.elapsed() < min || n == 0 {
+        for r in &queries {
+            std::hint::black_box(index.match_row(&query(r), &mut scratch));
+        }
+        n += queries.len();
+    }
+    let single_qps = n as f64 / t.elapsed().as_secs_f64();
+    drop(scratch);
+
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let t = Instant::now();
+    let total: usize = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let (index, queries) = (&index, &queries);
+                s.spawn(move || {
+                    let mut scratch = Scratch::new(index);
+                    let (mut n, t) = (0usize, Instant::now());
+                    while t.elapsed() < min || n == 0 {
+                        for r in queries {
+                            std::hint::black_box(index.match_row(&query(r), &mut scratch));
+                        }
+                        n += queries.len();
+                    }
+                    n
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("worker")).sum()
+    });
+    let all_qps = total as f64 / t.elapsed().as_secs_f64();
+
+    println!(
+        "catalog={} products={} vocabulary={} queries={} decisions(match/review/new)={}/{}/{} \
+         single_thread_qps={:.0} all_threads_qps={:.0} threads={} catalog_read_s={:.2} index_build_s={:.2} \
+         snapshot_bytes={} snapshot_mb={:.1} snapshot_load_s={:.3} peak_rss_mb={:.0}",
+        args.catalog.as_deref().or(args.index.as_deref()).map(|p| p.display().to_string()).unwrap_or_default(),
+        index.len(),
+        vocabulary,
+        queries.len(),
+        decisions[0],
+        decisions[1],
+        decisions[2],
+        single_qps,
+        all_qps,
+        threads,
+        read_s,
+        build_s,
+        snapshot_bytes,
+        snapshot_bytes as f64 / 1e6,
+        load_s,
+        peak_rss_mb().unwrap_or(f64::NAN),
+    );
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! The decision: link automatically (`match`), ask a person (`review`), or create (`new`).
+//!
+//! Owns the policy, as explicit rules over the best candidate and its rivals (products of
+//! another brand/name/size class). A row is linked on its own only when nothing could make the
+//! link wrong that the row itself would reveal:
+//! - the size agrees (or the barcode is exact): a different size is a different product, and a
+//!   row without a size cannot tell the 50 g pack from the 100 g one;
+//! - the text explains the query well, and clearly better than any rival;
+//! - no sibling in another size explains it better;
+//! - no barcode, brand or model number contradicts it.
+//!
+//! Everything else with a plausible candidate goes to review; weak text means a new product.
+
+use serde::Serialize;
+
+use super::search::{BarcodeState, BrandState, Candidate, QueryBarcode, SizeState};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Match,
+    Review,
+    New,
+}
+
+impl Decision {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Decision::Match => "match",
+            Decision::Review => "review",
+            Decision::New => "new",
+        }
+    }
+}
+
+/// Text score needed to link without a barcode.
+pub const MATCH_TEXT: f32 = 0.78;
+/// Lead in score over the best rival needed to link.
+pub const MATCH_MARGIN: f32 = 0.03;
+/// A rival within this much of the best in both query coverage and text makes it ambiguous.
+pub const UNIQUENESS: f32 = 0.04;
+/// A rival of another size may not explain the text better by more than this.
+pub const SIBLING_SLACK: f32 = 0.02;
+/// With an exact barcode, the text only has to be this plausible.
+pub const BARCODE_TEXT: f32 = 0.4;
+/// With a near barcode (one digit off) and an agreeing size, this much text links.
+pub const NEAR_BARCODE_TEXT: f32 = 0.6;
+/// Below this text score (and without a barcode hit) the row is a new product.
+pub const REVIEW_TEXT: f32 = 0.5;
+
+/// Decides for the best of `ranked` (sorted best first).
+pub fn decide(ranked: &[Candidate], query_barcode: QueryBarcode) -> Decision {
+    let Some(best) = ranked.first() else { return Decision::New };
+    if best.barcode == BarcodeState::Exact && best.text >= BARCODE_TEXT && best.size != SizeState::Conflict {
+        return Decision::Match;
+    }
+    let size_agrees = best.size == SizeState::Agree;
+    let others = ranked[1..].iter().filter(|c| c.class != best.class);
+    let mut best_other_text = 0f32;
+    let mut best_other_score = f32::MIN;
+    let mut unique = true;
+    for o in others {
+        best_other_text = best_other_text.max(o.text);
+        best_other_score = best_other_score.max(o.score);
+        let could_be_it = !matches!(o.size, SizeState::Conflict | SizeState::TotalOnly);
+        if could_be_it && o.q_cov >= best.q_cov - UNIQUENESS && o.text >= best.text - UNIQUENESS {
+            unique = false;
+        }
+    }
+    let margin = if best_other_score == f32::MIN { 1.0 } else { best.score - best_other_score };
+    let no_better_sibling = best_other_text <= best.text + SIBLING_SLACK;
+    let barcode_ok = best.barcode != BarcodeState::Conflict && query_barcode != QueryBarcode::UnknownValid;
+    let contradicted = best.brand == BrandState::Conflict || best.number_conflict;
+
+    if best.barcode == BarcodeState::Near && best.text >= NEAR_BARCODE_TEXT && size_agrees && !contradicted {
+        return Decision::Match;
+    }
+    if size_agrees
+        && best.text >= MATCH_TEXT
+        && margin >= MATCH_MARGIN
+        && unique
+        && no_better_sibling
+        && barcode_ok
+        && !contradicted
+    {
+        return Decision::Match;
+    }
+    if best.text >= REVIEW_TEXT || matches!(best.barcode, BarcodeState::Exact | BarcodeState::Near) {
+        Decision::Review
+    } else {
+        Decision::New
+    }
+}

@@ -1,0 +1,205 @@
+//! Matching rows to the catalog as a service: which index answers, how fresh it is, and what
+//! a caller gets back.
+//!
+//! The index is built from the catalog (pending and approved products; rejected and merged ones
+//! never match) or loaded from a snapshot in blob storage, then kept in memory and refreshed when
+//! older than `max_age`. A refresh that fails keeps serving the index it has.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::RwLock;
+
+use crate::auth::Principal;
+use crate::domain::{Product, ProductId, VerificationStatus};
+use crate::matching::{CatalogRow, Decision, MatchIndex, MatchQuery, QueryBarcode, Scratch};
+use crate::ports::{BlobKey, BlobStore, PageQuery, ProductFilter, ProductStore, StorageError, MAX_PAGE_SIZE};
+
+use super::{Catalog, ServiceError, ServiceResult};
+
+/// Where a fresh index comes from.
+#[derive(Clone)]
+pub enum IndexSource {
+    /// Build from every product in the store (local runs, small catalogs).
+    Store,
+    /// Load the snapshot a builder wrote to this blob (AWS).
+    Snapshot { blobs: Arc<dyn BlobStore>, key: BlobKey },
+}
+
+/// Product attributes read as the pack size, in this order.
+pub const SIZE_ATTRIBUTES: [&str; 4] = ["quantity", "pack_size", "weight", "volume"];
+
+/// The index a catalog matches against, loaded lazily and refreshed when stale.
+pub struct MatcherState {
+    source: IndexSource,
+    max_age: Duration,
+    current: RwLock<Option<(Arc<MatchIndex>, Instant)>>,
+}
+
+impl MatcherState {
+    pub fn new(source: IndexSource, max_age: Duration) -> Self {
+        Self { source, max_age, current: RwLock::new(None) }
+    }
+}
+
+/// Builds a matching index over products (the shape both the builder and the store source use).
+pub fn index_products(products: &[Product]) -> MatchIndex {
+    let ids: Vec<String> = products.iter().map(|p| p.product_id.to_string()).collect();
+    let aliases: Vec<Vec<&str>> =
+        products.iter().map(|p| p.regional_names.values().flatten().map(String::as_str).collect()).collect();
+    MatchIndex::build(products.iter().enumerate().map(|(i, p)| CatalogRow {
+        id: &ids[i],
+        name: &p.name,
+        brand: p.brand.as_deref().unwrap_or(""),
+        quantity: SIZE_ATTRIBUTES.iter().find_map(|k| p.attributes.get(*k)).map(String::as_str).unwrap_or(""),
+        barcode: p.barcode.as_ref().map(|b| b.as_str()).unwrap_or(""),
+        aliases: &aliases[i],
+    }))
+}
+
+/// Every product that may be matched, read page by page.
+pub async fn matchable_products(store: &dyn ProductStore) -> Result<Vec<Product>, StorageError> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.list(&ProductFilter::default(), &PageQuery { after, limit: MAX_PAGE_SIZE }).await?;
+        out.extend(
+            page.items.into_iter().filter(|p| matches!(p.verification_status, VerificationStatus::Pending | VerificationStatus::Approved)),
+        );
+        match page.next {
+            Some(n) => after = Some(n),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// A row to match, as a caller gives it.
+#[derive(Debug, Clone, Default)]
+pub struct MatchRequest {
+    pub name: String,
+    pub brand: String,
+    pub quantity: String,
+    pub barcode: String,
+    /// How many candidates to return (1 to 10).
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MatchedCandidate {
+    pub product: Product,
+    #[serde(flatten)]
+    pub evidence: crate::matching::Candidate,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MatchResponse {
+    /// `match`: safe to link to the first candidate; `review`: a person should confirm;
+    /// `new`: the catalog does not have it.
+    pub decision: Decision,
+    pub query_barcode: QueryBarcode,
+    /// The pack sizes read from the row.
+    pub sizes: Vec<String>,
+    pub candidates: Vec<MatchedCandidate>,
+    /// Products in the index and when it was built or loaded.
+    pub index_products: usize,
+    pub index_age_seconds: u64,
+}
+
+impl Catalog {
+    /// The current index, (re)loading it when missing or stale.
+    pub async fn match_index(&self) -> ServiceResult<(Arc<MatchIndex>, Duration)> {
+        {
+            let current = self.matcher.current.read().await;
+            if let Some((index, at)) = current.as_ref() {
+                if at.elapsed() < self.matcher.max_age {
+                    return Ok((index.clone(), at.elapsed()));
+                }
+            }
+        }
+        let mut current = self.matcher.current.write().await;
+        if let Some((index, at)) = current.as_ref() {
+            if at.elapsed() < self.matcher.max_age {
+                return Ok((index.clone(), at.elapsed()));
+            }
+        }
+        match self.load_index().await {
+            Ok(index) => {
+                let index = Arc::new(index);
+                *current = Some((index.clone(), Instant::now()));
+                Ok((index, Duration::ZERO))
+            }
+            Err(e) => match current.as_ref() {
+                Some((index, at)) => {
+                    tracing::warn!(error = %e, "refreshing the match index failed; serving the previous one");
+                    Ok((index.clone(), at.elapsed()))
+                }
+                None => Err(e),
+            },
+        }
+    }
+
+    async fn load_index(&self) -> ServiceResult<MatchIndex> {
+        let started = Instant::now();
+        let index = match &self.matcher.source {
+            IndexSource::Store => {
+                let products = matchable_products(self.products.as_ref()).await.map_err(ServiceError::storage)?;
+                tokio::task::spawn_blocking(move || index_products(&products))
+                    .await
+                    .map_err(|e| ServiceError::Internal(StorageError::backend(e)))?
+            }
+            IndexSource::Snapshot { blobs, key } => {
+                let blob = blobs.get(key).await.map_err(ServiceError::storage)?.ok_or_else(|| {
+                    ServiceError::Unavailable(StorageError::backend(format!("no match index snapshot at {key}; run `catalog index build`")))
+                })?;
+                tokio::task::spawn_blocking(move || MatchIndex::from_bytes(&blob.bytes))
+                    .await
+                    .map_err(|e| ServiceError::Internal(StorageError::backend(e)))?
+                    .map_err(|e| ServiceError::Unavailable(StorageError::backend(e)))?
+            }
+        };
+        tracing::info!(products = index.len(), ms = started.elapsed().as_millis() as u64, "match index loaded");
+        Ok(index)
+    }
+
+    /// Finds the catalog products behind a row, best first, with the decision.
+    pub async fn match_product(&self, who: &Principal, req: MatchRequest) -> ServiceResult<MatchResponse> {
+        let _ = who; // every role may match against the catalog
+        let (index, age) = self.match_index().await?;
+        let limit = req.limit.clamp(1, 10);
+        let worker = index.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let mut scratch = Scratch::new(&worker);
+            let q = MatchQuery { name: &req.name, brand: &req.brand, quantity: &req.quantity, barcode: &req.barcode };
+            worker.match_row(&q, &mut scratch)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(StorageError::backend(e)))?;
+        let mut candidates = Vec::new();
+        for c in outcome.candidates.iter().take(limit) {
+            let Ok(id) = ProductId::parse(index.product_id(c.product)) else { continue };
+            // A product changed since the index was built may be gone or merged: skip it.
+            if let Some(product) = self.products.get(&id).await.map_err(ServiceError::storage)? {
+                if matches!(product.verification_status, VerificationStatus::Pending | VerificationStatus::Approved) {
+                    candidates.push(MatchedCandidate { product, evidence: c.clone() });
+                }
+            }
+        }
+        // The decision is about the engine's first candidate; if that one was skipped, a person
+        // has to look.
+        let first_kept = candidates.first().map(|c| c.evidence.product) == outcome.candidates.first().map(|c| c.product);
+        let decision = match (candidates.is_empty(), outcome.decision) {
+            (true, _) => Decision::New,
+            (false, Decision::Match) if !first_kept => Decision::Review,
+            (false, d) => d,
+        };
+        Ok(MatchResponse {
+            decision,
+            query_barcode: outcome.query_barcode,
+            sizes: outcome.sizes.iter().map(|s| s.to_string()).collect(),
+            candidates,
+            index_products: index.len(),
+            index_age_seconds: age.as_secs(),
+        })
+    }
+}
