@@ -61,6 +61,9 @@ enum Command {
         /// Minimum seconds per timing pass (the query set is repeated).
         #[arg(long, default_value_t = 2.0)]
         min_seconds: f64,
+        /// Also write each query's best candidates with their evidence (JSON lines).
+        #[arg(long)]
+        explain: Option<PathBuf>,
     },
     /// Print the routes and DynamoDB table layouts the code expects, as JSON (the infra
     /// check compares them with infra/template.yaml).
@@ -135,8 +138,8 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             jwt_secret,
         } => serve(addr, data_dir, secret(jwt_secret)).await,
-        Command::Match { catalog, queries, out, threads, snapshot, index, min_seconds } => {
-            match_cmd::run(match_cmd::Args { catalog, queries, out, threads, snapshot, index, min_seconds })
+        Command::Match { catalog, queries, out, threads, snapshot, index, min_seconds, explain } => {
+            match_cmd::run(match_cmd::Args { catalog, queries, out, threads, snapshot, index, min_seconds, explain })
         }
         Command::Describe => {
             println!("{}", serde_json::to_string_pretty(&describe())?);

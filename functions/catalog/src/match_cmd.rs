@@ -23,7 +23,12 @@ pub struct Args {
     pub index: Option<PathBuf>,
     /// Repeat the query set until each timing pass has run at least this long.
     pub min_seconds: f64,
+    /// Also write each query's best candidates and their evidence here (JSON lines).
+    pub explain: Option<PathBuf>,
 }
+
+/// Candidates per query in the `--explain` file.
+const EXPLAINED: usize = 8;
 
 struct OwnedRow {
     id: String,
@@ -131,14 +136,35 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut scratch = Scratch::new(&index);
     let mut out = csv::Writer::from_path(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     out.write_record(["query_id", "product_id", "decision", "score"])?;
+    let mut explain = match &args.explain {
+        Some(path) => Some(std::io::BufWriter::new(File::create(path).with_context(|| format!("creating {}", path.display()))?)),
+        None => None,
+    };
     let mut decisions = [0usize; 3];
     for r in &queries {
         let o = index.match_row(&query(r), &mut scratch);
         let id = o.candidates.first().map(|c| index.product_id(c.product)).unwrap_or("");
         decisions[o.decision as usize] += 1;
         out.write_record([r[0].as_str(), id, o.decision.as_str(), &format!("{:.4}", o.confidence())])?;
+        if let Some(w) = explain.as_mut() {
+            let candidates: Vec<_> = o
+                .candidates
+                .iter()
+                .take(EXPLAINED)
+                .map(|c| serde_json::json!({ "product_id": index.product_id(c.product), "class": c.class, "evidence": c }))
+                .collect();
+            let line = serde_json::json!({
+                "query_id": r[0], "decision": o.decision, "query_barcode": o.query_barcode,
+                "sizes": o.sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "candidates": candidates,
+            });
+            serde_json::to_writer(&mut *w, &line)?;
+            std::io::Write::write_all(w, b"\n")?;
+        }
     }
     out.flush()?;
+    if let Some(mut w) = explain {
+        std::io::Write::flush(&mut w)?;
+    }
     let min = Duration::from_secs_f64(args.min_seconds);
     let (mut n, t) = (0usize, Instant::now());
     while t.elapsed() < min || n == 0 {

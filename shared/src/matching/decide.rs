@@ -5,7 +5,8 @@
 //! link wrong that the row itself would reveal:
 //! - the size agrees (or the barcode is exact): a different size is a different product, and a
 //!   row without a size cannot tell the 50 g pack from the 100 g one;
-//! - the text explains the query well, and clearly better than any rival;
+//! - the text explains the query well (almost every word of the row), and clearly better than
+//!   any rival that could be the same product;
 //! - no sibling in another size explains it better;
 //! - no barcode, brand or model number contradicts it.
 //!
@@ -39,6 +40,9 @@ pub const MATCH_TEXT: f32 = 0.78;
 pub const MATCH_MARGIN: f32 = 0.03;
 /// A rival within this much of the best in both query coverage and text makes it ambiguous.
 pub const UNIQUENESS: f32 = 0.04;
+/// Share of the row's (IDF-weighted) words the product must explain to link on its own: words
+/// the product lacks name something it is not (another flavour, material, model).
+pub const MATCH_QUERY_COVERAGE: f32 = 0.85;
 /// A rival of another size may not explain the text better by more than this.
 pub const SIBLING_SLACK: f32 = 0.02;
 /// With an exact barcode, the text only has to be this plausible.
@@ -62,7 +66,13 @@ pub fn decide(ranked: &[Candidate], query_barcode: QueryBarcode) -> Decision {
     for o in others {
         best_other_text = best_other_text.max(o.text);
         best_other_score = best_other_score.max(o.score);
-        let could_be_it = !matches!(o.size, SizeState::Conflict | SizeState::TotalOnly);
+        // A rival of another size is another product. One whose size the catalog does not know
+        // is weaker evidence than the best's agreeing size: it only blocks if its text is better.
+        let could_be_it = match o.size {
+            SizeState::Conflict | SizeState::TotalOnly => false,
+            SizeState::CatalogMissing | SizeState::CatalogUnknown if size_agrees => o.text > best.text + SIBLING_SLACK,
+            _ => true,
+        };
         if could_be_it && o.q_cov >= best.q_cov - UNIQUENESS && o.text >= best.text - UNIQUENESS {
             unique = false;
         }
@@ -77,6 +87,7 @@ pub fn decide(ranked: &[Candidate], query_barcode: QueryBarcode) -> Decision {
     }
     if size_agrees
         && best.text >= MATCH_TEXT
+        && best.q_cov >= MATCH_QUERY_COVERAGE
         && margin >= MATCH_MARGIN
         && unique
         && no_better_sibling

@@ -60,11 +60,6 @@ impl Strings {
         self.ends.len() as u32
     }
 
-    /// Index of `s` in a sorted table.
-    pub fn find(&self, s: &str) -> Option<u32> {
-        self.lower_bound(s).filter(|&i| i < self.len() && self.get(i) == s)
-    }
-
     /// First index whose string is >= `s`.
     pub fn lower_bound(&self, s: &str) -> Option<u32> {
         let (mut lo, mut hi) = (0u32, self.len());
@@ -268,9 +263,7 @@ impl MatchIndex {
         let keys: Vec<String> =
             rows.iter().map(|r| format!("{}\u{1}{}", super::text::normalize(r.brand), super::text::normalize(r.name))).collect();
         let mut order: Vec<usize> = (0..rows.len()).collect();
-        if std::env::var_os("MATCH_NO_REORDER").is_none() {
-            order.sort_by(|&a, &b| keys[a].cmp(&keys[b]).then(a.cmp(&b)));
-        }
+        order.sort_by(|&a, &b| keys[a].cmp(&keys[b]).then(a.cmp(&b)));
         drop(keys);
         rows = order.into_iter().map(|i| rows[i]).collect();
         let mut vocab: HashMap<String, u32> = HashMap::new();

@@ -151,8 +151,6 @@ pub struct Scratch {
     kth: Vec<f32>,
     /// Products that can still reach the top k when creation stops (sorted).
     live: Vec<u32>,
-    /// The best candidates, sorted, that common words add to.
-    probe: Vec<u32>,
     /// Stage 2: each distinct catalog word of the candidates gets a local index...
     local: FxHashMap<u32, u32>,
     local_terms: Vec<u32>,
@@ -168,7 +166,6 @@ impl Scratch {
             acc_touched: Vec::new(),
             kth: Vec::new(),
             live: Vec::new(),
-            probe: Vec::new(),
             local: FxHashMap::default(),
             local_terms: Vec::new(),
             sims: Vec::new(),
@@ -188,35 +185,6 @@ impl Scratch {
     fn next_stamp(&mut self) -> u32 {
         self.stamp += 1;
         self.stamp
-    }
-}
-
-/// Calls `f(i)` for each `small[i]` that is in `large` (both sorted), galloping through `large`
-/// so that memory is read forward only.
-fn intersect(small: &[u32], large: &[u32], mut f: impl FnMut(usize)) {
-    let mut lo = 0;
-    for (i, &x) in small.iter().enumerate() {
-        let mut step = 1;
-        let mut hi = lo;
-        while hi < large.len() && large[hi] < x {
-            lo = hi + 1;
-            hi += step;
-            step *= 2;
-        }
-        let hi = (hi + 1).min(large.len());
-        if lo >= hi {
-            if lo >= large.len() {
-                return;
-            }
-            continue;
-        }
-        match large[lo..hi].binary_search(&x) {
-            Ok(j) => {
-                f(i);
-                lo += j + 1;
-            }
-            Err(j) => lo += j,
-        }
     }
 }
 
@@ -255,7 +223,6 @@ impl MatchIndex {
     #[inline(never)]
     pub(crate) fn parse(&self, q: &MatchQuery) -> Parsed {
         let lexicon = Lexicon::builtin();
-        let pt0 = std::time::Instant::now();
         let name = analyze(q.name, lexicon);
         let quantity = analyze(q.quantity, lexicon);
         let brand = analyze(q.brand, lexicon);
@@ -271,8 +238,6 @@ impl MatchIndex {
         let mut tokens = Vec::with_capacity(lexemes.len());
         let mut words = Vec::new();
         let mut numbers = Vec::new();
-        let pt1 = std::time::Instant::now();
-        let mut tm = std::time::Duration::ZERO;
         for l in lexemes {
             let mut alts = vec![l.text.clone()];
             alts.extend(l.alts.iter().cloned());
@@ -302,14 +267,9 @@ impl MatchIndex {
                 })
                 .collect();
             let mut t = QToken { alts, origin: l.origin, fkeys, ckeys, weight: 0.0, matches: Vec::new() };
-            let tt = std::time::Instant::now();
             t.matches = self.term_matches(&t);
-            tm += tt.elapsed();
             t.weight = self.token_weight(&t);
             tokens.push(t);
-        }
-        if std::env::var_os("MATCH_TIMES").is_some() {
-            eprintln!("PARSE analyze={} tokens={} term_matches={}", (pt1 - pt0).as_micros(), (pt1.elapsed() - tm).as_micros(), tm.as_micros());
         }
         Parsed { tokens, sizes, has_brand, words, numbers }
     }
@@ -442,10 +402,9 @@ impl MatchIndex {
     /// postings by galloping search.
     #[inline(never)]
     fn candidates(&self, parsed: &Parsed, scratch: &mut Scratch, k: usize) -> Vec<u32> {
-        let knob = |n: &str, d: usize| std::env::var(n).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
-        let create = knob("MATCH_CREATE", CREATE_DF.max((self.len() / 1000) as u32) as usize) as u32;
-        let probe_size = knob("MATCH_PROBE", PROBE).max(k);
-        let per_word = knob("MATCH_PER_WORD", STAGE1_WORD_MATCHES);
+        let create = CREATE_DF.max((self.len() / 1000) as u32);
+        let probe_size = PROBE.max(k);
+        let per_word = STAGE1_WORD_MATCHES;
         // Per word: (largest contribution, rare?, matches with their contributions).
         let words: Vec<(f32, u32, Vec<(u32, f32)>)> = parsed
             .tokens
@@ -478,12 +437,6 @@ impl MatchIndex {
         let mut words: Vec<(f32, bool, Vec<(u32, f32)>)> =
             words.into_iter().map(|(max, df, m)| (max, df <= create.max(promoted), m)).collect();
         words.sort_by(|a, b| b.0.total_cmp(&a.0));
-        if std::env::var_os("MATCH_DEBUG").is_some() {
-            for (max, rare, m) in &words {
-                let desc: Vec<String> = m.iter().map(|(t, v)| format!("{}(df={},v={v:.2})", self.terms.get(*t), self.term_df[*t as usize])).collect();
-                eprintln!("WORD max={max:.2} creator={rare} {}", desc.join(" "));
-            }
-        }
         let size_bonus: Vec<(Size, f32)> = parsed
             .sizes
             .iter()
@@ -550,17 +503,23 @@ impl MatchIndex {
                 }
             }
         }
-        let Scratch { cells, acc_touched, probe, live, .. } = &mut *scratch;
+        let Scratch { cells, acc_touched, live, kth, .. } = &mut *scratch;
         let mut ranked: Vec<(f32, u32)> = acc_touched.iter().map(|&p| (cells[p as usize].0, p)).collect();
         acc_touched.clear();
         let by_score = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
         // Ties (many products sharing the query's words) go to the product the query covers
-        // best: a small bonus for the share of its own weighted words the score explains.
-        top(&mut ranked, probe_size * 2, by_score);
+        // best: a small bonus for the share of its own weighted words the score explains; and
+        // the query's pack size counts as a pseudo-word. Every product the bonuses could lift
+        // into the best `2 x probe` is kept for them (a cut by raw score alone would settle
+        // ties at the cut by product number).
+        let max_bonus = COVERAGE_TIEBREAK + size_bonus.iter().map(|(_, b)| *b).fold(0.0, f32::max);
+        if ranked.len() > probe_size * 2 {
+            let theta = kth_largest(ranked.iter().map(|r| r.0), probe_size * 2, kth);
+            ranked.retain(|r| r.0 + max_bonus >= theta);
+        }
         for (score, p) in ranked.iter_mut() {
             *score += COVERAGE_TIEBREAK * (*score / self.prod_norm[*p as usize].max(1.0)).min(1.0);
         }
-        // The query's pack size, as a pseudo-word: ranks the right size first among siblings.
         if !size_bonus.is_empty() {
             for (score, p) in ranked.iter_mut() {
                 if let Some(own) = self.prod_size[*p as usize] {
@@ -602,11 +561,6 @@ impl MatchIndex {
         }
         top(&mut ranked, k, by_score);
         ranked.sort_unstable_by(by_score);
-        if std::env::var_os("MATCH_DEBUG").is_some() {
-            for (sc, p) in ranked.iter().take(8) {
-                eprintln!("CAND {sc:.2} {}", self.product_id(*p));
-            }
-        }
         ranked.into_iter().map(|(_, p)| p).collect()
     }
 
@@ -863,12 +817,8 @@ impl MatchIndex {
 
     /// Matches one row: the scored candidates (best first) and the query's barcode state.
     pub(crate) fn search(&self, q: &MatchQuery, scratch: &mut Scratch) -> (Vec<Candidate>, QueryBarcode, Parsed) {
-        let t0 = std::time::Instant::now();
         let parsed = self.parse(q);
-        let t1 = std::time::Instant::now();
-        let kk = std::env::var("MATCH_K").ok().and_then(|v| v.parse().ok()).unwrap_or(CANDIDATES);
-        let mut ids = self.candidates(&parsed, scratch, kk);
-        let t2 = std::time::Instant::now();
+        let mut ids = self.candidates(&parsed, scratch, CANDIDATES);
         let (qb, by_barcode) = self.barcode_lookup(q.barcode);
         for (p, _) in &by_barcode {
             if !ids.contains(p) {
@@ -906,28 +856,6 @@ impl MatchIndex {
             })
             .collect();
         scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.product.cmp(&b.product)));
-        if std::env::var_os("MATCH_TIMES").is_some() {
-            let t3 = std::time::Instant::now();
-            eprintln!("TIME parse={} cand={} score={}", (t1 - t0).as_micros(), (t2 - t1).as_micros(), (t3 - t2).as_micros());
-        }
         (scored, qb, parsed)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::intersect;
-
-    #[test]
-    fn galloping_intersection() {
-        let large: Vec<u32> = (0..1000).map(|i| i * 3).collect();
-        let small = [0, 1, 3, 299, 300, 2997, 5000];
-        let mut got = Vec::new();
-        intersect(&small, &large, |i| got.push(small[i]));
-        assert_eq!(got, [0, 3, 300, 2997]);
-        got.clear();
-        intersect(&[], &large, |i| got.push(i as u32));
-        intersect(&[5], &[], |i| got.push(i as u32));
-        assert!(got.is_empty());
     }
 }
