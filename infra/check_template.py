@@ -4,8 +4,8 @@
 1. Expand it with aws-sam-translator (the same transform CloudFormation runs).
 2. The caller runs cfn-lint on the expansion.
 3. Compare the template with what the code expects (`catalog describe`): one function per
-   route with the same method and path, a crate under functions/ for each, and the same table
-   keys, indexes and TTL.
+   route with the same method and path, one per trigger with its event source, a crate under
+   functions/ for each, and the same table keys, indexes and TTL.
 
 Usage: check_template.py TEMPLATE EXPANDED_OUT DESCRIBE_JSON
 """
@@ -48,7 +48,10 @@ def main():
 
     # Routes: exactly one function per route, and a crate for each.
     want = {(r["function"], r["method"], r["path"]) for r in spec["routes"]}
+    want_triggers = {(t["function"], t["source"]) for t in spec.get("triggers", [])}
+    sources = {"Schedule": "schedule", "ScheduleV2": "schedule", "S3": "s3", "SQS": "s3"}
     got = set()
+    got_triggers = set()
     for name, res in resources.items():
         if res.get("Type") != "AWS::Serverless::Function":
             continue
@@ -59,13 +62,17 @@ def main():
         for ev in props.get("Events", {}).values():
             if ev.get("Type") == "HttpApi":
                 got.add((binary, ev["Properties"]["Method"], ev["Properties"]["Path"]))
+            elif ev.get("Type") in sources:
+                got_triggers.add((binary, sources[ev["Type"]]))
         crate = pathlib.Path(template_path).parent.parent / "functions" / binary / "Cargo.toml"
         if not crate.exists():
             fail(f"{name} builds {binary}, but functions/{binary} does not exist")
     if got != want:
         fail(f"routes differ from the code.\n  only in template: {sorted(got - want)}\n  only in code: {sorted(want - got)}")
+    if got_triggers != want_triggers:
+        fail(f"triggers differ from the code.\n  only in template: {sorted(got_triggers - want_triggers)}\n  only in code: {sorted(want_triggers - got_triggers)}")
     crates = {p.parent.name for p in (pathlib.Path(template_path).parent.parent / "functions").glob("*/Cargo.toml")}
-    extra = crates - {f for f, _, _ in want} - set(spec.get("local_only_crates", []))
+    extra = crates - {f for f, _, _ in want} - {f for f, _ in want_triggers} - set(spec.get("local_only_crates", []))
     if extra:
         fail(f"function crates without a route in the template: {sorted(extra)}")
 
@@ -90,7 +97,7 @@ def main():
             fail(f"{t['logical']} must be on-demand")
         if not props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"):
             fail(f"{t['logical']} must have point-in-time recovery")
-    print(f"infra check: {len(want)} routes, {len(spec['tables'])} tables match the code")
+    print(f"infra check: {len(want)} routes, {len(want_triggers)} triggers, {len(spec['tables'])} tables match the code")
 
 
 if __name__ == "__main__":

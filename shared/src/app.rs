@@ -107,10 +107,19 @@ impl App {
         let (tokens, cursors) =
             keys_from_secret(&secret, env("AWS_LAMBDA_FUNCTION_NAME").is_some())?;
         let store = Arc::new(store);
-        let uploads: Arc<dyn crate::ports::BlobStore> = Arc::new(S3Blobs::new(s3.clone(), require_env("UPLOADS_BUCKET")?));
-        let index_key = env("MATCH_INDEX_KEY").unwrap_or_else(|| DEFAULT_MATCH_INDEX_KEY.to_string());
-        let index_key = crate::ports::BlobKey::parse(&index_key).map_err(|e| ConfigError(format!("MATCH_INDEX_KEY: {e}")))?;
-        let matcher = MatcherState::new(IndexSource::Snapshot { blobs: uploads.clone(), key: index_key }, MATCH_INDEX_MAX_AGE);
+        let uploads: Arc<dyn crate::ports::BlobStore> =
+            Arc::new(S3Blobs::new(s3.clone(), require_env("UPLOADS_BUCKET")?));
+        let index_key =
+            env("MATCH_INDEX_KEY").unwrap_or_else(|| DEFAULT_MATCH_INDEX_KEY.to_string());
+        let index_key = crate::ports::BlobKey::parse(&index_key)
+            .map_err(|e| ConfigError(format!("MATCH_INDEX_KEY: {e}")))?;
+        let matcher = MatcherState::new(
+            IndexSource::Snapshot {
+                blobs: uploads.clone(),
+                key: index_key,
+            },
+            MATCH_INDEX_MAX_AGE,
+        );
         let catalog = Catalog::new(
             store.clone(),
             store.clone(),

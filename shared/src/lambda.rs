@@ -9,6 +9,7 @@ use lambda_http::{Request, service_fn};
 
 use crate::app::App;
 use crate::http::Route;
+use crate::triggers::Trigger;
 /// The error a function `main` returns.
 pub use lambda_http::Error;
 
@@ -22,6 +23,29 @@ pub async fn run(route: &'static Route) -> Result<(), lambda_http::Error> {
     lambda_http::run(service_fn(move |req: Request| {
         let app = app.clone();
         async move { Ok::<_, Infallible>(route.call(app, req).await) }
+    }))
+    .await
+}
+
+/// Runs `trigger` (a function started by a schedule or an S3 notification) until the runtime
+/// stops it. A failed run is returned as an error so Lambda records it and the source retries.
+pub async fn run_trigger(trigger: &'static Trigger) -> Result<(), lambda_http::Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let app = App::from_env()
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?;
+    tracing::info!(function = trigger.function, source = ?trigger.source, "cold start");
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
+        let app = app.clone();
+        async move {
+            let started = std::time::Instant::now();
+            let result = trigger.call(app, event.payload).await;
+            match &result {
+                Ok(summary) => tracing::info!(function = trigger.function, ms = started.elapsed().as_millis() as u64, %summary, "done"),
+                Err(e) => tracing::error!(function = trigger.function, error = %e, "failed"),
+            }
+            result.map_err(|e| lambda_http::Error::from(e.to_string()))
+        }
     }))
     .await
 }

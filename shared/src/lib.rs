@@ -11,10 +11,11 @@ pub mod auth;
 pub mod cursor;
 pub mod domain;
 pub mod http;
-pub mod matching;
 #[cfg(feature = "aws")]
 pub mod lambda;
 #[cfg(feature = "embedded")]
 pub mod local;
+pub mod matching;
 pub mod ports;
 pub mod services;
+pub mod triggers;

@@ -11,7 +11,7 @@ use catalog_core::adapters::dynamo::{DynamoStore, TableNames};
 use catalog_core::adapters::s3::S3Blobs;
 use catalog_core::adapters::sqlite::SqliteStore;
 use catalog_core::domain::{Gtin, ProductContent, check_digit};
-use catalog_core::ports::{BlobStore, InventoryStore, JobStore, ProductStore};
+use catalog_core::ports::{BlobKey, BlobStore, InventoryStore, JobStore, ProductStore};
 
 /// The three stores of one backend, fresh for one test.
 pub struct Stores {
@@ -26,7 +26,7 @@ fn required_env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!(
             "{name} is not set: this test needs the local DynamoDB/S3 servers. Run `make test`, or start them with \
-             `tests/servers.sh start` and export the variables it prints."
+             `tests/scripts/servers.sh start` and `eval \"$(tests/scripts/servers.sh env)\"`."
         )
     })
 }
@@ -233,14 +233,24 @@ impl TestApi {
     pub async fn aws() -> Self {
         let store = Arc::new(dynamo_store().await);
         let (uploads, images) = (s3_blobs().await, s3_blobs().await);
+        let uploads: Arc<dyn BlobStore> = Arc::new(uploads);
+        // As in AWS: matching loads the snapshot the index-build trigger published to the uploads
+        // bucket (on every request here, so a test sees its own publish at once).
+        let key = BlobKey::parse(catalog_core::app::DEFAULT_MATCH_INDEX_KEY).unwrap();
+        let matcher = MatcherState::new(
+            IndexSource::Snapshot {
+                blobs: uploads.clone(),
+                key,
+            },
+            std::time::Duration::ZERO,
+        );
         let catalog = Catalog::new(
             store.clone(),
             store.clone(),
             store,
-            Arc::new(uploads),
+            uploads,
             Arc::new(images),
-            // The AWS path builds from the store here too: tests create products and match at once.
-            MatcherState::new(IndexSource::Store, std::time::Duration::ZERO),
+            matcher,
             CursorKey::derive(TEST_SECRET.as_bytes()),
         );
         let app = App::new(

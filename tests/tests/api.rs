@@ -747,6 +747,136 @@ async fn no_input_makes_a_5xx(api: &TestApi) {
     }
 }
 
+async fn rows_are_matched_to_the_catalog(api: &TestApi) {
+    let owner = api.token(Role::StoreOwner, &["s1"]);
+    let scanner = api.token(Role::Scanner, &["s1"]);
+    let kilo_barcode = random_gtin().to_string();
+    let mut ids = Vec::new();
+    for (weight, barcode) in [("1 kg", Some(kilo_barcode.as_str())), ("500 g", None)] {
+        let mut body =
+            json!({"name": "Salt - Iodised", "brand": "Tata", "attributes": {"weight": weight}});
+        if let Some(b) = barcode {
+            body["barcode"] = json!(b);
+        }
+        let r = api.post("/v1/products", &owner, body).await;
+        assert_eq!(r.status, 201, "{r:?}");
+        ids.push(r.body["product_id"].as_str().unwrap().to_string());
+    }
+    api.post(
+        "/v1/products",
+        &owner,
+        json!({"name": "Turmeric Powder", "brand": "Everest", "attributes": {"weight": "100 g"}}),
+    )
+    .await;
+    // What the index-build function does on its schedule (the AWS backend then loads the
+    // snapshot it wrote to S3).
+    let published = api.app.catalog.publish_match_index().await.unwrap();
+    assert_eq!(published.products, 3);
+    assert_eq!(published.key.is_some(), api.app.backend == "aws");
+
+    // GIVEN a messy row with its size WHEN it is matched THEN it links to that size.
+    let r = api
+        .get(
+            "/v1/products/match?name=TATA%20SALT%20IODIZED%201KG",
+            &scanner,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["decision"], "match", "{r:?}");
+    assert_eq!(
+        r.body["candidates"][0]["product"]["product_id"],
+        ids[0].as_str()
+    );
+    assert_eq!(r.body["candidates"][0]["size"], "agree");
+    assert_eq!(r.body["sizes"][0], "1000g");
+    // The other size is a candidate too, never the match.
+    let r = api
+        .get(
+            "/v1/products/match?name=tata%20salt%20iodised&quantity=500%20gm&limit=1",
+            &scanner,
+        )
+        .await;
+    assert_eq!(
+        (
+            r.body["decision"].as_str(),
+            r.body["candidates"].as_array().map(Vec::len)
+        ),
+        (Some("match"), Some(1))
+    );
+    assert_eq!(
+        r.body["candidates"][0]["product"]["product_id"],
+        ids[1].as_str()
+    );
+    // Without a size the row could be either pack: a person decides.
+    let r = api
+        .get("/v1/products/match?name=tata%20salt&brand=tata", &scanner)
+        .await;
+    assert_eq!(r.body["decision"], "review", "{r:?}");
+    // An exact barcode settles the size the name leaves open; something unknown is new.
+    let r = api
+        .get(
+            &format!("/v1/products/match?name=tata%20salt&barcode={kilo_barcode}"),
+            &owner,
+        )
+        .await;
+    assert_eq!(
+        (
+            r.body["decision"].as_str(),
+            r.body["query_barcode"].as_str()
+        ),
+        (Some("match"), Some("exact")),
+        "{r:?}"
+    );
+    assert_eq!(
+        r.body["candidates"][0]["product"]["product_id"],
+        ids[0].as_str()
+    );
+    let r = api
+        .get(
+            "/v1/products/match?name=Parachute%20Coconut%20Oil%20500%20ml",
+            &owner,
+        )
+        .await;
+    assert_eq!(r.body["decision"], "new", "{r:?}");
+
+    // Bad input is a precise 422; no token is a 401.
+    for (query, field, code) in [
+        ("", "query.name", "required"),
+        ("?brand=tata", "query.name", "required"),
+        ("?barcode=89010x", "query.barcode", "invalid_barcode"),
+        ("?name=salt&limit=11", "query.limit", "out_of_range"),
+        ("?name=salt&limit=zero", "query.limit", "invalid_number"),
+        ("?name=salt&store=s1", "query.store", "unknown_parameter"),
+    ] {
+        let r = api.get(&format!("/v1/products/match{query}"), &owner).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (422, "validation_failed"),
+            "{query}: {r:?}"
+        );
+        assert_eq!(
+            (
+                r.body["errors"][0]["field"].as_str(),
+                r.body["errors"][0]["code"].as_str()
+            ),
+            (Some(field), Some(code)),
+            "{query}"
+        );
+    }
+    let long = "x".repeat(201);
+    let r = api
+        .get(&format!("/v1/products/match?name={long}"), &owner)
+        .await;
+    assert_eq!(
+        (r.status, r.body["errors"][0]["code"].as_str()),
+        (422, Some("too_long"))
+    );
+    let r = api
+        .send("GET", "/v1/products/match?name=salt", None, None, &[])
+        .await;
+    assert_eq!((r.status, r.code()), (401, "token_missing"));
+}
+
 macro_rules! api_cases {
     ($($case:ident),* $(,)?) => {
         mod embedded {
@@ -780,4 +910,5 @@ api_cases!(
     scans_count_once_and_create_pending_products,
     jobs_are_visible_to_their_store_only,
     no_input_makes_a_5xx,
+    rows_are_matched_to_the_catalog,
 );

@@ -138,9 +138,25 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             jwt_secret,
         } => serve(addr, data_dir, secret(jwt_secret)).await,
-        Command::Match { catalog, queries, out, threads, snapshot, index, min_seconds, explain } => {
-            match_cmd::run(match_cmd::Args { catalog, queries, out, threads, snapshot, index, min_seconds, explain })
-        }
+        Command::Match {
+            catalog,
+            queries,
+            out,
+            threads,
+            snapshot,
+            index,
+            min_seconds,
+            explain,
+        } => match_cmd::run(match_cmd::Args {
+            catalog,
+            queries,
+            out,
+            threads,
+            snapshot,
+            index,
+            min_seconds,
+            explain,
+        }),
         Command::Describe => {
             println!("{}", serde_json::to_string_pretty(&describe())?);
             Ok(())
@@ -225,5 +241,9 @@ fn describe() -> serde_json::Value {
             })
         })
         .collect();
-    serde_json::json!({ "routes": routes, "tables": tables, "local_only_crates": ["catalog"] })
+    let triggers: Vec<_> = catalog_core::triggers::ALL
+        .iter()
+        .map(|t| serde_json::json!({ "function": t.function, "source": t.source }))
+        .collect();
+    serde_json::json!({ "routes": routes, "triggers": triggers, "tables": tables, "local_only_crates": ["catalog"] })
 }

@@ -41,17 +41,32 @@ struct OwnedRow {
 fn open(path: &Path) -> anyhow::Result<Box<dyn Read>> {
     let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let r = BufReader::with_capacity(1 << 20, f);
-    Ok(if path.extension().is_some_and(|e| e == "gz") { Box::new(flate2::read::MultiGzDecoder::new(r)) } else { Box::new(r) })
+    Ok(if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(r))
+    } else {
+        Box::new(r)
+    })
 }
 
 /// Reads CSV rows, picking the named columns (missing optional columns read as empty).
 fn read_csv(path: &Path, required: &[&str], optional: &[&str]) -> anyhow::Result<Vec<Vec<String>>> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(open(path)?);
-    let headers = reader.headers().with_context(|| format!("reading the header of {}", path.display()))?.clone();
-    let pos = |name: &str| headers.iter().position(|h| h.trim().eq_ignore_ascii_case(name));
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(open(path)?);
+    let headers = reader
+        .headers()
+        .with_context(|| format!("reading the header of {}", path.display()))?
+        .clone();
+    let pos = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(name))
+    };
     let mut cols = Vec::new();
     for name in required {
-        cols.push(Some(pos(name).with_context(|| format!("{} has no column {name}", path.display()))?));
+        cols.push(Some(pos(name).with_context(|| {
+            format!("{} has no column {name}", path.display())
+        })?));
     }
     for name in optional {
         cols.push(pos(name));
@@ -59,14 +74,23 @@ fn read_csv(path: &Path, required: &[&str], optional: &[&str]) -> anyhow::Result
     let mut out = Vec::new();
     for (i, rec) in reader.records().enumerate() {
         let rec = rec.with_context(|| format!("{} row {}", path.display(), i + 2))?;
-        out.push(cols.iter().map(|c| c.and_then(|c| rec.get(c)).unwrap_or("").to_string()).collect());
+        out.push(
+            cols.iter()
+                .map(|c| c.and_then(|c| rec.get(c)).unwrap_or("").to_string())
+                .collect(),
+        );
     }
     Ok(out)
 }
 
 /// A query row (query_id, name, brand, quantity, barcode) as the engine reads it.
 fn query(r: &[String]) -> MatchQuery<'_> {
-    MatchQuery { name: &r[1], brand: &r[2], quantity: &r[3], barcode: &r[4] }
+    MatchQuery {
+        name: &r[1],
+        brand: &r[2],
+        quantity: &r[3],
+        barcode: &r[4],
+    }
 }
 
 fn peak_rss_mb() -> Option<f64> {
@@ -77,16 +101,20 @@ fn peak_rss_mb() -> Option<f64> {
 }
 
 fn read_catalog(path: &Path) -> anyhow::Result<Vec<OwnedRow>> {
-    let rows: Vec<OwnedRow> = read_csv(path, &["product_id", "name"], &["brand", "quantity", "barcode"])?
-        .into_iter()
-        .map(|mut r| OwnedRow {
-            barcode: r.pop().unwrap_or_default(),
-            quantity: r.pop().unwrap_or_default(),
-            brand: r.pop().unwrap_or_default(),
-            name: r.pop().unwrap_or_default(),
-            id: r.pop().unwrap_or_default(),
-        })
-        .collect();
+    let rows: Vec<OwnedRow> = read_csv(
+        path,
+        &["product_id", "name"],
+        &["brand", "quantity", "barcode"],
+    )?
+    .into_iter()
+    .map(|mut r| OwnedRow {
+        barcode: r.pop().unwrap_or_default(),
+        quantity: r.pop().unwrap_or_default(),
+        brand: r.pop().unwrap_or_default(),
+        name: r.pop().unwrap_or_default(),
+        id: r.pop().unwrap_or_default(),
+    })
+    .collect();
     if rows.is_empty() {
         bail!("{} has no products", path.display());
     }
@@ -96,12 +124,16 @@ fn read_catalog(path: &Path) -> anyhow::Result<Vec<OwnedRow>> {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let (bytes, read_s, build_s, vocabulary) = match &args.index {
         Some(path) => {
-            let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
             (bytes, 0.0, 0.0, 0)
         }
         None => {
             let t = Instant::now();
-            let path = args.catalog.as_deref().context("--catalog or --index is required")?;
+            let path = args
+                .catalog
+                .as_deref()
+                .context("--catalog or --index is required")?;
             let catalog = read_catalog(path)?;
             let read_s = t.elapsed().as_secs_f64();
             let t = Instant::now();
@@ -127,25 +159,45 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let load_s = t.elapsed().as_secs_f64();
     let snapshot_bytes = bytes.len();
     drop(bytes);
-    let vocabulary = if vocabulary == 0 { index.vocabulary_size() } else { vocabulary };
+    let vocabulary = if vocabulary == 0 {
+        index.vocabulary_size()
+    } else {
+        vocabulary
+    };
 
     // Only these four columns of a query are read; the rest are answers.
-    let queries = read_csv(&args.queries, &["query_id"], &["name", "brand", "quantity", "barcode"])?;
+    let queries = read_csv(
+        &args.queries,
+        &["query_id"],
+        &["name", "brand", "quantity", "barcode"],
+    )?;
 
     // One thread: predictions, then timing passes.
     let mut scratch = Scratch::new(&index);
-    let mut out = csv::Writer::from_path(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let mut out = csv::Writer::from_path(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
     out.write_record(["query_id", "product_id", "decision", "score"])?;
     let mut explain = match &args.explain {
-        Some(path) => Some(std::io::BufWriter::new(File::create(path).with_context(|| format!("creating {}", path.display()))?)),
+        Some(path) => Some(std::io::BufWriter::new(
+            File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
         None => None,
     };
     let mut decisions = [0usize; 3];
     for r in &queries {
         let o = index.match_row(&query(r), &mut scratch);
-        let id = o.candidates.first().map(|c| index.product_id(c.product)).unwrap_or("");
+        let id = o
+            .candidates
+            .first()
+            .map(|c| index.product_id(c.product))
+            .unwrap_or("");
         decisions[o.decision as usize] += 1;
-        out.write_record([r[0].as_str(), id, o.decision.as_str(), &format!("{:.4}", o.confidence())])?;
+        out.write_record([
+            r[0].as_str(),
+            id,
+            o.decision.as_str(),
+            &format!("{:.4}", o.confidence()),
+        ])?;
         if let Some(w) = explain.as_mut() {
             let candidates: Vec<_> = o
                 .candidates
@@ -176,7 +228,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let single_qps = n as f64 / t.elapsed().as_secs_f64();
     drop(scratch);
 
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
     let t = Instant::now();
     let total: usize = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -203,7 +258,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "catalog={} products={} vocabulary={} queries={} decisions(match/review/new)={}/{}/{} \
          single_thread_qps={:.0} all_threads_qps={:.0} threads={} catalog_read_s={:.2} index_build_s={:.2} \
          snapshot_bytes={} snapshot_mb={:.1} snapshot_load_s={:.3} peak_rss_mb={:.0}",
-        args.catalog.as_deref().or(args.index.as_deref()).map(|p| p.display().to_string()).unwrap_or_default(),
+        args.catalog
+            .as_deref()
+            .or(args.index.as_deref())
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
         index.len(),
         vocabulary,
         queries.len(),

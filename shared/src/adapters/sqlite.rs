@@ -218,11 +218,10 @@ impl ProductStore for SqliteStore {
             if exists {
                 return Err(StorageError::AlreadyExists);
             }
-            if let Some(b) = &p.barcode {
-                if let Some(holder) = barcode_holder(tx, b.as_str())? {
+            if let Some(b) = &p.barcode
+                && let Some(holder) = barcode_holder(tx, b.as_str())? {
                     return Err(taken(b, &holder)?);
                 }
-            }
             let row = product_row(&p)?;
             tx.execute(
                 "INSERT INTO products (product_id, barcode, status, status_sort, category_sort, search_text, version, doc)
@@ -289,13 +288,11 @@ impl ProductStore for SqliteStore {
                 Some(v) if v as u64 != prev_version => return Err(StorageError::VersionConflict { current: Some(v as u64) }),
                 Some(_) => {}
             }
-            if let Some(b) = &n.barcode {
-                if let Some(holder) = barcode_holder(tx, b.as_str())? {
-                    if holder != id {
+            if let Some(b) = &n.barcode
+                && let Some(holder) = barcode_holder(tx, b.as_str())?
+                    && holder != id {
                         return Err(taken(b, &holder)?);
                     }
-                }
-            }
             let row = product_row(&n)?;
             tx.execute(
                 "UPDATE products SET barcode = ?2, status = ?3, status_sort = ?4, category_sort = ?5, search_text = ?6,
@@ -500,13 +497,12 @@ impl InventoryStore for SqliteStore {
         let (s, p) = (store.to_string(), product.to_string());
         self.write(move |tx| {
             let current = load_inventory(tx, &s, &p)?.ok_or(StorageError::NotFound)?;
-            if let Some(v) = expect_version {
-                if current.version != v {
+            if let Some(v) = expect_version
+                && current.version != v {
                     return Err(StorageError::VersionConflict {
                         current: Some(current.version),
                     });
                 }
-            }
             tx.execute(
                 "DELETE FROM inventory WHERE store_id = ?1 AND product_id = ?2",
                 params![s, p],

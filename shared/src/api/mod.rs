@@ -9,6 +9,7 @@ mod bodies;
 pub mod health;
 pub mod inventory;
 pub mod jobs;
+pub mod matching;
 pub mod products;
 pub mod routes;
 pub mod scan;

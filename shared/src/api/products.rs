@@ -83,8 +83,8 @@ pub async fn list(app: Arc<App>, req: Request) -> ApiResult {
         return Ok(response::json(StatusCode::OK, &listing));
     }
     let mut filter = ProductFilter::default();
-    if let Some(q) = query.get("q") {
-        if let Some(q) = errors.check("query.q", clean_text(q, MAX_QUERY_CHARS, false)) {
+    if let Some(q) = query.get("q")
+        && let Some(q) = errors.check("query.q", clean_text(q, MAX_QUERY_CHARS, false)) {
             filter.words = q
                 .to_lowercase()
                 .split_whitespace()
@@ -98,7 +98,6 @@ pub async fn list(app: Arc<App>, req: Request) -> ApiResult {
                 );
             }
         }
-    }
     if let Some(c) = query.get("category") {
         filter.category = errors.check(
             "query.category",

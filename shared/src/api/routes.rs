@@ -2,7 +2,7 @@
 
 use http::Method;
 
-use super::{health, inventory, jobs, products, scan};
+use super::{health, inventory, jobs, matching, products, scan};
 use crate::http::Route;
 
 macro_rules! route {
@@ -30,6 +30,13 @@ route!(
     GET,
     "/v1/products",
     products::list
+);
+route!(
+    PRODUCTS_MATCH,
+    "products-match",
+    GET,
+    "/v1/products/match",
+    matching::get
 );
 route!(
     PRODUCTS_GET,
@@ -88,6 +95,7 @@ pub static ALL: &[&Route] = &[
     &HEALTH,
     &PRODUCTS_CREATE,
     &PRODUCTS_LIST,
+    &PRODUCTS_MATCH,
     &PRODUCTS_GET,
     &PRODUCTS_UPDATE,
     &INVENTORY_LIST,

@@ -386,11 +386,10 @@ pub fn parse_regional_names(
             if let Some(n) = errors.check(
                 &format!("{path}[{i}]"),
                 clean_text(n, MAX_NAME_CHARS, false),
-            ) {
-                if !clean.contains(&n) {
+            )
+                && !clean.contains(&n) {
                     clean.push(n);
                 }
-            }
         }
         out.insert(code, clean);
     }

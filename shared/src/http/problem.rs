@@ -160,11 +160,10 @@ impl ApiError {
             tracing::error!(error = %self, cause = ?std::error::Error::source(&self), "request failed");
         }
         let mut res = problem.into_response();
-        if let ApiError::MethodNotAllowed { allowed, .. } = &self {
-            if let Ok(v) = HeaderValue::from_str(allowed) {
+        if let ApiError::MethodNotAllowed { allowed, .. } = &self
+            && let Ok(v) = HeaderValue::from_str(allowed) {
                 res.headers_mut().insert(header::ALLOW, v);
             }
-        }
         res
     }
 }

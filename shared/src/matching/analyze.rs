@@ -58,13 +58,20 @@ pub fn analyze(text: &str, lexicon: &Lexicon) -> Analyzed {
 pub fn sized(lexemes: Vec<Lexeme>, lexicon: &Lexicon) -> Analyzed {
     let mut taken = vec![false; lexemes.len()];
     let sizes = find_sizes(&lexemes, lexicon, &mut taken);
-    Analyzed { lexemes, taken, sizes }
+    Analyzed {
+        lexemes,
+        taken,
+        sizes,
+    }
 }
 
 /// Splits a product name into its head and its descriptors: what comes after the first
 /// " - ", ",", "(" or "|" describes a variant and weighs less.
 pub fn split_head(name: &str) -> (&str, &str) {
-    let cut = [" - ", ",", "(", "|"].iter().filter_map(|sep| name.find(sep)).min();
+    let cut = [" - ", ",", "(", "|"]
+        .iter()
+        .filter_map(|sep| name.find(sep))
+        .min();
     match cut {
         Some(i) if i > 0 => (&name[..i], &name[i..]),
         _ => (name, ""),
@@ -73,11 +80,18 @@ pub fn split_head(name: &str) -> (&str, &str) {
 
 /// The words (with their positions) of lexemes that are not sizes, multipack signs or
 /// stopwords.
-pub fn text_words<'a>(a: &'a Analyzed, lexicon: &'a Lexicon) -> impl Iterator<Item = (usize, &'a Lexeme)> + 'a {
-    a.lexemes.iter().zip(&a.taken).enumerate().filter_map(move |(k, (l, &t))| {
-        let keep = !t
-            && matches!(l.kind, LexKind::Word | LexKind::Number(_))
-            && !(l.kind == LexKind::Word && (lexicon.is_stopword(&l.text) || l.text == "x"));
-        keep.then_some((k, l))
-    })
+pub fn text_words<'a>(
+    a: &'a Analyzed,
+    lexicon: &'a Lexicon,
+) -> impl Iterator<Item = (usize, &'a Lexeme)> + 'a {
+    a.lexemes
+        .iter()
+        .zip(&a.taken)
+        .enumerate()
+        .filter_map(move |(k, (l, &t))| {
+            let keep = !t
+                && matches!(l.kind, LexKind::Word | LexKind::Number(_))
+                && !(l.kind == LexKind::Word && (lexicon.is_stopword(&l.text) || l.text == "x"));
+            keep.then_some((k, l))
+        })
 }

@@ -54,8 +54,13 @@ pub const REVIEW_TEXT: f32 = 0.5;
 
 /// Decides for the best of `ranked` (sorted best first).
 pub fn decide(ranked: &[Candidate], query_barcode: QueryBarcode) -> Decision {
-    let Some(best) = ranked.first() else { return Decision::New };
-    if best.barcode == BarcodeState::Exact && best.text >= BARCODE_TEXT && best.size != SizeState::Conflict {
+    let Some(best) = ranked.first() else {
+        return Decision::New;
+    };
+    if best.barcode == BarcodeState::Exact
+        && best.text >= BARCODE_TEXT
+        && best.size != SizeState::Conflict
+    {
         return Decision::Match;
     }
     let size_agrees = best.size == SizeState::Agree;
@@ -70,19 +75,30 @@ pub fn decide(ranked: &[Candidate], query_barcode: QueryBarcode) -> Decision {
         // is weaker evidence than the best's agreeing size: it only blocks if its text is better.
         let could_be_it = match o.size {
             SizeState::Conflict | SizeState::TotalOnly => false,
-            SizeState::CatalogMissing | SizeState::CatalogUnknown if size_agrees => o.text > best.text + SIBLING_SLACK,
+            SizeState::CatalogMissing | SizeState::CatalogUnknown if size_agrees => {
+                o.text > best.text + SIBLING_SLACK
+            }
             _ => true,
         };
         if could_be_it && o.q_cov >= best.q_cov - UNIQUENESS && o.text >= best.text - UNIQUENESS {
             unique = false;
         }
     }
-    let margin = if best_other_score == f32::MIN { 1.0 } else { best.score - best_other_score };
+    let margin = if best_other_score == f32::MIN {
+        1.0
+    } else {
+        best.score - best_other_score
+    };
     let no_better_sibling = best_other_text <= best.text + SIBLING_SLACK;
-    let barcode_ok = best.barcode != BarcodeState::Conflict && query_barcode != QueryBarcode::UnknownValid;
+    let barcode_ok =
+        best.barcode != BarcodeState::Conflict && query_barcode != QueryBarcode::UnknownValid;
     let contradicted = best.brand == BrandState::Conflict || best.number_conflict;
 
-    if best.barcode == BarcodeState::Near && best.text >= NEAR_BARCODE_TEXT && size_agrees && !contradicted {
+    if best.barcode == BarcodeState::Near
+        && best.text >= NEAR_BARCODE_TEXT
+        && size_agrees
+        && !contradicted
+    {
         return Decision::Match;
     }
     if size_agrees
@@ -96,7 +112,8 @@ pub fn decide(ranked: &[Candidate], query_barcode: QueryBarcode) -> Decision {
     {
         return Decision::Match;
     }
-    if best.text >= REVIEW_TEXT || matches!(best.barcode, BarcodeState::Exact | BarcodeState::Near) {
+    if best.text >= REVIEW_TEXT || matches!(best.barcode, BarcodeState::Exact | BarcodeState::Near)
+    {
         Decision::Review
     } else {
         Decision::New

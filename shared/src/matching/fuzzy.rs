@@ -46,7 +46,9 @@ pub fn levenshtein_within(a: &str, b: &str, k: usize) -> Option<usize> {
         let ai = a[i - 1];
         for j in 1..w {
             let cost = u8::from(ai != b[j - 1]);
-            let v = (rows[prev + j] + 1).min(rows[cur + j - 1] + 1).min(rows[prev + j - 1] + cost);
+            let v = (rows[prev + j] + 1)
+                .min(rows[cur + j - 1] + 1)
+                .min(rows[prev + j - 1] + cost);
             rows[cur + j] = v;
             row_min = row_min.min(v);
         }

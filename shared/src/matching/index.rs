@@ -84,7 +84,10 @@ pub(crate) struct Rows<T> {
 
 impl<T> Default for Rows<T> {
     fn default() -> Self {
-        Rows { offs: vec![0], vals: Vec::new() }
+        Rows {
+            offs: vec![0],
+            vals: Vec::new(),
+        }
     }
 }
 
@@ -140,7 +143,10 @@ impl HashDir {
             (Some(&lo), Some(&hi)) => (lo as usize, hi as usize),
             _ => (0, 0),
         };
-        sorted[lo..hi].iter().filter(move |(x, _)| *x == h).map(|(_, v)| *v)
+        sorted[lo..hi]
+            .iter()
+            .filter(move |(x, _)| *x == h)
+            .map(|(_, v)| *v)
     }
 }
 
@@ -260,8 +266,16 @@ impl MatchIndex {
     pub fn build<'a>(rows: impl IntoIterator<Item = CatalogRow<'a>>) -> MatchIndex {
         let lexicon = Lexicon::builtin();
         let mut rows: Vec<CatalogRow<'a>> = rows.into_iter().collect();
-        let keys: Vec<String> =
-            rows.iter().map(|r| format!("{}\u{1}{}", super::text::normalize(r.brand), super::text::normalize(r.name))).collect();
+        let keys: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}\u{1}{}",
+                    super::text::normalize(r.brand),
+                    super::text::normalize(r.name)
+                )
+            })
+            .collect();
         let mut order: Vec<usize> = (0..rows.len()).collect();
         order.sort_by(|&a, &b| keys[a].cmp(&keys[b]).then(a.cmp(&b)));
         drop(keys);
@@ -293,7 +307,14 @@ impl MatchIndex {
                 }
             }
             let nbrand = terms.len().min(p.brand_words) as u8;
-            pending.push(Pending { terms, nbrand, size: p.size, sizes: p.sizes, qty_text: p.qty_text, class_key: p.class_key });
+            pending.push(Pending {
+                terms,
+                nbrand,
+                size: p.size,
+                sizes: p.sizes,
+                qty_text: p.qty_text,
+                class_key: p.class_key,
+            });
         }
         let n = pending.len();
 
@@ -352,13 +373,20 @@ impl MatchIndex {
             let next = classes.len() as u32;
             prod_class.push(*classes.entry(p.class_key).or_insert(next));
         }
-        let postings = Rows { offs: post_offs, vals: post_vals };
+        let postings = Rows {
+            offs: post_offs,
+            vals: post_vals,
+        };
 
         // Phonetic keys.
         let mut term_fkey = vec![0u32; nterms];
         let mut term_ckey = vec![0u32; nterms];
-        let (fkeys, fkey_terms) = key_table(&terms, |t| phonetic::key(t), &mut term_fkey);
-        let (ckeys, ckey_terms) = key_table(&terms, |t| phonetic::coarse(&phonetic::key(t)), &mut term_ckey);
+        let (fkeys, fkey_terms) = key_table(&terms, phonetic::key, &mut term_fkey);
+        let (ckeys, ckey_terms) = key_table(
+            &terms,
+            |t| phonetic::coarse(&phonetic::key(t)),
+            &mut term_ckey,
+        );
 
         // One-deletion table (SymSpell) for typo lookups.
         let mut deletes = Vec::new();
@@ -424,14 +452,20 @@ impl MatchIndex {
     /// The lookup directories (derived, so not stored in snapshots).
     fn build_directories(&mut self) {
         fn hashed(strings: &Strings) -> (Vec<(u64, u32)>, HashDir) {
-            let mut v: Vec<(u64, u32)> = (0..strings.len()).map(|i| (hash_str(strings.get(i)), i)).collect();
+            let mut v: Vec<(u64, u32)> = (0..strings.len())
+                .map(|i| (hash_str(strings.get(i)), i))
+                .collect();
             v.sort_unstable();
             let dir = HashDir::build(&v);
             (v, dir)
         }
         self.deletes_dir = HashDir::build(&self.deletes);
         let n = self.len() as f32;
-        self.term_idf = self.term_df.iter().map(|&df| (1.0 + n / df.max(1) as f32).ln()).collect();
+        self.term_idf = self
+            .term_df
+            .iter()
+            .map(|&df| (1.0 + n / df.max(1) as f32).ln())
+            .collect();
         self.term_numeric = (0..self.terms.len())
             .map(|t| {
                 let w = self.terms.get(t);
@@ -445,7 +479,9 @@ impl MatchIndex {
                     .get(p)
                     .iter()
                     .zip(&self.prod_weight[span])
-                    .map(|(t, w)| self.term_idf[*t as usize] * f32::from(*w) / f32::from(WEIGHT_FULL))
+                    .map(|(t, w)| {
+                        self.term_idf[*t as usize] * f32::from(*w) / f32::from(WEIGHT_FULL)
+                    })
                     .sum()
             })
             .collect();
@@ -456,17 +492,23 @@ impl MatchIndex {
 
     /// The id of a catalog word.
     pub(crate) fn term_id(&self, w: &str) -> Option<u32> {
-        self.term_dir.get(&self.term_hashes, hash_str(w)).find(|&t| self.terms.get(t) == w)
+        self.term_dir
+            .get(&self.term_hashes, hash_str(w))
+            .find(|&t| self.terms.get(t) == w)
     }
 
     /// The id of a fine phonetic key.
     pub(crate) fn fkey_id(&self, k: &str) -> Option<u32> {
-        self.fkey_dir.get(&self.fkey_hashes, hash_str(k)).find(|&i| self.fkeys.get(i) == k)
+        self.fkey_dir
+            .get(&self.fkey_hashes, hash_str(k))
+            .find(|&i| self.fkeys.get(i) == k)
     }
 
     /// The id of a coarse phonetic key.
     pub(crate) fn ckey_id(&self, k: &str) -> Option<u32> {
-        self.ckey_dir.get(&self.ckey_hashes, hash_str(k)).find(|&i| self.ckeys.get(i) == k)
+        self.ckey_dir
+            .get(&self.ckey_hashes, hash_str(k))
+            .find(|&i| self.ckeys.get(i) == k)
     }
 
     pub fn len(&self) -> usize {
@@ -508,7 +550,8 @@ impl MatchIndex {
         if fingerprint != Lexicon::builtin().fingerprint {
             return Err(SnapshotError::StaleVocabulary);
         }
-        let mut index: MatchIndex = postcard::from_bytes(&bytes[20..]).map_err(|e| SnapshotError::Corrupt(e.to_string()))?;
+        let mut index: MatchIndex = postcard::from_bytes(&bytes[20..])
+            .map_err(|e| SnapshotError::Corrupt(e.to_string()))?;
         index.check()?;
         index.build_directories();
         Ok(index)
@@ -520,10 +563,23 @@ impl MatchIndex {
         let nt = self.terms.len() as usize;
         let ok = self.prod_terms.len() as usize == n
             && self.prod_weight.len() == self.prod_terms.vals.len()
-            && [self.prod_nbrand.len(), self.prod_size.len(), self.prod_barcode.len(), self.prod_class.len()].iter().all(|&l| l == n)
+            && [
+                self.prod_nbrand.len(),
+                self.prod_size.len(),
+                self.prod_barcode.len(),
+                self.prod_class.len(),
+            ]
+            .iter()
+            .all(|&l| l == n)
             && self.prod_sizes.len() as usize == n
             && self.prod_qty_text.len() as usize == n
-            && [self.term_df.len(), self.term_fkey.len(), self.term_ckey.len()].iter().all(|&l| l == nt)
+            && [
+                self.term_df.len(),
+                self.term_fkey.len(),
+                self.term_ckey.len(),
+            ]
+            .iter()
+            .all(|&l| l == nt)
             && self.postings.len() as usize == nt
             && self.prod_terms.vals.iter().all(|&t| (t as usize) < nt)
             && self.postings.vals.iter().all(|&p| (p as usize) < n)
@@ -531,12 +587,20 @@ impl MatchIndex {
             && self.term_ckey.iter().all(|&k| k < self.ckeys.len())
             && self.barcodes.iter().all(|&(_, p)| (p as usize) < n)
             && self.deletes.iter().all(|&(_, t)| (t as usize) < nt);
-        if ok { Ok(()) } else { Err(SnapshotError::Corrupt("inconsistent tables".into())) }
+        if ok {
+            Ok(())
+        } else {
+            Err(SnapshotError::Corrupt("inconsistent tables".into()))
+        }
     }
 }
 
 /// Sorted unique keys of all terms, each with its terms; fills `term_key`.
-fn key_table(terms: &Strings, key: impl Fn(&str) -> String, term_key: &mut [u32]) -> (Strings, Rows<u32>) {
+fn key_table(
+    terms: &Strings,
+    key: impl Fn(&str) -> String,
+    term_key: &mut [u32],
+) -> (Strings, Rows<u32>) {
     let mut pairs: Vec<(String, u32)> = (0..terms.len()).map(|t| (key(terms.get(t)), t)).collect();
     pairs.sort_unstable();
     let mut keys = Strings::default();
@@ -587,30 +651,65 @@ fn analyze_row(row: &CatalogRow, lexicon: &Lexicon) -> RowWords {
     lexemes.extend(lex_field(tail, lexicon));
     let name = sized(lexemes, lexicon);
     let name_start = words.len();
-    push(&name, &|k| if k < head_len { WEIGHT_FULL } else { WEIGHT_DESCRIPTOR }, &mut words);
+    push(
+        &name,
+        &|k| {
+            if k < head_len {
+                WEIGHT_FULL
+            } else {
+                WEIGHT_DESCRIPTOR
+            }
+        },
+        &mut words,
+    );
     let name_words: Vec<String> = words[name_start..].iter().map(|(w, _)| w.clone()).collect();
 
     let qty = analyze(row.quantity, lexicon);
     let mut qty_text = String::new();
     if qty.sizes.is_empty() {
-        qty_text = super::text::normalize(row.quantity).chars().filter(char::is_ascii_alphanumeric).collect();
+        qty_text = super::text::normalize(row.quantity)
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
         push(&qty, &full, &mut words);
     }
     for alias in row.aliases {
         push(&analyze(alias, lexicon), &|_| WEIGHT_DESCRIPTOR, &mut words);
     }
     let mut sizes: Vec<Size> = qty.sizes.iter().map(|f| f.size).collect();
-    let size = sizes.first().copied().or_else(|| if row.quantity.trim().is_empty() { name.sizes.first().map(|f| f.size) } else { None });
+    let size = sizes.first().copied().or_else(|| {
+        if row.quantity.trim().is_empty() {
+            name.sizes.first().map(|f| f.size)
+        } else {
+            None
+        }
+    });
     if !sizes.is_empty() {
         sizes.remove(0);
     }
-    sizes.extend(name.sizes.iter().map(|f| f.size).filter(|s| Some(*s) != size));
-    let brand_key: Vec<&str> = words[..brand_words].iter().map(|(w, _)| w.as_str()).collect();
+    sizes.extend(
+        name.sizes
+            .iter()
+            .map(|f| f.size)
+            .filter(|s| Some(*s) != size),
+    );
+    let brand_key: Vec<&str> = words[..brand_words]
+        .iter()
+        .map(|(w, _)| w.as_str())
+        .collect();
     let class_key = format!(
         "{}\u{1}{}\u{1}{}",
         brand_key.join(" "),
         name_words.join(" "),
-        size.map(|s| s.to_string()).unwrap_or_else(|| qty_text.clone())
+        size.map(|s| s.to_string())
+            .unwrap_or_else(|| qty_text.clone())
     );
-    RowWords { words, brand_words, size, sizes, qty_text, class_key }
+    RowWords {
+        words,
+        brand_words,
+        size,
+        sizes,
+        qty_text,
+        class_key,
+    }
 }

@@ -66,19 +66,39 @@ impl Lexicon {
                 other => panic!("units.tsv: unknown base unit {other}"),
             };
             let mult: f64 = f[2].parse().expect("units.tsv: multiplier");
-            units.insert(f[0].to_string(), Unit { base, mult, glued_only: f.get(3) == Some(&"glued") });
+            units.insert(
+                f[0].to_string(),
+                Unit {
+                    base,
+                    mult,
+                    glued_only: f.get(3) == Some(&"glued"),
+                },
+            );
         }
         let mut indic_units = HashMap::new();
         for f in lines(INDIC_UNITS) {
-            assert!(units.contains_key(f[1]), "indic_units.tsv: {} is not a unit", f[1]);
+            assert!(
+                units.contains_key(f[1]),
+                "indic_units.tsv: {} is not a unit",
+                f[1]
+            );
             indic_units.insert(f[0].to_string(), (f[1].to_string(), f[2] == "tamil"));
         }
         let mut glossary = HashMap::new();
         for f in lines(GLOSSARY_HI).chain(lines(GLOSSARY_TA)) {
             let native = f[0].split_whitespace().collect::<Vec<_>>().join(" ");
-            glossary.insert(native, f[1].split_whitespace().map(str::to_string).collect::<Vec<_>>());
+            glossary.insert(
+                native,
+                f[1].split_whitespace()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>(),
+            );
         }
-        let glossary_max_words = glossary.keys().map(|k| k.split(' ').count()).max().unwrap_or(1);
+        let glossary_max_words = glossary
+            .keys()
+            .map(|k| k.split(' ').count())
+            .max()
+            .unwrap_or(1);
         let mut synonyms: HashMap<String, Vec<String>> = HashMap::new();
         for class in lines(SYNONYMS) {
             for w in &class {
@@ -86,8 +106,14 @@ impl Lexicon {
                 synonyms.entry(w.to_string()).or_default().extend(others);
             }
         }
-        let abbreviations =
-            lines(ABBREVIATIONS).map(|f| (f[0].to_string(), f[1].split_whitespace().map(str::to_string).collect())).collect();
+        let abbreviations = lines(ABBREVIATIONS)
+            .map(|f| {
+                (
+                    f[0].to_string(),
+                    f[1].split_whitespace().map(str::to_string).collect(),
+                )
+            })
+            .collect();
         let stopwords = STOPWORDS
             .lines()
             .filter(|l| !l.starts_with('#'))
@@ -95,10 +121,27 @@ impl Lexicon {
             .map(str::to_string)
             .collect();
         let mut fingerprint: u64 = 0xcbf2_9ce4_8422_2325;
-        for part in [UNITS, INDIC_UNITS, GLOSSARY_HI, GLOSSARY_TA, SYNONYMS, ABBREVIATIONS, STOPWORDS] {
+        for part in [
+            UNITS,
+            INDIC_UNITS,
+            GLOSSARY_HI,
+            GLOSSARY_TA,
+            SYNONYMS,
+            ABBREVIATIONS,
+            STOPWORDS,
+        ] {
             fingerprint = super::index::fnv1a(part.as_bytes(), fingerprint);
         }
-        Lexicon { units, indic_units, glossary, glossary_max_words, synonyms, abbreviations, stopwords, fingerprint }
+        Lexicon {
+            units,
+            indic_units,
+            glossary,
+            glossary_max_words,
+            synonyms,
+            abbreviations,
+            stopwords,
+            fingerprint,
+        }
     }
 
     /// The unit a word names after a number, if any: exact spellings, Indic unit words (for
@@ -108,18 +151,19 @@ impl Lexicon {
         if let Some(u) = self.units.get(w) {
             return Some(*u);
         }
-        if matches!(origin, Origin::Devanagari | Origin::Tamil) {
-            if let Some((spelling, tamil_only)) = self.indic_units.get(w) {
-                if !tamil_only || origin == Origin::Tamil {
+        if matches!(origin, Origin::Devanagari | Origin::Tamil)
+            && let Some((spelling, tamil_only)) = self.indic_units.get(w)
+                && (!tamil_only || origin == Origin::Tamil) {
                     return self.units.get(spelling).copied();
                 }
-            }
-        }
         if w.len() >= 3 && w.is_ascii() {
             let mut sorted: Vec<u8> = w.bytes().collect();
             sorted.sort_unstable();
             for (spelling, unit) in &self.units {
-                if spelling.len() < 2 || unit.glued_only || spelling.as_bytes()[0] != w.as_bytes()[0] {
+                if spelling.len() < 2
+                    || unit.glued_only
+                    || spelling.as_bytes()[0] != w.as_bytes()[0]
+                {
                     continue;
                 }
                 if within_one(w, spelling) {
@@ -153,7 +197,10 @@ impl Lexicon {
     }
 
     pub fn abbreviation(&self, word: &str) -> &[String] {
-        self.abbreviations.get(word).map(Vec::as_slice).unwrap_or(&[])
+        self.abbreviations
+            .get(word)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     pub fn is_stopword(&self, word: &str) -> bool {
@@ -170,7 +217,10 @@ mod tests {
         let l = Lexicon::builtin();
         assert_eq!(l.unit("kg", Origin::Latin).unwrap().mult, 1000.0);
         assert!(l.unit("n", Origin::Latin).unwrap().glued_only);
-        assert_eq!(l.unit("kiraam", Origin::Tamil).unwrap().base, BaseUnit::Gram);
+        assert_eq!(
+            l.unit("kiraam", Origin::Tamil).unwrap().base,
+            BaseUnit::Gram
+        );
         assert_eq!(l.unit("kk", Origin::Tamil).unwrap().mult, 1000.0);
         assert_eq!(l.unit("kk", Origin::Devanagari), None);
         assert_eq!(l.unit("cps", Origin::Latin).unwrap().base, BaseUnit::Piece);

@@ -37,7 +37,9 @@ mod text;
 pub use decide::{Decision, decide};
 pub use index::{CatalogRow, FORMAT_VERSION, MatchIndex, SnapshotError};
 pub use quantity::{BaseUnit, Size};
-pub use search::{BarcodeState, BrandState, CANDIDATES, Candidate, MatchQuery, QueryBarcode, Scratch, SizeState};
+pub use search::{
+    BarcodeState, BrandState, CANDIDATES, Candidate, MatchQuery, QueryBarcode, Scratch, SizeState,
+};
 
 /// The result of matching one row.
 #[derive(Debug, Clone)]
@@ -53,7 +55,9 @@ pub struct MatchOutcome {
 impl MatchOutcome {
     /// A 0..1 confidence for the proposed product.
     pub fn confidence(&self) -> f32 {
-        self.candidates.first().map_or(0.0, |c| c.score.clamp(0.0, 1.0))
+        self.candidates
+            .first()
+            .map_or(0.0, |c| c.score.clamp(0.0, 1.0))
     }
 }
 
@@ -62,7 +66,12 @@ impl MatchIndex {
     pub fn match_row(&self, q: &MatchQuery, scratch: &mut Scratch) -> MatchOutcome {
         let (candidates, query_barcode, parsed) = self.search(q, scratch);
         let decision = decide(&candidates, query_barcode);
-        MatchOutcome { decision, candidates, query_barcode, sizes: parsed.sizes }
+        MatchOutcome {
+            decision,
+            candidates,
+            query_barcode,
+            sizes: parsed.sizes,
+        }
     }
 }
 
@@ -70,15 +79,46 @@ impl MatchIndex {
 mod tests {
     use super::*;
 
-    fn row<'a>(id: &'a str, brand: &'a str, name: &'a str, quantity: &'a str, barcode: &'a str) -> CatalogRow<'a> {
-        CatalogRow { id, name, brand, quantity, barcode, aliases: &[] }
+    fn row<'a>(
+        id: &'a str,
+        brand: &'a str,
+        name: &'a str,
+        quantity: &'a str,
+        barcode: &'a str,
+    ) -> CatalogRow<'a> {
+        CatalogRow {
+            id,
+            name,
+            brand,
+            quantity,
+            barcode,
+            aliases: &[],
+        }
     }
 
     fn catalog() -> MatchIndex {
         MatchIndex::build([
-            row("wash-50", "Himalaya", "Haldi Chandan Skin Brightening Face Wash", "50 g", "8901138511111"),
-            row("wash-100", "Himalaya", "Haldi Chandan Skin Brightening Face Wash", "100 g", "8901138522223"),
-            row("salt-1kg", "Tata", "Salt - Iodised", "1 kg", "8901058000290"),
+            row(
+                "wash-50",
+                "Himalaya",
+                "Haldi Chandan Skin Brightening Face Wash",
+                "50 g",
+                "8901138511111",
+            ),
+            row(
+                "wash-100",
+                "Himalaya",
+                "Haldi Chandan Skin Brightening Face Wash",
+                "100 g",
+                "8901138522223",
+            ),
+            row(
+                "salt-1kg",
+                "Tata",
+                "Salt - Iodised",
+                "1 kg",
+                "8901058000290",
+            ),
             row("salt-2x500", "Tata", "Salt - Iodised", "2x500 g", ""),
             row("dal-1kg", "BB Royal", "Toor Dal/Arhar Dal", "1 kg", ""),
             row("turmeric", "Everest", "Turmeric Powder", "100 g", ""),
@@ -89,13 +129,23 @@ mod tests {
     fn best(index: &MatchIndex, q: MatchQuery) -> (Decision, String) {
         let mut scratch = Scratch::new(index);
         let o = index.match_row(&q, &mut scratch);
-        (o.decision, o.candidates.first().map(|c| index.product_id(c.product).to_string()).unwrap_or_default())
+        (
+            o.decision,
+            o.candidates
+                .first()
+                .map(|c| index.product_id(c.product).to_string())
+                .unwrap_or_default(),
+        )
     }
 
     #[test]
     fn links_a_noisy_row_to_its_size() {
         let index = catalog();
-        let q = MatchQuery { name: "haldhi chandan skin brightning face wash 100g", brand: "Himalaya", ..Default::default() };
+        let q = MatchQuery {
+            name: "haldhi chandan skin brightning face wash 100g",
+            brand: "Himalaya",
+            ..Default::default()
+        };
         assert_eq!(best(&index, q), (Decision::Match, "wash-100".into()));
     }
 
@@ -103,45 +153,81 @@ mod tests {
     fn another_size_is_never_a_match() {
         let index = catalog();
         // Same brand and name in a size the catalog lacks: the hard negative.
-        let q = MatchQuery { name: "Himalaya Haldi Chandan Skin Brightening Face Wash 150 g", ..Default::default() };
+        let q = MatchQuery {
+            name: "Himalaya Haldi Chandan Skin Brightening Face Wash 150 g",
+            ..Default::default()
+        };
         assert_ne!(best(&index, q).0, Decision::Match);
         // No size at all: the 50 g and the 100 g are equally likely.
-        let q = MatchQuery { name: "Himalaya Haldi Chandan Skin Brightening Face Wash", ..Default::default() };
+        let q = MatchQuery {
+            name: "Himalaya Haldi Chandan Skin Brightening Face Wash",
+            ..Default::default()
+        };
         assert_ne!(best(&index, q).0, Decision::Match);
         // Same total, other packing.
-        let q = MatchQuery { name: "tata salt iodised", quantity: "1 kg", ..Default::default() };
+        let q = MatchQuery {
+            name: "tata salt iodised",
+            quantity: "1 kg",
+            ..Default::default()
+        };
         assert_eq!(best(&index, q), (Decision::Match, "salt-1kg".into()));
-        let q = MatchQuery { name: "tata salt iodised", quantity: "500g x 2", ..Default::default() };
+        let q = MatchQuery {
+            name: "tata salt iodised",
+            quantity: "500g x 2",
+            ..Default::default()
+        };
         assert_eq!(best(&index, q), (Decision::Match, "salt-2x500".into()));
     }
 
     #[test]
     fn barcodes_first_but_a_near_one_is_only_a_candidate() {
         let index = catalog();
-        let q = MatchQuery { name: "tata namak", barcode: "8901058000290", ..Default::default() };
+        let q = MatchQuery {
+            name: "tata namak",
+            barcode: "8901058000290",
+            ..Default::default()
+        };
         assert_eq!(best(&index, q), (Decision::Match, "salt-1kg".into()));
         // One digit off: proposed, not linked (the text does not support it).
-        let q = MatchQuery { name: "something else", barcode: "8901058000390", ..Default::default() };
+        let q = MatchQuery {
+            name: "something else",
+            barcode: "8901058000390",
+            ..Default::default()
+        };
         let (d, id) = best(&index, q);
         assert_eq!((d, id.as_str()), (Decision::Review, "salt-1kg"));
         // A valid barcode the catalog lacks blocks a text-only link.
-        let q = MatchQuery { name: "Himalaya Haldi Chandan Face Wash 100 g", barcode: "8901138533335", ..Default::default() };
+        let q = MatchQuery {
+            name: "Himalaya Haldi Chandan Face Wash 100 g",
+            barcode: "8901138533335",
+            ..Default::default()
+        };
         assert_ne!(best(&index, q).0, Decision::Match);
     }
 
     #[test]
     fn scripts_and_synonyms_meet_the_catalog() {
         let index = catalog();
-        let q = MatchQuery { name: "एवरेस्ट हल्दी पाउडर 100 ग्राम", ..Default::default() };
+        let q = MatchQuery {
+            name: "एवरेस्ट हल्दी पाउडर 100 ग्राम",
+            ..Default::default()
+        };
         assert_eq!(best(&index, q).1, "turmeric");
-        let q = MatchQuery { name: "arhar daal 1kg", brand: "bb royal", ..Default::default() };
+        let q = MatchQuery {
+            name: "arhar daal 1kg",
+            brand: "bb royal",
+            ..Default::default()
+        };
         assert_eq!(best(&index, q).1, "dal-1kg");
     }
 
     #[test]
     fn unknown_products_are_new() {
         let index = catalog();
-        let q = MatchQuery { name: "Parachute Coconut Oil 500 ml", ..Default::default() };
+        let q = MatchQuery {
+            name: "Parachute Coconut Oil 500 ml",
+            ..Default::default()
+        };
         assert_eq!(best(&index, q).0, Decision::New);
     }
 
@@ -150,12 +236,21 @@ mod tests {
         let index = catalog();
         let bytes = index.to_bytes();
         let loaded = MatchIndex::from_bytes(&bytes).unwrap();
-        let q = MatchQuery { name: "dove cream bathing bar 3 x 100 gm", ..Default::default() };
+        let q = MatchQuery {
+            name: "dove cream bathing bar 3 x 100 gm",
+            ..Default::default()
+        };
         assert_eq!(best(&loaded, q), best(&index, q));
         let mut other = bytes.clone();
         other[8] = 99;
-        assert!(matches!(MatchIndex::from_bytes(&other), Err(SnapshotError::Version { found: 99 })));
-        assert!(matches!(MatchIndex::from_bytes(b"not an index at all!"), Err(SnapshotError::NotASnapshot)));
+        assert!(matches!(
+            MatchIndex::from_bytes(&other),
+            Err(SnapshotError::Version { found: 99 })
+        ));
+        assert!(matches!(
+            MatchIndex::from_bytes(b"not an index at all!"),
+            Err(SnapshotError::NotASnapshot)
+        ));
         assert!(MatchIndex::from_bytes(&bytes[..bytes.len() / 2]).is_err());
     }
 }

@@ -16,7 +16,12 @@ pub fn key(token: &str) -> String {
         return token.to_string();
     }
     let t = token.replace("tion", "shn").replace("sion", "shn");
-    let t = t.replace("ph", "f").replace("ck", "k").replace("qu", "kv").replace('q', "k").replace('x', "ks");
+    let t = t
+        .replace("ph", "f")
+        .replace("ck", "k")
+        .replace("qu", "kv")
+        .replace('q', "k")
+        .replace('x', "ks");
     // `ow`/`aw` are vowels (brown, straw): drop the w.
     let mut s: Vec<u8> = Vec::with_capacity(t.len());
     for (i, &b) in t.as_bytes().iter().enumerate() {
@@ -42,7 +47,8 @@ pub fn key(token: &str) -> String {
     // Aspirates lose their h; then ch->c, sh->s, z->j; any other h goes.
     let mut u: Vec<u8> = Vec::with_capacity(s.len());
     for (i, &b) in s.iter().enumerate() {
-        if b == b'h' && i > 0 && matches!(s[i - 1], b'k' | b'g' | b'j' | b't' | b'd' | b'p' | b'b') {
+        if b == b'h' && i > 0 && matches!(s[i - 1], b'k' | b'g' | b'j' | b't' | b'd' | b'p' | b'b')
+        {
             continue;
         }
         u.push(match b {

@@ -13,7 +13,9 @@ use super::lexicon::Lexicon;
 use super::text::Origin;
 
 /// Base units sizes are expressed in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum BaseUnit {
     Gram,
     Millilitre,
@@ -33,7 +35,9 @@ impl BaseUnit {
 }
 
 /// A canonical size: `count` packs of `milli / 1000` base units each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Size {
     pub count: u32,
     /// Thousandths of the base unit (exact for every size people write).
@@ -47,7 +51,11 @@ impl Size {
         if count == 0 || !(1.0..1e15).contains(&milli) || count > 10_000 {
             return None;
         }
-        Some(Size { count, milli: milli as u64, unit })
+        Some(Size {
+            count,
+            milli: milli as u64,
+            unit,
+        })
     }
 
     /// Same count, same unit, unit sizes within 0.5%.
@@ -57,7 +65,11 @@ impl Size {
 
     /// Different packing of the same total (2 x 500 g vs 1 kg): not the same product.
     pub fn same_total(&self, other: &Size) -> bool {
-        self.unit == other.unit && close(self.milli * u64::from(self.count), other.milli * u64::from(other.count))
+        self.unit == other.unit
+            && close(
+                self.milli * u64::from(self.count),
+                other.milli * u64::from(other.count),
+            )
     }
 }
 
@@ -113,7 +125,9 @@ impl Lexeme {
     }
 
     fn integer(&self) -> Option<u32> {
-        self.number().filter(|v| v.fract() == 0.0 && *v >= 1.0 && *v <= 10_000.0).map(|v| v as u32)
+        self.number()
+            .filter(|v| v.fract() == 0.0 && *v >= 1.0 && *v <= 10_000.0)
+            .map(|v| v as u32)
     }
 }
 
@@ -123,7 +137,13 @@ pub fn lex_word(word: &str, origin: Origin, out: &mut Vec<Lexeme>) {
     let mut i = 0;
     let mut glued = false;
     let push = |out: &mut Vec<Lexeme>, text: String, kind: LexKind, glued: bool| {
-        out.push(Lexeme { text, kind, glued, origin, alts: Vec::new() });
+        out.push(Lexeme {
+            text,
+            kind,
+            glued,
+            origin,
+            alts: Vec::new(),
+        });
     };
     while i < chars.len() {
         let c = chars[i];
@@ -132,7 +152,9 @@ pub fn lex_word(word: &str, origin: Origin, out: &mut Vec<Lexeme>) {
             // Tamil `mi.li`: a dot between letters stays in an Indic-origin word.
             while i < chars.len()
                 && (chars[i].is_ascii_lowercase()
-                    || (origin == Origin::Tamil && chars[i] == '.' && chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase())))
+                    || (origin == Origin::Tamil
+                        && chars[i] == '.'
+                        && chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase())))
             {
                 i += 1;
             }
@@ -155,7 +177,10 @@ pub fn lex_word(word: &str, origin: Origin, out: &mut Vec<Lexeme>) {
                 text = format!("{text}{rest}");
                 value = text.parse().unwrap_or(value);
                 i += 4;
-            } else if i + 1 < chars.len() && matches!(chars[i], '.' | ',') && chars[i + 1].is_ascii_digit() {
+            } else if i + 1 < chars.len()
+                && matches!(chars[i], '.' | ',')
+                && chars[i + 1].is_ascii_digit()
+            {
                 let frac_start = i + 1;
                 i += 1;
                 while i < chars.len() && chars[i].is_ascii_digit() {
@@ -194,14 +219,14 @@ pub fn lex_word(word: &str, origin: Origin, out: &mut Vec<Lexeme>) {
 pub fn fold_fractions(lx: &mut Vec<Lexeme>) {
     let mut i = 0;
     while i + 2 < lx.len() {
-        if let (Some(a), LexKind::Slash, Some(b)) = (lx[i].integer(), &lx[i + 1].kind, lx[i + 2].integer()) {
-            if a < b && b <= 16 {
+        if let (Some(a), LexKind::Slash, Some(b)) =
+            (lx[i].integer(), &lx[i + 1].kind, lx[i + 2].integer())
+            && a < b && b <= 16 {
                 lx[i].kind = LexKind::Number(f64::from(a) / f64::from(b));
                 lx[i].text = format!("{a}/{b}");
                 lx.drain(i + 1..i + 3);
                 continue;
             }
-        }
         i += 1;
     }
 }
@@ -257,7 +282,10 @@ impl<'a> Cursor<'a> {
 
     /// One or two multipack signs at `i`; returns the index after them.
     fn times(&self, i: usize) -> Option<usize> {
-        let is = |j: usize| self.get(j).is_some_and(|l| l.kind == LexKind::Times || self.is_times_word(l));
+        let is = |j: usize| {
+            self.get(j)
+                .is_some_and(|l| l.kind == LexKind::Times || self.is_times_word(l))
+        };
         if !is(i) {
             return None;
         }
@@ -279,7 +307,9 @@ impl<'a> Cursor<'a> {
     /// `pack`, `pk`, `set` (or `box` when `with_box`), allowing one typo in `pack`.
     fn pack_word(&self, i: usize, with_box: bool) -> bool {
         self.get(i).and_then(Lexeme::word).is_some_and(|w| {
-            matches!(w, "pack" | "pk" | "pkt" | "set") || (with_box && w == "box") || (w.len() >= 3 && w.len() <= 5 && super::fuzzy::within_one(w, "pack"))
+            matches!(w, "pack" | "pk" | "pkt" | "set")
+                || (with_box && w == "box")
+                || (w.len() >= 3 && w.len() <= 5 && super::fuzzy::within_one(w, "pack"))
         })
     }
 
@@ -323,7 +353,10 @@ pub fn find_sizes(lx: &[Lexeme], lexicon: &Lexicon, taken: &mut [bool]) -> Vec<F
             let (u, m) = c.unit(i + 1)?;
             let j = c.times(i + 2)?;
             let count = c.get(j)?.integer()?;
-            if c.unit(j + 1).is_some() || c.get(j + 1).is_some_and(|l| l.glued && l.number().is_some()) {
+            if c.unit(j + 1).is_some()
+                || c.get(j + 1)
+                    .is_some_and(|l| l.glued && l.number().is_some())
+            {
                 return None;
             }
             Some((Size::new(count, v * m, u)?, j + 1))
@@ -374,7 +407,11 @@ pub fn find_sizes(lx: &[Lexeme], lexicon: &Lexicon, taken: &mut [bool]) -> Vec<F
             match hit {
                 Some((size, end)) if (i..end).all(|k| !taken[k]) => {
                     taken[i..end].iter_mut().for_each(|t| *t = true);
-                    found.push(Found { size, start: i, end });
+                    found.push(Found {
+                        size,
+                        start: i,
+                        end,
+                    });
                     i = end;
                 }
                 _ => i += 1,
@@ -398,7 +435,10 @@ mod tests {
         }
         fold_fractions(&mut lx);
         let mut taken = vec![false; lx.len()];
-        find_sizes(&lx, lexicon, &mut taken).iter().map(|f| f.size.to_string()).collect()
+        find_sizes(&lx, lexicon, &mut taken)
+            .iter()
+            .map(|f| f.size.to_string())
+            .collect()
     }
 
     #[test]

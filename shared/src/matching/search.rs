@@ -189,7 +189,11 @@ impl Scratch {
 }
 
 /// Keeps the `n` best of `v` (in no particular order).
-fn top(v: &mut Vec<(f32, u32)>, n: usize, by: impl Fn(&(f32, u32), &(f32, u32)) -> std::cmp::Ordering) {
+fn top(
+    v: &mut Vec<(f32, u32)>,
+    n: usize,
+    by: impl Fn(&(f32, u32), &(f32, u32)) -> std::cmp::Ordering,
+) {
     if v.len() > n {
         v.select_nth_unstable_by(n, |a, b| by(a, b));
         v.truncate(n);
@@ -208,7 +212,8 @@ fn kth_largest(values: impl Iterator<Item = f32>, k: usize, buf: &mut Vec<f32>) 
 }
 
 fn has_vowel(s: &str) -> bool {
-    s.bytes().any(|b| matches!(b, b'a' | b'e' | b'i' | b'o' | b'u'))
+    s.bytes()
+        .any(|b| matches!(b, b'a' | b'e' | b'i' | b'o' | b'u'))
 }
 
 impl MatchIndex {
@@ -226,7 +231,12 @@ impl MatchIndex {
         let name = analyze(q.name, lexicon);
         let quantity = analyze(q.quantity, lexicon);
         let brand = analyze(q.brand, lexicon);
-        let mut sizes: Vec<Size> = name.sizes.iter().chain(&quantity.sizes).map(|f| f.size).collect();
+        let mut sizes: Vec<Size> = name
+            .sizes
+            .iter()
+            .chain(&quantity.sizes)
+            .map(|f| f.size)
+            .collect();
         sizes.dedup();
         let mut lexemes: Vec<_> = text_words(&name, lexicon).map(|(_, l)| l).collect();
         if quantity.sizes.is_empty() {
@@ -241,7 +251,11 @@ impl MatchIndex {
         for l in lexemes {
             let mut alts = vec![l.text.clone()];
             alts.extend(l.alts.iter().cloned());
-            for extra in lexicon.synonyms(&l.text).iter().chain(lexicon.abbreviation(&l.text)) {
+            for extra in lexicon
+                .synonyms(&l.text)
+                .iter()
+                .chain(lexicon.abbreviation(&l.text))
+            {
                 if !alts.contains(extra) {
                     alts.push(extra.clone());
                 }
@@ -266,12 +280,25 @@ impl MatchIndex {
                     (c, id)
                 })
                 .collect();
-            let mut t = QToken { alts, origin: l.origin, fkeys, ckeys, weight: 0.0, matches: Vec::new() };
+            let mut t = QToken {
+                alts,
+                origin: l.origin,
+                fkeys,
+                ckeys,
+                weight: 0.0,
+                matches: Vec::new(),
+            };
             t.matches = self.term_matches(&t);
             t.weight = self.token_weight(&t);
             tokens.push(t);
         }
-        Parsed { tokens, sizes, has_brand, words, numbers }
+        Parsed {
+            tokens,
+            sizes,
+            has_brand,
+            words,
+            numbers,
+        }
     }
 
     /// Catalog words a query word may stand for, with a similarity: exact (1.0), same phonetic
@@ -283,7 +310,8 @@ impl MatchIndex {
         let mut out: Vec<(u32, f32)> = Vec::new();
         // Weaker tiers are skipped only for a word the catalog itself uses.
         let enough = |out: &Vec<(u32, f32)>, above: f32| {
-            out.iter().any(|(_, s)| *s >= 1.0) && out.iter().filter(|(_, s)| *s > above).count() >= STAGE1_WORD_MATCHES
+            out.iter().any(|(_, s)| *s >= 1.0)
+                && out.iter().filter(|(_, s)| *s > above).count() >= STAGE1_WORD_MATCHES
         };
         for (j, a) in q.alts.iter().enumerate() {
             if let Some(t) = self.term_id(a) {
@@ -323,11 +351,10 @@ impl MatchIndex {
                     d.clear();
                     d.push_str(&a[..k]);
                     d.push_str(&a[k + 1..]);
-                    if a.len() >= 4 {
-                        if let Some(t) = self.term_id(&d) {
+                    if a.len() >= 4
+                        && let Some(t) = self.term_id(&d) {
                             out.push((t, 0.85));
                         }
-                    }
                     probe(hash_str(&d), &mut out);
                 }
             }
@@ -362,7 +389,11 @@ impl MatchIndex {
     fn likeliest(&self, q: &QToken) -> Option<u32> {
         q.matches
             .iter()
-            .max_by(|a, b| self.channel_score(a).total_cmp(&self.channel_score(b)).then(a.1.total_cmp(&b.1)))
+            .max_by(|a, b| {
+                self.channel_score(a)
+                    .total_cmp(&self.channel_score(b))
+                    .then(a.1.total_cmp(&b.1))
+            })
             .map(|(t, _)| *t)
     }
 
@@ -413,16 +444,27 @@ impl MatchIndex {
             .map(|t| {
                 // The likeliest meanings first (the same noisy channel as `likeliest`).
                 let keep = REFINE_WORD_MATCHES.max(per_word);
-                let mut ranked: Vec<(f32, u32, f32)> = t.matches.iter().map(|m| (self.channel_score(m), m.0, m.1)).collect();
-                let by_channel = |a: &(f32, u32, f32), b: &(f32, u32, f32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+                let mut ranked: Vec<(f32, u32, f32)> = t
+                    .matches
+                    .iter()
+                    .map(|m| (self.channel_score(m), m.0, m.1))
+                    .collect();
+                let by_channel = |a: &(f32, u32, f32), b: &(f32, u32, f32)| {
+                    b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+                };
                 if ranked.len() > keep {
                     ranked.select_nth_unstable_by(keep, by_channel);
                     ranked.truncate(keep);
                 }
                 ranked.sort_unstable_by(by_channel);
                 let ranked: Vec<(u32, f32)> = ranked.into_iter().map(|(_, t, s)| (t, s)).collect();
-                let df = self.likeliest(t).map_or(u32::MAX, |x| self.term_df[x as usize]);
-                let mut m: Vec<(u32, f32)> = ranked.iter().map(|&(x, s)| (x, s * self.idf(x).min(t.weight))).collect();
+                let df = self
+                    .likeliest(t)
+                    .map_or(u32::MAX, |x| self.term_df[x as usize]);
+                let mut m: Vec<(u32, f32)> = ranked
+                    .iter()
+                    .map(|&(x, s)| (x, s * self.idf(x).min(t.weight)))
+                    .collect();
                 // Largest contribution first (phase 1 relies on it).
                 m.sort_by(|a, b| b.1.total_cmp(&a.1));
                 let max = m.iter().map(|(_, v)| *v).fold(0.0, f32::max);
@@ -433,15 +475,25 @@ impl MatchIndex {
         // `MIN_CREATORS` rarest words (unless they are nearly everywhere).
         let mut dfs: Vec<u32> = words.iter().map(|w| w.1).collect();
         dfs.sort_unstable();
-        let promoted = dfs.get(MIN_CREATORS - 1).copied().unwrap_or(0).min(PROMOTE_MAX_DF);
-        let mut words: Vec<(f32, bool, Vec<(u32, f32)>)> =
-            words.into_iter().map(|(max, df, m)| (max, df <= create.max(promoted), m)).collect();
+        let promoted = dfs
+            .get(MIN_CREATORS - 1)
+            .copied()
+            .unwrap_or(0)
+            .min(PROMOTE_MAX_DF);
+        let mut words: Vec<(f32, bool, Vec<(u32, f32)>)> = words
+            .into_iter()
+            .map(|(max, df, m)| (max, df <= create.max(promoted), m))
+            .collect();
         words.sort_by(|a, b| b.0.total_cmp(&a.0));
         let size_bonus: Vec<(Size, f32)> = parsed
             .sizes
             .iter()
             .filter_map(|size| {
-                let df = self.size_df.binary_search_by(|(s, _)| s.cmp(size)).map(|i| self.size_df[i].1).ok()?;
+                let df = self
+                    .size_df
+                    .binary_search_by(|(s, _)| s.cmp(size))
+                    .map(|i| self.size_df[i].1)
+                    .ok()?;
                 Some((*size, 0.5 * (1.0 + self.len() as f32 / df as f32).ln()))
             })
             .collect();
@@ -460,15 +512,30 @@ impl MatchIndex {
                 refine.push(wi);
                 continue;
             }
-            if creating && checks < MAX_SCORE_CHECKS && scratch.acc_touched.len() >= k && best_acc >= rest {
+            if creating
+                && checks < MAX_SCORE_CHECKS
+                && scratch.acc_touched.len() >= k
+                && best_acc >= rest
+            {
                 checks += 1;
                 // MaxScore: no product not yet seen can reach the k-th best. Stop creating if
                 // the products that still can are few enough to refine them all.
-                let Scratch { cells, acc_touched, kth, live, .. } = &mut *scratch;
+                let Scratch {
+                    cells,
+                    acc_touched,
+                    kth,
+                    live,
+                    ..
+                } = &mut *scratch;
                 let theta = kth_largest(acc_touched.iter().map(|&p| cells[p as usize].0), k, kth);
                 if theta > rest {
                     live.clear();
-                    live.extend(acc_touched.iter().copied().filter(|&p| cells[p as usize].0 + rest >= theta));
+                    live.extend(
+                        acc_touched
+                            .iter()
+                            .copied()
+                            .filter(|&p| cells[p as usize].0 + rest >= theta),
+                    );
                     live.sort_unstable();
                     creating = live.len() > probe_size * 4;
                 }
@@ -479,7 +546,9 @@ impl MatchIndex {
                 continue;
             }
             let stamp = scratch.next_stamp();
-            let Scratch { cells, acc_touched, .. } = &mut *scratch;
+            let Scratch {
+                cells, acc_touched, ..
+            } = &mut *scratch;
             // Best match first: the first time this word reaches a product is its best.
             let cap = create.max(promoted);
             for &(t, v) in matches.iter().take(per_word) {
@@ -503,8 +572,17 @@ impl MatchIndex {
                 }
             }
         }
-        let Scratch { cells, acc_touched, live, kth, .. } = &mut *scratch;
-        let mut ranked: Vec<(f32, u32)> = acc_touched.iter().map(|&p| (cells[p as usize].0, p)).collect();
+        let Scratch {
+            cells,
+            acc_touched,
+            live,
+            kth,
+            ..
+        } = &mut *scratch;
+        let mut ranked: Vec<(f32, u32)> = acc_touched
+            .iter()
+            .map(|&p| (cells[p as usize].0, p))
+            .collect();
         acc_touched.clear();
         let by_score = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
         // Ties (many products sharing the query's words) go to the product the query covers
@@ -523,7 +601,11 @@ impl MatchIndex {
         if !size_bonus.is_empty() {
             for (score, p) in ranked.iter_mut() {
                 if let Some(own) = self.prod_size[*p as usize] {
-                    *score += size_bonus.iter().filter(|(s, _)| own.agrees(s)).map(|(_, b)| *b).fold(0.0, f32::max);
+                    *score += size_bonus
+                        .iter()
+                        .filter(|(s, _)| own.agrees(s))
+                        .map(|(_, b)| *b)
+                        .fold(0.0, f32::max);
                 }
             }
         }
@@ -574,14 +656,19 @@ impl MatchIndex {
         };
         let find = |n: u64| {
             let start = self.barcodes.partition_point(|&(b, _)| b < n);
-            self.barcodes[start..].iter().take_while(move |&&(b, _)| b == n).map(|&(_, p)| p)
+            self.barcodes[start..]
+                .iter()
+                .take_while(move |&&(b, _)| b == n)
+                .map(|&(_, p)| p)
         };
-        let exact: Vec<(u32, BarcodeState)> = find(number).map(|p| (p, BarcodeState::Exact)).collect();
+        let exact: Vec<(u32, BarcodeState)> =
+            find(number).map(|p| (p, BarcodeState::Exact)).collect();
         if !exact.is_empty() {
             return (QueryBarcode::Exact, exact);
         }
         let d: Vec<u8> = digits.bytes().map(|b| b - b'0').collect();
-        let valid = matches!(d.len(), 8 | 12 | 13 | 14) && check_digit(&d[..d.len() - 1]) == d[d.len() - 1];
+        let valid =
+            matches!(d.len(), 8 | 12 | 13 | 14) && check_digit(&d[..d.len() - 1]) == d[d.len() - 1];
         let mut near = Vec::new();
         if matches!(d.len(), 7 | 11 | 12) {
             let full = format!("{digits}{}", check_digit(&d));
@@ -660,9 +747,21 @@ impl MatchIndex {
                         best = best.max(1.0 - d as f32 / longest as f32);
                     }
                 }
-                if best < 0.82 && qf.len() >= 4 && tf.len() >= 4 && qf.as_bytes()[0] == tf.as_bytes()[0] {
-                    let (k1, k2) = if tamil { (qc.as_str(), self.ckeys.get(tck)) } else { (qf.as_str(), tf) };
-                    let near = if k2.len() < 7 { within_one(k1, k2) } else { levenshtein_within(k1, k2, 2).is_some() };
+                if best < 0.82
+                    && qf.len() >= 4
+                    && tf.len() >= 4
+                    && qf.as_bytes()[0] == tf.as_bytes()[0]
+                {
+                    let (k1, k2) = if tamil {
+                        (qc.as_str(), self.ckeys.get(tck))
+                    } else {
+                        (qf.as_str(), tf)
+                    };
+                    let near = if k2.len() < 7 {
+                        within_one(k1, k2)
+                    } else {
+                        levenshtein_within(k1, k2, 2).is_some()
+                    };
                     if near {
                         best = best.max(0.82);
                     }
@@ -687,7 +786,13 @@ impl MatchIndex {
     }
 
     /// Stage 2: the features of product `p` for this query.
-    fn score(&self, parsed: &Parsed, p: u32, barcode: BarcodeState, scratch: &mut Scratch) -> Candidate {
+    fn score(
+        &self,
+        parsed: &Parsed,
+        p: u32,
+        barcode: BarcodeState,
+        scratch: &mut Scratch,
+    ) -> Candidate {
         let span = self.prod_terms.span(p);
         let terms = self.prod_terms.get(p);
         let weights = &self.prod_weight[span];
@@ -783,7 +888,18 @@ impl MatchIndex {
             BarcodeState::Conflict => -0.05,
             BarcodeState::None => 0.0,
         };
-        Candidate { product: p, score, text, q_cov, c_cov, size, brand, barcode, number_conflict, class: self.prod_class[p as usize] }
+        Candidate {
+            product: p,
+            score,
+            text,
+            q_cov,
+            c_cov,
+            size,
+            brand,
+            barcode,
+            number_conflict,
+            class: self.prod_class[p as usize],
+        }
     }
 
     fn size_state(&self, parsed: &Parsed, p: u32) -> SizeState {
@@ -791,7 +907,10 @@ impl MatchIndex {
         let others = self.prod_sizes.get(p);
         let own = self.prod_size[p as usize];
         if parsed.sizes.is_empty() {
-            return if !qty_text.is_empty() && own.is_none() && parsed.words.iter().any(|w| w == qty_text) {
+            return if !qty_text.is_empty()
+                && own.is_none()
+                && parsed.words.iter().any(|w| w == qty_text)
+            {
                 SizeState::Agree
             } else {
                 SizeState::QueryMissing
@@ -816,7 +935,11 @@ impl MatchIndex {
     }
 
     /// Matches one row: the scored candidates (best first) and the query's barcode state.
-    pub(crate) fn search(&self, q: &MatchQuery, scratch: &mut Scratch) -> (Vec<Candidate>, QueryBarcode, Parsed) {
+    pub(crate) fn search(
+        &self,
+        q: &MatchQuery,
+        scratch: &mut Scratch,
+    ) -> (Vec<Candidate>, QueryBarcode, Parsed) {
         let parsed = self.parse(q);
         let mut ids = self.candidates(&parsed, scratch, CANDIDATES);
         let (qb, by_barcode) = self.barcode_lookup(q.barcode);
@@ -837,7 +960,9 @@ impl MatchIndex {
             }
         }
         scratch.sims.clear();
-        scratch.sims.resize(parsed.tokens.len() * scratch.local_terms.len(), -1.0);
+        scratch
+            .sims
+            .resize(parsed.tokens.len() * scratch.local_terms.len(), -1.0);
         let query_number = barcode_number(q.barcode);
         let mut scored: Vec<Candidate> = ids
             .into_iter()

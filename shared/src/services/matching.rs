@@ -3,9 +3,11 @@
 //!
 //! The index is built from the catalog (pending and approved products; rejected and merged ones
 //! never match) or loaded from a snapshot in blob storage, then kept in memory and refreshed when
-//! older than `max_age`. A refresh that fails keeps serving the index it has.
+//! older than `max_age`. A refresh that fails keeps serving the index it has. In AWS the
+//! `index-build` function publishes the snapshot on a schedule ([`Catalog::publish_match_index`]);
+//! the matching functions load it at cold start.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -13,8 +15,12 @@ use tokio::sync::RwLock;
 
 use crate::auth::Principal;
 use crate::domain::{Product, ProductId, VerificationStatus};
-use crate::matching::{CatalogRow, Decision, MatchIndex, MatchQuery, QueryBarcode, Scratch};
-use crate::ports::{BlobKey, BlobStore, PageQuery, ProductFilter, ProductStore, StorageError, MAX_PAGE_SIZE};
+use crate::matching::{
+    CatalogRow, Decision, MatchIndex, MatchOutcome, MatchQuery, QueryBarcode, Scratch,
+};
+use crate::ports::{
+    BlobKey, BlobStore, MAX_PAGE_SIZE, PageQuery, ProductFilter, ProductStore, StorageError,
+};
 
 use super::{Catalog, ServiceError, ServiceResult};
 
@@ -23,38 +29,100 @@ use super::{Catalog, ServiceError, ServiceResult};
 pub enum IndexSource {
     /// Build from every product in the store (local runs, small catalogs).
     Store,
-    /// Load the snapshot a builder wrote to this blob (AWS).
-    Snapshot { blobs: Arc<dyn BlobStore>, key: BlobKey },
+    /// Load the snapshot the `index-build` function wrote to this blob (AWS).
+    Snapshot {
+        blobs: Arc<dyn BlobStore>,
+        key: BlobKey,
+    },
 }
 
 /// Product attributes read as the pack size, in this order.
 pub const SIZE_ATTRIBUTES: [&str; 4] = ["quantity", "pack_size", "weight", "volume"];
 
+/// Candidates a caller may ask for.
+pub const MAX_MATCH_CANDIDATES: usize = 10;
+
+/// An index with the per-thread working memory its queries reuse. A `Scratch` holds a cell per
+/// product (8 MB at a million), so it is pooled rather than allocated per request.
+pub struct LoadedIndex {
+    pub index: MatchIndex,
+    scratch: Mutex<Vec<Scratch>>,
+}
+
+impl LoadedIndex {
+    pub fn new(index: MatchIndex) -> Self {
+        Self {
+            index,
+            scratch: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Matches one row with a pooled scratch (CPU-bound: call from a blocking thread).
+    pub fn match_row(&self, q: &MatchQuery) -> MatchOutcome {
+        let pooled = self.scratch.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut scratch = pooled.unwrap_or_else(|| Scratch::new(&self.index));
+        let outcome = self.index.match_row(q, &mut scratch);
+        self.scratch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(scratch);
+        outcome
+    }
+}
+
 /// The index a catalog matches against, loaded lazily and refreshed when stale.
 pub struct MatcherState {
     source: IndexSource,
     max_age: Duration,
-    current: RwLock<Option<(Arc<MatchIndex>, Instant)>>,
+    current: RwLock<Option<(Arc<LoadedIndex>, Instant)>>,
 }
 
 impl MatcherState {
     pub fn new(source: IndexSource, max_age: Duration) -> Self {
-        Self { source, max_age, current: RwLock::new(None) }
+        Self {
+            source,
+            max_age,
+            current: RwLock::new(None),
+        }
     }
+}
+
+/// What publishing an index produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishedIndex {
+    pub products: usize,
+    pub snapshot_bytes: usize,
+    /// Where it was written (absent when the index is built in memory from the store).
+    pub key: Option<String>,
+    pub build_ms: u64,
 }
 
 /// Builds a matching index over products (the shape both the builder and the store source use).
 pub fn index_products(products: &[Product]) -> MatchIndex {
     let ids: Vec<String> = products.iter().map(|p| p.product_id.to_string()).collect();
-    let aliases: Vec<Vec<&str>> =
-        products.iter().map(|p| p.regional_names.values().flatten().map(String::as_str).collect()).collect();
-    MatchIndex::build(products.iter().enumerate().map(|(i, p)| CatalogRow {
-        id: &ids[i],
-        name: &p.name,
-        brand: p.brand.as_deref().unwrap_or(""),
-        quantity: SIZE_ATTRIBUTES.iter().find_map(|k| p.attributes.get(*k)).map(String::as_str).unwrap_or(""),
-        barcode: p.barcode.as_ref().map(|b| b.as_str()).unwrap_or(""),
-        aliases: &aliases[i],
+    let aliases: Vec<Vec<&str>> = products
+        .iter()
+        .map(|p| {
+            p.regional_names
+                .values()
+                .flatten()
+                .map(String::as_str)
+                .collect()
+        })
+        .collect();
+    MatchIndex::build(products.iter().enumerate().map(|(i, p)| {
+        CatalogRow {
+            id: &ids[i],
+            name: &p.name,
+            brand: p.brand.as_deref().unwrap_or(""),
+            quantity: SIZE_ATTRIBUTES
+                .iter()
+                .find_map(|k| p.attributes.get(*k))
+                .map(String::as_str)
+                .unwrap_or(""),
+            barcode: p.barcode.as_ref().map(|b| b.as_str()).unwrap_or(""),
+            aliases: &aliases[i],
+        }
     }))
 }
 
@@ -63,10 +131,21 @@ pub async fn matchable_products(store: &dyn ProductStore) -> Result<Vec<Product>
     let mut out = Vec::new();
     let mut after = None;
     loop {
-        let page = store.list(&ProductFilter::default(), &PageQuery { after, limit: MAX_PAGE_SIZE }).await?;
-        out.extend(
-            page.items.into_iter().filter(|p| matches!(p.verification_status, VerificationStatus::Pending | VerificationStatus::Approved)),
-        );
+        let page = store
+            .list(
+                &ProductFilter::default(),
+                &PageQuery {
+                    after,
+                    limit: MAX_PAGE_SIZE,
+                },
+            )
+            .await?;
+        out.extend(page.items.into_iter().filter(|p| {
+            matches!(
+                p.verification_status,
+                VerificationStatus::Pending | VerificationStatus::Approved
+            )
+        }));
         match page.next {
             Some(n) => after = Some(n),
             None => return Ok(out),
@@ -108,24 +187,22 @@ pub struct MatchResponse {
 
 impl Catalog {
     /// The current index, (re)loading it when missing or stale.
-    pub async fn match_index(&self) -> ServiceResult<(Arc<MatchIndex>, Duration)> {
+    pub async fn match_index(&self) -> ServiceResult<(Arc<LoadedIndex>, Duration)> {
         {
             let current = self.matcher.current.read().await;
-            if let Some((index, at)) = current.as_ref() {
-                if at.elapsed() < self.matcher.max_age {
+            if let Some((index, at)) = current.as_ref()
+                && at.elapsed() < self.matcher.max_age {
                     return Ok((index.clone(), at.elapsed()));
                 }
-            }
         }
         let mut current = self.matcher.current.write().await;
-        if let Some((index, at)) = current.as_ref() {
-            if at.elapsed() < self.matcher.max_age {
+        if let Some((index, at)) = current.as_ref()
+            && at.elapsed() < self.matcher.max_age {
                 return Ok((index.clone(), at.elapsed()));
             }
-        }
         match self.load_index().await {
             Ok(index) => {
-                let index = Arc::new(index);
+                let index = Arc::new(LoadedIndex::new(index));
                 *current = Some((index.clone(), Instant::now()));
                 Ok((index, Duration::ZERO))
             }
@@ -143,14 +220,16 @@ impl Catalog {
         let started = Instant::now();
         let index = match &self.matcher.source {
             IndexSource::Store => {
-                let products = matchable_products(self.products.as_ref()).await.map_err(ServiceError::storage)?;
+                let products = matchable_products(self.products.as_ref())
+                    .await
+                    .map_err(ServiceError::storage)?;
                 tokio::task::spawn_blocking(move || index_products(&products))
                     .await
                     .map_err(|e| ServiceError::Internal(StorageError::backend(e)))?
             }
             IndexSource::Snapshot { blobs, key } => {
                 let blob = blobs.get(key).await.map_err(ServiceError::storage)?.ok_or_else(|| {
-                    ServiceError::Unavailable(StorageError::backend(format!("no match index snapshot at {key}; run `catalog index build`")))
+                    ServiceError::Unavailable(StorageError::backend(format!("no match index snapshot at {key}: the index-build function has not run yet")))
                 })?;
                 tokio::task::spawn_blocking(move || MatchIndex::from_bytes(&blob.bytes))
                     .await
@@ -158,36 +237,98 @@ impl Catalog {
                     .map_err(|e| ServiceError::Unavailable(StorageError::backend(e)))?
             }
         };
-        tracing::info!(products = index.len(), ms = started.elapsed().as_millis() as u64, "match index loaded");
+        tracing::info!(
+            products = index.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "match index loaded"
+        );
         Ok(index)
     }
 
+    /// Builds the index from the catalog and, for a snapshot source, writes the snapshot where
+    /// the matching functions load it; the in-memory index is replaced either way.
+    pub async fn publish_match_index(&self) -> ServiceResult<PublishedIndex> {
+        let started = Instant::now();
+        let products = matchable_products(self.products.as_ref())
+            .await
+            .map_err(ServiceError::storage)?;
+        let (index, bytes) = tokio::task::spawn_blocking(move || {
+            let index = index_products(&products);
+            let bytes = index.to_bytes();
+            (index, bytes)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(StorageError::backend(e)))?;
+        let mut published = PublishedIndex {
+            products: index.len(),
+            snapshot_bytes: bytes.len(),
+            key: None,
+            build_ms: 0,
+        };
+        if let IndexSource::Snapshot { blobs, key } = &self.matcher.source {
+            blobs
+                .put(key, bytes.into(), "application/octet-stream")
+                .await
+                .map_err(ServiceError::storage)?;
+            published.key = Some(key.to_string());
+        }
+        *self.matcher.current.write().await =
+            Some((Arc::new(LoadedIndex::new(index)), Instant::now()));
+        published.build_ms = started.elapsed().as_millis() as u64;
+        tracing::info!(
+            products = published.products,
+            bytes = published.snapshot_bytes,
+            ms = published.build_ms,
+            "match index published"
+        );
+        Ok(published)
+    }
+
     /// Finds the catalog products behind a row, best first, with the decision.
-    pub async fn match_product(&self, who: &Principal, req: MatchRequest) -> ServiceResult<MatchResponse> {
+    pub async fn match_product(
+        &self,
+        who: &Principal,
+        req: MatchRequest,
+    ) -> ServiceResult<MatchResponse> {
         let _ = who; // every role may match against the catalog
         let (index, age) = self.match_index().await?;
-        let limit = req.limit.clamp(1, 10);
+        let limit = req.limit.clamp(1, MAX_MATCH_CANDIDATES);
         let worker = index.clone();
         let outcome = tokio::task::spawn_blocking(move || {
-            let mut scratch = Scratch::new(&worker);
-            let q = MatchQuery { name: &req.name, brand: &req.brand, quantity: &req.quantity, barcode: &req.barcode };
-            worker.match_row(&q, &mut scratch)
+            worker.match_row(&MatchQuery {
+                name: &req.name,
+                brand: &req.brand,
+                quantity: &req.quantity,
+                barcode: &req.barcode,
+            })
         })
         .await
         .map_err(|e| ServiceError::Internal(StorageError::backend(e)))?;
         let mut candidates = Vec::new();
         for c in outcome.candidates.iter().take(limit) {
-            let Ok(id) = ProductId::parse(index.product_id(c.product)) else { continue };
+            let Ok(id) = ProductId::parse(index.index.product_id(c.product)) else {
+                continue;
+            };
             // A product changed since the index was built may be gone or merged: skip it.
-            if let Some(product) = self.products.get(&id).await.map_err(ServiceError::storage)? {
-                if matches!(product.verification_status, VerificationStatus::Pending | VerificationStatus::Approved) {
-                    candidates.push(MatchedCandidate { product, evidence: c.clone() });
+            if let Some(product) = self
+                .products
+                .get(&id)
+                .await
+                .map_err(ServiceError::storage)?
+                && matches!(
+                    product.verification_status,
+                    VerificationStatus::Pending | VerificationStatus::Approved
+                ) {
+                    candidates.push(MatchedCandidate {
+                        product,
+                        evidence: c.clone(),
+                    });
                 }
-            }
         }
         // The decision is about the engine's first candidate; if that one was skipped, a person
         // has to look.
-        let first_kept = candidates.first().map(|c| c.evidence.product) == outcome.candidates.first().map(|c| c.product);
+        let first_kept = candidates.first().map(|c| c.evidence.product)
+            == outcome.candidates.first().map(|c| c.product);
         let decision = match (candidates.is_empty(), outcome.decision) {
             (true, _) => Decision::New,
             (false, Decision::Match) if !first_kept => Decision::Review,
@@ -198,7 +339,7 @@ impl Catalog {
             query_barcode: outcome.query_barcode,
             sizes: outcome.sizes.iter().map(|s| s.to_string()).collect(),
             candidates,
-            index_products: index.len(),
+            index_products: index.index.len(),
             index_age_seconds: age.as_secs(),
         })
     }

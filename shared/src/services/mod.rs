@@ -50,7 +50,15 @@ impl Catalog {
         matcher: matching::MatcherState,
         cursors: CursorKey,
     ) -> Self {
-        Self { products, inventory, jobs, uploads, images, matcher: Arc::new(matcher), cursors }
+        Self {
+            products,
+            inventory,
+            jobs,
+            uploads,
+            images,
+            matcher: Arc::new(matcher),
+            cursors,
+        }
     }
 }
 
@@ -122,15 +130,14 @@ pub struct PageRequest {
 impl PageRequest {
     /// Checks the size (1 to 100, default 25); the cursor is checked against its scope later.
     pub fn validate(&self, errors: &mut FieldErrors) {
-        if let Some(l) = self.limit {
-            if l == 0 || l > MAX_PAGE_SIZE {
+        if let Some(l) = self.limit
+            && (l == 0 || l > MAX_PAGE_SIZE) {
                 errors.add(
                     "query.limit",
                     "out_of_range",
                     format!("limit must be between 1 and {MAX_PAGE_SIZE}"),
                 );
             }
-        }
     }
 }
 

@@ -232,13 +232,12 @@ impl InventoryStore for DynamoStore {
         const ATTRS: &[&str] = &["store_id", "sk"];
         let after = page.after.as_ref().map(|c| decode(c, ATTRS)).transpose()?;
         // The cursor is sealed to this store already; refuse a foreign key all the same.
-        if let Some(a) = &after {
-            if get_s(a, "store_id") != Some(store.as_str())
-                || !get_s(a, "sk").is_some_and(|k| k.starts_with(ITEM_PREFIX))
+        if let Some(a) = &after
+            && (get_s(a, "store_id") != Some(store.as_str())
+                || !get_s(a, "sk").is_some_and(|k| k.starts_with(ITEM_PREFIX)))
             {
                 return Err(StorageError::BadContinuation);
             }
-        }
         let (client, table, store_s) = (
             self.client.clone(),
             self.tables.inventory.clone(),

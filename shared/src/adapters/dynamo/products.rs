@@ -177,11 +177,10 @@ impl ProductStore for DynamoStore {
                         None => StorageError::NotFound,
                     });
                 }
-                if let Some((i, b)) = claimed {
-                    if let Some(old) = failed(reasons.get(i)) {
+                if let Some((i, b)) = claimed
+                    && let Some(old) = failed(reasons.get(i)) {
                         return Err(barcode_taken(b, old));
                     }
-                }
                 Err(StorageError::backend(format!(
                     "product update cancelled: {reasons:?}"
                 )))
