@@ -11,6 +11,7 @@ pub mod auth;
 pub mod cursor;
 pub mod domain;
 pub mod http;
+pub mod import;
 #[cfg(feature = "aws")]
 pub mod lambda;
 #[cfg(feature = "embedded")]

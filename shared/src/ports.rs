@@ -175,6 +175,28 @@ pub trait InventoryStore: Send + Sync {
     /// `OperationKeyReused` if the key came with another request). A missing item is
     /// `NotFound` unless `create_if_missing`.
     async fn adjust(&self, adjustment: &Adjustment) -> StorageResult<AdjustOutcome>;
+
+    /// The items of `store` for `products` (at most [`MAX_BULK_READ`]); missing ones are
+    /// simply absent from the answer, which is in no particular order.
+    async fn get_many(&self, store: &StoreId, products: &[ProductId]) -> StorageResult<Vec<InventoryItem>>;
+
+    /// Writes `items` exactly as given (their versions included), unconditionally and in
+    /// batches: the bulk import's write, whose rows set the stock an owner states. Writing the
+    /// same items again leaves the same state, so a retried batch is harmless.
+    async fn put_many(&self, items: &[InventoryItem]) -> StorageResult<BulkWrite>;
+}
+
+/// Most items one `get_many` reads (DynamoDB's BatchGetItem limit).
+pub const MAX_BULK_READ: usize = 100;
+
+/// What a bulk write did.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BulkWrite {
+    pub written: usize,
+    /// Write capacity units consumed, where the store reports them (DynamoDB).
+    pub write_units: Option<f64>,
+    /// Requests sent, retries of unprocessed items included.
+    pub requests: usize,
 }
 
 #[async_trait]

@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use catalog_core::domain::{
-    Adjustment, AdjustmentReason, CsvJob, Gtin, InventoryDetails, JobId, JobStatus, Money,
+    Adjustment, AdjustmentReason, CsvJob, Gtin, InventoryDetails, InventoryItem, JobCheckpoint,
+    JobCounters, JobId, JobStatus, Money,
     Operation, Product, ProductContent, ProductId, ProductSource, Quantity, QuantityDelta,
     RegionCode, StoreId, Timestamp, VerificationStatus,
 };
@@ -752,6 +753,71 @@ async fn jobs_are_versioned_and_listed_newest_first(s: &Stores) {
     assert_eq!(got, ids);
 }
 
+// ---------- bulk inventory (imports) ----------
+
+async fn bulk_inventory_writes_and_reads_in_batches(s: &Stores) {
+    let (a, b) = (store("bulk-a"), store("bulk-b"));
+    let at = Timestamp::now();
+    let ids: Vec<ProductId> = (0..60).map(|_| ProductId::new()).collect();
+    // One item exists already, with notes the bulk write must not be assumed to keep: the
+    // caller reads it first and writes what it wants.
+    s.inventory
+        .put(&a, &ids[0], &InventoryDetails { quantity: qty("1"), notes: Some("top shelf".into()), ..Default::default() }, Expect::Absent, at)
+        .await
+        .unwrap();
+    let items: Vec<InventoryItem> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let details = InventoryDetails {
+                quantity: qty(&format!("{i}.5")),
+                selling_price: Some(Money::parse("28.00").unwrap()),
+                reorder_level: (i % 2 == 0).then(|| qty("5")),
+                supplier: Some(format!("supplier {i}")),
+                notes: (i == 0).then(|| "top shelf".to_string()),
+                ..Default::default()
+            };
+            InventoryItem::new(a.clone(), *p, details, 7, at)
+        })
+        .collect();
+    let done = s.inventory.put_many(&items).await.unwrap();
+    assert_eq!(done.written, 60);
+    // Same items again: the same state (a retried batch is harmless).
+    s.inventory.put_many(&items).await.unwrap();
+    s.inventory.put_many(&[InventoryItem::new(b.clone(), ids[1], InventoryDetails::default(), 1, at)]).await.unwrap();
+
+    let mut wanted: Vec<ProductId> = ids[..50].to_vec();
+    wanted.extend((0..50).map(|_| ProductId::new())); // 50 the store does not stock
+    let mut got = s.inventory.get_many(&a, &wanted).await.unwrap();
+    got.sort_by_key(|i| i.product_id);
+    let mut expected: Vec<InventoryItem> = items[..50].to_vec();
+    expected.sort_by_key(|i| i.product_id);
+    assert_eq!(got, expected);
+    assert_eq!(s.inventory.get(&a, &ids[0]).await.unwrap().unwrap().details.notes.as_deref(), Some("top shelf"));
+    assert_eq!(s.inventory.get_many(&b, &ids[..3]).await.unwrap().len(), 1);
+    // Written items are ordinary items: atomic adjustments continue from their state.
+    let out = s.inventory.adjust(&adjustment(&a, &ids[3], "1")).await.unwrap();
+    assert_eq!((out.item.details.quantity, out.item.version), (qty("4.5"), 8));
+}
+
+async fn job_checkpoints_and_leases_round_trip(s: &Stores) {
+    let mut job = CsvJob::new(JobId::new(), store("jobs-c"), "owner", Timestamp::now());
+    job.upload_bytes = 1_000;
+    s.jobs.insert(&job).await.unwrap();
+    job.status = JobStatus::Processing;
+    job.bytes_read = 400;
+    job.lease_until = Some(Timestamp::now().plus(time::Duration::minutes(16)));
+    job.checkpoint = Some(JobCheckpoint {
+        next_row: 501,
+        bytes_read: 400,
+        counters: JobCounters { total_rows: 500, processed: 500, successful: 490, failed: 10, duplicates_found: 3 },
+    });
+    job.counters = job.checkpoint.unwrap().counters;
+    job.version = 2;
+    s.jobs.update(&job).await.unwrap();
+    assert_eq!(s.jobs.get(&job.job_id).await.unwrap().unwrap(), job);
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod embedded {
@@ -794,4 +860,6 @@ contract!(
     inventory_lists_page_within_one_store,
     deletes_are_conditional,
     jobs_are_versioned_and_listed_newest_first,
+    bulk_inventory_writes_and_reads_in_batches,
+    job_checkpoints_and_leases_round_trip,
 );

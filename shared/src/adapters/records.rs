@@ -276,20 +276,36 @@ pub struct JobRecord {
     pub failed: u64,
     pub duplicates_found: u64,
     pub upload_key: String,
+    #[serde(default)]
+    pub upload_bytes: u64,
+    #[serde(default)]
+    pub bytes_read: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checkpoint_offset: Option<u64>,
+    pub checkpoint: Option<CheckpointRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checkpoint_row: Option<u64>,
+    pub lease_until: Option<String>,
     pub created_by: String,
     pub version: u64,
     pub created_at: String,
     pub updated_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<String>,
+}
+
+/// A job's resume point, with the counters as they stood there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointRecord {
+    pub next_row: u64,
+    pub bytes_read: u64,
+    pub total_rows: u64,
+    pub processed: u64,
+    pub successful: u64,
+    pub failed: u64,
+    pub duplicates_found: u64,
 }
 
 impl From<&CsvJob> for JobRecord {
@@ -304,10 +320,20 @@ impl From<&CsvJob> for JobRecord {
             failed: j.counters.failed,
             duplicates_found: j.counters.duplicates_found,
             upload_key: j.upload_key.clone(),
+            upload_bytes: j.upload_bytes,
+            bytes_read: j.bytes_read,
             report_key: j.report_key.clone(),
             failure_reason: j.failure_reason.clone(),
-            checkpoint_offset: j.checkpoint.as_ref().map(|c| c.byte_offset),
-            checkpoint_row: j.checkpoint.as_ref().map(|c| c.next_row),
+            checkpoint: j.checkpoint.map(|c| CheckpointRecord {
+                next_row: c.next_row,
+                bytes_read: c.bytes_read,
+                total_rows: c.counters.total_rows,
+                processed: c.counters.processed,
+                successful: c.counters.successful,
+                failed: c.counters.failed,
+                duplicates_found: c.counters.duplicates_found,
+            }),
+            lease_until: j.lease_until.map(|t| t.to_string()),
             created_by: j.created_by.clone(),
             version: j.version,
             created_at: j.created_at.to_string(),
@@ -322,13 +348,17 @@ impl TryFrom<JobRecord> for CsvJob {
 
     fn try_from(r: JobRecord) -> Result<Self, StorageError> {
         let what = "job";
-        let checkpoint = match (r.checkpoint_offset, r.checkpoint_row) {
-            (Some(byte_offset), Some(next_row)) => Some(JobCheckpoint {
-                byte_offset,
-                next_row,
-            }),
-            _ => None,
-        };
+        let checkpoint = r.checkpoint.map(|c| JobCheckpoint {
+            next_row: c.next_row,
+            bytes_read: c.bytes_read,
+            counters: JobCounters {
+                total_rows: c.total_rows,
+                processed: c.processed,
+                successful: c.successful,
+                failed: c.failed,
+                duplicates_found: c.duplicates_found,
+            },
+        });
         Ok(CsvJob {
             job_id: JobId::parse(&r.job_id).map_err(|e| corrupt(what, e))?,
             store_id: StoreId::parse(&r.store_id).map_err(|e| corrupt(what, e))?,
@@ -342,9 +372,12 @@ impl TryFrom<JobRecord> for CsvJob {
                 duplicates_found: r.duplicates_found,
             },
             upload_key: r.upload_key,
+            upload_bytes: r.upload_bytes,
+            bytes_read: r.bytes_read,
             report_key: r.report_key,
             failure_reason: r.failure_reason,
             checkpoint,
+            lease_until: r.lease_until.as_deref().map(|s| ts(what, s)).transpose()?,
             created_by: r.created_by,
             version: r.version,
             created_at: ts(what, &r.created_at)?,

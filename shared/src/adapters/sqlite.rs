@@ -19,7 +19,7 @@ use crate::domain::{
     StoreId, Timestamp, inventory::OPERATION_TTL,
 };
 use crate::ports::{
-    AdjustOutcome, Continuation, Expect, InventoryFilter, InventoryStore, JobStore, Page,
+    AdjustOutcome, BulkWrite, Continuation, Expect, InventoryFilter, InventoryStore, JobStore, Page,
     PageQuery, ProductFilter, ProductStore, StorageError, StorageResult,
 };
 
@@ -417,6 +417,37 @@ fn save_inventory(tx: &Connection, r: &InventoryRecord) -> StorageResult<()> {
 
 #[async_trait]
 impl InventoryStore for SqliteStore {
+    async fn get_many(&self, store: &StoreId, products: &[ProductId]) -> StorageResult<Vec<InventoryItem>> {
+        let s = store.to_string();
+        let ps: Vec<String> = products.iter().map(ToString::to_string).collect();
+        self.read(move |c| {
+            let mut out = Vec::with_capacity(ps.len());
+            for p in &ps {
+                if let Some(r) = load_inventory(c, &s, p)? {
+                    out.push(InventoryItem::try_from(r)?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn put_many(&self, items: &[InventoryItem]) -> StorageResult<BulkWrite> {
+        let records: Vec<InventoryRecord> = items
+            .iter()
+            .map(|i| InventoryRecord::new(&i.store_id, &i.product_id, &i.details, i.version, i.last_updated))
+            .collect();
+        let written = records.len();
+        self.write(move |tx| {
+            for r in &records {
+                save_inventory(tx, r)?;
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(BulkWrite { written, write_units: None, requests: 1 })
+    }
+
     async fn get(
         &self,
         store: &StoreId,

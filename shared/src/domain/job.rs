@@ -59,14 +59,21 @@ pub struct JobCounters {
     pub duplicates_found: u64,
 }
 
-/// Where an interrupted import got to, so a later run resumes there.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+/// Where an interrupted import got to, so a later run resumes there: every row before
+/// `next_row` is written, and the run's state (rows seen, errors so far) is saved with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct JobCheckpoint {
-    /// Byte offset in the uploaded object of the first row not yet imported.
-    pub byte_offset: u64,
-    /// 1-based number of that row (the header is row 1).
+    /// 1-based number of the first row not yet imported (the header is row 1).
     pub next_row: u64,
+    /// How much of the uploaded file had been read there.
+    pub bytes_read: u64,
+    /// The counters at that point.
+    #[serde(skip)]
+    pub counters: JobCounters,
 }
+
+/// How long a run holds a job: a run that dies leaves the job to the next delivery after this.
+pub const JOB_LEASE: time::Duration = time::Duration::minutes(16);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CsvJob {
@@ -77,11 +84,18 @@ pub struct CsvJob {
     pub counters: JobCounters,
     /// The uploaded object's key.
     pub upload_key: String,
+    /// The size the uploader declared (the presigned URL only accepts exactly this many bytes).
+    pub upload_bytes: u64,
+    /// How much of the upload has been read (progress = `bytes_read / upload_bytes`).
+    pub bytes_read: u64,
     /// The error report's key, when some rows failed.
     pub report_key: Option<String>,
     pub failure_reason: Option<String>,
     #[serde(skip)]
     pub checkpoint: Option<JobCheckpoint>,
+    /// A run is working on the job until then (see [`JOB_LEASE`]).
+    #[serde(skip)]
+    pub lease_until: Option<Timestamp>,
     pub created_by: String,
     pub version: u64,
     pub created_at: Timestamp,
@@ -91,21 +105,85 @@ pub struct CsvJob {
 
 impl CsvJob {
     pub fn new(job_id: JobId, store_id: StoreId, created_by: &str, now: Timestamp) -> Self {
-        let upload_key = format!("imports/{store_id}/{job_id}.csv");
+        let upload_key = upload_key(&store_id, &job_id);
         Self {
             job_id,
             store_id,
             status: JobStatus::AwaitingUpload,
             counters: JobCounters::default(),
             upload_key,
+            upload_bytes: 0,
+            bytes_read: 0,
             report_key: None,
             failure_reason: None,
             checkpoint: None,
+            lease_until: None,
             created_by: created_by.to_string(),
             version: 1,
             created_at: now,
             updated_at: now,
             completed_at: None,
+        }
+    }
+
+    /// Share of the upload read so far, 0 to 1 (1 once the job is final).
+    pub fn progress(&self) -> f64 {
+        if self.status.is_final() {
+            1.0
+        } else if self.upload_bytes == 0 {
+            0.0
+        } else {
+            (self.bytes_read as f64 / self.upload_bytes as f64).min(1.0)
+        }
+    }
+
+    /// Whether a run holds the job at `now`.
+    pub fn leased_at(&self, now: Timestamp) -> bool {
+        self.lease_until.is_some_and(|t| t > now)
+    }
+}
+
+/// Where a job's CSV is uploaded: `imports/{store_id}/{job_id}.csv` (the import trigger reads
+/// the store and job back from it).
+pub fn upload_key(store: &StoreId, job: &JobId) -> String {
+    format!("imports/{store}/{job}.csv")
+}
+
+/// The store and job an upload key names, if it is one.
+pub fn parse_upload_key(key: &str) -> Option<(StoreId, JobId)> {
+    let rest = key.strip_prefix("imports/")?.strip_suffix(".csv")?;
+    let (store, job) = rest.split_once('/')?;
+    Some((StoreId::parse(store).ok()?, JobId::parse(job).ok()?))
+}
+
+/// Where a job's error report goes.
+pub fn report_key(store: &StoreId, job: &JobId) -> String {
+    format!("reports/{store}/{job}.csv")
+}
+
+/// Where an interrupted run saves its state (outside `imports/`, so saving it does not
+/// trigger an import).
+pub fn state_key(store: &StoreId, job: &JobId) -> String {
+    format!("import-state/{store}/{job}.bin")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_keys_round_trip_and_nothing_else_parses() {
+        let store = StoreId::parse("store-1").unwrap();
+        let job = JobId::parse("0190f1a2-8000-7000-8000-000000000001").unwrap();
+        assert_eq!(parse_upload_key(&upload_key(&store, &job)), Some((store.clone(), job.clone())));
+        for bad in [
+            "imports/store-1/not-a-job.csv",
+            "imports/store-1/0190f1a2-8000-7000-8000-000000000001.txt",
+            "reports/store-1/0190f1a2-8000-7000-8000-000000000001.csv",
+            "imports/0190f1a2-8000-7000-8000-000000000001.csv",
+            "imports/a/b/0190f1a2-8000-7000-8000-000000000001.csv",
+        ] {
+            assert_eq!(parse_upload_key(bad), None, "{bad}");
         }
     }
 }

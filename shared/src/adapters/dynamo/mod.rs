@@ -123,7 +123,7 @@ fn failed(reason: Option<&CancellationReason>) -> Option<Option<&Item>> {
         .map(|r| r.item())
 }
 
-fn jitter(d: Duration) -> Duration {
+pub(crate) fn jitter(d: Duration) -> Duration {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|t| t.subsec_nanos())
