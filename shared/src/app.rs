@@ -11,6 +11,8 @@
 //! | `JWT_SECRET_PARAM` | SSM SecureString parameter holding the token secret |
 //! | `JWT_SECRET` | the secret itself (local runs and tests only) |
 //! | `MATCH_INDEX_KEY` | the matching-index snapshot in the uploads bucket (default `indexes/match-index.bin`) |
+//! | `IMPORT_QUEUE_URL` | the import queue (the import function resumes itself through it) |
+//! | `EVENT_BUS_NAME` | where `job.completed` goes (default `default`) |
 //! | `S3_FORCE_PATH_STYLE` | `true` for S3-compatible local servers |
 //! | `AWS_ENDPOINT_URL` (SDK standard) | local DynamoDB/S3 endpoints |
 
@@ -120,7 +122,7 @@ impl App {
             },
             MATCH_INDEX_MAX_AGE,
         );
-        let catalog = Catalog::new(
+        let mut catalog = Catalog::new(
             store.clone(),
             store.clone(),
             store,
@@ -129,6 +131,15 @@ impl App {
             matcher,
             cursors,
         );
+        // Only the import function sends job events (it has the queue's URL).
+        if let Some(queue_url) = env("IMPORT_QUEUE_URL") {
+            catalog = catalog.with_events(Arc::new(crate::adapters::events::AwsJobEvents {
+                sqs: aws_sdk_sqs::Client::new(&sdk),
+                queue_url,
+                events: aws_sdk_eventbridge::Client::new(&sdk),
+                bus: env("EVENT_BUS_NAME").unwrap_or_else(|| "default".into()),
+            }));
+        }
         Ok(App::new(catalog, tokens, "aws"))
     }
 }
@@ -171,6 +182,16 @@ impl App {
         base_url: &str,
         secret: &str,
     ) -> Result<(Arc<Self>, EmbeddedPaths), ConfigError> {
+        Self::embedded_with_events(data_dir, base_url, secret, Arc::new(crate::services::LoggedJobEvents))
+    }
+
+    /// [`App::embedded`], announcing job events to `events` (the local binary's webhook).
+    pub fn embedded_with_events(
+        data_dir: &Path,
+        base_url: &str,
+        secret: &str,
+        events: Arc<dyn crate::ports::JobEvents>,
+    ) -> Result<(Arc<Self>, EmbeddedPaths), ConfigError> {
         use crate::adapters::blobdir::BlobDir;
         use crate::adapters::sqlite::SqliteStore;
 
@@ -205,7 +226,8 @@ impl App {
             Arc::new(images.clone()),
             MatcherState::new(IndexSource::Store, LOCAL_MATCH_INDEX_MAX_AGE),
             cursors,
-        );
+        )
+        .with_events(events);
         Ok((
             App::new(catalog, tokens, "embedded"),
             EmbeddedPaths {

@@ -3,7 +3,8 @@
 //!
 //! Owns only the translation between axum and the Lambda request type: the handlers are the
 //! very ones the Lambda functions run ([`Route::call`]), given the same path and query
-//! parameters API Gateway would give them.
+//! parameters API Gateway would give them. An upload of an import's CSV to the local blob
+//! store runs the import trigger with a synthesized S3 notification, as S3 would in AWS.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -253,8 +254,22 @@ async fn blob_put(
             ),
         );
     }
+    let size = bytes.len() as u64;
     match dir.put(&key, bytes, &content_type).await {
-        Ok(()) => StatusCode::OK.into_response(),
+        Ok(()) => {
+            // As S3 notifies the import function in AWS: an upload of an import's CSV starts it.
+            if crate::domain::parse_upload_key(key.as_str()).is_some() {
+                let event = crate::triggers::s3_object_created(&bucket, key.as_str(), size);
+                let app = s.app.clone();
+                tokio::spawn(async move {
+                    match crate::triggers::CSV_IMPORT.call(app, event, Default::default()).await {
+                        Ok(summary) => tracing::info!(%summary, "local import done"),
+                        Err(e) => tracing::error!(error = %e, "local import failed"),
+                    }
+                });
+            }
+            StatusCode::OK.into_response()
+        }
         Err(e) => blob_problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
     }
 }

@@ -256,6 +256,12 @@ pub struct Blob {
     pub content_type: String,
 }
 
+/// A blob being read: its size and its bytes as a stream.
+pub struct BlobReader {
+    pub size: u64,
+    pub reader: Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+}
+
 /// A request a client can make without credentials until it expires: the method, the URL and
 /// the headers that were signed and must be sent exactly.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -271,6 +277,9 @@ pub trait BlobStore: Send + Sync {
     async fn put(&self, key: &BlobKey, bytes: Bytes, content_type: &str) -> StorageResult<()>;
 
     async fn get(&self, key: &BlobKey) -> StorageResult<Option<Blob>>;
+
+    /// Opens a blob to read as it streams (memory stays flat whatever its size).
+    async fn open(&self, key: &BlobKey) -> StorageResult<Option<BlobReader>>;
 
     /// Deleting a missing blob is not an error.
     async fn delete(&self, key: &BlobKey) -> StorageResult<()>;
@@ -299,4 +308,34 @@ mod tests {
             assert!(BlobKey::parse(bad).is_err(), "{bad}");
         }
     }
+}
+
+/// What the import tells the world about its jobs: that one finished (EventBridge in AWS; a log
+/// line and an optional webhook locally), and that one paused and must be run again (a message
+/// on the import queue in AWS).
+#[async_trait]
+pub trait JobEvents: Send + Sync {
+    /// A `job.completed` event (the job is `completed` or `failed`).
+    async fn completed(&self, job: &crate::domain::CsvJob) -> StorageResult<()>;
+
+    /// Asks for another run of `job`, which paused at its checkpoint.
+    async fn resume_later(&self, job: &crate::domain::CsvJob) -> StorageResult<()>;
+}
+
+/// The `job.completed` event's detail (what EventBridge rules and webhooks receive).
+pub fn job_completed_detail(job: &crate::domain::CsvJob) -> serde_json::Value {
+    serde_json::json!({
+        "job_id": job.job_id,
+        "store_id": job.store_id,
+        "status": job.status,
+        "total_rows": job.counters.total_rows,
+        "processed": job.counters.processed,
+        "successful": job.counters.successful,
+        "failed": job.counters.failed,
+        "duplicates_found": job.counters.duplicates_found,
+        "failure_code": job.failure_code,
+        "failure_reason": job.failure_reason,
+        "has_report": job.report_key.is_some(),
+        "completed_at": job.completed_at,
+    })
 }

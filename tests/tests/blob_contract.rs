@@ -83,6 +83,28 @@ async fn put_get_delete(f: Fixture) {
     f.store.delete(&k).await.unwrap();
 }
 
+async fn large_blobs_stream(f: Fixture) {
+    use tokio::io::AsyncReadExt;
+    let k = key("imports/store-1/big.csv");
+    assert!(f.store.open(&k).await.unwrap().is_none());
+    // 3 MiB of rows, more than any single read returns.
+    let body: Vec<u8> = (0..150_000u32).flat_map(|i| format!("item {i:09},{}\n", i % 97).into_bytes()).collect();
+    f.store.put(&k, Bytes::from(body.clone()), "text/csv").await.unwrap();
+    let mut opened = f.store.open(&k).await.unwrap().unwrap();
+    assert_eq!(opened.size, body.len() as u64);
+    let (mut got, mut buf, mut reads) = (Vec::new(), vec![0u8; 64 * 1024], 0);
+    loop {
+        let n = opened.reader.read(&mut buf).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        reads += 1;
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(reads > 1);
+    assert!(got == body, "streamed bytes differ from the uploaded ones");
+}
+
 async fn presigned_upload_then_download(f: Fixture) {
     let k = key("imports/store-1/presigned.csv");
     let body = "name,qty\nहल्दी,2\n".as_bytes().to_vec();
@@ -153,6 +175,7 @@ macro_rules! blob_cases {
 
 blob_cases!(
     put_get_delete,
+    large_blobs_stream,
     presigned_upload_then_download,
     presigned_uploads_are_bound_to_type_and_url
 );

@@ -112,7 +112,7 @@ async fn every_trigger_has_an_event_its_handler_accepts() {
         let dir = tempfile::tempdir().unwrap();
         let app = seeded_app(dir.path()).await;
         let summary = trigger
-            .call(app, event)
+            .call(app, event, Default::default())
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", trigger.function));
         assert!(summary.is_object(), "{}: {summary}", trigger.function);

@@ -10,6 +10,7 @@ use catalog_core::auth::{Role, TokenKeys};
 use catalog_core::domain::StoreId;
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod import_cmd;
 mod match_cmd;
 
 #[derive(Parser)]
@@ -65,8 +66,22 @@ enum Command {
         #[arg(long)]
         explain: Option<PathBuf>,
     },
-    /// Print the routes and DynamoDB table layouts the code expects, as JSON (the infra
-    /// check compares them with infra/template.yaml).
+    /// Import a CSV stock list into a store's inventory on the embedded backend (the same
+    /// pipeline as an upload through the API), with a progress bar.
+    Import {
+        /// The CSV file (UTF-8, UTF-16 or Windows-1252; comma, semicolon or tab separated).
+        file: PathBuf,
+        /// The store whose inventory the rows go to.
+        #[arg(long)]
+        store: String,
+        /// Folder of the embedded backend (as for `serve`).
+        #[arg(long, default_value = "data", env = "CATALOG_DATA_DIR")]
+        data_dir: PathBuf,
+        #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+        jwt_secret: Option<String>,
+    },
+    /// Print the routes, triggers and DynamoDB table layouts the code expects, as JSON (the
+    /// infra check compares them with infra/template.yaml).
     Describe,
     /// Mint a token for local use.
     Token {
@@ -157,6 +172,7 @@ async fn main() -> anyhow::Result<()> {
             min_seconds,
             explain,
         }),
+        Command::Import { file, store, data_dir, jwt_secret } => import_cmd::run(&file, &store, &data_dir, &secret(jwt_secret)).await,
         Command::Describe => {
             println!("{}", serde_json::to_string_pretty(&describe())?);
             Ok(())
@@ -182,7 +198,7 @@ async fn serve(addr: SocketAddr, data_dir: PathBuf, secret: String) -> anyhow::R
         .await
         .with_context(|| format!("binding {addr}"))?;
     let base = format!("http://{}", listener.local_addr()?);
-    let (app, paths) = App::embedded(&data_dir, &base, &secret)?;
+    let (app, paths) = App::embedded_with_events(&data_dir, &base, &secret, import_cmd::webhook_events())?;
     let admin = mint(&secret, Role::Admin, "dev-admin", &[], 30)?;
     let owner = mint(
         &secret,

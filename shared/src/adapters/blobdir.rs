@@ -17,7 +17,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use crate::domain::Timestamp;
-use crate::ports::{Blob, BlobKey, BlobStore, PresignedRequest, StorageError, StorageResult};
+use crate::ports::{Blob, BlobKey, BlobReader, BlobStore, PresignedRequest, StorageError, StorageResult};
 
 /// The path prefix the local server serves presigned blob URLs under.
 pub const LOCAL_BLOB_PATH: &str = "/_local/blobs";
@@ -67,6 +67,11 @@ impl BlobDir {
 
     pub fn bucket(&self) -> &str {
         &self.bucket
+    }
+
+    /// The file that holds blob `key`.
+    pub fn path_of(&self, key: &BlobKey) -> PathBuf {
+        self.object_path(key)
     }
 
     fn object_path(&self, key: &BlobKey) -> PathBuf {
@@ -205,6 +210,16 @@ impl BlobStore for BlobDir {
             bytes,
             content_type,
         }))
+    }
+
+    async fn open(&self, key: &BlobKey) -> StorageResult<Option<BlobReader>> {
+        let file = match tokio::fs::File::open(self.object_path(key)).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err(e)),
+        };
+        let size = file.metadata().await.map_err(io_err)?.len();
+        Ok(Some(BlobReader { size, reader: Box::new(file) }))
     }
 
     async fn delete(&self, key: &BlobKey) -> StorageResult<()> {

@@ -1,6 +1,7 @@
 //! Adapters: the ports implemented on real storage.
 //!
 //! - `dynamo` + `s3`: DynamoDB tables and S3 buckets (every Lambda function).
+//! - `events`: job events on EventBridge and SQS (the import function).
 //! - `sqlite` + `blobdir`: an SQLite file and a folder (the local default behind `make run`).
 //!
 //! `records` is the stored shape both families share, so they cannot drift apart; the storage
@@ -9,6 +10,8 @@
 pub mod blobdir;
 #[cfg(feature = "aws")]
 pub mod dynamo;
+#[cfg(feature = "aws")]
+pub mod events;
 pub mod records;
 #[cfg(feature = "aws")]
 pub mod s3;

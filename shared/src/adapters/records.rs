@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     CsvJob, Gtin, ImageUrls, InventoryDetails, InventoryItem, JobCheckpoint, JobCounters, JobId,
-    JobStatus, Money, Product, ProductId, ProductSource, Quantity, RegionCode, StoreId, Timestamp,
-    VerificationStatus,
+    JobStatus, MatchReview, Money, Product, ProductId, ProductSource, Quantity, RegionCode,
+    ReviewCandidate, StoreId, Timestamp, VerificationStatus,
 };
 use crate::ports::StorageError;
 
@@ -30,6 +30,17 @@ pub struct ImageUrlsRecord {
     pub original: String,
     pub thumbnail: String,
     pub medium: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchReviewRecord {
+    pub decision: String,
+    #[serde(default)]
+    pub candidates: Vec<(String, u8)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,6 +65,8 @@ pub struct ProductRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_into: Option<String>,
     pub quality_score: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub match_review: Option<MatchReviewRecord>,
     pub source: String,
     pub created_by: String,
     pub version: u64,
@@ -83,6 +96,12 @@ impl From<&Product> for ProductRecord {
             attributes: p.attributes.clone(),
             verification_status: p.verification_status.as_str().to_string(),
             merged_into: p.merged_into.map(|m| m.to_string()),
+            match_review: p.match_review.as_ref().map(|m| MatchReviewRecord {
+                decision: m.decision.clone(),
+                candidates: m.candidates.iter().map(|c| (c.product_id.to_string(), c.confidence)).collect(),
+                job_id: m.job_id.as_ref().map(ToString::to_string),
+                row: m.row,
+            }),
             quality_score: p.quality_score,
             source: p.source.as_str().to_string(),
             created_by: p.created_by.clone(),
@@ -130,6 +149,23 @@ impl TryFrom<ProductRecord> for Product {
                 .transpose()
                 .map_err(|e| corrupt(what, e))?,
             quality_score: r.quality_score,
+            match_review: r
+                .match_review
+                .map(|m| -> Result<MatchReview, StorageError> {
+                    Ok(MatchReview {
+                        decision: m.decision,
+                        candidates: m
+                            .candidates
+                            .into_iter()
+                            .map(|(id, confidence)| {
+                                Ok(ReviewCandidate { product_id: ProductId::parse(&id).map_err(|e| corrupt(what, e))?, confidence })
+                            })
+                            .collect::<Result<_, StorageError>>()?,
+                        job_id: m.job_id.as_deref().map(JobId::parse).transpose().map_err(|e| corrupt(what, e))?,
+                        row: m.row,
+                    })
+                })
+                .transpose()?,
             source: ProductSource::parse(&r.source)
                 .ok_or_else(|| corrupt(what, format!("source {}", r.source)))?,
             created_by: r.created_by,
@@ -285,6 +321,8 @@ pub struct JobRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<CheckpointRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_until: Option<String>,
@@ -324,6 +362,7 @@ impl From<&CsvJob> for JobRecord {
             bytes_read: j.bytes_read,
             report_key: j.report_key.clone(),
             failure_reason: j.failure_reason.clone(),
+            failure_code: j.failure_code.clone(),
             checkpoint: j.checkpoint.map(|c| CheckpointRecord {
                 next_row: c.next_row,
                 bytes_read: c.bytes_read,
@@ -376,6 +415,7 @@ impl TryFrom<JobRecord> for CsvJob {
             bytes_read: r.bytes_read,
             report_key: r.report_key,
             failure_reason: r.failure_reason,
+            failure_code: r.failure_code,
             checkpoint,
             lease_until: r.lease_until.as_deref().map(|s| ts(what, s)).transpose()?,
             created_by: r.created_by,

@@ -88,6 +88,20 @@ route!(
     inventory::adjust
 );
 route!(SCAN, "scan", POST, "/v1/scan", scan::post);
+route!(
+    IMPORTS_CREATE,
+    "imports-create",
+    POST,
+    "/v1/stores/{store_id}/imports",
+    jobs::create
+);
+route!(
+    IMPORTS_LIST,
+    "imports-list",
+    GET,
+    "/v1/stores/{store_id}/imports",
+    jobs::list
+);
 route!(JOBS_GET, "jobs-get", GET, "/v1/jobs/{job_id}", jobs::get);
 
 /// Every route, in the order the README lists them.
@@ -104,6 +118,8 @@ pub static ALL: &[&Route] = &[
     &INVENTORY_DELETE,
     &INVENTORY_ADJUST,
     &SCAN,
+    &IMPORTS_CREATE,
+    &IMPORTS_LIST,
     &JOBS_GET,
 ];
 

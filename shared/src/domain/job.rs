@@ -91,6 +91,8 @@ pub struct CsvJob {
     /// The error report's key, when some rows failed.
     pub report_key: Option<String>,
     pub failure_reason: Option<String>,
+    /// A stable code for the failure (`no_name_column`, `empty_file`, `not_text`, `no_rows`, ...).
+    pub failure_code: Option<String>,
     #[serde(skip)]
     pub checkpoint: Option<JobCheckpoint>,
     /// A run is working on the job until then (see [`JOB_LEASE`]).
@@ -116,6 +118,7 @@ impl CsvJob {
             bytes_read: 0,
             report_key: None,
             failure_reason: None,
+            failure_code: None,
             checkpoint: None,
             lease_until: None,
             created_by: created_by.to_string(),

@@ -19,8 +19,8 @@ pub use ids::{IdError, IdempotencyKey, JobId, ProductId, StoreId};
 pub use inventory::{Adjustment, AdjustmentReason, InventoryDetails, InventoryItem, Operation};
 pub use job::{CsvJob, JOB_LEASE, JobCheckpoint, JobCounters, JobStatus, parse_upload_key, report_key, state_key, upload_key};
 pub use product::{
-    ImageUrls, Product, ProductChanges, ProductContent, ProductSource, RegionCode,
-    VerificationStatus,
+    ImageUrls, MAX_REVIEW_CANDIDATES, MatchReview, Product, ProductChanges, ProductContent,
+    ProductSource, RegionCode, ReviewCandidate, VerificationStatus,
 };
 pub use timestamp::Timestamp;
 pub use validation::{Coded, FieldError, FieldErrors, TextError, clean_text};

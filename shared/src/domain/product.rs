@@ -133,6 +133,29 @@ pub struct ImageUrls {
     pub medium: String,
 }
 
+/// What the matcher proposed for a row that became a new pending product.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MatchReview {
+    /// `review`: probably the first candidate, a person should confirm (or merge);
+    /// `new`: probably not in the catalog.
+    pub decision: String,
+    /// Best first, at most [`MAX_REVIEW_CANDIDATES`].
+    pub candidates: Vec<ReviewCandidate>,
+    /// The import and row the product came from.
+    pub job_id: Option<crate::domain::JobId>,
+    pub row: Option<u64>,
+}
+
+/// Candidates kept on a product awaiting review.
+pub const MAX_REVIEW_CANDIDATES: usize = 5;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReviewCandidate {
+    pub product_id: ProductId,
+    /// The matcher's confidence, 0 to 100.
+    pub confidence: u8,
+}
+
 /// A product of the global catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Product {
@@ -153,6 +176,10 @@ pub struct Product {
     pub merged_into: Option<ProductId>,
     /// 0 to 100, from how complete the record is; see [`quality_score`].
     pub quality_score: u8,
+    /// For a product an import created because no catalog product was a safe match: what the
+    /// matcher proposed, for the admin who reviews it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub match_review: Option<MatchReview>,
     pub source: ProductSource,
     /// The `sub` of the token that created it.
     pub created_by: String,
@@ -194,6 +221,7 @@ impl Product {
             verification_status: VerificationStatus::Pending,
             merged_into: None,
             quality_score: 0,
+            match_review: None,
             source,
             created_by: created_by.to_string(),
             version: 1,

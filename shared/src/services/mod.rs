@@ -4,6 +4,7 @@
 //! ([`Principal`]) and checks it here, so the HTTP functions and the CLI cannot forget to.
 //! Services speak only to ports; they never see DynamoDB, S3 or SQL.
 
+pub mod imports;
 mod inventory;
 mod jobs;
 pub mod matching;
@@ -21,8 +22,8 @@ use crate::auth::Forbidden;
 use crate::cursor::{CursorKey, InvalidCursor};
 use crate::domain::{FieldErrors, Gtin, ProductId, Quantity, QuantityDelta};
 use crate::ports::{
-    BlobStore, Continuation, DEFAULT_PAGE_SIZE, InventoryStore, JobStore, MAX_PAGE_SIZE, Page,
-    PageQuery, ProductStore, StorageError,
+    BlobStore, Continuation, DEFAULT_PAGE_SIZE, InventoryStore, JobEvents, JobStore, MAX_PAGE_SIZE,
+    Page, PageQuery, ProductStore, StorageError,
 };
 
 /// The ports a running catalog uses, plus the key that seals cursors. Built once per cold start.
@@ -37,7 +38,27 @@ pub struct Catalog {
     pub images: Arc<dyn BlobStore>,
     /// The matching index and where it comes from.
     pub matcher: Arc<matching::MatcherState>,
+    /// Where import jobs announce completion and ask to be resumed (logs only until set with
+    /// [`Catalog::with_events`]).
+    pub events: Arc<dyn JobEvents>,
     cursors: CursorKey,
+}
+
+/// Job events that only go to the log (and runs that pause are resumed by whoever runs them
+/// next: `catalog import` and the local server never pause).
+pub struct LoggedJobEvents;
+
+#[async_trait::async_trait]
+impl JobEvents for LoggedJobEvents {
+    async fn completed(&self, job: &crate::domain::CsvJob) -> Result<(), StorageError> {
+        tracing::info!(event = "job.completed", detail = %crate::ports::job_completed_detail(job), "job.completed");
+        Ok(())
+    }
+
+    async fn resume_later(&self, job: &crate::domain::CsvJob) -> Result<(), StorageError> {
+        tracing::warn!(job = %job.job_id, "import paused; nothing will resume it here (run it again)");
+        Ok(())
+    }
 }
 
 impl Catalog {
@@ -57,8 +78,15 @@ impl Catalog {
             uploads,
             images,
             matcher: Arc::new(matcher),
+            events: Arc::new(LoggedJobEvents),
             cursors,
         }
+    }
+
+    /// The same catalog, announcing job events to `events`.
+    pub fn with_events(mut self, events: Arc<dyn JobEvents>) -> Self {
+        self.events = events;
+        self
     }
 }
 

@@ -1,0 +1,121 @@
+//! `catalog import FILE --store STORE`: the bulk import pipeline from the command line, on the
+//! embedded backend, with a progress bar. The same job, service and report as an upload
+//! through the API.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use catalog_core::app::App;
+use catalog_core::auth::Principal;
+use catalog_core::domain::{CsvJob, StoreId};
+use catalog_core::ports::{BlobKey, JobEvents, StorageError, job_completed_detail};
+use catalog_core::services::imports::{NewImport, Progress, RunOptions, RunOutcome};
+
+pub async fn run(file: &Path, store: &str, data_dir: &Path, secret: &str) -> anyhow::Result<()> {
+    let store = StoreId::parse(store).map_err(|e| anyhow::anyhow!("--store {e}"))?;
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let (app, paths) = App::embedded_with_events(data_dir, "http://127.0.0.1:8080", secret, webhook_events())?;
+    let who = Principal::operator("cli");
+    let created = app
+        .catalog
+        .create_import(&who, &store, NewImport { content_length: bytes.len() as u64, content_type: "text/csv".into() })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}: {}", service_detail(&e)))?;
+    let job = created.job.job;
+    app.catalog.uploads.put(&BlobKey::parse(&job.upload_key).map_err(anyhow::Error::msg)?, bytes.into(), "text/csv").await?;
+
+    let (tx, mut rx) = tokio::sync::watch::channel(Progress::default());
+    let bar = indicatif::ProgressBar::new(job.upload_bytes);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let watcher = {
+        let bar = bar.clone();
+        tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let p = *rx.borrow();
+                bar.set_position(p.bytes_read);
+                bar.set_message(format!("{} rows", p.rows));
+            }
+        })
+    };
+    let started = std::time::Instant::now();
+    let (outcome, stats) = app.catalog.run_import(&store, &job.job_id, &RunOptions { deadline: None, progress: Some(tx) }).await?;
+    let _ = watcher.await;
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    let job = match outcome {
+        RunOutcome::Finished(job) => job,
+        RunOutcome::Paused(_) => bail!("the import paused (it should not without a deadline)"),
+        RunOutcome::Skipped(why) => bail!("the import did not run: {why}"),
+    };
+    let c = job.counters;
+    println!(
+        "job {} {}: {} rows, {} imported, {} failed, {} duplicates; {} new pending products; {:.1} s ({:.0} rows/s)",
+        job.job_id,
+        job.status.as_str(),
+        c.processed,
+        c.successful,
+        c.failed,
+        c.duplicates_found,
+        stats.products_created,
+        seconds,
+        c.processed as f64 / seconds.max(1e-9),
+    );
+    if let Some(reason) = &job.failure_reason {
+        println!("failed: {reason}");
+    }
+    if let Some(report) = &job.report_key {
+        let key = BlobKey::parse(report).map_err(anyhow::Error::msg)?;
+        println!("error report: {}", paths.uploads.path_of(&key).display());
+    }
+    if job.status.as_str() == "failed" {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn service_detail(e: &catalog_core::services::ServiceError) -> String {
+    match e {
+        catalog_core::services::ServiceError::Invalid(errors) => {
+            errors.0.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Job events for local runs: the log line, and a POST of the `job.completed` detail to
+/// `CATALOG_WEBHOOK_URL` when it is set.
+pub fn webhook_events() -> Arc<dyn JobEvents> {
+    Arc::new(Webhook { url: std::env::var("CATALOG_WEBHOOK_URL").ok().filter(|u| !u.is_empty()), http: reqwest::Client::new() })
+}
+
+struct Webhook {
+    url: Option<String>,
+    http: reqwest::Client,
+}
+
+#[async_trait::async_trait]
+impl JobEvents for Webhook {
+    async fn completed(&self, job: &CsvJob) -> Result<(), StorageError> {
+        let detail = job_completed_detail(job);
+        tracing::info!(event = "job.completed", %detail, "job.completed");
+        if let Some(url) = &self.url {
+            let body = serde_json::json!({ "detail-type": "job.completed", "source": "kirana.catalog", "detail": detail });
+            // A webhook that is down must not fail the import: it is logged.
+            match self.http.post(url).json(&body).timeout(std::time::Duration::from_secs(5)).send().await {
+                Ok(r) if r.status().is_success() => {}
+                Ok(r) => tracing::warn!(status = r.status().as_u16(), url, "job.completed webhook refused"),
+                Err(e) => tracing::warn!(error = %e, url, "job.completed webhook failed"),
+            }
+        }
+        Ok(())
+    }
+
+    async fn resume_later(&self, job: &CsvJob) -> Result<(), StorageError> {
+        tracing::warn!(job = %job.job_id, "a local import paused; run it again");
+        Ok(())
+    }
+}

@@ -1,0 +1,51 @@
+//! Job events in AWS: `job.completed` on EventBridge, and a paused import's continuation as a
+//! message on the import queue (the same queue S3 notifications arrive on, so the same
+//! function picks it up).
+
+use async_trait::async_trait;
+
+use crate::domain::CsvJob;
+use crate::ports::{JobEvents, StorageError, StorageResult, job_completed_detail};
+use crate::triggers::ResumeMessage;
+
+/// The `source` of the events this service puts on the bus.
+pub const EVENT_SOURCE: &str = "kirana.catalog";
+
+#[derive(Clone, Debug)]
+pub struct AwsJobEvents {
+    pub sqs: aws_sdk_sqs::Client,
+    /// The import queue (`IMPORT_QUEUE_URL`).
+    pub queue_url: String,
+    pub events: aws_sdk_eventbridge::Client,
+    /// The bus (`EVENT_BUS_NAME`, default `default`).
+    pub bus: String,
+}
+
+fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> StorageError {
+    StorageError::Unavailable(Box::new(e))
+}
+
+#[async_trait]
+impl JobEvents for AwsJobEvents {
+    async fn completed(&self, job: &CsvJob) -> StorageResult<()> {
+        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .event_bus_name(&self.bus)
+            .source(EVENT_SOURCE)
+            .detail_type("job.completed")
+            .detail(job_completed_detail(job).to_string())
+            .build();
+        let out = self.events.put_events().entries(entry).send().await.map_err(unavailable)?;
+        if out.failed_entry_count() > 0 {
+            let why = out.entries().iter().filter_map(|e| e.error_message()).collect::<Vec<_>>().join("; ");
+            return Err(StorageError::Unavailable(format!("EventBridge refused job.completed: {why}").into()));
+        }
+        Ok(())
+    }
+
+    async fn resume_later(&self, job: &CsvJob) -> StorageResult<()> {
+        let body = serde_json::to_string(&ResumeMessage { resume_job: job.job_id, store_id: job.store_id.clone() })
+            .map_err(StorageError::backend)?;
+        self.sqs.send_message().queue_url(&self.queue_url).message_body(body).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+}

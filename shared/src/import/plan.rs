@@ -1,0 +1,185 @@
+//! One row's fate: the catalog product it is, the pending product it makes, or the earlier row
+//! it repeats.
+//!
+//! Owns the import's matching rules, and nothing of storage (the run writes what a plan says):
+//! - a valid barcode the catalog has links to its product, whatever the name says (the barcode
+//!   guard would refuse a second product with it anyway);
+//! - otherwise the matching engine decides: `match` links; `review` and `new` make a pending
+//!   product that keeps the candidates for the admin review queue;
+//! - a row going to a product an earlier row already went to is a duplicate: counted, reported,
+//!   not applied (the first row's values stand; stock is never counted twice).
+//!
+//! New products get ids derived from the job and the row, so a re-run of the same rows makes
+//! the same products, never second ones.
+
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::reader::ImportRow;
+use super::state::ImportState;
+use crate::domain::{
+    CsvJob, InventoryDetails, MAX_REVIEW_CANDIDATES, MatchReview, Money, Product, ProductContent, ProductId,
+    ProductSource, Quantity, ReviewCandidate, Timestamp,
+};
+use crate::matching::{BarcodeState, Decision, MatchQuery};
+use crate::services::matching::LoadedIndex;
+
+/// What a valid row sets on its inventory item; `None` leaves the item's value as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RowValues {
+    pub quantity: Option<Quantity>,
+    pub selling_price: Option<Money>,
+    pub cost_price: Option<Money>,
+    pub reorder_level: Option<Quantity>,
+    pub supplier: Option<String>,
+    pub location: Option<String>,
+}
+
+impl RowValues {
+    fn of(row: &ImportRow) -> Self {
+        RowValues {
+            quantity: row.quantity,
+            selling_price: row.selling_price,
+            cost_price: row.cost_price,
+            reorder_level: row.reorder_level,
+            supplier: row.supplier.clone(),
+            location: row.location.clone(),
+        }
+    }
+
+    /// The item's details after this row: what the row says, and the rest as it was (a new item
+    /// starts at zero stock). The owner's notes and images are never touched by an import.
+    pub fn apply(&self, existing: Option<&InventoryDetails>) -> InventoryDetails {
+        let mut d = existing.cloned().unwrap_or_default();
+        if let Some(q) = self.quantity {
+            d.quantity = q;
+        }
+        if self.selling_price.is_some() {
+            d.selling_price = self.selling_price;
+        }
+        if self.cost_price.is_some() {
+            d.cost_price = self.cost_price;
+        }
+        if self.reorder_level.is_some() {
+            d.reorder_level = self.reorder_level;
+        }
+        if self.supplier.is_some() {
+            d.supplier = self.supplier.clone();
+        }
+        if self.location.is_some() {
+            d.location = self.location.clone();
+        }
+        d
+    }
+}
+
+/// A row to write.
+#[derive(Debug, Clone)]
+pub struct RowPlan {
+    pub row: u64,
+    /// The catalog product the row's stock goes to (the new one, when `create` is set).
+    pub product: ProductId,
+    /// A pending product this row makes.
+    pub create: Option<Box<Product>>,
+    pub values: RowValues,
+    /// Linked by the matching engine (not by barcode).
+    pub matched_by_name: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Plan {
+    Write(RowPlan),
+    /// Goes to the same product as `first_row`.
+    Duplicate { row: u64, first_row: u64 },
+}
+
+/// Plans rows of one job against one index.
+pub struct Planner<'a> {
+    pub index: &'a LoadedIndex,
+    pub job: &'a CsvJob,
+    pub now: Timestamp,
+}
+
+impl Planner<'_> {
+    pub fn plan(&self, row: ImportRow, state: &mut ImportState) -> Plan {
+        let barcode = row.barcode.as_ref().map(|b| b.as_str()).unwrap_or("");
+        let q = MatchQuery { name: &row.name, brand: row.brand.as_deref().unwrap_or(""), quantity: row.size.as_deref().unwrap_or(""), barcode };
+        let outcome = self.index.match_row(&q);
+        let by_barcode = outcome.candidates.iter().find(|c| c.barcode == BarcodeState::Exact);
+        let linked = match (by_barcode, outcome.decision) {
+            (Some(c), _) => Some((c.product, false)),
+            (None, Decision::Match) => outcome.candidates.first().map(|c| (c.product, true)),
+            _ => None,
+        };
+        let linked = linked.and_then(|(i, by_name)| ProductId::parse(self.index.index.product_id(i)).ok().map(|id| (id, by_name)));
+        let values = RowValues::of(&row);
+        let (key, plan) = match linked {
+            Some((product, matched_by_name)) => {
+                (identity(&["p", &product.to_string()]), RowPlan { row: row.row, product, create: None, values, matched_by_name })
+            }
+            None => {
+                let key = match &row.barcode {
+                    Some(b) => identity(&["b", b.as_str()]),
+                    None => identity(&["n", &fold(&row.name), &fold(row.brand.as_deref().unwrap_or("")), &fold(row.size.as_deref().unwrap_or(""))]),
+                };
+                let id = new_product_id(self.job, row.row);
+                let candidates = outcome
+                    .candidates
+                    .iter()
+                    .filter_map(|c| {
+                        let product_id = ProductId::parse(self.index.index.product_id(c.product)).ok()?;
+                        Some(ReviewCandidate { product_id, confidence: (c.score.clamp(0.0, 1.0) * 100.0).round() as u8 })
+                    })
+                    .take(MAX_REVIEW_CANDIDATES)
+                    .collect();
+                let review = MatchReview {
+                    decision: if outcome.decision == Decision::New { "new" } else { "review" }.to_string(),
+                    candidates,
+                    job_id: Some(self.job.job_id),
+                    row: Some(row.row),
+                };
+                let mut attributes = std::collections::BTreeMap::new();
+                if let Some(size) = &row.size {
+                    attributes.insert("pack_size".to_string(), size.clone());
+                }
+                let content = ProductContent {
+                    name: row.name.clone(),
+                    brand: row.brand.clone(),
+                    category: row.category.clone(),
+                    barcode: row.barcode.clone(),
+                    regional_names: Default::default(),
+                    attributes,
+                };
+                let mut product = Product::create(id, content, ProductSource::Import, &self.job.created_by, self.now);
+                product.match_review = Some(review);
+                (key, RowPlan { row: row.row, product: id, create: Some(Box::new(product)), values, matched_by_name: false })
+            }
+        };
+        match state.first(key, plan.row, plan.product) {
+            Some(first) => Plan::Duplicate { row: plan.row, first_row: first.row },
+            None => Plan::Write(plan),
+        }
+    }
+}
+
+/// The id of the product row `row` of `job` creates (the same on every run of the job).
+pub fn new_product_id(job: &CsvJob, row: u64) -> ProductId {
+    ProductId::from_uuid(Uuid::new_v5(&job.job_id.as_uuid(), format!("row-{row}").as_bytes()))
+}
+
+/// Letters and digits only, lower case: "Tata  Salt-1kg" and "tata salt 1KG" fold alike.
+fn fold(s: &str) -> String {
+    s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+}
+
+/// A stable 64-bit key for a row's identity (saved with checkpoints, so it must not change
+/// between runs or builds).
+fn identity(parts: &[&str]) -> u64 {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    let d = h.finalize();
+    u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+}

@@ -1,0 +1,138 @@
+//! What an import run remembers between rows, and saves when it hands the rest of a file to
+//! the next run: the products rows have gone to (to tell a repeated row), products the import
+//! created that turned out to exist already, and the problems found so far.
+//!
+//! Owns the resume rule: the state is saved together with a checkpoint row, and anything it
+//! holds about rows at or after that row is dropped on loading, since those rows are read and
+//! written again.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::report::ReportRow;
+use crate::domain::ProductId;
+
+/// Detail kept for at most this many rejected rows, and this much memory (the rest are counted).
+pub const MAX_REPORTED_ROWS: usize = 10_000;
+pub const MAX_REPORT_BYTES: usize = 8 * 1024 * 1024;
+/// State snapshot format version.
+const STATE_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seen {
+    /// The first row that went to this product.
+    pub row: u64,
+    pub product: u128,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct ImportState {
+    version: u32,
+    /// Identity key of a row's product (see `plan`) -> the first row with it.
+    seen: HashMap<u64, Seen>,
+    /// Products this import meant to create whose barcode another product already had: rows
+    /// for the first go to the second.
+    retargets: HashMap<u128, u128>,
+    pub report: Vec<ReportRow>,
+    report_bytes: usize,
+    /// Rejected rows beyond what the report keeps.
+    pub unreported: u64,
+}
+
+impl ImportState {
+    pub fn new() -> Self {
+        ImportState { version: STATE_VERSION, ..Default::default() }
+    }
+
+    /// The first row with identity `key`, or records `row` as the first.
+    pub fn first(&mut self, key: u64, row: u64, product: ProductId) -> Option<Seen> {
+        match self.seen.get(&key) {
+            Some(s) if s.row != row => Some(*s),
+            Some(_) => None,
+            None => {
+                self.seen.insert(key, Seen { row, product: product.as_uuid().as_u128() });
+                None
+            }
+        }
+    }
+
+    /// The product a planned one really is (itself unless retargeted).
+    pub fn resolve(&self, product: ProductId) -> ProductId {
+        match self.retargets.get(&product.as_uuid().as_u128()) {
+            Some(&to) => ProductId::from_uuid(uuid::Uuid::from_u128(to)),
+            None => product,
+        }
+    }
+
+    pub fn retarget(&mut self, from: ProductId, to: ProductId) {
+        self.retargets.insert(from.as_uuid().as_u128(), to.as_uuid().as_u128());
+    }
+
+    /// Keeps a rejected row for the report, within the caps.
+    pub fn reject(&mut self, row: ReportRow) {
+        let w = row.weight();
+        if self.report.len() < MAX_REPORTED_ROWS && self.report_bytes + w <= MAX_REPORT_BYTES {
+            self.report_bytes += w;
+            self.report.push(row);
+        } else {
+            self.unreported += 1;
+        }
+    }
+
+    /// The state as it stood before row `next_row` (for a checkpoint there).
+    pub fn to_bytes(&self, next_row: u64) -> Vec<u8> {
+        let kept = ImportState {
+            version: STATE_VERSION,
+            seen: self.seen.iter().filter(|(_, s)| s.row < next_row).map(|(k, s)| (*k, *s)).collect(),
+            retargets: self.retargets.clone(),
+            report: self.report.iter().filter(|r| r.row < next_row).cloned().collect(),
+            report_bytes: 0,
+            unreported: self.unreported,
+        };
+        postcard::to_allocvec(&kept).unwrap_or_default()
+    }
+
+    /// A saved state; `None` if it is not one this version wrote.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let mut s: ImportState = postcard::from_bytes(bytes).ok()?;
+        if s.version != STATE_VERSION {
+            return None;
+        }
+        s.report_bytes = s.report.iter().map(ReportRow::weight).sum();
+        Some(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_forgets_rows_from_its_row_on() {
+        let mut s = ImportState::new();
+        let (a, b) = (ProductId::new(), ProductId::new());
+        assert_eq!(s.first(1, 2, a), None);
+        assert_eq!(s.first(1, 2, a), None, "a row is not a repeat of itself");
+        assert_eq!(s.first(1, 5, a).map(|x| x.row), Some(2));
+        assert_eq!(s.first(2, 9, b), None);
+        s.retarget(b, a);
+        s.reject(ReportRow { row: 3, problems: vec![], cells: vec![] });
+        s.reject(ReportRow { row: 10, problems: vec![], cells: vec![] });
+        let mut back = ImportState::from_bytes(&s.to_bytes(9)).unwrap();
+        assert_eq!(back.first(2, 12, b), None, "row 9 is read again, so key 2 is new again");
+        assert_eq!(back.first(1, 12, a).map(|x| x.row), Some(2));
+        assert_eq!(back.resolve(b), a);
+        assert_eq!(back.report.iter().map(|r| r.row).collect::<Vec<_>>(), vec![3]);
+        assert!(ImportState::from_bytes(b"junk").is_none());
+    }
+
+    #[test]
+    fn the_report_is_capped() {
+        let mut s = ImportState::new();
+        for row in 0..(MAX_REPORTED_ROWS as u64 + 5) {
+            s.reject(ReportRow { row, problems: vec![], cells: vec![] });
+        }
+        assert_eq!((s.report.len(), s.unreported), (MAX_REPORTED_ROWS, 5));
+    }
+}

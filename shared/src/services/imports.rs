@@ -1,0 +1,517 @@
+//! Bulk CSV imports as a service: creating a job with its presigned upload URL, and running the
+//! import when the upload lands.
+//!
+//! A run streams the uploaded object (memory stays flat whatever its size) through the reader
+//! and the planner on a blocking thread, and writes each chunk of rows as it comes: new pending
+//! products first (each with its barcode guard), then the inventory items in batches (read the
+//! current items, apply the rows, write them back). Every step is idempotent, so a run that is
+//! repeated, or resumed after a crash, leaves the same end state:
+//! - a job already `completed` or `failed` is left alone, and one a live run holds (its lease)
+//!   is left to it;
+//! - products the import creates have ids derived from the job and row, so a repeat makes the
+//!   same products, and a barcode another product already has links to that product;
+//! - inventory rows set the values the file states (a stock list), so writing them twice is
+//!   writing them once.
+//!
+//! A run saves a checkpoint (the next row, the counters and its state) every
+//! [`CHECKPOINT_ROWS`] rows, and when it nears its deadline it saves one, releases the job and
+//! asks for another run ([`JobEvents::resume_later`]), which starts from the checkpoint.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use super::{Catalog, ServiceError, ServiceResult};
+use crate::auth::{Principal, Role};
+use crate::domain::{
+    CsvJob, FieldErrors, InventoryItem, JOB_LEASE, Product, JobCheckpoint, JobCounters, JobId, JobStatus, ProductId, StoreId,
+    Timestamp, parse_upload_key, report_key, state_key,
+};
+use crate::import::plan::{Plan, Planner, RowPlan};
+use crate::import::reader::{CsvFile, FileError, RecordError, RowError};
+use crate::import::report::{ReportRow, write_report};
+use crate::import::state::ImportState;
+use crate::ports::{BlobKey, MAX_BULK_READ, PresignedRequest, StorageError};
+
+/// Largest CSV an import takes (bound into the presigned upload URL).
+pub const MAX_UPLOAD_BYTES: u64 = 50 * 1024 * 1024;
+/// How long an upload URL works.
+pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(15 * 60);
+/// How long a report link works.
+pub const REPORT_URL_TTL: Duration = Duration::from_secs(60 * 60);
+/// Content types an upload may declare (spreadsheet programs disagree on what a CSV is).
+pub const UPLOAD_CONTENT_TYPES: [&str; 4] = ["text/csv", "application/vnd.ms-excel", "text/plain", "application/csv"];
+/// Rows planned and written together.
+pub const CHUNK_ROWS: usize = 500;
+/// Rows between saved checkpoints.
+pub const CHECKPOINT_ROWS: u64 = 25_000;
+/// Least time between progress updates of the job record.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(3);
+/// A run stops this long before its deadline, to save its checkpoint and hand over.
+pub const HAND_OFF_MARGIN: Duration = Duration::from_secs(60);
+/// New products created at once.
+const CREATES_IN_FLIGHT: usize = 8;
+
+/// What an owner asks for to start an import.
+#[derive(Debug, Clone)]
+pub struct NewImport {
+    /// The exact size of the file they will upload.
+    pub content_length: u64,
+    pub content_type: String,
+}
+
+/// A job as its owner sees it: the record, its progress and, when rows were rejected, a link to
+/// the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobView {
+    #[serde(flatten)]
+    pub job: CsvJob,
+    pub progress: f64,
+    pub report_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CreatedImport {
+    #[serde(flatten)]
+    pub job: JobView,
+    /// Send the file with exactly this method, URL and headers.
+    pub upload: PresignedRequest,
+}
+
+/// How to run an import.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Stop and hand over before this (the Lambda deadline); `None` runs to the end.
+    pub deadline: Option<Instant>,
+    /// Told (rows so far, bytes read of the file's size) after every chunk.
+    pub progress: Option<tokio::sync::watch::Sender<Progress>>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub rows: u64,
+    pub bytes_read: u64,
+    pub bytes_total: u64,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunOutcome {
+    /// The job is final (`completed` or `failed`).
+    Finished(CsvJob),
+    /// Saved at a checkpoint; another run was asked for.
+    Paused(CsvJob),
+    /// Nothing to do (why).
+    Skipped(&'static str),
+}
+
+/// Figures of one run (logged, and printed by `catalog import`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct RunStats {
+    pub rows: u64,
+    pub write_units: f64,
+    pub write_requests: usize,
+    pub products_created: u64,
+}
+
+/// What the reading thread sends the writer.
+enum Msg {
+    Opened { headers: Vec<String> },
+    Chunk(Chunk),
+    /// The end of the file.
+    End,
+    Failed(FileError),
+}
+
+#[derive(Default)]
+struct Chunk {
+    writes: Vec<RowPlan>,
+    rows: u64,
+    rejected: u64,
+    duplicates: u64,
+    /// The row after the last one in the chunk.
+    next_row: u64,
+    bytes_read: u64,
+}
+
+/// Counts the bytes read through it (for progress).
+struct Counting<R> {
+    inner: R,
+    read: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+fn key(s: String) -> ServiceResult<BlobKey> {
+    BlobKey::parse(&s).map_err(|e| ServiceError::Internal(StorageError::backend(e)))
+}
+
+impl Catalog {
+    /// Creates a job waiting for its upload, and the URL to upload to.
+    pub async fn create_import(&self, who: &Principal, store: &StoreId, req: NewImport) -> ServiceResult<CreatedImport> {
+        who.require_store(&[Role::Admin, Role::StoreOwner], store)?;
+        let mut errors = FieldErrors::new();
+        if req.content_length == 0 {
+            errors.add("content_length", "empty_file", "the file is empty; export the stock list with its rows");
+        } else if req.content_length > MAX_UPLOAD_BYTES {
+            errors.add(
+                "content_length",
+                "file_too_large",
+                format!("the file is {} bytes; an import takes at most {MAX_UPLOAD_BYTES} bytes (50 MiB): split it", req.content_length),
+            );
+        }
+        if !UPLOAD_CONTENT_TYPES.contains(&req.content_type.as_str()) {
+            errors.add(
+                "content_type",
+                "unsupported_type",
+                format!("content_type must be one of {}; save the sheet as CSV", UPLOAD_CONTENT_TYPES.join(", ")),
+            );
+        }
+        errors.finish(|| ())?;
+        let mut job = CsvJob::new(JobId::new(), store.clone(), &who.sub, Timestamp::now());
+        job.upload_bytes = req.content_length;
+        let upload = self
+            .uploads
+            .presign_put(&key(job.upload_key.clone())?, &req.content_type, req.content_length, UPLOAD_URL_TTL)
+            .await
+            .map_err(ServiceError::storage)?;
+        self.jobs.insert(&job).await.map_err(ServiceError::storage)?;
+        Ok(CreatedImport { job: JobView { progress: job.progress(), job, report_url: None }, upload })
+    }
+
+    /// A job with its progress and report link.
+    pub async fn job_view(&self, job: CsvJob) -> ServiceResult<JobView> {
+        let report_url = match &job.report_key {
+            Some(k) => Some(self.uploads.presign_get(&key(k.clone())?, REPORT_URL_TTL).await.map_err(ServiceError::storage)?.url),
+            None => None,
+        };
+        Ok(JobView { progress: job.progress(), job, report_url })
+    }
+
+    /// Runs the import an upload to `key` asks for (the S3 notification's object key, decoded).
+    /// Keys that are not import uploads are skipped.
+    pub async fn import_uploaded(&self, key: &str, opts: &RunOptions) -> ServiceResult<(RunOutcome, RunStats)> {
+        match parse_upload_key(key) {
+            Some((store, job)) => self.run_import(&store, &job, opts).await,
+            None => Ok((RunOutcome::Skipped("not an import upload key"), RunStats::default())),
+        }
+    }
+
+    /// Runs (or resumes) job `id` of `store` until it is final or `deadline` nears.
+    pub async fn run_import(&self, store: &StoreId, id: &JobId, opts: &RunOptions) -> ServiceResult<(RunOutcome, RunStats)> {
+        let deadline = opts.deadline;
+        let mut stats = RunStats::default();
+        let Some(mut job) = self.jobs.get(id).await.map_err(ServiceError::storage)? else {
+            return Ok((RunOutcome::Skipped("no such job"), stats));
+        };
+        if &job.store_id != store {
+            return Ok((RunOutcome::Skipped("the upload key names another store"), stats));
+        }
+        if job.status.is_final() {
+            return Ok((RunOutcome::Skipped("the job is already final"), stats));
+        }
+        let now = Timestamp::now();
+        if job.leased_at(now) {
+            return Ok((RunOutcome::Skipped("another run holds the job"), stats));
+        }
+        // Claim it.
+        job.status = JobStatus::Processing;
+        job.lease_until = Some(now.plus(JOB_LEASE));
+        if !self.save_job(&mut job).await? {
+            return Ok((RunOutcome::Skipped("another run claimed the job"), stats));
+        }
+
+        let state_blob = key(state_key(&job.store_id, &job.job_id))?;
+        let (state, mut counters, next_row) = match job.checkpoint {
+            Some(c) => match self.uploads.get(&state_blob).await.map_err(ServiceError::storage)?.and_then(|b| ImportState::from_bytes(&b.bytes)) {
+                Some(s) => (s, c.counters, c.next_row),
+                None => {
+                    tracing::warn!(job = %job.job_id, "checkpoint state missing; starting the file again");
+                    (ImportState::new(), JobCounters::default(), 0)
+                }
+            },
+            None => (ImportState::new(), JobCounters::default(), 0),
+        };
+        let Some(blob) = self.uploads.open(&key(job.upload_key.clone())?).await.map_err(ServiceError::storage)? else {
+            return self.fail(job, "upload_missing", "the uploaded file is not there (it may have expired); upload it again").await.map(|o| (o, stats));
+        };
+        if blob.size > MAX_UPLOAD_BYTES {
+            let reason = format!("the file is {} bytes; an import takes at most {MAX_UPLOAD_BYTES}", blob.size);
+            return self.fail(job, "file_too_large", &reason).await.map(|o| (o, stats));
+        }
+        if job.upload_bytes == 0 {
+            job.upload_bytes = blob.size;
+        }
+        let (index, _) = self.match_index().await?;
+        let state = Arc::new(Mutex::new(state));
+
+        // The reading thread: bytes -> records -> plans, a chunk at a time.
+        let (tx, mut rx) = mpsc::channel::<Msg>(2);
+        let reader = tokio_util::io::SyncIoBridge::new(blob.reader);
+        let read_bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let planner_job = job.clone();
+        let planner_state = state.clone();
+        let counted = read_bytes.clone();
+        let reading = tokio::task::spawn_blocking(move || {
+            let file = match CsvFile::open(Counting { inner: reader, read: counted.clone() }) {
+                Ok(f) => f,
+                Err(e) => return drop(tx.blocking_send(Msg::Failed(e))),
+            };
+            let header = file.header().clone();
+            if tx.blocking_send(Msg::Opened { headers: file.headers_raw().to_vec() }).is_err() {
+                return;
+            }
+            let planner = Planner { index: &index, job: &planner_job, now: Timestamp::now() };
+            let mut chunk = Chunk::default();
+            for item in file {
+                let (row, planned) = match item {
+                    Ok(rec) if rec.row < next_row => continue,
+                    Ok(rec) => match header.validate(&rec) {
+                        Ok(valid) => {
+                            let plan = planner.plan(valid, &mut lock(&planner_state));
+                            (rec.row, Ok((plan, rec)))
+                        }
+                        Err(errors) => (rec.row, Err(ReportRow::new(&rec, errors))),
+                    },
+                    Err(RecordError::Row(e)) if e.row < next_row => continue,
+                    Err(RecordError::Row(e)) => (e.row, Err(ReportRow::unreadable(e))),
+                    Err(RecordError::File(e)) => return drop(tx.blocking_send(Msg::Failed(e))),
+                };
+                chunk.rows += 1;
+                chunk.next_row = row + 1;
+                match planned {
+                    Ok((Plan::Write(p), _)) => chunk.writes.push(p),
+                    Ok((Plan::Duplicate { row, first_row }, rec)) => {
+                        chunk.duplicates += 1;
+                        let note = RowError {
+                            row,
+                            column: None,
+                            code: "duplicate_row".into(),
+                            message: format!("same product as row {first_row}; this row was not applied (row {first_row}'s values stand)"),
+                        };
+                        lock(&planner_state).reject(ReportRow::new(&rec, vec![note]));
+                    }
+                    Err(report) => {
+                        chunk.rejected += 1;
+                        lock(&planner_state).reject(report);
+                    }
+                }
+                if chunk.rows as usize >= CHUNK_ROWS {
+                    chunk.bytes_read = counted.load(std::sync::atomic::Ordering::Relaxed);
+                    if tx.blocking_send(Msg::Chunk(std::mem::take(&mut chunk))).is_err() {
+                        return;
+                    }
+                }
+            }
+            chunk.bytes_read = counted.load(std::sync::atomic::Ordering::Relaxed);
+            if chunk.rows > 0 && tx.blocking_send(Msg::Chunk(chunk)).is_err() {
+                return;
+            }
+            let _ = tx.blocking_send(Msg::End);
+        });
+
+        // The writer: this task.
+        let mut headers = Vec::new();
+        let mut last_progress = Instant::now();
+        let mut since_checkpoint = 0u64;
+        let outcome = loop {
+            let Some(msg) = rx.recv().await else {
+                // The reading thread ended without a word: it panicked.
+                break self.fail(job, "internal", "the import stopped unexpectedly; upload the file again").await?;
+            };
+            match msg {
+                Msg::Opened { headers: h } => headers = h,
+                Msg::Failed(e) => break self.fail(job, e.code, &e.message).await?,
+                Msg::End => {
+                    break self.finish(job, counters, &headers, &state, &state_blob).await?;
+                }
+                Msg::Chunk(chunk) => {
+                    let written = self.write_chunk(&job, chunk.writes, &state, &mut stats).await?;
+                    counters.processed += chunk.rows;
+                    counters.total_rows = counters.processed;
+                    counters.failed += chunk.rejected;
+                    counters.duplicates_found += chunk.duplicates + written.merged;
+                    counters.successful += written.written;
+                    stats.rows += chunk.rows;
+                    since_checkpoint += chunk.rows;
+                    job.counters = counters;
+                    job.bytes_read = chunk.bytes_read;
+                    if let Some(p) = &opts.progress {
+                        p.send_replace(Progress { rows: counters.processed, bytes_read: chunk.bytes_read, bytes_total: job.upload_bytes });
+                    }
+                    let near_deadline = deadline.is_some_and(|d| d.saturating_duration_since(Instant::now()) < HAND_OFF_MARGIN);
+                    if near_deadline || since_checkpoint >= CHECKPOINT_ROWS {
+                        since_checkpoint = 0;
+                        let bytes = lock(&state).to_bytes(chunk.next_row);
+                        self.uploads.put(&state_blob, Bytes::from(bytes), "application/octet-stream").await.map_err(ServiceError::storage)?;
+                        job.checkpoint = Some(JobCheckpoint { next_row: chunk.next_row, bytes_read: chunk.bytes_read, counters });
+                    }
+                    if near_deadline {
+                        job.lease_until = None;
+                        if !self.save_job(&mut job).await? {
+                            break RunOutcome::Skipped("another run took the job over");
+                        }
+                        self.events.resume_later(&job).await.map_err(ServiceError::storage)?;
+                        break RunOutcome::Paused(job);
+                    }
+                    if last_progress.elapsed() >= PROGRESS_EVERY || job.checkpoint.is_some_and(|c| c.next_row == chunk.next_row) {
+                        last_progress = Instant::now();
+                        job.lease_until = Some(Timestamp::now().plus(JOB_LEASE));
+                        if !self.save_job(&mut job).await? {
+                            break RunOutcome::Skipped("another run took the job over");
+                        }
+                    }
+                }
+            }
+        };
+        drop(rx);
+        // The reading thread stops at its next send once the receiver is gone.
+        let _ = reading.await;
+        if let RunOutcome::Finished(job) = &outcome {
+            self.events.completed(job).await.map_err(ServiceError::storage)?;
+        }
+        Ok((outcome, stats))
+    }
+
+    /// Writes one chunk: new products, then the inventory items.
+    async fn write_chunk(&self, job: &CsvJob, plans: Vec<RowPlan>, state: &Mutex<ImportState>, stats: &mut RunStats) -> ServiceResult<Written> {
+        // New pending products (each with its barcode guard).
+        let creates: Vec<Product> = plans.iter().filter_map(|p| p.create.as_deref().cloned()).collect();
+        let store = self.products.clone();
+        let results: Vec<(ProductId, Result<(), StorageError>)> = futures::stream::iter(creates)
+            .map(move |p| {
+                let store = store.clone();
+                async move { (p.product_id, store.insert(&p).await) }
+            })
+            .buffer_unordered(CREATES_IN_FLIGHT)
+            .collect()
+            .await;
+        for (id, r) in results {
+            match r {
+                Ok(()) => stats.products_created += 1,
+                // Made by an earlier run of these rows.
+                Err(StorageError::AlreadyExists) => {}
+                // The catalog has the barcode (since the index was built): that product it is.
+                Err(StorageError::BarcodeTaken { existing, .. }) => lock(state).retarget(id, existing),
+                Err(e) => return Err(ServiceError::storage(e)),
+            }
+        }
+        // One row per product (a retargeted product can meet a row linked to it directly).
+        let mut rows: Vec<(ProductId, &RowPlan)> = Vec::with_capacity(plans.len());
+        let mut merged = 0;
+        {
+            let state = lock(state);
+            let mut seen = std::collections::HashSet::new();
+            for p in &plans {
+                let product = state.resolve(p.product);
+                if seen.insert(product) {
+                    rows.push((product, p));
+                } else {
+                    merged += 1;
+                }
+            }
+        }
+        // Current items, then the rows applied to them.
+        let ids: Vec<Vec<ProductId>> = rows.chunks(MAX_BULK_READ).map(|c| c.iter().map(|(id, _)| *id).collect()).collect();
+        let (inventory, store_id) = (self.inventory.clone(), job.store_id.clone());
+        let reads: Vec<Result<Vec<InventoryItem>, StorageError>> = futures::stream::iter(ids)
+            .map(move |c| {
+                let (inventory, store_id) = (inventory.clone(), store_id.clone());
+                async move { inventory.get_many(&store_id, &c).await }
+            })
+            .buffer_unordered(4)
+            .collect()
+            .await;
+        let mut current = std::collections::HashMap::new();
+        for r in reads {
+            for item in r.map_err(ServiceError::storage)? {
+                current.insert(item.product_id, item);
+            }
+        }
+        let now = Timestamp::now();
+        let items: Vec<InventoryItem> = rows
+            .iter()
+            .map(|(id, p)| {
+                let old = current.get(id);
+                let details = p.values.apply(old.map(|i| &i.details));
+                InventoryItem::new(job.store_id.clone(), *id, details, old.map_or(1, |i| i.version + 1), now)
+            })
+            .collect();
+        let done = self.inventory.put_many(&items).await.map_err(ServiceError::storage)?;
+        stats.write_units += done.write_units.unwrap_or(0.0);
+        stats.write_requests += done.requests;
+        Ok(Written { written: rows.len() as u64, merged })
+    }
+
+    /// Ends the job: the report (if any row had a problem), the final counters, the state gone.
+    async fn finish(&self, mut job: CsvJob, counters: JobCounters, headers: &[String], state: &Mutex<ImportState>, state_blob: &BlobKey) -> ServiceResult<RunOutcome> {
+        if counters.processed == 0 {
+            return self.fail(job, "no_rows", "the file has a header but no rows to import").await;
+        }
+        let report = {
+            let s = lock(state);
+            (!s.report.is_empty()).then(|| write_report(headers, &s.report, s.unreported))
+        };
+        if let Some(bytes) = report {
+            let k = report_key(&job.store_id, &job.job_id);
+            self.uploads.put(&key(k.clone())?, Bytes::from(bytes), "text/csv").await.map_err(ServiceError::storage)?;
+            job.report_key = Some(k);
+        }
+        job.counters = counters;
+        job.status = JobStatus::Completed;
+        job.bytes_read = job.upload_bytes;
+        self.close(job, state_blob).await
+    }
+
+    async fn fail(&self, mut job: CsvJob, code: &str, reason: &str) -> ServiceResult<RunOutcome> {
+        tracing::info!(job = %job.job_id, code, reason, "import failed");
+        job.status = JobStatus::Failed;
+        job.failure_code = Some(code.to_string());
+        job.failure_reason = Some(reason.to_string());
+        let state_blob = key(state_key(&job.store_id, &job.job_id))?;
+        self.close(job, &state_blob).await
+    }
+
+    async fn close(&self, mut job: CsvJob, state_blob: &BlobKey) -> ServiceResult<RunOutcome> {
+        let now = Timestamp::now();
+        job.completed_at = Some(now);
+        job.lease_until = None;
+        job.checkpoint = None;
+        if !self.save_job(&mut job).await? {
+            return Ok(RunOutcome::Skipped("another run took the job over"));
+        }
+        self.uploads.delete(state_blob).await.map_err(ServiceError::storage)?;
+        Ok(RunOutcome::Finished(job))
+    }
+
+    /// Saves the next version of `job`; `false` if another writer got there first.
+    async fn save_job(&self, job: &mut CsvJob) -> ServiceResult<bool> {
+        job.version += 1;
+        job.updated_at = Timestamp::now();
+        match self.jobs.update(job).await {
+            Ok(()) => Ok(true),
+            Err(StorageError::VersionConflict { .. }) => Ok(false),
+            Err(e) => Err(ServiceError::storage(e)),
+        }
+    }
+}
+
+struct Written {
+    written: u64,
+    /// Rows that met another row's product within the chunk.
+    merged: u64,
+}
+
+fn lock(m: &Mutex<ImportState>) -> std::sync::MutexGuard<'_, ImportState> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
