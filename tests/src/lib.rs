@@ -231,8 +231,128 @@ impl TestApi {
 
     /// DynamoDB Local and ministack, fresh tables and buckets.
     pub async fn aws() -> Self {
+        Self::aws_with(|c, _| c).await
+    }
+
+    /// DynamoDB Local and ministack, with the import path wired as in AWS: uploads to
+    /// `imports/*.csv` notify a fresh SQS queue, the import's job events go to that queue
+    /// (resumes) and to EventBridge, and a rule forwards `job.completed` to a second queue.
+    pub async fn aws_with_imports() -> (Self, AwsRig) {
+        let endpoint = required_env("CATALOG_TEST_S3_ENDPOINT");
+        let config = sdk_config(&endpoint).await;
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let events = aws_sdk_eventbridge::Client::new(&config);
+        let queue = |name: String| {
+            let sqs = sqs.clone();
+            async move {
+                let url = sqs
+                    .create_queue()
+                    .queue_name(name)
+                    .send()
+                    .await
+                    .expect("create queue in ministack")
+                    .queue_url
+                    .unwrap();
+                let arn = sqs
+                    .get_queue_attributes()
+                    .queue_url(&url)
+                    .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                    .send()
+                    .await
+                    .unwrap()
+                    .attributes
+                    .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+                    .clone();
+                (url, arn)
+            }
+        };
+        let (import_queue, import_arn) = queue(unique("imports")).await;
+        let (completions_queue, completions_arn) = queue(unique("completions")).await;
+        let rule = unique("completed");
+        events
+            .put_rule()
+            .name(&rule)
+            .event_pattern(r#"{"source": ["kirana.catalog"], "detail-type": ["job.completed"]}"#)
+            .send()
+            .await
+            .expect("create EventBridge rule in ministack");
+        events
+            .put_targets()
+            .rule(&rule)
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("completions")
+                    .arn(completions_arn)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let job_events = Arc::new(catalog_core::adapters::events::AwsJobEvents {
+            sqs: sqs.clone(),
+            queue_url: import_queue.clone(),
+            events: events.clone(),
+            bus: "default".into(),
+        });
+        let mut bucket = String::new();
+        let api = Self::aws_with(|c, b| {
+            bucket = b.to_string();
+            c.with_events(job_events)
+        })
+        .await;
+        let s3 = s3_client().await;
+        let notification = aws_sdk_s3::types::NotificationConfiguration::builder()
+            .queue_configurations(
+                aws_sdk_s3::types::QueueConfiguration::builder()
+                    .queue_arn(import_arn)
+                    .events(aws_sdk_s3::types::Event::from("s3:ObjectCreated:*"))
+                    .filter(
+                        aws_sdk_s3::types::NotificationConfigurationFilter::builder()
+                            .key(
+                                aws_sdk_s3::types::S3KeyFilter::builder()
+                                    .filter_rules(
+                                        aws_sdk_s3::types::FilterRule::builder()
+                                            .name("prefix".into())
+                                            .value("imports/")
+                                            .build(),
+                                    )
+                                    .filter_rules(
+                                        aws_sdk_s3::types::FilterRule::builder()
+                                            .name("suffix".into())
+                                            .value(".csv")
+                                            .build(),
+                                    )
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .build();
+        s3.put_bucket_notification_configuration()
+            .bucket(&bucket)
+            .notification_configuration(notification)
+            .send()
+            .await
+            .expect("configure upload notifications in ministack");
+        (
+            api,
+            AwsRig {
+                sqs,
+                s3,
+                uploads_bucket: bucket,
+                import_queue,
+                completions_queue,
+            },
+        )
+    }
+
+    async fn aws_with(wire: impl FnOnce(Catalog, &str) -> Catalog) -> Self {
         let store = Arc::new(dynamo_store().await);
         let (uploads, images) = (s3_blobs().await, s3_blobs().await);
+        let uploads_bucket = uploads.bucket().to_string();
         let uploads: Arc<dyn BlobStore> = Arc::new(uploads);
         // As in AWS: matching loads the snapshot the index-build trigger published to the uploads
         // bucket (on every request here, so a test sees its own publish at once).
@@ -253,6 +373,7 @@ impl TestApi {
             matcher,
             CursorKey::derive(TEST_SECRET.as_bytes()),
         );
+        let catalog = wire(catalog, &uploads_bucket);
         let app = App::new(
             catalog,
             TokenKeys::new(TEST_SECRET.as_bytes()).unwrap(),
@@ -340,3 +461,61 @@ impl TestApi {
 }
 
 pub use catalog_core::auth::Role as TestRole;
+
+/// The AWS side of the import path in ministack (see [`TestApi::aws_with_imports`]).
+pub struct AwsRig {
+    pub sqs: aws_sdk_sqs::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub uploads_bucket: String,
+    /// S3 notifications and resume requests land here.
+    pub import_queue: String,
+    /// `job.completed` events land here.
+    pub completions_queue: String,
+}
+
+impl AwsRig {
+    /// Waits (up to 15 s) for messages on `queue` and takes them off it.
+    pub async fn receive(&self, queue: &str) -> Vec<aws_sdk_sqs::types::Message> {
+        for _ in 0..30 {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(queue)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            let messages = out.messages.unwrap_or_default();
+            if !messages.is_empty() {
+                for m in &messages {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(queue)
+                        .receipt_handle(m.receipt_handle().unwrap())
+                        .send()
+                        .await
+                        .unwrap();
+                }
+                return messages;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        panic!("no message arrived on {queue}");
+    }
+
+    /// The Lambda SQS event the event source mapping would deliver for `messages`.
+    pub fn lambda_event(messages: &[aws_sdk_sqs::types::Message]) -> serde_json::Value {
+        let records: Vec<serde_json::Value> = messages
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
+                    "attributes": {}, "messageAttributes": {}, "md5OfBody": m.md5_of_body(),
+                    "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:imports", "awsRegion": "us-east-1"
+                })
+            })
+            .collect();
+        serde_json::json!({ "Records": records })
+    }
+}

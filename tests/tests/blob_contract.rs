@@ -88,8 +88,13 @@ async fn large_blobs_stream(f: Fixture) {
     let k = key("imports/store-1/big.csv");
     assert!(f.store.open(&k).await.unwrap().is_none());
     // 3 MiB of rows, more than any single read returns.
-    let body: Vec<u8> = (0..150_000u32).flat_map(|i| format!("item {i:09},{}\n", i % 97).into_bytes()).collect();
-    f.store.put(&k, Bytes::from(body.clone()), "text/csv").await.unwrap();
+    let body: Vec<u8> = (0..150_000u32)
+        .flat_map(|i| format!("item {i:09},{}\n", i % 97).into_bytes())
+        .collect();
+    f.store
+        .put(&k, Bytes::from(body.clone()), "text/csv")
+        .await
+        .unwrap();
     let mut opened = f.store.open(&k).await.unwrap().unwrap();
     assert_eq!(opened.size, body.len() as u64);
     let (mut got, mut buf, mut reads) = (Vec::new(), vec![0u8; 64 * 1024], 0);

@@ -49,13 +49,16 @@ async fn seeded_app(dir: &std::path::Path) -> Arc<App> {
         )
         .await
         .unwrap();
-    c.jobs
-        .insert(&CsvJob::new(
-            JobId::parse(JOB).unwrap(),
-            store,
-            "seed",
-            Timestamp::now(),
-        ))
+    let job = CsvJob::new(JobId::parse(JOB).unwrap(), store, "seed", Timestamp::now());
+    c.jobs.insert(&job).await.unwrap();
+    // The upload the csv-import event announces.
+    let csv = format!("name,qty,barcode\nTata Salt 1kg,12,{BARCODE}\nAmul Butter 100 g,4,\n");
+    c.uploads
+        .put(
+            &catalog_core::ports::BlobKey::parse(&job.upload_key).unwrap(),
+            csv.into(),
+            "text/csv",
+        )
         .await
         .unwrap();
     app
@@ -66,6 +69,7 @@ fn expected_status(function: &str) -> u16 {
     match function {
         "products-create" => 201,
         "inventory-delete" => 204,
+        "imports-create" => 201,
         _ => 200,
     }
 }
@@ -112,10 +116,30 @@ async fn every_trigger_has_an_event_its_handler_accepts() {
         let dir = tempfile::tempdir().unwrap();
         let app = seeded_app(dir.path()).await;
         let summary = trigger
-            .call(app, event, Default::default())
+            .call(app.clone(), event, Default::default())
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", trigger.function));
         assert!(summary.is_object(), "{}: {summary}", trigger.function);
+        if trigger.function == "csv-import" {
+            // The event names the seeded job's upload: it is imported, and nothing failed.
+            assert_eq!(
+                summary["batchItemFailures"],
+                serde_json::json!([]),
+                "{summary}"
+            );
+            let job = app
+                .catalog
+                .jobs
+                .get(&JobId::parse(JOB).unwrap())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (job.status.as_str(), job.counters.successful),
+                ("completed", 2),
+                "{job:?}"
+            );
+        }
     }
 }
 

@@ -6,9 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use catalog_core::domain::{
     Adjustment, AdjustmentReason, CsvJob, Gtin, InventoryDetails, InventoryItem, JobCheckpoint,
-    JobCounters, JobId, JobStatus, Money,
-    Operation, Product, ProductContent, ProductId, ProductSource, Quantity, QuantityDelta,
-    RegionCode, StoreId, Timestamp, VerificationStatus,
+    JobCounters, JobId, JobStatus, Money, Operation, Product, ProductContent, ProductId,
+    ProductSource, Quantity, QuantityDelta, RegionCode, StoreId, Timestamp, VerificationStatus,
 };
 use catalog_core::ports::{
     Continuation, Expect, InventoryFilter, PageQuery, ProductFilter, StorageError,
@@ -762,7 +761,17 @@ async fn bulk_inventory_writes_and_reads_in_batches(s: &Stores) {
     // One item exists already, with notes the bulk write must not be assumed to keep: the
     // caller reads it first and writes what it wants.
     s.inventory
-        .put(&a, &ids[0], &InventoryDetails { quantity: qty("1"), notes: Some("top shelf".into()), ..Default::default() }, Expect::Absent, at)
+        .put(
+            &a,
+            &ids[0],
+            &InventoryDetails {
+                quantity: qty("1"),
+                notes: Some("top shelf".into()),
+                ..Default::default()
+            },
+            Expect::Absent,
+            at,
+        )
         .await
         .unwrap();
     let items: Vec<InventoryItem> = ids
@@ -784,7 +793,16 @@ async fn bulk_inventory_writes_and_reads_in_batches(s: &Stores) {
     assert_eq!(done.written, 60);
     // Same items again: the same state (a retried batch is harmless).
     s.inventory.put_many(&items).await.unwrap();
-    s.inventory.put_many(&[InventoryItem::new(b.clone(), ids[1], InventoryDetails::default(), 1, at)]).await.unwrap();
+    s.inventory
+        .put_many(&[InventoryItem::new(
+            b.clone(),
+            ids[1],
+            InventoryDetails::default(),
+            1,
+            at,
+        )])
+        .await
+        .unwrap();
 
     let mut wanted: Vec<ProductId> = ids[..50].to_vec();
     wanted.extend((0..50).map(|_| ProductId::new())); // 50 the store does not stock
@@ -793,11 +811,28 @@ async fn bulk_inventory_writes_and_reads_in_batches(s: &Stores) {
     let mut expected: Vec<InventoryItem> = items[..50].to_vec();
     expected.sort_by_key(|i| i.product_id);
     assert_eq!(got, expected);
-    assert_eq!(s.inventory.get(&a, &ids[0]).await.unwrap().unwrap().details.notes.as_deref(), Some("top shelf"));
+    assert_eq!(
+        s.inventory
+            .get(&a, &ids[0])
+            .await
+            .unwrap()
+            .unwrap()
+            .details
+            .notes
+            .as_deref(),
+        Some("top shelf")
+    );
     assert_eq!(s.inventory.get_many(&b, &ids[..3]).await.unwrap().len(), 1);
     // Written items are ordinary items: atomic adjustments continue from their state.
-    let out = s.inventory.adjust(&adjustment(&a, &ids[3], "1")).await.unwrap();
-    assert_eq!((out.item.details.quantity, out.item.version), (qty("4.5"), 8));
+    let out = s
+        .inventory
+        .adjust(&adjustment(&a, &ids[3], "1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (out.item.details.quantity, out.item.version),
+        (qty("4.5"), 8)
+    );
 }
 
 async fn job_checkpoints_and_leases_round_trip(s: &Stores) {
@@ -810,7 +845,13 @@ async fn job_checkpoints_and_leases_round_trip(s: &Stores) {
     job.checkpoint = Some(JobCheckpoint {
         next_row: 501,
         bytes_read: 400,
-        counters: JobCounters { total_rows: 500, processed: 500, successful: 490, failed: 10, duplicates_found: 3 },
+        counters: JobCounters {
+            total_rows: 500,
+            processed: 500,
+            successful: 490,
+            failed: 10,
+            duplicates_found: 3,
+        },
     });
     job.counters = job.checkpoint.unwrap().counters;
     job.version = 2;

@@ -129,14 +129,15 @@ impl CsvJob {
         }
     }
 
-    /// Share of the upload read so far, 0 to 1 (1 once the job is final).
+    /// Share of the upload read so far, 0 to 1; only a final job is at 1 (the last rows of a
+    /// file that has been read are still being written).
     pub fn progress(&self) -> f64 {
         if self.status.is_final() {
             1.0
         } else if self.upload_bytes == 0 {
             0.0
         } else {
-            (self.bytes_read as f64 / self.upload_bytes as f64).min(1.0)
+            (self.bytes_read as f64 / self.upload_bytes as f64).min(0.99)
         }
     }
 
