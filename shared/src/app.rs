@@ -182,7 +182,12 @@ impl App {
         base_url: &str,
         secret: &str,
     ) -> Result<(Arc<Self>, EmbeddedPaths), ConfigError> {
-        Self::embedded_with_events(data_dir, base_url, secret, Arc::new(crate::services::LoggedJobEvents))
+        Self::embedded_with_events(
+            data_dir,
+            base_url,
+            secret,
+            Arc::new(crate::services::LoggedJobEvents),
+        )
     }
 
     /// [`App::embedded`], announcing job events to `events` (the local binary's webhook).

@@ -262,7 +262,10 @@ async fn blob_put(
                 let event = crate::triggers::s3_object_created(&bucket, key.as_str(), size);
                 let app = s.app.clone();
                 tokio::spawn(async move {
-                    match crate::triggers::CSV_IMPORT.call(app, event, Default::default()).await {
+                    match crate::triggers::CSV_IMPORT
+                        .call(app, event, Default::default())
+                        .await
+                    {
                         Ok(summary) => tracing::info!(%summary, "local import done"),
                         Err(e) => tracing::error!(error = %e, "local import failed"),
                     }

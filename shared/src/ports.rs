@@ -108,6 +108,26 @@ pub trait ProductStore: Send + Sync {
     /// Lists products. With `status`, oldest first; with `category`, by category path then
     /// oldest first; otherwise in storage order.
     async fn list(&self, filter: &ProductFilter, page: &PageQuery) -> StorageResult<Page<Product>>;
+
+    /// Inserts each product that does not exist yet (bulk import: new pending products with
+    /// ids derived from their rows, so a product that exists is the same one, made by an
+    /// earlier run). Products without a barcode may be written in batches; one with a barcode
+    /// is inserted with its guard. Per product, in order: `Ok(true)` created, `Ok(false)`
+    /// already there, or its error (`BarcodeTaken`).
+    async fn insert_new(&self, products: &[Product]) -> StorageResult<Vec<StorageResult<bool>>> {
+        let mut out = Vec::with_capacity(products.len());
+        for p in products {
+            out.push(match self.insert(p).await {
+                Ok(()) => Ok(true),
+                Err(StorageError::AlreadyExists) => Ok(false),
+                Err(e @ (StorageError::Unavailable(_) | StorageError::Backend(_))) => {
+                    return Err(e);
+                }
+                Err(e) => Err(e),
+            });
+        }
+        Ok(out)
+    }
 }
 
 /// What a write of an inventory item expects to find.
@@ -178,7 +198,11 @@ pub trait InventoryStore: Send + Sync {
 
     /// The items of `store` for `products` (at most [`MAX_BULK_READ`]); missing ones are
     /// simply absent from the answer, which is in no particular order.
-    async fn get_many(&self, store: &StoreId, products: &[ProductId]) -> StorageResult<Vec<InventoryItem>>;
+    async fn get_many(
+        &self,
+        store: &StoreId,
+        products: &[ProductId],
+    ) -> StorageResult<Vec<InventoryItem>>;
 
     /// Writes `items` exactly as given (their versions included), unconditionally and in
     /// batches: the bulk import's write, whose rows set the stock an owner states. Writing the
@@ -297,19 +321,6 @@ pub trait BlobStore: Send + Sync {
     async fn presign_get(&self, key: &BlobKey, ttl: Duration) -> StorageResult<PresignedRequest>;
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn blob_keys_cannot_escape() {
-        assert!(BlobKey::parse("imports/store-1/0190.csv").is_ok());
-        for bad in ["", "/abs", "a//b", "../x", "a/./b", "a b", "a\\b", "a/"] {
-            assert!(BlobKey::parse(bad).is_err(), "{bad}");
-        }
-    }
-}
-
 /// What the import tells the world about its jobs: that one finished (EventBridge in AWS; a log
 /// line and an optional webhook locally), and that one paused and must be run again (a message
 /// on the import queue in AWS).
@@ -338,4 +349,17 @@ pub fn job_completed_detail(job: &crate::domain::CsvJob) -> serde_json::Value {
         "has_report": job.report_key.is_some(),
         "completed_at": job.completed_at,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_keys_cannot_escape() {
+        assert!(BlobKey::parse("imports/store-1/0190.csv").is_ok());
+        for bad in ["", "/abs", "a//b", "../x", "a/./b", "a b", "a\\b", "a/"] {
+            assert!(BlobKey::parse(bad).is_err(), "{bad}");
+        }
+    }
 }

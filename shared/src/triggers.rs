@@ -37,7 +37,8 @@ pub struct TriggerContext {
 
 /// A trigger's handler: the app and the raw event in, a JSON summary (logged by Lambda, and
 /// for SQS the partial batch response) out.
-pub type TriggerHandler = fn(Arc<App>, Value, TriggerContext) -> BoxFuture<'static, Result<Value, ServiceError>>;
+pub type TriggerHandler =
+    fn(Arc<App>, Value, TriggerContext) -> BoxFuture<'static, Result<Value, ServiceError>>;
 
 pub struct Trigger {
     /// The Lambda function (and crate under `functions/`).
@@ -47,7 +48,12 @@ pub struct Trigger {
 }
 
 impl Trigger {
-    pub async fn call(&self, app: Arc<App>, event: Value, ctx: TriggerContext) -> Result<Value, ServiceError> {
+    pub async fn call(
+        &self,
+        app: Arc<App>,
+        event: Value,
+        ctx: TriggerContext,
+    ) -> Result<Value, ServiceError> {
         (self.handler)(app, event, ctx).await
     }
 }
@@ -117,13 +123,19 @@ pub fn s3_object_created(bucket: &str, key: &str, size: u64) -> Value {
 }
 
 /// What S3 escapes in notification keys (everything but unreserved characters and `/`).
-const S3_KEY_ESCAPES: &percent_encoding::AsciiSet =
-    &percent_encoding::NON_ALPHANUMERIC.remove(b'/').remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const S3_KEY_ESCAPES: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// S3 sends object keys URL-encoded (`+` for a space).
 pub fn decode_s3_key(raw: &str) -> String {
     let spaced = raw.replace('+', " ");
-    percent_encoding::percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// The work in an S3 notification (object-created records only; S3's test event has none).
@@ -131,7 +143,11 @@ fn s3_work(event: &S3Event) -> Vec<ImportWork> {
     event
         .records
         .iter()
-        .filter(|r| r.event_name.as_deref().is_some_and(|n| n.starts_with("ObjectCreated")))
+        .filter(|r| {
+            r.event_name
+                .as_deref()
+                .is_some_and(|n| n.starts_with("ObjectCreated"))
+        })
         .filter_map(|r| r.s3.object.key.as_deref())
         .map(|k| ImportWork::Upload(decode_s3_key(k)))
         .collect()
@@ -146,11 +162,20 @@ fn message_work(body: &str) -> Option<Vec<ImportWork>> {
     if value.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
         return Some(vec![]);
     }
-    serde_json::from_value::<S3Event>(value).ok().map(|e| s3_work(&e))
+    serde_json::from_value::<S3Event>(value)
+        .ok()
+        .map(|e| s3_work(&e))
 }
 
-async fn run_work(app: &App, work: &ImportWork, ctx: TriggerContext) -> Result<Value, ServiceError> {
-    let opts = RunOptions { deadline: ctx.deadline, progress: None };
+async fn run_work(
+    app: &App,
+    work: &ImportWork,
+    ctx: TriggerContext,
+) -> Result<Value, ServiceError> {
+    let opts = RunOptions {
+        deadline: ctx.deadline,
+        progress: None,
+    };
     let (outcome, stats) = match work {
         ImportWork::Upload(key) => app.catalog.import_uploaded(key, &opts).await?,
         ImportWork::Resume(store, job) => app.catalog.run_import(store, job, &opts).await?,
@@ -163,8 +188,18 @@ async fn run_work(app: &App, work: &ImportWork, ctx: TriggerContext) -> Result<V
     Ok(json!({ "work": format!("{work:?}"), "outcome": status, "job_id": job, "stats": stats }))
 }
 
-async fn csv_import(app: Arc<App>, event: Value, ctx: TriggerContext) -> Result<Value, ServiceError> {
-    if event.get("Records").and_then(|r| r.get(0)).and_then(|r| r.get("eventSource")).and_then(Value::as_str) == Some("aws:s3") {
+async fn csv_import(
+    app: Arc<App>,
+    event: Value,
+    ctx: TriggerContext,
+) -> Result<Value, ServiceError> {
+    if event
+        .get("Records")
+        .and_then(|r| r.get(0))
+        .and_then(|r| r.get("eventSource"))
+        .and_then(Value::as_str)
+        == Some("aws:s3")
+    {
         let s3: S3Event = serde_json::from_value(event).map_err(bad_event)?;
         let mut done = Vec::new();
         for work in s3_work(&s3) {
@@ -200,7 +235,14 @@ async fn csv_import(app: Arc<App>, event: Value, ctx: TriggerContext) -> Result<
 }
 
 fn bad_event(e: serde_json::Error) -> ServiceError {
-    ServiceError::Internal(crate::ports::StorageError::backend(format!("not an S3 or SQS event: {e}")))
+    ServiceError::Internal(crate::ports::StorageError::backend(format!(
+        "not an S3 or SQS event: {e}"
+    )))
+}
+
+/// The trigger a Lambda function runs, by function name.
+pub fn by_function(name: &str) -> Option<&'static Trigger> {
+    ALL.iter().copied().find(|t| t.function == name)
 }
 
 #[cfg(test)]
@@ -209,28 +251,44 @@ mod tests {
 
     #[test]
     fn keys_are_decoded_as_s3_encodes_them() {
-        assert_eq!(decode_s3_key("imports/store-1/a%2Bb+c.csv"), "imports/store-1/a+b c.csv");
-        assert_eq!(decode_s3_key("imports/store%2D1/x.csv"), "imports/store-1/x.csv");
+        assert_eq!(
+            decode_s3_key("imports/store-1/a%2Bb+c.csv"),
+            "imports/store-1/a+b c.csv"
+        );
+        assert_eq!(
+            decode_s3_key("imports/store%2D1/x.csv"),
+            "imports/store-1/x.csv"
+        );
     }
 
     #[test]
     fn a_synthesized_notification_reads_back() {
-        let event: S3Event = serde_json::from_value(s3_object_created("uploads", "imports/store-1/x y.csv", 10)).unwrap();
-        assert_eq!(s3_work(&event), vec![ImportWork::Upload("imports/store-1/x y.csv".into())]);
+        let event: S3Event =
+            serde_json::from_value(s3_object_created("uploads", "imports/store-1/x y.csv", 10))
+                .unwrap();
+        assert_eq!(
+            s3_work(&event),
+            vec![ImportWork::Upload("imports/store-1/x y.csv".into())]
+        );
     }
 
     #[test]
     fn messages_name_their_work() {
         let store = StoreId::parse("store-1").unwrap();
         let job = JobId::new();
-        let resume = serde_json::to_string(&ResumeMessage { resume_job: job, store_id: store.clone() }).unwrap();
-        assert_eq!(message_work(&resume), Some(vec![ImportWork::Resume(store, job)]));
-        assert_eq!(message_work(r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"b"}"#), Some(vec![]));
+        let resume = serde_json::to_string(&ResumeMessage {
+            resume_job: job,
+            store_id: store.clone(),
+        })
+        .unwrap();
+        assert_eq!(
+            message_work(&resume),
+            Some(vec![ImportWork::Resume(store, job)])
+        );
+        assert_eq!(
+            message_work(r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"b"}"#),
+            Some(vec![])
+        );
         assert_eq!(message_work("not json"), None);
     }
-}
-
-/// The trigger a Lambda function runs, by function name.
-pub fn by_function(name: &str) -> Option<&'static Trigger> {
-    ALL.iter().copied().find(|t| t.function == name)
 }

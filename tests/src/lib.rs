@@ -268,10 +268,19 @@ impl TestApi {
         };
         let (import_queue, import_arn) = queue(unique("imports")).await;
         let (completions_queue, completions_arn) = queue(unique("completions")).await;
+        // A bus of its own, so tests running at once never see each other's events.
+        let bus = unique("bus");
+        events
+            .create_event_bus()
+            .name(&bus)
+            .send()
+            .await
+            .expect("create EventBridge bus in ministack");
         let rule = unique("completed");
         events
             .put_rule()
             .name(&rule)
+            .event_bus_name(&bus)
             .event_pattern(r#"{"source": ["kirana.catalog"], "detail-type": ["job.completed"]}"#)
             .send()
             .await
@@ -279,6 +288,7 @@ impl TestApi {
         events
             .put_targets()
             .rule(&rule)
+            .event_bus_name(&bus)
             .targets(
                 aws_sdk_eventbridge::types::Target::builder()
                     .id("completions")
@@ -293,7 +303,7 @@ impl TestApi {
             sqs: sqs.clone(),
             queue_url: import_queue.clone(),
             events: events.clone(),
-            bus: "default".into(),
+            bus,
         });
         let mut bucket = String::new();
         let api = Self::aws_with(|c, b| {

@@ -305,7 +305,13 @@ async fn a_paused_import_resumes_and_a_rerun_changes_nothing() {
         "a paused run releases the job"
     );
     assert!(paused.progress() > 0.0 && paused.progress() < 1.0);
-    assert_eq!(all_items(&api, &owner).await.len(), 500);
+    // Chunks that were being written when it stopped may have landed too; they lie after the
+    // checkpoint and are written again (to the same items) by the next run.
+    let at_pause = all_items(&api, &owner).await.len();
+    assert!(
+        (500..rows).contains(&at_pause),
+        "{at_pause} items at the pause"
+    );
 
     // The continuation it queued resumes from the checkpoint.
     let resume = rig.receive(&rig.import_queue).await;
@@ -541,7 +547,7 @@ async fn malformed_files_fail_clearly_and_lose_no_good_row(api: &TestApi) {
         .post(
             &format!("/v1/stores/{STORE}/imports"),
             &api.token(Role::StoreOwner, &[STORE]),
-            json!({"content_length": 60 * 1024 * 1024}),
+            json!({"content_length": 200 * 1024 * 1024}),
         )
         .await;
     assert_eq!(

@@ -143,6 +143,50 @@ async fn concurrent_creates_of_one_barcode_make_one_product(s: &Stores) {
     );
 }
 
+async fn bulk_inserts_report_each_product_in_order(s: &Stores) {
+    // Enough products without a barcode to need several batches, some already stored; a few
+    // with barcodes, one of them taken by another product.
+    let taken = random_gtin();
+    let holder = product("Holder", Some(taken.clone()));
+    s.products.insert(&holder).await.unwrap();
+    let mut batch: Vec<Product> = (0..140)
+        .map(|i| product(&format!("Bulk item {i}"), None))
+        .collect();
+    for p in batch.iter().step_by(7) {
+        s.products.insert(p).await.unwrap();
+    }
+    batch.push(product("Bulk barcoded", Some(random_gtin())));
+    batch.push(product("Bulk clash", Some(taken.clone())));
+    let results = s.products.insert_new(&batch).await.unwrap();
+    assert_eq!(results.len(), batch.len());
+    for (i, r) in results.iter().take(140).enumerate() {
+        assert_eq!(r.as_ref().ok(), Some(&(i % 7 != 0)), "row {i}: {r:?}");
+    }
+    assert!(matches!(results[140], Ok(true)));
+    match &results[141] {
+        Err(StorageError::BarcodeTaken { existing, .. }) => {
+            assert_eq!(*existing, holder.product_id)
+        }
+        other => panic!("expected BarcodeTaken, got {other:?}"),
+    }
+    for p in &batch[..141] {
+        assert_eq!(
+            s.products.get(&p.product_id).await.unwrap().as_ref(),
+            Some(p)
+        );
+    }
+    assert!(
+        s.products
+            .get(&batch[141].product_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A rerun finds every one there already and changes nothing.
+    let again = s.products.insert_new(&batch[..141]).await.unwrap();
+    assert!(again.iter().all(|r| matches!(r, Ok(false))), "{again:?}");
+}
+
 async fn product_updates_are_versioned(s: &Stores) {
     let p = product("Versioned", None);
     s.products.insert(&p).await.unwrap();
@@ -885,6 +929,7 @@ contract!(
     barcode_lookup_is_immediate_and_canonical,
     duplicate_barcode_names_the_holder,
     concurrent_creates_of_one_barcode_make_one_product,
+    bulk_inserts_report_each_product_in_order,
     product_updates_are_versioned,
     changing_a_barcode_moves_its_claim,
     listing_by_status_pages_oldest_first,

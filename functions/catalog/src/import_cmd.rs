@@ -15,21 +15,38 @@ use catalog_core::services::imports::{NewImport, Progress, RunOptions, RunOutcom
 pub async fn run(file: &Path, store: &str, data_dir: &Path, secret: &str) -> anyhow::Result<()> {
     let store = StoreId::parse(store).map_err(|e| anyhow::anyhow!("--store {e}"))?;
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let (app, paths) = App::embedded_with_events(data_dir, "http://127.0.0.1:8080", secret, webhook_events())?;
+    let (app, paths) =
+        App::embedded_with_events(data_dir, "http://127.0.0.1:8080", secret, webhook_events())?;
     let who = Principal::operator("cli");
     let created = app
         .catalog
-        .create_import(&who, &store, NewImport { content_length: bytes.len() as u64, content_type: "text/csv".into() })
+        .create_import(
+            &who,
+            &store,
+            NewImport {
+                content_length: bytes.len() as u64,
+                content_type: "text/csv".into(),
+            },
+        )
         .await
         .map_err(|e| anyhow::anyhow!("{e}: {}", service_detail(&e)))?;
     let job = created.job.job;
-    app.catalog.uploads.put(&BlobKey::parse(&job.upload_key).map_err(anyhow::Error::msg)?, bytes.into(), "text/csv").await?;
+    app.catalog
+        .uploads
+        .put(
+            &BlobKey::parse(&job.upload_key).map_err(anyhow::Error::msg)?,
+            bytes.into(),
+            "text/csv",
+        )
+        .await?;
 
     let (tx, mut rx) = tokio::sync::watch::channel(Progress::default());
     let bar = indicatif::ProgressBar::new(job.upload_bytes);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let watcher = {
         let bar = bar.clone();
@@ -42,7 +59,17 @@ pub async fn run(file: &Path, store: &str, data_dir: &Path, secret: &str) -> any
         })
     };
     let started = std::time::Instant::now();
-    let (outcome, stats) = app.catalog.run_import(&store, &job.job_id, &RunOptions { deadline: None, progress: Some(tx) }).await?;
+    let (outcome, stats) = app
+        .catalog
+        .run_import(
+            &store,
+            &job.job_id,
+            &RunOptions {
+                deadline: None,
+                progress: Some(tx),
+            },
+        )
+        .await?;
     let _ = watcher.await;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
@@ -79,9 +106,12 @@ pub async fn run(file: &Path, store: &str, data_dir: &Path, secret: &str) -> any
 
 fn service_detail(e: &catalog_core::services::ServiceError) -> String {
     match e {
-        catalog_core::services::ServiceError::Invalid(errors) => {
-            errors.0.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
-        }
+        catalog_core::services::ServiceError::Invalid(errors) => errors
+            .0
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect::<Vec<_>>()
+            .join("; "),
         other => other.to_string(),
     }
 }
@@ -89,7 +119,12 @@ fn service_detail(e: &catalog_core::services::ServiceError) -> String {
 /// Job events for local runs: the log line, and a POST of the `job.completed` detail to
 /// `CATALOG_WEBHOOK_URL` when it is set.
 pub fn webhook_events() -> Arc<dyn JobEvents> {
-    Arc::new(Webhook { url: std::env::var("CATALOG_WEBHOOK_URL").ok().filter(|u| !u.is_empty()), http: reqwest::Client::new() })
+    Arc::new(Webhook {
+        url: std::env::var("CATALOG_WEBHOOK_URL")
+            .ok()
+            .filter(|u| !u.is_empty()),
+        http: reqwest::Client::new(),
+    })
 }
 
 struct Webhook {
@@ -105,9 +140,20 @@ impl JobEvents for Webhook {
         if let Some(url) = &self.url {
             let body = serde_json::json!({ "detail-type": "job.completed", "source": "kirana.catalog", "detail": detail });
             // A webhook that is down must not fail the import: it is logged.
-            match self.http.post(url).json(&body).timeout(std::time::Duration::from_secs(5)).send().await {
+            match self
+                .http
+                .post(url)
+                .json(&body)
+                .timeout(std::time::Duration::from_secs(5))
+                .send()
+                .await
+            {
                 Ok(r) if r.status().is_success() => {}
-                Ok(r) => tracing::warn!(status = r.status().as_u16(), url, "job.completed webhook refused"),
+                Ok(r) => tracing::warn!(
+                    status = r.status().as_u16(),
+                    url,
+                    "job.completed webhook refused"
+                ),
                 Err(e) => tracing::warn!(error = %e, url, "job.completed webhook failed"),
             }
         }

@@ -10,6 +10,7 @@ use catalog_core::auth::{Role, TokenKeys};
 use catalog_core::domain::StoreId;
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod bench_import;
 mod import_cmd;
 mod match_cmd;
 
@@ -79,6 +80,21 @@ enum Command {
         data_dir: PathBuf,
         #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
         jwt_secret: Option<String>,
+    },
+    /// Benchmark the bulk import end to end against DynamoDB Local and ministack (`make
+    /// bench-import` starts them): rows/s next to raw BatchWriteItem throughput, write units
+    /// per row, peak RSS.
+    BenchImport {
+        /// The catalog the rows are drawn from (matchbench columns).
+        #[arg(long, default_value = "../shared/matchbench/dev/100k/catalog.csv")]
+        catalog: PathBuf,
+        /// Rows in the generated stock list.
+        #[arg(long, default_value_t = 100_000)]
+        rows: usize,
+        #[arg(long, env = "CATALOG_TEST_DYNAMODB_ENDPOINT")]
+        dynamodb: String,
+        #[arg(long, env = "CATALOG_TEST_S3_ENDPOINT")]
+        s3: String,
     },
     /// Print the routes, triggers and DynamoDB table layouts the code expects, as JSON (the
     /// infra check compares them with infra/template.yaml).
@@ -172,7 +188,26 @@ async fn main() -> anyhow::Result<()> {
             min_seconds,
             explain,
         }),
-        Command::Import { file, store, data_dir, jwt_secret } => import_cmd::run(&file, &store, &data_dir, &secret(jwt_secret)).await,
+        Command::Import {
+            file,
+            store,
+            data_dir,
+            jwt_secret,
+        } => import_cmd::run(&file, &store, &data_dir, &secret(jwt_secret)).await,
+        Command::BenchImport {
+            catalog,
+            rows,
+            dynamodb,
+            s3,
+        } => {
+            bench_import::run(bench_import::Args {
+                catalog,
+                rows,
+                dynamodb,
+                s3,
+            })
+            .await
+        }
         Command::Describe => {
             println!("{}", serde_json::to_string_pretty(&describe())?);
             Ok(())
@@ -198,7 +233,8 @@ async fn serve(addr: SocketAddr, data_dir: PathBuf, secret: String) -> anyhow::R
         .await
         .with_context(|| format!("binding {addr}"))?;
     let base = format!("http://{}", listener.local_addr()?);
-    let (app, paths) = App::embedded_with_events(&data_dir, &base, &secret, import_cmd::webhook_events())?;
+    let (app, paths) =
+        App::embedded_with_events(&data_dir, &base, &secret, import_cmd::webhook_events())?;
     let admin = mint(&secret, Role::Admin, "dev-admin", &[], 30)?;
     let owner = mint(
         &secret,

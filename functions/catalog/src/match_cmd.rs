@@ -38,7 +38,7 @@ struct OwnedRow {
     barcode: String,
 }
 
-fn open(path: &Path) -> anyhow::Result<Box<dyn Read>> {
+pub fn open(path: &Path) -> anyhow::Result<Box<dyn Read>> {
     let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let r = BufReader::with_capacity(1 << 20, f);
     Ok(if path.extension().is_some_and(|e| e == "gz") {
@@ -49,7 +49,11 @@ fn open(path: &Path) -> anyhow::Result<Box<dyn Read>> {
 }
 
 /// Reads CSV rows, picking the named columns (missing optional columns read as empty).
-fn read_csv(path: &Path, required: &[&str], optional: &[&str]) -> anyhow::Result<Vec<Vec<String>>> {
+pub fn read_csv(
+    path: &Path,
+    required: &[&str],
+    optional: &[&str],
+) -> anyhow::Result<Vec<Vec<String>>> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(open(path)?);
@@ -93,7 +97,7 @@ fn query(r: &[String]) -> MatchQuery<'_> {
     }
 }
 
-fn peak_rss_mb() -> Option<f64> {
+pub fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -17,7 +17,9 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use crate::domain::Timestamp;
-use crate::ports::{Blob, BlobKey, BlobReader, BlobStore, PresignedRequest, StorageError, StorageResult};
+use crate::ports::{
+    Blob, BlobKey, BlobReader, BlobStore, PresignedRequest, StorageError, StorageResult,
+};
 
 /// The path prefix the local server serves presigned blob URLs under.
 pub const LOCAL_BLOB_PATH: &str = "/_local/blobs";
@@ -219,7 +221,10 @@ impl BlobStore for BlobDir {
             Err(e) => return Err(io_err(e)),
         };
         let size = file.metadata().await.map_err(io_err)?.len();
-        Ok(Some(BlobReader { size, reader: Box::new(file) }))
+        Ok(Some(BlobReader {
+            size,
+            reader: Box::new(file),
+        }))
     }
 
     async fn delete(&self, key: &BlobKey) -> StorageResult<()> {

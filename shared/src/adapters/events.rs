@@ -34,18 +34,40 @@ impl JobEvents for AwsJobEvents {
             .detail_type("job.completed")
             .detail(job_completed_detail(job).to_string())
             .build();
-        let out = self.events.put_events().entries(entry).send().await.map_err(unavailable)?;
+        let out = self
+            .events
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .map_err(unavailable)?;
         if out.failed_entry_count() > 0 {
-            let why = out.entries().iter().filter_map(|e| e.error_message()).collect::<Vec<_>>().join("; ");
-            return Err(StorageError::Unavailable(format!("EventBridge refused job.completed: {why}").into()));
+            let why = out
+                .entries()
+                .iter()
+                .filter_map(|e| e.error_message())
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(StorageError::Unavailable(
+                format!("EventBridge refused job.completed: {why}").into(),
+            ));
         }
         Ok(())
     }
 
     async fn resume_later(&self, job: &CsvJob) -> StorageResult<()> {
-        let body = serde_json::to_string(&ResumeMessage { resume_job: job.job_id, store_id: job.store_id.clone() })
-            .map_err(StorageError::backend)?;
-        self.sqs.send_message().queue_url(&self.queue_url).message_body(body).send().await.map_err(unavailable)?;
+        let body = serde_json::to_string(&ResumeMessage {
+            resume_job: job.job_id,
+            store_id: job.store_id.clone(),
+        })
+        .map_err(StorageError::backend)?;
+        self.sqs
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 }

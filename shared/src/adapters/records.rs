@@ -98,7 +98,11 @@ impl From<&Product> for ProductRecord {
             merged_into: p.merged_into.map(|m| m.to_string()),
             match_review: p.match_review.as_ref().map(|m| MatchReviewRecord {
                 decision: m.decision.clone(),
-                candidates: m.candidates.iter().map(|c| (c.product_id.to_string(), c.confidence)).collect(),
+                candidates: m
+                    .candidates
+                    .iter()
+                    .map(|c| (c.product_id.to_string(), c.confidence))
+                    .collect(),
                 job_id: m.job_id.as_ref().map(ToString::to_string),
                 row: m.row,
             }),
@@ -158,10 +162,19 @@ impl TryFrom<ProductRecord> for Product {
                             .candidates
                             .into_iter()
                             .map(|(id, confidence)| {
-                                Ok(ReviewCandidate { product_id: ProductId::parse(&id).map_err(|e| corrupt(what, e))?, confidence })
+                                Ok(ReviewCandidate {
+                                    product_id: ProductId::parse(&id)
+                                        .map_err(|e| corrupt(what, e))?,
+                                    confidence,
+                                })
                             })
                             .collect::<Result<_, StorageError>>()?,
-                        job_id: m.job_id.as_deref().map(JobId::parse).transpose().map_err(|e| corrupt(what, e))?,
+                        job_id: m
+                            .job_id
+                            .as_deref()
+                            .map(JobId::parse)
+                            .transpose()
+                            .map_err(|e| corrupt(what, e))?,
                         row: m.row,
                     })
                 })

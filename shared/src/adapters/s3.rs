@@ -11,7 +11,9 @@ use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 
 use crate::domain::Timestamp;
-use crate::ports::{Blob, BlobKey, BlobReader, BlobStore, PresignedRequest, StorageError, StorageResult};
+use crate::ports::{
+    Blob, BlobKey, BlobReader, BlobStore, PresignedRequest, StorageError, StorageResult,
+};
 
 #[derive(Clone, Debug)]
 pub struct S3Blobs {
@@ -121,13 +123,28 @@ impl BlobStore for S3Blobs {
     }
 
     async fn open(&self, key: &BlobKey) -> StorageResult<Option<BlobReader>> {
-        let out = match self.client.get_object().bucket(&self.bucket).key(key.as_str()).send().await {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+        {
             Ok(o) => o,
-            Err(e) if matches!(e.as_service_error(), Some(GetObjectError::NoSuchKey(_))) => return Ok(None),
+            Err(e) if matches!(e.as_service_error(), Some(GetObjectError::NoSuchKey(_))) => {
+                return Ok(None);
+            }
             Err(e) => return Err(s3_err(e)),
         };
-        let size = out.content_length.and_then(|l| u64::try_from(l).ok()).unwrap_or(0);
-        Ok(Some(BlobReader { size, reader: Box::new(out.body.into_async_read()) }))
+        let size = out
+            .content_length
+            .and_then(|l| u64::try_from(l).ok())
+            .unwrap_or(0);
+        Ok(Some(BlobReader {
+            size,
+            reader: Box::new(out.body.into_async_read()),
+        }))
     }
 
     async fn delete(&self, key: &BlobKey) -> StorageResult<()> {

@@ -19,8 +19,8 @@ use crate::domain::{
     StoreId, Timestamp, inventory::OPERATION_TTL,
 };
 use crate::ports::{
-    AdjustOutcome, BulkWrite, Continuation, Expect, InventoryFilter, InventoryStore, JobStore, Page,
-    PageQuery, ProductFilter, ProductStore, StorageError, StorageResult,
+    AdjustOutcome, BulkWrite, Continuation, Expect, InventoryFilter, InventoryStore, JobStore,
+    Page, PageQuery, ProductFilter, ProductStore, StorageError, StorageResult,
 };
 
 const SCHEMA: &str = r#"
@@ -417,7 +417,11 @@ fn save_inventory(tx: &Connection, r: &InventoryRecord) -> StorageResult<()> {
 
 #[async_trait]
 impl InventoryStore for SqliteStore {
-    async fn get_many(&self, store: &StoreId, products: &[ProductId]) -> StorageResult<Vec<InventoryItem>> {
+    async fn get_many(
+        &self,
+        store: &StoreId,
+        products: &[ProductId],
+    ) -> StorageResult<Vec<InventoryItem>> {
         let s = store.to_string();
         let ps: Vec<String> = products.iter().map(ToString::to_string).collect();
         self.read(move |c| {
@@ -435,7 +439,15 @@ impl InventoryStore for SqliteStore {
     async fn put_many(&self, items: &[InventoryItem]) -> StorageResult<BulkWrite> {
         let records: Vec<InventoryRecord> = items
             .iter()
-            .map(|i| InventoryRecord::new(&i.store_id, &i.product_id, &i.details, i.version, i.last_updated))
+            .map(|i| {
+                InventoryRecord::new(
+                    &i.store_id,
+                    &i.product_id,
+                    &i.details,
+                    i.version,
+                    i.last_updated,
+                )
+            })
             .collect();
         let written = records.len();
         self.write(move |tx| {
@@ -445,7 +457,11 @@ impl InventoryStore for SqliteStore {
             Ok(())
         })
         .await?;
-        Ok(BulkWrite { written, write_units: None, requests: 1 })
+        Ok(BulkWrite {
+            written,
+            write_units: None,
+            requests: 1,
+        })
     }
 
     async fn get(
@@ -529,11 +545,12 @@ impl InventoryStore for SqliteStore {
         self.write(move |tx| {
             let current = load_inventory(tx, &s, &p)?.ok_or(StorageError::NotFound)?;
             if let Some(v) = expect_version
-                && current.version != v {
-                    return Err(StorageError::VersionConflict {
-                        current: Some(current.version),
-                    });
-                }
+                && current.version != v
+            {
+                return Err(StorageError::VersionConflict {
+                    current: Some(current.version),
+                });
+            }
             tx.execute(
                 "DELETE FROM inventory WHERE store_id = ?1 AND product_id = ?2",
                 params![s, p],

@@ -29,12 +29,30 @@ pub async fn create(app: Arc<App>, req: Request) -> ApiResult {
     let store = path_id(&req, "store_id", StoreId::parse)?;
     let body = json_body::<NewImportBody>(&req, &[])?;
     let Some(content_length) = body.content_length else {
-        return Err(FieldErrors::single("content_length", "required", "content_length (the file's size in bytes) is required").into());
+        return Err(FieldErrors::single(
+            "content_length",
+            "required",
+            "content_length (the file's size in bytes) is required",
+        )
+        .into());
     };
     let content_type = body.content_type.unwrap_or_else(|| "text/csv".to_string());
-    let created = app.catalog.create_import(&who, &store, NewImport { content_length, content_type }).await?;
+    let created = app
+        .catalog
+        .create_import(
+            &who,
+            &store,
+            NewImport {
+                content_length,
+                content_type,
+            },
+        )
+        .await?;
     let res = response::json(StatusCode::CREATED, &created);
-    Ok(response::with_location(res, &format!("/v1/jobs/{}", created.job.job.job_id)))
+    Ok(response::with_location(
+        res,
+        &format!("/v1/jobs/{}", created.job.job.job_id),
+    ))
 }
 
 /// `GET /v1/stores/{store_id}/imports?cursor=&limit=`: the store's jobs, newest first.
@@ -43,7 +61,10 @@ pub async fn list(app: Arc<App>, req: Request) -> ApiResult {
     let store = path_id(&req, "store_id", StoreId::parse)?;
     let query = Query::parse(&req, &["cursor", "limit"])?;
     let mut errors = FieldErrors::new();
-    let page = PageRequest { cursor: query.get("cursor").map(str::to_string), limit: query.u32("limit", &mut errors) };
+    let page = PageRequest {
+        cursor: query.get("cursor").map(str::to_string),
+        limit: query.u32("limit", &mut errors),
+    };
     page.validate(&mut errors);
     errors.finish(|| ())?;
     let jobs = app.catalog.list_jobs(&who, &store, &page).await?;
@@ -51,7 +72,13 @@ pub async fn list(app: Arc<App>, req: Request) -> ApiResult {
     for job in jobs.items {
         items.push(app.catalog.job_view(job).await?);
     }
-    Ok(response::json(StatusCode::OK, &Listing { items, next_cursor: jobs.next_cursor }))
+    Ok(response::json(
+        StatusCode::OK,
+        &Listing {
+            items,
+            next_cursor: jobs.next_cursor,
+        },
+    ))
 }
 
 /// `GET /v1/jobs/{job_id}`: status, counters, `progress` (0 to 1) and, when rows were
@@ -61,5 +88,8 @@ pub async fn get(app: Arc<App>, req: Request) -> ApiResult {
     let who = principal(&app.tokens, &req)?;
     let id = path_id(&req, "job_id", JobId::parse)?;
     let job = app.catalog.get_job(&who, &id).await?;
-    Ok(response::json(StatusCode::OK, &app.catalog.job_view(job).await?))
+    Ok(response::json(
+        StatusCode::OK,
+        &app.catalog.job_view(job).await?,
+    ))
 }

@@ -84,20 +84,21 @@ pub async fn list(app: Arc<App>, req: Request) -> ApiResult {
     }
     let mut filter = ProductFilter::default();
     if let Some(q) = query.get("q")
-        && let Some(q) = errors.check("query.q", clean_text(q, MAX_QUERY_CHARS, false)) {
-            filter.words = q
-                .to_lowercase()
-                .split_whitespace()
-                .map(str::to_string)
-                .collect();
-            if filter.words.len() > MAX_QUERY_WORDS {
-                errors.add(
-                    "query.q",
-                    "too_many_words",
-                    format!("q may have at most {MAX_QUERY_WORDS} words"),
-                );
-            }
+        && let Some(q) = errors.check("query.q", clean_text(q, MAX_QUERY_CHARS, false))
+    {
+        filter.words = q
+            .to_lowercase()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        if filter.words.len() > MAX_QUERY_WORDS {
+            errors.add(
+                "query.q",
+                "too_many_words",
+                format!("q may have at most {MAX_QUERY_WORDS} words"),
+            );
         }
+    }
     if let Some(c) = query.get("category") {
         filter.category = errors.check(
             "query.category",

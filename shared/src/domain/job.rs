@@ -179,7 +179,10 @@ mod tests {
     fn upload_keys_round_trip_and_nothing_else_parses() {
         let store = StoreId::parse("store-1").unwrap();
         let job = JobId::parse("0190f1a2-8000-7000-8000-000000000001").unwrap();
-        assert_eq!(parse_upload_key(&upload_key(&store, &job)), Some((store.clone(), job.clone())));
+        assert_eq!(
+            parse_upload_key(&upload_key(&store, &job)),
+            Some((store.clone(), job))
+        );
         for bad in [
             "imports/store-1/not-a-job.csv",
             "imports/store-1/0190f1a2-8000-7000-8000-000000000001.txt",

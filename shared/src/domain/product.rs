@@ -414,10 +414,10 @@ pub fn parse_regional_names(
             if let Some(n) = errors.check(
                 &format!("{path}[{i}]"),
                 clean_text(n, MAX_NAME_CHARS, false),
-            )
-                && !clean.contains(&n) {
-                    clean.push(n);
-                }
+            ) && !clean.contains(&n)
+            {
+                clean.push(n);
+            }
         }
         out.insert(code, clean);
     }

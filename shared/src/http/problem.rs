@@ -161,9 +161,10 @@ impl ApiError {
         }
         let mut res = problem.into_response();
         if let ApiError::MethodNotAllowed { allowed, .. } = &self
-            && let Ok(v) = HeaderValue::from_str(allowed) {
-                res.headers_mut().insert(header::ALLOW, v);
-            }
+            && let Ok(v) = HeaderValue::from_str(allowed)
+        {
+            res.headers_mut().insert(header::ALLOW, v);
+        }
         res
     }
 }

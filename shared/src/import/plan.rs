@@ -18,8 +18,8 @@ use uuid::Uuid;
 use super::reader::ImportRow;
 use super::state::ImportState;
 use crate::domain::{
-    CsvJob, InventoryDetails, MAX_REVIEW_CANDIDATES, MatchReview, Money, Product, ProductContent, ProductId,
-    ProductSource, Quantity, ReviewCandidate, Timestamp,
+    CsvJob, InventoryDetails, MAX_REVIEW_CANDIDATES, MatchReview, Money, Product, ProductContent,
+    ProductId, ProductSource, Quantity, ReviewCandidate, Timestamp,
 };
 use crate::matching::{BarcodeState, Decision, MatchQuery};
 use crate::services::matching::LoadedIndex;
@@ -90,7 +90,10 @@ pub struct RowPlan {
 pub enum Plan {
     Write(RowPlan),
     /// Goes to the same product as `first_row`.
-    Duplicate { row: u64, first_row: u64 },
+    Duplicate {
+        row: u64,
+        first_row: u64,
+    },
 }
 
 /// Plans rows of one job against one index.
@@ -103,37 +106,86 @@ pub struct Planner<'a> {
 impl Planner<'_> {
     pub fn plan(&self, row: ImportRow, state: &mut ImportState) -> Plan {
         let barcode = row.barcode.as_ref().map(|b| b.as_str()).unwrap_or("");
-        let q = MatchQuery { name: &row.name, brand: row.brand.as_deref().unwrap_or(""), quantity: row.size.as_deref().unwrap_or(""), barcode };
-        let outcome = self.index.match_row(&q);
-        let by_barcode = outcome.candidates.iter().find(|c| c.barcode == BarcodeState::Exact);
-        let linked = match (by_barcode, outcome.decision) {
-            (Some(c), _) => Some((c.product, false)),
-            (None, Decision::Match) => outcome.candidates.first().map(|c| (c.product, true)),
-            _ => None,
+        // Barcode first: a product the catalog has under it is the one, without reading the text.
+        let by_barcode = self.index.index.products_with_barcode(barcode).next();
+        let mut outcome = None;
+        let linked = match by_barcode {
+            Some(i) => Some((i, false)),
+            None => {
+                let q = MatchQuery {
+                    name: &row.name,
+                    brand: row.brand.as_deref().unwrap_or(""),
+                    quantity: row.size.as_deref().unwrap_or(""),
+                    barcode,
+                };
+                let o = outcome.insert(self.index.match_row(&q));
+                match o.decision {
+                    Decision::Match => o
+                        .candidates
+                        .first()
+                        .filter(|c| c.barcode != BarcodeState::Conflict)
+                        .map(|c| (c.product, true)),
+                    _ => None,
+                }
+            }
         };
-        let linked = linked.and_then(|(i, by_name)| ProductId::parse(self.index.index.product_id(i)).ok().map(|id| (id, by_name)));
+        let linked = linked.and_then(|(i, by_name)| {
+            ProductId::parse(self.index.index.product_id(i))
+                .ok()
+                .map(|id| (id, by_name))
+        });
         let values = RowValues::of(&row);
         let (key, plan) = match linked {
-            Some((product, matched_by_name)) => {
-                (identity(&["p", &product.to_string()]), RowPlan { row: row.row, product, create: None, values, matched_by_name })
-            }
+            Some((product, matched_by_name)) => (
+                identity(&["p", &product.to_string()]),
+                RowPlan {
+                    row: row.row,
+                    product,
+                    create: None,
+                    values,
+                    matched_by_name,
+                },
+            ),
             None => {
                 let key = match &row.barcode {
                     Some(b) => identity(&["b", b.as_str()]),
-                    None => identity(&["n", &fold(&row.name), &fold(row.brand.as_deref().unwrap_or("")), &fold(row.size.as_deref().unwrap_or(""))]),
+                    None => identity(&[
+                        "n",
+                        &fold(&row.name),
+                        &fold(row.brand.as_deref().unwrap_or("")),
+                        &fold(row.size.as_deref().unwrap_or("")),
+                    ]),
                 };
                 let id = new_product_id(self.job, row.row);
+                let outcome = outcome.unwrap_or_else(|| {
+                    let q = MatchQuery {
+                        name: &row.name,
+                        brand: row.brand.as_deref().unwrap_or(""),
+                        quantity: row.size.as_deref().unwrap_or(""),
+                        barcode,
+                    };
+                    self.index.match_row(&q)
+                });
                 let candidates = outcome
                     .candidates
                     .iter()
                     .filter_map(|c| {
-                        let product_id = ProductId::parse(self.index.index.product_id(c.product)).ok()?;
-                        Some(ReviewCandidate { product_id, confidence: (c.score.clamp(0.0, 1.0) * 100.0).round() as u8 })
+                        let product_id =
+                            ProductId::parse(self.index.index.product_id(c.product)).ok()?;
+                        Some(ReviewCandidate {
+                            product_id,
+                            confidence: (c.score.clamp(0.0, 1.0) * 100.0).round() as u8,
+                        })
                     })
                     .take(MAX_REVIEW_CANDIDATES)
                     .collect();
                 let review = MatchReview {
-                    decision: if outcome.decision == Decision::New { "new" } else { "review" }.to_string(),
+                    decision: if outcome.decision == Decision::New {
+                        "new"
+                    } else {
+                        "review"
+                    }
+                    .to_string(),
                     candidates,
                     job_id: Some(self.job.job_id),
                     row: Some(row.row),
@@ -150,13 +202,31 @@ impl Planner<'_> {
                     regional_names: Default::default(),
                     attributes,
                 };
-                let mut product = Product::create(id, content, ProductSource::Import, &self.job.created_by, self.now);
+                let mut product = Product::create(
+                    id,
+                    content,
+                    ProductSource::Import,
+                    &self.job.created_by,
+                    self.now,
+                );
                 product.match_review = Some(review);
-                (key, RowPlan { row: row.row, product: id, create: Some(Box::new(product)), values, matched_by_name: false })
+                (
+                    key,
+                    RowPlan {
+                        row: row.row,
+                        product: id,
+                        create: Some(Box::new(product)),
+                        values,
+                        matched_by_name: false,
+                    },
+                )
             }
         };
         match state.first(key, plan.row, plan.product) {
-            Some(first) => Plan::Duplicate { row: plan.row, first_row: first.row },
+            Some(first) => Plan::Duplicate {
+                row: plan.row,
+                first_row: first.row,
+            },
             None => Plan::Write(plan),
         }
     }
@@ -164,12 +234,18 @@ impl Planner<'_> {
 
 /// The id of the product row `row` of `job` creates (the same on every run of the job).
 pub fn new_product_id(job: &CsvJob, row: u64) -> ProductId {
-    ProductId::from_uuid(Uuid::new_v5(&job.job_id.as_uuid(), format!("row-{row}").as_bytes()))
+    ProductId::from_uuid(Uuid::new_v5(
+        &job.job_id.as_uuid(),
+        format!("row-{row}").as_bytes(),
+    ))
 }
 
 /// Letters and digits only, lower case: "Tata  Salt-1kg" and "tata salt 1KG" fold alike.
 fn fold(s: &str) -> String {
-    s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// A stable 64-bit key for a row's identity (saved with checkpoints, so it must not change

@@ -30,20 +30,39 @@ impl ReportRow {
     pub fn new(record: &RawRecord, errors: Vec<RowError>) -> Self {
         ReportRow {
             row: record.row,
-            problems: errors.into_iter().map(|e| Problem { column: e.column, code: e.code, message: e.message }).collect(),
+            problems: errors
+                .into_iter()
+                .map(|e| Problem {
+                    column: e.column,
+                    code: e.code,
+                    message: e.message,
+                })
+                .collect(),
             cells: record.cells.iter().map(|c| clip(c)).collect(),
         }
     }
 
     /// A record the CSV parser could not read (its cells are unknown).
     pub fn unreadable(error: RowError) -> Self {
-        ReportRow { row: error.row, problems: vec![Problem { column: error.column, code: error.code, message: error.message }], cells: vec![] }
+        ReportRow {
+            row: error.row,
+            problems: vec![Problem {
+                column: error.column,
+                code: error.code,
+                message: error.message,
+            }],
+            cells: vec![],
+        }
     }
 
     /// Roughly the memory this row holds (the run caps what it keeps).
     pub fn weight(&self) -> usize {
         64 + self.cells.iter().map(String::len).sum::<usize>()
-            + self.problems.iter().map(|p| p.message.len() + p.code.len() + 32).sum::<usize>()
+            + self
+                .problems
+                .iter()
+                .map(|p| p.message.len() + p.code.len() + 32)
+                .sum::<usize>()
     }
 }
 
@@ -65,8 +84,12 @@ pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
 /// The report: `row,column,code,message` then the file's own header cells; rows in file
 /// order; `more` rows with problems that were counted but not kept end it with a note.
 pub fn write_report(headers: &[String], rows: &[ReportRow], more: u64) -> Vec<u8> {
-    let mut w = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
-    let mut head: Vec<String> = ["row", "column", "code", "message"].map(String::from).to_vec();
+    let mut w = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(Vec::new());
+    let mut head: Vec<String> = ["row", "column", "code", "message"]
+        .map(String::from)
+        .to_vec();
     head.extend(headers.iter().map(|h| neutralise(h).into_owned()));
     // Writing to a Vec cannot fail; a failure here would be a csv bug, reported as an empty line.
     let _ = w.write_record(&head);
@@ -85,7 +108,9 @@ pub fn write_report(headers: &[String], rows: &[ReportRow], more: u64) -> Vec<u8
         }
     }
     if more > 0 {
-        let note = format!("{more} more rows had problems; fix the rows above and upload the file again to see them");
+        let note = format!(
+            "{more} more rows had problems; fix the rows above and upload the file again to see them"
+        );
         let _ = w.write_record(["", "", "report_truncated", note.as_str()]);
     }
     w.into_inner().unwrap_or_default()
@@ -97,19 +122,41 @@ mod tests {
 
     #[test]
     fn formulas_are_neutralised_and_cells_kept() {
-        let rec = RawRecord { row: 7, cells: vec!["=HYPERLINK(\"http://x\")".into(), "-3".into(), "Tata Salt".into()] };
-        let err = RowError { row: 7, column: Some("qty".into()), code: "negative_quantity".into(), message: "qty must not be negative".into() };
-        let report = write_report(&["name".into(), "qty".into(), "@brand".into()], &[ReportRow::new(&rec, vec![err])], 2);
+        let rec = RawRecord {
+            row: 7,
+            cells: vec![
+                "=HYPERLINK(\"http://x\")".into(),
+                "-3".into(),
+                "Tata Salt".into(),
+            ],
+        };
+        let err = RowError {
+            row: 7,
+            column: Some("qty".into()),
+            code: "negative_quantity".into(),
+            message: "qty must not be negative".into(),
+        };
+        let report = write_report(
+            &["name".into(), "qty".into(), "@brand".into()],
+            &[ReportRow::new(&rec, vec![err])],
+            2,
+        );
         let text = String::from_utf8(report).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "row,column,code,message,name,qty,'@brand");
-        assert_eq!(lines[1], "7,qty,negative_quantity,qty must not be negative,\"'=HYPERLINK(\"\"http://x\"\")\",'-3,Tata Salt");
+        assert_eq!(
+            lines[1],
+            "7,qty,negative_quantity,qty must not be negative,\"'=HYPERLINK(\"\"http://x\"\")\",'-3,Tata Salt"
+        );
         assert!(lines[2].contains("report_truncated") && lines[2].contains("2 more rows"));
     }
 
     #[test]
     fn long_cells_are_clipped() {
-        let rec = RawRecord { row: 2, cells: vec!["x".repeat(1000)] };
+        let rec = RawRecord {
+            row: 2,
+            cells: vec!["x".repeat(1000)],
+        };
         let r = ReportRow::new(&rec, vec![]);
         assert_eq!(r.cells[0].chars().count(), MAX_REPORT_CELL_CHARS + 1);
     }

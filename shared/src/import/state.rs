@@ -42,7 +42,10 @@ pub struct ImportState {
 
 impl ImportState {
     pub fn new() -> Self {
-        ImportState { version: STATE_VERSION, ..Default::default() }
+        ImportState {
+            version: STATE_VERSION,
+            ..Default::default()
+        }
     }
 
     /// The first row with identity `key`, or records `row` as the first.
@@ -51,7 +54,13 @@ impl ImportState {
             Some(s) if s.row != row => Some(*s),
             Some(_) => None,
             None => {
-                self.seen.insert(key, Seen { row, product: product.as_uuid().as_u128() });
+                self.seen.insert(
+                    key,
+                    Seen {
+                        row,
+                        product: product.as_uuid().as_u128(),
+                    },
+                );
                 None
             }
         }
@@ -66,7 +75,8 @@ impl ImportState {
     }
 
     pub fn retarget(&mut self, from: ProductId, to: ProductId) {
-        self.retargets.insert(from.as_uuid().as_u128(), to.as_uuid().as_u128());
+        self.retargets
+            .insert(from.as_uuid().as_u128(), to.as_uuid().as_u128());
     }
 
     /// Keeps a rejected row for the report, within the caps.
@@ -84,9 +94,19 @@ impl ImportState {
     pub fn to_bytes(&self, next_row: u64) -> Vec<u8> {
         let kept = ImportState {
             version: STATE_VERSION,
-            seen: self.seen.iter().filter(|(_, s)| s.row < next_row).map(|(k, s)| (*k, *s)).collect(),
+            seen: self
+                .seen
+                .iter()
+                .filter(|(_, s)| s.row < next_row)
+                .map(|(k, s)| (*k, *s))
+                .collect(),
             retargets: self.retargets.clone(),
-            report: self.report.iter().filter(|r| r.row < next_row).cloned().collect(),
+            report: self
+                .report
+                .iter()
+                .filter(|r| r.row < next_row)
+                .cloned()
+                .collect(),
             report_bytes: 0,
             unreported: self.unreported,
         };
@@ -117,13 +137,28 @@ mod tests {
         assert_eq!(s.first(1, 5, a).map(|x| x.row), Some(2));
         assert_eq!(s.first(2, 9, b), None);
         s.retarget(b, a);
-        s.reject(ReportRow { row: 3, problems: vec![], cells: vec![] });
-        s.reject(ReportRow { row: 10, problems: vec![], cells: vec![] });
+        s.reject(ReportRow {
+            row: 3,
+            problems: vec![],
+            cells: vec![],
+        });
+        s.reject(ReportRow {
+            row: 10,
+            problems: vec![],
+            cells: vec![],
+        });
         let mut back = ImportState::from_bytes(&s.to_bytes(9)).unwrap();
-        assert_eq!(back.first(2, 12, b), None, "row 9 is read again, so key 2 is new again");
+        assert_eq!(
+            back.first(2, 12, b),
+            None,
+            "row 9 is read again, so key 2 is new again"
+        );
         assert_eq!(back.first(1, 12, a).map(|x| x.row), Some(2));
         assert_eq!(back.resolve(b), a);
-        assert_eq!(back.report.iter().map(|r| r.row).collect::<Vec<_>>(), vec![3]);
+        assert_eq!(
+            back.report.iter().map(|r| r.row).collect::<Vec<_>>(),
+            vec![3]
+        );
         assert!(ImportState::from_bytes(b"junk").is_none());
     }
 
@@ -131,7 +166,11 @@ mod tests {
     fn the_report_is_capped() {
         let mut s = ImportState::new();
         for row in 0..(MAX_REPORTED_ROWS as u64 + 5) {
-            s.reject(ReportRow { row, problems: vec![], cells: vec![] });
+            s.reject(ReportRow {
+                row,
+                problems: vec![],
+                cells: vec![],
+            });
         }
         assert_eq!((s.report.len(), s.unreported), (MAX_REPORTED_ROWS, 5));
     }

@@ -3,8 +3,9 @@
 //! Owns the policy, as explicit rules over the best candidate and its rivals (products of
 //! another brand/name/size class). A row is linked on its own only when nothing could make the
 //! link wrong that the row itself would reveal:
-//! - the size agrees (or the barcode is exact): a different size is a different product, and a
-//!   row without a size cannot tell the 50 g pack from the 100 g one;
+//! - the size agrees (or the barcode is exact, or neither the row nor the product states one):
+//!   a different size is a different product, and a row without a size cannot tell the 50 g
+//!   pack from the 100 g one;
 //! - the text explains the query well (almost every word of the row), and clearly better than
 //!   any rival that could be the same product;
 //! - no sibling in another size explains it better;
@@ -64,6 +65,10 @@ pub fn decide(ranked: &[Candidate], query_barcode: QueryBarcode) -> Decision {
         return Decision::Match;
     }
     let size_agrees = best.size == SizeState::Agree;
+    // Neither side states a size: nothing the row says is contradicted, but then the row must
+    // name the product's brand too (a bare "red chilli sauce" names a kind, not a product).
+    let size_ok =
+        size_agrees || (best.size == SizeState::Unstated && best.brand == BrandState::Hit);
     let others = ranked[1..].iter().filter(|c| c.class != best.class);
     let mut best_other_text = 0f32;
     let mut best_other_score = f32::MIN;
@@ -101,7 +106,7 @@ pub fn decide(ranked: &[Candidate], query_barcode: QueryBarcode) -> Decision {
     {
         return Decision::Match;
     }
-    if size_agrees
+    if size_ok
         && best.text >= MATCH_TEXT
         && best.q_cov >= MATCH_QUERY_COVERAGE
         && margin >= MATCH_MARGIN

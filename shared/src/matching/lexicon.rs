@@ -153,9 +153,10 @@ impl Lexicon {
         }
         if matches!(origin, Origin::Devanagari | Origin::Tamil)
             && let Some((spelling, tamil_only)) = self.indic_units.get(w)
-                && (!tamil_only || origin == Origin::Tamil) {
-                    return self.units.get(spelling).copied();
-                }
+            && (!tamil_only || origin == Origin::Tamil)
+        {
+            return self.units.get(spelling).copied();
+        }
         if w.len() >= 3 && w.is_ascii() {
             let mut sorted: Vec<u8> = w.bytes().collect();
             sorted.sort_unstable();

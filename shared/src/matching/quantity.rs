@@ -221,12 +221,14 @@ pub fn fold_fractions(lx: &mut Vec<Lexeme>) {
     while i + 2 < lx.len() {
         if let (Some(a), LexKind::Slash, Some(b)) =
             (lx[i].integer(), &lx[i + 1].kind, lx[i + 2].integer())
-            && a < b && b <= 16 {
-                lx[i].kind = LexKind::Number(f64::from(a) / f64::from(b));
-                lx[i].text = format!("{a}/{b}");
-                lx.drain(i + 1..i + 3);
-                continue;
-            }
+            && a < b
+            && b <= 16
+        {
+            lx[i].kind = LexKind::Number(f64::from(a) / f64::from(b));
+            lx[i].text = format!("{a}/{b}");
+            lx.drain(i + 1..i + 3);
+            continue;
+        }
         i += 1;
     }
 }

@@ -59,6 +59,8 @@ pub enum SizeState {
     TotalOnly,
     Conflict,
     QueryMissing,
+    /// Neither the row nor the product states a size.
+    Unstated,
     CatalogMissing,
     /// The catalog states a pack that is not a size ("Combo").
     CatalogUnknown,
@@ -352,9 +354,10 @@ impl MatchIndex {
                     d.push_str(&a[..k]);
                     d.push_str(&a[k + 1..]);
                     if a.len() >= 4
-                        && let Some(t) = self.term_id(&d) {
-                            out.push((t, 0.85));
-                        }
+                        && let Some(t) = self.term_id(&d)
+                    {
+                        out.push((t, 0.85));
+                    }
                     probe(hash_str(&d), &mut out);
                 }
             }
@@ -646,6 +649,16 @@ impl MatchIndex {
         ranked.into_iter().map(|(_, p)| p).collect()
     }
 
+    /// The products with exactly this barcode (a binary search: no text is looked at).
+    pub fn products_with_barcode(&self, barcode: &str) -> impl Iterator<Item = u32> + '_ {
+        let number = barcode_number(barcode).unwrap_or(0);
+        let start = self.barcodes.partition_point(|&(b, _)| b < number);
+        self.barcodes[start..]
+            .iter()
+            .take_while(move |&&(b, _)| number != 0 && b == number)
+            .map(|&(_, p)| p)
+    }
+
     /// The query's barcode: exact, near (one digit off or a missing check digit; never proof),
     /// or unknown.
     #[inline(never)]
@@ -877,7 +890,7 @@ impl MatchIndex {
             SizeState::Conflict => -0.15,
             SizeState::CatalogMissing => -0.05,
             SizeState::CatalogUnknown => -0.03,
-            SizeState::TotalOnly | SizeState::QueryMissing => 0.0,
+            SizeState::TotalOnly | SizeState::QueryMissing | SizeState::Unstated => 0.0,
         };
         if number_conflict {
             score -= 0.10;
@@ -912,6 +925,8 @@ impl MatchIndex {
                 && parsed.words.iter().any(|w| w == qty_text)
             {
                 SizeState::Agree
+            } else if own.is_none() && others.is_empty() && qty_text.is_empty() {
+                SizeState::Unstated
             } else {
                 SizeState::QueryMissing
             };

@@ -28,8 +28,8 @@ use tokio::sync::mpsc;
 use super::{Catalog, ServiceError, ServiceResult};
 use crate::auth::{Principal, Role};
 use crate::domain::{
-    CsvJob, FieldErrors, InventoryItem, JOB_LEASE, Product, JobCheckpoint, JobCounters, JobId, JobStatus, ProductId, StoreId,
-    Timestamp, parse_upload_key, report_key, state_key,
+    CsvJob, FieldErrors, InventoryItem, JOB_LEASE, JobCheckpoint, JobCounters, JobId, JobStatus,
+    Product, ProductId, StoreId, Timestamp, parse_upload_key, report_key, state_key,
 };
 use crate::import::plan::{Plan, Planner, RowPlan};
 use crate::import::reader::{CsvFile, FileError, RecordError, RowError};
@@ -38,13 +38,18 @@ use crate::import::state::ImportState;
 use crate::ports::{BlobKey, MAX_BULK_READ, PresignedRequest, StorageError};
 
 /// Largest CSV an import takes (bound into the presigned upload URL).
-pub const MAX_UPLOAD_BYTES: u64 = 50 * 1024 * 1024;
+pub const MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
 /// How long an upload URL works.
 pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(15 * 60);
 /// How long a report link works.
 pub const REPORT_URL_TTL: Duration = Duration::from_secs(60 * 60);
 /// Content types an upload may declare (spreadsheet programs disagree on what a CSV is).
-pub const UPLOAD_CONTENT_TYPES: [&str; 4] = ["text/csv", "application/vnd.ms-excel", "text/plain", "application/csv"];
+pub const UPLOAD_CONTENT_TYPES: [&str; 4] = [
+    "text/csv",
+    "application/vnd.ms-excel",
+    "text/plain",
+    "application/csv",
+];
 /// Rows planned and written together.
 pub const CHUNK_ROWS: usize = 500;
 /// Rows between saved checkpoints.
@@ -53,8 +58,6 @@ pub const CHECKPOINT_ROWS: u64 = 25_000;
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(3);
 /// A run stops this long before its deadline, to save its checkpoint and hand over.
 pub const HAND_OFF_MARGIN: Duration = Duration::from_secs(60);
-/// New products created at once.
-const CREATES_IN_FLIGHT: usize = 8;
 
 /// What an owner asks for to start an import.
 #[derive(Debug, Clone)]
@@ -118,9 +121,23 @@ pub struct RunStats {
     pub products_created: u64,
 }
 
+impl RunStats {
+    fn add(&mut self, o: &RunStats) {
+        self.rows += o.rows;
+        self.write_units += o.write_units;
+        self.write_requests += o.write_requests;
+        self.products_created += o.products_created;
+    }
+}
+
+/// Chunks being written at once.
+const WRITE_PIPELINE: usize = 3;
+
 /// What the reading thread sends the writer.
 enum Msg {
-    Opened { headers: Vec<String> },
+    Opened {
+        headers: Vec<String>,
+    },
     Chunk(Chunk),
     /// The end of the file.
     End,
@@ -147,7 +164,8 @@ struct Counting<R> {
 impl<R: std::io::Read> std::io::Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.read.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        self.read
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -158,23 +176,35 @@ fn key(s: String) -> ServiceResult<BlobKey> {
 
 impl Catalog {
     /// Creates a job waiting for its upload, and the URL to upload to.
-    pub async fn create_import(&self, who: &Principal, store: &StoreId, req: NewImport) -> ServiceResult<CreatedImport> {
+    pub async fn create_import(
+        &self,
+        who: &Principal,
+        store: &StoreId,
+        req: NewImport,
+    ) -> ServiceResult<CreatedImport> {
         who.require_store(&[Role::Admin, Role::StoreOwner], store)?;
         let mut errors = FieldErrors::new();
         if req.content_length == 0 {
-            errors.add("content_length", "empty_file", "the file is empty; export the stock list with its rows");
+            errors.add(
+                "content_length",
+                "empty_file",
+                "the file is empty; export the stock list with its rows",
+            );
         } else if req.content_length > MAX_UPLOAD_BYTES {
             errors.add(
                 "content_length",
                 "file_too_large",
-                format!("the file is {} bytes; an import takes at most {MAX_UPLOAD_BYTES} bytes (50 MiB): split it", req.content_length),
+                format!("the file is {} bytes; an import takes at most {MAX_UPLOAD_BYTES} bytes (100 MiB): split it", req.content_length),
             );
         }
         if !UPLOAD_CONTENT_TYPES.contains(&req.content_type.as_str()) {
             errors.add(
                 "content_type",
                 "unsupported_type",
-                format!("content_type must be one of {}; save the sheet as CSV", UPLOAD_CONTENT_TYPES.join(", ")),
+                format!(
+                    "content_type must be one of {}; save the sheet as CSV",
+                    UPLOAD_CONTENT_TYPES.join(", ")
+                ),
             );
         }
         errors.finish(|| ())?;
@@ -182,40 +212,80 @@ impl Catalog {
         job.upload_bytes = req.content_length;
         let upload = self
             .uploads
-            .presign_put(&key(job.upload_key.clone())?, &req.content_type, req.content_length, UPLOAD_URL_TTL)
+            .presign_put(
+                &key(job.upload_key.clone())?,
+                &req.content_type,
+                req.content_length,
+                UPLOAD_URL_TTL,
+            )
             .await
             .map_err(ServiceError::storage)?;
-        self.jobs.insert(&job).await.map_err(ServiceError::storage)?;
-        Ok(CreatedImport { job: JobView { progress: job.progress(), job, report_url: None }, upload })
+        self.jobs
+            .insert(&job)
+            .await
+            .map_err(ServiceError::storage)?;
+        Ok(CreatedImport {
+            job: JobView {
+                progress: job.progress(),
+                job,
+                report_url: None,
+            },
+            upload,
+        })
     }
 
     /// A job with its progress and report link.
     pub async fn job_view(&self, job: CsvJob) -> ServiceResult<JobView> {
         let report_url = match &job.report_key {
-            Some(k) => Some(self.uploads.presign_get(&key(k.clone())?, REPORT_URL_TTL).await.map_err(ServiceError::storage)?.url),
+            Some(k) => Some(
+                self.uploads
+                    .presign_get(&key(k.clone())?, REPORT_URL_TTL)
+                    .await
+                    .map_err(ServiceError::storage)?
+                    .url,
+            ),
             None => None,
         };
-        Ok(JobView { progress: job.progress(), job, report_url })
+        Ok(JobView {
+            progress: job.progress(),
+            job,
+            report_url,
+        })
     }
 
     /// Runs the import an upload to `key` asks for (the S3 notification's object key, decoded).
     /// Keys that are not import uploads are skipped.
-    pub async fn import_uploaded(&self, key: &str, opts: &RunOptions) -> ServiceResult<(RunOutcome, RunStats)> {
+    pub async fn import_uploaded(
+        &self,
+        key: &str,
+        opts: &RunOptions,
+    ) -> ServiceResult<(RunOutcome, RunStats)> {
         match parse_upload_key(key) {
             Some((store, job)) => self.run_import(&store, &job, opts).await,
-            None => Ok((RunOutcome::Skipped("not an import upload key"), RunStats::default())),
+            None => Ok((
+                RunOutcome::Skipped("not an import upload key"),
+                RunStats::default(),
+            )),
         }
     }
 
     /// Runs (or resumes) job `id` of `store` until it is final or `deadline` nears.
-    pub async fn run_import(&self, store: &StoreId, id: &JobId, opts: &RunOptions) -> ServiceResult<(RunOutcome, RunStats)> {
+    pub async fn run_import(
+        &self,
+        store: &StoreId,
+        id: &JobId,
+        opts: &RunOptions,
+    ) -> ServiceResult<(RunOutcome, RunStats)> {
         let deadline = opts.deadline;
         let mut stats = RunStats::default();
         let Some(mut job) = self.jobs.get(id).await.map_err(ServiceError::storage)? else {
             return Ok((RunOutcome::Skipped("no such job"), stats));
         };
         if &job.store_id != store {
-            return Ok((RunOutcome::Skipped("the upload key names another store"), stats));
+            return Ok((
+                RunOutcome::Skipped("the upload key names another store"),
+                stats,
+            ));
         }
         if job.status.is_final() {
             return Ok((RunOutcome::Skipped("the job is already final"), stats));
@@ -233,7 +303,13 @@ impl Catalog {
 
         let state_blob = key(state_key(&job.store_id, &job.job_id))?;
         let (state, mut counters, next_row) = match job.checkpoint {
-            Some(c) => match self.uploads.get(&state_blob).await.map_err(ServiceError::storage)?.and_then(|b| ImportState::from_bytes(&b.bytes)) {
+            Some(c) => match self
+                .uploads
+                .get(&state_blob)
+                .await
+                .map_err(ServiceError::storage)?
+                .and_then(|b| ImportState::from_bytes(&b.bytes))
+            {
                 Some(s) => (s, c.counters, c.next_row),
                 None => {
                     tracing::warn!(job = %job.job_id, "checkpoint state missing; starting the file again");
@@ -242,12 +318,30 @@ impl Catalog {
             },
             None => (ImportState::new(), JobCounters::default(), 0),
         };
-        let Some(blob) = self.uploads.open(&key(job.upload_key.clone())?).await.map_err(ServiceError::storage)? else {
-            return self.fail(job, "upload_missing", "the uploaded file is not there (it may have expired); upload it again").await.map(|o| (o, stats));
+        let Some(blob) = self
+            .uploads
+            .open(&key(job.upload_key.clone())?)
+            .await
+            .map_err(ServiceError::storage)?
+        else {
+            return self
+                .fail(
+                    job,
+                    "upload_missing",
+                    "the uploaded file is not there (it may have expired); upload it again",
+                )
+                .await
+                .map(|o| (o, stats));
         };
         if blob.size > MAX_UPLOAD_BYTES {
-            let reason = format!("the file is {} bytes; an import takes at most {MAX_UPLOAD_BYTES}", blob.size);
-            return self.fail(job, "file_too_large", &reason).await.map(|o| (o, stats));
+            let reason = format!(
+                "the file is {} bytes; an import takes at most {MAX_UPLOAD_BYTES}",
+                blob.size
+            );
+            return self
+                .fail(job, "file_too_large", &reason)
+                .await
+                .map(|o| (o, stats));
         }
         if job.upload_bytes == 0 {
             job.upload_bytes = blob.size;
@@ -263,15 +357,27 @@ impl Catalog {
         let planner_state = state.clone();
         let counted = read_bytes.clone();
         let reading = tokio::task::spawn_blocking(move || {
-            let file = match CsvFile::open(Counting { inner: reader, read: counted.clone() }) {
+            let file = match CsvFile::open(Counting {
+                inner: reader,
+                read: counted.clone(),
+            }) {
                 Ok(f) => f,
                 Err(e) => return drop(tx.blocking_send(Msg::Failed(e))),
             };
             let header = file.header().clone();
-            if tx.blocking_send(Msg::Opened { headers: file.headers_raw().to_vec() }).is_err() {
+            if tx
+                .blocking_send(Msg::Opened {
+                    headers: file.headers_raw().to_vec(),
+                })
+                .is_err()
+            {
                 return;
             }
-            let planner = Planner { index: &index, job: &planner_job, now: Timestamp::now() };
+            let planner = Planner {
+                index: &index,
+                job: &planner_job,
+                now: Timestamp::now(),
+            };
             let mut chunk = Chunk::default();
             for item in file {
                 let (row, planned) = match item {
@@ -297,7 +403,9 @@ impl Catalog {
                             row,
                             column: None,
                             code: "duplicate_row".into(),
-                            message: format!("same product as row {first_row}; this row was not applied (row {first_row}'s values stand)"),
+                            message: format!(
+                                "same product as row {first_row}; this row was not applied (row {first_row}'s values stand)"
+                            ),
                         };
                         lock(&planner_state).reject(ReportRow::new(&rec, vec![note]));
                     }
@@ -308,7 +416,10 @@ impl Catalog {
                 }
                 if chunk.rows as usize >= CHUNK_ROWS {
                     chunk.bytes_read = counted.load(std::sync::atomic::Ordering::Relaxed);
-                    if tx.blocking_send(Msg::Chunk(std::mem::take(&mut chunk))).is_err() {
+                    if tx
+                        .blocking_send(Msg::Chunk(std::mem::take(&mut chunk)))
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -324,86 +435,145 @@ impl Catalog {
         let mut headers = Vec::new();
         let mut last_progress = Instant::now();
         let mut since_checkpoint = 0u64;
+        // Up to WRITE_PIPELINE chunks are written at once; they are settled (counted,
+        // checkpointed) in file order, so a checkpoint never gets ahead of an unwritten row.
+        let store_id = job.store_id.clone();
+        let mut inflight = futures::stream::FuturesOrdered::new();
+        let mut ended: Option<Result<(), FileError>> = None;
         let outcome = loop {
-            let Some(msg) = rx.recv().await else {
-                // The reading thread ended without a word: it panicked.
-                break self.fail(job, "internal", "the import stopped unexpectedly; upload the file again").await?;
-            };
-            match msg {
-                Msg::Opened { headers: h } => headers = h,
-                Msg::Failed(e) => break self.fail(job, e.code, &e.message).await?,
-                Msg::End => {
-                    break self.finish(job, counters, &headers, &state, &state_blob).await?;
+            let room = ended.is_none() && inflight.len() < WRITE_PIPELINE;
+            // Writes progress while the next chunk is awaited (both are polled here).
+            let settled = tokio::select! {
+                biased;
+                settled = inflight.next(), if !inflight.is_empty() => settled,
+                msg = rx.recv(), if room => {
+                    match msg {
+                        Some(Msg::Opened { headers: h }) => headers = h,
+                        Some(Msg::Chunk(mut chunk)) => {
+                            let writes = std::mem::take(&mut chunk.writes);
+                            let write = self.write_chunk(store_id.clone(), writes, state.clone());
+                            inflight.push_back(async move { (write.await, chunk) });
+                        }
+                        Some(Msg::End) => ended = Some(Ok(())),
+                        Some(Msg::Failed(e)) => ended = Some(Err(e)),
+                        // The reading thread ended without a word: it panicked.
+                        None => {
+                            let message = "the import stopped unexpectedly; upload the file again".into();
+                            ended = Some(Err(FileError { code: "internal", message }));
+                        }
+                    }
+                    continue;
                 }
-                Msg::Chunk(chunk) => {
-                    let written = self.write_chunk(&job, chunk.writes, &state, &mut stats).await?;
-                    counters.processed += chunk.rows;
-                    counters.total_rows = counters.processed;
-                    counters.failed += chunk.rejected;
-                    counters.duplicates_found += chunk.duplicates + written.merged;
-                    counters.successful += written.written;
-                    stats.rows += chunk.rows;
-                    since_checkpoint += chunk.rows;
-                    job.counters = counters;
-                    job.bytes_read = chunk.bytes_read;
-                    if let Some(p) = &opts.progress {
-                        p.send_replace(Progress { rows: counters.processed, bytes_read: chunk.bytes_read, bytes_total: job.upload_bytes });
+                else => None,
+            };
+            let Some((written, chunk)) = settled else {
+                break match ended.take() {
+                    Some(Err(e)) => self.fail(job, e.code, &e.message).await?,
+                    _ => {
+                        self.finish(job, counters, &headers, &state, &state_blob)
+                            .await?
                     }
-                    let near_deadline = deadline.is_some_and(|d| d.saturating_duration_since(Instant::now()) < HAND_OFF_MARGIN);
-                    if near_deadline || since_checkpoint >= CHECKPOINT_ROWS {
-                        since_checkpoint = 0;
-                        let bytes = lock(&state).to_bytes(chunk.next_row);
-                        self.uploads.put(&state_blob, Bytes::from(bytes), "application/octet-stream").await.map_err(ServiceError::storage)?;
-                        job.checkpoint = Some(JobCheckpoint { next_row: chunk.next_row, bytes_read: chunk.bytes_read, counters });
-                    }
-                    if near_deadline {
-                        job.lease_until = None;
-                        if !self.save_job(&mut job).await? {
-                            break RunOutcome::Skipped("another run took the job over");
-                        }
-                        self.events.resume_later(&job).await.map_err(ServiceError::storage)?;
-                        break RunOutcome::Paused(job);
-                    }
-                    if last_progress.elapsed() >= PROGRESS_EVERY || job.checkpoint.is_some_and(|c| c.next_row == chunk.next_row) {
-                        last_progress = Instant::now();
-                        job.lease_until = Some(Timestamp::now().plus(JOB_LEASE));
-                        if !self.save_job(&mut job).await? {
-                            break RunOutcome::Skipped("another run took the job over");
-                        }
-                    }
+                };
+            };
+            let (written, chunk_stats) = written?;
+            stats.add(&chunk_stats);
+            counters.processed += chunk.rows;
+            counters.total_rows = counters.processed;
+            counters.failed += chunk.rejected;
+            counters.duplicates_found += chunk.duplicates + written.merged;
+            counters.successful += written.written;
+            stats.rows += chunk.rows;
+            since_checkpoint += chunk.rows;
+            job.counters = counters;
+            job.bytes_read = chunk.bytes_read;
+            if let Some(p) = &opts.progress {
+                p.send_replace(Progress {
+                    rows: counters.processed,
+                    bytes_read: chunk.bytes_read,
+                    bytes_total: job.upload_bytes,
+                });
+            }
+            let near_deadline = deadline
+                .is_some_and(|d| d.saturating_duration_since(Instant::now()) < HAND_OFF_MARGIN);
+            if near_deadline || since_checkpoint >= CHECKPOINT_ROWS {
+                since_checkpoint = 0;
+                let bytes = lock(&state).to_bytes(chunk.next_row);
+                self.uploads
+                    .put(&state_blob, Bytes::from(bytes), "application/octet-stream")
+                    .await
+                    .map_err(ServiceError::storage)?;
+                job.checkpoint = Some(JobCheckpoint {
+                    next_row: chunk.next_row,
+                    bytes_read: chunk.bytes_read,
+                    counters,
+                });
+            }
+            if near_deadline {
+                // Chunks still being written are after the checkpoint: the next run redoes them.
+                job.lease_until = None;
+                if !self.save_job(&mut job).await? {
+                    break RunOutcome::Skipped("another run took the job over");
+                }
+                self.events
+                    .resume_later(&job)
+                    .await
+                    .map_err(ServiceError::storage)?;
+                break RunOutcome::Paused(job);
+            }
+            if last_progress.elapsed() >= PROGRESS_EVERY
+                || job.checkpoint.is_some_and(|c| c.next_row == chunk.next_row)
+            {
+                last_progress = Instant::now();
+                job.lease_until = Some(Timestamp::now().plus(JOB_LEASE));
+                if !self.save_job(&mut job).await? {
+                    break RunOutcome::Skipped("another run took the job over");
                 }
             }
         };
+        drop(inflight);
         drop(rx);
         // The reading thread stops at its next send once the receiver is gone.
         let _ = reading.await;
         if let RunOutcome::Finished(job) = &outcome {
-            self.events.completed(job).await.map_err(ServiceError::storage)?;
+            self.events
+                .completed(job)
+                .await
+                .map_err(ServiceError::storage)?;
         }
         Ok((outcome, stats))
     }
 
     /// Writes one chunk: new products, then the inventory items.
-    async fn write_chunk(&self, job: &CsvJob, plans: Vec<RowPlan>, state: &Mutex<ImportState>, stats: &mut RunStats) -> ServiceResult<Written> {
-        // New pending products (each with its barcode guard).
-        let creates: Vec<Product> = plans.iter().filter_map(|p| p.create.as_deref().cloned()).collect();
-        let store = self.products.clone();
-        let results: Vec<(ProductId, Result<(), StorageError>)> = futures::stream::iter(creates)
-            .map(move |p| {
-                let store = store.clone();
-                async move { (p.product_id, store.insert(&p).await) }
-            })
-            .buffer_unordered(CREATES_IN_FLIGHT)
-            .collect()
-            .await;
-        for (id, r) in results {
-            match r {
-                Ok(()) => stats.products_created += 1,
-                // Made by an earlier run of these rows.
-                Err(StorageError::AlreadyExists) => {}
-                // The catalog has the barcode (since the index was built): that product it is.
-                Err(StorageError::BarcodeTaken { existing, .. }) => lock(state).retarget(id, existing),
-                Err(e) => return Err(ServiceError::storage(e)),
+    async fn write_chunk(
+        &self,
+        store_id: StoreId,
+        plans: Vec<RowPlan>,
+        state: Arc<Mutex<ImportState>>,
+    ) -> ServiceResult<(Written, RunStats)> {
+        let mut stats = RunStats::default();
+        let state = state.as_ref();
+        // New pending products (each with a barcode with its guard).
+        let creates: Vec<Product> = plans
+            .iter()
+            .filter_map(|p| p.create.as_deref().cloned())
+            .collect();
+        if !creates.is_empty() {
+            let results = self
+                .products
+                .insert_new(&creates)
+                .await
+                .map_err(ServiceError::storage)?;
+            for (p, r) in creates.iter().zip(results) {
+                match r {
+                    Ok(true) => stats.products_created += 1,
+                    // Made by an earlier run of these rows.
+                    Ok(false) => {}
+                    // The catalog has the barcode (since the index was built): that product it is.
+                    Err(StorageError::BarcodeTaken { existing, .. }) => {
+                        lock(state).retarget(p.product_id, existing)
+                    }
+                    Err(e) => return Err(ServiceError::storage(e)),
+                }
             }
         }
         // One row per product (a retargeted product can meet a row linked to it directly).
@@ -422,11 +592,15 @@ impl Catalog {
             }
         }
         // Current items, then the rows applied to them.
-        let ids: Vec<Vec<ProductId>> = rows.chunks(MAX_BULK_READ).map(|c| c.iter().map(|(id, _)| *id).collect()).collect();
-        let (inventory, store_id) = (self.inventory.clone(), job.store_id.clone());
+        let ids: Vec<Vec<ProductId>> = rows
+            .chunks(MAX_BULK_READ)
+            .map(|c| c.iter().map(|(id, _)| *id).collect())
+            .collect();
+        let inventory = self.inventory.clone();
+        let reader_store = store_id.clone();
         let reads: Vec<Result<Vec<InventoryItem>, StorageError>> = futures::stream::iter(ids)
             .map(move |c| {
-                let (inventory, store_id) = (inventory.clone(), store_id.clone());
+                let (inventory, store_id) = (inventory.clone(), reader_store.clone());
                 async move { inventory.get_many(&store_id, &c).await }
             })
             .buffer_unordered(4)
@@ -444,19 +618,48 @@ impl Catalog {
             .map(|(id, p)| {
                 let old = current.get(id);
                 let details = p.values.apply(old.map(|i| &i.details));
-                InventoryItem::new(job.store_id.clone(), *id, details, old.map_or(1, |i| i.version + 1), now)
+                InventoryItem::new(
+                    store_id.clone(),
+                    *id,
+                    details,
+                    old.map_or(1, |i| i.version + 1),
+                    now,
+                )
             })
             .collect();
-        let done = self.inventory.put_many(&items).await.map_err(ServiceError::storage)?;
+        let done = self
+            .inventory
+            .put_many(&items)
+            .await
+            .map_err(ServiceError::storage)?;
         stats.write_units += done.write_units.unwrap_or(0.0);
         stats.write_requests += done.requests;
-        Ok(Written { written: rows.len() as u64, merged })
+        Ok((
+            Written {
+                written: rows.len() as u64,
+                merged,
+            },
+            stats,
+        ))
     }
 
     /// Ends the job: the report (if any row had a problem), the final counters, the state gone.
-    async fn finish(&self, mut job: CsvJob, counters: JobCounters, headers: &[String], state: &Mutex<ImportState>, state_blob: &BlobKey) -> ServiceResult<RunOutcome> {
+    async fn finish(
+        &self,
+        mut job: CsvJob,
+        counters: JobCounters,
+        headers: &[String],
+        state: &Mutex<ImportState>,
+        state_blob: &BlobKey,
+    ) -> ServiceResult<RunOutcome> {
         if counters.processed == 0 {
-            return self.fail(job, "no_rows", "the file has a header but no rows to import").await;
+            return self
+                .fail(
+                    job,
+                    "no_rows",
+                    "the file has a header but no rows to import",
+                )
+                .await;
         }
         let report = {
             let s = lock(state);
@@ -464,7 +667,10 @@ impl Catalog {
         };
         if let Some(bytes) = report {
             let k = report_key(&job.store_id, &job.job_id);
-            self.uploads.put(&key(k.clone())?, Bytes::from(bytes), "text/csv").await.map_err(ServiceError::storage)?;
+            self.uploads
+                .put(&key(k.clone())?, Bytes::from(bytes), "text/csv")
+                .await
+                .map_err(ServiceError::storage)?;
             job.report_key = Some(k);
         }
         job.counters = counters;
@@ -490,7 +696,10 @@ impl Catalog {
         if !self.save_job(&mut job).await? {
             return Ok(RunOutcome::Skipped("another run took the job over"));
         }
-        self.uploads.delete(state_blob).await.map_err(ServiceError::storage)?;
+        self.uploads
+            .delete(state_blob)
+            .await
+            .map_err(ServiceError::storage)?;
         Ok(RunOutcome::Finished(job))
     }
 

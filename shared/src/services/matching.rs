@@ -191,15 +191,17 @@ impl Catalog {
         {
             let current = self.matcher.current.read().await;
             if let Some((index, at)) = current.as_ref()
-                && at.elapsed() < self.matcher.max_age {
-                    return Ok((index.clone(), at.elapsed()));
-                }
+                && at.elapsed() < self.matcher.max_age
+            {
+                return Ok((index.clone(), at.elapsed()));
+            }
         }
         let mut current = self.matcher.current.write().await;
         if let Some((index, at)) = current.as_ref()
-            && at.elapsed() < self.matcher.max_age {
-                return Ok((index.clone(), at.elapsed()));
-            }
+            && at.elapsed() < self.matcher.max_age
+        {
+            return Ok((index.clone(), at.elapsed()));
+        }
         match self.load_index().await {
             Ok(index) => {
                 let index = Arc::new(LoadedIndex::new(index));
@@ -318,12 +320,13 @@ impl Catalog {
                 && matches!(
                     product.verification_status,
                     VerificationStatus::Pending | VerificationStatus::Approved
-                ) {
-                    candidates.push(MatchedCandidate {
-                        product,
-                        evidence: c.clone(),
-                    });
-                }
+                )
+            {
+                candidates.push(MatchedCandidate {
+                    product,
+                    evidence: c.clone(),
+                });
+            }
         }
         // The decision is about the engine's first candidate; if that one was skipped, a person
         // has to look.

@@ -159,13 +159,14 @@ impl PageRequest {
     /// Checks the size (1 to 100, default 25); the cursor is checked against its scope later.
     pub fn validate(&self, errors: &mut FieldErrors) {
         if let Some(l) = self.limit
-            && (l == 0 || l > MAX_PAGE_SIZE) {
-                errors.add(
-                    "query.limit",
-                    "out_of_range",
-                    format!("limit must be between 1 and {MAX_PAGE_SIZE}"),
-                );
-            }
+            && (l == 0 || l > MAX_PAGE_SIZE)
+        {
+            errors.add(
+                "query.limit",
+                "out_of_range",
+                format!("limit must be between 1 and {MAX_PAGE_SIZE}"),
+            );
+        }
     }
 }
 

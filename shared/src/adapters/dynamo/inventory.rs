@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, Put, PutRequest, ReturnConsumedCapacity, ReturnValue,
-    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
+    AttributeValue, Put, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update, WriteRequest,
 };
 use futures::{FutureExt, StreamExt};
 
@@ -23,12 +23,7 @@ use crate::ports::{
     PageQuery, StorageError, StorageResult,
 };
 
-/// Items per BatchWriteItem request (DynamoDB's limit).
-const BATCH_WRITE: usize = 25;
-/// BatchWriteItem requests in flight at once during a bulk write.
-const WRITES_IN_FLIGHT: usize = 8;
-/// Tries of a batch's unprocessed items before the write is reported unavailable.
-const BATCH_ATTEMPTS: u32 = 10;
+use super::{BATCH_WRITE, WRITES_IN_FLIGHT};
 
 const ITEM_PREFIX: &str = "I#";
 
@@ -99,35 +94,6 @@ fn adjustment_refused(a: &Adjustment, old: Option<&Item>) -> StorageError {
 }
 
 impl DynamoStore {
-    /// One BatchWriteItem of at most 25 puts, retrying unprocessed items with backoff.
-    /// Returns the write units consumed and the requests sent.
-    async fn write_batch(&self, mut batch: Vec<WriteRequest>) -> StorageResult<(f64, usize)> {
-        let (mut units, mut sent) = (0.0, 0);
-        let mut delay = std::time::Duration::from_millis(25);
-        for attempt in 1.. {
-            sent += 1;
-            let res = self
-                .client
-                .batch_write_item()
-                .request_items(&self.tables.inventory, batch)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .map_err(sdk_err)?;
-            units += res.consumed_capacity().iter().filter_map(|c| c.capacity_units()).sum::<f64>();
-            batch = res.unprocessed_items.and_then(|mut u| u.remove(&self.tables.inventory)).unwrap_or_default();
-            if batch.is_empty() {
-                break;
-            }
-            if attempt >= BATCH_ATTEMPTS {
-                return Err(StorageError::Unavailable("inventory writes stayed unprocessed (throttled)".into()));
-            }
-            tokio::time::sleep(super::jitter(delay)).await;
-            delay = (delay * 2).min(std::time::Duration::from_secs(2));
-        }
-        Ok((units, sent))
-    }
-
     async fn get_inventory_item(&self, store: &str, sk: String) -> StorageResult<Option<Item>> {
         let out = self
             .client
@@ -248,45 +214,28 @@ impl DynamoStore {
 
 #[async_trait]
 impl InventoryStore for DynamoStore {
-    async fn get_many(&self, store: &StoreId, products: &[ProductId]) -> StorageResult<Vec<InventoryItem>> {
+    async fn get_many(
+        &self,
+        store: &StoreId,
+        products: &[ProductId],
+    ) -> StorageResult<Vec<InventoryItem>> {
         if products.len() > MAX_BULK_READ {
-            return Err(StorageError::backend(format!("get_many takes at most {MAX_BULK_READ} items")));
+            return Err(StorageError::backend(format!(
+                "get_many takes at most {MAX_BULK_READ} items"
+            )));
         }
-        let mut keys: Vec<Item> = products
+        let keys: Vec<Item> = products
             .iter()
-            .map(|p| Item::from([("store_id".to_string(), s(store.as_str())), ("sk".to_string(), s(item_sk(p)))]))
+            .map(|p| {
+                Item::from([
+                    ("store_id".to_string(), s(store.as_str())),
+                    ("sk".to_string(), s(item_sk(p))),
+                ])
+            })
             .collect();
         let mut out = Vec::with_capacity(keys.len());
-        let mut delay = std::time::Duration::from_millis(25);
-        for attempt in 1.. {
-            if keys.is_empty() {
-                break;
-            }
-            let request = KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().map_err(build_err)?;
-            let res = self
-                .client
-                .batch_get_item()
-                .request_items(&self.tables.inventory, request)
-                .send()
-                .await
-                .map_err(sdk_err)?;
-            if let Some(mut found) = res.responses {
-                for item in found.remove(&self.tables.inventory).unwrap_or_default() {
-                    out.push(item_from(item)?);
-                }
-            }
-            keys = res
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.tables.inventory))
-                .map(|k| k.keys)
-                .unwrap_or_default();
-            if !keys.is_empty() {
-                if attempt >= BATCH_ATTEMPTS {
-                    return Err(StorageError::Unavailable("inventory reads stayed unprocessed (throttled)".into()));
-                }
-                tokio::time::sleep(super::jitter(delay)).await;
-                delay = (delay * 2).min(std::time::Duration::from_secs(2));
-            }
+        for item in self.batch_get(&self.tables.inventory, keys).await? {
+            out.push(item_from(item)?);
         }
         Ok(out)
     }
@@ -294,18 +243,44 @@ impl InventoryStore for DynamoStore {
     async fn put_many(&self, items: &[InventoryItem]) -> StorageResult<BulkWrite> {
         let mut requests = Vec::with_capacity(items.len());
         for i in items {
-            let record = InventoryRecord::new(&i.store_id, &i.product_id, &i.details, i.version, i.last_updated);
+            let record = InventoryRecord::new(
+                &i.store_id,
+                &i.product_id,
+                &i.details,
+                i.version,
+                i.last_updated,
+            );
             let mut attrs = to_item(&record)?;
             attrs.insert("sk".into(), s(item_sk(&i.product_id)));
             attrs.insert("entity".into(), s("item"));
-            requests.push(WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(attrs)).build().map_err(build_err)?).build());
+            requests.push(
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(attrs))
+                            .build()
+                            .map_err(build_err)?,
+                    )
+                    .build(),
+            );
         }
-        let batches: Vec<Vec<WriteRequest>> = requests.chunks(BATCH_WRITE).map(<[WriteRequest]>::to_vec).collect();
-        let results: Vec<StorageResult<(f64, usize)>> = futures::stream::iter(batches.into_iter().map(|b| self.write_batch(b)))
-            .buffer_unordered(WRITES_IN_FLIGHT)
-            .collect()
-            .await;
-        let mut done = BulkWrite { written: items.len(), write_units: Some(0.0), requests: 0 };
+        let batches: Vec<Vec<WriteRequest>> = requests
+            .chunks(BATCH_WRITE)
+            .map(<[WriteRequest]>::to_vec)
+            .collect();
+        let results: Vec<StorageResult<(f64, usize)>> = futures::stream::iter(
+            batches
+                .into_iter()
+                .map(|b| self.write_batch(&self.tables.inventory, b)),
+        )
+        .buffer_unordered(WRITES_IN_FLIGHT)
+        .collect()
+        .await;
+        let mut done = BulkWrite {
+            written: items.len(),
+            write_units: Some(0.0),
+            requests: 0,
+        };
         for r in results {
             let (units, sent) = r?;
             done.write_units = done.write_units.map(|w| w + units);
@@ -337,9 +312,9 @@ impl InventoryStore for DynamoStore {
         if let Some(a) = &after
             && (get_s(a, "store_id") != Some(store.as_str())
                 || !get_s(a, "sk").is_some_and(|k| k.starts_with(ITEM_PREFIX)))
-            {
-                return Err(StorageError::BadContinuation);
-            }
+        {
+            return Err(StorageError::BadContinuation);
+        }
         let (client, table, store_s) = (
             self.client.clone(),
             self.tables.inventory.clone(),

@@ -95,9 +95,10 @@ impl JobStore for DynamoStore {
         const ATTRS: &[&str] = &["job_id", "store_id", "store_sort"];
         let after = page.after.as_ref().map(|c| decode(c, ATTRS)).transpose()?;
         if let Some(a) = &after
-            && get_s(a, "store_id") != Some(store.as_str()) {
-                return Err(StorageError::BadContinuation);
-            }
+            && get_s(a, "store_id") != Some(store.as_str())
+        {
+            return Err(StorageError::BadContinuation);
+        }
         let (client, table, store_s) = (
             self.client.clone(),
             self.tables.jobs.clone(),

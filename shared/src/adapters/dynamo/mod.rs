@@ -8,7 +8,7 @@
 //! | table | key | items | GSIs |
 //! |---|---|---|---|
 //! | products | `pk` | `P#<product_id>` products; `B#<gtin>` barcode guards | `by-status` (verification_status, status_sort), `by-category` (category_root, category_sort) |
-//! | inventory | `store_id`, `sk` | `I#<product_id>` items; `OP#<key>` idempotency markers (TTL `expires_at`) | `by-product` (product_id, store_id) |
+//! | inventory | `store_id`, `sk` | `I#<product_id>` items; `OP#<key>` idempotency markers (TTL `expires_at`) | none (one write unit per item write) |
 //! | jobs | `job_id` | jobs | `by-store` (store_id, store_sort) |
 //!
 //! A barcode is unique because its guard item is written in the same transaction as the
@@ -26,11 +26,23 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, KeysAndAttributes, ReturnConsumedCapacity,
+    TransactWriteItem, WriteRequest,
+};
 
 use crate::ports::StorageError;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// Items per BatchWriteItem request (DynamoDB's limit).
+const BATCH_WRITE: usize = 25;
+/// Keys per BatchGetItem request (DynamoDB's limit).
+const BATCH_GET: usize = 100;
+/// BatchWriteItem requests in flight at once during a bulk write.
+const WRITES_IN_FLIGHT: usize = 8;
+/// Tries of a batch's unprocessed items or keys before it is reported unavailable.
+const BATCH_ATTEMPTS: u32 = 10;
 
 /// The three table names (from configuration; tests use fresh names per test).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +71,91 @@ pub struct DynamoStore {
 }
 
 impl DynamoStore {
+    /// One BatchWriteItem of at most 25 requests to `table`, retrying unprocessed items with
+    /// backoff. Returns the write units consumed and the requests sent.
+    async fn write_batch(
+        &self,
+        table: &str,
+        mut batch: Vec<WriteRequest>,
+    ) -> Result<(f64, usize), StorageError> {
+        let (mut units, mut sent) = (0.0, 0);
+        let mut delay = Duration::from_millis(25);
+        for attempt in 1.. {
+            sent += 1;
+            let res = self
+                .client
+                .batch_write_item()
+                .request_items(table, batch)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            units += res
+                .consumed_capacity()
+                .iter()
+                .filter_map(|c| c.capacity_units())
+                .sum::<f64>();
+            batch = res
+                .unprocessed_items
+                .and_then(|mut u| u.remove(table))
+                .unwrap_or_default();
+            if batch.is_empty() {
+                break;
+            }
+            if attempt >= BATCH_ATTEMPTS {
+                return Err(StorageError::Unavailable(
+                    format!("writes to {table} stayed unprocessed (throttled)").into(),
+                ));
+            }
+            tokio::time::sleep(jitter(delay)).await;
+            delay = (delay * 2).min(Duration::from_secs(2));
+        }
+        Ok((units, sent))
+    }
+
+    /// The items of `table` under `keys` (any number; 100 per request, consistent reads),
+    /// retrying unprocessed keys with backoff. Missing items are absent from the answer.
+    async fn batch_get(&self, table: &str, keys: Vec<Item>) -> Result<Vec<Item>, StorageError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH_GET) {
+            let mut keys = chunk.to_vec();
+            let mut delay = Duration::from_millis(25);
+            for attempt in 1.. {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(build_err)?;
+                let res = self
+                    .client
+                    .batch_get_item()
+                    .request_items(table, request)
+                    .send()
+                    .await
+                    .map_err(sdk_err)?;
+                if let Some(mut found) = res.responses {
+                    out.extend(found.remove(table).unwrap_or_default());
+                }
+                keys = res
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+                if keys.is_empty() {
+                    break;
+                }
+                if attempt >= BATCH_ATTEMPTS {
+                    return Err(StorageError::Unavailable(
+                        format!("reads of {table} stayed unprocessed (throttled)").into(),
+                    ));
+                }
+                tokio::time::sleep(jitter(delay)).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+        }
+        Ok(out)
+    }
+
     pub fn new(client: Client, tables: TableNames) -> Self {
         Self { client, tables }
     }

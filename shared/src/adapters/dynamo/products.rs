@@ -2,9 +2,10 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, Delete, Put, PutRequest, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, WriteRequest,
 };
-use futures::FutureExt;
+use futures::{FutureExt, StreamExt};
 
 use super::paging::{Fetch, collect_page, decode};
 use super::{DynamoStore, Item, TxError, build_err, failed, from_item, get_s, s, sdk_err, to_item};
@@ -87,6 +88,75 @@ impl DynamoStore {
 
 #[async_trait]
 impl ProductStore for DynamoStore {
+    async fn insert_new(&self, products: &[Product]) -> StorageResult<Vec<StorageResult<bool>>> {
+        let table = &self.tables.products;
+        let mut out: Vec<Option<StorageResult<bool>>> = (0..products.len()).map(|_| None).collect();
+        // Without a barcode: read which exist (100 per request), batch-write the rest (25 per
+        // request). Ids come from the rows, so an existing one is this product already.
+        let plain: Vec<usize> = (0..products.len())
+            .filter(|&i| products[i].barcode.is_none())
+            .collect();
+        if !plain.is_empty() {
+            let keys: Vec<Item> = plain
+                .iter()
+                .map(|&i| Item::from([("pk".to_string(), s(product_pk(&products[i].product_id)))]))
+                .collect();
+            let existing: std::collections::HashSet<String> = self
+                .batch_get(table, keys)
+                .await?
+                .iter()
+                .filter_map(|it| get_s(it, "pk").map(str::to_string))
+                .collect();
+            let mut puts = Vec::new();
+            for &i in &plain {
+                let exists = existing.contains(&product_pk(&products[i].product_id));
+                out[i] = Some(Ok(!exists));
+                if !exists {
+                    let put = PutRequest::builder()
+                        .set_item(Some(product_item(&products[i])?))
+                        .build()
+                        .map_err(build_err)?;
+                    puts.push(WriteRequest::builder().put_request(put).build());
+                }
+            }
+            let batches: Vec<Vec<WriteRequest>> = puts
+                .chunks(super::BATCH_WRITE)
+                .map(<[WriteRequest]>::to_vec)
+                .collect();
+            let results: Vec<StorageResult<(f64, usize)>> =
+                futures::stream::iter(batches.into_iter().map(|b| self.write_batch(table, b)))
+                    .buffer_unordered(super::WRITES_IN_FLIGHT)
+                    .collect()
+                    .await;
+            for r in results {
+                r?;
+            }
+        }
+        // With a barcode: each with its guard, a few at a time.
+        let guarded: Vec<usize> = (0..products.len())
+            .filter(|&i| products[i].barcode.is_some())
+            .collect();
+        let results: Vec<(usize, StorageResult<()>)> = futures::stream::iter(
+            guarded
+                .into_iter()
+                .map(|i| self.insert(&products[i]).map(move |r| (i, r))),
+        )
+        .buffer_unordered(8)
+        .collect()
+        .await;
+        for (i, r) in results {
+            out[i] = Some(match r {
+                Ok(()) => Ok(true),
+                Err(StorageError::AlreadyExists) => Ok(false),
+                Err(e @ (StorageError::Unavailable(_) | StorageError::Backend(_))) => {
+                    return Err(e);
+                }
+                Err(e) => Err(e),
+            });
+        }
+        Ok(out.into_iter().map(|o| o.unwrap_or(Ok(false))).collect())
+    }
+
     async fn insert(&self, product: &Product) -> StorageResult<()> {
         let table = &self.tables.products;
         let put = Put::builder()
@@ -178,9 +248,10 @@ impl ProductStore for DynamoStore {
                     });
                 }
                 if let Some((i, b)) = claimed
-                    && let Some(old) = failed(reasons.get(i)) {
-                        return Err(barcode_taken(b, old));
-                    }
+                    && let Some(old) = failed(reasons.get(i))
+                {
+                    return Err(barcode_taken(b, old));
+                }
                 Err(StorageError::backend(format!(
                     "product update cancelled: {reasons:?}"
                 )))

@@ -37,7 +37,9 @@ pub fn specs() -> Vec<TableSpec> {
             logical: "inventory",
             hash_key: "store_id",
             range_key: Some("sk"),
-            indexes: vec![("by-product", "product_id", "store_id", false)],
+            // No GSI: every item write would pay a second write unit for it, and nothing reads
+            // one yet (merging products will need "which stores stock X"; add it then).
+            indexes: vec![],
             ttl_attribute: Some("expires_at"),
         },
         TableSpec {
