@@ -1,6 +1,6 @@
 # Kirana catalog backend. `make run` and `make test` are the whole set-up on a fresh machine.
 
-.PHONY: run test bench package validate-infra servers-start servers-stop fmt lint clean
+.PHONY: run test bench bench-import package validate-infra servers-start servers-stop fmt lint clean
 
 MATCHBENCH ?= ../shared/matchbench
 BENCH_BIN = target/perf/catalog
@@ -23,6 +23,18 @@ bench-%:
 	@cat=$(MATCHBENCH)/dev/$*/catalog.csv; [ -f $$cat ] || cat=$$cat.gz; \
 	$(BENCH_BIN) match --catalog $$cat --queries $(MATCHBENCH)/dev/$*/queries.csv --out $(BENCH_OUT)/$*.csv && \
 	python3 $(MATCHBENCH)/score.py $(MATCHBENCH)/dev/$*/queries.csv $(BENCH_OUT)/$*.csv
+
+## Bulk-import benchmark: DynamoDB Local + ministack started for it (and stopped after), stock
+## lists of $(BENCH_IMPORT_ROWS) rows built at run time from matchbench dev/1m (distinct products).
+BENCH_IMPORT_ROWS ?= 10000 100000 1000000
+bench-import:
+	cargo build -q --profile perf -p catalog
+	tests/scripts/servers.sh start
+	@eval "$$(tests/scripts/servers.sh env)"; status=0; \
+	for n in $(BENCH_IMPORT_ROWS); do \
+	  $(BENCH_BIN) bench-import --catalog $(MATCHBENCH)/dev/1m/catalog.csv.gz --rows $$n || status=1; \
+	done; \
+	tests/scripts/servers.sh stop; exit $$status
 
 ## cargo lambda build --release --arm64 of every function: target/lambda/<function>/bootstrap.zip.
 package:

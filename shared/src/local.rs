@@ -27,8 +27,8 @@ use crate::ports::{BlobKey, BlobStore};
 
 /// Read at most this much of an API request body (handlers apply their own, smaller limits).
 const MAX_REQUEST_BYTES: usize = 1024 * 1024;
-/// Largest blob accepted through a local presigned URL.
-pub const MAX_LOCAL_BLOB_BYTES: usize = 64 * 1024 * 1024;
+/// Largest blob accepted through a local presigned URL (the largest CSV an import takes).
+pub const MAX_LOCAL_BLOB_BYTES: usize = crate::services::imports::MAX_UPLOAD_BYTES as usize;
 
 #[derive(Clone)]
 struct Shared {

@@ -114,19 +114,15 @@ pub trait ProductStore: Send + Sync {
     /// earlier run). Products without a barcode may be written in batches; one with a barcode
     /// is inserted with its guard. Per product, in order: `Ok(true)` created, `Ok(false)`
     /// already there, or its error (`BarcodeTaken`).
-    async fn insert_new(&self, products: &[Product]) -> StorageResult<Vec<StorageResult<bool>>> {
-        let mut out = Vec::with_capacity(products.len());
+    async fn insert_new(&self, products: &[Product]) -> StorageResult<BulkInsert> {
+        let mut results = Vec::with_capacity(products.len());
         for p in products {
-            out.push(match self.insert(p).await {
-                Ok(()) => Ok(true),
-                Err(StorageError::AlreadyExists) => Ok(false),
-                Err(e @ (StorageError::Unavailable(_) | StorageError::Backend(_))) => {
-                    return Err(e);
-                }
-                Err(e) => Err(e),
-            });
+            results.push(created(self.insert(p).await)?);
         }
-        Ok(out)
+        Ok(BulkInsert {
+            results,
+            write_units: None,
+        })
     }
 }
 
@@ -208,10 +204,38 @@ pub trait InventoryStore: Send + Sync {
     /// batches: the bulk import's write, whose rows set the stock an owner states. Writing the
     /// same items again leaves the same state, so a retried batch is harmless.
     async fn put_many(&self, items: &[InventoryItem]) -> StorageResult<BulkWrite>;
+
+    /// The products `store` has items for, or `None` when it has more than `limit` (a bulk
+    /// import reads only the items that exist, and reads every one for a store this large).
+    async fn stocked_products(
+        &self,
+        store: &StoreId,
+        limit: usize,
+    ) -> StorageResult<Option<std::collections::HashSet<ProductId>>>;
 }
 
 /// Most items one `get_many` reads (DynamoDB's BatchGetItem limit).
 pub const MAX_BULK_READ: usize = 100;
+
+/// What [`ProductStore::insert_new`] did.
+#[derive(Debug, Default)]
+pub struct BulkInsert {
+    /// Per product, in order: `Ok(true)` created, `Ok(false)` already there, or its error.
+    pub results: Vec<StorageResult<bool>>,
+    /// Write capacity units consumed, where the store reports them (DynamoDB).
+    pub write_units: Option<f64>,
+}
+
+/// One insert's answer as [`ProductStore::insert_new`] reports it: created, already there,
+/// or the product's own error; an outage or backend failure ends the whole call.
+pub fn created(r: StorageResult<()>) -> StorageResult<StorageResult<bool>> {
+    match r {
+        Ok(()) => Ok(Ok(true)),
+        Err(StorageError::AlreadyExists) => Ok(Ok(false)),
+        Err(e @ (StorageError::Unavailable(_) | StorageError::Backend(_))) => Err(e),
+        Err(e) => Ok(Err(e)),
+    }
+}
 
 /// What a bulk write did.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

@@ -157,7 +157,7 @@ async fn bulk_inserts_report_each_product_in_order(s: &Stores) {
     }
     batch.push(product("Bulk barcoded", Some(random_gtin())));
     batch.push(product("Bulk clash", Some(taken.clone())));
-    let results = s.products.insert_new(&batch).await.unwrap();
+    let results = s.products.insert_new(&batch).await.unwrap().results;
     assert_eq!(results.len(), batch.len());
     for (i, r) in results.iter().take(140).enumerate() {
         assert_eq!(r.as_ref().ok(), Some(&(i % 7 != 0)), "row {i}: {r:?}");
@@ -183,7 +183,7 @@ async fn bulk_inserts_report_each_product_in_order(s: &Stores) {
             .is_none()
     );
     // A rerun finds every one there already and changes nothing.
-    let again = s.products.insert_new(&batch[..141]).await.unwrap();
+    let again = s.products.insert_new(&batch[..141]).await.unwrap().results;
     assert!(again.iter().all(|r| matches!(r, Ok(false))), "{again:?}");
 }
 
@@ -879,6 +879,42 @@ async fn bulk_inventory_writes_and_reads_in_batches(s: &Stores) {
     );
 }
 
+async fn stocked_products_are_the_store_items_only(s: &Stores) {
+    let (a, b) = (
+        store(&format!("stocked-{}", ProductId::new())),
+        store("stocked-empty"),
+    );
+    assert_eq!(
+        s.inventory.stocked_products(&a, 10).await.unwrap(),
+        Some(Default::default())
+    );
+    let ids: Vec<ProductId> = (0..3).map(|_| ProductId::new()).collect();
+    for p in &ids {
+        s.inventory
+            .put(&a, p, &details("2"), Expect::Absent, Timestamp::now())
+            .await
+            .unwrap();
+    }
+    // An adjustment with an operation key leaves a marker beside the items: not an item.
+    let mut adj = adjustment(&a, &ids[0], "1");
+    adj.operation = Some(Operation {
+        key: "stocked-op-1".into(),
+        fingerprint: "f".into(),
+    });
+    s.inventory.adjust(&adj).await.unwrap();
+    let want: std::collections::HashSet<ProductId> = ids.iter().copied().collect();
+    assert_eq!(
+        s.inventory.stocked_products(&a, 3).await.unwrap(),
+        Some(want)
+    );
+    // More than the limit: no set (the caller reads every item instead).
+    assert_eq!(s.inventory.stocked_products(&a, 2).await.unwrap(), None);
+    assert_eq!(
+        s.inventory.stocked_products(&b, 10).await.unwrap(),
+        Some(Default::default())
+    );
+}
+
 async fn job_checkpoints_and_leases_round_trip(s: &Stores) {
     let mut job = CsvJob::new(JobId::new(), store("jobs-c"), "owner", Timestamp::now());
     job.upload_bytes = 1_000;
@@ -947,5 +983,6 @@ contract!(
     deletes_are_conditional,
     jobs_are_versioned_and_listed_newest_first,
     bulk_inventory_writes_and_reads_in_batches,
+    stocked_products_are_the_store_items_only,
     job_checkpoints_and_leases_round_trip,
 );

@@ -98,8 +98,17 @@ fn query(r: &[String]) -> MatchQuery<'_> {
 }
 
 pub fn peak_rss_mb() -> Option<f64> {
+    proc_status_mb("VmHWM:")
+}
+
+/// The resident set now, in MB (Linux).
+pub fn rss_mb() -> Option<f64> {
+    proc_status_mb("VmRSS:")
+}
+
+fn proc_status_mb(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
 }

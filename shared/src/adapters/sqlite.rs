@@ -436,6 +436,31 @@ impl InventoryStore for SqliteStore {
         .await
     }
 
+    async fn stocked_products(
+        &self,
+        store: &StoreId,
+        limit: usize,
+    ) -> StorageResult<Option<std::collections::HashSet<ProductId>>> {
+        let s = store.to_string();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached("SELECT product_id FROM inventory WHERE store_id = ?1 LIMIT ?2")
+                .map_err(db_err)?;
+            let rows = stmt
+                .query_map(params![s, limit as i64 + 1], |r| r.get::<_, String>(0))
+                .map_err(db_err)?;
+            let mut out = std::collections::HashSet::new();
+            for id in rows {
+                let id = id.map_err(db_err)?;
+                let id = ProductId::parse(&id)
+                    .map_err(|e| StorageError::backend(format!("stored product id {id:?}: {e}")))?;
+                out.insert(id);
+            }
+            Ok((out.len() <= limit).then_some(out))
+        })
+        .await
+    }
+
     async fn put_many(&self, items: &[InventoryItem]) -> StorageResult<BulkWrite> {
         let records: Vec<InventoryRecord> = items
             .iter()

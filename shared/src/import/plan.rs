@@ -222,10 +222,10 @@ impl Planner<'_> {
                 )
             }
         };
-        match state.first(key, plan.row, plan.product) {
-            Some(first) => Plan::Duplicate {
+        match state.first(key, plan.row) {
+            Some(first_row) => Plan::Duplicate {
                 row: plan.row,
-                first_row: first.row,
+                first_row,
             },
             None => Plan::Write(plan),
         }

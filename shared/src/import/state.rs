@@ -8,7 +8,8 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
 
 use super::report::ReportRow;
 use crate::domain::ProductId;
@@ -17,20 +18,15 @@ use crate::domain::ProductId;
 pub const MAX_REPORTED_ROWS: usize = 10_000;
 pub const MAX_REPORT_BYTES: usize = 8 * 1024 * 1024;
 /// State snapshot format version.
-const STATE_VERSION: u32 = 1;
+const STATE_VERSION: u32 = 2;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Seen {
-    /// The first row that went to this product.
-    pub row: u64,
-    pub product: u128,
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
+/// Field order is the snapshot format (postcard is positional): [`Checkpoint`] writes the same.
+#[derive(Debug, Default, Deserialize)]
 pub struct ImportState {
     version: u32,
-    /// Identity key of a row's product (see `plan`) -> the first row with it.
-    seen: HashMap<u64, Seen>,
+    /// Identity key of a row's product (see `plan`) -> the first row with it. The one part
+    /// that grows with the file: 16 bytes (plus the map's slack) per distinct product.
+    seen: HashMap<u64, u64>,
     /// Products this import meant to create whose barcode another product already had: rows
     /// for the first go to the second.
     retargets: HashMap<u128, u128>,
@@ -48,21 +44,12 @@ impl ImportState {
         }
     }
 
-    /// The first row with identity `key`, or records `row` as the first.
-    pub fn first(&mut self, key: u64, row: u64, product: ProductId) -> Option<Seen> {
-        match self.seen.get(&key) {
-            Some(s) if s.row != row => Some(*s),
-            Some(_) => None,
-            None => {
-                self.seen.insert(
-                    key,
-                    Seen {
-                        row,
-                        product: product.as_uuid().as_u128(),
-                    },
-                );
-                None
-            }
+    /// The first row with identity `key` (when that is not `row` itself), or records `row`
+    /// as the first.
+    pub fn first(&mut self, key: u64, row: u64) -> Option<u64> {
+        match *self.seen.entry(key).or_insert(row) {
+            first if first != row => Some(first),
+            _ => None,
         }
     }
 
@@ -90,23 +77,17 @@ impl ImportState {
         }
     }
 
-    /// The state as it stood before row `next_row` (for a checkpoint there).
+    /// The state as it stood before row `next_row` (for a checkpoint there), written from the
+    /// live state without copying it.
     pub fn to_bytes(&self, next_row: u64) -> Vec<u8> {
-        let kept = ImportState {
+        let kept = Checkpoint {
             version: STATE_VERSION,
-            seen: self
-                .seen
-                .iter()
-                .filter(|(_, s)| s.row < next_row)
-                .map(|(k, s)| (*k, *s))
-                .collect(),
-            retargets: self.retargets.clone(),
-            report: self
-                .report
-                .iter()
-                .filter(|r| r.row < next_row)
-                .cloned()
-                .collect(),
+            seen: SeenBefore {
+                seen: &self.seen,
+                next_row,
+            },
+            retargets: &self.retargets,
+            report: self.report.iter().filter(|r| r.row < next_row).collect(),
             report_bytes: 0,
             unreported: self.unreported,
         };
@@ -124,6 +105,34 @@ impl ImportState {
     }
 }
 
+/// [`ImportState`] as a checkpoint writes it (same fields, same order), borrowing the state.
+#[derive(Serialize)]
+struct Checkpoint<'a> {
+    version: u32,
+    seen: SeenBefore<'a>,
+    retargets: &'a HashMap<u128, u128>,
+    report: Vec<&'a ReportRow>,
+    report_bytes: usize,
+    unreported: u64,
+}
+
+/// The `seen` entries of rows before `next_row`, serialised as a map.
+struct SeenBefore<'a> {
+    seen: &'a HashMap<u64, u64>,
+    next_row: u64,
+}
+
+impl Serialize for SeenBefore<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let kept = || self.seen.iter().filter(|(_, row)| **row < self.next_row);
+        let mut map = s.serialize_map(Some(kept().count()))?;
+        for (k, row) in kept() {
+            map.serialize_entry(k, row)?;
+        }
+        map.end()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,10 +141,10 @@ mod tests {
     fn a_checkpoint_forgets_rows_from_its_row_on() {
         let mut s = ImportState::new();
         let (a, b) = (ProductId::new(), ProductId::new());
-        assert_eq!(s.first(1, 2, a), None);
-        assert_eq!(s.first(1, 2, a), None, "a row is not a repeat of itself");
-        assert_eq!(s.first(1, 5, a).map(|x| x.row), Some(2));
-        assert_eq!(s.first(2, 9, b), None);
+        assert_eq!(s.first(1, 2), None);
+        assert_eq!(s.first(1, 2), None, "a row is not a repeat of itself");
+        assert_eq!(s.first(1, 5), Some(2));
+        assert_eq!(s.first(2, 9), None);
         s.retarget(b, a);
         s.reject(ReportRow {
             row: 3,
@@ -149,11 +158,11 @@ mod tests {
         });
         let mut back = ImportState::from_bytes(&s.to_bytes(9)).unwrap();
         assert_eq!(
-            back.first(2, 12, b),
+            back.first(2, 12),
             None,
             "row 9 is read again, so key 2 is new again"
         );
-        assert_eq!(back.first(1, 12, a).map(|x| x.row), Some(2));
+        assert_eq!(back.first(1, 12), Some(2));
         assert_eq!(back.resolve(b), a);
         assert_eq!(
             back.report.iter().map(|r| r.row).collect::<Vec<_>>(),

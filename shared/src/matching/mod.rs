@@ -123,6 +123,13 @@ mod tests {
             row("dal-1kg", "BB Royal", "Toor Dal/Arhar Dal", "1 kg", ""),
             row("turmeric", "Everest", "Turmeric Powder", "100 g", ""),
             row("soap", "Dove", "Cream Beauty Bathing Bar", "3x100 g", ""),
+            row(
+                "bucket",
+                "Swastik",
+                "Plastic Water Bucket With Lid And Steel Handle - Round, Blue",
+                "18 L",
+                "",
+            ),
         ])
     }
 
@@ -219,6 +226,23 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(best(&index, q).1, "dal-1kg");
+    }
+
+    #[test]
+    fn a_product_the_row_names_only_part_of_is_not_linked() {
+        let index = catalog();
+        // Every word of the row is in the product, but most of the product is not in the row:
+        // it may be another bucket of the brand.
+        let q = MatchQuery {
+            name: "Swastik Water Bucket 18 L",
+            ..Default::default()
+        };
+        assert_eq!(best(&index, q), (Decision::Review, "bucket".into()));
+        let q = MatchQuery {
+            name: "Swastik plastic water bucket with lid, steel handle - round blue 18L",
+            ..Default::default()
+        };
+        assert_eq!(best(&index, q), (Decision::Match, "bucket".into()));
     }
 
     #[test]

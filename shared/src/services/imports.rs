@@ -4,8 +4,11 @@
 //! A run streams the uploaded object (memory stays flat whatever its size) through the reader
 //! and the planner on a blocking thread, and writes each chunk of rows as it comes: new pending
 //! products first (each with its barcode guard), then the inventory items in batches (read the
-//! current items, apply the rows, write them back). Every step is idempotent, so a run that is
-//! repeated, or resumed after a crash, leaves the same end state:
+//! items the store already has, apply the rows, write them back; the set of products a store
+//! has is read once per run, so a first import into a new store reads no items at all). An
+//! item another writer creates while the import runs is replaced by the import's row, as a
+//! stock list states the stock. Every step is idempotent, so a run that is repeated, or
+//! resumed after a crash, leaves the same end state:
 //! - a job already `completed` or `failed` is left alone, and one a live run holds (its lease)
 //!   is left to it;
 //! - products the import creates have ids derived from the job and row, so a repeat makes the
@@ -119,11 +122,14 @@ pub struct RunStats {
     pub write_units: f64,
     pub write_requests: usize,
     pub products_created: u64,
+    /// Items read before a row was applied to them (only items the store already had).
+    pub items_read: u64,
 }
 
 impl RunStats {
     fn add(&mut self, o: &RunStats) {
         self.rows += o.rows;
+        self.items_read += o.items_read;
         self.write_units += o.write_units;
         self.write_requests += o.write_requests;
         self.products_created += o.products_created;
@@ -132,6 +138,13 @@ impl RunStats {
 
 /// Chunks being written at once.
 const WRITE_PIPELINE: usize = 3;
+/// A store with more items than this has each row's item read (not a set of what it has).
+const MAX_STOCKED_SET: usize = 100_000;
+
+/// The products the store has items for (read at the start of each run; `None`: too many to
+/// hold, read every row's item). A row's item is read only when it is in here; one this run
+/// makes twice (a product a retargeted row went to) joins it.
+type Stocked = Arc<Mutex<Option<std::collections::HashSet<ProductId>>>>;
 
 /// What the reading thread sends the writer.
 enum Msg {
@@ -348,6 +361,12 @@ impl Catalog {
         }
         let (index, _) = self.match_index().await?;
         let state = Arc::new(Mutex::new(state));
+        let stocked: Stocked = Arc::new(Mutex::new(
+            self.inventory
+                .stocked_products(&job.store_id, MAX_STOCKED_SET)
+                .await
+                .map_err(ServiceError::storage)?,
+        ));
 
         // The reading thread: bytes -> records -> plans, a chunk at a time.
         let (tx, mut rx) = mpsc::channel::<Msg>(2);
@@ -451,7 +470,12 @@ impl Catalog {
                         Some(Msg::Opened { headers: h }) => headers = h,
                         Some(Msg::Chunk(mut chunk)) => {
                             let writes = std::mem::take(&mut chunk.writes);
-                            let write = self.write_chunk(store_id.clone(), writes, state.clone());
+                            let write = self.write_chunk(
+                                store_id.clone(),
+                                writes,
+                                state.clone(),
+                                stocked.clone(),
+                            );
                             inflight.push_back(async move { (write.await, chunk) });
                         }
                         Some(Msg::End) => ended = Some(Ok(())),
@@ -549,6 +573,7 @@ impl Catalog {
         store_id: StoreId,
         plans: Vec<RowPlan>,
         state: Arc<Mutex<ImportState>>,
+        stocked: Stocked,
     ) -> ServiceResult<(Written, RunStats)> {
         let mut stats = RunStats::default();
         let state = state.as_ref();
@@ -558,19 +583,24 @@ impl Catalog {
             .filter_map(|p| p.create.as_deref().cloned())
             .collect();
         if !creates.is_empty() {
-            let results = self
+            let done = self
                 .products
                 .insert_new(&creates)
                 .await
                 .map_err(ServiceError::storage)?;
-            for (p, r) in creates.iter().zip(results) {
+            stats.write_units += done.write_units.unwrap_or(0.0);
+            for (p, r) in creates.iter().zip(done.results) {
                 match r {
                     Ok(true) => stats.products_created += 1,
                     // Made by an earlier run of these rows.
                     Ok(false) => {}
                     // The catalog has the barcode (since the index was built): that product it is.
                     Err(StorageError::BarcodeTaken { existing, .. }) => {
-                        lock(state).retarget(p.product_id, existing)
+                        lock(state).retarget(p.product_id, existing);
+                        // Rows linked to it directly may come later: they read what this wrote.
+                        if let Some(set) = lock(&stocked).as_mut() {
+                            set.insert(existing);
+                        }
                     }
                     Err(e) => return Err(ServiceError::storage(e)),
                 }
@@ -591,10 +621,21 @@ impl Catalog {
                 }
             }
         }
-        // Current items, then the rows applied to them.
-        let ids: Vec<Vec<ProductId>> = rows
+        // Current items (of the products the store has, and of retargeted rows, whose product
+        // this run may have written already), then the rows applied to them.
+        let to_read: Vec<ProductId> = {
+            let stocked = lock(&stocked);
+            rows.iter()
+                .filter(|(id, p)| {
+                    stocked.as_ref().is_none_or(|set| set.contains(id)) || *id != p.product
+                })
+                .map(|(id, _)| *id)
+                .collect()
+        };
+        stats.items_read = to_read.len() as u64;
+        let ids: Vec<Vec<ProductId>> = to_read
             .chunks(MAX_BULK_READ)
-            .map(|c| c.iter().map(|(id, _)| *id).collect())
+            .map(<[ProductId]>::to_vec)
             .collect();
         let inventory = self.inventory.clone();
         let reader_store = store_id.clone();
@@ -721,6 +762,6 @@ struct Written {
     merged: u64,
 }
 
-fn lock(m: &Mutex<ImportState>) -> std::sync::MutexGuard<'_, ImportState> {
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -180,7 +180,7 @@ impl DynamoStore {
                 .build(),
         ];
         let replayed = match self.transact(items).await {
-            Ok(()) => false,
+            Ok(_) => false,
             Err(TxError::Storage(e)) => return Err(e),
             Err(TxError::Canceled(reasons)) => {
                 if let Some(old) = failed(reasons.first()) {
@@ -238,6 +238,48 @@ impl InventoryStore for DynamoStore {
             out.push(item_from(item)?);
         }
         Ok(out)
+    }
+
+    async fn stocked_products(
+        &self,
+        store: &StoreId,
+        limit: usize,
+    ) -> StorageResult<Option<std::collections::HashSet<ProductId>>> {
+        let mut out = std::collections::HashSet::new();
+        let mut start = None;
+        loop {
+            // Keys only: a page holds thousands of them.
+            let page = self
+                .client
+                .query()
+                .table_name(&self.tables.inventory)
+                .key_condition_expression("store_id = :s AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":s", s(store.as_str()))
+                .expression_attribute_values(":prefix", s(ITEM_PREFIX))
+                .projection_expression("sk")
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            for item in page.items() {
+                let sk = get_s(item, "sk").unwrap_or_default();
+                let id = sk
+                    .strip_prefix(ITEM_PREFIX)
+                    .and_then(|id| ProductId::parse(id).ok());
+                let Some(id) = id else {
+                    return Err(StorageError::backend(format!("inventory key {sk:?}")));
+                };
+                out.insert(id);
+            }
+            if out.len() > limit {
+                return Ok(None);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(Some(out));
+            }
+        }
     }
 
     async fn put_many(&self, items: &[InventoryItem]) -> StorageResult<BulkWrite> {

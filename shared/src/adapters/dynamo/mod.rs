@@ -169,18 +169,26 @@ impl DynamoStore {
     }
 
     /// Runs a transaction, retrying while it only lost a race with another transaction
-    /// (`TransactionConflict`); any other cancellation is returned with its reasons.
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
+    /// (`TransactionConflict`); any other cancellation is returned with its reasons. Returns
+    /// the write units the applied transaction consumed.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<f64, TxError> {
         let mut delay = Duration::from_millis(20);
         for attempt in 0.. {
             let result = self
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await;
             match result {
-                Ok(_) => return Ok(()),
+                Ok(out) => {
+                    return Ok(out
+                        .consumed_capacity()
+                        .iter()
+                        .filter_map(|c| c.capacity_units())
+                        .sum());
+                }
                 Err(SdkError::ServiceError(e)) => match e.into_err() {
                     TransactWriteItemsError::TransactionCanceledException(c) => {
                         let reasons = c.cancellation_reasons().to_vec();

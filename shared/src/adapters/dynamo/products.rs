@@ -13,7 +13,9 @@ use crate::adapters::records::{
     ProductRecord, category_path_key, category_root, created_sort_key, search_text,
 };
 use crate::domain::{Gtin, Product, ProductId};
-use crate::ports::{Page, PageQuery, ProductFilter, ProductStore, StorageError, StorageResult};
+use crate::ports::{
+    BulkInsert, Page, PageQuery, ProductFilter, ProductStore, StorageError, StorageResult, created,
+};
 
 fn product_pk(id: &ProductId) -> String {
     format!("P#{id}")
@@ -84,12 +86,45 @@ impl DynamoStore {
             .map_err(sdk_err)?;
         Ok(out.item)
     }
+
+    /// Inserts a product (with its barcode guard) and returns the write units it consumed.
+    async fn insert_units(&self, product: &Product) -> StorageResult<f64> {
+        let table = &self.tables.products;
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(product_item(product)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(build_err)?;
+        let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        if let Some(b) = &product.barcode {
+            // A new product's id is never a guard's holder, so the guard's "OR product_id = :id"
+            // cannot let it through.
+            items.push(guard_put(b, &product.product_id, table)?);
+        }
+        match self.transact(items).await {
+            Ok(units) => Ok(units),
+            Err(TxError::Storage(e)) => Err(e),
+            Err(TxError::Canceled(reasons)) => {
+                if failed(reasons.first()).is_some() {
+                    return Err(StorageError::AlreadyExists);
+                }
+                match (&product.barcode, failed(reasons.get(1))) {
+                    (Some(b), Some(old)) => Err(barcode_taken(b, old)),
+                    _ => Err(StorageError::backend(format!(
+                        "product insert cancelled: {reasons:?}"
+                    ))),
+                }
+            }
+        }
+    }
 }
 
 #[async_trait]
 impl ProductStore for DynamoStore {
-    async fn insert_new(&self, products: &[Product]) -> StorageResult<Vec<StorageResult<bool>>> {
+    async fn insert_new(&self, products: &[Product]) -> StorageResult<BulkInsert> {
         let table = &self.tables.products;
+        let mut units = 0.0;
         let mut out: Vec<Option<StorageResult<bool>>> = (0..products.len()).map(|_| None).collect();
         // Without a barcode: read which exist (100 per request), batch-write the rest (25 per
         // request). Ids come from the rows, so an existing one is this product already.
@@ -129,63 +164,35 @@ impl ProductStore for DynamoStore {
                     .collect()
                     .await;
             for r in results {
-                r?;
+                units += r?.0;
             }
         }
         // With a barcode: each with its guard, a few at a time.
         let guarded: Vec<usize> = (0..products.len())
             .filter(|&i| products[i].barcode.is_some())
             .collect();
-        let results: Vec<(usize, StorageResult<()>)> = futures::stream::iter(
+        let results: Vec<(usize, StorageResult<f64>)> = futures::stream::iter(
             guarded
                 .into_iter()
-                .map(|i| self.insert(&products[i]).map(move |r| (i, r))),
+                .map(|i| self.insert_units(&products[i]).map(move |r| (i, r))),
         )
         .buffer_unordered(8)
         .collect()
         .await;
         for (i, r) in results {
-            out[i] = Some(match r {
-                Ok(()) => Ok(true),
-                Err(StorageError::AlreadyExists) => Ok(false),
-                Err(e @ (StorageError::Unavailable(_) | StorageError::Backend(_))) => {
-                    return Err(e);
-                }
-                Err(e) => Err(e),
-            });
+            if let Ok(u) = &r {
+                units += u;
+            }
+            out[i] = Some(created(r.map(|_| ()))?);
         }
-        Ok(out.into_iter().map(|o| o.unwrap_or(Ok(false))).collect())
+        Ok(BulkInsert {
+            results: out.into_iter().map(|o| o.unwrap_or(Ok(false))).collect(),
+            write_units: Some(units),
+        })
     }
 
     async fn insert(&self, product: &Product) -> StorageResult<()> {
-        let table = &self.tables.products;
-        let put = Put::builder()
-            .table_name(table)
-            .set_item(Some(product_item(product)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(build_err)?;
-        let mut items = vec![TransactWriteItem::builder().put(put).build()];
-        if let Some(b) = &product.barcode {
-            // A new product's id is never a guard's holder, so the guard's "OR product_id = :id"
-            // cannot let it through.
-            items.push(guard_put(b, &product.product_id, table)?);
-        }
-        match self.transact(items).await {
-            Ok(()) => Ok(()),
-            Err(TxError::Storage(e)) => Err(e),
-            Err(TxError::Canceled(reasons)) => {
-                if failed(reasons.first()).is_some() {
-                    return Err(StorageError::AlreadyExists);
-                }
-                match (&product.barcode, failed(reasons.get(1))) {
-                    (Some(b), Some(old)) => Err(barcode_taken(b, old)),
-                    _ => Err(StorageError::backend(format!(
-                        "product insert cancelled: {reasons:?}"
-                    ))),
-                }
-            }
-        }
+        self.insert_units(product).await.map(|_| ())
     }
 
     async fn get(&self, id: &ProductId) -> StorageResult<Option<Product>> {
@@ -236,7 +243,7 @@ impl ProductStore for DynamoStore {
             }
         }
         match self.transact(items).await {
-            Ok(()) => Ok(()),
+            Ok(_) => Ok(()),
             Err(TxError::Storage(e)) => Err(e),
             Err(TxError::Canceled(reasons)) => {
                 if let Some(old) = failed(reasons.first()) {
