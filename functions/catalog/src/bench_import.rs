@@ -38,6 +38,24 @@ pub struct Args {
     pub s3: String,
 }
 
+/// CPU time (user + system) this process has used, in seconds (Linux; NaN elsewhere).
+fn cpu_s() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    // Fields after the command name (which may hold spaces) start at the state, field 3.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // utime and stime are fields 14 and 15: 11th and 12th numbers after the state.
+    match (f.get(10), f.get(11)) {
+        (Some(u), Some(s)) => (u + s) / 100.0,
+        _ => f64::NAN,
+    }
+}
+
 /// Items of the raw BatchWriteItem measurement (the rate settles long before).
 const RAW_ITEMS: usize = 100_000;
 
@@ -230,11 +248,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     app.match_index().await?; // cold start: the snapshot load is not import time
     reset_peak_rss();
     let rss_start = rss_mb().unwrap_or(f64::NAN);
+    let cpu_start = cpu_s();
     let t = Instant::now();
     let (outcome, stats) = app
         .run_import(&shop, &job.job_id, &RunOptions::default())
         .await?;
     let import_s = t.elapsed().as_secs_f64();
+    let import_cpu = cpu_s() - cpu_start;
     let rss = peak_rss_mb().unwrap_or(f64::NAN);
     let RunOutcome::Finished(done) = outcome else {
         bail!("the import did not finish: {outcome:?}")
@@ -247,7 +267,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let written_s = c.successful as f64 / import_s;
     println!(
         "catalog_products={products} index_build_s={index_s:.1} rows={} csv_mb={:.1} status={} successful={} failed={} duplicates={} new_products={} \
-         import_s={import_s:.2} import_rows_per_s={rows_s:.0} written_rows_per_s={written_s:.0} raw_batchwrite_items_per_s={raw_rows_s:.0} (before {raw_before:.0}, after {raw_after:.0}) \
+         import_s={import_s:.2} import_cpu_s={import_cpu:.1} import_rows_per_s={rows_s:.0} written_rows_per_s={written_s:.0} raw_batchwrite_items_per_s={raw_rows_s:.0} (before {raw_before:.0}, after {raw_after:.0}) \
          ratio={:.2} write_units_per_row={:.3} raw_write_units_per_item={:.3} write_requests={} rss_at_start_mb={rss_start:.0} import_peak_rss_mb={rss:.0} import_rss_growth_mb={:.0}",
         c.processed,
         bytes as f64 / 1e6,

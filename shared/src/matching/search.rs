@@ -627,9 +627,21 @@ impl MatchIndex {
                 table.extend(words[wi].2.iter().map(|&(t, v)| (t, slot as u16, v)));
             }
             table.sort_unstable_by_key(|e| e.0);
+            // Most of a product's words are none of the refining words: a 4096-bit filter of
+            // the table's words says so without searching it.
+            let mut filter = [0u64; 64];
+            let bit = |t: u32| ((t as usize >> 6) & 63, 1u64 << (t & 63));
+            for e in &table {
+                let (w, b) = bit(e.0);
+                filter[w] |= b;
+            }
             let mut best = vec![0f32; refine.len()];
             for (score, p) in ranked.iter_mut() {
                 for &t in self.prod_terms.get(*p) {
+                    let (w, b) = bit(t);
+                    if filter[w] & b == 0 {
+                        continue;
+                    }
                     let start = table.partition_point(|e| e.0 < t);
                     for &(_, slot, v) in table[start..].iter().take_while(|e| e.0 == t) {
                         let b = &mut best[usize::from(slot)];
