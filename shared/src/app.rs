@@ -16,6 +16,7 @@
 //! | `S3_FORCE_PATH_STYLE` | `true` for S3-compatible local servers |
 //! | `AWS_ENDPOINT_URL` (SDK standard) | local DynamoDB/S3 endpoints |
 
+#[cfg(feature = "embedded")]
 use std::path::Path;
 use std::sync::Arc;
 

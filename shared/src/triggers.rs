@@ -167,11 +167,13 @@ fn message_work(body: &str) -> Option<Vec<ImportWork>> {
         .map(|e| s3_work(&e))
 }
 
+/// Runs one unit of work; its summary, and whether it must be asked for again later (another
+/// run held the job).
 async fn run_work(
     app: &App,
     work: &ImportWork,
     ctx: TriggerContext,
-) -> Result<Value, ServiceError> {
+) -> Result<(Value, bool), ServiceError> {
     let opts = RunOptions {
         deadline: ctx.deadline,
         progress: None,
@@ -184,8 +186,11 @@ async fn run_work(
         RunOutcome::Finished(j) => (j.status.as_str(), Some(j.job_id)),
         RunOutcome::Paused(j) => ("paused", Some(j.job_id)),
         RunOutcome::Skipped(why) => (*why, None),
+        RunOutcome::Busy => ("another run holds the job", None),
     };
-    Ok(json!({ "work": format!("{work:?}"), "outcome": status, "job_id": job, "stats": stats }))
+    let summary =
+        json!({ "work": format!("{work:?}"), "outcome": status, "job_id": job, "stats": stats });
+    Ok((summary, outcome == RunOutcome::Busy))
 }
 
 async fn csv_import(
@@ -202,8 +207,9 @@ async fn csv_import(
     {
         let s3: S3Event = serde_json::from_value(event).map_err(bad_event)?;
         let mut done = Vec::new();
+        // Invoked by S3 directly (locally or in tests): a busy job's own run carries on.
         for work in s3_work(&s3) {
-            done.push(run_work(&app, &work, ctx).await?);
+            done.push(run_work(&app, &work, ctx).await?.0);
         }
         return Ok(json!({ "runs": done }));
     }
@@ -217,15 +223,24 @@ async fn csv_import(
             continue;
         };
         for w in work {
-            match run_work(&app, &w, ctx).await {
-                Ok(summary) => done.push(summary),
+            let retry = match run_work(&app, &w, ctx).await {
+                Ok((summary, busy)) => {
+                    done.push(summary);
+                    if busy {
+                        tracing::info!(message = %id, "the job is held by another run; SQS will ask again");
+                    }
+                    busy
+                }
                 Err(e) => {
                     tracing::error!(message = %id, error = %e, "import run failed; SQS will redeliver the message");
-                    let mut failure = BatchItemFailure::default();
-                    failure.item_identifier = id.clone();
-                    response.batch_item_failures.push(failure);
-                    break;
+                    true
                 }
+            };
+            if retry {
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id.clone();
+                response.batch_item_failures.push(failure);
+                break;
             }
         }
     }

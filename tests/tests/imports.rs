@@ -342,11 +342,33 @@ async fn a_paused_import_resumes_and_a_rerun_changes_nothing() {
     let pending = count_pending(&api, &owner).await;
     assert_eq!(pending, rows, "one product per row, none twice");
 
-    // GIVEN a run that died mid-file (its lease expired, no checkpoint) WHEN the notification is
+    // GIVEN a run that holds the job (its lease is live) WHEN the notification is delivered again
+    // THEN the message goes back to SQS for later and the job is left to that run.
+    let mut held = done.clone();
+    held.status = JobStatus::Processing;
+    held.completed_at = None;
+    held.lease_until =
+        Some(catalog_core::domain::Timestamp::now().plus(time::Duration::minutes(2)));
+    held.version += 1;
+    api.app.catalog.jobs.update(&held).await.unwrap();
+    let summary = CSV_IMPORT
+        .call(
+            api.app.clone(),
+            AwsRig::lambda_event(&messages),
+            TriggerContext::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        summary["batchItemFailures"].as_array().map(Vec::len),
+        Some(1),
+        "{summary}"
+    );
+    assert_eq!(job(&api, &id).await, held);
+
+    // GIVEN a run that died mid-file (its lease lapsed, no checkpoint) WHEN the notification is
     // redelivered THEN the file is imported again to the same end state: same products, same stock.
-    let mut crashed = done.clone();
-    crashed.status = JobStatus::Processing;
-    crashed.completed_at = None;
+    let mut crashed = held.clone();
     crashed.counters = Default::default();
     crashed.lease_until =
         Some(catalog_core::domain::Timestamp::now().plus(time::Duration::seconds(-1)));

@@ -77,6 +77,7 @@ pub async fn run(file: &Path, store: &str, data_dir: &Path, secret: &str) -> any
         RunOutcome::Finished(job) => job,
         RunOutcome::Paused(_) => bail!("the import paused (it should not without a deadline)"),
         RunOutcome::Skipped(why) => bail!("the import did not run: {why}"),
+        RunOutcome::Busy => bail!("another run holds the import; try again in a few minutes"),
     };
     let c = job.counters;
     println!(

@@ -36,6 +36,27 @@ impl S3Blobs {
     pub fn client(&self) -> &Client {
         &self.client
     }
+
+    /// The object under `key` (its body not yet read), or `None` if there is none.
+    async fn get_object(
+        &self,
+        key: &BlobKey,
+    ) -> StorageResult<Option<aws_sdk_s3::operation::get_object::GetObjectOutput>> {
+        match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+        {
+            Ok(o) => Ok(Some(o)),
+            Err(e) if matches!(e.as_service_error(), Some(GetObjectError::NoSuchKey(_))) => {
+                Ok(None)
+            }
+            Err(e) => Err(s3_err(e)),
+        }
+    }
 }
 
 fn s3_err<E, R>(e: SdkError<E, R>) -> StorageError
@@ -92,19 +113,8 @@ impl BlobStore for S3Blobs {
     }
 
     async fn get(&self, key: &BlobKey) -> StorageResult<Option<Blob>> {
-        let out = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key.as_str())
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if matches!(e.as_service_error(), Some(GetObjectError::NoSuchKey(_))) => {
-                return Ok(None);
-            }
-            Err(e) => return Err(s3_err(e)),
+        let Some(out) = self.get_object(key).await? else {
+            return Ok(None);
         };
         let content_type = out
             .content_type
@@ -123,19 +133,8 @@ impl BlobStore for S3Blobs {
     }
 
     async fn open(&self, key: &BlobKey) -> StorageResult<Option<BlobReader>> {
-        let out = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key.as_str())
-            .send()
-            .await
-        {
-            Ok(o) => o,
-            Err(e) if matches!(e.as_service_error(), Some(GetObjectError::NoSuchKey(_))) => {
-                return Ok(None);
-            }
-            Err(e) => return Err(s3_err(e)),
+        let Some(out) = self.get_object(key).await? else {
+            return Ok(None);
         };
         let size = out
             .content_length

@@ -72,8 +72,10 @@ pub struct JobCheckpoint {
     pub counters: JobCounters,
 }
 
-/// How long a run holds a job: a run that dies leaves the job to the next delivery after this.
-pub const JOB_LEASE: time::Duration = time::Duration::minutes(16);
+/// How long a run holds a job without a word: a run renews it with every progress save (every
+/// few seconds), so it lapses soon after the run dies, and well before the import queue
+/// redelivers the dead run's message (16 minutes), which then finds the job free.
+pub const JOB_LEASE: time::Duration = time::Duration::minutes(3);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CsvJob {

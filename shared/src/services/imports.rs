@@ -9,8 +9,9 @@
 //! item another writer creates while the import runs is replaced by the import's row, as a
 //! stock list states the stock. Every step is idempotent, so a run that is repeated, or
 //! resumed after a crash, leaves the same end state:
-//! - a job already `completed` or `failed` is left alone, and one a live run holds (its lease)
-//!   is left to it;
+//! - a job already `completed` or `failed` is left alone; one another run holds (its lease,
+//!   renewed with every progress save) is [`RunOutcome::Busy`]: asked for again later, so the
+//!   work of a run that died falls to the next delivery once its lease lapses;
 //! - products the import creates have ids derived from the job and row, so a repeat makes the
 //!   same products, and a barcode another product already has links to that product;
 //! - inventory rows set the values the file states (a stock list), so writing them twice is
@@ -113,6 +114,9 @@ pub enum RunOutcome {
     Paused(CsvJob),
     /// Nothing to do (why).
     Skipped(&'static str),
+    /// Another run holds the job (alive, or dead with its lease not yet lapsed): ask again
+    /// later, since a dead run's work falls to whoever asks after its lease.
+    Busy,
 }
 
 /// Figures of one run (logged, and printed by `catalog import`).
@@ -305,13 +309,13 @@ impl Catalog {
         }
         let now = Timestamp::now();
         if job.leased_at(now) {
-            return Ok((RunOutcome::Skipped("another run holds the job"), stats));
+            return Ok((RunOutcome::Busy, stats));
         }
         // Claim it.
         job.status = JobStatus::Processing;
         job.lease_until = Some(now.plus(JOB_LEASE));
         if !self.save_job(&mut job).await? {
-            return Ok((RunOutcome::Skipped("another run claimed the job"), stats));
+            return Ok((RunOutcome::Busy, stats));
         }
 
         let state_blob = key(state_key(&job.store_id, &job.job_id))?;
