@@ -76,6 +76,12 @@ def main():
     if extra:
         fail(f"function crates without a route in the template: {sorted(extra)}")
 
+    # The import queue hands a message to the dead-letter queue after the delivery on which the
+    # code fails the job (it counts deliveries to know which is the last).
+    receives = resources["ImportQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+    if receives != spec["import_max_receives"]:
+        fail(f"ImportQueue maxReceiveCount {receives} differs from the code's {spec['import_max_receives']}")
+
     # Tables: keys, indexes and TTL as the DynamoDB adapter creates them.
     logical = {"products": "ProductsTable", "inventory": "InventoryTable", "jobs": "JobsTable"}
     for t in spec["tables"]:

@@ -82,6 +82,10 @@ pub static CSV_IMPORT: Trigger = Trigger {
     handler: |app, event, ctx| Box::pin(csv_import(app, event, ctx)),
 };
 
+/// Deliveries of an import message before SQS moves it to the dead-letter queue (the queue's
+/// `maxReceiveCount` in infra/template.yaml). A run that fails on the last one fails its job.
+pub const IMPORT_MAX_RECEIVES: u32 = 5;
+
 /// Every trigger function.
 pub static ALL: &[&Trigger] = &[&INDEX_BUILD, &CSV_IMPORT];
 
@@ -232,7 +236,17 @@ async fn csv_import(
                     busy
                 }
                 Err(e) => {
-                    tracing::error!(message = %id, error = %e, "import run failed; SQS will redeliver the message");
+                    let receives: u32 = message
+                        .attributes
+                        .get("ApproximateReceiveCount")
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(1);
+                    if receives >= IMPORT_MAX_RECEIVES {
+                        tracing::error!(message = %id, error = %e, receives, "import run failed on its last delivery; failing the job");
+                        give_up(&app, &w).await;
+                    } else {
+                        tracing::error!(message = %id, error = %e, receives, "import run failed; SQS will redeliver the message");
+                    }
                     true
                 }
             };
@@ -247,6 +261,20 @@ async fn csv_import(
     let runs = Value::Array(done);
     tracing::info!(%runs, "csv-import batch done");
     Ok(serde_json::to_value(response).unwrap_or(Value::Null))
+}
+
+/// Fails the job `work` is for, after its last delivery failed (logged if even that fails).
+async fn give_up(app: &App, work: &ImportWork) {
+    let (store, job) = match work {
+        ImportWork::Upload(key) => match crate::domain::parse_upload_key(key) {
+            Some(ids) => ids,
+            None => return,
+        },
+        ImportWork::Resume(store, job) => (store.clone(), *job),
+    };
+    if let Err(e) = app.catalog.abandon_import(&store, &job).await {
+        tracing::error!(job = %job, error = %e, "could not fail the job either");
+    }
 }
 
 fn bad_event(e: serde_json::Error) -> ServiceError {

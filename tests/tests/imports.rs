@@ -418,6 +418,59 @@ async fn a_paused_import_resumes_and_a_rerun_changes_nothing() {
     );
 }
 
+async fn a_job_whose_last_delivery_fails_is_failed_not_left_waiting() {
+    // No matching index was ever published: every run of the import fails (503 unavailable).
+    let (api, rig) = TestApi::aws_with_imports().await;
+    let owner = api.token(Role::StoreOwner, &[STORE]);
+    let id = upload(&api, &owner, b"name,qty\nTata Salt,3\n").await;
+    let messages = rig.receive(&rig.import_queue).await;
+
+    // WHEN an early delivery fails THEN SQS is asked to redeliver and the job waits as it was.
+    let delivery = |n: u32| {
+        let mut event = AwsRig::lambda_event(&messages);
+        for r in event["Records"].as_array_mut().unwrap() {
+            r["attributes"]["ApproximateReceiveCount"] = json!(n.to_string());
+        }
+        event
+    };
+    let summary = CSV_IMPORT
+        .call(api.app.clone(), delivery(2), TriggerContext::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        summary["batchItemFailures"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let waiting = job(&api, &id).await;
+    assert_eq!(
+        (waiting.status, waiting.lease_until),
+        (JobStatus::AwaitingUpload, None)
+    );
+
+    // WHEN the last delivery fails too THEN the job is failed with a reason the owner can act on.
+    CSV_IMPORT
+        .call(
+            api.app.clone(),
+            delivery(catalog_core::triggers::IMPORT_MAX_RECEIVES),
+            TriggerContext::default(),
+        )
+        .await
+        .unwrap();
+    let failed = job(&api, &id).await;
+    assert_eq!(
+        (failed.status, failed.failure_code.as_deref()),
+        (JobStatus::Failed, Some("import_unavailable")),
+        "{failed:?}"
+    );
+    assert!(
+        failed
+            .failure_reason
+            .unwrap()
+            .contains("upload the file again")
+    );
+    assert!(failed.lease_until.is_none() && failed.completed_at.is_some());
+}
+
 async fn count_pending(api: &TestApi, owner: &str) -> usize {
     let (mut n, mut cursor) = (0, None::<String>);
     loop {
@@ -615,6 +668,11 @@ mod aws {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_paused_import_resumes_and_a_rerun_changes_nothing() {
         super::a_paused_import_resumes_and_a_rerun_changes_nothing().await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_job_whose_last_delivery_fails_is_failed_not_left_waiting() {
+        super::a_job_whose_last_delivery_fails_is_failed_not_left_waiting().await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

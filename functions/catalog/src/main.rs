@@ -297,5 +297,8 @@ fn describe() -> serde_json::Value {
         .iter()
         .map(|t| serde_json::json!({ "function": t.function, "source": t.source }))
         .collect();
-    serde_json::json!({ "routes": routes, "triggers": triggers, "tables": tables, "local_only_crates": ["catalog"] })
+    serde_json::json!({
+        "routes": routes, "triggers": triggers, "tables": tables, "local_only_crates": ["catalog"],
+        "import_max_receives": catalog_core::triggers::IMPORT_MAX_RECEIVES,
+    })
 }

@@ -286,6 +286,26 @@ impl Catalog {
         }
     }
 
+    /// Gives up on job `id` of `store` when its last delivery has failed too: a job not yet
+    /// final is marked `failed` (`import_unavailable`) and announced, so its owner is told to
+    /// upload again instead of waiting on a job nothing will run.
+    pub async fn abandon_import(&self, store: &StoreId, id: &JobId) -> ServiceResult<()> {
+        let Some(job) = self.jobs.get(id).await.map_err(ServiceError::storage)? else {
+            return Ok(());
+        };
+        if &job.store_id != store || job.status.is_final() {
+            return Ok(());
+        }
+        let reason = "the import could not run (the service was unavailable through every retry); upload the file again";
+        if let RunOutcome::Finished(job) = self.fail(job, "import_unavailable", reason).await? {
+            self.events
+                .completed(&job)
+                .await
+                .map_err(ServiceError::storage)?;
+        }
+        Ok(())
+    }
+
     /// Runs (or resumes) job `id` of `store` until it is final or `deadline` nears.
     pub async fn run_import(
         &self,
@@ -311,6 +331,8 @@ impl Catalog {
         if job.leased_at(now) {
             return Ok((RunOutcome::Busy, stats));
         }
+        // The index first: without one (none published yet) the job is left as it was.
+        let (index, _) = self.match_index().await?;
         // Claim it.
         job.status = JobStatus::Processing;
         job.lease_until = Some(now.plus(JOB_LEASE));
@@ -363,7 +385,6 @@ impl Catalog {
         if job.upload_bytes == 0 {
             job.upload_bytes = blob.size;
         }
-        let (index, _) = self.match_index().await?;
         let state = Arc::new(Mutex::new(state));
         let stocked: Stocked = Arc::new(Mutex::new(
             self.inventory
