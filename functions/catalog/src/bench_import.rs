@@ -31,10 +31,17 @@ use catalog_core::services::matching::{IndexSource, MatcherState};
 
 use crate::match_cmd::{peak_rss_mb, read_csv, rss_mb};
 
+#[derive(clap::Args)]
 pub struct Args {
+    /// The catalog the rows are drawn from (matchbench columns).
+    #[arg(long, default_value = "../shared/matchbench/dev/100k/catalog.csv")]
     pub catalog: PathBuf,
+    /// Rows in the generated stock list.
+    #[arg(long, default_value_t = 100_000)]
     pub rows: usize,
+    #[arg(long, env = "CATALOG_TEST_DYNAMODB_ENDPOINT")]
     pub dynamodb: String,
+    #[arg(long, env = "CATALOG_TEST_S3_ENDPOINT")]
     pub s3: String,
 }
 

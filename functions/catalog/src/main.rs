@@ -41,32 +41,7 @@ enum Command {
     },
     /// Match every row of a queries CSV against a catalog CSV (matchbench columns) and print
     /// the speed and memory figures.
-    Match {
-        /// Catalog CSV (or .csv.gz) with product_id, name, brand, quantity, barcode.
-        #[arg(long, required_unless_present = "index")]
-        catalog: Option<PathBuf>,
-        /// Queries CSV; only query_id, name, brand, quantity and barcode are read.
-        #[arg(long)]
-        queries: PathBuf,
-        /// Where to write query_id,product_id,decision,score.
-        #[arg(long)]
-        out: PathBuf,
-        /// Threads for the all-threads figure (default: every core).
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Also write the index snapshot here.
-        #[arg(long)]
-        snapshot: Option<PathBuf>,
-        /// Load this index snapshot instead of building one from --catalog.
-        #[arg(long)]
-        index: Option<PathBuf>,
-        /// Minimum seconds per timing pass (the query set is repeated).
-        #[arg(long, default_value_t = 2.0)]
-        min_seconds: f64,
-        /// Also write each query's best candidates with their evidence (JSON lines).
-        #[arg(long)]
-        explain: Option<PathBuf>,
-    },
+    Match(match_cmd::Args),
     /// Import a CSV stock list into a store's inventory on the embedded backend (the same
     /// pipeline as an upload through the API), with a progress bar.
     Import {
@@ -84,18 +59,7 @@ enum Command {
     /// Benchmark the bulk import end to end against DynamoDB Local and ministack (`make
     /// bench-import` starts them): rows/s next to raw BatchWriteItem throughput, write units
     /// per row, peak RSS.
-    BenchImport {
-        /// The catalog the rows are drawn from (matchbench columns).
-        #[arg(long, default_value = "../shared/matchbench/dev/100k/catalog.csv")]
-        catalog: PathBuf,
-        /// Rows in the generated stock list.
-        #[arg(long, default_value_t = 100_000)]
-        rows: usize,
-        #[arg(long, env = "CATALOG_TEST_DYNAMODB_ENDPOINT")]
-        dynamodb: String,
-        #[arg(long, env = "CATALOG_TEST_S3_ENDPOINT")]
-        s3: String,
-    },
+    BenchImport(bench_import::Args),
     /// Print the routes, triggers and DynamoDB table layouts the code expects, as JSON (the
     /// infra check compares them with infra/template.yaml).
     Describe,
@@ -169,45 +133,14 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             jwt_secret,
         } => serve(addr, data_dir, secret(jwt_secret)).await,
-        Command::Match {
-            catalog,
-            queries,
-            out,
-            threads,
-            snapshot,
-            index,
-            min_seconds,
-            explain,
-        } => match_cmd::run(match_cmd::Args {
-            catalog,
-            queries,
-            out,
-            threads,
-            snapshot,
-            index,
-            min_seconds,
-            explain,
-        }),
+        Command::Match(args) => match_cmd::run(args),
         Command::Import {
             file,
             store,
             data_dir,
             jwt_secret,
         } => import_cmd::run(&file, &store, &data_dir, &secret(jwt_secret)).await,
-        Command::BenchImport {
-            catalog,
-            rows,
-            dynamodb,
-            s3,
-        } => {
-            bench_import::run(bench_import::Args {
-                catalog,
-                rows,
-                dynamodb,
-                s3,
-            })
-            .await
-        }
+        Command::BenchImport(args) => bench_import::run(args).await,
         Command::Describe => {
             println!("{}", serde_json::to_string_pretty(&describe())?);
             Ok(())

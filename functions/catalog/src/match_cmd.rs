@@ -13,17 +13,31 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use catalog_core::matching::{CatalogRow, MatchIndex, MatchQuery, Scratch};
 
+#[derive(clap::Args)]
 pub struct Args {
+    /// Catalog CSV (or .csv.gz) with product_id, name, brand, quantity, barcode.
+    #[arg(long, required_unless_present = "index")]
     pub catalog: Option<PathBuf>,
+    /// Queries CSV; only query_id, name, brand, quantity and barcode are read.
+    #[arg(long)]
     pub queries: PathBuf,
+    /// Where to write query_id,product_id,decision,score.
+    #[arg(long)]
     pub out: PathBuf,
+    /// Threads for the all-threads figure (default: every core).
+    #[arg(long)]
     pub threads: Option<usize>,
+    /// Also write the index snapshot here.
+    #[arg(long)]
     pub snapshot: Option<PathBuf>,
-    /// Load this snapshot instead of building from the catalog.
+    /// Load this index snapshot instead of building one from --catalog.
+    #[arg(long)]
     pub index: Option<PathBuf>,
-    /// Repeat the query set until each timing pass has run at least this long.
+    /// Minimum seconds per timing pass (the query set is repeated).
+    #[arg(long, default_value_t = 2.0)]
     pub min_seconds: f64,
-    /// Also write each query's best candidates and their evidence here (JSON lines).
+    /// Also write each query's best candidates with their evidence (JSON lines).
+    #[arg(long)]
     pub explain: Option<PathBuf>,
 }
 
