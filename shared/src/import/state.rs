@@ -17,6 +17,11 @@ use crate::domain::ProductId;
 /// Detail kept for at most this many rejected rows, and this much memory (the rest are counted).
 pub const MAX_REPORTED_ROWS: usize = 10_000;
 pub const MAX_REPORT_BYTES: usize = 8 * 1024 * 1024;
+/// The fewest bytes a stock-list row with a product in it usually takes (name, quantity,
+/// price, separators); a file of N bytes names at most about N / this many products.
+pub const BYTES_PER_ROW: u64 = 40;
+/// Most rows the duplicate map is sized for up front (it still grows past them).
+pub const PRESIZED_ROWS: u64 = 2_000_000;
 /// State snapshot format version.
 const STATE_VERSION: u32 = 2;
 
@@ -40,6 +45,18 @@ impl ImportState {
     pub fn new() -> Self {
         ImportState {
             version: STATE_VERSION,
+            ..Default::default()
+        }
+    }
+
+    /// A new state with room for the products a file of `bytes` bytes can name (one per
+    /// [`BYTES_PER_ROW`], at most [`PRESIZED_ROWS`]), so the duplicate map is not resized
+    /// (briefly holding two copies) as a large file goes in.
+    pub fn for_file(bytes: u64) -> Self {
+        let rows = (bytes / BYTES_PER_ROW).min(PRESIZED_ROWS) as usize;
+        ImportState {
+            version: STATE_VERSION,
+            seen: HashMap::with_capacity(rows),
             ..Default::default()
         }
     }
@@ -91,7 +108,9 @@ impl ImportState {
             report_bytes: 0,
             unreported: self.unreported,
         };
-        postcard::to_allocvec(&kept).unwrap_or_default()
+        // Key and row as varints: at most 10 + 10 bytes an entry, plus the report.
+        let room = self.seen.len() * 20 + self.report_bytes + 1024;
+        postcard::to_extend(&kept, Vec::with_capacity(room)).unwrap_or_default()
     }
 
     /// A saved state; `None` if it is not one this version wrote.

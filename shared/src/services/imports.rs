@@ -352,10 +352,18 @@ impl Catalog {
                 Some(s) => (s, c.counters, c.next_row),
                 None => {
                     tracing::warn!(job = %job.job_id, "checkpoint state missing; starting the file again");
-                    (ImportState::new(), JobCounters::default(), 0)
+                    (
+                        ImportState::for_file(job.upload_bytes),
+                        JobCounters::default(),
+                        0,
+                    )
                 }
             },
-            None => (ImportState::new(), JobCounters::default(), 0),
+            None => (
+                ImportState::for_file(job.upload_bytes),
+                JobCounters::default(),
+                0,
+            ),
         };
         let Some(blob) = self
             .uploads
