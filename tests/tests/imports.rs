@@ -309,7 +309,7 @@ async fn a_paused_import_resumes_and_a_rerun_changes_nothing() {
     // checkpoint and are written again (to the same items) by the next run.
     let at_pause = all_items(&api, &owner).await.len();
     assert!(
-        (500..rows).contains(&at_pause),
+        (500..=rows).contains(&at_pause),
         "{at_pause} items at the pause"
     );
 

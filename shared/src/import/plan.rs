@@ -16,37 +16,16 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::reader::ImportRow;
+pub use super::reader::RowValues;
 use super::state::ImportState;
 use crate::domain::{
-    CsvJob, InventoryDetails, MAX_REVIEW_CANDIDATES, MatchReview, Money, Product, ProductContent,
-    ProductId, ProductSource, Quantity, ReviewCandidate, Timestamp,
+    CsvJob, InventoryDetails, MAX_REVIEW_CANDIDATES, MatchReview, Product, ProductContent,
+    ProductId, ProductSource, ReviewCandidate, Timestamp,
 };
 use crate::matching::{BarcodeState, Decision, MatchQuery};
 use crate::services::matching::LoadedIndex;
 
-/// What a valid row sets on its inventory item; `None` leaves the item's value as it is.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RowValues {
-    pub quantity: Option<Quantity>,
-    pub selling_price: Option<Money>,
-    pub cost_price: Option<Money>,
-    pub reorder_level: Option<Quantity>,
-    pub supplier: Option<String>,
-    pub location: Option<String>,
-}
-
 impl RowValues {
-    fn of(row: &ImportRow) -> Self {
-        RowValues {
-            quantity: row.quantity,
-            selling_price: row.selling_price,
-            cost_price: row.cost_price,
-            reorder_level: row.reorder_level,
-            supplier: row.supplier.clone(),
-            location: row.location.clone(),
-        }
-    }
-
     /// The item's details after this row: what the row says, and the rest as it was (a new item
     /// starts at zero stock). The owner's notes and images are never touched by an import.
     pub fn apply(&self, existing: Option<&InventoryDetails>) -> InventoryDetails {
@@ -134,7 +113,7 @@ impl Planner<'_> {
                 .ok()
                 .map(|id| (id, by_name))
         });
-        let values = RowValues::of(&row);
+        let values = row.values;
         let (key, plan) = match linked {
             Some((product, matched_by_name)) => (
                 identity(&["p", &product.to_string()]),

@@ -22,7 +22,7 @@
 //! let first = file.next().unwrap().unwrap();
 //! let row = header.validate(&first).unwrap();
 //! assert_eq!((row.row, row.name.as_str()), (2, "Tata Salt 1kg"));
-//! assert_eq!(row.selling_price.unwrap().to_string(), "28.00");
+//! assert_eq!(row.values.selling_price.unwrap().to_string(), "28.00");
 //! let errors = header.validate(&file.next().unwrap().unwrap()).unwrap_err();
 //! let codes: Vec<&str> = errors.iter().map(|e| e.code.as_str()).collect();
 //! assert_eq!(codes, ["missing_name", "invalid_price"]);
@@ -332,7 +332,15 @@ pub struct ImportRow {
     /// Pack size text as written ("500 g").
     pub size: Option<String>,
     pub barcode: Option<Gtin>,
-    /// The stock count; `None` when the column is missing or the cell empty.
+    /// What the row sets on its inventory item.
+    pub values: RowValues,
+}
+
+/// What a valid row sets on its inventory item; `None` (the column is missing or the cell
+/// empty) leaves the item's value as it is (see `plan` for how it is applied).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RowValues {
+    /// The stock count.
     pub quantity: Option<Quantity>,
     pub selling_price: Option<Money>,
     pub cost_price: Option<Money>,
@@ -507,12 +515,14 @@ impl HeaderMap {
                 category,
                 size,
                 barcode,
-                quantity,
-                selling_price,
-                cost_price,
-                reorder_level,
-                supplier,
-                location,
+                values: RowValues {
+                    quantity,
+                    selling_price,
+                    cost_price,
+                    reorder_level,
+                    supplier,
+                    location,
+                },
             }),
             _ => Err(check.errors),
         }
@@ -1720,11 +1730,17 @@ mod tests {
         assert_eq!(results[1].as_ref().unwrap().name, "Sugar");
         let tea = results[2].as_ref().unwrap();
         assert_eq!(
-            (tea.quantity.map(|q| q.to_string()), tea.selling_price),
+            (
+                tea.values.quantity.map(|q| q.to_string()),
+                tea.values.selling_price
+            ),
             (Some("1".into()), None)
         );
         let rice = results[3].as_ref().unwrap();
-        assert_eq!((rice.quantity, rice.selling_price), (None, None));
+        assert_eq!(
+            (rice.values.quantity, rice.values.selling_price),
+            (None, None)
+        );
     }
 
     #[test]
@@ -1782,12 +1798,14 @@ mod tests {
                 category: Some("Foodgrains > Salt".into()),
                 size: Some("1 kg".into()),
                 barcode: Some(Gtin::parse("8901030865275").unwrap()),
-                quantity: Some(Quantity::parse("10").unwrap()),
-                selling_price: Some(Money::parse("1299").unwrap()),
-                cost_price: Some(Money::parse("20").unwrap()),
-                reorder_level: Some(Quantity::parse("5").unwrap()),
-                supplier: Some("Sharma Traders".into()),
-                location: Some("A3".into()),
+                values: RowValues {
+                    quantity: Some(Quantity::parse("10").unwrap()),
+                    selling_price: Some(Money::parse("1299").unwrap()),
+                    cost_price: Some(Money::parse("20").unwrap()),
+                    reorder_level: Some(Quantity::parse("5").unwrap()),
+                    supplier: Some("Sharma Traders".into()),
+                    location: Some("A3".into()),
+                },
             }
         );
     }
@@ -1822,15 +1840,18 @@ mod tests {
     fn quantities() {
         let q = |cell: &str| row_with("Name,QTY,Reorder", &format!("Salt,{cell}"));
         assert_eq!(
-            q("10.0").unwrap().quantity,
+            q("10.0").unwrap().values.quantity,
             Some(Quantity::parse("10").unwrap())
         );
         assert_eq!(
-            q("\"1,200\"").unwrap().quantity,
+            q("\"1,200\"").unwrap().values.quantity,
             Some(Quantity::parse("1200").unwrap())
         );
-        assert_eq!(q("2.125").unwrap().quantity.unwrap().to_string(), "2.125");
-        assert_eq!(q("").unwrap().quantity, None);
+        assert_eq!(
+            q("2.125").unwrap().values.quantity.unwrap().to_string(),
+            "2.125"
+        );
+        assert_eq!(q("").unwrap().values.quantity, None);
         for (cell, code, says) in [
             (
                 "-5",
@@ -1858,7 +1879,7 @@ mod tests {
     fn prices_as_people_write_them() {
         let p = |cell: &str| {
             row_with("Name,MRP", &format!("Salt,\"{cell}\""))
-                .map(|r| r.selling_price.map(|m| m.to_string()))
+                .map(|r| r.values.selling_price.map(|m| m.to_string()))
         };
         for (cell, money) in [
             ("₹1,299.50", "1299.50"),
