@@ -42,7 +42,7 @@ pub struct Args {
 }
 
 /// Candidates per query in the `--explain` file.
-const EXPLAINED: usize = 8;
+const EXPLAINED: usize = 24;
 
 struct OwnedRow {
     id: String,

@@ -105,6 +105,11 @@ impl<T> Rows<T> {
         self.offs.len() as u32 - 1
     }
 
+    /// Every row's values, end to end (`span` says where a row sits).
+    pub fn values(&self) -> &[T] {
+        &self.vals
+    }
+
     /// Where row `i` sits in the flat values (for arrays kept parallel to them).
     pub fn span(&self, i: u32) -> std::ops::Range<usize> {
         self.offs[i as usize] as usize..self.offs[i as usize + 1] as usize
@@ -148,6 +153,19 @@ impl HashDir {
             .filter(move |(x, _)| *x == h)
             .map(|(_, v)| *v)
     }
+}
+
+/// What stage 1 needs of a product once its score is known: the IDF mass of its words (by
+/// weight) for the coverage tie-break, and its pack size as a position in `size_df`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stage1Info {
+    pub norm: f32,
+    /// `NO_SIZE` when the product states no pack size.
+    pub size: u32,
+}
+
+impl Stage1Info {
+    pub const NO_SIZE: u32 = u32::MAX;
 }
 
 /// A catalog row as matching sees it.
@@ -201,9 +219,9 @@ pub struct MatchIndex {
     pub(crate) deletes: Vec<(u64, u32)>,
     #[serde(skip)]
     pub(crate) deletes_dir: HashDir,
-    /// Per product: the IDF mass of its words (by weight), for stage 1's coverage tie-break.
+    /// Per product, what stage 1 reads after the scatter (side by side: one memory access).
     #[serde(skip)]
-    pub(crate) prod_norm: Vec<f32>,
+    pub(crate) prod_stage1: Vec<Stage1Info>,
     /// Per word: its IDF, and whether it is a number (model numbers, SPF...).
     #[serde(skip)]
     pub(crate) term_idf: Vec<f32>,
@@ -432,7 +450,7 @@ impl MatchIndex {
             postings,
             deletes,
             deletes_dir: HashDir::default(),
-            prod_norm: Vec::new(),
+            prod_stage1: Vec::new(),
             term_idf: Vec::new(),
             term_numeric: Vec::new(),
             term_hashes: Vec::new(),
@@ -472,17 +490,22 @@ impl MatchIndex {
                 !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit() || b == b'.')
             })
             .collect();
-        self.prod_norm = (0..self.prod_terms.len())
+        self.prod_stage1 = (0..self.prod_terms.len())
             .map(|p| {
                 let span = self.prod_terms.span(p);
-                self.prod_terms
+                let norm = self
+                    .prod_terms
                     .get(p)
                     .iter()
                     .zip(&self.prod_weight[span])
                     .map(|(t, w)| {
                         self.term_idf[*t as usize] * f32::from(*w) / f32::from(WEIGHT_FULL)
                     })
-                    .sum()
+                    .sum();
+                let size = self.prod_size[p as usize]
+                    .and_then(|own| self.size_df.binary_search_by(|(s, _)| s.cmp(&own)).ok())
+                    .map_or(Stage1Info::NO_SIZE, |i| i as u32);
+                Stage1Info { norm, size }
             })
             .collect();
         (self.term_hashes, self.term_dir) = hashed(&self.terms);

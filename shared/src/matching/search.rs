@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::analyze::{analyze, text_words};
 use super::fuzzy::{is_subsequence, levenshtein_within, within_one};
-use super::index::{MatchIndex, WEIGHT_FULL, barcode_number, hash_str};
+use super::index::{MatchIndex, Stage1Info, WEIGHT_FULL, barcode_number, hash_str};
 use super::lexicon::Lexicon;
 use super::phonetic;
 use super::quantity::Size;
@@ -39,6 +39,8 @@ const MAX_SCORE_CHECKS: usize = 2;
 const MIN_CREATORS: usize = 2;
 /// ...unless they are in more products than this (then the query names almost nothing).
 const PROMOTE_MAX_DF: u32 = 60_000;
+/// How many candidates ahead the refine loop starts reading a candidate's words.
+const PREFETCH_AHEAD: usize = 4;
 /// Prefix expansions per query word (abbreviations, truncated brands).
 const MAX_PREFIX_TERMS: u32 = 30;
 
@@ -141,13 +143,41 @@ pub(crate) struct Parsed {
     numbers: Vec<String>,
 }
 
+/// A product's stage-1 accumulator: a fixed-point score (high 24 bits, in 1/2^14: up to 1024,
+/// far above any query's sum of IDFs) and the tag of the query word that last added to it
+/// (low 8 bits; 0: untouched). Four bytes, so the million cells of a large catalog take half the
+/// cache an `(f32, u32)` pair would: the scatter over postings is bound by memory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Cell(u32);
+
+impl Cell {
+    const SCALE: f32 = 16384.0;
+    const MAX_FIXED: u32 = (1 << 24) - 1;
+
+    /// A contribution in the cell's fixed-point units.
+    fn fixed(v: f32) -> u32 {
+        ((v * Self::SCALE).round() as u32).min(Self::MAX_FIXED)
+    }
+
+    fn score(self) -> f32 {
+        (self.0 >> 8) as f32 / Self::SCALE
+    }
+
+    fn tag(self) -> u8 {
+        self.0 as u8
+    }
+
+    fn add(self, fixed: u32, tag: u8) -> Cell {
+        let sum = ((self.0 >> 8) + fixed).min(Self::MAX_FIXED);
+        Cell((sum << 8) | u32::from(tag))
+    }
+}
+
 /// Per-thread working memory, reused across queries (sized to the index).
 pub struct Scratch {
-    /// Per product: (score, stamp of the last query word that added to it). Stamps only grow,
-    /// so a stamp older than the query's first one marks a score left by an earlier query:
-    /// nothing is ever reset, and one posting costs one memory access.
-    cells: Vec<(f32, u32)>,
-    stamp: u32,
+    /// Per product: its stage-1 score in the current query. Zero between queries: the products
+    /// a query touched (`acc_touched`) are cleared when it ends.
+    cells: Vec<Cell>,
     acc_touched: Vec<u32>,
     /// A buffer for the k-th best score.
     kth: Vec<f32>,
@@ -163,8 +193,7 @@ pub struct Scratch {
 impl Scratch {
     pub fn new(index: &MatchIndex) -> Scratch {
         Scratch {
-            cells: vec![(0.0, 0); index.len()],
-            stamp: 0,
+            cells: vec![Cell::default(); index.len()],
             acc_touched: Vec::new(),
             kth: Vec::new(),
             live: Vec::new(),
@@ -172,21 +201,6 @@ impl Scratch {
             local_terms: Vec::new(),
             sims: Vec::new(),
         }
-    }
-
-    /// Starts a query: returns the stamp that older scores are below. Every cell is cleared
-    /// once in the (distant) event that stamps run out.
-    fn begin_query(&mut self) -> u32 {
-        if self.stamp > u32::MAX - (1 << 20) {
-            self.cells.iter_mut().for_each(|c| *c = (0.0, 0));
-            self.stamp = 0;
-        }
-        self.next_stamp()
-    }
-
-    fn next_stamp(&mut self) -> u32 {
-        self.stamp += 1;
-        self.stamp
     }
 }
 
@@ -488,20 +502,22 @@ impl MatchIndex {
             .map(|(max, df, m)| (max, df <= create.max(promoted), m))
             .collect();
         words.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let size_bonus: Vec<(Size, f32)> = parsed
-            .sizes
-            .iter()
-            .filter_map(|size| {
-                let df = self
-                    .size_df
-                    .binary_search_by(|(s, _)| s.cmp(size))
-                    .map(|i| self.size_df[i].1)
-                    .ok()?;
-                Some((*size, 0.5 * (1.0 + self.len() as f32 / df as f32).ln()))
-            })
-            .collect();
-        // Stamps newer than `first` belong to this query.
-        let first = scratch.begin_query();
+        // The query's pack sizes count as a pseudo-word (as rare as the size), given to every
+        // catalog size that agrees with one (by its position in `size_df`).
+        let mut size_bonus: Vec<(u32, f32)> = Vec::new();
+        for size in &parsed.sizes {
+            let Ok(i) = self.size_df.binary_search_by(|(s, _)| s.cmp(size)) else {
+                continue;
+            };
+            let bonus = 0.5 * (1.0 + self.len() as f32 / self.size_df[i].1 as f32).ln();
+            for j in self.sizes_agreeing(size) {
+                match size_bonus.iter_mut().find(|(id, _)| *id == j) {
+                    Some((_, b)) => *b = b.max(bonus),
+                    None => size_bonus.push((j, bonus)),
+                }
+            }
+        }
+        debug_assert!(scratch.acc_touched.is_empty());
 
         // Phase 1: rare words create candidates.
         let mut rest: f32 = words.iter().filter(|w| w.1).map(|w| w.0).sum::<f32>()
@@ -530,50 +546,54 @@ impl MatchIndex {
                     live,
                     ..
                 } = &mut *scratch;
-                let theta = kth_largest(acc_touched.iter().map(|&p| cells[p as usize].0), k, kth);
+                let theta = kth_largest(
+                    acc_touched.iter().map(|&p| cells[p as usize].score()),
+                    k,
+                    kth,
+                );
                 if theta > rest {
                     live.clear();
                     live.extend(
                         acc_touched
                             .iter()
                             .copied()
-                            .filter(|&p| cells[p as usize].0 + rest >= theta),
+                            .filter(|&p| cells[p as usize].score() + rest >= theta),
                     );
                     live.sort_unstable();
                     creating = live.len() > probe_size * 4;
                 }
             }
             rest -= max;
-            if !creating {
+            // Word tags fit a cell's 8 bits; a query's 256th word and later only refine.
+            let tag = u8::try_from(wi + 1).ok();
+            let Some(tag) = tag.filter(|_| creating) else {
                 refine.push(wi);
                 continue;
-            }
-            let stamp = scratch.next_stamp();
+            };
             let Scratch {
                 cells, acc_touched, ..
             } = &mut *scratch;
             // Best match first: the first time this word reaches a product is its best.
             let cap = create.max(promoted);
+            let mut best_fixed = 0u32;
             for &(t, v) in matches.iter().take(per_word) {
                 let post = self.postings.get(t);
                 if post.len() as u32 > cap {
                     continue;
                 }
+                let v = Cell::fixed(v);
                 for &p in post {
                     let c = &mut cells[p as usize];
-                    if c.1 != stamp {
-                        let base = if c.1 > first {
-                            c.0
-                        } else {
+                    if c.tag() != tag {
+                        if *c == Cell::default() {
                             acc_touched.push(p);
-                            0.0
-                        };
-                        c.0 = base + v;
-                        c.1 = stamp;
-                        best_acc = best_acc.max(c.0);
+                        }
+                        *c = c.add(v, tag);
+                        best_fixed = best_fixed.max(c.0 >> 8);
                     }
                 }
             }
+            best_acc = best_acc.max(best_fixed as f32 / Cell::SCALE);
         }
         let Scratch {
             cells,
@@ -584,8 +604,11 @@ impl MatchIndex {
         } = &mut *scratch;
         let mut ranked: Vec<(f32, u32)> = acc_touched
             .iter()
-            .map(|&p| (cells[p as usize].0, p))
+            .map(|&p| (cells[p as usize].score(), p))
             .collect();
+        for &p in acc_touched.iter() {
+            cells[p as usize] = Cell::default();
+        }
         acc_touched.clear();
         let by_score = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
         // Ties (many products sharing the query's words) go to the product the query covers
@@ -599,16 +622,13 @@ impl MatchIndex {
             ranked.retain(|r| r.0 + max_bonus >= theta);
         }
         for (score, p) in ranked.iter_mut() {
-            *score += COVERAGE_TIEBREAK * (*score / self.prod_norm[*p as usize].max(1.0)).min(1.0);
-        }
-        if !size_bonus.is_empty() {
-            for (score, p) in ranked.iter_mut() {
-                if let Some(own) = self.prod_size[*p as usize] {
-                    *score += size_bonus
-                        .iter()
-                        .filter(|(s, _)| own.agrees(s))
-                        .map(|(_, b)| *b)
-                        .fold(0.0, f32::max);
+            let info = self.prod_stage1[*p as usize];
+            *score += COVERAGE_TIEBREAK * (*score / info.norm.max(1.0)).min(1.0);
+            if info.size != Stage1Info::NO_SIZE {
+                for &(id, bonus) in &size_bonus {
+                    if id == info.size {
+                        *score += bonus;
+                    }
                 }
             }
         }
@@ -636,8 +656,18 @@ impl MatchIndex {
                 filter[w] |= b;
             }
             let mut best = vec![0f32; refine.len()];
-            for (score, p) in ranked.iter_mut() {
-                for &t in self.prod_terms.get(*p) {
+            // The candidates' word lists lie all over the index: each is read a few products
+            // ahead of its turn, so the memory loads overlap instead of queueing.
+            let spans: Vec<std::ops::Range<usize>> = ranked
+                .iter()
+                .map(|(_, p)| self.prod_terms.span(*p))
+                .collect();
+            let values = self.prod_terms.values();
+            for (i, (score, _)) in ranked.iter_mut().enumerate() {
+                if let Some(ahead) = spans.get(i + PREFETCH_AHEAD) {
+                    std::hint::black_box(values.get(ahead.start).copied());
+                }
+                for &t in &values[spans[i].clone()] {
                     let (w, b) = bit(t);
                     if filter[w] & b == 0 {
                         continue;
@@ -659,6 +689,23 @@ impl MatchIndex {
         top(&mut ranked, k, by_score);
         ranked.sort_unstable_by(by_score);
         ranked.into_iter().map(|(_, p)| p).collect()
+    }
+
+    /// Positions in `size_df` of the catalog sizes that agree with `size` (`Size::agrees`: same
+    /// unit and count, within half a percent). `size_df` is sorted by count, then amount, so
+    /// they lie in one short run.
+    fn sizes_agreeing(&self, size: &Size) -> impl Iterator<Item = u32> + '_ {
+        let size = *size;
+        let (low, high) = (size.milli * 199 / 200, size.milli * 200 / 199 + 1);
+        let start = self
+            .size_df
+            .partition_point(|(s, _)| (s.count, s.milli) < (size.count, low));
+        self.size_df[start..]
+            .iter()
+            .take_while(move |(s, _)| s.count == size.count && s.milli <= high)
+            .enumerate()
+            .filter(move |(_, (s, _))| s.agrees(&size))
+            .map(move |(k, _)| (start + k) as u32)
     }
 
     /// The products with exactly this barcode (a binary search: no text is looked at).
@@ -1009,5 +1056,64 @@ impl MatchIndex {
             .collect();
         scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.product.cmp(&b.product)));
         (scored, qb, parsed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matching::index::CatalogRow;
+
+    #[test]
+    fn a_cell_sums_fixed_point_scores_and_keeps_the_last_words_tag() {
+        let c = Cell::default()
+            .add(Cell::fixed(2.5), 1)
+            .add(Cell::fixed(0.25), 2);
+        assert_eq!(c.tag(), 2);
+        assert!((c.score() - 2.75).abs() < 1e-4);
+        // A touched cell is never the empty one, even with a zero contribution.
+        assert_ne!(Cell::default().add(Cell::fixed(0.0), 1), Cell::default());
+        // Sums saturate instead of wrapping into the tag.
+        let full = Cell::default()
+            .add(Cell::fixed(5000.0), 3)
+            .add(Cell::fixed(5000.0), 4);
+        assert_eq!(full.tag(), 4);
+        assert!(full.score() >= 1023.9);
+    }
+
+    #[test]
+    fn sizes_agreeing_finds_every_catalog_size_that_agrees_and_no_other() {
+        let quantities = [
+            "100 g", "99.6 g", "100.4 g", "99 g", "101 g", "100 ml", "2x100 g", "1 kg", "1000 g",
+            "50 g", "0.1 kg",
+        ];
+        let ids: Vec<String> = (0..quantities.len()).map(|i| format!("p{i}")).collect();
+        let index = MatchIndex::build(quantities.iter().zip(&ids).map(|(q, id)| CatalogRow {
+            id,
+            name: "Plain Flour",
+            brand: "Acme",
+            quantity: q,
+            barcode: "",
+            aliases: &[],
+        }));
+        assert!(index.size_df.len() >= 8, "{:?}", index.size_df);
+        for (size, _) in &index.size_df {
+            let found: Vec<u32> = index.sizes_agreeing(size).collect();
+            let expected: Vec<u32> = (0..index.size_df.len() as u32)
+                .filter(|&i| index.size_df[i as usize].0.agrees(size))
+                .collect();
+            assert_eq!(found, expected, "{size}");
+            assert!(!found.is_empty());
+        }
+        let hundred = index
+            .size_df
+            .iter()
+            .position(|(s, _)| s.to_string() == "100g")
+            .expect("100 g is a catalog size");
+        assert_eq!(
+            index.sizes_agreeing(&index.size_df[hundred].0).count(),
+            3,
+            "100 g, 99.6 g and 100.4 g agree"
+        );
     }
 }
