@@ -20,7 +20,7 @@ use super::quantity::Size;
 use super::text::is_alpha;
 
 /// Snapshot format version: bump when the layout or the analysis changes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const MAGIC: &[u8; 8] = b"KCMATCH\0";
 
 /// FNV-1a: a fixed hash, so snapshots built anywhere agree.
@@ -156,17 +156,15 @@ impl HashDir {
 }
 
 /// What stage 1 needs of a product once its score is known: the IDF mass of its words (by
-/// weight) for the coverage tie-break, and its pack size as a position in `size_df`.
+/// weight) for the coverage tie-break, and its pack size code (see `prod_size`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Stage1Info {
     pub norm: f32,
-    /// `NO_SIZE` when the product states no pack size.
     pub size: u32,
 }
 
-impl Stage1Info {
-    pub const NO_SIZE: u32 = u32::MAX;
-}
+/// The size code of a product without a pack size (see `prod_size`).
+pub(crate) const NO_SIZE: u32 = 0;
 
 /// A catalog row as matching sees it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -195,8 +193,10 @@ pub struct MatchIndex {
     /// Parallel to `prod_terms` values: the word's weight x 10.
     pub(crate) prod_weight: Vec<u8>,
     pub(crate) prod_nbrand: Vec<u8>,
-    /// The pack size (from the quantity field, else the name).
-    pub(crate) prod_size: Vec<Option<Size>>,
+    /// The pack size (from the quantity field, else the name) as a size code: `NO_SIZE`, or one
+    /// more than its position in `size_df` (four bytes a product in memory instead of a
+    /// `Size`'s 24, and a one-byte varint in the snapshot when there is none).
+    pub(crate) prod_size: Vec<u32>,
     /// Every other size the product states (multi-size fields, sizes inside the name).
     pub(crate) prod_sizes: Rows<Size>,
     /// A quantity field that names no size ("Combo"), squashed; empty otherwise.
@@ -422,6 +422,13 @@ impl MatchIndex {
         barcodes.sort_unstable();
         let mut size_df: Vec<(Size, u32)> = size_counts.into_iter().collect();
         size_df.sort_unstable();
+        let prod_size = prod_size
+            .into_iter()
+            .map(|own: Option<Size>| {
+                own.and_then(|own| size_df.binary_search_by(|(s, _)| s.cmp(&own)).ok())
+                    .map_or(NO_SIZE, |i| i as u32 + 1)
+            })
+            .collect();
 
         let mut index = MatchIndex {
             lexicon_fingerprint: lexicon.fingerprint,
@@ -502,15 +509,21 @@ impl MatchIndex {
                         self.term_idf[*t as usize] * f32::from(*w) / f32::from(WEIGHT_FULL)
                     })
                     .sum();
-                let size = self.prod_size[p as usize]
-                    .and_then(|own| self.size_df.binary_search_by(|(s, _)| s.cmp(&own)).ok())
-                    .map_or(Stage1Info::NO_SIZE, |i| i as u32);
-                Stage1Info { norm, size }
+                Stage1Info {
+                    norm,
+                    size: self.prod_size[p as usize],
+                }
             })
             .collect();
         (self.term_hashes, self.term_dir) = hashed(&self.terms);
         (self.fkey_hashes, self.fkey_dir) = hashed(&self.fkeys);
         (self.ckey_hashes, self.ckey_dir) = hashed(&self.ckeys);
+    }
+
+    /// Product `p`'s pack size.
+    pub(crate) fn pack_size(&self, p: u32) -> Option<Size> {
+        let code = self.prod_size[p as usize];
+        (code != NO_SIZE).then(|| self.size_df[code as usize - 1].0)
     }
 
     /// The id of a catalog word.
@@ -596,6 +609,10 @@ impl MatchIndex {
             .all(|&l| l == n)
             && self.prod_sizes.len() as usize == n
             && self.prod_qty_text.len() as usize == n
+            && self
+                .prod_size
+                .iter()
+                .all(|&s| s as usize <= self.size_df.len())
             && [
                 self.term_df.len(),
                 self.term_fkey.len(),

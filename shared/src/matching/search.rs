@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::analyze::{analyze, text_words};
 use super::fuzzy::{is_subsequence, levenshtein_within, within_one};
-use super::index::{MatchIndex, Stage1Info, WEIGHT_FULL, barcode_number, hash_str};
+use super::index::{MatchIndex, NO_SIZE, WEIGHT_FULL, barcode_number, hash_str};
 use super::lexicon::Lexicon;
 use super::phonetic;
 use super::quantity::Size;
@@ -503,7 +503,7 @@ impl MatchIndex {
             .collect();
         words.sort_by(|a, b| b.0.total_cmp(&a.0));
         // The query's pack sizes count as a pseudo-word (as rare as the size), given to every
-        // catalog size that agrees with one (by its position in `size_df`).
+        // catalog size that agrees with one (by its size code).
         let mut size_bonus: Vec<(u32, f32)> = Vec::new();
         for size in &parsed.sizes {
             let Ok(i) = self.size_df.binary_search_by(|(s, _)| s.cmp(size)) else {
@@ -624,7 +624,7 @@ impl MatchIndex {
         for (score, p) in ranked.iter_mut() {
             let info = self.prod_stage1[*p as usize];
             *score += COVERAGE_TIEBREAK * (*score / info.norm.max(1.0)).min(1.0);
-            if info.size != Stage1Info::NO_SIZE {
+            if info.size != NO_SIZE {
                 for &(id, bonus) in &size_bonus {
                     if id == info.size {
                         *score += bonus;
@@ -691,7 +691,7 @@ impl MatchIndex {
         ranked.into_iter().map(|(_, p)| p).collect()
     }
 
-    /// Positions in `size_df` of the catalog sizes that agree with `size` (`Size::agrees`: same
+    /// Size codes (see `prod_size`) of the catalog sizes that agree with `size` (`Size::agrees`: same
     /// unit and count, within half a percent). `size_df` is sorted by count, then amount, so
     /// they lie in one short run.
     fn sizes_agreeing(&self, size: &Size) -> impl Iterator<Item = u32> + '_ {
@@ -705,7 +705,7 @@ impl MatchIndex {
             .take_while(move |(s, _)| s.count == size.count && s.milli <= high)
             .enumerate()
             .filter(move |(_, (s, _))| s.agrees(&size))
-            .map(move |(k, _)| (start + k) as u32)
+            .map(move |(k, _)| (start + k) as u32 + 1)
     }
 
     /// The products with exactly this barcode (a binary search: no text is looked at).
@@ -977,7 +977,7 @@ impl MatchIndex {
     fn size_state(&self, parsed: &Parsed, p: u32) -> SizeState {
         let qty_text = self.prod_qty_text.get(p);
         let others = self.prod_sizes.get(p);
-        let own = self.prod_size[p as usize];
+        let own = self.pack_size(p);
         if parsed.sizes.is_empty() {
             return if !qty_text.is_empty()
                 && own.is_none()
@@ -1101,6 +1101,7 @@ mod tests {
             let found: Vec<u32> = index.sizes_agreeing(size).collect();
             let expected: Vec<u32> = (0..index.size_df.len() as u32)
                 .filter(|&i| index.size_df[i as usize].0.agrees(size))
+                .map(|i| i + 1)
                 .collect();
             assert_eq!(found, expected, "{size}");
             assert!(!found.is_empty());
