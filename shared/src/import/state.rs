@@ -20,8 +20,10 @@ pub const MAX_REPORT_BYTES: usize = 8 * 1024 * 1024;
 /// The fewest bytes a stock-list row with a product in it usually takes (name, quantity,
 /// price, separators); a file of N bytes names at most about N / this many products.
 pub const BYTES_PER_ROW: u64 = 40;
-/// Most rows the duplicate map is sized for up front (it still grows past them).
+/// Most rows the duplicate map reserves room for up front (it still grows past them).
 pub const PRESIZED_ROWS: u64 = 2_000_000;
+/// Entries the duplicate map keeps in its hash table before merging them into its sorted run.
+const RECENT_ENTRIES: usize = 1 << 16;
 /// State snapshot format version.
 const STATE_VERSION: u32 = 2;
 
@@ -30,8 +32,8 @@ const STATE_VERSION: u32 = 2;
 pub struct ImportState {
     version: u32,
     /// Identity key of a row's product (see `plan`) -> the first row with it. The one part
-    /// that grows with the file: 16 bytes (plus the map's slack) per distinct product.
-    seen: HashMap<u64, u64>,
+    /// that grows with the file: 12 bytes per distinct product.
+    seen: SeenMap,
     /// Products this import meant to create whose barcode another product already had: rows
     /// for the first go to the second.
     retargets: HashMap<u128, u128>,
@@ -50,13 +52,14 @@ impl ImportState {
     }
 
     /// A new state with room for the products a file of `bytes` bytes can name (one per
-    /// [`BYTES_PER_ROW`], at most [`PRESIZED_ROWS`]), so the duplicate map is not resized
-    /// (briefly holding two copies) as a large file goes in.
+    /// [`BYTES_PER_ROW`], at most [`PRESIZED_ROWS`]), so the duplicate map is not moved
+    /// (briefly holding two copies) as a large file goes in. The room is address space: memory
+    /// is only taken as entries fill it.
     pub fn for_file(bytes: u64) -> Self {
         let rows = (bytes / BYTES_PER_ROW).min(PRESIZED_ROWS) as usize;
         ImportState {
             version: STATE_VERSION,
-            seen: HashMap::with_capacity(rows),
+            seen: SeenMap::with_capacity(rows),
             ..Default::default()
         }
     }
@@ -64,7 +67,7 @@ impl ImportState {
     /// The first row with identity `key` (when that is not `row` itself), or records `row`
     /// as the first.
     pub fn first(&mut self, key: u64, row: u64) -> Option<u64> {
-        match *self.seen.entry(key).or_insert(row) {
+        match self.seen.first_or_insert(key, row) {
             first if first != row => Some(first),
             _ => None,
         }
@@ -108,8 +111,8 @@ impl ImportState {
             report_bytes: 0,
             unreported: self.unreported,
         };
-        // Key and row as varints: at most 10 + 10 bytes an entry, plus the report.
-        let room = self.seen.len() * 20 + self.report_bytes + 1024;
+        // Key and row as varints: at most 10 + 5 bytes an entry, plus the report.
+        let room = self.seen.len() * 15 + self.report_bytes + 1024;
         postcard::to_extend(&kept, Vec::with_capacity(room)).unwrap_or_default()
     }
 
@@ -137,18 +140,117 @@ struct Checkpoint<'a> {
 
 /// The `seen` entries of rows before `next_row`, serialised as a map.
 struct SeenBefore<'a> {
-    seen: &'a HashMap<u64, u64>,
+    seen: &'a SeenMap,
     next_row: u64,
 }
 
 impl Serialize for SeenBefore<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let kept = || self.seen.iter().filter(|(_, row)| **row < self.next_row);
+        let kept = || self.seen.iter().filter(|(_, row)| *row < self.next_row);
         let mut map = s.serialize_map(Some(kept().count()))?;
         for (k, row) in kept() {
-            map.serialize_entry(k, row)?;
+            map.serialize_entry(&k, &row)?;
         }
         map.end()
+    }
+}
+
+/// A map from identity key to first row, compact for a million entries: a run sorted by key
+/// (keys and rows side by side, 12 bytes an entry, no hash-table slack) and a small hash table
+/// of recent entries, merged into the run each time it fills. A lookup is a binary search
+/// plus a hash probe. Serialised as a plain map (the checkpoint format).
+#[derive(Debug, Default)]
+struct SeenMap {
+    keys: Vec<u64>,
+    /// Rows fit 32 bits: an upload is at most 100 MiB, and a row takes at least one byte.
+    rows: Vec<u32>,
+    recent: HashMap<u64, u32>,
+}
+
+impl SeenMap {
+    fn with_capacity(entries: usize) -> Self {
+        SeenMap {
+            keys: Vec::with_capacity(entries),
+            rows: Vec::with_capacity(entries),
+            recent: HashMap::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.keys.len() + self.recent.len()
+    }
+
+    /// The row recorded for `key`, recording `row` if there is none.
+    fn first_or_insert(&mut self, key: u64, row: u64) -> u64 {
+        if let Ok(i) = self.keys.binary_search(&key) {
+            return u64::from(self.rows[i]);
+        }
+        let row = u32::try_from(row).unwrap_or(u32::MAX);
+        let first = *self.recent.entry(key).or_insert(row);
+        if self.recent.len() >= RECENT_ENTRIES {
+            self.merge_recent();
+        }
+        u64::from(first)
+    }
+
+    /// Moves the recent entries into the sorted run, merging from the back in place.
+    fn merge_recent(&mut self) {
+        let mut add: Vec<(u64, u32)> = self.recent.drain().collect();
+        add.sort_unstable();
+        let (mut i, mut j) = (self.keys.len(), add.len());
+        self.keys.resize(i + j, 0);
+        self.rows.resize(i + j, 0);
+        let mut w = i + j;
+        while j > 0 {
+            w -= 1;
+            if i > 0 && self.keys[i - 1] > add[j - 1].0 {
+                i -= 1;
+                self.keys[w] = self.keys[i];
+                self.rows[w] = self.rows[i];
+            } else {
+                j -= 1;
+                (self.keys[w], self.rows[w]) = add[j];
+            }
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.keys
+            .iter()
+            .zip(&self.rows)
+            .map(|(&k, &r)| (k, u64::from(r)))
+            .chain(self.recent.iter().map(|(&k, &r)| (k, u64::from(r))))
+    }
+}
+
+impl<'de> Deserialize<'de> for SeenMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = Vec<(u64, u32)>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of identity keys to rows")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut v =
+                    Vec::with_capacity(m.size_hint().unwrap_or(0).min(PRESIZED_ROWS as usize));
+                while let Some((k, r)) = m.next_entry::<u64, u64>()? {
+                    v.push((k, u32::try_from(r).unwrap_or(u32::MAX)));
+                }
+                Ok(v)
+            }
+        }
+        let mut sorted = d.deserialize_map(Entries)?;
+        sorted.sort_unstable();
+        sorted.dedup_by_key(|e| e.0);
+        Ok(SeenMap {
+            keys: sorted.iter().map(|e| e.0).collect(),
+            rows: sorted.iter().map(|e| e.1).collect(),
+            recent: HashMap::new(),
+        })
     }
 }
 
@@ -188,6 +290,39 @@ mod tests {
             vec![3]
         );
         assert!(ImportState::from_bytes(b"junk").is_none());
+    }
+
+    #[test]
+    fn the_duplicate_map_answers_the_same_across_merges_and_checkpoints() {
+        let mut s = ImportState::new();
+        let n = RECENT_ENTRIES as u64 * 3 + 7;
+        // Keys in no order, each first seen at row key * 2.
+        let key = |i: u64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        for i in 0..n {
+            assert_eq!(s.first(key(i), i * 2), None);
+        }
+        assert!(
+            !s.seen.keys.is_empty(),
+            "entries were merged into the sorted run"
+        );
+        assert!(s.seen.keys.windows(2).all(|w| w[0] < w[1]));
+        for i in (0..n).step_by(97) {
+            assert_eq!(
+                s.first(key(i), i * 2),
+                None,
+                "a row is not a repeat of itself"
+            );
+            assert_eq!(s.first(key(i), n * 3), Some(i * 2));
+        }
+        let back = ImportState::from_bytes(&s.to_bytes(n)).unwrap();
+        assert_eq!(back.seen.len(), (n as usize).div_ceil(2));
+        let mut back = back;
+        assert_eq!(back.first(key(2), n * 3), Some(4));
+        assert_eq!(
+            back.first(key(n - 1), n * 3),
+            None,
+            "row 2n-2 is at or after the checkpoint"
+        );
     }
 
     #[test]
