@@ -9,6 +9,11 @@
 //! tenth row without (matched by name, brand and pack size), as a store's export looks. The
 //! catalog's products are the matching index (ids mapped to UUIDs), published to S3 as
 //! `index-build` would. With more rows than products, later rows repeat products (duplicates).
+//!
+//! The import itself runs in a fresh child process (`catalog bench-import-run`), as it does in
+//! a Lambda: it loads the published snapshot and imports, so its memory figures are the
+//! import's (and the snapshot load's), not the set-up's (building the index from the CSV
+//! catalog takes several times more, which the allocator keeps).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,7 +26,7 @@ use catalog_core::app::DEFAULT_MATCH_INDEX_KEY;
 use catalog_core::auth::Principal;
 use catalog_core::cursor::CursorKey;
 use catalog_core::domain::{
-    InventoryDetails, InventoryItem, ProductId, Quantity, StoreId, Timestamp,
+    InventoryDetails, InventoryItem, JobId, ProductId, Quantity, StoreId, Timestamp,
 };
 use catalog_core::matching::{CatalogRow, MatchIndex};
 use catalog_core::ports::{BlobKey, BlobStore, InventoryStore};
@@ -39,10 +44,51 @@ pub struct Args {
     /// Rows in the generated stock list.
     #[arg(long, default_value_t = 100_000)]
     pub rows: usize,
+    #[command(flatten)]
+    pub servers: Servers,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct Servers {
     #[arg(long, env = "CATALOG_TEST_DYNAMODB_ENDPOINT")]
     pub dynamodb: String,
     #[arg(long, env = "CATALOG_TEST_S3_ENDPOINT")]
     pub s3: String,
+}
+
+/// The import phase, in its own process (started by `bench-import`).
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Table-name prefix and bucket of the run.
+    #[arg(long)]
+    pub run: String,
+    #[arg(long)]
+    pub store: String,
+    #[arg(long)]
+    pub job: String,
+    #[command(flatten)]
+    pub servers: Servers,
+}
+
+/// What the import process reports to `bench-import` (one JSON line on stdout).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RunFigures {
+    status: String,
+    processed: u64,
+    successful: u64,
+    failed: u64,
+    duplicates: u64,
+    products_created: u64,
+    write_units: f64,
+    write_requests: u64,
+    import_s: f64,
+    import_cpu_s: f64,
+    /// Resident memory with the index loaded, before the import starts.
+    rss_start_mb: f64,
+    /// Peak while importing (the mark is reset after the snapshot load).
+    import_peak_mb: f64,
+    /// Peak over the process's life, snapshot load and import (a Lambda's "max memory used").
+    process_peak_mb: f64,
 }
 
 /// CPU time (user + system) this process has used, in seconds (Linux; NaN elsewhere).
@@ -92,7 +138,12 @@ fn csv_cell(s: &str) -> String {
     }
 }
 
-pub async fn run(args: Args) -> anyhow::Result<()> {
+struct Clients {
+    ddb: aws_sdk_dynamodb::Client,
+    s3: aws_sdk_s3::Client,
+}
+
+async fn clients(servers: &Servers) -> Clients {
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
@@ -100,33 +151,62 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         ))
         .load()
         .await;
-    let ddb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .endpoint_url(&args.dynamodb)
-            .build(),
-    );
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .endpoint_url(&args.s3)
-            .force_path_style(true)
-            .build(),
-    );
-    let run_id = &uuid::Uuid::new_v4().simple().to_string()[..10];
+    Clients {
+        ddb: aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&sdk)
+                .endpoint_url(&servers.dynamodb)
+                .build(),
+        ),
+        s3: aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .endpoint_url(&servers.s3)
+                .force_path_style(true)
+                .build(),
+        ),
+    }
+}
+
+/// The catalog service over the run's tables and bucket (both named `run`), matching against
+/// the published snapshot as csv-import does.
+fn app(clients: &Clients, run: &str) -> anyhow::Result<Catalog> {
     let store = Arc::new(DynamoStore::new(
-        ddb,
-        TableNames::with_prefix(&format!("bench-{run_id}")),
+        clients.ddb.clone(),
+        TableNames::with_prefix(run),
     ));
+    let uploads: Arc<dyn BlobStore> = Arc::new(S3Blobs::new(clients.s3.clone(), run));
+    let matcher = MatcherState::new(
+        IndexSource::Snapshot {
+            blobs: uploads.clone(),
+            key: BlobKey::parse(DEFAULT_MATCH_INDEX_KEY).map_err(anyhow::Error::msg)?,
+        },
+        std::time::Duration::from_secs(3600),
+    );
+    let images: Arc<dyn BlobStore> = Arc::new(S3Blobs::new(clients.s3.clone(), run));
+    Ok(Catalog::new(
+        store.clone(),
+        store.clone(),
+        store,
+        uploads,
+        images,
+        matcher,
+        CursorKey::derive(b"bench-import-cursor-key-32-bytes!!"),
+    ))
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let Clients { ddb, s3 } = clients(&args.servers).await;
+    let run = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let store = Arc::new(DynamoStore::new(ddb.clone(), TableNames::with_prefix(&run)));
     store
         .create_tables()
         .await
         .context("creating tables in DynamoDB Local")?;
-    let bucket = format!("bench-{run_id}");
     s3.create_bucket()
-        .bucket(&bucket)
+        .bucket(&run)
         .send()
         .await
         .context("creating a bucket in ministack")?;
-    let uploads: Arc<dyn BlobStore> = Arc::new(S3Blobs::new(s3.clone(), &bucket));
+    let uploads: Arc<dyn BlobStore> = Arc::new(S3Blobs::new(s3.clone(), &run));
 
     // The catalog, as the matching index.
     let t = Instant::now();
@@ -177,23 +257,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     drop(catalog);
     let distinct = args.rows.min(products);
 
-    let matcher = MatcherState::new(
-        IndexSource::Snapshot {
-            blobs: uploads.clone(),
-            key,
-        },
-        std::time::Duration::from_secs(3600),
-    );
-    let images: Arc<dyn BlobStore> = Arc::new(S3Blobs::new(s3.clone(), &bucket));
-    let app = Catalog::new(
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        uploads.clone(),
-        images,
-        matcher,
-        CursorKey::derive(b"bench-import-cursor-key-32-bytes!!"),
-    );
+    let app = app(&Clients { ddb, s3 }, &run)?;
     let shop = StoreId::parse("bench-store").map_err(anyhow::Error::msg)?;
 
     // Raw BatchWriteItem throughput of this server: distinct items (up to RAW_ITEMS), written
@@ -252,42 +316,102 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             "text/csv",
         )
         .await?;
+
+    // The import, in a fresh process as in a Lambda.
+    let child = std::process::Command::new(std::env::current_exe()?)
+        .args(["bench-import-run", "--run", &run, "--store", shop.as_str()])
+        .args(["--job", &job.job_id.to_string()])
+        .args([
+            "--dynamodb",
+            &args.servers.dynamodb,
+            "--s3",
+            &args.servers.s3,
+        ])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("starting the import process")?;
+    if !child.status.success() {
+        bail!("the import process failed: {}", child.status);
+    }
+    // Its log lines come first; the figures are the last line.
+    let out = String::from_utf8_lossy(&child.stdout);
+    let (log, last) = out
+        .trim_end()
+        .rsplit_once('\n')
+        .unwrap_or(("", out.trim_end()));
+    if !log.is_empty() {
+        eprintln!("{log}");
+    }
+    let f: RunFigures =
+        serde_json::from_str(last).context("reading the import process's figures")?;
+
+    let (raw_after, _) = raw("raw-after", raw_items).await?;
+    let rows_s = f.processed as f64 / f.import_s;
+    let raw_rows_s = (raw_before + raw_after) / 2.0;
+    // Rows that wrote an item (duplicates write nothing) against raw item writes.
+    let written_s = f.successful as f64 / f.import_s;
+    println!(
+        "catalog_products={products} index_build_s={index_s:.1} rows={} csv_mb={:.1} status={} successful={} failed={} duplicates={} new_products={} \
+         import_s={:.2} import_cpu_s={:.1} import_rows_per_s={rows_s:.0} written_rows_per_s={written_s:.0} raw_batchwrite_items_per_s={raw_rows_s:.0} (before {raw_before:.0}, after {raw_after:.0}) \
+         ratio={:.2} write_units_per_row={:.3} raw_write_units_per_item={:.3} write_requests={} \
+         rss_index_loaded_mb={:.0} import_peak_rss_mb={:.0} import_rss_growth_mb={:.0} process_peak_rss_mb={:.0}",
+        f.processed,
+        bytes as f64 / 1e6,
+        f.status,
+        f.successful,
+        f.failed,
+        f.duplicates,
+        f.products_created,
+        f.import_s,
+        f.import_cpu_s,
+        written_s / raw_rows_s,
+        f.write_units / f.successful.max(1) as f64,
+        raw_units,
+        f.write_requests,
+        f.rss_start_mb,
+        f.import_peak_mb,
+        f.import_peak_mb - f.rss_start_mb,
+        f.process_peak_mb,
+    );
+    Ok(())
+}
+
+/// `bench-import-run`: loads the snapshot, runs the import, prints its figures as JSON.
+pub async fn run_import(args: RunArgs) -> anyhow::Result<()> {
+    let app = app(&clients(&args.servers).await, &args.run)?;
+    let shop = StoreId::parse(&args.store).map_err(anyhow::Error::msg)?;
+    let job_id = JobId::parse(&args.job).map_err(|e| anyhow::anyhow!("bad job id: {e}"))?;
     app.match_index().await?; // cold start: the snapshot load is not import time
+    let load_peak = peak_rss_mb().unwrap_or(f64::NAN);
     reset_peak_rss();
     let rss_start = rss_mb().unwrap_or(f64::NAN);
     let cpu_start = cpu_s();
     let t = Instant::now();
     let (outcome, stats) = app
-        .run_import(&shop, &job.job_id, &RunOptions::default())
+        .run_import(&shop, &job_id, &RunOptions::default())
         .await?;
     let import_s = t.elapsed().as_secs_f64();
-    let import_cpu = cpu_s() - cpu_start;
-    let rss = peak_rss_mb().unwrap_or(f64::NAN);
+    let import_cpu_s = cpu_s() - cpu_start;
+    let import_peak = peak_rss_mb().unwrap_or(f64::NAN);
     let RunOutcome::Finished(done) = outcome else {
         bail!("the import did not finish: {outcome:?}")
     };
     let c = done.counters;
-    let (raw_after, _) = raw("raw-after", raw_items).await?;
-    let rows_s = c.processed as f64 / import_s;
-    let raw_rows_s = (raw_before + raw_after) / 2.0;
-    // Rows that wrote an item (duplicates write nothing) against raw item writes.
-    let written_s = c.successful as f64 / import_s;
-    println!(
-        "catalog_products={products} index_build_s={index_s:.1} rows={} csv_mb={:.1} status={} successful={} failed={} duplicates={} new_products={} \
-         import_s={import_s:.2} import_cpu_s={import_cpu:.1} import_rows_per_s={rows_s:.0} written_rows_per_s={written_s:.0} raw_batchwrite_items_per_s={raw_rows_s:.0} (before {raw_before:.0}, after {raw_after:.0}) \
-         ratio={:.2} write_units_per_row={:.3} raw_write_units_per_item={:.3} write_requests={} rss_at_start_mb={rss_start:.0} import_peak_rss_mb={rss:.0} import_rss_growth_mb={:.0}",
-        c.processed,
-        bytes as f64 / 1e6,
-        done.status.as_str(),
-        c.successful,
-        c.failed,
-        c.duplicates_found,
-        stats.products_created,
-        written_s / raw_rows_s,
-        stats.write_units / c.successful.max(1) as f64,
-        raw_units,
-        stats.write_requests,
-        rss - rss_start,
-    );
+    let figures = RunFigures {
+        status: done.status.as_str().to_string(),
+        processed: c.processed,
+        successful: c.successful,
+        failed: c.failed,
+        duplicates: c.duplicates_found,
+        products_created: stats.products_created,
+        write_units: stats.write_units,
+        write_requests: stats.write_requests as u64,
+        import_s,
+        import_cpu_s,
+        rss_start_mb: rss_start,
+        import_peak_mb: import_peak,
+        process_peak_mb: load_peak.max(import_peak),
+    };
+    println!("{}", serde_json::to_string(&figures)?);
     Ok(())
 }

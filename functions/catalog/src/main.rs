@@ -60,6 +60,9 @@ enum Command {
     /// bench-import` starts them): rows/s next to raw BatchWriteItem throughput, write units
     /// per row, peak RSS.
     BenchImport(bench_import::Args),
+    /// The import phase of `bench-import`, run in its own process.
+    #[command(hide = true)]
+    BenchImportRun(bench_import::RunArgs),
     /// Print the routes, triggers and DynamoDB table layouts the code expects, as JSON (the
     /// infra check compares them with infra/template.yaml).
     Describe,
@@ -141,6 +144,7 @@ async fn main() -> anyhow::Result<()> {
             jwt_secret,
         } => import_cmd::run(&file, &store, &data_dir, &secret(jwt_secret)).await,
         Command::BenchImport(args) => bench_import::run(args).await,
+        Command::BenchImportRun(args) => bench_import::run_import(args).await,
         Command::Describe => {
             println!("{}", serde_json::to_string_pretty(&describe())?);
             Ok(())
