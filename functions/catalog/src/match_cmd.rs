@@ -181,11 +181,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(path) = &args.snapshot {
         std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
     }
-    let t = Instant::now();
-    let index = MatchIndex::from_bytes(&bytes)?;
-    let load_s = t.elapsed().as_secs_f64();
     let snapshot_bytes = bytes.len();
-    drop(bytes);
+    let t = Instant::now();
+    let index = MatchIndex::from_owned_bytes(bytes)?;
+    let load_s = t.elapsed().as_secs_f64();
     let vocabulary = if vocabulary == 0 {
         index.vocabulary_size()
     } else {

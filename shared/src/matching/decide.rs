@@ -40,7 +40,7 @@ pub const MATCH_TEXT: f32 = 0.78;
 /// Lead in score over the best rival needed to link.
 pub const MATCH_MARGIN: f32 = 0.03;
 /// A rival within this much of the best in both query coverage and text makes it ambiguous.
-pub const UNIQUENESS: f32 = 0.04;
+pub const UNIQUENESS: f32 = 0.05;
 /// Share of the row's (IDF-weighted) words the product must explain to link on its own: words
 /// the product lacks name something it is not (another flavour, material, model).
 pub const MATCH_QUERY_COVERAGE: f32 = 0.85;

@@ -575,6 +575,22 @@ impl MatchIndex {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<MatchIndex, SnapshotError> {
+        let mut index = Self::decode(bytes)?;
+        index.build_directories();
+        Ok(index)
+    }
+
+    /// [`from_bytes`](Self::from_bytes), freeing the snapshot as soon as it is decoded, before
+    /// the lookup tables derived from it are built: a smaller peak while a Lambda loads it.
+    pub fn from_owned_bytes(bytes: impl AsRef<[u8]>) -> Result<MatchIndex, SnapshotError> {
+        let mut index = Self::decode(bytes.as_ref())?;
+        drop(bytes);
+        index.build_directories();
+        Ok(index)
+    }
+
+    /// The snapshot's fields, checked, without the derived lookup tables.
+    fn decode(bytes: &[u8]) -> Result<MatchIndex, SnapshotError> {
         if bytes.len() < 20 || &bytes[..8] != MAGIC {
             return Err(SnapshotError::NotASnapshot);
         }
@@ -586,10 +602,9 @@ impl MatchIndex {
         if fingerprint != Lexicon::builtin().fingerprint {
             return Err(SnapshotError::StaleVocabulary);
         }
-        let mut index: MatchIndex = postcard::from_bytes(&bytes[20..])
+        let index: MatchIndex = postcard::from_bytes(&bytes[20..])
             .map_err(|e| SnapshotError::Corrupt(e.to_string()))?;
         index.check()?;
-        index.build_directories();
         Ok(index)
     }
 

@@ -157,6 +157,23 @@ mod tests {
     }
 
     #[test]
+    fn a_row_without_a_brand_is_judged_on_the_rest_of_the_name() {
+        let index = catalog();
+        let mut scratch = Scratch::new(&index);
+        let q = MatchQuery {
+            name: "haldi chandan skin brightening face wash 100 g",
+            ..Default::default()
+        };
+        let o = index.match_row(&q, &mut scratch);
+        let c = &o.candidates[0];
+        assert_eq!(index.product_id(c.product), "wash-100");
+        assert_eq!(c.brand, BrandState::Miss);
+        // The unnamed brand lowers neither coverage; it only costs the brand evidence.
+        assert!(c.c_cov > 0.99 && c.q_cov > 0.99, "{c:?}");
+        assert_eq!(o.decision, Decision::Match);
+    }
+
+    #[test]
     fn another_size_is_never_a_match() {
         let index = catalog();
         // Same brand and name in a size the catalog lacks: the hard negative.

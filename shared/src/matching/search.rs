@@ -901,14 +901,6 @@ impl MatchIndex {
             }
         }
         let q_cov = if den > 0.0 { num / den } else { 0.0 };
-        let (mut cn, mut cd) = (0f32, 0f32);
-        for k in 0..nterms {
-            let w = self.idf(terms[k]) * f32::from(weights[k]) / f32::from(WEIGHT_FULL);
-            cd += w;
-            cn += w * matched[k];
-        }
-        let c_cov = if cd > 0.0 { cn / cd } else { 0.0 };
-        let text = 0.7 * q_cov + 0.3 * c_cov;
 
         let nb = usize::from(self.prod_nbrand[p as usize]).min(nterms);
         let brand = if nb == 0 {
@@ -920,6 +912,22 @@ impl MatchIndex {
         } else {
             BrandState::Miss
         };
+        // A row that names no brand says nothing about the product's: its brand words count
+        // neither for nor against how much of the product the row covers (the brand state
+        // carries that evidence). Other words still do.
+        let from = if brand == BrandState::Miss && nb < nterms {
+            nb
+        } else {
+            0
+        };
+        let (mut cn, mut cd) = (0f32, 0f32);
+        for k in from..nterms {
+            let w = self.idf(terms[k]) * f32::from(weights[k]) / f32::from(WEIGHT_FULL);
+            cd += w;
+            cn += w * matched[k];
+        }
+        let c_cov = if cd > 0.0 { cn / cd } else { 0.0 };
+        let text = 0.7 * q_cov + 0.3 * c_cov;
 
         // The query names a number (model, SPF) the product lacks while the product names another.
         let mut product_has_number = false;

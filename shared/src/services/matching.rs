@@ -233,7 +233,7 @@ impl Catalog {
                 let blob = blobs.get(key).await.map_err(ServiceError::storage)?.ok_or_else(|| {
                     ServiceError::Unavailable(StorageError::backend(format!("no match index snapshot at {key}: the index-build function has not run yet")))
                 })?;
-                tokio::task::spawn_blocking(move || MatchIndex::from_bytes(&blob.bytes))
+                tokio::task::spawn_blocking(move || MatchIndex::from_owned_bytes(blob.bytes))
                     .await
                     .map_err(|e| ServiceError::Internal(StorageError::backend(e)))?
                     .map_err(|e| ServiceError::Unavailable(StorageError::backend(e)))?
