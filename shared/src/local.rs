@@ -151,16 +151,16 @@ fn blob_target<'a>(
     s: &'a Shared,
     bucket: &str,
     key: &str,
-) -> Result<(&'a BlobDir, BlobKey), AxumResponse> {
+) -> Result<(&'a BlobDir, BlobKey), Box<AxumResponse>> {
     let dir = s.blobs.get(bucket).ok_or_else(|| {
-        blob_problem(
+        Box::new(blob_problem(
             StatusCode::NOT_FOUND,
             "bucket_not_found",
             format!("no bucket {bucket}"),
-        )
+        ))
     })?;
-    let key =
-        BlobKey::parse(key).map_err(|e| blob_problem(StatusCode::BAD_REQUEST, "invalid_key", e))?;
+    let key = BlobKey::parse(key)
+        .map_err(|e| Box::new(blob_problem(StatusCode::BAD_REQUEST, "invalid_key", e)))?;
     Ok((dir, key))
 }
 
@@ -180,7 +180,7 @@ async fn blob_get(
 ) -> AxumResponse {
     let (dir, key) = match blob_target(&s, &bucket, &key) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if let Err(e) = dir.verify("GET", &key, &query_map(q), Timestamp::now()) {
         return blob_problem(StatusCode::FORBIDDEN, "signature_invalid", e);
@@ -204,7 +204,7 @@ async fn blob_put(
 ) -> AxumResponse {
     let (dir, key) = match blob_target(&s, &bucket, &key) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let (content_type, content_length) =
         match dir.verify("PUT", &key, &query_map(q), Timestamp::now()) {

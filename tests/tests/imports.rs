@@ -583,7 +583,9 @@ async fn malformed_files_fail_clearly_and_lose_no_good_row(api: &TestApi) {
         utf16.extend_from_slice(&u.to_le_bytes());
     }
     let huge = format!("name,qty\n{},1\nAfter Huge Row,2\n", "x".repeat(5_000));
-    let cases: Vec<(Vec<u8>, (u64, u64, u64, u64), Vec<&str>)> = vec![
+    // (file, its (processed, successful, failed, duplicates) counters, names imported).
+    type Case = (Vec<u8>, (u64, u64, u64, u64), Vec<&'static str>);
+    let cases: Vec<Case> = vec![
         (cp1252, (1, 1, 0, 0), vec!["Café Coffee Powder"]),
         (utf16, (1, 1, 0, 0), vec!["तूर दाल"]),
         (

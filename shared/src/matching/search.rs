@@ -173,6 +173,18 @@ impl Cell {
     }
 }
 
+/// A query word as stage 1 uses it.
+struct StageWord {
+    /// Its largest contribution to a product's score.
+    max: f32,
+    /// Products holding its likeliest meaning.
+    df: u32,
+    /// Creates candidates (else it only adds to those found).
+    rare: bool,
+    /// The catalog words it reaches, with their contributions, largest first.
+    matches: Vec<(u32, f32)>,
+}
+
 /// Per-thread working memory, reused across queries (sized to the index).
 pub struct Scratch {
     /// Per product: its stage-1 score in the current query. Zero between queries: the products
@@ -453,8 +465,7 @@ impl MatchIndex {
         let create = CREATE_DF.max((self.len() / 1000) as u32);
         let probe_size = PROBE.max(k);
         let per_word = STAGE1_WORD_MATCHES;
-        // Per word: (largest contribution, rare?, matches with their contributions).
-        let words: Vec<(f32, u32, Vec<(u32, f32)>)> = parsed
+        let mut words: Vec<StageWord> = parsed
             .tokens
             .iter()
             .filter(|t| !t.matches.is_empty())
@@ -485,23 +496,27 @@ impl MatchIndex {
                 // Largest contribution first (phase 1 relies on it).
                 m.sort_by(|a, b| b.1.total_cmp(&a.1));
                 let max = m.iter().map(|(_, v)| *v).fold(0.0, f32::max);
-                (max, df, m)
+                StageWord {
+                    max,
+                    df,
+                    rare: false,
+                    matches: m,
+                }
             })
             .collect();
         // Creators: words in at most `create` products, and in any case the query's
         // `MIN_CREATORS` rarest words (unless they are nearly everywhere).
-        let mut dfs: Vec<u32> = words.iter().map(|w| w.1).collect();
+        let mut dfs: Vec<u32> = words.iter().map(|w| w.df).collect();
         dfs.sort_unstable();
         let promoted = dfs
             .get(MIN_CREATORS - 1)
             .copied()
             .unwrap_or(0)
             .min(PROMOTE_MAX_DF);
-        let mut words: Vec<(f32, bool, Vec<(u32, f32)>)> = words
-            .into_iter()
-            .map(|(max, df, m)| (max, df <= create.max(promoted), m))
-            .collect();
-        words.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for w in &mut words {
+            w.rare = w.df <= create.max(promoted);
+        }
+        words.sort_by(|a, b| b.max.total_cmp(&a.max));
         // The query's pack sizes count as a pseudo-word (as rare as the size), given to every
         // catalog size that agrees with one (by its size code).
         let mut size_bonus: Vec<(u32, f32)> = Vec::new();
@@ -520,14 +535,14 @@ impl MatchIndex {
         debug_assert!(scratch.acc_touched.is_empty());
 
         // Phase 1: rare words create candidates.
-        let mut rest: f32 = words.iter().filter(|w| w.1).map(|w| w.0).sum::<f32>()
+        let mut rest: f32 = words.iter().filter(|w| w.rare).map(|w| w.max).sum::<f32>()
             + size_bonus.iter().map(|(_, b)| *b).fold(0.0, f32::max);
         let mut best_acc = 0f32;
         let mut refine: Vec<usize> = Vec::new();
         let mut creating = true;
         let mut checks = 0;
-        for (wi, (max, rare, matches)) in words.iter().enumerate() {
-            if !rare {
+        for (wi, word) in words.iter().enumerate() {
+            if !word.rare {
                 refine.push(wi);
                 continue;
             }
@@ -563,7 +578,7 @@ impl MatchIndex {
                     creating = live.len() > probe_size * 4;
                 }
             }
-            rest -= max;
+            rest -= word.max;
             // Word tags fit a cell's 8 bits; a query's 256th word and later only refine.
             let tag = u8::try_from(wi + 1).ok();
             let Some(tag) = tag.filter(|_| creating) else {
@@ -576,7 +591,7 @@ impl MatchIndex {
             // Best match first: the first time this word reaches a product is its best.
             let cap = create.max(promoted);
             let mut best_fixed = 0u32;
-            for &(t, v) in matches.iter().take(per_word) {
+            for &(t, v) in word.matches.iter().take(per_word) {
                 let post = self.postings.get(t);
                 if post.len() as u32 > cap {
                     continue;
@@ -644,7 +659,7 @@ impl MatchIndex {
             // words' catalog words (one memory access per candidate, then cache-local work).
             let mut table: Vec<(u32, u16, f32)> = Vec::new();
             for (slot, &wi) in refine.iter().enumerate() {
-                table.extend(words[wi].2.iter().map(|&(t, v)| (t, slot as u16, v)));
+                table.extend(words[wi].matches.iter().map(|&(t, v)| (t, slot as u16, v)));
             }
             table.sort_unstable_by_key(|e| e.0);
             // Most of a product's words are none of the refining words: a 4096-bit filter of
