@@ -82,14 +82,18 @@ struct RunFigures {
     write_units: f64,
     write_requests: u64,
     import_s: f64,
-    import_cpu_s: f64,
-    /// Resident memory with the index loaded, before the import starts.
-    rss_start_mb: f64,
+    import_cpu_s: Option<f64>,
+    /// Resident memory with the index loaded, before the import starts. CPU and memory figures
+    /// are `None` where `/proc` does not give them.
+    rss_start_mb: Option<f64>,
     /// Peak while importing (the mark is reset after the snapshot load).
-    import_peak_mb: f64,
+    import_peak_mb: Option<f64>,
     /// Peak over the process's life, snapshot load and import (a Lambda's "max memory used").
-    process_peak_mb: f64,
+    process_peak_mb: Option<f64>,
 }
+
+/// Marks the import process's figures among its output (its log lines share stdout).
+const FIGURES: &str = "BENCH_IMPORT_FIGURES ";
 
 /// CPU time (user + system) this process has used, in seconds (Linux; NaN elsewhere).
 fn cpu_s() -> f64 {
@@ -330,20 +334,21 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .stderr(std::process::Stdio::inherit())
         .output()
         .context("starting the import process")?;
+    let out = String::from_utf8_lossy(&child.stdout);
+    let mut figures = None;
+    for line in out.lines() {
+        match line.strip_prefix(FIGURES) {
+            Some(json) => figures = Some(json),
+            None => eprintln!("{line}"),
+        }
+    }
     if !child.status.success() {
         bail!("the import process failed: {}", child.status);
     }
-    // Its log lines come first; the figures are the last line.
-    let out = String::from_utf8_lossy(&child.stdout);
-    let (log, last) = out
-        .trim_end()
-        .rsplit_once('\n')
-        .unwrap_or(("", out.trim_end()));
-    if !log.is_empty() {
-        eprintln!("{log}");
-    }
+    let figures = figures.context("the import process printed no figures")?;
     let f: RunFigures =
-        serde_json::from_str(last).context("reading the import process's figures")?;
+        serde_json::from_str(figures).context("reading the import process's figures")?;
+    let mb = |v: Option<f64>| v.unwrap_or(f64::NAN);
 
     let (raw_after, _) = raw("raw-after", raw_items).await?;
     let rows_s = f.processed as f64 / f.import_s;
@@ -363,15 +368,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         f.duplicates,
         f.products_created,
         f.import_s,
-        f.import_cpu_s,
+        mb(f.import_cpu_s),
         written_s / raw_rows_s,
         f.write_units / f.successful.max(1) as f64,
         raw_units,
         f.write_requests,
-        f.rss_start_mb,
-        f.import_peak_mb,
-        f.import_peak_mb - f.rss_start_mb,
-        f.process_peak_mb,
+        mb(f.rss_start_mb),
+        mb(f.import_peak_mb),
+        mb(f.import_peak_mb) - mb(f.rss_start_mb),
+        mb(f.process_peak_mb),
     );
     Ok(())
 }
@@ -382,17 +387,17 @@ pub async fn run_import(args: RunArgs) -> anyhow::Result<()> {
     let shop = StoreId::parse(&args.store).map_err(anyhow::Error::msg)?;
     let job_id = JobId::parse(&args.job).map_err(|e| anyhow::anyhow!("bad job id: {e}"))?;
     app.match_index().await?; // cold start: the snapshot load is not import time
-    let load_peak = peak_rss_mb().unwrap_or(f64::NAN);
+    let load_peak = peak_rss_mb();
     reset_peak_rss();
-    let rss_start = rss_mb().unwrap_or(f64::NAN);
+    let rss_start = rss_mb();
     let cpu_start = cpu_s();
     let t = Instant::now();
     let (outcome, stats) = app
         .run_import(&shop, &job_id, &RunOptions::default())
         .await?;
     let import_s = t.elapsed().as_secs_f64();
-    let import_cpu_s = cpu_s() - cpu_start;
-    let import_peak = peak_rss_mb().unwrap_or(f64::NAN);
+    let import_cpu_s = Some(cpu_s() - cpu_start).filter(|s| s.is_finite());
+    let import_peak = peak_rss_mb();
     let RunOutcome::Finished(done) = outcome else {
         bail!("the import did not finish: {outcome:?}")
     };
@@ -410,8 +415,8 @@ pub async fn run_import(args: RunArgs) -> anyhow::Result<()> {
         import_cpu_s,
         rss_start_mb: rss_start,
         import_peak_mb: import_peak,
-        process_peak_mb: load_peak.max(import_peak),
+        process_peak_mb: load_peak.zip(import_peak).map(|(a, b)| a.max(b)),
     };
-    println!("{}", serde_json::to_string(&figures)?);
+    println!("{FIGURES}{}", serde_json::to_string(&figures)?);
     Ok(())
 }

@@ -67,6 +67,10 @@ impl ImportState {
     /// The first row with identity `key` (when that is not `row` itself), or records `row`
     /// as the first.
     pub fn first(&mut self, key: u64, row: u64) -> Option<u64> {
+        debug_assert!(
+            row < u64::from(u32::MAX),
+            "rows fit the duplicate map's 32 bits"
+        );
         match self.seen.first_or_insert(key, row) {
             first if first != row => Some(first),
             _ => None,
@@ -114,6 +118,14 @@ impl ImportState {
         // Key and row as varints: at most 10 + 5 bytes an entry, plus the report.
         let room = self.seen.len() * 15 + self.report_bytes + 1024;
         postcard::to_extend(&kept, Vec::with_capacity(room)).unwrap_or_default()
+    }
+
+    /// Room for the products a file of `bytes` bytes can name (see [`Self::for_file`]), for a
+    /// state loaded from a checkpoint.
+    pub fn with_room_for_file(mut self, bytes: u64) -> Self {
+        let rows = (bytes / BYTES_PER_ROW).min(PRESIZED_ROWS) as usize;
+        self.seen.reserve(rows.saturating_sub(self.seen.len()));
+        self
     }
 
     /// A saved state; `None` if it is not one this version wrote.
@@ -178,6 +190,11 @@ impl SeenMap {
 
     fn len(&self) -> usize {
         self.keys.len() + self.recent.len()
+    }
+
+    fn reserve(&mut self, more: usize) {
+        self.keys.reserve_exact(more);
+        self.rows.reserve_exact(more);
     }
 
     /// The row recorded for `key`, recording `row` if there is none.

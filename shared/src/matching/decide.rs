@@ -44,9 +44,10 @@ pub const UNIQUENESS: f32 = 0.05;
 /// Share of the row's (IDF-weighted) words the product must explain to link on its own: words
 /// the product lacks name something it is not (another flavour, material, model).
 pub const MATCH_QUERY_COVERAGE: f32 = 0.85;
-/// Share of the product's (IDF-weighted) words the row must name to link on its own: a product
-/// most of whose name the row leaves unexplained is more specific than the row (a model, a
-/// variant, a set) and may be a sibling of the product the row means.
+/// Share of the product's (IDF-weighted) words the row must name to link on its own (its brand
+/// words aside when the row names no brand): a product most of whose name the row leaves
+/// unexplained is more specific than the row (a model, a variant, a set) and may be a sibling
+/// of the product the row means.
 pub const MATCH_CATALOG_COVERAGE: f32 = 0.45;
 /// A rival of another size may not explain the text better by more than this.
 pub const SIBLING_SLACK: f32 = 0.02;

@@ -194,8 +194,8 @@ pub struct MatchIndex {
     pub(crate) prod_weight: Vec<u8>,
     pub(crate) prod_nbrand: Vec<u8>,
     /// The pack size (from the quantity field, else the name) as a size code: `NO_SIZE`, or one
-    /// more than its position in `size_df` (four bytes a product in memory instead of a
-    /// `Size`'s 24, and a one-byte varint in the snapshot when there is none).
+    /// more than its position in `size_df` (four bytes a product instead of an `Option<Size>`'s
+    /// sixteen). `prod_stage1` holds a copy next to what stage 1 reads with it.
     pub(crate) prod_size: Vec<u32>,
     /// Every other size the product states (multi-size fields, sizes inside the name).
     pub(crate) prod_sizes: Rows<Size>,
@@ -227,6 +227,10 @@ pub struct MatchIndex {
     pub(crate) term_idf: Vec<f32>,
     #[serde(skip)]
     pub(crate) term_numeric: Vec<bool>,
+    /// Per word: mostly a brand (the brand of at least two products, and a brand in at least
+    /// half the products it is in), so a row naming it names a brand.
+    #[serde(skip)]
+    pub(crate) term_brand: Vec<bool>,
     /// (hash of a word, term), sorted: exact lookups without a binary search.
     #[serde(skip)]
     pub(crate) term_hashes: Vec<(u64, u32)>,
@@ -460,6 +464,7 @@ impl MatchIndex {
             prod_stage1: Vec::new(),
             term_idf: Vec::new(),
             term_numeric: Vec::new(),
+            term_brand: Vec::new(),
             term_hashes: Vec::new(),
             term_dir: HashDir::default(),
             fkey_hashes: Vec::new(),
@@ -496,6 +501,18 @@ impl MatchIndex {
                 let w = self.terms.get(t);
                 !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit() || b == b'.')
             })
+            .collect();
+        let mut as_brand = vec![0u32; self.terms.len() as usize];
+        for p in 0..self.prod_terms.len() {
+            let nb = usize::from(self.prod_nbrand[p as usize]);
+            for &t in self.prod_terms.get(p).iter().take(nb) {
+                as_brand[t as usize] += 1;
+            }
+        }
+        self.term_brand = as_brand
+            .iter()
+            .zip(&self.term_df)
+            .map(|(&b, &df)| b >= 2 && b * 2 >= df)
             .collect();
         self.prod_stage1 = (0..self.prod_terms.len())
             .map(|p| {
@@ -580,8 +597,9 @@ impl MatchIndex {
         Ok(index)
     }
 
-    /// [`from_bytes`](Self::from_bytes), freeing the snapshot as soon as it is decoded, before
-    /// the lookup tables derived from it are built: a smaller peak while a Lambda loads it.
+    /// [`from_bytes`](Self::from_bytes), freeing the snapshot (pass the owned buffer) as soon
+    /// as it is decoded, before the lookup tables derived from it are built: a smaller peak
+    /// while a Lambda loads it.
     pub fn from_owned_bytes(bytes: impl AsRef<[u8]>) -> Result<MatchIndex, SnapshotError> {
         let mut index = Self::decode(bytes.as_ref())?;
         drop(bytes);

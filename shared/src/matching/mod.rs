@@ -171,6 +171,23 @@ mod tests {
         // The unnamed brand lowers neither coverage; it only costs the brand evidence.
         assert!(c.c_cov > 0.99 && c.q_cov > 0.99, "{c:?}");
         assert_eq!(o.decision, Decision::Match);
+        // A catalog brand opening the name is not a missing brand but another one.
+        let q = MatchQuery {
+            name: "tata haldi chandan skin brightening face wash 100 g",
+            ..Default::default()
+        };
+        let o = index.match_row(&q, &mut scratch);
+        assert_eq!(o.candidates[0].brand, BrandState::Conflict);
+        assert_ne!(o.decision, Decision::Match);
+        // A word that is not a brand anywhere in the catalog proves nothing about the brand.
+        let q = MatchQuery {
+            name: "fresh haldi chandan skin brightening face wash 100 g",
+            ..Default::default()
+        };
+        assert_eq!(
+            index.match_row(&q, &mut scratch).candidates[0].brand,
+            BrandState::Miss
+        );
     }
 
     #[test]

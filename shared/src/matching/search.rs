@@ -112,7 +112,8 @@ pub struct Candidate {
     pub text: f32,
     /// Share of the query's (IDF-weighted) words the product explains.
     pub q_cov: f32,
-    /// Share of the product's (IDF- and position-weighted) words the query covers.
+    /// Share of the product's (IDF- and position-weighted) words the query covers; when the
+    /// query names no brand (`brand` is `Miss`), of its words other than the brand's.
     pub c_cov: f32,
     pub size: SizeState,
     pub brand: BrandState,
@@ -138,6 +139,9 @@ pub(crate) struct Parsed {
     tokens: Vec<QToken>,
     pub(crate) sizes: Vec<Size>,
     has_brand: bool,
+    /// Tokens at the start or end of the name that are catalog brand words: a row without a
+    /// brand column may still name one there.
+    edge_brands: Vec<usize>,
     /// Every alternative, for "the query says Combo" checks.
     words: Vec<String>,
     numbers: Vec<String>,
@@ -267,6 +271,7 @@ impl MatchIndex {
             .collect();
         sizes.dedup();
         let mut lexemes: Vec<_> = text_words(&name, lexicon).map(|(_, l)| l).collect();
+        let name_words = lexemes.len();
         if quantity.sizes.is_empty() {
             lexemes.extend(text_words(&quantity, lexicon).map(|(_, l)| l));
         }
@@ -320,10 +325,22 @@ impl MatchIndex {
             t.weight = self.token_weight(&t);
             tokens.push(t);
         }
+        let mut edge_brands: Vec<usize> = [0, name_words.saturating_sub(1)]
+            .into_iter()
+            .filter(|&i| i < name_words)
+            .filter(|&i| {
+                tokens[i]
+                    .matches
+                    .iter()
+                    .any(|&(t, s)| s >= 1.0 && self.term_brand[t as usize])
+            })
+            .collect();
+        edge_brands.dedup();
         Parsed {
             tokens,
             sizes,
             has_brand,
+            edge_brands,
             words,
             numbers,
         }
@@ -532,7 +549,14 @@ impl MatchIndex {
                 }
             }
         }
-        debug_assert!(scratch.acc_touched.is_empty());
+        // Every query leaves its cells cleared; one that did not finish (a panic caught by a
+        // caller) would leave some, and they are cleared here.
+        let Scratch {
+            cells, acc_touched, ..
+        } = &mut *scratch;
+        for p in acc_touched.drain(..) {
+            cells[p as usize] = Cell::default();
+        }
 
         // Phase 1: rare words create candidates.
         let mut rest: f32 = words.iter().filter(|w| w.rare).map(|w| w.max).sum::<f32>()
@@ -639,12 +663,10 @@ impl MatchIndex {
         for (score, p) in ranked.iter_mut() {
             let info = self.prod_stage1[*p as usize];
             *score += COVERAGE_TIEBREAK * (*score / info.norm.max(1.0)).min(1.0);
-            if info.size != NO_SIZE {
-                for &(id, bonus) in &size_bonus {
-                    if id == info.size {
-                        *score += bonus;
-                    }
-                }
+            if info.size != NO_SIZE
+                && let Some((_, bonus)) = size_bonus.iter().find(|(id, _)| *id == info.size)
+            {
+                *score += bonus;
             }
         }
         if creating {
@@ -891,6 +913,8 @@ impl MatchIndex {
         }
         let width = scratch.local_terms.len();
         let (mut num, mut den) = (0f32, 0f32);
+        // How well the product explains each of the query's edge brand words.
+        let mut edge_best = [0f32; 2];
         for (qi, q) in parsed.tokens.iter().enumerate() {
             let mut best = 0f32;
             let mut at = usize::MAX;
@@ -909,6 +933,9 @@ impl MatchIndex {
                     }
                 }
             }
+            if let Some(j) = parsed.edge_brands.iter().position(|&e| e == qi) {
+                edge_best[j] = best;
+            }
             num += q.weight * best;
             den += q.weight;
             if best >= 0.7 && at != usize::MAX {
@@ -922,7 +949,13 @@ impl MatchIndex {
             BrandState::None
         } else if matched[..nb].iter().all(|&m| m >= 0.7) || matched[0] >= 0.75 {
             BrandState::Hit
-        } else if parsed.has_brand {
+        } else if parsed.has_brand
+            || edge_best[..parsed.edge_brands.len()]
+                .iter()
+                .any(|&b| b < 0.7)
+        {
+            // The row's brand column, or a brand word opening or closing its name, names
+            // another brand.
             BrandState::Conflict
         } else {
             BrandState::Miss

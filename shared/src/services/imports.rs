@@ -349,7 +349,11 @@ impl Catalog {
                 .map_err(ServiceError::storage)?
                 .and_then(|b| ImportState::from_bytes(&b.bytes))
             {
-                Some(s) => (s, c.counters, c.next_row),
+                Some(s) => (
+                    s.with_room_for_file(job.upload_bytes),
+                    c.counters,
+                    c.next_row,
+                ),
                 None => {
                     tracing::warn!(job = %job.job_id, "checkpoint state missing; starting the file again");
                     (

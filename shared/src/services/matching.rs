@@ -43,7 +43,7 @@ pub const SIZE_ATTRIBUTES: [&str; 4] = ["quantity", "pack_size", "weight", "volu
 pub const MAX_MATCH_CANDIDATES: usize = 10;
 
 /// An index with the per-thread working memory its queries reuse. A `Scratch` holds a cell per
-/// product (8 MB at a million), so it is pooled rather than allocated per request.
+/// product (4 MB at a million), so it is pooled rather than allocated per request.
 pub struct LoadedIndex {
     pub index: MatchIndex,
     scratch: Mutex<Vec<Scratch>>,
