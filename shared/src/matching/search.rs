@@ -27,7 +27,7 @@ const CREATE_DF: u32 = 1000;
 /// Catalog words per query word that stage 1 follows (stage 2 compares all of them).
 const STAGE1_WORD_MATCHES: usize = 4;
 /// Common words add to this many of the best candidates rare words found.
-const PROBE: usize = 384;
+const PROBE: usize = 256;
 /// Catalog words per common word used to refine candidates (cheap: looked up per candidate).
 const REFINE_WORD_MATCHES: usize = 16;
 /// Weight of a candidate's coverage (score / its own word weight) in stage 1: enough to order
