@@ -46,6 +46,14 @@ async fn upload(api: &TestApi, owner: &str, csv: &[u8]) -> JobId {
     JobId::parse(r.body["job_id"].as_str().unwrap()).unwrap()
 }
 
+/// Runs csv-import on an SQS event, as Lambda would; returns its batch response.
+async fn deliver(api: &TestApi, event: Value) -> Value {
+    CSV_IMPORT
+        .call(api.app.clone(), event, TriggerContext::default())
+        .await
+        .unwrap()
+}
+
 async fn job(api: &TestApi, id: &JobId) -> CsvJob {
     api.app.catalog.jobs.get(id).await.unwrap().unwrap()
 }
@@ -128,10 +136,7 @@ async fn upload_through_s3_drives_the_import() {
         "{messages:?}"
     );
     let event = AwsRig::lambda_event(&messages);
-    let summary = CSV_IMPORT
-        .call(api.app.clone(), event.clone(), TriggerContext::default())
-        .await
-        .unwrap();
+    let summary = deliver(&api, event.clone()).await;
     assert_eq!(summary["batchItemFailures"], json!([]), "{summary}");
 
     // THEN the job is complete with exact counters
@@ -248,24 +253,12 @@ async fn upload_through_s3_drives_the_import() {
     );
     assert_eq!(event["detail"]["successful"], 4);
 
-    // GIVEN the same notification delivered again THEN nothing changes.
+    // GIVEN the same notification delivered again (as SQS redelivers it) THEN nothing changes.
     let before = items;
-    let summary = CSV_IMPORT
-        .call(
-            api.app.clone(),
-            event_again(&event, &messages),
-            TriggerContext::default(),
-        )
-        .await
-        .unwrap();
+    let summary = deliver(&api, AwsRig::lambda_event(&messages)).await;
     assert_eq!(summary["batchItemFailures"], json!([]));
     assert_eq!(job(&api, &id).await, done);
     assert_eq!(all_items(&api, &owner).await, before);
-}
-
-/// The original S3 notification again (what SQS redelivers).
-fn event_again(_completed: &Value, messages: &[aws_sdk_sqs::types::Message]) -> Value {
-    AwsRig::lambda_event(messages)
 }
 
 async fn a_paused_import_resumes_and_a_rerun_changes_nothing() {
@@ -316,14 +309,7 @@ async fn a_paused_import_resumes_and_a_rerun_changes_nothing() {
     // The continuation it queued resumes from the checkpoint.
     let resume = rig.receive(&rig.import_queue).await;
     assert!(resume[0].body().unwrap().contains(&id.to_string()));
-    CSV_IMPORT
-        .call(
-            api.app.clone(),
-            AwsRig::lambda_event(&resume),
-            TriggerContext::default(),
-        )
-        .await
-        .unwrap();
+    deliver(&api, AwsRig::lambda_event(&resume)).await;
     let done = job(&api, &id).await;
     let c = done.counters;
     assert_eq!(
@@ -351,14 +337,7 @@ async fn a_paused_import_resumes_and_a_rerun_changes_nothing() {
         Some(catalog_core::domain::Timestamp::now().plus(time::Duration::minutes(2)));
     held.version += 1;
     api.app.catalog.jobs.update(&held).await.unwrap();
-    let summary = CSV_IMPORT
-        .call(
-            api.app.clone(),
-            AwsRig::lambda_event(&messages),
-            TriggerContext::default(),
-        )
-        .await
-        .unwrap();
+    let summary = deliver(&api, AwsRig::lambda_event(&messages)).await;
     assert_eq!(
         summary["batchItemFailures"].as_array().map(Vec::len),
         Some(1),
@@ -433,10 +412,7 @@ async fn a_job_whose_last_delivery_fails_is_failed_not_left_waiting() {
         }
         event
     };
-    let summary = CSV_IMPORT
-        .call(api.app.clone(), delivery(2), TriggerContext::default())
-        .await
-        .unwrap();
+    let summary = deliver(&api, delivery(2)).await;
     assert_eq!(
         summary["batchItemFailures"].as_array().map(Vec::len),
         Some(1)
@@ -448,14 +424,7 @@ async fn a_job_whose_last_delivery_fails_is_failed_not_left_waiting() {
     );
 
     // WHEN the last delivery fails too THEN the job is failed with a reason the owner can act on.
-    CSV_IMPORT
-        .call(
-            api.app.clone(),
-            delivery(catalog_core::triggers::IMPORT_MAX_RECEIVES),
-            TriggerContext::default(),
-        )
-        .await
-        .unwrap();
+    deliver(&api, delivery(catalog_core::triggers::IMPORT_MAX_RECEIVES)).await;
     let failed = job(&api, &id).await;
     assert_eq!(
         (failed.status, failed.failure_code.as_deref()),
