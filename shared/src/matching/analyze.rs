@@ -66,11 +66,17 @@ pub fn sized(lexemes: Vec<Lexeme>, lexicon: &Lexicon) -> Analyzed {
 }
 
 /// Splits a product name into its head and its descriptors: what comes after the first
-/// " - ", ",", "(" or "|" describes a variant and weighs less.
+/// " - ", ",", "(" or "|" describes a variant and weighs less. A comma between digits is a
+/// decimal one ("Milch 3,5%"), not a separator.
 pub fn split_head(name: &str) -> (&str, &str) {
-    let cut = [" - ", ",", "(", "|"]
+    let b = name.as_bytes();
+    let comma = name.match_indices(',').map(|(i, _)| i).find(|&i| {
+        !(i > 0 && b[i - 1].is_ascii_digit() && b.get(i + 1).is_some_and(u8::is_ascii_digit))
+    });
+    let cut = [" - ", "(", "|"]
         .iter()
         .filter_map(|sep| name.find(sep))
+        .chain(comma)
         .min();
     match cut {
         Some(i) if i > 0 => (&name[..i], &name[i..]),
@@ -94,4 +100,17 @@ pub fn text_words<'a>(
                 && !(l.kind == LexKind::Word && (lexicon.is_stopword(&l.text) || l.text == "x"));
             keep.then_some((k, l))
         })
+}
+#[cfg(test)]
+mod tests {
+    use super::split_head;
+
+    #[test]
+    fn the_head_ends_at_the_first_separator_but_not_at_a_decimal_comma() {
+        assert_eq!(split_head("Toor Dal - Unpolished"), ("Toor Dal", " - Unpolished"));
+        assert_eq!(split_head("Ginger Ale, Ingwer"), ("Ginger Ale", ", Ingwer"));
+        assert_eq!(split_head("Milch 3,5%, laktosefrei"), ("Milch 3,5%", ", laktosefrei"));
+        assert_eq!(split_head("Молоко 3,2%"), ("Молоко 3,2%", ""));
+        assert_eq!(split_head("Pack 2,"), ("Pack 2", ","));
+    }
 }

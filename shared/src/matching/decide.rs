@@ -6,6 +6,10 @@
 //! - the size agrees (or the barcode is exact, or neither the row nor the product states one):
 //!   a different size is a different product, and a row without a size cannot tell the 50 g
 //!   pack from the 100 g one;
+//! - without a size on either side, the row names the product's brand, or the product has no
+//!   brand and the row is its description word for word (a bare "red chilli sauce" names a
+//!   kind, not one of the catalog's sauces; but when the catalog's product is that same bare
+//!   description, the row says all it says, and a new product would be its duplicate);
 //! - the text explains the query well (almost every word of the row), and clearly better than
 //!   any rival that could be the same product;
 //! - no sibling in another size explains it better;
@@ -55,25 +59,37 @@ pub const SIBLING_SLACK: f32 = 0.02;
 pub const BARCODE_TEXT: f32 = 0.4;
 /// With a near barcode (one digit off) and an agreeing size, this much text links.
 pub const NEAR_BARCODE_TEXT: f32 = 0.6;
+/// Both coverages at least this: the row and the product say the same words (after
+/// normalisation, synonyms and spelling variants).
+pub const COPY_COVERAGE: f32 = 0.99;
 /// Below this text score (and without a barcode hit) the row is a new product.
 pub const REVIEW_TEXT: f32 = 0.5;
+
+/// The row's exact barcode is this product's, and the text and size do not contradict it: a
+/// link whatever the rivals.
+pub fn barcode_links(best: &Candidate) -> bool {
+    best.barcode == BarcodeState::Exact
+        && best.text >= BARCODE_TEXT
+        && best.size != SizeState::Conflict
+}
 
 /// Decides for the best of `ranked` (sorted best first).
 pub fn decide(ranked: &[Candidate], query_barcode: QueryBarcode) -> Decision {
     let Some(best) = ranked.first() else {
         return Decision::New;
     };
-    if best.barcode == BarcodeState::Exact
-        && best.text >= BARCODE_TEXT
-        && best.size != SizeState::Conflict
-    {
+    if barcode_links(best) {
         return Decision::Match;
     }
     let size_agrees = best.size == SizeState::Agree;
     // Neither side states a size: nothing the row says is contradicted, but then the row must
-    // name the product's brand too (a bare "red chilli sauce" names a kind, not a product).
-    let size_ok =
-        size_agrees || (best.size == SizeState::Unstated && best.brand == BrandState::Hit);
+    // name the product's brand too (a bare "red chilli sauce" names a kind, not a product),
+    // unless the product is that same bare description.
+    let copy_of_bare = best.brand == BrandState::None
+        && best.q_cov >= COPY_COVERAGE
+        && best.c_cov >= COPY_COVERAGE;
+    let size_ok = size_agrees
+        || (best.size == SizeState::Unstated && (best.brand == BrandState::Hit || copy_of_bare));
     let others = ranked[1..].iter().filter(|c| c.class != best.class);
     let mut best_other_text = 0f32;
     let mut best_other_score = f32::MIN;

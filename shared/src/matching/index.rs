@@ -20,7 +20,7 @@ use super::quantity::Size;
 use super::text::is_alpha;
 
 /// Snapshot format version: bump when the layout or the analysis changes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 const MAGIC: &[u8; 8] = b"KCMATCH\0";
 
 /// FNV-1a: a fixed hash, so snapshots built anywhere agree.

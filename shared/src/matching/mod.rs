@@ -122,6 +122,9 @@ mod tests {
             row("salt-2x500", "Tata", "Salt - Iodised", "2x500 g", ""),
             row("dal-1kg", "BB Royal", "Toor Dal/Arhar Dal", "1 kg", ""),
             row("turmeric", "Everest", "Turmeric Powder", "100 g", ""),
+            row("mustard", "", "Yellow Mustard", "", "0012345678905"),
+            row("mustard-sauce", "Veeba", "Yellow Mustard Sauce", "", ""),
+            row("milk-ru", "", "Молоко 3,2%", "1 L", ""),
             row("soap", "Dove", "Cream Beauty Bathing Bar", "3x100 g", ""),
             row(
                 "bucket",
@@ -237,6 +240,18 @@ mod tests {
         };
         let (d, id) = best(&index, q);
         assert_eq!((d, id.as_str()), (Decision::Review, "salt-1kg"));
+        // The 100 g pack's barcode on a row saying 50 g: the size contradicts the barcode, so
+        // the text search runs too and a person decides between the two packs.
+        let mut scratch = Scratch::new(&index);
+        let q = MatchQuery {
+            name: "Himalaya Haldi Chandan Skin Brightening Face Wash 50 g",
+            barcode: "8901138522223",
+            ..Default::default()
+        };
+        let o = index.match_row(&q, &mut scratch);
+        assert_eq!(o.decision, Decision::Review);
+        let ids: Vec<&str> = o.candidates.iter().map(|c| index.product_id(c.product)).collect();
+        assert!(ids.contains(&"wash-50") && ids.contains(&"wash-100"), "{ids:?}");
         // A valid barcode the catalog lacks blocks a text-only link.
         let q = MatchQuery {
             name: "Himalaya Haldi Chandan Face Wash 100 g",
@@ -277,6 +292,55 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(best(&index, q), (Decision::Match, "bucket".into()));
+    }
+
+    #[test]
+    fn a_bare_kind_is_linked_only_to_its_own_bare_description() {
+        let index = catalog();
+        // The catalog's product states no brand and no size either: the row is its copy.
+        let q = MatchQuery {
+            name: "YELLOW MUSTARD",
+            ..Default::default()
+        };
+        assert_eq!(best(&index, q), (Decision::Match, "mustard".into()));
+        // A brand the product lacks, a word it lacks, or part of its name: not the same
+        // description, so a person decides.
+        for (name, brand) in [
+            ("yellow mustard", "Heinz"),
+            ("yellow mustard seeds", ""),
+            ("mustard", ""),
+        ] {
+            let q = MatchQuery {
+                name,
+                brand,
+                ..Default::default()
+            };
+            assert_ne!(best(&index, q).0, Decision::Match, "{name} / {brand}");
+        }
+        // A row without a size that names a branded product's words still needs its brand.
+        let q = MatchQuery {
+            name: "yellow mustard sauce",
+            ..Default::default()
+        };
+        assert_ne!(best(&index, q).0, Decision::Match);
+    }
+
+    #[test]
+    fn words_of_other_scripts_are_words() {
+        let index = catalog();
+        // Before, Cyrillic letters were dropped: kefir and milk were both just "3.2% 1 L".
+        let q = MatchQuery {
+            name: "Кефир 3,2 %",
+            quantity: "1 L",
+            ..Default::default()
+        };
+        assert_ne!(best(&index, q).0, Decision::Match);
+        let q = MatchQuery {
+            name: "МОЛОКО 3.2 %",
+            quantity: "1000 ml",
+            ..Default::default()
+        };
+        assert_eq!(best(&index, q), (Decision::Match, "milk-ru".into()));
     }
 
     #[test]

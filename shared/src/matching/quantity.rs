@@ -10,7 +10,7 @@
 use std::fmt;
 
 use super::lexicon::Lexicon;
-use super::text::Origin;
+use super::text::{Origin, is_other_letter};
 
 /// Base units sizes are expressed in.
 #[derive(
@@ -156,6 +156,15 @@ pub fn lex_word(word: &str, origin: Origin, out: &mut Vec<Lexeme>) {
                         && chars[i] == '.'
                         && chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase())))
             {
+                i += 1;
+            }
+            push(out, chars[start..i].iter().collect(), LexKind::Word, glued);
+            glued = true;
+        } else if is_other_letter(c) {
+            // Cyrillic, Greek, Thai...: a word of its own script (not dropped, or "Кефир 3,2 %"
+            // would be only its number, and the same as "Молоко 3.2%").
+            let start = i;
+            while i < chars.len() && is_other_letter(chars[i]) {
                 i += 1;
             }
             push(out, chars[start..i].iter().collect(), LexKind::Word, glued);

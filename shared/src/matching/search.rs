@@ -9,6 +9,7 @@
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
+use super::decide::barcode_links;
 use super::analyze::{analyze, text_words};
 use super::fuzzy::{is_subsequence, levenshtein_within, within_one};
 use super::index::{MatchIndex, NO_SIZE, WEIGHT_FULL, barcode_number, hash_str};
@@ -100,6 +101,14 @@ pub enum QueryBarcode {
     UnknownValid,
     UnknownInvalid,
 }
+
+/// Score added for a product whose brand the row names.
+const BRAND_HIT_BONUS: f32 = 0.08;
+/// Score added for a product whose size agrees with the row's.
+const SIZE_AGREE_BONUS: f32 = 0.10;
+/// The most a product without the row's exact barcode can score: full text, brand and size
+/// (a near barcode is looked for only when no product has the exact one).
+const MAX_SCORE_WITHOUT_EXACT_BARCODE: f32 = 1.0 + BRAND_HIT_BONUS + SIZE_AGREE_BONUS;
 
 /// A scored candidate.
 #[derive(Debug, Clone, Serialize)]
@@ -995,13 +1004,13 @@ impl MatchIndex {
         let size = self.size_state(parsed, p);
         let mut score = text;
         score += match brand {
-            BrandState::Hit => 0.08,
+            BrandState::Hit => BRAND_HIT_BONUS,
             BrandState::Miss => -0.02,
             BrandState::Conflict => -0.10,
             BrandState::None => 0.0,
         };
         score += match size {
-            SizeState::Agree => 0.10,
+            SizeState::Agree => SIZE_AGREE_BONUS,
             SizeState::Conflict => -0.15,
             SizeState::CatalogMissing => -0.05,
             SizeState::CatalogUnknown => -0.03,
@@ -1071,13 +1080,40 @@ impl MatchIndex {
         scratch: &mut Scratch,
     ) -> (Vec<Candidate>, QueryBarcode, Parsed) {
         let parsed = self.parse(q);
-        let mut ids = self.candidates(&parsed, scratch, CANDIDATES);
         let (qb, by_barcode) = self.barcode_lookup(q.barcode);
+        if qb == QueryBarcode::Exact {
+            // Barcode first: a product with the row's barcode that the text supports is
+            // linked whatever else the text finds, and when its score is beyond any product
+            // without the barcode it is the best of a full search too. So the text search is
+            // skipped, and the decision is the same.
+            let ids = by_barcode.iter().map(|&(p, _)| p).collect();
+            let scored = self.score_all(q, &parsed, ids, qb, &by_barcode, scratch);
+            if scored.first().is_some_and(|best| {
+                best.score > MAX_SCORE_WITHOUT_EXACT_BARCODE && barcode_links(best)
+            }) {
+                return (scored, qb, parsed);
+            }
+        }
+        let mut ids = self.candidates(&parsed, scratch, CANDIDATES);
         for (p, _) in &by_barcode {
             if !ids.contains(p) {
                 ids.push(*p);
             }
         }
+        let scored = self.score_all(q, &parsed, ids, qb, &by_barcode, scratch);
+        (scored, qb, parsed)
+    }
+
+    /// Scores `ids` for the query, best first.
+    fn score_all(
+        &self,
+        q: &MatchQuery,
+        parsed: &Parsed,
+        ids: Vec<u32>,
+        qb: QueryBarcode,
+        by_barcode: &[(u32, BarcodeState)],
+        scratch: &mut Scratch,
+    ) -> Vec<Candidate> {
         scratch.local.clear();
         scratch.local.reserve(ids.len() * 16);
         scratch.local_terms.clear();
@@ -1107,11 +1143,11 @@ impl MatchIndex {
                     }
                     None => BarcodeState::None,
                 };
-                self.score(&parsed, p, state, scratch)
+                self.score(parsed, p, state, scratch)
             })
             .collect();
         scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.product.cmp(&b.product)));
-        (scored, qb, parsed)
+        scored
     }
 }
 

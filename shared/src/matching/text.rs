@@ -1,7 +1,8 @@
 //! Text normalisation shared by the catalog side and the query side of matching.
 //!
 //! Owns what a "word" is: NFKC, lower case, Latin diacritics folded (comté -> comte), and
-//! Devanagari/Tamil runs brought to Latin (see `indic`). Both sides go through the same code,
+//! Devanagari/Tamil runs brought to Latin (see `indic`); letters of other scripts stay as they
+//! are and make words of their own. Both sides go through the same code,
 //! so they meet.
 
 use unicode_normalization::UnicodeNormalization;
@@ -34,7 +35,12 @@ pub fn normalize(s: &str) -> String {
             '&' => out.push_str(" and "),
             '\u{2018}' | '\u{2019}' | '`' | '\u{00B4}' => out.push('\''),
             c if ('\u{00C0}'..='\u{024F}').contains(&c) => {
-                // Latin-1 and Latin Extended letters: keep the base letter, drop the accent.
+                // Latin-1 and Latin Extended letters: keep the base letter, drop the accent;
+                // the letters with no decomposition are spelled in ASCII (ø -> o, ß -> ss).
+                if let Some(ascii) = c.to_lowercase().next().and_then(latin_spelling) {
+                    out.push_str(ascii);
+                    continue;
+                }
                 decompose_canonical(c, |d| {
                     if !('\u{0300}'..='\u{036F}').contains(&d) {
                         out.extend(d.to_lowercase());
@@ -45,6 +51,29 @@ pub fn normalize(s: &str) -> String {
         }
     }
     out
+}
+
+/// How the Latin letters that do not decompose into a base letter and an accent are spelled
+/// in ASCII.
+fn latin_spelling(c: char) -> Option<&'static str> {
+    Some(match c {
+        'ß' => "ss",
+        'æ' => "ae",
+        'œ' => "oe",
+        'ø' => "o",
+        'đ' | 'ð' => "d",
+        'ł' => "l",
+        'þ' => "th",
+        'ı' => "i",
+        _ => return None,
+    })
+}
+
+/// A letter of a script other than Latin, Devanagari and Tamil (Cyrillic, Greek, Thai, Han...),
+/// or a mark combining with one: such letters make words of their own, which match only
+/// exactly (the spelling-variant and typo tiers are for Latin words).
+pub fn is_other_letter(c: char) -> bool {
+    !c.is_ascii() && (c.is_alphabetic() || unicode_normalization::char::is_combining_mark(c))
 }
 
 /// Splits normalised text into whitespace-separated words, each with the script it is written
@@ -76,6 +105,7 @@ mod tests {
         assert_eq!(normalize("ＡＢＣ Ｄal"), "abc dal");
         assert_eq!(normalize("Head & Shoulders"), "head  and  shoulders");
         assert_eq!(normalize("Mother’s Recipe"), "mother's recipe");
+        assert_eq!(normalize("Smørrebrød STRAßE Œuf"), "smorrebrod strasse oeuf");
     }
 
     #[test]
