@@ -10,7 +10,7 @@
 use std::fmt;
 
 use super::lexicon::Lexicon;
-use super::text::{Origin, is_other_letter};
+use super::text::{Origin, continues_other_letters, is_other_letter};
 
 /// Base units sizes are expressed in.
 #[derive(
@@ -164,7 +164,7 @@ pub fn lex_word(word: &str, origin: Origin, out: &mut Vec<Lexeme>) {
             // Cyrillic, Greek, Thai...: a word of its own script (not dropped, or "Кефир 3,2 %"
             // would be only its number, and the same as "Молоко 3.2%").
             let start = i;
-            while i < chars.len() && is_other_letter(chars[i]) {
+            while i < chars.len() && continues_other_letters(chars[i]) {
                 i += 1;
             }
             push(out, chars[start..i].iter().collect(), LexKind::Word, glued);

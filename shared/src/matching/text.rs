@@ -69,11 +69,17 @@ fn latin_spelling(c: char) -> Option<&'static str> {
     })
 }
 
-/// A letter of a script other than Latin, Devanagari and Tamil (Cyrillic, Greek, Thai, Han...),
-/// or a mark combining with one: such letters make words of their own, which match only
-/// exactly (the spelling-variant and typo tiers are for Latin words).
+/// A letter of a script other than Latin, Devanagari and Tamil (Cyrillic, Greek, Thai, Han...):
+/// such letters make words of their own, which match only exactly (the spelling-variant and
+/// typo tiers are for Latin words).
 pub fn is_other_letter(c: char) -> bool {
-    !c.is_ascii() && (c.is_alphabetic() || unicode_normalization::char::is_combining_mark(c))
+    !c.is_ascii() && c.is_alphabetic()
+}
+
+/// Continues a word of other-script letters: another letter, or a mark combining with the one
+/// before (a Bengali hasanta). A stray mark alone makes no word.
+pub fn continues_other_letters(c: char) -> bool {
+    is_other_letter(c) || unicode_normalization::char::is_combining_mark(c)
 }
 
 /// Splits normalised text into whitespace-separated words, each with the script it is written
@@ -106,6 +112,18 @@ mod tests {
         assert_eq!(normalize("Head & Shoulders"), "head  and  shoulders");
         assert_eq!(normalize("Mother’s Recipe"), "mother's recipe");
         assert_eq!(normalize("Smørrebrød STRAßE Œuf"), "smorrebrod strasse oeuf");
+    }
+
+    #[test]
+    fn other_scripts_make_words() {
+        let words = |s: &str| {
+            let mut out = Vec::new();
+            crate::matching::quantity::lex_word(&normalize(s), Origin::Latin, &mut out);
+            out.into_iter().map(|l| l.text).collect::<Vec<_>>()
+        };
+        assert_eq!(words("Кефир-3,2%"), ["кефир", "3.2"]);
+        assert_eq!(words("নুন্"), ["নুন্"]);
+        assert_eq!(words("q\u{0301}"), ["q"]);
     }
 
     #[test]
