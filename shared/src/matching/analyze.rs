@@ -107,9 +107,15 @@ mod tests {
 
     #[test]
     fn the_head_ends_at_the_first_separator_but_not_at_a_decimal_comma() {
-        assert_eq!(split_head("Toor Dal - Unpolished"), ("Toor Dal", " - Unpolished"));
+        assert_eq!(
+            split_head("Toor Dal - Unpolished"),
+            ("Toor Dal", " - Unpolished")
+        );
         assert_eq!(split_head("Ginger Ale, Ingwer"), ("Ginger Ale", ", Ingwer"));
-        assert_eq!(split_head("Milch 3,5%, laktosefrei"), ("Milch 3,5%", ", laktosefrei"));
+        assert_eq!(
+            split_head("Milch 3,5%, laktosefrei"),
+            ("Milch 3,5%", ", laktosefrei")
+        );
         assert_eq!(split_head("Молоко 3,2%"), ("Молоко 3,2%", ""));
         assert_eq!(split_head("Pack 2,"), ("Pack 2", ","));
     }

@@ -250,8 +250,15 @@ mod tests {
         };
         let o = index.match_row(&q, &mut scratch);
         assert_eq!(o.decision, Decision::Review);
-        let ids: Vec<&str> = o.candidates.iter().map(|c| index.product_id(c.product)).collect();
-        assert!(ids.contains(&"wash-50") && ids.contains(&"wash-100"), "{ids:?}");
+        let ids: Vec<&str> = o
+            .candidates
+            .iter()
+            .map(|c| index.product_id(c.product))
+            .collect();
+        assert!(
+            ids.contains(&"wash-50") && ids.contains(&"wash-100"),
+            "{ids:?}"
+        );
         // A valid barcode the catalog lacks blocks a text-only link.
         let q = MatchQuery {
             name: "Himalaya Haldi Chandan Face Wash 100 g",

@@ -4,13 +4,14 @@
 //! (exact, phonetic key, one edit, prefix), rarest words first; very common words only add to
 //! products already found. The best `CANDIDATES` products, plus any the barcode names, go to
 //! stage 2, which aligns query words with each product's words and computes the features the
-//! decision uses.
+//! decision uses. A row whose exact barcode names a product the text supports skips stage 1:
+//! that product scores beyond any other, so it is the decision either way.
 
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use super::decide::barcode_links;
 use super::analyze::{analyze, text_words};
+use super::decide::barcode_links;
 use super::fuzzy::{is_subsequence, levenshtein_within, within_one};
 use super::index::{MatchIndex, NO_SIZE, WEIGHT_FULL, barcode_number, hash_str};
 use super::lexicon::Lexicon;
@@ -107,8 +108,9 @@ const BRAND_HIT_BONUS: f32 = 0.08;
 /// Score added for a product whose size agrees with the row's.
 const SIZE_AGREE_BONUS: f32 = 0.10;
 /// The most a product without the row's exact barcode can score: full text, brand and size
-/// (a near barcode is looked for only when no product has the exact one).
-const MAX_SCORE_WITHOUT_EXACT_BARCODE: f32 = 1.0 + BRAND_HIT_BONUS + SIZE_AGREE_BONUS;
+/// (a near barcode is looked for only when no product has the exact one), and a little for
+/// float rounding.
+const MAX_SCORE_WITHOUT_EXACT_BARCODE: f32 = 1.0 + BRAND_HIT_BONUS + SIZE_AGREE_BONUS + 0.001;
 
 /// A scored candidate.
 #[derive(Debug, Clone, Serialize)]

@@ -111,7 +111,10 @@ mod tests {
         assert_eq!(normalize("ＡＢＣ Ｄal"), "abc dal");
         assert_eq!(normalize("Head & Shoulders"), "head  and  shoulders");
         assert_eq!(normalize("Mother’s Recipe"), "mother's recipe");
-        assert_eq!(normalize("Smørrebrød STRAßE Œuf"), "smorrebrod strasse oeuf");
+        assert_eq!(
+            normalize("Smørrebrød STRAßE Œuf"),
+            "smorrebrod strasse oeuf"
+        );
     }
 
     #[test]
