@@ -24,11 +24,12 @@ bench-%:
 	$(BENCH_BIN) match --catalog $$cat --queries $(MATCHBENCH)/dev/$*/queries.csv --out $(BENCH_OUT)/$*.csv && \
 	python3 $(MATCHBENCH)/score.py $(MATCHBENCH)/dev/$*/queries.csv $(BENCH_OUT)/$*.csv
 
-## Bulk-import benchmark: DynamoDB Local + ministack started for it (and stopped after), stock
-## lists of $(BENCH_IMPORT_ROWS) rows built at run time from matchbench dev/1m (distinct products).
+## Bulk-import benchmark: fresh DynamoDB Local + ministack started for it (and stopped after),
+## stock lists of $(BENCH_IMPORT_ROWS) rows built at run time from matchbench dev/1m.
 BENCH_IMPORT_ROWS ?= 10000 100000 1000000
 bench-import:
 	cargo build -q --profile perf -p catalog
+	tests/scripts/servers.sh stop
 	tests/scripts/servers.sh start
 	@eval "$$(tests/scripts/servers.sh env)"; status=0; \
 	for n in $(BENCH_IMPORT_ROWS); do \

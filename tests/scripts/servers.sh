@@ -93,6 +93,10 @@ stop() {
 env_vars() {
   echo "export CATALOG_TEST_DYNAMODB_ENDPOINT=http://127.0.0.1:$DDB_PORT"
   echo "export CATALOG_TEST_S3_ENDPOINT=http://127.0.0.1:$S3_PORT"
+  # For the benchmarks' server CPU figures.
+  for name in dynamodb ministack; do
+    if alive "$name"; then echo "export CATALOG_BENCH_${name^^}_PID=$(cat "$RUN/$name.pid")"; fi
+  done
 }
 
 case "${1:-}" in

@@ -10,6 +10,12 @@
 //! catalog's products are the matching index (ids mapped to UUIDs), published to S3 as
 //! `index-build` would. With more rows than products, later rows repeat products (duplicates).
 //!
+//! Beside the rates it prints the CPU time per item of this process, of DynamoDB Local and of
+//! its storage thread (`SQLiteQueue`, which runs every read and write one at a time): on a
+//! small machine the rates move by a third between runs, while the storage thread's time per
+//! item says steadily how much server work an imported row costs next to a raw item
+//! (`storage_work_ratio`). `servers.sh env` exports the servers' process ids for this.
+//!
 //! The import itself runs in a fresh child process (`catalog bench-import-run`), as it does in
 //! a Lambda: it loads the published snapshot and imports, so its memory figures are the
 //! import's (and the snapshot load's), not the set-up's (building the index from the CSV
@@ -26,13 +32,16 @@ use catalog_core::app::DEFAULT_MATCH_INDEX_KEY;
 use catalog_core::auth::Principal;
 use catalog_core::cursor::CursorKey;
 use catalog_core::domain::{
-    InventoryDetails, InventoryItem, JobId, ProductId, Quantity, StoreId, Timestamp,
+    InventoryDetails, InventoryItem, JobId, Money, ProductId, Quantity, StoreId, Timestamp,
 };
 use catalog_core::matching::{CatalogRow, MatchIndex};
 use catalog_core::ports::{BlobKey, BlobStore, InventoryStore};
 use catalog_core::services::Catalog;
-use catalog_core::services::imports::{NewImport, RunOptions, RunOutcome};
+use catalog_core::services::imports::{
+    CHUNK_ROWS, NewImport, RunOptions, RunOutcome, WRITE_PIPELINE,
+};
 use catalog_core::services::matching::{IndexSource, MatcherState};
+use futures::StreamExt;
 
 use crate::match_cmd::{peak_rss_mb, read_csv, rss_mb};
 
@@ -46,6 +55,12 @@ pub struct Args {
     pub rows: usize,
     #[command(flatten)]
     pub servers: Servers,
+    /// DynamoDB Local's process, for its CPU figures (`servers.sh env` exports it).
+    #[arg(long, env = "CATALOG_BENCH_DYNAMODB_PID")]
+    pub dynamodb_pid: Option<u32>,
+    /// ministack's process, for its CPU figures.
+    #[arg(long, env = "CATALOG_BENCH_MINISTACK_PID")]
+    pub ministack_pid: Option<u32>,
 }
 
 #[derive(clap::Args, Clone)]
@@ -97,7 +112,12 @@ const FIGURES: &str = "BENCH_IMPORT_FIGURES ";
 
 /// CPU time (user + system) this process has used, in seconds (Linux; NaN elsewhere).
 fn cpu_s() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+    cpu_of("self")
+}
+
+/// CPU time of process `pid` ("self" or a number), in seconds (NaN where `/proc` lacks it).
+fn cpu_of(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return f64::NAN;
     };
     // Fields after the command name (which may hold spaces) start at the state, field 3.
@@ -113,8 +133,71 @@ fn cpu_s() -> f64 {
     }
 }
 
+/// CPU seconds used so far by this process and by the two servers (NaN where unknown).
+#[derive(Clone, Copy)]
+struct Cpu {
+    client: f64,
+    dynamodb: f64,
+    /// DynamoDB Local's storage thread: it runs every read and write, one at a time, so its
+    /// time per item is the server's cost of the item, and when it is always busy, the
+    /// server's rate.
+    storage: f64,
+    ministack: f64,
+}
+
+/// The thread of `pid` whose name starts with `prefix` (DynamoDB Local's `SQLiteQueue`).
+fn thread_named(pid: u32, prefix: &str) -> Option<String> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|tid| {
+            std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm"))
+                .is_ok_and(|c| c.starts_with(prefix))
+        })
+        .map(|tid| format!("{pid}/task/{tid}"))
+}
+
+impl Cpu {
+    fn now(args: &Args) -> Cpu {
+        let of = |pid: Option<u32>| pid.map_or(f64::NAN, |p| cpu_of(&p.to_string()));
+        let storage = args
+            .dynamodb_pid
+            .and_then(|p| thread_named(p, "SQLiteQueue"))
+            .map_or(f64::NAN, |t| cpu_of(&t));
+        Cpu {
+            client: cpu_s(),
+            dynamodb: of(args.dynamodb_pid),
+            storage,
+            ministack: of(args.ministack_pid),
+        }
+    }
+
+    fn mean(self, o: Cpu) -> Cpu {
+        Cpu {
+            client: (self.client + o.client) / 2.0,
+            dynamodb: (self.dynamodb + o.dynamodb) / 2.0,
+            storage: (self.storage + o.storage) / 2.0,
+            ministack: (self.ministack + o.ministack) / 2.0,
+        }
+    }
+
+    /// Microseconds per unit of work since `start`.
+    fn per(self, start: Cpu, n: u64) -> Cpu {
+        let n = n.max(1) as f64 / 1e6;
+        Cpu {
+            client: (self.client - start.client) / n,
+            dynamodb: (self.dynamodb - start.dynamodb) / n,
+            storage: (self.storage - start.storage) / n,
+            ministack: (self.ministack - start.ministack) / n,
+        }
+    }
+}
+
 /// Items of the raw BatchWriteItem measurement (the rate settles long before).
 const RAW_ITEMS: usize = 100_000;
+/// Items written before any measurement.
+const WARM_UP_ITEMS: usize = 30_000;
 
 fn uuid_for(id: &str) -> ProductId {
     ProductId::from_uuid(uuid::Uuid::new_v5(
@@ -198,7 +281,8 @@ fn app(clients: &Clients, run: &str) -> anyhow::Result<Catalog> {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let Clients { ddb, s3 } = clients(&args.servers).await;
+    let clients = clients(&args.servers).await;
+    let Clients { ddb, s3 } = &clients;
     let run = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
     let store = Arc::new(DynamoStore::new(ddb.clone(), TableNames::with_prefix(&run)));
     store
@@ -210,7 +294,52 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .send()
         .await
         .context("creating a bucket in ministack")?;
-    let uploads: Arc<dyn BlobStore> = Arc::new(S3Blobs::new(s3.clone(), &run));
+    let measured = measure(&args, &clients, &run, store).await;
+    // Leave the servers as they were: a long-lived DynamoDB Local holds every table it was
+    // given in one in-memory database, and grows slower with it.
+    if let Err(e) = clean_up(&clients, &run).await {
+        eprintln!("bench-import: could not delete the run's tables and bucket: {e:#}");
+    }
+    measured
+}
+
+/// Deletes the run's tables and its bucket (with every object in it).
+async fn clean_up(clients: &Clients, run: &str) -> anyhow::Result<()> {
+    let names = TableNames::with_prefix(run);
+    for table in [&names.products, &names.inventory, &names.jobs] {
+        clients.ddb.delete_table().table_name(table).send().await?;
+    }
+    let mut pages = clients
+        .s3
+        .list_objects_v2()
+        .bucket(run)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        for object in page?.contents() {
+            if let Some(key) = object.key() {
+                clients
+                    .s3
+                    .delete_object()
+                    .bucket(run)
+                    .key(key)
+                    .send()
+                    .await?;
+            }
+        }
+    }
+    clients.s3.delete_bucket().bucket(run).send().await?;
+    Ok(())
+}
+
+/// Set-up, the raw measurements and the import, in tables and a bucket named `run`.
+async fn measure(
+    args: &Args,
+    clients: &Clients,
+    run: &str,
+    store: Arc<DynamoStore>,
+) -> anyhow::Result<()> {
+    let uploads: Arc<dyn BlobStore> = Arc::new(S3Blobs::new(clients.s3.clone(), run));
 
     // The catalog, as the matching index.
     let t = Instant::now();
@@ -259,45 +388,67 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         ));
     }
     drop(catalog);
+    // Products the raw items are of: catalog products, so the keys land in the table as the
+    // import's do (at random places, not in time order).
+    let raw_products: Vec<ProductId> = ids
+        .iter()
+        .step_by((ids.len() / RAW_ITEMS.max(WARM_UP_ITEMS)).max(1))
+        .filter_map(|id| ProductId::parse(id).ok())
+        .collect();
+    drop(ids);
     let distinct = args.rows.min(products);
 
-    let app = app(&Clients { ddb, s3 }, &run)?;
+    let app = app(clients, run)?;
     let shop = StoreId::parse("bench-store").map_err(anyhow::Error::msg)?;
 
-    // Raw BatchWriteItem throughput of this server: distinct items (up to RAW_ITEMS), written
-    // as the import writes them (chunks of 500, 25 per request, 8 requests in flight). Measured
-    // before and after the import (DynamoDB Local warms up as it runs), after a warm-up.
+    // Raw BatchWriteItem throughput of this server: items of distinct catalog products (up to
+    // RAW_ITEMS) with the values a stock-list row gives (quantity and price), written as the
+    // import writes them (chunks of CHUNK_ROWS, 25 per request, 8 requests per chunk and
+    // WRITE_PIPELINE chunks in flight). Measured before and after the import, after a warm-up
+    // (DynamoDB Local's JIT takes tens of thousands of items to settle).
     let raw = |name: &'static str, n: usize| {
         let store = store.clone();
+        let raw_products = &raw_products;
         async move {
             let shop = StoreId::parse(name).map_err(anyhow::Error::msg)?;
             let now = Timestamp::now();
+            let n = n.min(raw_products.len());
             let items: Vec<InventoryItem> = (0..n)
                 .map(|i| {
                     let d = InventoryDetails {
-                        quantity: Quantity::parse(&(i % 97).to_string()).unwrap_or_default(),
+                        quantity: Quantity::from_minor((i % 97) as i64 * Quantity::UNIT)
+                            .unwrap_or_default(),
+                        selling_price: Money::from_minor(1000 + (i % 49_000) as i64).ok(),
                         ..Default::default()
                     };
-                    InventoryItem::new(shop.clone(), ProductId::new(), d, 1, now)
+                    let product = raw_products[i];
+                    InventoryItem::new(shop.clone(), product, d, 1, now)
                 })
                 .collect();
             let t = Instant::now();
+            let cpu = Cpu::now(args);
+            let written: Vec<_> = futures::stream::iter(
+                items
+                    .chunks(CHUNK_ROWS)
+                    .map(|chunk| InventoryStore::put_many(store.as_ref(), chunk)),
+            )
+            .buffer_unordered(WRITE_PIPELINE)
+            .collect()
+            .await;
             let mut units = 0.0;
-            for chunk in items.chunks(500) {
-                units += InventoryStore::put_many(store.as_ref(), chunk)
-                    .await?
-                    .write_units
-                    .unwrap_or(0.0);
+            for w in written {
+                units += w?.write_units.unwrap_or(0.0);
             }
             anyhow::Ok((
                 n as f64 / t.elapsed().as_secs_f64(),
                 units / n.max(1) as f64,
+                Cpu::now(args).per(cpu, n as u64),
             ))
         }
     };
     let raw_items = distinct.min(RAW_ITEMS);
-    raw("warm-up", distinct.min(20_000)).await?;
-    let (raw_before, raw_units) = raw("raw-before", raw_items).await?;
+    raw("warm-up", WARM_UP_ITEMS).await?;
+    let (raw_before, raw_units, raw_cpu) = raw("raw-before", raw_items).await?;
 
     // The import, end to end: job, upload to S3, run.
     let who = Principal::operator("bench");
@@ -322,8 +473,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await?;
 
     // The import, in a fresh process as in a Lambda.
+    let import_cpu = Cpu::now(args);
     let child = std::process::Command::new(std::env::current_exe()?)
-        .args(["bench-import-run", "--run", &run, "--store", shop.as_str()])
+        .args(["bench-import-run", "--run", run, "--store", shop.as_str()])
         .args(["--job", &job.job_id.to_string()])
         .args([
             "--dynamodb",
@@ -350,7 +502,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         serde_json::from_str(figures).context("reading the import process's figures")?;
     let mb = |v: Option<f64>| v.unwrap_or(f64::NAN);
 
-    let (raw_after, _) = raw("raw-after", raw_items).await?;
+    // The servers' CPU over the import process's life (ministack's includes serving it the
+    // snapshot; the process's own figure is the import's alone).
+    let import_cpu = Cpu::now(args).per(import_cpu, f.successful);
+    let (raw_after, _, raw_cpu_after) = raw("raw-after", raw_items).await?;
+    let raw_cpu = raw_cpu.mean(raw_cpu_after);
     let rows_s = f.processed as f64 / f.import_s;
     let raw_rows_s = (raw_before + raw_after) / 2.0;
     // Rows that wrote an item (duplicates write nothing) against raw item writes.
@@ -359,6 +515,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "catalog_products={products} index_build_s={index_s:.1} rows={} csv_mb={:.1} status={} successful={} failed={} duplicates={} new_products={} \
          import_s={:.2} import_cpu_s={:.1} import_rows_per_s={rows_s:.0} written_rows_per_s={written_s:.0} raw_batchwrite_items_per_s={raw_rows_s:.0} (before {raw_before:.0}, after {raw_after:.0}) \
          ratio={:.2} write_units_per_row={:.3} raw_write_units_per_item={:.3} write_requests={} \
+         cpu_us_per_written_row(client,dynamodb,storage_thread,ministack)={:.0},{:.0},{:.0},{:.0} raw_cpu_us_per_item={:.0},{:.0},{:.0},{:.0} storage_work_ratio={:.2} \
          rss_index_loaded_mb={:.0} import_peak_rss_mb={:.0} import_rss_growth_mb={:.0} process_peak_rss_mb={:.0}",
         f.processed,
         bytes as f64 / 1e6,
@@ -373,6 +530,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         f.write_units / f.successful.max(1) as f64,
         raw_units,
         f.write_requests,
+        mb(f.import_cpu_s) / f.successful.max(1) as f64 * 1e6,
+        import_cpu.dynamodb,
+        import_cpu.storage,
+        import_cpu.ministack,
+        raw_cpu.client,
+        raw_cpu.dynamodb,
+        raw_cpu.storage,
+        raw_cpu.ministack,
+        raw_cpu.storage / import_cpu.storage,
         mb(f.rss_start_mb),
         mb(f.import_peak_mb),
         mb(f.import_peak_mb) - mb(f.rss_start_mb),

@@ -140,8 +140,9 @@ impl RunStats {
     }
 }
 
-/// Chunks being written at once.
-const WRITE_PIPELINE: usize = 3;
+/// Chunks being written at once (a chunk's requests wait on each other's round trips; with
+/// three, the server always has the next requests queued).
+pub const WRITE_PIPELINE: usize = 3;
 /// A store with more items than this has each row's item read (not a set of what it has).
 const MAX_STOCKED_SET: usize = 100_000;
 

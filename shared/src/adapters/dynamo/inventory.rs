@@ -306,10 +306,7 @@ impl InventoryStore for DynamoStore {
                     .build(),
             );
         }
-        let batches: Vec<Vec<WriteRequest>> = requests
-            .chunks(BATCH_WRITE)
-            .map(<[WriteRequest]>::to_vec)
-            .collect();
+        let batches = super::batches(requests, BATCH_WRITE);
         let results: Vec<StorageResult<(f64, usize)>> = futures::stream::iter(
             batches
                 .into_iter()

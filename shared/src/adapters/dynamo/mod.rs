@@ -70,6 +70,20 @@ pub struct DynamoStore {
     tables: TableNames,
 }
 
+/// `items` in batches of at most `n`, moved rather than cloned (a write request's attribute
+/// maps are most of what it is).
+fn batches<T>(items: Vec<T>, n: usize) -> Vec<Vec<T>> {
+    let mut out = Vec::with_capacity(items.len().div_ceil(n.max(1)));
+    let mut rest = items.into_iter();
+    loop {
+        let batch: Vec<T> = rest.by_ref().take(n.max(1)).collect();
+        if batch.is_empty() {
+            return out;
+        }
+        out.push(batch);
+    }
+}
+
 impl DynamoStore {
     /// One BatchWriteItem of at most 25 requests to `table`, retrying unprocessed items with
     /// backoff. Returns the write units consumed and the requests sent.
@@ -301,4 +315,18 @@ fn from_item<T: serde::de::DeserializeOwned>(what: &str, item: Item) -> Result<T
 
 fn build_err(e: aws_smithy_types::error::operation::BuildError) -> StorageError {
     StorageError::backend(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batches;
+
+    #[test]
+    fn batches_keep_order_and_size() {
+        let b = batches((0..53).collect(), 25);
+        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), [25, 25, 3]);
+        assert_eq!(b.concat(), (0..53).collect::<Vec<_>>());
+        assert!(batches(Vec::<u8>::new(), 25).is_empty());
+        assert_eq!(batches(vec![1, 2], 0), [[1], [2]]);
+    }
 }

@@ -154,10 +154,7 @@ impl ProductStore for DynamoStore {
                     puts.push(WriteRequest::builder().put_request(put).build());
                 }
             }
-            let batches: Vec<Vec<WriteRequest>> = puts
-                .chunks(super::BATCH_WRITE)
-                .map(<[WriteRequest]>::to_vec)
-                .collect();
+            let batches = super::batches(puts, super::BATCH_WRITE);
             let results: Vec<StorageResult<(f64, usize)>> =
                 futures::stream::iter(batches.into_iter().map(|b| self.write_batch(table, b)))
                     .buffer_unordered(super::WRITES_IN_FLIGHT)
