@@ -7,7 +7,7 @@
 #   install  fetch what is missing (JRE via apt when absent, npm and pip packages locally)
 #   start    start both (if not running) and wait until they answer
 #   stop     stop what start started (by PID)
-#   env      print the variables the tests read
+#   env      print the variables the tests read (and the servers' PIDs, for the benchmarks)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
