@@ -115,9 +115,10 @@ fn cpu_s() -> f64 {
     cpu_of("self")
 }
 
-/// CPU time of process `pid` ("self" or a number), in seconds (NaN where `/proc` lacks it).
-fn cpu_of(pid: &str) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+/// CPU time, in seconds, of what `/proc/{task}/stat` describes: a process ("self", "123") or
+/// one of its threads ("123/task/456"). NaN where `/proc` lacks it.
+fn cpu_of(task: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{task}/stat")) else {
         return f64::NAN;
     };
     // Fields after the command name (which may hold spaces) start at the state, field 3.
@@ -145,7 +146,8 @@ struct Cpu {
     ministack: f64,
 }
 
-/// The thread of `pid` whose name starts with `prefix` (DynamoDB Local's `SQLiteQueue`).
+/// The `/proc` path (for [`cpu_of`]) of the thread of `pid` whose name starts with `prefix`
+/// (DynamoDB Local's `SQLiteQueue`).
 fn thread_named(pid: u32, prefix: &str) -> Option<String> {
     std::fs::read_dir(format!("/proc/{pid}/task"))
         .ok()?
