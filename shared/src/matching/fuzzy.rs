@@ -67,6 +67,49 @@ pub fn is_subsequence(a: &str, b: &str) -> bool {
     a.bytes().all(|c| it.any(|d| d == c))
 }
 
+/// What a word's distances to others can be bounded by without reading it: its length, first
+/// byte and the set of its bytes (as bits, `byte & 31`). An edit changes the set by at most
+/// two bytes (a substitution drops one and adds one; an insertion or deletion one; a
+/// transposition none), and merging bytes onto one bit only shrinks differences, so two words
+/// whose sets differ by more than `2k` are more than `k` edits apart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WordSig {
+    pub bytes: u32,
+    pub len: u8,
+    pub first: u8,
+    /// Only lowercase ASCII letters (see `text::is_alpha`).
+    pub alpha: bool,
+}
+
+impl WordSig {
+    pub fn of(s: &str) -> WordSig {
+        let b = s.as_bytes();
+        WordSig {
+            bytes: b.iter().fold(0u32, |m, &c| m | 1 << (c & 31)),
+            len: b.len().min(255) as u8,
+            first: b.first().copied().unwrap_or(0),
+            alpha: super::text::is_alpha(s),
+        }
+    }
+
+    /// The words may be equal.
+    pub fn may_equal(&self, o: &WordSig) -> bool {
+        self.len == o.len && self.bytes == o.bytes && self.first == o.first
+    }
+
+    /// The words may be at most `k` edits apart (insertions, deletions, substitutions and
+    /// adjacent transpositions).
+    pub fn may_be_within(&self, o: &WordSig, k: usize) -> bool {
+        usize::from(self.len.abs_diff(o.len)) <= k
+            && (self.bytes ^ o.bytes).count_ones() as usize <= 2 * k
+    }
+
+    /// This word after its first byte may be a subsequence of `o` (every byte of it is in `o`).
+    pub fn rest_may_be_in(&self, o: &WordSig) -> bool {
+        self.bytes & !o.bytes & !(1 << (self.first & 31)) == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +134,46 @@ mod tests {
         assert_eq!(levenshtein_within("abc", "abcdefg", 3), None);
         assert!(is_subsequence("pwdr", "powder"));
         assert!(!is_subsequence("pwdx", "powder"));
+    }
+    #[test]
+    fn signatures_never_rule_out_a_near_word() {
+        let words = [
+            "salt",
+            "slat",
+            "sal",
+            "salts",
+            "malt",
+            "chocolate",
+            "chclt",
+            "choclate",
+            "choco",
+            "strawberry",
+            "strwbry",
+            "n95",
+            "100g",
+            "",
+            "a",
+        ];
+        for a in words {
+            for b in words {
+                let (sa, sb) = (WordSig::of(a), WordSig::of(b));
+                if a == b {
+                    assert!(sa.may_equal(&sb));
+                }
+                if within_one(a, b) {
+                    assert!(sa.may_be_within(&sb, 1), "{a} {b}");
+                }
+                for k in 0..4 {
+                    if levenshtein_within(a, b, k).is_some() {
+                        assert!(sa.may_be_within(&sb, k), "{a} {b} {k}");
+                    }
+                }
+                if a.len() > 1 && is_subsequence(&a[1..], b) {
+                    assert!(sa.rest_may_be_in(&sb), "{a} {b}");
+                }
+            }
+        }
+        assert!(!WordSig::of("salt").may_be_within(&WordSig::of("pepper"), 1));
+        assert!(!WordSig::of("salt").rest_may_be_in(&WordSig::of("sugar")));
     }
 }

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::analyze::{Analyzed, analyze, lex_field, sized, split_head, text_words};
+use super::fuzzy::WordSig;
 use super::lexicon::Lexicon;
 use super::phonetic;
 use super::quantity::Size;
@@ -35,6 +36,15 @@ pub fn fnv1a(bytes: &[u8], seed: u64) -> u64 {
 
 pub(crate) fn hash_str(s: &str) -> u64 {
     fnv1a(s.as_bytes(), 0xcbf2_9ce4_8422_2325)
+}
+
+/// A catalog word's signature and phonetic keys, side by side.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TermSig {
+    pub word: WordSig,
+    pub fkey: WordSig,
+    pub fkey_id: u32,
+    pub ckey_id: u32,
 }
 
 /// Many strings in one buffer.
@@ -231,6 +241,10 @@ pub struct MatchIndex {
     /// half the products it is in), so a row naming it names a brand.
     #[serde(skip)]
     pub(crate) term_brand: Vec<bool>,
+    /// Per word: what scoring needs to rule it out against a query word without reading the
+    /// strings (one memory access instead of four).
+    #[serde(skip)]
+    pub(crate) term_sig: Vec<TermSig>,
     /// (hash of a word, term), sorted: exact lookups without a binary search.
     #[serde(skip)]
     pub(crate) term_hashes: Vec<(u64, u32)>,
@@ -465,6 +479,7 @@ impl MatchIndex {
             term_idf: Vec::new(),
             term_numeric: Vec::new(),
             term_brand: Vec::new(),
+            term_sig: Vec::new(),
             term_hashes: Vec::new(),
             term_dir: HashDir::default(),
             fkey_hashes: Vec::new(),
@@ -513,6 +528,17 @@ impl MatchIndex {
             .iter()
             .zip(&self.term_df)
             .map(|(&b, &df)| b >= 2 && b * 2 >= df)
+            .collect();
+        self.term_sig = (0..self.terms.len())
+            .map(|t| {
+                let (f, c) = (self.term_fkey[t as usize], self.term_ckey[t as usize]);
+                TermSig {
+                    word: WordSig::of(self.terms.get(t)),
+                    fkey: WordSig::of(self.fkeys.get(f)),
+                    fkey_id: f,
+                    ckey_id: c,
+                }
+            })
             .collect();
         self.prod_stage1 = (0..self.prod_terms.len())
             .map(|p| {

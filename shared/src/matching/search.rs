@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use super::analyze::{analyze, text_words};
 use super::decide::barcode_links;
-use super::fuzzy::{is_subsequence, levenshtein_within, within_one};
-use super::index::{MatchIndex, NO_SIZE, WEIGHT_FULL, barcode_number, hash_str};
+use super::fuzzy::{WordSig, is_subsequence, levenshtein_within, within_one};
+use super::index::{MatchIndex, NO_SIZE, TermSig, WEIGHT_FULL, barcode_number, hash_str};
 use super::lexicon::Lexicon;
 use super::phonetic;
 use super::quantity::Size;
@@ -141,6 +141,8 @@ struct QToken {
     /// Per alternative: fine key, its id in the index's key table.
     fkeys: Vec<(String, Option<u32>)>,
     ckeys: Vec<(String, Option<u32>)>,
+    /// Per alternative: the signatures of it and of its fine key.
+    sigs: Vec<(WordSig, WordSig)>,
     weight: f32,
     matches: Vec<(u32, f32)>,
 }
@@ -324,11 +326,17 @@ impl MatchIndex {
                     (c, id)
                 })
                 .collect();
+            let sigs = alts
+                .iter()
+                .zip(&fkeys)
+                .map(|(a, (k, _))| (WordSig::of(a), WordSig::of(k)))
+                .collect();
             let mut t = QToken {
                 alts,
                 origin: l.origin,
                 fkeys,
                 ckeys,
+                sigs,
                 weight: 0.0,
                 matches: Vec::new(),
             };
@@ -827,6 +835,16 @@ impl MatchIndex {
     /// How alike a query word and a catalog word are, 0 to 1.
     #[inline(never)]
     fn word_similarity(&self, q: &QToken, t: u32) -> f32 {
+        let sig = &self.term_sig[t as usize];
+        if (0..q.alts.len()).any(|j| Self::may_need_text(q, j, sig)) {
+            self.text_similarity(q, t)
+        } else {
+            Self::key_similarity(q, sig)
+        }
+    }
+
+    /// `word_similarity` from the words themselves.
+    fn text_similarity(&self, q: &QToken, t: u32) -> f32 {
         let s = self.terms.get(t);
         let tfk = self.term_fkey[t as usize];
         let tck = self.term_ckey[t as usize];
@@ -899,6 +917,59 @@ impl MatchIndex {
                         || (la >= 3 && !has_vowel(&a[1..]) && is_subsequence(&a[1..], &s[1..])))
                 {
                     best = best.max(0.8);
+                }
+            }
+        }
+        best
+    }
+
+    /// Whether `word_similarity` could find more than the phonetic keys' equality for
+    /// alternative `j` and this catalog word, and must read their text (the signatures rule
+    /// out each of its text rules; most pairs of words share no rule).
+    fn may_need_text(q: &QToken, j: usize, t: &TermSig) -> bool {
+        let (a, af) = &q.sigs[j];
+        let (s, sf) = (&t.word, &t.fkey);
+        if a.may_equal(s) {
+            return true;
+        }
+        if !a.alpha || !s.alpha {
+            return false;
+        }
+        let (la, ls) = (usize::from(a.len), usize::from(s.len));
+        if la.min(ls) >= 3 {
+            let longest = la.max(ls);
+            if a.may_be_within(s, 1) || (longest >= 8 && a.may_be_within(s, longest / 4)) {
+                return true;
+            }
+            if af.len >= 4 && sf.len >= 4 && af.first == sf.first {
+                if q.origin == Origin::Tamil {
+                    return true;
+                }
+                if af.may_be_within(sf, if sf.len < 7 { 1 } else { 2 }) {
+                    return true;
+                }
+            }
+        }
+        // Prefix, or a subsequence of the word or of its key (after the same first letter).
+        q.origin == Origin::Latin
+            && la >= 2
+            && ls > la
+            && a.first == s.first
+            && (a.rest_may_be_in(s) || af.rest_may_be_in(sf))
+    }
+
+    /// `word_similarity` when no alternative needs the text: what the phonetic keys say.
+    fn key_similarity(q: &QToken, t: &TermSig) -> f32 {
+        let mut best: f32 = 0.0;
+        for (j, (a, _)) in q.sigs.iter().enumerate() {
+            if !a.alpha || !t.word.alpha {
+                continue;
+            }
+            if t.fkey.len >= 2 || (a.len >= 3 && t.word.len >= 3) {
+                if q.fkeys[j].1 == Some(t.fkey_id) {
+                    best = best.max(0.95);
+                } else if q.origin == Origin::Tamil && q.ckeys[j].1 == Some(t.ckey_id) {
+                    best = best.max(0.93);
                 }
             }
         }
@@ -1210,5 +1281,64 @@ mod tests {
             3,
             "100 g, 99.6 g and 100.4 g agree"
         );
+    }
+    #[test]
+    fn word_signatures_never_change_a_similarity() {
+        // Catalog and query words alike and unalike: typos, prefixes, dropped vowels,
+        // phonetic spellings, numbers, and Devanagari and Tamil brought to Latin.
+        let names = [
+            "Haldi Chandan Face Wash",
+            "Chocolate Strawberry Powder",
+            "Basmati Rice Premium",
+            "Turmeric Powder",
+            "Jeera Whole",
+            "N95 Mask 3 Ply",
+            "Coconut Oil Extra Virgin",
+        ];
+        let ids: Vec<String> = (0..names.len()).map(|i| format!("p{i}")).collect();
+        let index = MatchIndex::build(names.iter().zip(&ids).map(|(n, id)| CatalogRow {
+            id,
+            name: n,
+            brand: "Acme Foods",
+            quantity: "",
+            barcode: "",
+            aliases: &[],
+        }));
+        let queries = [
+            "haldhi chandn facewash",
+            "chclt strwbry pwdr",
+            "basmti rce prem",
+            "tumeric powdr",
+            "zeera",
+            "n-95 mask",
+            "coconat oyl",
+            "हल्दी पाउडर",
+            "தேங்காய் எண்ணெய்",
+            "acm fods",
+            // Edits at the first letter, and query words longer than the catalog's.
+            "xhocolate asmati ruce",
+            "turmerci powderr coconutt",
+            "strawbery chocolatte",
+        ];
+        let mut compared = 0;
+        for name in queries {
+            let parsed = index.parse(&MatchQuery {
+                name,
+                ..MatchQuery::default()
+            });
+            for q in &parsed.tokens {
+                for t in 0..index.terms.len() {
+                    assert_eq!(
+                        index.word_similarity(q, t),
+                        index.text_similarity(q, t),
+                        "{:?} vs {}",
+                        q.alts,
+                        index.terms.get(t)
+                    );
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 500, "{compared}");
     }
 }
