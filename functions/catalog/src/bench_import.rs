@@ -53,6 +53,10 @@ pub struct Args {
     /// Rows in the generated stock list.
     #[arg(long, default_value_t = 100_000)]
     pub rows: usize,
+    /// Runs of the whole measurement (each in fresh tables and a fresh bucket); with more than
+    /// one, a last line gives the median and range of the ratios.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: usize,
     #[command(flatten)]
     pub servers: Servers,
     /// DynamoDB Local's process, for its CPU figures (`servers.sh env` exports it).
@@ -284,7 +288,39 @@ fn app(clients: &Clients, run: &str) -> anyhow::Result<Catalog> {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let clients = clients(&args.servers).await;
-    let Clients { ddb, s3 } = &clients;
+    let mut runs: Vec<Ratios> = Vec::new();
+    for _ in 0..args.repeat.max(1) {
+        runs.push(run_once(&args, &clients).await?);
+    }
+    if runs.len() > 1 {
+        let median = |f: fn(&Ratios) -> f64| {
+            let mut v: Vec<f64> = runs.iter().map(f).collect();
+            v.sort_by(f64::total_cmp);
+            (v[v.len() / 2], v[0], v[v.len() - 1])
+        };
+        let (ratio, lo, hi) = median(|r| r.ratio);
+        let (work, work_lo, work_hi) = median(|r| r.storage_work);
+        println!(
+            "rows={} repeats={} ratio_median={ratio:.2} (min {lo:.2}, max {hi:.2}) \
+             storage_work_ratio_median={work:.2} (min {work_lo:.2}, max {work_hi:.2})",
+            args.rows,
+            runs.len(),
+        );
+    }
+    Ok(())
+}
+
+/// The two ratios of one run.
+struct Ratios {
+    /// Imported (written) rows per second / raw items per second.
+    ratio: f64,
+    /// The storage thread's time per raw item / per imported row.
+    storage_work: f64,
+}
+
+/// One measurement, in tables and a bucket of its own (deleted after it).
+async fn run_once(args: &Args, clients: &Clients) -> anyhow::Result<Ratios> {
+    let Clients { ddb, s3 } = clients;
     let run = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
     let store = Arc::new(DynamoStore::new(ddb.clone(), TableNames::with_prefix(&run)));
     store
@@ -296,10 +332,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .send()
         .await
         .context("creating a bucket in ministack")?;
-    let measured = measure(&args, &clients, &run, store).await;
+    let measured = measure(args, clients, &run, store).await;
     // Leave the servers as they were: a long-lived DynamoDB Local holds every table it was
     // given in one in-memory database, and grows slower with it.
-    if let Err(e) = clean_up(&clients, &run).await {
+    if let Err(e) = clean_up(clients, &run).await {
         eprintln!("bench-import: could not delete the run's tables and bucket: {e:#}");
     }
     measured
@@ -340,7 +376,7 @@ async fn measure(
     clients: &Clients,
     run: &str,
     store: Arc<DynamoStore>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Ratios> {
     let uploads: Arc<dyn BlobStore> = Arc::new(S3Blobs::new(clients.s3.clone(), run));
 
     // The catalog, as the matching index.
@@ -546,7 +582,10 @@ async fn measure(
         mb(f.import_peak_mb) - mb(f.rss_start_mb),
         mb(f.process_peak_mb),
     );
-    Ok(())
+    Ok(Ratios {
+        ratio: written_s / raw_rows_s,
+        storage_work: raw_cpu.storage / import_cpu.storage,
+    })
 }
 
 /// `bench-import-run`: loads the snapshot, runs the import, prints its figures as JSON.
