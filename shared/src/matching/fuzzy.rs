@@ -135,6 +135,7 @@ mod tests {
         assert!(is_subsequence("pwdr", "powder"));
         assert!(!is_subsequence("pwdx", "powder"));
     }
+
     #[test]
     fn signatures_never_rule_out_a_near_word() {
         let words = [

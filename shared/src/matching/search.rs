@@ -1282,6 +1282,7 @@ mod tests {
             "100 g, 99.6 g and 100.4 g agree"
         );
     }
+
     #[test]
     fn word_signatures_never_change_a_similarity() {
         // Catalog and query words alike and unalike: typos, prefixes, dropped vowels,
