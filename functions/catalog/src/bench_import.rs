@@ -293,13 +293,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         runs.push(run_once(&args, &clients).await?);
     }
     if runs.len() > 1 {
-        let median = |f: fn(&Ratios) -> f64| {
+        // (median, min, max) of one ratio over the runs.
+        let spread = |f: fn(&Ratios) -> f64| {
             let mut v: Vec<f64> = runs.iter().map(f).collect();
             v.sort_by(f64::total_cmp);
-            (v[v.len() / 2], v[0], v[v.len() - 1])
+            (crate::match_cmd::median(&v), v[0], v[v.len() - 1])
         };
-        let (ratio, lo, hi) = median(|r| r.ratio);
-        let (work, work_lo, work_hi) = median(|r| r.storage_work);
+        let (ratio, lo, hi) = spread(|r| r.ratio);
+        let (work, work_lo, work_hi) = spread(|r| r.storage_work);
         println!(
             "rows={} repeats={} ratio_median={ratio:.2} (min {lo:.2}, max {hi:.2}) \
              storage_work_ratio_median={work:.2} (min {work_lo:.2}, max {work_hi:.2})",

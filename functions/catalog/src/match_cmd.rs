@@ -56,8 +56,18 @@ impl Rates {
         passes.sort_by(f64::total_cmp);
         Rates {
             best: passes.last().copied().unwrap_or(0.0),
-            median: passes.get(passes.len() / 2).copied().unwrap_or(0.0),
+            median: median(&passes),
         }
+    }
+}
+
+/// The median of sorted values (the mean of the middle two for an even count; 0 for none).
+pub fn median(sorted: &[f64]) -> f64 {
+    let mid = sorted.len() / 2;
+    match sorted.len() {
+        0 => 0.0,
+        n if n.is_multiple_of(2) => (sorted[mid - 1] + sorted[mid]) / 2.0,
+        _ => sorted[mid],
     }
 }
 
@@ -333,4 +343,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         peak_rss_mb().unwrap_or(f64::NAN),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_and_best_passes() {
+        assert_eq!(median(&[]), 0.0);
+        assert_eq!(median(&[3.0]), 3.0);
+        assert_eq!(median(&[1.0, 2.0, 9.0]), 2.0);
+        assert_eq!(median(&[1.0, 2.0, 4.0, 9.0]), 3.0);
+        let r = Rates::of(vec![5.0, 1.0, 3.0, 4.0, 2.0]);
+        assert_eq!((r.best, r.median), (5.0, 3.0));
+    }
 }

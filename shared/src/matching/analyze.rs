@@ -101,6 +101,7 @@ pub fn text_words<'a>(
             keep.then_some((k, l))
         })
 }
+
 #[cfg(test)]
 mod tests {
     use super::split_head;

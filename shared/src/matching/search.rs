@@ -4,8 +4,10 @@
 //! (exact, phonetic key, one edit, prefix), rarest words first; very common words only add to
 //! products already found. The best `CANDIDATES` products, plus any the barcode names, go to
 //! stage 2, which aligns query words with each product's words and computes the features the
-//! decision uses. A row whose exact barcode names a product the text supports skips stage 1:
-//! that product scores beyond any other, so it is the decision either way.
+//! decision uses (a pair of words whose signatures, `fuzzy::WordSig`, rule out every text rule
+//! is scored from the phonetic keys alone, without reading either word). A row whose exact
+//! barcode names a product the text supports skips stage 1: that product scores beyond any
+//! other, so it is the decision either way.
 
 use rustc_hash::FxHashMap;
 use serde::Serialize;
@@ -843,14 +845,16 @@ impl MatchIndex {
         }
     }
 
-    /// `word_similarity` from the words themselves.
+    /// `word_similarity` from the words themselves (on top of what the phonetic keys say).
     fn text_similarity(&self, q: &QToken, t: u32) -> f32 {
+        let sig = &self.term_sig[t as usize];
         let s = self.terms.get(t);
-        let tfk = self.term_fkey[t as usize];
-        let tck = self.term_ckey[t as usize];
-        let tf = self.fkeys.get(tfk);
+        let tck = sig.ckey_id;
+        let tf = self.fkeys.get(sig.fkey_id);
         let tamil = q.origin == Origin::Tamil;
-        let mut best: f32 = 0.0;
+        // The rules below only raise `best`, and each is skipped only when `best` is already
+        // at least what it gives, so starting from the keys' score changes nothing.
+        let mut best = Self::key_similarity(q, sig);
         for (j, a) in q.alts.iter().enumerate() {
             if a == s {
                 return 1.0;
@@ -859,15 +863,8 @@ impl MatchIndex {
                 continue;
             }
             let (la, ls) = (a.len(), s.len());
-            let (qf, qf_id) = &q.fkeys[j];
-            let (qc, qc_id) = &q.ckeys[j];
-            if tf.len() >= 2 || (la >= 3 && ls >= 3) {
-                if *qf_id == Some(tfk) {
-                    best = best.max(0.95);
-                } else if tamil && *qc_id == Some(tck) {
-                    best = best.max(0.93);
-                }
-            }
+            let (qf, _) = &q.fkeys[j];
+            let (qc, _) = &q.ckeys[j];
             if la.min(ls) >= 3 {
                 let longest = la.max(ls);
                 if within_one(a, s) {
