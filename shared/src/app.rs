@@ -1,20 +1,8 @@
 //! The application: configuration, clients and services, built once per cold start (or once
 //! by the local server) and shared by every request.
 //!
-//! Owns configuration: which backend, where its tables and buckets are, and the token secret.
-//! In AWS everything comes from the environment the SAM template sets:
-//!
-//! | variable | meaning |
-//! |---|---|
-//! | `PRODUCTS_TABLE`, `INVENTORY_TABLE`, `JOBS_TABLE` | DynamoDB table names |
-//! | `UPLOADS_BUCKET`, `IMAGES_BUCKET` | S3 bucket names |
-//! | `JWT_SECRET_PARAM` | SSM SecureString parameter holding the token secret |
-//! | `JWT_SECRET` | the secret itself (local runs and tests only) |
-//! | `MATCH_INDEX_KEY` | the matching-index snapshot in the uploads bucket (default `indexes/match-index.bin`) |
-//! | `IMPORT_QUEUE_URL` | the import queue (the import function resumes itself through it) |
-//! | `EVENT_BUS_NAME` | where `job.completed` goes (default `default`) |
-//! | `S3_FORCE_PATH_STYLE` | `true` for S3-compatible local servers |
-//! | `AWS_ENDPOINT_URL` (SDK standard) | local DynamoDB/S3 endpoints |
+//! Owns the wiring: which backend, and the clients and keys built from the [`Config`]
+//! (`crate::config`) in AWS or from a data folder locally.
 
 #[cfg(feature = "embedded")]
 use std::path::Path;
@@ -25,8 +13,7 @@ use crate::cursor::CursorKey;
 use crate::services::Catalog;
 use crate::services::matching::{IndexSource, MatcherState};
 
-/// Where the match-index builder writes its snapshot (in the uploads bucket) by default.
-pub const DEFAULT_MATCH_INDEX_KEY: &str = "indexes/match-index.bin";
+pub use crate::config::{ConfigError, DEFAULT_MATCH_INDEX_KEY};
 /// How long a Lambda serves a loaded index before looking for a newer snapshot.
 pub const MATCH_INDEX_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 /// Locally the index is rebuilt from the database when older than this.
@@ -34,10 +21,6 @@ pub const LOCAL_MATCH_INDEX_MAX_AGE: std::time::Duration = std::time::Duration::
 
 /// The well-known secret of local runs and sample events. Refused inside Lambda.
 pub const DEV_JWT_SECRET: &str = "kirana-catalog-local-dev-secret-not-for-aws";
-
-#[derive(Debug, thiserror::Error)]
-#[error("configuration: {0}")]
-pub struct ConfigError(pub String);
 
 pub struct App {
     pub catalog: Catalog,
@@ -56,14 +39,6 @@ impl App {
     }
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-fn require_env(name: &str) -> Result<String, ConfigError> {
-    env(name).ok_or_else(|| ConfigError(format!("{name} is not set")))
-}
-
 /// Checks a secret and derives the token and cursor keys from it.
 pub fn keys_from_secret(
     secret: &str,
@@ -78,48 +53,70 @@ pub fn keys_from_secret(
     Ok((tokens, CursorKey::derive(secret.as_bytes())))
 }
 
+/// The AWS clients a function uses, built from one SDK configuration (or, in tests, from the
+/// local servers' endpoints).
+#[cfg(feature = "aws")]
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub eventbridge: aws_sdk_eventbridge::Client,
+}
+
+#[cfg(feature = "aws")]
+impl AwsClients {
+    pub fn new(sdk: &aws_config::SdkConfig, s3_path_style: bool) -> Self {
+        AwsClients {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(sdk)
+                    .force_path_style(s3_path_style)
+                    .build(),
+            ),
+            ssm: aws_sdk_ssm::Client::new(sdk),
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            eventbridge: aws_sdk_eventbridge::Client::new(sdk),
+        }
+    }
+}
+
 #[cfg(feature = "aws")]
 impl App {
-    /// The AWS configuration (every Lambda function): DynamoDB + S3, secret from SSM.
-    pub async fn from_env() -> Result<Arc<Self>, ConfigError> {
-        use crate::adapters::dynamo::{DynamoStore, TableNames};
-        use crate::adapters::s3::S3Blobs;
-
+    /// Every Lambda function's cold start: the [`Config`](crate::config::Config) from the
+    /// environment, the SDK's own configuration, then [`App::from_config`].
+    pub async fn from_env() -> Result<(Arc<Self>, crate::config::Config), ConfigError> {
+        let config = crate::config::Config::from_env()?;
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let tables = TableNames {
-            products: require_env("PRODUCTS_TABLE")?,
-            inventory: require_env("INVENTORY_TABLE")?,
-            jobs: require_env("JOBS_TABLE")?,
+        let app = Self::from_config(&config, AwsClients::new(&sdk, config.s3_path_style)).await?;
+        Ok((app, config))
+    }
+
+    /// DynamoDB + S3, the secret from `config` (or SSM).
+    pub async fn from_config(
+        config: &crate::config::Config,
+        clients: AwsClients,
+    ) -> Result<Arc<Self>, ConfigError> {
+        use crate::adapters::dynamo::DynamoStore;
+        use crate::adapters::s3::S3Blobs;
+        use crate::config::SecretSource;
+        use secrecy::{ExposeSecret, SecretString};
+
+        let secret: SecretString = match &config.secret {
+            SecretSource::Given(s) => s.clone(),
+            SecretSource::SsmParameter(name) => read_parameter(&clients.ssm, name).await?.into(),
         };
-        let path_style = env("S3_FORCE_PATH_STYLE").is_some_and(|v| v == "true" || v == "1");
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&sdk)
-                .force_path_style(path_style)
-                .build(),
-        );
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), tables);
-        let secret = match (env("JWT_SECRET"), env("JWT_SECRET_PARAM")) {
-            (Some(s), _) => s,
-            (None, Some(name)) => read_parameter(&aws_sdk_ssm::Client::new(&sdk), &name).await?,
-            (None, None) => {
-                return Err(ConfigError(
-                    "set JWT_SECRET_PARAM (or JWT_SECRET for local runs)".into(),
-                ));
-            }
-        };
-        let (tokens, cursors) =
-            keys_from_secret(&secret, env("AWS_LAMBDA_FUNCTION_NAME").is_some())?;
-        let store = Arc::new(store);
-        let uploads: Arc<dyn crate::ports::BlobStore> =
-            Arc::new(S3Blobs::new(s3.clone(), require_env("UPLOADS_BUCKET")?));
-        let index_key =
-            env("MATCH_INDEX_KEY").unwrap_or_else(|| DEFAULT_MATCH_INDEX_KEY.to_string());
-        let index_key = crate::ports::BlobKey::parse(&index_key)
-            .map_err(|e| ConfigError(format!("MATCH_INDEX_KEY: {e}")))?;
+        let (tokens, cursors) = keys_from_secret(secret.expose_secret(), config.in_lambda)?;
+        let store = Arc::new(DynamoStore::new(clients.dynamodb, config.tables.clone()));
+        let uploads: Arc<dyn crate::ports::BlobStore> = Arc::new(S3Blobs::new(
+            clients.s3.clone(),
+            config.uploads_bucket.clone(),
+        ));
         let matcher = MatcherState::new(
             IndexSource::Snapshot {
                 blobs: uploads.clone(),
-                key: index_key,
+                key: config.match_index_key.clone(),
             },
             MATCH_INDEX_MAX_AGE,
         );
@@ -128,17 +125,17 @@ impl App {
             store.clone(),
             store,
             uploads,
-            Arc::new(S3Blobs::new(s3, require_env("IMAGES_BUCKET")?)),
+            Arc::new(S3Blobs::new(clients.s3, config.images_bucket.clone())),
             matcher,
             cursors,
         );
         // Only the import function sends job events (it has the queue's URL).
-        if let Some(queue_url) = env("IMPORT_QUEUE_URL") {
+        if let Some(queue_url) = &config.import_queue_url {
             catalog = catalog.with_events(Arc::new(crate::adapters::events::AwsJobEvents {
-                sqs: aws_sdk_sqs::Client::new(&sdk),
-                queue_url,
-                events: aws_sdk_eventbridge::Client::new(&sdk),
-                bus: env("EVENT_BUS_NAME").unwrap_or_else(|| "default".into()),
+                sqs: clients.sqs,
+                queue_url: queue_url.clone(),
+                events: clients.eventbridge,
+                bus: config.event_bus.clone(),
             }));
         }
         Ok(App::new(catalog, tokens, "aws"))

@@ -1,14 +1,12 @@
 //! The Lambda side: what every function's `main` calls.
 //!
 //! Owns the cold start: JSON logs, the [`App`] from the environment (once), then the runtime
-//! loop handing each API Gateway request to the route.
+//! loop handing each API Gateway request to the function's router: the same axum router
+//! `catalog serve` runs, restricted to the function's own route.
 
-use std::convert::Infallible;
-
-use lambda_http::{Request, service_fn};
-
+use crate::api::routes::{self, Route};
 use crate::app::App;
-use crate::http::Route;
+use crate::http::layers;
 use crate::triggers::Trigger;
 /// The error a function `main` returns.
 pub use lambda_http::Error;
@@ -16,22 +14,19 @@ pub use lambda_http::Error;
 /// Runs `route` as a Lambda function until the runtime stops it.
 pub async fn run(route: &'static Route) -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let app = App::from_env()
+    let (app, config) = App::from_env()
         .await
         .inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?;
-    tracing::info!(function = route.function, method = %route.method, path = route.path, "cold start");
-    lambda_http::run(service_fn(move |req: Request| {
-        let app = app.clone();
-        async move { Ok::<_, Infallible>(route.call(app, req).await) }
-    }))
-    .await
+    let (method, path) = route.method_path();
+    tracing::info!(function = route.function, %method, path, "cold start");
+    lambda_http::run(layers::apply(routes::router(app, [route]), &config.edge)).await
 }
 
 /// Runs `trigger` (a function started by a schedule or an S3 notification) until the runtime
 /// stops it. A failed run is returned as an error so Lambda records it and the source retries.
 pub async fn run_trigger(trigger: &'static Trigger) -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let app = App::from_env()
+    let (app, _) = App::from_env()
         .await
         .inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?;
     tracing::info!(function = trigger.function, source = ?trigger.source, "cold start");

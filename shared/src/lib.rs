@@ -8,6 +8,7 @@ pub mod adapters;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod config;
 pub mod cursor;
 pub mod domain;
 pub mod http;

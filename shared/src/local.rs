@@ -1,32 +1,29 @@
 //! The local server: every route of the API on one port, plus the presigned blob URLs of the
 //! embedded backend. `make run` starts it; integration tests start it on a free port.
 //!
-//! Owns only the translation between axum and the Lambda request type: the handlers are the
-//! very ones the Lambda functions run ([`Route::call`]), given the same path and query
-//! parameters API Gateway would give them. An upload of an import's CSV to the local blob
-//! store runs the import trigger with a synthesized S3 notification, as S3 would in AWS.
+//! The API is the very router the Lambda functions run ([`routes::router`] over every route,
+//! with the same layers); this module adds only the blob URLs S3 would serve in AWS. An upload
+//! of an import's CSV to the local blob store runs the import trigger with a synthesized S3
+//! notification, as S3 would in AWS.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body as AxumBody, to_bytes};
+use axum::body::to_bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response as AxumResponse};
-use axum::routing::{MethodFilter, MethodRouter, on};
 use bytes::Bytes;
-use http::{Method, StatusCode, header};
-use lambda_http::{Body, RequestExt};
+use http::{StatusCode, header};
 
 use crate::adapters::blobdir::{BlobDir, Grant, LOCAL_BLOB_PATH};
 use crate::api::routes;
 use crate::app::App;
 use crate::domain::Timestamp;
-use crate::http::{ApiError, Problem, Route};
+use crate::http::Problem;
+use crate::http::layers::{self, EdgeConfig};
 use crate::ports::{BlobKey, BlobStore};
 
-/// Read at most this much of an API request body (handlers apply their own, smaller limits).
-const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 /// Largest blob accepted through a local presigned URL (the largest CSV an import takes).
 pub const MAX_LOCAL_BLOB_BYTES: usize = crate::services::imports::MAX_UPLOAD_BYTES as usize;
 
@@ -37,13 +34,9 @@ struct Shared {
 }
 
 /// Builds the router for `app`, with `blobs` served under `/_local/blobs/<bucket>/...`.
-pub fn router(app: Arc<App>, blobs: Vec<BlobDir>) -> Router {
-    let mut by_path: BTreeMap<&'static str, Vec<&'static Route>> = BTreeMap::new();
-    for r in routes::ALL.iter().copied() {
-        by_path.entry(r.path).or_default().push(r);
-    }
+pub fn router(app: Arc<App>, blobs: Vec<BlobDir>, edge: &EdgeConfig) -> Router {
     let shared = Shared {
-        app,
+        app: app.clone(),
         blobs: Arc::new(
             blobs
                 .into_iter()
@@ -51,100 +44,20 @@ pub fn router(app: Arc<App>, blobs: Vec<BlobDir>) -> Router {
                 .collect(),
         ),
     };
-    let mut router = Router::new();
-    for (path, rs) in by_path {
-        let allowed = rs
-            .iter()
-            .map(|r| r.method.to_string())
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut mr: MethodRouter<Shared> = MethodRouter::new();
-        for r in rs {
-            let filter = MethodFilter::try_from(r.method.clone()).expect("standard method");
-            mr = mr.merge(on(
-                filter,
-                move |State(s): State<Shared>,
-                      Path(params): Path<HashMap<String, String>>,
-                      RawQuery(q): RawQuery,
-                      req: axum::extract::Request| async move {
-                    dispatch(r, s.app, params, q, req).await
-                },
-            ));
-        }
-        let allowed_for_fallback = allowed.clone();
-        mr = mr.fallback(move |method: Method| async move {
-            to_axum(
-                ApiError::MethodNotAllowed {
-                    method: method.to_string(),
-                    allowed: allowed_for_fallback,
-                }
-                .into_response(),
-            )
-        });
-        router = router.route(path, mr);
-    }
-    router
+    let blob_routes = Router::new()
         .route(
             &format!("{LOCAL_BLOB_PATH}/{{bucket}}/{{*key}}"),
             axum::routing::get(blob_get).put(blob_put),
         )
-        .fallback(|method: Method, uri: http::Uri| async move {
-            to_axum(
-                ApiError::RouteNotFound {
-                    method: method.to_string(),
-                    path: uri.path().to_string(),
-                }
-                .into_response(),
-            )
-        })
-        .with_state(shared)
-}
-
-async fn dispatch(
-    route: &'static Route,
-    app: Arc<App>,
-    params: HashMap<String, String>,
-    query: Option<String>,
-    req: axum::extract::Request,
-) -> AxumResponse {
-    let (parts, body) = req.into_parts();
-    let bytes = match to_bytes(body, MAX_REQUEST_BYTES).await {
-        Ok(b) => b,
-        Err(_) => {
-            return to_axum(
-                ApiError::PayloadTooLarge {
-                    limit: crate::http::request::MAX_JSON_BODY_BYTES,
-                }
-                .into_response(),
-            );
-        }
-    };
-    let body = if bytes.is_empty() {
-        Body::Empty
-    } else {
-        Body::Binary(bytes.to_vec())
-    };
-    let query: lambda_http::aws_lambda_events::query_map::QueryMap =
-        query.unwrap_or_default().parse().unwrap_or_default();
-    let req = http::Request::from_parts(parts, body)
-        .with_path_parameters(params)
-        .with_query_string_parameters(query);
-    to_axum(route.call(app, req).await)
-}
-
-fn to_axum(res: crate::http::Response) -> AxumResponse {
-    let (parts, body) = res.into_parts();
-    let body = match body {
-        Body::Empty => AxumBody::empty(),
-        Body::Text(s) => AxumBody::from(s),
-        Body::Binary(b) => AxumBody::from(b),
-        _ => AxumBody::empty(),
-    };
-    AxumResponse::from_parts(parts, body)
+        .with_state(shared);
+    layers::apply(
+        routes::router(app, routes::ALL.iter().copied()).merge(blob_routes),
+        edge,
+    )
 }
 
 fn blob_problem(status: StatusCode, code: &str, detail: impl Into<String>) -> AxumResponse {
-    to_axum(Problem::new(status, code, detail).into_response())
+    Problem::new(status, code, detail).into_response()
 }
 
 fn blob_target<'a>(
@@ -165,11 +78,8 @@ fn blob_target<'a>(
 }
 
 fn query_map(q: Option<String>) -> HashMap<String, String> {
-    let parsed: lambda_http::aws_lambda_events::query_map::QueryMap =
-        q.unwrap_or_default().parse().unwrap_or_default();
-    parsed
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+    form_urlencoded::parse(q.unwrap_or_default().as_bytes())
+        .into_owned()
         .collect()
 }
 

@@ -312,10 +312,12 @@ pub struct BlobReader {
 
 /// A request a client can make without credentials until it expires: the method, the URL and
 /// the headers that were signed and must be sent exactly.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct PresignedRequest {
     pub method: String,
     pub url: String,
+    /// `[name, value]` pairs.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub headers: Vec<(String, String)>,
     pub expires_at: crate::domain::Timestamp,
 }

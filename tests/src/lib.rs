@@ -206,7 +206,7 @@ impl TestApi {
         listener: tokio::net::TcpListener,
     ) -> Self {
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let router = catalog_core::local::router(app.clone(), blobs);
+        let router = catalog_core::local::router(app.clone(), blobs, &Default::default());
         let server = tokio::spawn(async move {
             axum::serve(listener, router).await.unwrap();
         });

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use catalog_core::app::{App, DEV_JWT_SECRET};
 use catalog_core::auth::{Role, TokenKeys};
+use catalog_core::config::EdgeConfig;
 use catalog_core::domain::StoreId;
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -38,6 +39,9 @@ enum Command {
         /// HS256 secret for tokens (at least 32 bytes). Defaults to the local development secret.
         #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
         jwt_secret: Option<String>,
+        /// Comma-separated origins allowed to call the API from a browser (CORS).
+        #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = "")]
+        cors_origins: String,
     },
     /// Match every row of a queries CSV against a catalog CSV (matchbench columns) and print
     /// the speed and memory figures.
@@ -66,6 +70,8 @@ enum Command {
     /// Print the routes, triggers and DynamoDB table layouts the code expects, as JSON (the
     /// infra check compares them with infra/template.yaml).
     Describe,
+    /// Print the API's OpenAPI 3.1 document (what `GET /v1/openapi.json` serves).
+    Openapi,
     /// Mint a token for local use.
     Token {
         #[arg(long, value_enum)]
@@ -135,7 +141,11 @@ async fn main() -> anyhow::Result<()> {
             addr,
             data_dir,
             jwt_secret,
-        } => serve(addr, data_dir, secret(jwt_secret)).await,
+            cors_origins,
+        } => {
+            let edge = EdgeConfig::parse_origins(&cors_origins)?;
+            serve(addr, data_dir, secret(jwt_secret), edge).await
+        }
         Command::Match(args) => match_cmd::run(args),
         Command::Import {
             file,
@@ -147,6 +157,13 @@ async fn main() -> anyhow::Result<()> {
         Command::BenchImportRun(args) => bench_import::run_import(args).await,
         Command::Describe => {
             println!("{}", serde_json::to_string_pretty(&describe())?);
+            Ok(())
+        }
+        Command::Openapi => {
+            println!(
+                "{}",
+                catalog_core::api::routes::document().to_pretty_json()?
+            );
             Ok(())
         }
         Command::Token {
@@ -165,7 +182,12 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn serve(addr: SocketAddr, data_dir: PathBuf, secret: String) -> anyhow::Result<()> {
+async fn serve(
+    addr: SocketAddr,
+    data_dir: PathBuf,
+    secret: String,
+    edge: EdgeConfig,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
@@ -194,6 +216,7 @@ async fn serve(addr: SocketAddr, data_dir: PathBuf, secret: String) -> anyhow::R
          store-1 scanner:     {scanner}\n\n\
          Try:\n  \
          curl -s {base}/v1/health\n  \
+         curl -s {base}/v1/openapi.json    # the OpenAPI 3.1 document\n  \
          curl -s -X POST {base}/v1/scan -H \"Authorization: Bearer {scanner}\" -H 'Content-Type: application/json' \\\n    \
          -d '{{\"store_id\":\"store-1\",\"barcode\":\"8901058000290\",\"scan_id\":\"first-scan\"}}'\n  \
          curl -s {base}/v1/stores/store-1/inventory -H \"Authorization: Bearer {owner}\"\n\n\
@@ -201,7 +224,7 @@ async fn serve(addr: SocketAddr, data_dir: PathBuf, secret: String) -> anyhow::R
         paths.database.display(),
         data_dir.display()
     );
-    let router = catalog_core::local::router(app, vec![paths.uploads, paths.images]);
+    let router = catalog_core::local::router(app, vec![paths.uploads, paths.images], &edge);
     axum::serve(listener, router)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -214,7 +237,10 @@ fn describe() -> serde_json::Value {
     use catalog_core::adapters::dynamo::schema::specs;
     let routes: Vec<_> = catalog_core::api::routes::ALL
         .iter()
-        .map(|r| serde_json::json!({ "function": r.function, "method": r.method.as_str(), "path": r.path }))
+        .map(|r| {
+            let (method, path) = r.method_path();
+            serde_json::json!({ "function": r.function, "method": method.as_str(), "path": path })
+        })
         .collect();
     let tables: Vec<_> = specs()
         .into_iter()

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::domain::inventory::{
     MAX_CUSTOM_IMAGES, MAX_LOCATION_CHARS, MAX_NOTES_CHARS, MAX_SUPPLIER_CHARS,
@@ -52,15 +53,25 @@ fn barcode(errors: &mut FieldErrors, field: &str, v: &str) -> Option<Gtin> {
     errors.check(field, Gtin::parse(v))
 }
 
-#[derive(Debug, Deserialize)]
+/// A new product.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProductBody {
+    /// Up to 200 characters.
+    #[schema(value_type = String, required, max_length = 200)]
     pub name: Option<String>,
+    #[schema(max_length = 100)]
     pub brand: Option<String>,
+    /// `Top > Sub`, up to 200 characters.
+    #[schema(max_length = 200)]
     pub category: Option<String>,
+    /// A GTIN with a valid check digit; unique in the catalog.
+    #[schema(value_type = Option<Gtin>)]
     pub barcode: Option<String>,
+    /// Names by region (`IN-MH`, `IN-TN`): `{"IN-MH": ["हळद"]}`.
     #[serde(default)]
     pub regional_names: BTreeMap<String, Vec<String>>,
+    /// Free-form facts (`weight`, `description`, ...), all text.
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
 }
@@ -91,24 +102,38 @@ impl NewProductBody {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A JSON merge patch of a product: an absent field stays, `null` clears it.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductPatchBody {
+    /// Cannot be cleared.
     #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 200)]
     pub name: Patch<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 100)]
     pub brand: Patch<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 200)]
     pub category: Patch<String>,
     #[serde(default)]
+    #[schema(value_type = Option<Gtin>)]
     pub barcode: Patch<String>,
+    /// Replaces every region's names.
     #[serde(default)]
+    #[schema(value_type = Option<BTreeMap<String, Vec<String>>>)]
     pub regional_names: Patch<BTreeMap<String, Vec<String>>>,
+    /// Replaces every attribute.
     #[serde(default)]
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
     pub attributes: Patch<BTreeMap<String, String>>,
+    /// The review: cannot be cleared.
     #[serde(default)]
+    #[schema(value_type = Option<VerificationStatus>)]
     pub verification_status: Patch<String>,
+    /// With `merged`: the product this one duplicates.
     #[serde(default)]
+    #[schema(value_type = Option<ProductId>)]
     pub merged_into: Patch<String>,
 }
 
@@ -171,17 +196,27 @@ impl ProductPatchBody {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// An inventory item as the store sets it. Amounts are decimal strings (numbers are read too).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InventoryBody {
+    /// The count on hand, 0 to 10000000, up to 3 decimal places.
+    #[schema(value_type = DecimalText, required)]
     pub quantity: Option<DecimalText>,
+    /// Rupees with paise.
     pub cost_price: Option<DecimalText>,
+    /// Rupees with paise.
     pub selling_price: Option<DecimalText>,
+    /// At or below this the item is `low_stock`.
     pub reorder_level: Option<DecimalText>,
+    #[schema(max_length = 200)]
     pub supplier: Option<String>,
+    #[schema(max_length = 100)]
     pub location: Option<String>,
+    /// http(s) URLs, at most 10.
     #[serde(default)]
     pub custom_image_urls: Vec<String>,
+    #[schema(max_length = 2000)]
     pub notes: Option<String>,
 }
 

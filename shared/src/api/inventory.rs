@@ -3,73 +3,123 @@
 
 use std::sync::Arc;
 
+use axum::extract::State;
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::bodies::InventoryBody;
 use crate::app::App;
 use crate::domain::{
     AdjustmentReason, DecimalText, FieldErrors, InventoryItem, ProductId, QuantityDelta, StoreId,
 };
-use crate::http::request::{
-    Query, idempotency_key, if_match, if_none_match_any, json_body, path_id, principal,
+use crate::http::extract::{
+    Caller, Id, Idempotency, IfMatch, IfNoneMatch, JsonBody, PageParams, Paged, flag,
 };
-use crate::http::{ApiResult, Request, response};
+use crate::http::{ApiResult, response};
 use crate::ports::InventoryFilter;
-use crate::services::{AdjustRequest, PageRequest, PutRequest};
+use crate::services::{AdjustRequest, Listing, PutRequest};
 
-fn keys(req: &Request) -> Result<(StoreId, ProductId), crate::http::ApiError> {
-    Ok((
-        path_id(req, "store_id", StoreId::parse)?,
-        path_id(req, "product_id", ProductId::parse)?,
-    ))
+/// Filters of the inventory listing.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct InventoryQuery {
+    /// Only items at or below their reorder level (`true`/`false`/`1`/`0`).
+    #[serde(default, deserialize_with = "flag")]
+    low_stock: Option<bool>,
 }
 
 /// `GET /v1/stores/{store_id}/inventory?low_stock=&cursor=&limit=`
-pub async fn list(app: Arc<App>, req: Request) -> ApiResult {
-    let who = principal(&app.tokens, &req)?;
-    let store = path_id(&req, "store_id", StoreId::parse)?;
-    let query = Query::parse(&req, &["low_stock", "cursor", "limit"])?;
-    let mut errors = FieldErrors::new();
+#[utoipa::path(
+    get, path = "/v1/stores/{store_id}/inventory", operation_id = "inventory-list", tag = "inventory",
+    summary = "List a store's inventory",
+    description = "Admins and the store's owners.",
+    security(("bearer" = [])),
+    params(("store_id" = StoreId, Path, description = "The store."), InventoryQuery, PageParams),
+    responses((status = 200, description = "A page of items", body = Listing<InventoryItem>)),
+)]
+pub async fn list(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    Id(store): Id<StoreId>,
+    Paged(query, page): Paged<InventoryQuery>,
+) -> ApiResult {
     let filter = InventoryFilter {
-        low_stock: query.bool("low_stock", &mut errors).unwrap_or(false),
+        low_stock: query.low_stock.unwrap_or(false),
     };
-    let page = PageRequest {
-        cursor: query.get("cursor").map(str::to_string),
-        limit: query.u32("limit", &mut errors),
-    };
-    page.validate(&mut errors);
-    errors.finish(|| ())?;
     let listing = app
         .catalog
         .list_inventory(&who, &store, filter, &page)
         .await?;
-    Ok(response::json(StatusCode::OK, &listing))
+    Ok(response::json(StatusCode::OK, listing))
 }
 
 /// `GET /v1/stores/{store_id}/inventory/{product_id}`
-pub async fn get(app: Arc<App>, req: Request) -> ApiResult {
-    let who = principal(&app.tokens, &req)?;
-    let (store, product) = keys(&req)?;
+#[utoipa::path(
+    get, path = "/v1/stores/{store_id}/inventory/{product_id}", operation_id = "inventory-get", tag = "inventory",
+    summary = "Read one inventory item",
+    description = "Admins and the store's owners.",
+    security(("bearer" = [])),
+    params(
+        ("store_id" = StoreId, Path, description = "The store."),
+        ("product_id" = ProductId, Path, description = "The product."),
+    ),
+    responses(
+        (status = 200, description = "The item", body = InventoryItem, headers(("ETag" = String))),
+        (status = 404, description = "`inventory_item_not_found`"),
+    ),
+)]
+pub async fn get(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    Id(store): Id<StoreId>,
+    Id(product): Id<ProductId>,
+) -> ApiResult {
     let item = app
         .catalog
         .get_inventory_item(&who, &store, &product)
         .await?;
+    let version = item.version;
     Ok(response::with_etag(
-        response::json(StatusCode::OK, &item),
-        item.version,
+        response::json(StatusCode::OK, item),
+        version,
     ))
 }
 
 /// `PUT /v1/stores/{store_id}/inventory/{product_id}`: sets the whole item (an explicit
 /// count). `If-Match: "<version>"` replaces only that version; `If-None-Match: *` only creates.
 /// 201 when created, 200 when replaced.
-pub async fn put(app: Arc<App>, req: Request) -> ApiResult {
-    let who = principal(&app.tokens, &req)?;
-    let (store, product) = keys(&req)?;
-    let expect_version = if_match(&req)?;
-    let create_only = if_none_match_any(&req)?;
-    let details = json_body::<InventoryBody>(&req, &[])?.validate()?;
+#[utoipa::path(
+    put, path = "/v1/stores/{store_id}/inventory/{product_id}", operation_id = "inventory-put", tag = "inventory",
+    summary = "Set an inventory item (an explicit count)",
+    description = "Admins and the store's owners. `If-Match` replaces only that version; `If-None-Match: *` only creates.",
+    security(("bearer" = [])),
+    params(
+        ("store_id" = StoreId, Path, description = "The store."),
+        ("product_id" = ProductId, Path, description = "The catalog product."),
+        ("If-Match" = Option<String>, Header, description = "Replace only this version (an ETag, like \"3\")."),
+        ("If-None-Match" = Option<String>, Header, description = "`*`: only create."),
+    ),
+    request_body(content = InventoryBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = InventoryItem, headers(("ETag" = String))),
+        (status = 200, description = "Replaced", body = InventoryItem, headers(("ETag" = String))),
+        (status = 404, description = "`product_not_found`, or `inventory_item_not_found` with If-Match"),
+        (status = 409, description = "`already_exists` (with If-None-Match: *)"),
+        (status = 412, description = "`version_mismatch` (with `current_version`)"),
+    ),
+)]
+pub async fn put(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    Id(store): Id<StoreId>,
+    Id(product): Id<ProductId>,
+    IfMatch(expect_version): IfMatch,
+    IfNoneMatch(create_only): IfNoneMatch,
+    JsonBody(body): JsonBody<InventoryBody>,
+) -> ApiResult {
+    let details = body.validate()?;
     let (item, created) = app
         .catalog
         .put_inventory_item(
@@ -88,32 +138,54 @@ pub async fn put(app: Arc<App>, req: Request) -> ApiResult {
     } else {
         StatusCode::OK
     };
-    Ok(response::with_etag(
-        response::json(status, &item),
-        item.version,
-    ))
+    let version = item.version;
+    Ok(response::with_etag(response::json(status, item), version))
 }
 
 /// `DELETE /v1/stores/{store_id}/inventory/{product_id}` (optionally `If-Match`): 204.
-pub async fn delete(app: Arc<App>, req: Request) -> ApiResult {
-    let who = principal(&app.tokens, &req)?;
-    let (store, product) = keys(&req)?;
-    let expect = if_match(&req)?;
+#[utoipa::path(
+    delete, path = "/v1/stores/{store_id}/inventory/{product_id}", operation_id = "inventory-delete", tag = "inventory",
+    summary = "Remove a product from a store's inventory",
+    description = "Admins and the store's owners.",
+    security(("bearer" = [])),
+    params(
+        ("store_id" = StoreId, Path, description = "The store."),
+        ("product_id" = ProductId, Path, description = "The product."),
+        ("If-Match" = Option<String>, Header, description = "Delete only this version (an ETag, like \"3\")."),
+    ),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "`inventory_item_not_found`"),
+        (status = 412, description = "`version_mismatch` (with `current_version`)"),
+    ),
+)]
+pub async fn delete(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    Id(store): Id<StoreId>,
+    Id(product): Id<ProductId>,
+    IfMatch(expect): IfMatch,
+) -> ApiResult {
     app.catalog
         .delete_inventory_item(&who, &store, &product, expect)
         .await?;
     Ok(response::no_content())
 }
 
-#[derive(Debug, Deserialize)]
+/// A change of stock.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct AdjustBody {
+pub struct AdjustBody {
+    /// How much the stock changes: negative for a sale or loss.
+    #[schema(value_type = DecimalText, required)]
     delta: Option<DecimalText>,
+    /// Why the stock changed.
+    #[schema(value_type = AdjustmentReason, required)]
     reason: Option<String>,
 }
 
-#[derive(Serialize)]
-struct AdjustResponse {
+#[derive(Serialize, ToSchema)]
+pub struct AdjustResponse {
     item: InventoryItem,
     /// The `Idempotency-Key` had been used before: nothing changed now.
     replayed: bool,
@@ -122,11 +194,31 @@ struct AdjustResponse {
 /// `POST /v1/stores/{store_id}/inventory/{product_id}/adjustments`: `{"delta": "-2",
 /// "reason": "sale"}`. Atomic; refused with 409 `insufficient_stock` below zero. With an
 /// `Idempotency-Key`, a retry does not apply twice.
-pub async fn adjust(app: Arc<App>, req: Request) -> ApiResult {
-    let who = principal(&app.tokens, &req)?;
-    let (store, product) = keys(&req)?;
-    let key = idempotency_key(&req)?;
-    let body = json_body::<AdjustBody>(&req, &[])?;
+#[utoipa::path(
+    post, path = "/v1/stores/{store_id}/inventory/{product_id}/adjustments", operation_id = "inventory-adjust", tag = "inventory",
+    summary = "Change stock by a delta, atomically",
+    description = "Admins and the store's owners. Never below zero. With an `Idempotency-Key`, a retry is applied once.",
+    security(("bearer" = [])),
+    params(
+        ("store_id" = StoreId, Path, description = "The store."),
+        ("product_id" = ProductId, Path, description = "The product."),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry count once (1 to 128 visible ASCII characters)."),
+    ),
+    request_body(content = AdjustBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The item after the change", body = AdjustResponse, headers(("ETag" = String))),
+        (status = 404, description = "`inventory_item_not_found`"),
+        (status = 409, description = "`insufficient_stock` (with `available`)"),
+    ),
+)]
+pub async fn adjust(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    Id(store): Id<StoreId>,
+    Id(product): Id<ProductId>,
+    Idempotency(key): Idempotency,
+    JsonBody(body): JsonBody<AdjustBody>,
+) -> ApiResult {
     let mut e = FieldErrors::new();
     let delta = match body.delta {
         Some(d) => e.check("delta", QuantityDelta::parse(&d.0)),
@@ -168,7 +260,7 @@ pub async fn adjust(app: Arc<App>, req: Request) -> ApiResult {
     Ok(response::with_etag(
         response::json(
             StatusCode::OK,
-            &AdjustResponse {
+            AdjustResponse {
                 item: outcome.item,
                 replayed: outcome.replayed,
             },

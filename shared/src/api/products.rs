@@ -2,25 +2,46 @@
 
 use std::sync::Arc;
 
+use axum::extract::State;
 use http::StatusCode;
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::bodies::{NewProductBody, ProductPatchBody};
 use crate::app::App;
-use crate::domain::{FieldErrors, Gtin, ProductId, VerificationStatus, clean_text};
-use crate::http::request::{Query, idempotency_key, if_match, json_body, path_id, principal};
-use crate::http::{ApiError, ApiResult, Request, response};
+use crate::domain::{FieldErrors, Gtin, Product, ProductId, VerificationStatus, clean_text};
+use crate::http::extract::{
+    Caller, Id, Idempotency, IfMatch, JsonBody, MergePatch, PageParams, Paged,
+};
+use crate::http::{ApiError, ApiResult, response};
 use crate::ports::ProductFilter;
-use crate::services::{Listing, PageRequest};
+use crate::services::Listing;
 
 pub const MAX_QUERY_CHARS: usize = 100;
 pub const MAX_QUERY_WORDS: usize = 8;
 
 /// `POST /v1/products`: 201 with the new product (pending review); with an `Idempotency-Key`,
 /// a retry gets 200 and the product the first call made.
-pub async fn create(app: Arc<App>, req: Request) -> ApiResult {
-    let who = principal(&app.tokens, &req)?;
-    let key = idempotency_key(&req)?;
-    let content = json_body::<NewProductBody>(&req, &[])?.validate()?;
+#[utoipa::path(
+    post, path = "/v1/products", operation_id = "products-create", tag = "products",
+    summary = "Add a product to the catalog (pending review)",
+    description = "Store owners and admins. With an `Idempotency-Key`, a retry returns the product the first call made (200).",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first call's product (1 to 128 visible ASCII characters).")),
+    request_body(content = NewProductBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = Product, headers(("ETag" = String), ("Location" = String))),
+        (status = 200, description = "A retry under the same Idempotency-Key: the product the first call made", body = Product, headers(("ETag" = String), ("Location" = String))),
+        (status = 409, description = "`barcode_taken` (with `existing_product_id`)"),
+    )
+)]
+pub async fn create(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    Idempotency(key): Idempotency,
+    JsonBody(body): JsonBody<NewProductBody>,
+) -> ApiResult {
+    let content = body.validate()?;
     let created = app
         .catalog
         .create_product(&who, content, key.as_ref())
@@ -31,38 +52,83 @@ pub async fn create(app: Arc<App>, req: Request) -> ApiResult {
     } else {
         StatusCode::OK
     };
-    let res = response::with_location(
-        response::json(status, &p),
-        &format!("/v1/products/{}", p.product_id),
-    );
-    Ok(response::with_etag(res, p.version))
+    let location = format!("/v1/products/{}", p.product_id);
+    let version = p.version;
+    let res = response::with_location(response::json(status, p), &location);
+    Ok(response::with_etag(res, version))
 }
 
 /// `GET /v1/products/{product_id}`
-pub async fn get(app: Arc<App>, req: Request) -> ApiResult {
-    let who = principal(&app.tokens, &req)?;
-    let id = path_id(&req, "product_id", ProductId::parse)?;
+#[utoipa::path(
+    get, path = "/v1/products/{product_id}", operation_id = "products-get", tag = "products",
+    summary = "Read a product",
+    description = "Every role.",
+    security(("bearer" = [])),
+    params(("product_id" = ProductId, Path, description = "The product's id.")),
+    responses(
+        (status = 200, description = "The product", body = Product, headers(("ETag" = String))),
+        (status = 404, description = "`product_not_found`"),
+    )
+)]
+pub async fn get(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    Id(id): Id<ProductId>,
+) -> ApiResult {
     let p = app.catalog.get_product(&who, &id).await?;
+    let version = p.version;
     Ok(response::with_etag(
-        response::json(StatusCode::OK, &p),
-        p.version,
+        response::json(StatusCode::OK, p),
+        version,
     ))
+}
+
+/// Filters of the product listing.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ProductQuery {
+    /// An exact barcode: the one product that has it (or none); combines with nothing else.
+    barcode: Option<String>,
+    /// Words that must all appear in the name, brand or barcode (at most 8).
+    #[param(max_length = 100)]
+    q: Option<String>,
+    /// A category, or its top level (`Snacks` finds `Snacks > Namkeen`).
+    category: Option<String>,
+    /// One review state.
+    #[param(value_type = Option<VerificationStatus>)]
+    status: Option<String>,
 }
 
 /// `GET /v1/products?barcode=` (exact lookup) or
 /// `GET /v1/products?q=&category=&status=&cursor=&limit=` (listing).
-pub async fn list(app: Arc<App>, req: Request) -> ApiResult {
-    let who = principal(&app.tokens, &req)?;
-    let query = Query::parse(
-        &req,
-        &["barcode", "q", "category", "status", "cursor", "limit"],
-    )?;
+#[utoipa::path(
+    get, path = "/v1/products", operation_id = "products-list", tag = "products",
+    summary = "Find products by barcode, or list them by words, category and status",
+    description = "Every role. `barcode` is an exact lookup (a page of at most one product) and combines with no other parameter.",
+    security(("bearer" = [])),
+    params(ProductQuery, PageParams),
+    responses(
+        (status = 200, description = "A page of products", body = Listing<Product>),
+    )
+)]
+pub async fn list(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    Paged(query, page): Paged<ProductQuery>,
+) -> ApiResult {
     let mut errors = FieldErrors::new();
-    if let Some(raw) = query.get("barcode") {
-        let others: Vec<&str> = ["q", "category", "status", "cursor", "limit"]
-            .into_iter()
-            .filter(|k| query.has(k))
-            .collect();
+    if let Some(raw) = &query.barcode {
+        let others: Vec<&str> = [
+            ("q", query.q.is_some()),
+            ("category", query.category.is_some()),
+            ("status", query.status.is_some()),
+            ("cursor", page.cursor.is_some()),
+            ("limit", page.limit.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(k, given)| given.then_some(k))
+        .collect();
         if !others.is_empty() {
             return Err(ApiError::field(
                 "query.barcode",
@@ -71,7 +137,7 @@ pub async fn list(app: Arc<App>, req: Request) -> ApiResult {
             ));
         }
         let barcode = errors.check("query.barcode", Gtin::parse(raw));
-        errors.clone().finish(|| ())?;
+        errors.finish(|| ())?;
         let found = app
             .catalog
             .find_product_by_barcode(&who, &barcode.expect("checked"))
@@ -80,10 +146,10 @@ pub async fn list(app: Arc<App>, req: Request) -> ApiResult {
             items: found.into_iter().collect(),
             next_cursor: None,
         };
-        return Ok(response::json(StatusCode::OK, &listing));
+        return Ok(response::json(StatusCode::OK, listing));
     }
     let mut filter = ProductFilter::default();
-    if let Some(q) = query.get("q")
+    if let Some(q) = &query.q
         && let Some(q) = errors.check("query.q", clean_text(q, MAX_QUERY_CHARS, false))
     {
         filter.words = q
@@ -99,13 +165,13 @@ pub async fn list(app: Arc<App>, req: Request) -> ApiResult {
             );
         }
     }
-    if let Some(c) = query.get("category") {
+    if let Some(c) = &query.category {
         filter.category = errors.check(
             "query.category",
             clean_text(c, crate::domain::product::MAX_CATEGORY_CHARS, false),
         );
     }
-    if let Some(s) = query.get("status") {
+    if let Some(s) = &query.status {
         filter.status = VerificationStatus::parse(s);
         if filter.status.is_none() {
             errors.add(
@@ -115,35 +181,55 @@ pub async fn list(app: Arc<App>, req: Request) -> ApiResult {
             );
         }
     }
-    let page = PageRequest {
-        cursor: query.get("cursor").map(str::to_string),
-        limit: query.u32("limit", &mut errors),
-    };
-    page.validate(&mut errors);
     errors.finish(|| ())?;
     let listing = app.catalog.list_products(&who, filter, &page).await?;
-    Ok(response::json(StatusCode::OK, &listing))
+    Ok(response::json(StatusCode::OK, listing))
 }
 
 /// `PATCH /v1/products/{product_id}` (admin): a JSON merge patch, applied only if `If-Match`
 /// names the current version (else 412); without `If-Match`, 428.
-pub async fn update(app: Arc<App>, req: Request) -> ApiResult {
-    let who = principal(&app.tokens, &req)?;
-    let id = path_id(&req, "product_id", ProductId::parse)?;
-    let Some(version) = if_match(&req)? else {
+#[utoipa::path(
+    patch, path = "/v1/products/{product_id}", operation_id = "products-update", tag = "products",
+    summary = "Edit or review a product (admins)",
+    description = "A JSON merge patch (RFC 7396): absent fields stay, `null` clears. Applied only to the version `If-Match` names.",
+    security(("bearer" = [])),
+    params(
+        ("product_id" = ProductId, Path, description = "The product's id."),
+        ("If-Match" = String, Header, description = "The product's ETag from GET, like \"3\" (required: 428 without it)."),
+    ),
+    request_body(content(
+        (ProductPatchBody = "application/merge-patch+json"),
+        (ProductPatchBody = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "The updated product", body = Product, headers(("ETag" = String))),
+        (status = 404, description = "`product_not_found`"),
+        (status = 409, description = "`barcode_taken` (with `existing_product_id`)"),
+        (status = 412, description = "`version_mismatch` (with `current_version`)"),
+        (status = 428, description = "`precondition_required`: send If-Match"),
+    )
+)]
+pub async fn update(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    Id(id): Id<ProductId>,
+    IfMatch(version): IfMatch,
+    MergePatch(body): MergePatch<ProductPatchBody>,
+) -> ApiResult {
+    let Some(version) = version else {
         return Err(ApiError::PreconditionRequired(
             "send If-Match with the product's ETag (from GET) so concurrent edits are not lost"
                 .into(),
         ));
     };
-    let changes =
-        json_body::<ProductPatchBody>(&req, &["application/merge-patch+json"])?.validate()?;
+    let changes = body.validate()?;
     let p = app
         .catalog
         .update_product(&who, &id, version, changes)
         .await?;
+    let version = p.version;
     Ok(response::with_etag(
-        response::json(StatusCode::OK, &p),
-        p.version,
+        response::json(StatusCode::OK, p),
+        version,
     ))
 }

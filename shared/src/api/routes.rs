@@ -1,112 +1,132 @@
-//! The route table: one entry per API Gateway route, each served by its own function.
+//! The route table: one entry per API Gateway route, each served by its own Lambda function.
+//!
+//! A route's method, path and parameters come from its handler's `#[utoipa::path]`
+//! (`utoipa_axum::routes!` registers the handler and its document together), so the router,
+//! the OpenAPI document, `catalog describe` and the infra check cannot disagree. The handler's
+//! `operation_id` is the function's name.
 
+use std::sync::Arc;
+
+use axum::Router;
 use http::Method;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
 
-use super::{health, inventory, jobs, matching, products, scan};
-use crate::http::Route;
+use super::{health, inventory, jobs, matching, openapi, products, scan};
+use crate::app::App;
+use crate::http::ApiError;
 
-macro_rules! route {
-    ($name:ident, $function:literal, $method:ident, $path:literal, $handler:path) => {
-        pub static $name: Route = Route {
-            function: $function,
-            method: Method::$method,
-            path: $path,
-            handler: |app, req| Box::pin($handler(app, req)),
-        };
-    };
+/// One route and the Lambda function (and crate under `functions/`) that serves it.
+pub struct Route {
+    pub function: &'static str,
+    endpoint: fn() -> UtoipaMethodRouter<Arc<App>>,
 }
 
-route!(HEALTH, "health", GET, "/v1/health", health::get);
-route!(
-    PRODUCTS_CREATE,
-    "products-create",
-    POST,
-    "/v1/products",
-    products::create
-);
-route!(
-    PRODUCTS_LIST,
-    "products-list",
-    GET,
-    "/v1/products",
-    products::list
-);
-route!(
-    PRODUCTS_MATCH,
-    "products-match",
-    GET,
-    "/v1/products/match",
-    matching::get
-);
-route!(
-    PRODUCTS_GET,
-    "products-get",
-    GET,
-    "/v1/products/{product_id}",
-    products::get
-);
-route!(
-    PRODUCTS_UPDATE,
-    "products-update",
-    PATCH,
-    "/v1/products/{product_id}",
-    products::update
-);
-route!(
-    INVENTORY_LIST,
-    "inventory-list",
-    GET,
-    "/v1/stores/{store_id}/inventory",
-    inventory::list
-);
-route!(
-    INVENTORY_GET,
-    "inventory-get",
-    GET,
-    "/v1/stores/{store_id}/inventory/{product_id}",
-    inventory::get
-);
-route!(
-    INVENTORY_PUT,
-    "inventory-put",
-    PUT,
-    "/v1/stores/{store_id}/inventory/{product_id}",
-    inventory::put
-);
-route!(
-    INVENTORY_DELETE,
-    "inventory-delete",
-    DELETE,
-    "/v1/stores/{store_id}/inventory/{product_id}",
-    inventory::delete
-);
-route!(
-    INVENTORY_ADJUST,
-    "inventory-adjust",
-    POST,
-    "/v1/stores/{store_id}/inventory/{product_id}/adjustments",
-    inventory::adjust
-);
-route!(SCAN, "scan", POST, "/v1/scan", scan::post);
-route!(
-    IMPORTS_CREATE,
-    "imports-create",
-    POST,
-    "/v1/stores/{store_id}/imports",
-    jobs::create
-);
-route!(
-    IMPORTS_LIST,
-    "imports-list",
-    GET,
-    "/v1/stores/{store_id}/imports",
-    jobs::list
-);
-route!(JOBS_GET, "jobs-get", GET, "/v1/jobs/{job_id}", jobs::get);
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (method, path) = self.method_path();
+        write!(f, "{method} {path} ({})", self.function)
+    }
+}
+
+impl Route {
+    /// The method and path template (`/v1/products/{product_id}`), from the handler's document.
+    pub fn method_path(&self) -> (Method, String) {
+        let (_, paths, _) = (self.endpoint)();
+        let (path, item) = paths
+            .paths
+            .into_iter()
+            .next()
+            .expect("a route documents its path");
+        let method = [
+            (Method::GET, item.get.is_some()),
+            (Method::POST, item.post.is_some()),
+            (Method::PUT, item.put.is_some()),
+            (Method::PATCH, item.patch.is_some()),
+            (Method::DELETE, item.delete.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(m, has)| has.then_some(m))
+        .expect("a route documents its method");
+        (method, path)
+    }
+}
+
+pub static HEALTH: Route = Route {
+    function: "health",
+    endpoint: || routes!(health::get),
+};
+pub static HEALTH_READY: Route = Route {
+    function: "health-ready",
+    endpoint: || routes!(health::ready),
+};
+pub static OPENAPI: Route = Route {
+    function: "openapi",
+    endpoint: || routes!(openapi::get),
+};
+pub static PRODUCTS_CREATE: Route = Route {
+    function: "products-create",
+    endpoint: || routes!(products::create),
+};
+pub static PRODUCTS_LIST: Route = Route {
+    function: "products-list",
+    endpoint: || routes!(products::list),
+};
+pub static PRODUCTS_MATCH: Route = Route {
+    function: "products-match",
+    endpoint: || routes!(matching::get),
+};
+pub static PRODUCTS_GET: Route = Route {
+    function: "products-get",
+    endpoint: || routes!(products::get),
+};
+pub static PRODUCTS_UPDATE: Route = Route {
+    function: "products-update",
+    endpoint: || routes!(products::update),
+};
+pub static INVENTORY_LIST: Route = Route {
+    function: "inventory-list",
+    endpoint: || routes!(inventory::list),
+};
+pub static INVENTORY_GET: Route = Route {
+    function: "inventory-get",
+    endpoint: || routes!(inventory::get),
+};
+pub static INVENTORY_PUT: Route = Route {
+    function: "inventory-put",
+    endpoint: || routes!(inventory::put),
+};
+pub static INVENTORY_DELETE: Route = Route {
+    function: "inventory-delete",
+    endpoint: || routes!(inventory::delete),
+};
+pub static INVENTORY_ADJUST: Route = Route {
+    function: "inventory-adjust",
+    endpoint: || routes!(inventory::adjust),
+};
+pub static SCAN: Route = Route {
+    function: "scan",
+    endpoint: || routes!(scan::post),
+};
+pub static IMPORTS_CREATE: Route = Route {
+    function: "imports-create",
+    endpoint: || routes!(jobs::create),
+};
+pub static IMPORTS_LIST: Route = Route {
+    function: "imports-list",
+    endpoint: || routes!(jobs::list),
+};
+pub static JOBS_GET: Route = Route {
+    function: "jobs-get",
+    endpoint: || routes!(jobs::get),
+};
 
 /// Every route, in the order the README lists them.
 pub static ALL: &[&Route] = &[
     &HEALTH,
+    &HEALTH_READY,
+    &OPENAPI,
     &PRODUCTS_CREATE,
     &PRODUCTS_LIST,
     &PRODUCTS_MATCH,
@@ -126,4 +146,33 @@ pub static ALL: &[&Route] = &[
 /// The route a Lambda function serves, by function name.
 pub fn by_function(name: &str) -> Option<&'static Route> {
     ALL.iter().copied().find(|r| r.function == name)
+}
+
+fn collect<'a>(routes: impl IntoIterator<Item = &'a Route>) -> OpenApiRouter<Arc<App>> {
+    routes.into_iter().fold(
+        OpenApiRouter::with_openapi(crate::http::openapi::frame()),
+        |r, route| r.routes((route.endpoint)()),
+    )
+}
+
+/// The router serving `routes` (a Lambda function its own; `catalog serve` all), answering any
+/// other path with 404 `route_not_found`. The caller adds the edge's layers
+/// ([`crate::http::layers::apply`]).
+pub fn router<'a>(app: Arc<App>, routes: impl IntoIterator<Item = &'a Route>) -> Router {
+    let (router, _) = collect(routes).split_for_parts();
+    router
+        .fallback(|method: Method, uri: http::Uri| async move {
+            ApiError::RouteNotFound {
+                method: method.to_string(),
+                path: uri.path().to_string(),
+            }
+        })
+        .with_state(app)
+}
+
+/// The OpenAPI 3.1 document of every route.
+pub fn document() -> OpenApi {
+    let mut doc = collect(ALL.iter().copied()).into_openapi();
+    crate::http::openapi::finish(&mut doc);
+    doc
 }

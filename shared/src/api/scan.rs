@@ -2,30 +2,53 @@
 
 use std::sync::Arc;
 
+use axum::extract::State;
 use http::StatusCode;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::app::App;
 use crate::domain::{DecimalText, FieldErrors, Gtin, IdempotencyKey, Quantity, StoreId};
-use crate::http::request::{json_body, principal};
-use crate::http::{ApiResult, Request, response};
-use crate::services::ScanRequest;
+use crate::http::extract::{Caller, JsonBody};
+use crate::http::{ApiResult, response};
+use crate::services::{ScanOutcome, ScanRequest};
 
-#[derive(Debug, Deserialize)]
+/// One scan.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ScanBody {
+pub struct ScanBody {
+    /// The store the item is counted into.
+    #[schema(value_type = StoreId, required)]
     store_id: Option<String>,
+    /// The barcode read (a valid GTIN).
+    #[schema(value_type = Gtin, required)]
     barcode: Option<String>,
+    /// How many were scanned (default 1; more than zero).
     quantity: Option<DecimalText>,
+    /// The scanner's id for this scan: the same id again counts nothing.
+    #[schema(max_length = 128)]
     scan_id: Option<String>,
 }
 
 /// Body `{"store_id", "barcode", "quantity"?, "scan_id"?}`. 200 for a known barcode, 201 when
 /// the barcode was new and a pending product was created; 422 for an invalid barcode. A
 /// repeated `scan_id` returns the current state with `"replayed": true` and counts nothing.
-pub async fn post(app: Arc<App>, req: Request) -> ApiResult {
-    let who = principal(&app.tokens, &req)?;
-    let body = json_body::<ScanBody>(&req, &[])?;
+#[utoipa::path(
+    post, path = "/v1/scan", operation_id = "scan", tag = "scans",
+    summary = "Count a scanned barcode into a store",
+    description = "Admins, and store owners and scanners of the store. A barcode new to the catalog creates a pending product (201). A repeated `scan_id` counts nothing and says `replayed`.",
+    security(("bearer" = [])),
+    request_body(content = ScanBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "A known barcode, counted", body = ScanOutcome),
+        (status = 201, description = "A new barcode: a pending product was created and counted", body = ScanOutcome),
+    ),
+)]
+pub async fn post(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    JsonBody(body): JsonBody<ScanBody>,
+) -> ApiResult {
     let mut e = FieldErrors::new();
     let store_id = match &body.store_id {
         Some(s) => e.check("store_id", StoreId::parse(s)),
@@ -62,5 +85,5 @@ pub async fn post(app: Arc<App>, req: Request) -> ApiResult {
     } else {
         StatusCode::OK
     };
-    Ok(response::json(status, &outcome))
+    Ok(response::json(status, outcome))
 }

@@ -241,6 +241,41 @@ impl<'de> serde::Deserialize<'de> for DecimalText {
     }
 }
 
+text_schema!(
+    Money,
+    "Money",
+    "Rupees as a decimal string with paise (\"49.50\"), 0 to 10000000.00."
+);
+text_schema!(
+    Quantity,
+    "Quantity",
+    "A stock count as a decimal string (\"12\", \"2.5\"), up to 3 decimal places, 0 to 10000000."
+);
+text_schema!(
+    QuantityDelta,
+    "QuantityDelta",
+    "A signed change of stock as a decimal string (\"-2\", \"0.250\")."
+);
+
+impl utoipa::PartialSchema for DecimalText {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::String))
+            .item(ObjectBuilder::new().schema_type(Type::Number))
+            .description(Some(
+                "A decimal: a string (\"12.50\", exact, preferred) or a JSON number.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for DecimalText {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Decimal")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

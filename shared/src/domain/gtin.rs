@@ -119,6 +119,13 @@ impl serde::Serialize for Gtin {
     }
 }
 
+text_schema!(
+    Gtin,
+    "Gtin",
+    "A GTIN barcode (EAN-8, UPC-A, EAN-13 or GTIN-14) with a valid check digit.",
+    pattern = "^[0-9]{8,14}$"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

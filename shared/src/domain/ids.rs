@@ -155,6 +155,25 @@ fn is_slug(s: &str, max: usize) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+text_schema!(
+    ProductId,
+    "ProductId",
+    "A catalog product's id (a UUID).",
+    format = Uuid
+);
+text_schema!(
+    JobId,
+    "JobId",
+    "An import job's id (a UUID).",
+    format = Uuid
+);
+text_schema!(
+    StoreId,
+    "StoreId",
+    "A store's id: 1 to 64 letters, digits, '-' or '_'.",
+    pattern = "^[A-Za-z0-9_-]{1,64}$"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ pub const MAX_CUSTOM_IMAGES: usize = 10;
 pub const MAX_REASON_NOTE_CHARS: usize = 500;
 
 /// What the store owner sets on an inventory item (everything but the keys and bookkeeping).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, utoipa::ToSchema)]
 pub struct InventoryDetails {
     pub quantity: Quantity,
     pub cost_price: Option<Money>,
@@ -28,7 +28,7 @@ pub struct InventoryDetails {
 }
 
 /// One product in one store's inventory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct InventoryItem {
     pub store_id: StoreId,
     pub product_id: ProductId,
@@ -65,7 +65,7 @@ pub fn is_low_stock(d: &InventoryDetails) -> bool {
 }
 
 /// Why stock changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AdjustmentReason {
     Sale,

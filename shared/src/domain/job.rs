@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{JobId, StoreId, Timestamp};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     /// Created; waiting for the CSV to be uploaded to its presigned URL.
@@ -50,7 +50,7 @@ impl JobStatus {
 }
 
 /// Row counters, as the product brief names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, utoipa::ToSchema)]
 pub struct JobCounters {
     pub total_rows: u64,
     pub processed: u64,
@@ -77,7 +77,7 @@ pub struct JobCheckpoint {
 /// redelivers the dead run's message (16 minutes), which then finds the job free.
 pub const JOB_LEASE: time::Duration = time::Duration::minutes(3);
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CsvJob {
     pub job_id: JobId,
     pub store_id: StoreId,

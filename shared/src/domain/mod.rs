@@ -4,6 +4,8 @@
 //! that reject bad input with a reason, so code past the edge trusts them ("parse, don't
 //! validate").
 
+#[macro_use]
+mod schema;
 mod amount;
 mod gtin;
 mod ids;

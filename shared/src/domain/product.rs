@@ -22,7 +22,7 @@ pub const MAX_ATTRIBUTE_VALUE_CHARS: usize = 1000;
 pub const MAX_URL_CHARS: usize = 2048;
 
 /// Where a product first came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProductSource {
     /// Created through `POST /v1/products`.
@@ -53,7 +53,7 @@ impl ProductSource {
 }
 
 /// The review state of a product. New products start `Pending`; admins move them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum VerificationStatus {
     Pending,
@@ -126,7 +126,7 @@ impl RegionCode {
 }
 
 /// The three renditions of a product's canonical image, content-addressed by `image_hash`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ImageUrls {
     pub original: String,
     pub thumbnail: String,
@@ -134,7 +134,7 @@ pub struct ImageUrls {
 }
 
 /// What the matcher proposed for a row that became a new pending product.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct MatchReview {
     /// `review`: probably the first candidate, a person should confirm (or merge);
     /// `new`: probably not in the catalog.
@@ -149,7 +149,7 @@ pub struct MatchReview {
 /// Candidates kept on a product awaiting review.
 pub const MAX_REVIEW_CANDIDATES: usize = 5;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ReviewCandidate {
     pub product_id: ProductId,
     /// The matcher's confidence, 0 to 100.
@@ -157,7 +157,7 @@ pub struct ReviewCandidate {
 }
 
 /// A product of the global catalog.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Product {
     pub product_id: ProductId,
     pub name: String,
@@ -459,6 +459,13 @@ pub fn parse_attributes(
     }
     out
 }
+
+text_schema!(
+    RegionCode,
+    "RegionCode",
+    "An ISO 3166-2 style region (IN-MH, IN-TN) or a country (IN).",
+    pattern = "^[A-Z]{2}(-[A-Z0-9]{1,3})?$"
+);
 
 #[cfg(test)]
 mod tests {

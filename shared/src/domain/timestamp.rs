@@ -63,6 +63,13 @@ impl serde::Serialize for Timestamp {
     }
 }
 
+text_schema!(
+    Timestamp,
+    "Timestamp",
+    "An RFC 3339 UTC time.",
+    format = DateTime
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

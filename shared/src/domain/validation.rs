@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// Where the problem is: a body field (`selling_price`, `regional_names.IN-MH[0]`), a
     /// query parameter (`query.limit`) or a header (`header.If-Match`).

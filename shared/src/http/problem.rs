@@ -3,16 +3,14 @@
 //! Owns status codes and the stable `code` of each problem (documented in the README). Internal
 //! causes are logged here and never sent to the client.
 
+use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
-use lambda_http::Body;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::auth::AuthError;
 use crate::domain::{FieldError, FieldErrors};
 use crate::services::ServiceError;
-
-use super::Response;
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
@@ -37,8 +35,9 @@ pub enum ApiError {
     PreconditionRequired(String),
     #[error("no route for {method} {path}")]
     RouteNotFound { method: String, path: String },
-    #[error("{method} is not allowed here")]
-    MethodNotAllowed { method: String, allowed: String },
+    /// The path exists but not with this method (its `Allow` header lists those that do).
+    #[error("{method} is not allowed here; the Allow header lists the methods that are")]
+    MethodNotAllowed { method: String },
 }
 
 impl From<FieldErrors> for ApiError {
@@ -47,18 +46,26 @@ impl From<FieldErrors> for ApiError {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// An RFC 9457 problem: what every error response carries, as `application/problem+json`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
+    /// `/problems/<code>`.
     #[serde(rename = "type")]
     pub type_: String,
+    /// The status's reason phrase.
+    #[schema(value_type = String)]
     pub title: &'static str,
     pub status: u16,
+    /// What went wrong, for a person.
     pub detail: String,
+    /// Stable and machine-readable (`validation_failed`, `barcode_taken`, ...).
     pub code: String,
+    /// With `validation_failed`: every invalid field at once.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
     /// Problem-specific members (`existing_product_id`, `current_version`, `available`, ...).
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extra: Map<String, Value>,
 }
 
@@ -76,7 +83,8 @@ impl Problem {
         }
     }
 
-    fn with(mut self, key: &str, value: Value) -> Self {
+    /// Adds a problem-specific member.
+    pub fn with(mut self, key: &str, value: Value) -> Self {
         self.extra.insert(key.to_string(), value);
         self
     }
@@ -85,16 +93,21 @@ impl Problem {
         self.errors = errors.0;
         self
     }
+}
 
-    pub fn into_response(self) -> Response {
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_string(&self).expect("problem serializes");
-        let mut res = http::Response::builder()
-            .status(status)
-            .header(header::CONTENT_TYPE, PROBLEM_CONTENT_TYPE)
-            .header(header::CACHE_CONTROL, "no-store")
-            .body(Body::Text(body))
-            .expect("valid response");
+        let mut res = (
+            status,
+            [
+                (header::CONTENT_TYPE, PROBLEM_CONTENT_TYPE),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            body,
+        )
+            .into_response();
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -144,28 +157,23 @@ impl ApiError {
             ApiError::RouteNotFound { .. } => {
                 Problem::new(S::NOT_FOUND, "route_not_found", self.to_string())
             }
-            ApiError::MethodNotAllowed { allowed, .. } => Problem::new(
+            ApiError::MethodNotAllowed { .. } => Problem::new(
                 S::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 self.to_string(),
-            )
-            .with("allowed", json!(allowed)),
+            ),
             ApiError::Service(e) => service_problem(e),
         }
     }
+}
 
-    pub fn into_response(self) -> Response {
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
         let problem = self.to_problem();
         if problem.status >= 500 {
             tracing::error!(error = %self, cause = ?std::error::Error::source(&self), "request failed");
         }
-        let mut res = problem.into_response();
-        if let ApiError::MethodNotAllowed { allowed, .. } = &self
-            && let Ok(v) = HeaderValue::from_str(allowed)
-        {
-            res.headers_mut().insert(header::ALLOW, v);
-        }
-        res
+        problem.into_response()
     }
 }
 

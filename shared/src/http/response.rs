@@ -1,26 +1,17 @@
-//! Building responses: JSON bodies with the headers every response carries.
+//! Building responses: JSON bodies, `ETag` and `Location`. Headers every response carries
+//! (`Cache-Control`, `X-Request-Id`, ...) come from the edge's layers.
 
+use axum::Json;
+use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
-use lambda_http::Body;
 use serde::Serialize;
 
-use super::Response;
-
-pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
-    let body = serde_json::to_string(value).expect("response types serialize");
-    http::Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::CACHE_CONTROL, "no-store")
-        .body(Body::Text(body))
-        .expect("valid response")
+pub fn json<T: Serialize>(status: StatusCode, value: T) -> Response {
+    (status, Json(value)).into_response()
 }
 
 pub fn no_content() -> Response {
-    http::Response::builder()
-        .status(StatusCode::NO_CONTENT)
-        .body(Body::Empty)
-        .expect("valid response")
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// Adds `ETag: "<version>"` (what `If-Match` takes back).

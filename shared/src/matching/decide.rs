@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use super::search::{BarcodeState, BrandState, Candidate, QueryBarcode, SizeState};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     Match,

@@ -57,7 +57,7 @@ pub struct MatchQuery<'a> {
     pub barcode: &'a str,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SizeState {
     Agree,
@@ -72,7 +72,7 @@ pub enum SizeState {
     CatalogUnknown,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BrandState {
     Hit,
@@ -82,7 +82,7 @@ pub enum BrandState {
     None,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BarcodeState {
     Exact,
@@ -94,7 +94,7 @@ pub enum BarcodeState {
 }
 
 /// What the query's own barcode turned out to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum QueryBarcode {
     None,
@@ -115,7 +115,7 @@ const SIZE_AGREE_BONUS: f32 = 0.10;
 const MAX_SCORE_WITHOUT_EXACT_BARCODE: f32 = 1.0 + BRAND_HIT_BONUS + SIZE_AGREE_BONUS + 0.001;
 
 /// A scored candidate.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Candidate {
     /// Index of the product in the index (its id is `MatchIndex::product_id`).
     #[serde(skip)]

@@ -73,7 +73,7 @@ pub struct NewImport {
 
 /// A job as its owner sees it: the record, its progress and, when rows were rejected, a link to
 /// the report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct JobView {
     #[serde(flatten)]
     pub job: CsvJob,
@@ -81,7 +81,7 @@ pub struct JobView {
     pub report_url: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CreatedImport {
     #[serde(flatten)]
     pub job: JobView,

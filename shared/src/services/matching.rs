@@ -164,14 +164,14 @@ pub struct MatchRequest {
     pub limit: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MatchedCandidate {
     pub product: Product,
     #[serde(flatten)]
     pub evidence: crate::matching::Candidate,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MatchResponse {
     /// `match`: safe to link to the first candidate; `review`: a person should confirm;
     /// `new`: the catalog does not have it.

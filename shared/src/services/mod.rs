@@ -4,6 +4,7 @@
 //! ([`Principal`]) and checks it here, so the HTTP functions and the CLI cannot forget to.
 //! Services speak only to ports; they never see DynamoDB, S3 or SQL.
 
+pub mod health;
 pub mod imports;
 mod inventory;
 mod jobs;
@@ -171,7 +172,7 @@ impl PageRequest {
 }
 
 /// A page as clients see it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Listing<T> {
     pub items: Vec<T>,
     /// Pass as `cursor` for the next page; absent at the end.

@@ -24,7 +24,7 @@ pub struct ScanRequest {
     pub scan_id: Option<IdempotencyKey>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ScanOutcome {
     pub product: Product,
     pub item: InventoryItem,

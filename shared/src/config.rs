@@ -1,0 +1,209 @@
+//! Configuration: everything a function reads from its environment, read once into a
+//! [`Config`] before any client is built. Tests and the local binary build a `Config` directly.
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `PRODUCTS_TABLE`, `INVENTORY_TABLE`, `JOBS_TABLE` | DynamoDB table names |
+//! | `UPLOADS_BUCKET`, `IMAGES_BUCKET` | S3 bucket names |
+//! | `JWT_SECRET_PARAM` | SSM SecureString parameter holding the token secret |
+//! | `JWT_SECRET` | the secret itself (local runs and tests only) |
+//! | `MATCH_INDEX_KEY` | the matching-index snapshot in the uploads bucket (default `indexes/match-index.bin`) |
+//! | `IMPORT_QUEUE_URL` | the import queue (the import function resumes itself through it) |
+//! | `EVENT_BUS_NAME` | where `job.completed` goes (default `default`) |
+//! | `S3_FORCE_PATH_STYLE` | `true` for S3-compatible local servers |
+//! | `CORS_ALLOWED_ORIGINS` | comma-separated origins allowed to call the API from a browser |
+//! | `AWS_LAMBDA_FUNCTION_NAME` | set by Lambda: refuses the local development secret |
+//! | `AWS_ENDPOINT_URL` and friends (SDK standard) | local DynamoDB/S3 endpoints |
+
+use http::HeaderValue;
+use secrecy::{ExposeSecret, SecretString};
+
+#[cfg(feature = "aws")]
+use crate::adapters::dynamo::TableNames;
+#[cfg(feature = "aws")]
+use crate::ports::BlobKey;
+
+/// Where the match-index builder writes its snapshot (in the uploads bucket) by default.
+pub const DEFAULT_MATCH_INDEX_KEY: &str = "indexes/match-index.bin";
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+/// Where the token secret comes from.
+#[derive(Debug, Clone)]
+pub enum SecretSource {
+    /// The secret itself (local runs and tests). Never printed.
+    Given(SecretString),
+    /// An SSM SecureString parameter's name.
+    SsmParameter(String),
+}
+
+/// What the edge's layers need.
+#[derive(Debug, Clone, Default)]
+pub struct EdgeConfig {
+    /// Origins allowed to call the API from a browser (`https://app.example.com`); none by
+    /// default.
+    pub cors_origins: Vec<HeaderValue>,
+}
+
+impl EdgeConfig {
+    /// From a comma-separated list of origins (`https://a.example, https://b.example`).
+    pub fn parse_origins(list: &str) -> Result<Self, ConfigError> {
+        let cors_origins = list
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(|o| {
+                let ok = (o.starts_with("https://") || o.starts_with("http://"))
+                    && !o.ends_with('/')
+                    && !o.contains(char::is_whitespace);
+                HeaderValue::from_str(o).ok().filter(|_| ok).ok_or_else(|| {
+                    ConfigError(format!(
+                        "CORS_ALLOWED_ORIGINS: '{o}' is not an origin like https://app.example.com"
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(EdgeConfig { cors_origins })
+    }
+}
+
+/// The configuration of a function in AWS (or of tests against the local AWS servers).
+#[cfg(feature = "aws")]
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub tables: TableNames,
+    pub uploads_bucket: String,
+    pub images_bucket: String,
+    pub secret: SecretSource,
+    /// Inside Lambda: the local development secret is refused.
+    pub in_lambda: bool,
+    pub s3_path_style: bool,
+    pub match_index_key: BlobKey,
+    /// Only the import function has it (it sends job events).
+    pub import_queue_url: Option<String>,
+    pub event_bus: String,
+    pub edge: EdgeConfig,
+}
+
+#[cfg(feature = "aws")]
+impl Config {
+    /// From the process environment (what the SAM template sets).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// From `var`, a lookup of environment variables; blank values count as unset.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let require =
+            |name: &str| get(name).ok_or_else(|| ConfigError(format!("{name} is not set")));
+        let secret = match (get("JWT_SECRET"), get("JWT_SECRET_PARAM")) {
+            (Some(s), _) => SecretSource::Given(SecretString::from(s)),
+            (None, Some(name)) => SecretSource::SsmParameter(name),
+            (None, None) => {
+                return Err(ConfigError(
+                    "set JWT_SECRET_PARAM (or JWT_SECRET for local runs)".into(),
+                ));
+            }
+        };
+        let index_key = get("MATCH_INDEX_KEY").unwrap_or_else(|| DEFAULT_MATCH_INDEX_KEY.into());
+        Ok(Config {
+            tables: TableNames {
+                products: require("PRODUCTS_TABLE")?,
+                inventory: require("INVENTORY_TABLE")?,
+                jobs: require("JOBS_TABLE")?,
+            },
+            uploads_bucket: require("UPLOADS_BUCKET")?,
+            images_bucket: require("IMAGES_BUCKET")?,
+            secret,
+            in_lambda: get("AWS_LAMBDA_FUNCTION_NAME").is_some(),
+            s3_path_style: get("S3_FORCE_PATH_STYLE").is_some_and(|v| v == "true" || v == "1"),
+            match_index_key: BlobKey::parse(&index_key)
+                .map_err(|e| ConfigError(format!("MATCH_INDEX_KEY: {e}")))?,
+            import_queue_url: get("IMPORT_QUEUE_URL"),
+            event_bus: get("EVENT_BUS_NAME").unwrap_or_else(|| "default".into()),
+            edge: EdgeConfig::parse_origins(&get("CORS_ALLOWED_ORIGINS").unwrap_or_default())?,
+        })
+    }
+}
+
+impl SecretSource {
+    /// The secret, when given directly.
+    pub fn given(&self) -> Option<&str> {
+        match self {
+            SecretSource::Given(s) => Some(s.expose_secret()),
+            SecretSource::SsmParameter(_) => None,
+        }
+    }
+}
+
+#[cfg(all(test, feature = "aws"))]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    const BASE: &[(&str, &str)] = &[
+        ("PRODUCTS_TABLE", "p"),
+        ("INVENTORY_TABLE", "i"),
+        ("JOBS_TABLE", "j"),
+        ("UPLOADS_BUCKET", "u"),
+        ("IMAGES_BUCKET", "m"),
+        ("JWT_SECRET_PARAM", "/catalog/jwt"),
+    ];
+
+    #[test]
+    fn the_environment_becomes_a_typed_config() {
+        let c = Config::from_vars(vars(BASE)).unwrap();
+        assert_eq!(c.tables.jobs, "j");
+        assert!(matches!(&c.secret, SecretSource::SsmParameter(p) if p == "/catalog/jwt"));
+        assert_eq!(c.match_index_key.as_str(), DEFAULT_MATCH_INDEX_KEY);
+        assert!(!c.in_lambda && !c.s3_path_style && c.edge.cors_origins.is_empty());
+
+        let mut with = BASE.to_vec();
+        with.extend([
+            ("JWT_SECRET", "s3cr3t-value-that-must-not-print"),
+            (
+                "CORS_ALLOWED_ORIGINS",
+                "https://app.example.com, http://localhost:5173",
+            ),
+            ("AWS_LAMBDA_FUNCTION_NAME", "f"),
+        ]);
+        let c = Config::from_vars(vars(&with)).unwrap();
+        assert_eq!(c.secret.given(), Some("s3cr3t-value-that-must-not-print"));
+        assert!(
+            !format!("{c:?}").contains("s3cr3t"),
+            "the secret never prints"
+        );
+        assert_eq!(c.edge.cors_origins.len(), 2);
+        assert!(c.in_lambda);
+    }
+
+    #[test]
+    fn missing_or_malformed_settings_are_named() {
+        let without: Vec<_> = BASE
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != "JOBS_TABLE")
+            .collect();
+        let e = Config::from_vars(vars(&without)).unwrap_err().to_string();
+        assert!(e.contains("JOBS_TABLE is not set"), "{e}");
+        let mut bad = BASE.to_vec();
+        bad.push(("CORS_ALLOWED_ORIGINS", "app.example.com"));
+        let e = Config::from_vars(vars(&bad)).unwrap_err().to_string();
+        assert!(e.contains("CORS_ALLOWED_ORIGINS"), "{e}");
+    }
+}

@@ -1,0 +1,62 @@
+//! [`Caller`]: the verified bearer token of a request.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use http::header;
+use http::request::Parts;
+
+use crate::app::App;
+use crate::auth::{AuthError, Principal};
+use crate::http::ApiError;
+
+/// The caller, from a bearer JWT verified with the app's keys. Its `sub` is recorded on the
+/// request's log span.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<Arc<App>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        let token = bearer(&parts.headers)?;
+        let principal = app.tokens.verify(token)?;
+        tracing::Span::current().record("sub", principal.sub.as_str());
+        Ok(Caller(principal))
+    }
+}
+
+/// The token of `Authorization: Bearer <token>` (the scheme in any case).
+fn bearer(headers: &http::HeaderMap) -> Result<&str, AuthError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(AuthError::Missing)?
+        .to_str()
+        .map_err(|_| AuthError::NotBearer)?;
+    let (scheme, token) = value.split_once(' ').ok_or(AuthError::NotBearer)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(AuthError::NotBearer);
+    }
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(auth: &str) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        h.insert(header::AUTHORIZATION, auth.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn only_bearer_tokens_are_read() {
+        assert_eq!(bearer(&headers("Bearer abc")), Ok("abc"));
+        assert_eq!(bearer(&headers("bearer  abc ")), Ok("abc"));
+        assert_eq!(bearer(&headers("Basic abc")), Err(AuthError::NotBearer));
+        assert_eq!(bearer(&headers("Bearer ")), Err(AuthError::NotBearer));
+        assert_eq!(bearer(&http::HeaderMap::new()), Err(AuthError::Missing));
+    }
+}

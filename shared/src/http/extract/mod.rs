@@ -1,0 +1,26 @@
+//! The extractors every handler takes its input through, each rejecting with the API's
+//! problem+json errors ([`ApiError`](super::ApiError)):
+//!
+//! | extractor | reads | fails with |
+//! |---|---|---|
+//! | [`Caller`] | `Authorization: Bearer <JWT>`, verified | 401 `token_*` |
+//! | [`Id<T>`] | one path parameter (`product_id`, `store_id`, `job_id`) | 422 `invalid_id` on `path.<name>` |
+//! | [`Query<T>`] | the query string, strictly (no unknown or repeated names) | 422 on `query.<name>` |
+//! | [`Paged<T>`] | the same, plus `cursor` and `limit` | 422 on `query.<name>` |
+//! | [`JsonBody<T>`], [`MergePatch<T>`] | a JSON body of at most [`MAX_JSON_BODY_BYTES`] | 415, 413, 400 `malformed_json`, 422 |
+//! | [`IfMatch`], [`IfNoneMatch`], [`Idempotency`] | the conditional and idempotency headers | 400, 422 on `header.<name>` |
+//!
+//! Handlers list the caller first, so a request without a valid token gets 401 before anything
+//! else about it is judged.
+
+mod caller;
+mod headers;
+mod json;
+mod path;
+mod query;
+
+pub use caller::Caller;
+pub use headers::{Idempotency, IfMatch, IfNoneMatch};
+pub use json::{JsonBody, MAX_JSON_BODY_BYTES, MergePatch};
+pub use path::{Id, PathParam};
+pub use query::{NoFilters, PageParams, Paged, Query, flag, whole_number};

@@ -1,0 +1,231 @@
+//! The middleware every response passes through, from tower-http where it exists:
+//!
+//! - request id: a well-formed `X-Request-Id` from the client is kept, anything else is
+//!   replaced (API Gateway's request id in Lambda, a UUID locally), and it is echoed on every
+//!   response;
+//! - one log line per request (`request`), in a span carrying the id, method, route and the
+//!   caller's `sub` (recorded by the [`Caller`](super::extract::Caller) extractor);
+//! - CORS for the configured origins (the PWA's);
+//! - `X-Content-Type-Options: nosniff`, and `Cache-Control: no-store` unless a route chose its
+//!   own (every API response is private);
+//! - gzip for responses that ask for it and are large enough to gain;
+//! - a panic becomes a logged 500 problem with no detail;
+//! - axum's bare 405 becomes a problem (axum adds `Allow` with the methods the path takes).
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+use super::{ApiError, PROBLEM_CONTENT_TYPE, Problem};
+pub use crate::config::EdgeConfig;
+
+/// The request id header, read and echoed.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// Longest client request id kept.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+/// Responses smaller than this are sent as they are (gzip would not pay for its header).
+const COMPRESS_ABOVE_BYTES: u16 = 1024;
+
+/// `router` with every layer of the edge.
+pub fn apply(router: Router, edge: &EdgeConfig) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(edge.cors_origins.iter().cloned()))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            HeaderName::from_static("idempotency-key"),
+            REQUEST_ID,
+        ])
+        .expose_headers([header::ETAG, header::LOCATION, REQUEST_ID])
+        .max_age(Duration::from_secs(600));
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|req: &Request| {
+            let id = req
+                .headers()
+                .get(REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or("(no route)", MatchedPath::as_str);
+            tracing::info_span!(
+                "request",
+                request_id = id,
+                method = %req.method(),
+                route,
+                sub = tracing::field::Empty,
+            )
+        })
+        .on_request(())
+        .on_response(|res: &Response, latency: Duration, _: &Span| {
+            tracing::info!(
+                status = res.status().as_u16(),
+                ms = latency.as_millis() as u64,
+                "request"
+            );
+        })
+        .on_failure(());
+    let layers = ServiceBuilder::new()
+        .map_request(drop_malformed_request_id)
+        .layer(SetRequestIdLayer::new(REQUEST_ID, NewRequestId))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(trace)
+        .layer(cors)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(axum::middleware::from_fn(method_not_allowed_problem))
+        .layer(
+            CompressionLayer::new()
+                .compress_when(DefaultPredicate::new().and(SizeAbove::new(COMPRESS_ABOVE_BYTES))),
+        )
+        .layer(CatchPanicLayer::custom(panic_problem));
+    router.layer(layers)
+}
+
+/// Whether a client's request id is kept: 1 to 128 characters of `[A-Za-z0-9._:=-]`.
+pub fn is_well_formed_request_id(v: &[u8]) -> bool {
+    (1..=MAX_REQUEST_ID_LEN).contains(&v.len())
+        && v.iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'='))
+}
+
+fn drop_malformed_request_id(mut req: Request) -> Request {
+    if req
+        .headers()
+        .get(REQUEST_ID)
+        .is_some_and(|v| !is_well_formed_request_id(v.as_bytes()))
+    {
+        req.headers_mut().remove(REQUEST_ID);
+    }
+    req
+}
+
+/// A new request id: API Gateway's own in Lambda (so the access log and the function's log
+/// share it), else a random UUID.
+#[derive(Clone, Copy)]
+struct NewRequestId;
+
+impl MakeRequestId for NewRequestId {
+    fn make_request_id<B>(&mut self, req: &http::Request<B>) -> Option<RequestId> {
+        let gateway = match req
+            .extensions()
+            .get::<lambda_http::request::RequestContext>()
+        {
+            Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+            _ => None,
+        }
+        .filter(|id| is_well_formed_request_id(id.as_bytes()));
+        let id = gateway.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        HeaderValue::from_str(&id).ok().map(RequestId::new)
+    }
+}
+
+/// axum answers a known path with an unknown method with a bare 405 (and adds `Allow` to
+/// whatever answer goes out).
+async fn method_not_allowed_problem(req: Request, next: axum::middleware::Next) -> Response {
+    let method = req.method().to_string();
+    let res = next.run(req).await;
+    let bare = res.status() == StatusCode::METHOD_NOT_ALLOWED
+        && res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.as_bytes())
+            != Some(PROBLEM_CONTENT_TYPE.as_bytes());
+    if bare {
+        ApiError::MethodNotAllowed { method }.into_response()
+    } else {
+        res
+    }
+}
+
+fn panic_problem(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let msg = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %msg, "handler panicked");
+    Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "an internal error occurred; it has been logged",
+    )
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_is_a_500_problem_that_leaks_nothing() {
+        let router = Router::new().route(
+            "/boom",
+            axum::routing::get(|| async {
+                panic!("secret detail");
+                #[allow(unreachable_code)]
+                ()
+            }),
+        );
+        let res = apply(router, &EdgeConfig::default())
+            .oneshot(
+                Request::get("/boom")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(res.headers()[header::CONTENT_TYPE], PROBLEM_CONTENT_TYPE);
+        assert!(res.headers().contains_key(REQUEST_ID));
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        let body = String::from_utf8_lossy(&body);
+        assert!(body.contains("\"code\":\"internal\""), "{body}");
+        assert!(!body.contains("secret"), "{body}");
+    }
+
+    #[test]
+    fn request_ids_are_kept_only_when_well_formed() {
+        assert!(is_well_formed_request_id(
+            b"c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+        ));
+        assert!(is_well_formed_request_id(b"Root=1:abc_def.2"));
+        assert!(!is_well_formed_request_id(b""));
+        assert!(!is_well_formed_request_id(b"has space"));
+        assert!(!is_well_formed_request_id(b"<script>"));
+        assert!(!is_well_formed_request_id(&[b'a'; MAX_REQUEST_ID_LEN + 1]));
+    }
+}

@@ -1,0 +1,137 @@
+//! The OpenAPI 3.1 document's frame and finish. The operations come from the handlers'
+//! `#[utoipa::path]` (collected by `api::routes::document`); this module adds what they share:
+//! the API's description, the bearer JWT scheme, and the problem responses every operation can
+//! give besides its own (authentication, malformed input, limits, storage trouble). Every
+//! error response is `application/problem+json` with the [`Problem`] schema.
+
+use utoipa::OpenApi as _;
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response};
+
+use super::{PROBLEM_CONTENT_TYPE, Problem};
+use crate::domain::FieldError;
+
+/// The name of the bearer JWT security scheme that protected operations require.
+pub const BEARER: &str = "bearer";
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Kirana catalog API",
+        description = "One global catalog of products shared by small retail stores, and each store's \
+inventory of them. Every request but the health checks and this document needs \
+`Authorization: Bearer <JWT>` (HS256, issuer `kirana-catalog`) whose `role` is `admin`, \
+`store_owner` or `scanner`; store owners and scanners reach only the stores in their token's \
+`store_ids`. Errors are RFC 9457 problems (`application/problem+json`) with a stable `code`. \
+Amounts are decimal strings. Lists page with an opaque `next_cursor`. Every response carries \
+`X-Request-Id` (yours, if well-formed)."
+    ),
+    components(schemas(Problem, FieldError)),
+    tags(
+        (name = "health", description = "Liveness, readiness and this document (no token)"),
+        (name = "products", description = "The global catalog"),
+        (name = "inventory", description = "Each store's stock"),
+        (name = "scans", description = "What barcode scanners saw"),
+        (name = "imports", description = "Bulk CSV imports and their jobs"),
+    )
+)]
+struct Frame;
+
+/// The document before any operation is added.
+pub fn frame() -> OpenApi {
+    let mut doc = Frame::openapi();
+    doc.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    doc
+}
+
+/// The problem responses an operation can give besides its own, by what it takes.
+fn shared_problems(op: &Operation) -> Vec<(&'static str, &'static str)> {
+    let mut out = Vec::new();
+    let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+    let has_body = op.request_body.is_some();
+    if has_params || has_body {
+        out.push((
+            "400",
+            "The request cannot be read: `malformed_json`, `invalid_header`, `invalid_cursor`, \
+             `body_unreadable`, `missing_path_parameter`",
+        ));
+        out.push((
+            "422",
+            "`validation_failed`: `errors` lists every invalid field (`name`, `query.limit`, \
+             `path.product_id`, `header.If-Match`) with its own code",
+        ));
+    }
+    if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+        out.push((
+            "401",
+            "No usable token: `token_missing`, `token_not_bearer`, `token_expired`, \
+             `token_bad_signature`, `token_malformed`",
+        ));
+        out.push((
+            "403",
+            "The token does not allow this: `forbidden_role`, `forbidden_store`",
+        ));
+    }
+    if has_body {
+        out.push(("413", "`body_too_large` (with `limit_bytes`)"));
+        out.push(("415", "`unsupported_media_type`"));
+    }
+    out.push(("500", "`internal`: logged, with no detail"));
+    out.push((
+        "503",
+        "`unavailable`: storage is busy or unreachable; retry (`Retry-After`)",
+    ));
+    out
+}
+
+fn problem_content() -> Content {
+    Content::new(Some(Ref::from_schema_name("Problem")))
+}
+
+/// Adds the shared problem responses to every operation, and the problem body to every error
+/// response that has none.
+pub fn finish(doc: &mut OpenApi) {
+    for item in doc.paths.paths.values_mut() {
+        for op in operations(item) {
+            for (status, description) in shared_problems(op) {
+                op.responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| RefOr::T(Response::new(description)));
+            }
+            for (status, response) in op.responses.responses.iter_mut() {
+                if let RefOr::T(response) = response
+                    && status.as_str() >= "400"
+                    && response.content.is_empty()
+                {
+                    response
+                        .content
+                        .insert(PROBLEM_CONTENT_TYPE.to_string(), problem_content());
+                }
+            }
+        }
+    }
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.patch.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
