@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: install and start the local servers, run every test of the workspace against
-# them, validate the infrastructure template, stop the servers. Fails if the DynamoDB/S3
-# suites did not run.
+# them, validate the infrastructure template, fuzz the API over its OpenAPI document
+# (schemathesis), stop the servers. Fails if the DynamoDB/S3 suites did not run.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -35,4 +35,5 @@ for suite in "storage_contract dynamodb" "api aws" "blob_contract s3" "imports a
 done
 
 infra/validate.sh
+tests/scripts/fuzz.sh
 echo "[test] all green"

@@ -98,8 +98,8 @@ pub async fn get(
     params(
         ("store_id" = StoreId, Path, description = "The store."),
         ("product_id" = ProductId, Path, description = "The catalog product."),
-        ("If-Match" = Option<String>, Header, description = "Replace only this version (an ETag, like \"3\")."),
-        ("If-None-Match" = Option<String>, Header, description = "`*`: only create."),
+        ("If-Match" = Option<String>, Header, pattern = "^\"?[0-9]{1,19}\"?$", description = "Replace only this version (an ETag, like \"3\")."),
+        ("If-None-Match" = Option<String>, Header, pattern = "^[*]$", description = "`*`: only create."),
     ),
     request_body(content = InventoryBody, content_type = "application/json"),
     responses(
@@ -151,7 +151,7 @@ pub async fn put(
     params(
         ("store_id" = StoreId, Path, description = "The store."),
         ("product_id" = ProductId, Path, description = "The product."),
-        ("If-Match" = Option<String>, Header, description = "Delete only this version (an ETag, like \"3\")."),
+        ("If-Match" = Option<String>, Header, pattern = "^\"?[0-9]{1,19}\"?$", description = "Delete only this version (an ETag, like \"3\")."),
     ),
     responses(
         (status = 204, description = "Removed"),
@@ -202,7 +202,7 @@ pub struct AdjustResponse {
     params(
         ("store_id" = StoreId, Path, description = "The store."),
         ("product_id" = ProductId, Path, description = "The product."),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry count once (1 to 128 visible ASCII characters)."),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,128}$", description = "Makes a retry count once (1 to 128 visible ASCII characters)."),
     ),
     request_body(content = AdjustBody, content_type = "application/json"),
     responses(

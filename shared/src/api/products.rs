@@ -27,7 +27,7 @@ pub const MAX_QUERY_WORDS: usize = 8;
     summary = "Add a product to the catalog (pending review)",
     description = "Store owners and admins. With an `Idempotency-Key`, a retry returns the product the first call made (200).",
     security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first call's product (1 to 128 visible ASCII characters).")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,128}$", description = "Makes a retry return the first call's product (1 to 128 visible ASCII characters).")),
     request_body(content = NewProductBody, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = Product, headers(("ETag" = String), ("Location" = String))),
@@ -195,7 +195,7 @@ pub async fn list(
     security(("bearer" = [])),
     params(
         ("product_id" = ProductId, Path, description = "The product's id."),
-        ("If-Match" = String, Header, description = "The product's ETag from GET, like \"3\" (required: 428 without it)."),
+        ("If-Match" = String, Header, pattern = "^\"?[0-9]{1,19}\"?$", description = "The product's ETag from GET, like \"3\" (required: 428 without it)."),
     ),
     request_body(content(
         (ProductPatchBody = "application/merge-patch+json"),

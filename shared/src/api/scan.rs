@@ -26,7 +26,7 @@ pub struct ScanBody {
     /// How many were scanned (default 1; more than zero).
     quantity: Option<DecimalText>,
     /// The scanner's id for this scan: the same id again counts nothing.
-    #[schema(max_length = 128)]
+    #[schema(pattern = "^[!-~]{1,128}$")]
     scan_id: Option<String>,
 }
 
@@ -42,6 +42,7 @@ pub struct ScanBody {
     responses(
         (status = 200, description = "A known barcode, counted", body = ScanOutcome),
         (status = 201, description = "A new barcode: a pending product was created and counted", body = ScanOutcome),
+        (status = 404, description = "`inventory_item_not_found`: a repeated `scan_id` whose item was deleted since the first scan; `product_not_found`: the barcode's product was merged into one that no longer exists"),
     ),
 )]
 pub async fn post(

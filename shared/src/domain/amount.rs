@@ -261,7 +261,11 @@ impl utoipa::PartialSchema for DecimalText {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::{ObjectBuilder, OneOfBuilder, Type};
         OneOfBuilder::new()
-            .item(ObjectBuilder::new().schema_type(Type::String))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^-?[0-9]{1,12}([.][0-9]{1,6})?$")),
+            )
             .item(ObjectBuilder::new().schema_type(Type::Number))
             .description(Some(
                 "A decimal: a string (\"12.50\", exact, preferred) or a JSON number.",
