@@ -39,6 +39,13 @@ impl App {
     }
 }
 
+/// What the edge's `Caller` extractor verifies tokens with (the router's state is the app).
+impl AsRef<TokenKeys> for Arc<App> {
+    fn as_ref(&self) -> &TokenKeys {
+        &self.tokens
+    }
+}
+
 /// Checks a secret and derives the token and cursor keys from it.
 pub fn keys_from_secret(
     secret: &str,

@@ -10,10 +10,11 @@ use std::time::Instant;
 use aws_lambda_events::s3::S3Event;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::future::BoxFuture;
-use serde::{Deserialize, Serialize};
+
 use serde_json::{Value, json};
 
 use crate::app::App;
+use crate::domain::job::ResumeMessage;
 use crate::domain::{JobId, StoreId};
 use crate::services::ServiceError;
 use crate::services::imports::{RunOptions, RunOutcome};
@@ -88,13 +89,6 @@ pub const IMPORT_MAX_RECEIVES: u32 = 5;
 
 /// Every trigger function.
 pub static ALL: &[&Trigger] = &[&INDEX_BUILD, &CSV_IMPORT];
-
-/// The body of the message a paused import sends itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ResumeMessage {
-    pub resume_job: JobId,
-    pub store_id: StoreId,
-}
 
 /// One unit of import work an event asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 
 use crate::domain::CsvJob;
+use crate::domain::job::ResumeMessage;
 use crate::ports::{JobEvents, StorageError, StorageResult, job_completed_detail};
-use crate::triggers::ResumeMessage;
 
 /// The `source` of the events this service puts on the bus.
 pub const EVENT_SOURCE: &str = "kirana.catalog";

@@ -173,6 +173,14 @@ pub fn state_key(store: &StoreId, job: &JobId) -> String {
     format!("import-state/{store}/{job}.bin")
 }
 
+/// The body of the message a paused import sends itself (on the queue its uploads' notices
+/// arrive on), so that the next run resumes the job.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ResumeMessage {
+    pub resume_job: JobId,
+    pub store_id: StoreId,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

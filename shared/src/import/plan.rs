@@ -22,8 +22,8 @@ use crate::domain::{
     CsvJob, InventoryDetails, MAX_REVIEW_CANDIDATES, MatchReview, Product, ProductContent,
     ProductId, ProductSource, ReviewCandidate, Timestamp,
 };
+use crate::matching::LoadedIndex;
 use crate::matching::{BarcodeState, Decision, MatchQuery};
-use crate::services::matching::LoadedIndex;
 
 impl RowValues {
     /// The item's details after this row: what the row says, and the rest as it was (a new item

@@ -29,6 +29,7 @@ mod fuzzy;
 mod index;
 mod indic;
 mod lexicon;
+mod loaded;
 mod phonetic;
 mod quantity;
 mod search;
@@ -36,6 +37,7 @@ mod text;
 
 pub use decide::{Decision, decide};
 pub use index::{CatalogRow, FORMAT_VERSION, MatchIndex, SnapshotError};
+pub use loaded::LoadedIndex;
 pub use quantity::{BaseUnit, Size};
 pub use search::{
     BarcodeState, BrandState, CANDIDATES, Candidate, MatchQuery, QueryBarcode, Scratch, SizeState,

@@ -7,7 +7,7 @@
 //! `index-build` function publishes the snapshot on a schedule ([`Catalog::publish_match_index`]);
 //! the matching functions load it at cold start.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -15,9 +15,8 @@ use tokio::sync::RwLock;
 
 use crate::auth::Principal;
 use crate::domain::{Product, ProductId, VerificationStatus};
-use crate::matching::{
-    CatalogRow, Decision, MatchIndex, MatchOutcome, MatchQuery, QueryBarcode, Scratch,
-};
+use crate::matching::LoadedIndex;
+use crate::matching::{CatalogRow, Decision, MatchIndex, MatchQuery, QueryBarcode};
 use crate::ports::{
     BlobKey, BlobStore, MAX_PAGE_SIZE, PageQuery, ProductFilter, ProductStore, StorageError,
 };
@@ -41,34 +40,6 @@ pub const SIZE_ATTRIBUTES: [&str; 4] = ["quantity", "pack_size", "weight", "volu
 
 /// Candidates a caller may ask for.
 pub const MAX_MATCH_CANDIDATES: usize = 10;
-
-/// An index with the per-thread working memory its queries reuse. A `Scratch` holds a cell per
-/// product (4 MB at a million), so it is pooled rather than allocated per request.
-pub struct LoadedIndex {
-    pub index: MatchIndex,
-    scratch: Mutex<Vec<Scratch>>,
-}
-
-impl LoadedIndex {
-    pub fn new(index: MatchIndex) -> Self {
-        Self {
-            index,
-            scratch: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// Matches one row with a pooled scratch (CPU-bound: call from a blocking thread).
-    pub fn match_row(&self, q: &MatchQuery) -> MatchOutcome {
-        let pooled = self.scratch.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let mut scratch = pooled.unwrap_or_else(|| Scratch::new(&self.index));
-        let outcome = self.index.match_row(q, &mut scratch);
-        self.scratch
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(scratch);
-        outcome
-    }
-}
 
 /// The index a catalog matches against, loaded lazily and refreshed when stale.
 pub struct MatcherState {

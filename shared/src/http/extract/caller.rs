@@ -1,26 +1,23 @@
 //! [`Caller`]: the verified bearer token of a request.
 
-use std::sync::Arc;
-
 use axum::extract::FromRequestParts;
 use http::header;
 use http::request::Parts;
 
-use crate::app::App;
-use crate::auth::{AuthError, Principal};
+use crate::auth::{AuthError, Principal, TokenKeys};
 use crate::http::ApiError;
 
-/// The caller, from a bearer JWT verified with the app's keys. Its `sub` is recorded on the
-/// request's log span.
+/// The caller, from a bearer JWT verified with the keys the router's state holds. Its `sub` is
+/// recorded on the request's log span.
 #[derive(Debug, Clone)]
 pub struct Caller(pub Principal);
 
-impl FromRequestParts<Arc<App>> for Caller {
+impl<S: AsRef<TokenKeys> + Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let token = bearer(&parts.headers)?;
-        let principal = app.tokens.verify(token)?;
+        let principal = state.as_ref().verify(token)?;
         tracing::Span::current().record("sub", principal.sub.as_str());
         Ok(Caller(principal))
     }

@@ -1,0 +1,436 @@
+//! The header: which cell is which [`Column`], by synonyms kept as data ([`SYNONYMS`]) and
+//! compared case-, space- and punctuation-insensitively.
+
+use super::FileError;
+use super::cells::shorten;
+
+/// What a header cell can mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Column {
+    Name,
+    /// The stock count.
+    Quantity,
+    SellingPrice,
+    CostPrice,
+    Barcode,
+    Brand,
+    Category,
+    /// Pack size as written ("500 g"), used for matching.
+    Size,
+    ReorderLevel,
+    Supplier,
+    Location,
+}
+
+const COLUMNS: usize = 11;
+
+impl Column {
+    pub const ALL: [Column; COLUMNS] = [
+        Column::Name,
+        Column::Quantity,
+        Column::SellingPrice,
+        Column::CostPrice,
+        Column::Barcode,
+        Column::Brand,
+        Column::Category,
+        Column::Size,
+        Column::ReorderLevel,
+        Column::Supplier,
+        Column::Location,
+    ];
+
+    /// A stable machine name (`selling_price`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Column::Name => "name",
+            Column::Quantity => "quantity",
+            Column::SellingPrice => "selling_price",
+            Column::CostPrice => "cost_price",
+            Column::Barcode => "barcode",
+            Column::Brand => "brand",
+            Column::Category => "category",
+            Column::Size => "size",
+            Column::ReorderLevel => "reorder_level",
+            Column::Supplier => "supplier",
+            Column::Location => "location",
+        }
+    }
+
+    /// The words used in messages (`selling price`).
+    pub(super) fn label(self) -> &'static str {
+        match self {
+            Column::Name => "name",
+            Column::Quantity => "quantity",
+            Column::SellingPrice => "selling price",
+            Column::CostPrice => "cost price",
+            Column::Barcode => "barcode",
+            Column::Brand => "brand",
+            Column::Category => "category",
+            Column::Size => "size",
+            Column::ReorderLevel => "reorder level",
+            Column::Supplier => "supplier",
+            Column::Location => "location",
+        }
+    }
+
+    /// The header names accepted for this column (before [`FALLBACK_SYNONYMS`]).
+    pub fn synonyms(self) -> &'static [&'static str] {
+        SYNONYMS
+            .iter()
+            .find(|(c, _)| *c == self)
+            .map_or(&[], |(_, names)| *names)
+    }
+}
+
+/// Header names per column. Compared after normalisation: case, spaces, `_`, `-` and `.` do
+/// not count, nor does a parenthesised note ("Price (Rs)" is "price").
+pub const SYNONYMS: &[(Column, &[&str])] = &[
+    (
+        Column::Name,
+        &[
+            "name",
+            "product name",
+            "product",
+            "item",
+            "item name",
+            "description",
+            "product description",
+        ],
+    ),
+    (
+        Column::Quantity,
+        &[
+            "qty",
+            "quantity",
+            "stock",
+            "stock qty",
+            "stock quantity",
+            "on hand",
+            "count",
+            "units",
+        ],
+    ),
+    (
+        Column::SellingPrice,
+        &["mrp", "price", "selling price", "sale price", "sp", "rate"],
+    ),
+    (
+        Column::CostPrice,
+        &["cost", "cost price", "purchase price", "cp", "buying price"],
+    ),
+    (
+        Column::Barcode,
+        &["barcode", "ean", "ean13", "upc", "gtin", "bar code"],
+    ),
+    (
+        Column::Brand,
+        &["brand", "brand name", "manufacturer", "company"],
+    ),
+    (
+        Column::Category,
+        &["category", "category name", "department", "section"],
+    ),
+    (
+        Column::Size,
+        &[
+            "size",
+            "pack size",
+            "weight",
+            "net weight",
+            "net wt",
+            "volume",
+            "unit size",
+            "pack",
+        ],
+    ),
+    (
+        Column::ReorderLevel,
+        &[
+            "reorder level",
+            "reorder",
+            "reorder point",
+            "min stock",
+            "minimum stock",
+        ],
+    ),
+    (Column::Supplier, &["supplier", "vendor", "distributor"]),
+    (
+        Column::Location,
+        &["location", "rack", "shelf", "bin", "aisle"],
+    ),
+];
+
+/// Names that mean a column only when no header names it by one of its [`SYNONYMS`] ("Code"
+/// is the barcode unless a "Barcode" column exists, when it is more likely an item code).
+pub const FALLBACK_SYNONYMS: &[(Column, &[&str])] = &[(Column::Barcode, &["code"])];
+
+/// Why a header cell is not used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IgnoreReason {
+    /// No column has this name.
+    Unknown,
+    /// An earlier header already supplies this column.
+    Duplicate(Column),
+}
+
+/// A non-empty header cell that is not used, for telling the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IgnoredColumn {
+    /// 0-based position in the header.
+    pub index: usize,
+    /// The header text as written.
+    pub header: String,
+    pub reason: IgnoreReason,
+}
+
+/// Which header cell holds which [`Column`]. Always has a [`Column::Name`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderMap {
+    headers: Vec<String>,
+    columns: [Option<usize>; COLUMNS],
+    /// Unknown and duplicate columns, in header order. Empty header cells are not listed.
+    pub ignored: Vec<IgnoredColumn>,
+}
+
+impl HeaderMap {
+    /// Maps header cells to columns: the first cell naming a column wins. A header without a
+    /// name column is the file error `no_name_column`.
+    pub fn new(headers: Vec<String>) -> Result<Self, FileError> {
+        let keys: Vec<String> = headers.iter().map(|h| header_key(h)).collect();
+        let mut columns = [None; COLUMNS];
+        let mut ignored = Vec::new();
+        let mut decided = vec![false; keys.len()];
+        for table in [SYNONYMS, FALLBACK_SYNONYMS] {
+            for (index, key) in keys.iter().enumerate() {
+                if key.is_empty() || decided[index] {
+                    continue;
+                }
+                let Some(column) = lookup(table, key) else {
+                    continue;
+                };
+                decided[index] = true;
+                let slot = &mut columns[column as usize];
+                if slot.is_none() {
+                    *slot = Some(index);
+                } else {
+                    ignored.push((index, IgnoreReason::Duplicate(column)));
+                }
+            }
+        }
+        for (index, key) in keys.iter().enumerate() {
+            if !key.is_empty() && !decided[index] {
+                ignored.push((index, IgnoreReason::Unknown));
+            }
+        }
+        ignored.sort_by_key(|(index, _)| *index);
+        if columns[Column::Name as usize].is_none() {
+            return Err(no_name_column(&headers));
+        }
+        let ignored = ignored
+            .into_iter()
+            .map(|(index, reason)| IgnoredColumn {
+                index,
+                header: headers.get(index).cloned().unwrap_or_default(),
+                reason,
+            })
+            .collect();
+        Ok(HeaderMap {
+            headers,
+            columns,
+            ignored,
+        })
+    }
+
+    /// The header cells as written.
+    pub fn headers(&self) -> &[String] {
+        &self.headers
+    }
+
+    /// The 0-based cell index of `column`, if the header has it.
+    pub fn index(&self, column: Column) -> Option<usize> {
+        self.columns[column as usize]
+    }
+
+    /// The header text of `column` as the user wrote it, if the header has it.
+    pub fn header_of(&self, column: Column) -> Option<&str> {
+        self.index(column)
+            .and_then(|i| self.headers.get(i))
+            .map(String::as_str)
+    }
+
+    /// The columns found, in [`Column::ALL`] order, with their cell index.
+    pub fn columns(&self) -> impl Iterator<Item = (Column, usize)> + '_ {
+        Column::ALL
+            .into_iter()
+            .filter_map(|c| self.index(c).map(|i| (c, i)))
+    }
+}
+
+/// A header cell compared with the synonyms: lowercase, without whitespace, `_`, `-`, `.` or
+/// a parenthesised note (kept if it is all there is: "(MRP)").
+pub(super) fn header_key(header: &str) -> String {
+    let key = key_chars(header, true);
+    if key.is_empty() {
+        key_chars(header, false)
+    } else {
+        key
+    }
+}
+
+pub(super) fn key_chars(header: &str, drop_notes: bool) -> String {
+    let mut key = String::with_capacity(header.len());
+    let mut depth = 0usize;
+    for c in header.chars() {
+        match c {
+            '(' | '[' if drop_notes => depth += 1,
+            ')' | ']' if drop_notes => depth = depth.saturating_sub(1),
+            _ if depth > 0 => {}
+            '(' | ')' | '[' | ']' | '_' | '-' | '.' | '\u{feff}' => {}
+            c if c.is_whitespace() => {}
+            c => key.extend(c.to_lowercase()),
+        }
+    }
+    key
+}
+
+pub(super) fn lookup(table: &[(Column, &[&str])], key: &str) -> Option<Column> {
+    table
+        .iter()
+        .find(|(_, names)| names.iter().any(|n| header_key(n) == key))
+        .map(|(c, _)| *c)
+}
+
+pub(super) fn no_name_column(headers: &[String]) -> FileError {
+    const SHOWN: usize = 20;
+    let found: Vec<String> = headers
+        .iter()
+        .filter(|h| !h.trim().is_empty())
+        .take(SHOWN)
+        .map(|h| format!("'{}'", shorten(h.trim())))
+        .collect();
+    let mut found = found.join(", ");
+    if headers.iter().filter(|h| !h.trim().is_empty()).count() > SHOWN {
+        found.push_str(", ...");
+    }
+    let hint = if headers.len() == 1 {
+        " (only one column was found: columns must be separated by commas, semicolons or tabs)"
+    } else {
+        ""
+    };
+    FileError {
+        code: "no_name_column",
+        message: format!(
+            "the file has no product name column: the first row must name the columns, and it \
+             has {found}{hint}; call the product name column one of: {}",
+            Column::Name.synonyms().join(", ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::reader::test_support::*;
+
+    #[test]
+    fn header_synonyms_ignore_case_spacing_and_punctuation() {
+        let file = open(
+            "Product Name,QTY,M.R.P.,EAN,purchase_price,BRAND-NAME,Net Wt.,Re-order Level,Rack,\
+             Vendor,Department,Price (Rs)\nx\n"
+                .as_bytes(),
+        );
+        let h = file.header();
+        let found: Vec<(Column, usize)> = h.columns().collect();
+        assert_eq!(
+            found,
+            [
+                (Column::Name, 0),
+                (Column::Quantity, 1),
+                (Column::SellingPrice, 2),
+                (Column::CostPrice, 4),
+                (Column::Barcode, 3),
+                (Column::Brand, 5),
+                (Column::Category, 10),
+                (Column::Size, 6),
+                (Column::ReorderLevel, 7),
+                (Column::Supplier, 9),
+                (Column::Location, 8),
+            ]
+        );
+        assert_eq!(h.header_of(Column::SellingPrice), Some("M.R.P."));
+        assert_eq!(
+            h.ignored,
+            [IgnoredColumn {
+                index: 11,
+                header: "Price (Rs)".into(),
+                reason: IgnoreReason::Duplicate(Column::SellingPrice),
+            }]
+        );
+    }
+
+    #[test]
+    fn first_column_wins_and_unknown_or_empty_headers_are_ignored() {
+        let h = HeaderMap::new(
+            ["Item", "Name", "", "Colour", "Code", "Stock", "  "]
+                .map(String::from)
+                .to_vec(),
+        )
+        .unwrap();
+        assert_eq!(h.index(Column::Name), Some(0));
+        assert_eq!(
+            h.index(Column::Barcode),
+            Some(4),
+            "Code is the barcode when alone"
+        );
+        let ignored: Vec<(usize, &str, IgnoreReason)> = h
+            .ignored
+            .iter()
+            .map(|c| (c.index, c.header.as_str(), c.reason))
+            .collect();
+        assert_eq!(
+            ignored,
+            [
+                (1, "Name", IgnoreReason::Duplicate(Column::Name)),
+                (3, "Colour", IgnoreReason::Unknown),
+            ]
+        );
+        let h = HeaderMap::new(["Code", "Name", "Barcode"].map(String::from).to_vec()).unwrap();
+        assert_eq!(
+            h.index(Column::Barcode),
+            Some(2),
+            "a real barcode column beats Code"
+        );
+        assert_eq!(h.ignored[0].header, "Code");
+    }
+
+    #[test]
+    fn no_synonym_means_two_columns() {
+        let mut seen: Vec<(String, Column)> = Vec::new();
+        for (column, names) in SYNONYMS.iter().chain(FALLBACK_SYNONYMS) {
+            for name in *names {
+                let key = header_key(name);
+                if let Some((_, other)) = seen.iter().find(|(k, _)| *k == key) {
+                    assert_eq!(other, column, "'{name}' means two columns");
+                }
+                seen.push((key, *column));
+            }
+        }
+        for column in Column::ALL {
+            assert!(!column.synonyms().is_empty(), "{column:?}");
+        }
+    }
+
+    #[test]
+    fn a_file_without_a_name_column_says_what_it_found() {
+        let e = file_error(b"SKU,Qty,MRP\nA1,2,3\n");
+        assert_eq!(e.code, "no_name_column");
+        assert!(e.message.contains("'SKU', 'Qty', 'MRP'"), "{}", e.message);
+        assert!(
+            e.message.contains("product name, product, item"),
+            "{}",
+            e.message
+        );
+        let e = file_error(b"Name|Qty\nSalt|1\n");
+        assert!(e.message.contains("only one column"), "{}", e.message);
+    }
+}
