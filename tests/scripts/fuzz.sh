@@ -6,7 +6,7 @@
 #      status, content type (problems are application/problem+json) and body as documented.
 # Prints schemathesis' summary; any failure fails the script. Tools go into .local/fuzz-venv
 # (pinned). Needs the `catalog` binary built (CATALOG_BIN overrides its path).
-#   FUZZ_EXAMPLES  test cases per operation and phase (default 40)
+#   FUZZ_EXAMPLES  test cases per operation and phase (default 60)
 #   FUZZ_SEED      the generator's seed (default 20261202: the same cases every run)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -59,8 +59,8 @@ set +e
   --url "$BASE" \
   --header "Authorization: Bearer $TOKEN" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
-  --phases examples,coverage,fuzzing \
-  --max-examples "${FUZZ_EXAMPLES:-40}" \
+  --phases examples,coverage,fuzzing,stateful \
+  --max-examples "${FUZZ_EXAMPLES:-60}" \
   --seed "${FUZZ_SEED:-20261202}" \
   --workers 2 \
   --request-timeout 10 \

@@ -162,7 +162,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Openapi => {
             println!(
                 "{}",
-                catalog_core::api::routes::document().to_pretty_json()?
+                serde_json::to_string_pretty(&catalog_core::api::routes::document())?
             );
             Ok(())
         }

@@ -103,8 +103,19 @@ pub async fn get(
     ),
     request_body(content = InventoryBody, content_type = "application/json"),
     responses(
-        (status = 201, description = "Created", body = InventoryItem, headers(("ETag" = String))),
-        (status = 200, description = "Replaced", body = InventoryItem, headers(("ETag" = String))),
+        (status = 201, description = "Created", body = InventoryItem, headers(("ETag" = String)),
+            links(
+                ("GetItem" = (operation_id = "inventory-get", parameters(("store_id" = "$response.body#/store_id"), ("product_id" = "$response.body#/product_id")))),
+                ("AdjustItem" = (operation_id = "inventory-adjust", parameters(("store_id" = "$response.body#/store_id"), ("product_id" = "$response.body#/product_id")))),
+                ("DeleteItem" = (operation_id = "inventory-delete", parameters(("store_id" = "$response.body#/store_id"), ("product_id" = "$response.body#/product_id"), ("If-Match" = "$response.header.ETag")))),
+            )),
+        (status = 200, description = "Replaced", body = InventoryItem, headers(("ETag" = String)),
+            links(
+                ("GetItem" = (operation_id = "inventory-get", parameters(("store_id" = "$response.body#/store_id"), ("product_id" = "$response.body#/product_id")))),
+                ("AdjustItem" = (operation_id = "inventory-adjust", parameters(("store_id" = "$response.body#/store_id"), ("product_id" = "$response.body#/product_id")))),
+                ("DeleteItem" = (operation_id = "inventory-delete", parameters(("store_id" = "$response.body#/store_id"), ("product_id" = "$response.body#/product_id"), ("If-Match" = "$response.header.ETag")))),
+            )),
+
         (status = 404, description = "`product_not_found`, or `inventory_item_not_found` with If-Match"),
         (status = 409, description = "`already_exists` (with If-None-Match: *)"),
         (status = 412, description = "`version_mismatch` (with `current_version`)"),

@@ -36,7 +36,8 @@ pub struct NewImportBody {
     params(("store_id" = StoreId, Path, description = "The store the rows go to.")),
     request_body(content = NewImportBody, content_type = "application/json"),
     responses(
-        (status = 201, description = "The job (`awaiting_upload`) and the request to upload the file with", body = CreatedImport, headers(("Location" = String))),
+        (status = 201, description = "The job (`awaiting_upload`) and the request to upload the file with", body = CreatedImport, headers(("Location" = String)),
+            links(("GetJob" = (operation_id = "jobs-get", parameters(("job_id" = "$response.body#/job_id")))))),
     ),
 )]
 pub async fn create(

@@ -9,11 +9,7 @@ use http::{HeaderValue, StatusCode, header};
 use crate::http::ApiResult;
 
 /// The document as served: built once per process, on the first request.
-static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
-    super::routes::document()
-        .to_json()
-        .expect("the OpenAPI document serializes")
-});
+static DOCUMENT: LazyLock<String> = LazyLock::new(|| super::routes::document().to_string());
 
 #[utoipa::path(
     get, path = "/v1/openapi.json", operation_id = "openapi", tag = "health",

@@ -30,7 +30,11 @@ pub const MAX_QUERY_WORDS: usize = 8;
     params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,128}$", description = "Makes a retry return the first call's product (1 to 128 visible ASCII characters).")),
     request_body(content = NewProductBody, content_type = "application/json"),
     responses(
-        (status = 201, description = "Created", body = Product, headers(("ETag" = String), ("Location" = String))),
+        (status = 201, description = "Created", body = Product, headers(("ETag" = String), ("Location" = String)),
+            links(
+                ("GetProduct" = (operation_id = "products-get", parameters(("product_id" = "$response.body#/product_id")))),
+                ("UpdateProduct" = (operation_id = "products-update", parameters(("product_id" = "$response.body#/product_id"), ("If-Match" = "$response.header.ETag")))),
+            )),
         (status = 200, description = "A retry under the same Idempotency-Key: the product the first call made", body = Product, headers(("ETag" = String), ("Location" = String))),
         (status = 409, description = "`barcode_taken` (with `existing_product_id`)"),
     )

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use axum::Router;
 use http::Method;
-use utoipa::openapi::OpenApi;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
@@ -170,9 +169,9 @@ pub fn router<'a>(app: Arc<App>, routes: impl IntoIterator<Item = &'a Route>) ->
         .with_state(app)
 }
 
-/// The OpenAPI 3.1 document of every route.
-pub fn document() -> OpenApi {
+/// The OpenAPI 3.1 document of every route, as JSON.
+pub fn document() -> serde_json::Value {
     let mut doc = collect(ALL.iter().copied()).into_openapi();
     crate::http::openapi::finish(&mut doc);
-    doc
+    crate::http::openapi::to_json(&doc)
 }

@@ -40,8 +40,16 @@ pub struct ScanBody {
     security(("bearer" = [])),
     request_body(content = ScanBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "A known barcode, counted", body = ScanOutcome),
-        (status = 201, description = "A new barcode: a pending product was created and counted", body = ScanOutcome),
+        (status = 200, description = "A known barcode, counted", body = ScanOutcome,
+            links(
+                ("GetProduct" = (operation_id = "products-get", parameters(("product_id" = "$response.body#/product/product_id")))),
+                ("GetItem" = (operation_id = "inventory-get", parameters(("store_id" = "$response.body#/item/store_id"), ("product_id" = "$response.body#/item/product_id")))),
+            )),
+        (status = 201, description = "A new barcode: a pending product was created and counted", body = ScanOutcome,
+            links(
+                ("GetProduct" = (operation_id = "products-get", parameters(("product_id" = "$response.body#/product/product_id")))),
+                ("GetItem" = (operation_id = "inventory-get", parameters(("store_id" = "$response.body#/item/store_id"), ("product_id" = "$response.body#/item/product_id")))),
+            )),
         (status = 404, description = "`inventory_item_not_found`: a repeated `scan_id` whose item was deleted since the first scan; `product_not_found`: the barcode's product was merged into one that no longer exists"),
     ),
 )]

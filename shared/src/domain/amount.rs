@@ -264,7 +264,7 @@ impl utoipa::PartialSchema for DecimalText {
             .item(
                 ObjectBuilder::new()
                     .schema_type(Type::String)
-                    .pattern(Some("^-?[0-9]{1,12}([.][0-9]{1,6})?$")),
+                    .pattern(Some("^-?[0-9]{1,8}([.][0-9]{1,3})?$")),
             )
             .item(ObjectBuilder::new().schema_type(Type::Number))
             .description(Some(
