@@ -269,6 +269,11 @@ pub struct BlobKey(String);
 impl BlobKey {
     pub const MAX_LEN: usize = 512;
 
+    /// The key readiness probes read: it never exists.
+    pub fn probe() -> Self {
+        BlobKey("readiness-probe/absent".to_string())
+    }
+
     pub fn parse(s: &str) -> Result<Self, String> {
         let ok = !s.is_empty()
             && s.len() <= Self::MAX_LEN
@@ -345,6 +350,11 @@ pub trait BlobStore: Send + Sync {
 
     /// A URL to download `key`.
     async fn presign_get(&self, key: &BlobKey, ttl: Duration) -> StorageResult<PresignedRequest>;
+
+    /// Whether the store answers (readiness): one read of a key that never exists.
+    async fn probe(&self) -> StorageResult<()> {
+        self.get(&BlobKey::probe()).await.map(|_| ())
+    }
 }
 
 /// What the import tells the world about its jobs: that one finished (EventBridge in AWS; a log

@@ -84,12 +84,102 @@ async fn each_operation_is_documented_with_its_function_roles_and_problems() {
         assert!(op["responses"]["500"].is_object(), "{path}");
         if !public {
             assert!(op["responses"]["401"].is_object(), "{path}");
-            assert!(op["responses"]["403"].is_object(), "{path}");
+            assert!(op["responses"]["503"].is_object(), "{path}");
         }
+        // Only operations that refuse some roles or stores say 403.
+        let any_role =
+            ["products-get", "products-list", "products-match"].contains(&route.function);
+        assert_eq!(
+            op["responses"]["403"].is_object(),
+            !public && !any_role,
+            "{path}: 403"
+        );
     }
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
+    );
+}
+
+#[test]
+fn the_documented_limits_are_the_code_s() {
+    use catalog_core::api::matching::{MAX_BARCODE_CHARS, MAX_QUANTITY_CHARS};
+    use catalog_core::api::products::MAX_QUERY_CHARS;
+    use catalog_core::domain::inventory::{
+        MAX_LOCATION_CHARS, MAX_NOTES_CHARS, MAX_SUPPLIER_CHARS,
+    };
+    use catalog_core::domain::product::{MAX_BRAND_CHARS, MAX_CATEGORY_CHARS, MAX_NAME_CHARS};
+    use catalog_core::ports::MAX_PAGE_SIZE;
+    use catalog_core::services::matching::MAX_MATCH_CANDIDATES;
+
+    let doc = routes::document();
+    let schema =
+        |name: &str, field: &str| doc["components"]["schemas"][name]["properties"][field].clone();
+    let param = |path: &str, name: &str| {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{path} {name}"))["schema"]
+            .clone()
+    };
+    let max_len = |v: serde_json::Value| v["maxLength"].as_u64().map(|n| n as usize);
+    for (schema_name, field, limit) in [
+        ("NewProductBody", "name", MAX_NAME_CHARS),
+        ("NewProductBody", "brand", MAX_BRAND_CHARS),
+        ("NewProductBody", "category", MAX_CATEGORY_CHARS),
+        ("ProductPatchBody", "name", MAX_NAME_CHARS),
+        ("ProductPatchBody", "brand", MAX_BRAND_CHARS),
+        ("ProductPatchBody", "category", MAX_CATEGORY_CHARS),
+        ("InventoryBody", "supplier", MAX_SUPPLIER_CHARS),
+        ("InventoryBody", "location", MAX_LOCATION_CHARS),
+        ("InventoryBody", "notes", MAX_NOTES_CHARS),
+    ] {
+        assert_eq!(
+            max_len(schema(schema_name, field)),
+            Some(limit),
+            "{schema_name}.{field}"
+        );
+    }
+    for (path, name, limit) in [
+        ("/v1/products", "q", MAX_QUERY_CHARS),
+        ("/v1/products/match", "name", MAX_NAME_CHARS),
+        ("/v1/products/match", "brand", MAX_BRAND_CHARS),
+        ("/v1/products/match", "quantity", MAX_QUANTITY_CHARS),
+        ("/v1/products/match", "barcode", MAX_BARCODE_CHARS),
+    ] {
+        assert_eq!(max_len(param(path, name)), Some(limit), "{path} {name}");
+    }
+    assert_eq!(
+        param("/v1/products/match", "limit")["maximum"].as_u64(),
+        Some(MAX_MATCH_CANDIDATES as u64)
+    );
+    assert_eq!(
+        param("/v1/products", "limit")["maximum"].as_u64(),
+        Some(MAX_PAGE_SIZE as u64)
+    );
+}
+
+#[tokio::test]
+async fn a_patch_without_if_match_is_428_before_its_body_is_read() {
+    let api = TestApi::embedded().await;
+    let id = api.create_product("Tata Salt 1 kg", None).await;
+    let path = format!("/v1/products/{id}");
+    // No If-Match and a body that is not JSON: the precondition is what the client must fix.
+    let r = api
+        .send(
+            "PATCH",
+            &path,
+            Some(&api.admin()),
+            None,
+            &[("content-type", "text/plain")],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (428, "precondition_required"),
+        "{r:?}"
     );
 }
 

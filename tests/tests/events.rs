@@ -101,7 +101,13 @@ async fn every_function_has_an_event_its_handler_accepts() {
         let router = layers::apply(routes::router(app, [*route]), &Default::default());
         let response = router.oneshot(request).await.unwrap();
         let status = response.status().as_u16();
-        assert!(response.headers().contains_key("x-request-id"));
+        // API Gateway's own request id, so the access log and the function's log share it.
+        assert_eq!(
+            response.headers()["x-request-id"],
+            raw["requestContext"]["requestId"].as_str().unwrap(),
+            "{}",
+            route.function
+        );
         let body = response.into_body().collect().await.unwrap().to_bytes();
         let body = String::from_utf8_lossy(&body).to_string();
         assert_eq!(

@@ -99,6 +99,26 @@ fn presigned(p: aws_sdk_s3::presigning::PresignedRequest, ttl: Duration) -> Pres
 
 #[async_trait]
 impl BlobStore for S3Blobs {
+    /// A function may read the probe key but not list the bucket (its keys are customers'
+    /// files), so S3 answers the absent key with 403 AccessDenied rather than 404: either
+    /// means the bucket is there and answering.
+    async fn probe(&self) -> StorageResult<()> {
+        let key = BlobKey::probe();
+        let sent = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.as_service_error(), Some(GetObjectError::NoSuchKey(_))) => Ok(()),
+            Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("AccessDenied") => Ok(()),
+            Err(e) => Err(s3_err(e)),
+        }
+    }
+
     async fn put(&self, key: &BlobKey, bytes: Bytes, content_type: &str) -> StorageResult<()> {
         self.client
             .put_object()

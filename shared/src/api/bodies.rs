@@ -108,7 +108,7 @@ impl NewProductBody {
 pub struct ProductPatchBody {
     /// Cannot be cleared.
     #[serde(default)]
-    #[schema(value_type = Option<String>, max_length = 200)]
+    #[schema(value_type = String, max_length = 200)]
     pub name: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 100)]
@@ -129,7 +129,7 @@ pub struct ProductPatchBody {
     pub attributes: Patch<BTreeMap<String, String>>,
     /// The review: cannot be cleared.
     #[serde(default)]
-    #[schema(value_type = Option<VerificationStatus>)]
+    #[schema(value_type = VerificationStatus)]
     pub verification_status: Patch<String>,
     /// With `merged`: the product this one duplicates.
     #[serde(default)]
@@ -200,14 +200,15 @@ impl ProductPatchBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InventoryBody {
-    /// The count on hand, 0 to 10000000, up to 3 decimal places.
-    #[schema(value_type = DecimalText, required)]
+    /// The count on hand.
+    #[schema(value_type = QuantityInput, required)]
     pub quantity: Option<DecimalText>,
-    /// Rupees with paise.
+    #[schema(value_type = Option<MoneyInput>)]
     pub cost_price: Option<DecimalText>,
-    /// Rupees with paise.
+    #[schema(value_type = Option<MoneyInput>)]
     pub selling_price: Option<DecimalText>,
     /// At or below this the item is `low_stock`.
+    #[schema(value_type = Option<QuantityInput>)]
     pub reorder_level: Option<DecimalText>,
     #[schema(max_length = 200)]
     pub supplier: Option<String>,
@@ -274,6 +275,41 @@ fn is_http_url(s: &str) -> bool {
         && rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
         && !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
+
+/// How an amount may be sent, field by field (the body reads each as a [`DecimalText`]): a
+/// decimal string, or a JSON number.
+macro_rules! decimal_input {
+    ($(#[$doc:meta])* $name:ident, $pattern:literal, $description:literal) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                use utoipa::openapi::{ObjectBuilder, OneOfBuilder, Type};
+                OneOfBuilder::new()
+                    .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some($pattern)))
+                    .item(ObjectBuilder::new().schema_type(Type::Number).minimum(Some(0)))
+                    .description(Some($description))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
+}
+
+decimal_input!(
+    /// Rupees with paise, as the document shows them.
+    MoneyInput,
+    "^[0-9]{1,8}([.][0-9]{1,2})?$",
+    "Rupees: a decimal string with at most 2 decimals (\"49.50\", preferred) or a number; 0 to 10000000.00."
+);
+decimal_input!(
+    /// A stock count, as the document shows it.
+    QuantityInput,
+    "^[0-9]{1,8}([.][0-9]{1,3})?$",
+    "A count: a decimal string with at most 3 decimals (\"12\", \"2.5\", preferred) or a number; 0 to 10000000."
+);
 
 #[cfg(test)]
 mod tests {

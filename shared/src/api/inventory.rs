@@ -36,8 +36,11 @@ pub struct InventoryQuery {
     summary = "List a store's inventory",
     description = "Admins and the store's owners.",
     security(("bearer" = [])),
-    params(("store_id" = StoreId, Path, description = "The store."), InventoryQuery, PageParams),
-    responses((status = 200, description = "A page of items", body = Listing<InventoryItem>)),
+    params(Id<StoreId>, InventoryQuery, PageParams),
+    responses(
+        (status = 200, description = "A page of items", body = Listing<InventoryItem>),
+        (status = 403, description = "`forbidden_role`, `forbidden_store`"),
+    ),
 )]
 pub async fn list(
     State(app): State<Arc<App>>,
@@ -62,11 +65,12 @@ pub async fn list(
     description = "Admins and the store's owners.",
     security(("bearer" = [])),
     params(
-        ("store_id" = StoreId, Path, description = "The store."),
-        ("product_id" = ProductId, Path, description = "The product."),
+        Id<StoreId>,
+        Id<ProductId>,
     ),
     responses(
         (status = 200, description = "The item", body = InventoryItem, headers(("ETag" = String))),
+        (status = 403, description = "`forbidden_role`, `forbidden_store`"),
         (status = 404, description = "`inventory_item_not_found`"),
     ),
 )]
@@ -96,10 +100,10 @@ pub async fn get(
     description = "Admins and the store's owners. `If-Match` replaces only that version; `If-None-Match: *` only creates.",
     security(("bearer" = [])),
     params(
-        ("store_id" = StoreId, Path, description = "The store."),
-        ("product_id" = ProductId, Path, description = "The catalog product."),
-        ("If-Match" = Option<String>, Header, pattern = "^\"?[0-9]{1,19}\"?$", description = "Replace only this version (an ETag, like \"3\")."),
-        ("If-None-Match" = Option<String>, Header, pattern = "^[*]$", description = "`*`: only create."),
+        Id<StoreId>,
+        Id<ProductId>,
+        IfMatch,
+        IfNoneMatch,
     ),
     request_body(content = InventoryBody, content_type = "application/json"),
     responses(
@@ -116,6 +120,7 @@ pub async fn get(
                 ("DeleteItem" = (operation_id = "inventory-delete", parameters(("store_id" = "$response.body#/store_id"), ("product_id" = "$response.body#/product_id"), ("If-Match" = "$response.header.ETag")))),
             )),
 
+        (status = 403, description = "`forbidden_role`, `forbidden_store`"),
         (status = 404, description = "`product_not_found`, or `inventory_item_not_found` with If-Match"),
         (status = 409, description = "`already_exists` (with If-None-Match: *)"),
         (status = 412, description = "`version_mismatch` (with `current_version`)"),
@@ -160,12 +165,13 @@ pub async fn put(
     description = "Admins and the store's owners.",
     security(("bearer" = [])),
     params(
-        ("store_id" = StoreId, Path, description = "The store."),
-        ("product_id" = ProductId, Path, description = "The product."),
-        ("If-Match" = Option<String>, Header, pattern = "^\"?[0-9]{1,19}\"?$", description = "Delete only this version (an ETag, like \"3\")."),
+        Id<StoreId>,
+        Id<ProductId>,
+        IfMatch,
     ),
     responses(
         (status = 204, description = "Removed"),
+        (status = 403, description = "`forbidden_role`, `forbidden_store`"),
         (status = 404, description = "`inventory_item_not_found`"),
         (status = 412, description = "`version_mismatch` (with `current_version`)"),
     ),
@@ -211,15 +217,17 @@ pub struct AdjustResponse {
     description = "Admins and the store's owners. Never below zero. With an `Idempotency-Key`, a retry is applied once.",
     security(("bearer" = [])),
     params(
-        ("store_id" = StoreId, Path, description = "The store."),
-        ("product_id" = ProductId, Path, description = "The product."),
-        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,128}$", description = "Makes a retry count once (1 to 128 visible ASCII characters)."),
+        Id<StoreId>,
+        Id<ProductId>,
+        Idempotency,
     ),
     request_body(content = AdjustBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The item after the change", body = AdjustResponse, headers(("ETag" = String))),
         (status = 404, description = "`inventory_item_not_found`"),
+        (status = 403, description = "`forbidden_role`, `forbidden_store`"),
         (status = 409, description = "`insufficient_stock` (with `available`)"),
+        (status = 422, description = "`validation_failed` (`errors` lists the invalid fields); `quantity_overflow`: stock would pass 10000000; `idempotency_key_reused`: the key came with another request"),
     ),
 )]
 pub async fn adjust(

@@ -33,11 +33,12 @@ pub struct NewImportBody {
     summary = "Start a CSV import: get a presigned upload for the file",
     description = "Admins and the store's owners. The import starts when the upload lands; follow it at `GET /v1/jobs/{job_id}`.",
     security(("bearer" = [])),
-    params(("store_id" = StoreId, Path, description = "The store the rows go to.")),
+    params(Id<StoreId>),
     request_body(content = NewImportBody, content_type = "application/json"),
     responses(
         (status = 201, description = "The job (`awaiting_upload`) and the request to upload the file with", body = CreatedImport, headers(("Location" = String)),
             links(("GetJob" = (operation_id = "jobs-get", parameters(("job_id" = "$response.body#/job_id")))))),
+        (status = 403, description = "`forbidden_role`, `forbidden_store`"),
     ),
 )]
 pub async fn create(
@@ -77,8 +78,11 @@ pub async fn create(
     summary = "List a store's imports, newest first",
     description = "Admins and the store's owners.",
     security(("bearer" = [])),
-    params(("store_id" = StoreId, Path, description = "The store."), PageParams),
-    responses((status = 200, description = "A page of jobs", body = Listing<JobView>)),
+    params(Id<StoreId>, PageParams),
+    responses(
+        (status = 200, description = "A page of jobs", body = Listing<JobView>),
+        (status = 403, description = "`forbidden_role`, `forbidden_store`"),
+    ),
 )]
 pub async fn list(
     State(app): State<Arc<App>>,
@@ -106,11 +110,12 @@ pub async fn list(
 #[utoipa::path(
     get, path = "/v1/jobs/{job_id}", operation_id = "jobs-get", tag = "imports",
     summary = "Follow an import",
-    description = "Admins and the owning store's owners (anyone else gets 404). `report_url` links the error report when rows were rejected (valid for an hour).",
+    description = "Admins and the owning store's owners; another store's owner gets 404, as for a job that does not exist, and a scanner 403. `report_url` links the error report when rows were rejected (valid for an hour).",
     security(("bearer" = [])),
-    params(("job_id" = JobId, Path, description = "The job.")),
+    params(Id<JobId>),
     responses(
         (status = 200, description = "The job, its progress (0 to 1) and its report", body = JobView),
+        (status = 403, description = "`forbidden_role` (scanners)"),
         (status = 404, description = "`job_not_found`"),
     ),
 )]

@@ -11,7 +11,7 @@ use super::bodies::{NewProductBody, ProductPatchBody};
 use crate::app::App;
 use crate::domain::{FieldErrors, Gtin, Product, ProductId, VerificationStatus, clean_text};
 use crate::http::extract::{
-    Caller, Id, Idempotency, IfMatch, JsonBody, MergePatch, PageParams, Paged,
+    Caller, Id, Idempotency, JsonBody, MergePatch, PageParams, Paged, RequireIfMatch,
 };
 use crate::http::{ApiError, ApiResult, response};
 use crate::ports::ProductFilter;
@@ -27,7 +27,7 @@ pub const MAX_QUERY_WORDS: usize = 8;
     summary = "Add a product to the catalog (pending review)",
     description = "Store owners and admins. With an `Idempotency-Key`, a retry returns the product the first call made (200).",
     security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,128}$", description = "Makes a retry return the first call's product (1 to 128 visible ASCII characters).")),
+    params(Idempotency),
     request_body(content = NewProductBody, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = Product, headers(("ETag" = String), ("Location" = String)),
@@ -36,7 +36,9 @@ pub const MAX_QUERY_WORDS: usize = 8;
                 ("UpdateProduct" = (operation_id = "products-update", parameters(("product_id" = "$response.body#/product_id"), ("If-Match" = "$response.header.ETag")))),
             )),
         (status = 200, description = "A retry under the same Idempotency-Key: the product the first call made", body = Product, headers(("ETag" = String), ("Location" = String))),
+        (status = 403, description = "`forbidden_role` (scanners)"),
         (status = 409, description = "`barcode_taken` (with `existing_product_id`)"),
+        (status = 422, description = "`validation_failed` (`errors` lists the invalid fields); `idempotency_key_reused`: the key came with another request"),
     )
 )]
 pub async fn create(
@@ -68,7 +70,7 @@ pub async fn create(
     summary = "Read a product",
     description = "Every role.",
     security(("bearer" = [])),
-    params(("product_id" = ProductId, Path, description = "The product's id.")),
+    params(Id<ProductId>),
     responses(
         (status = 200, description = "The product", body = Product, headers(("ETag" = String))),
         (status = 404, description = "`product_not_found`"),
@@ -195,11 +197,11 @@ pub async fn list(
 #[utoipa::path(
     patch, path = "/v1/products/{product_id}", operation_id = "products-update", tag = "products",
     summary = "Edit or review a product (admins)",
-    description = "A JSON merge patch (RFC 7396): absent fields stay, `null` clears. Applied only to the version `If-Match` names.",
+    description = "Admins. A JSON merge patch (RFC 7396): absent fields stay, `null` clears. Applied only to the version `If-Match` names.",
     security(("bearer" = [])),
     params(
-        ("product_id" = ProductId, Path, description = "The product's id."),
-        ("If-Match" = String, Header, pattern = "^\"?[0-9]{1,19}\"?$", description = "The product's ETag from GET, like \"3\" (required: 428 without it)."),
+        Id<ProductId>,
+        RequireIfMatch,
     ),
     request_body(content(
         (ProductPatchBody = "application/merge-patch+json"),
@@ -207,6 +209,7 @@ pub async fn list(
     )),
     responses(
         (status = 200, description = "The updated product", body = Product, headers(("ETag" = String))),
+        (status = 403, description = "`forbidden_role` (only admins review)"),
         (status = 404, description = "`product_not_found`"),
         (status = 409, description = "`barcode_taken` (with `existing_product_id`)"),
         (status = 412, description = "`version_mismatch` (with `current_version`)"),
@@ -217,15 +220,9 @@ pub async fn update(
     State(app): State<Arc<App>>,
     Caller(who): Caller,
     Id(id): Id<ProductId>,
-    IfMatch(version): IfMatch,
+    RequireIfMatch(version): RequireIfMatch,
     MergePatch(body): MergePatch<ProductPatchBody>,
 ) -> ApiResult {
-    let Some(version) = version else {
-        return Err(ApiError::PreconditionRequired(
-            "send If-Match with the product's ETag (from GET) so concurrent edits are not lost"
-                .into(),
-        ));
-    };
     let changes = body.validate()?;
     let p = app
         .catalog

@@ -24,6 +24,7 @@ pub struct ScanBody {
     #[schema(value_type = Gtin, required)]
     barcode: Option<String>,
     /// How many were scanned (default 1; more than zero).
+    #[schema(value_type = Option<super::bodies::QuantityInput>)]
     quantity: Option<DecimalText>,
     /// The scanner's id for this scan: the same id again counts nothing.
     #[schema(pattern = "^[!-~]{1,128}$")]
@@ -50,6 +51,8 @@ pub struct ScanBody {
                 ("GetProduct" = (operation_id = "products-get", parameters(("product_id" = "$response.body#/product/product_id")))),
                 ("GetItem" = (operation_id = "inventory-get", parameters(("store_id" = "$response.body#/item/store_id"), ("product_id" = "$response.body#/item/product_id")))),
             )),
+        (status = 403, description = "`forbidden_store`"),
+        (status = 422, description = "`validation_failed` (`errors` lists the invalid fields; a quantity of zero is `zero`); `quantity_overflow`: stock would pass 10000000; `idempotency_key_reused`: the scan id came with another barcode or quantity"),
         (status = 404, description = "`inventory_item_not_found`: a repeated `scan_id` whose item was deleted since the first scan; `product_not_found`: the barcode's product was merged into one that no longer exists"),
     ),
 )]

@@ -72,9 +72,12 @@ pub fn apply(router: Router, edge: &EdgeConfig) -> Router {
                 .extensions()
                 .get::<MatchedPath>()
                 .map_or("(no route)", MatchedPath::as_str);
+            // In Lambda, API Gateway's own id too (the access log's), when the client sent its.
+            let gateway_id = gateway_request_id(req).filter(|g| *g != id);
             tracing::info_span!(
                 "request",
                 request_id = id,
+                gateway_request_id = gateway_id,
                 method = %req.method(),
                 route,
                 sub = tracing::field::Empty,
@@ -137,16 +140,23 @@ struct NewRequestId;
 
 impl MakeRequestId for NewRequestId {
     fn make_request_id<B>(&mut self, req: &http::Request<B>) -> Option<RequestId> {
-        let gateway = match req
-            .extensions()
-            .get::<lambda_http::request::RequestContext>()
-        {
-            Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
-            _ => None,
-        }
-        .filter(|id| is_well_formed_request_id(id.as_bytes()));
-        let id = gateway.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let id = gateway_request_id(req)
+            .filter(|id| is_well_formed_request_id(id.as_bytes()))
+            .map(str::to_string)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         HeaderValue::from_str(&id).ok().map(RequestId::new)
+    }
+}
+
+/// API Gateway's id of the request, in Lambda.
+fn gateway_request_id<B>(req: &http::Request<B>) -> Option<&str> {
+    match req
+        .extensions()
+        .get::<lambda_http::request::RequestContext>()?
+    {
+        lambda_http::request::RequestContext::ApiGatewayV2(ctx) => ctx.request_id.as_deref(),
+        #[allow(unreachable_patterns)]
+        _ => None,
     }
 }
 

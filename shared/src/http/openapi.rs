@@ -5,7 +5,7 @@
 //! error response is `application/problem+json` with the [`Problem`] schema.
 
 use utoipa::OpenApi as _;
-use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response};
 
@@ -55,43 +55,58 @@ pub fn frame() -> OpenApi {
     doc
 }
 
-/// The problem responses an operation can give besides its own, by what it takes.
-fn shared_problems(op: &Operation) -> Vec<(&'static str, &'static str)> {
-    let mut out = Vec::new();
-    let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+/// The problem responses an operation can give besides its own, by what it takes: a token
+/// (401; and storage behind it, 503), parameters or a body (400, 422), a body (413, 415). A
+/// 403 is the operation's own: only some roles or stores can be refused.
+fn shared_problems(op: &Operation) -> Vec<(&'static str, String)> {
+    let params = op.parameters.as_deref().unwrap_or_default();
+    let takes = |place: ParameterIn| params.iter().any(|p| p.parameter_in == place);
     let has_body = op.request_body.is_some();
-    if has_params || has_body {
+    let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+    let mut unreadable = Vec::new();
+    if has_body {
+        unreadable.extend(["`malformed_json`", "`body_unreadable`"]);
+    }
+    if takes(ParameterIn::Header) {
+        unreadable.push("`invalid_header`");
+    }
+    if params.iter().any(|p| p.name == "cursor") {
+        unreadable.push("`invalid_cursor`");
+    }
+    let mut out = Vec::new();
+    if !unreadable.is_empty() {
         out.push((
             "400",
-            "The request cannot be read: `malformed_json`, `invalid_header`, `invalid_cursor`, \
-             `body_unreadable`, `missing_path_parameter`",
-        ));
-        out.push((
-            "422",
-            "`validation_failed`: `errors` lists every invalid field (`name`, `query.limit`, \
-             `path.product_id`, `header.If-Match`) with its own code",
+            format!("The request cannot be read: {}", unreadable.join(", ")),
         ));
     }
-    if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+    if !params.is_empty() || has_body {
+        out.push((
+            "422",
+            "`validation_failed`: `errors` lists the invalid fields (`name`, `query.limit`, \
+             `path.product_id`, `header.If-Match`), each with its own code"
+                .to_string(),
+        ));
+    }
+    if secured {
         out.push((
             "401",
             "No usable token: `token_missing`, `token_not_bearer`, `token_expired`, \
-             `token_bad_signature`, `token_malformed`",
-        ));
-        out.push((
-            "403",
-            "The token does not allow this: `forbidden_role`, `forbidden_store`",
+             `token_bad_signature`, `token_malformed`"
+                .to_string(),
         ));
     }
     if has_body {
-        out.push(("413", "`body_too_large` (with `limit_bytes`)"));
-        out.push(("415", "`unsupported_media_type`"));
+        out.push(("413", "`body_too_large` (with `limit_bytes`)".to_string()));
+        out.push(("415", "`unsupported_media_type`".to_string()));
     }
-    out.push(("500", "`internal`: logged, with no detail"));
-    out.push((
-        "503",
-        "`unavailable`: storage is busy or unreachable; retry (`Retry-After`)",
-    ));
+    out.push(("500", "`internal`: logged, with no detail".to_string()));
+    if secured {
+        out.push((
+            "503",
+            "`unavailable`: storage is busy or unreachable; retry (`Retry-After`)".to_string(),
+        ));
+    }
     out
 }
 

@@ -38,6 +38,9 @@ pub enum ApiError {
     /// The path exists but not with this method (its `Allow` header lists those that do).
     #[error("{method} is not allowed here; the Allow header lists the methods that are")]
     MethodNotAllowed { method: String },
+    /// 500: a bug at the edge (a route wired wrongly); logged, never described to the client.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl From<FieldErrors> for ApiError {
@@ -161,6 +164,11 @@ impl ApiError {
                 S::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 self.to_string(),
+            ),
+            ApiError::Internal(_) => Problem::new(
+                S::INTERNAL_SERVER_ERROR,
+                "internal",
+                "an internal error occurred; it has been logged",
             ),
             ApiError::Service(e) => service_problem(e),
         }

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::Catalog;
 use crate::domain::{JobId, ProductId, StoreId};
-use crate::ports::{BlobKey, StorageResult};
+use crate::ports::StorageResult;
 
 /// How long one probe may take before its part counts as down.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -63,13 +63,12 @@ impl Catalog {
         let product = ProductId::from_uuid(uuid::Uuid::nil());
         let store = StoreId::parse("readiness-probe").expect("a valid slug");
         let job = JobId::from_uuid(uuid::Uuid::nil());
-        let key = BlobKey::parse("readiness-probe/absent").expect("a valid key");
         let (p, i, j, u, im) = tokio::join!(
             probe("products", self.products.get(&product)),
             probe("inventory", self.inventory.get(&store, &product)),
             probe("jobs", self.jobs.get(&job)),
-            probe("uploads", self.uploads.get(&key)),
-            probe("images", self.images.get(&key)),
+            probe("uploads", self.uploads.probe()),
+            probe("images", self.images.probe()),
         );
         let checks = vec![p, i, j, u, im];
         Readiness {

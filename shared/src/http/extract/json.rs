@@ -78,10 +78,13 @@ async fn read(req: Request, also: &[&str]) -> Result<Bytes, ApiError> {
     {
         Ok(body) => Ok(body.to_bytes()),
         Err(e) if e.is::<LengthLimitError>() => Err(too_large),
-        Err(e) => Err(ApiError::bad_request(
-            "body_unreadable",
-            format!("the request body could not be read: {e}"),
-        )),
+        Err(e) => {
+            tracing::warn!(error = %e, "request body unreadable");
+            Err(ApiError::bad_request(
+                "body_unreadable",
+                "the request body could not be read to its end",
+            ))
+        }
     }
 }
 

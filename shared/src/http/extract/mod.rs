@@ -8,10 +8,12 @@
 //! | [`Query<T>`] | the query string, strictly (no unknown or repeated names) | 422 on `query.<name>` |
 //! | [`Paged<T>`] | the same, plus `cursor` and `limit` | 422 on `query.<name>` |
 //! | [`JsonBody<T>`], [`MergePatch<T>`] | a JSON body of at most [`MAX_JSON_BODY_BYTES`] | 415, 413, 400 `malformed_json`, 422 |
-//! | [`IfMatch`], [`IfNoneMatch`], [`Idempotency`] | the conditional and idempotency headers | 400, 422 on `header.<name>` |
+//! | [`IfMatch`], [`RequireIfMatch`], [`IfNoneMatch`], [`Idempotency`] | the conditional and idempotency headers | 400, 422 on `header.<name>`, 428 |
 //!
 //! Handlers list the caller first, so a request without a valid token gets 401 before anything
-//! else about it is judged.
+//! else about it is judged. The path and header extractors document themselves (`IntoParams`),
+//! so a handler's `#[utoipa::path]` names them (`params(Id<StoreId>, IfMatch)`) instead of
+//! describing them again.
 
 mod caller;
 mod headers;
@@ -20,7 +22,7 @@ mod path;
 mod query;
 
 pub use caller::Caller;
-pub use headers::{Idempotency, IfMatch, IfNoneMatch};
+pub use headers::{Idempotency, IfMatch, IfNoneMatch, RequireIfMatch};
 pub use json::{JsonBody, MAX_JSON_BODY_BYTES, MergePatch};
 pub use path::{Id, PathParam};
 pub use query::{NoFilters, PageParams, Paged, Query, flag, whole_number};

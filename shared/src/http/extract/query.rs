@@ -8,6 +8,7 @@
 //! code; any other serde message gets the code `invalid`.
 
 use std::collections::HashSet;
+use std::sync::LazyLock;
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
@@ -51,57 +52,63 @@ impl<T: DeserializeOwned + IntoParams, S: Send + Sync> FromRequestParts<S> for Q
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let pairs = pairs(parts.uri.query().unwrap_or(""))?;
-        decode::<T>(&pairs, &[])
-            .map(Query)
-            .map_err(ApiError::Invalid)
+        let (pairs, mut errors) = pairs(parts.uri.query().unwrap_or(""));
+        let value = decode::<T>(&pairs, &[]).map_err(|e| errors.0.extend(e.0));
+        match value {
+            Ok(value) => errors.finish(|| Query(value)).map_err(ApiError::Invalid),
+            Err(()) => Err(ApiError::Invalid(errors)),
+        }
     }
 }
+
+/// The names [`PageParams`] takes, read once.
+static PAGE_NAMES: LazyLock<Vec<String>> = LazyLock::new(names::<PageParams>);
 
 impl<T: DeserializeOwned + IntoParams, S: Send + Sync> FromRequestParts<S> for Paged<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let pairs = pairs(parts.uri.query().unwrap_or(""))?;
-        let page_names = names::<PageParams>();
-        let (page, rest): (Vec<_>, Vec<_>) = pairs
-            .into_iter()
-            .partition(|(k, _)| page_names.iter().any(|n| n == k));
-        let page_names: Vec<&str> = page_names.iter().map(String::as_str).collect();
-        let mut errors = FieldErrors::new();
+        let (pairs, mut errors) = pairs(parts.uri.query().unwrap_or(""));
+        let (page, rest): (Vec<_>, Vec<_>) =
+            pairs.into_iter().partition(|(k, _)| PAGE_NAMES.contains(k));
+        let page_names: Vec<&str> = PAGE_NAMES.iter().map(String::as_str).collect();
         let filters = decode::<T>(&rest, &page_names).map_err(|e| errors.0.extend(e.0));
         let page = decode::<PageParams>(&page, &[]).map_err(|e| errors.0.extend(e.0));
-        let (Ok(filters), Ok(page)) = (filters, page) else {
-            return Err(ApiError::Invalid(errors));
-        };
-        let page = PageRequest {
-            cursor: page.cursor,
-            limit: page.limit,
-        };
-        page.validate(&mut errors);
-        errors
-            .finish(|| Paged(filters, page))
-            .map_err(ApiError::Invalid)
+        let page = page.map(|p| PageRequest {
+            cursor: p.cursor,
+            limit: p.limit,
+        });
+        if let Ok(page) = &page {
+            page.validate(&mut errors);
+        }
+        match (filters, page) {
+            (Ok(filters), Ok(page)) => errors
+                .finish(|| Paged(filters, page))
+                .map_err(ApiError::Invalid),
+            _ => Err(ApiError::Invalid(errors)),
+        }
     }
 }
 
-/// The decoded name/value pairs of a query string; a name given twice is an error.
-fn pairs(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.as_bytes())
-        .into_owned()
-        .collect();
+/// The decoded name/value pairs of a query string (a repeated name's first value), and an
+/// error for each name given twice.
+fn pairs(raw: &str) -> (Vec<(String, String)>, FieldErrors) {
     let mut seen = HashSet::new();
     let mut errors = FieldErrors::new();
-    for (k, _) in &pairs {
-        if !seen.insert(k.as_str()) {
+    let mut pairs = Vec::new();
+    for (k, v) in form_urlencoded::parse(raw.as_bytes()).into_owned() {
+        if seen.contains(&k) {
             errors.add(
                 format!("query.{k}"),
                 "repeated_parameter",
                 format!("query parameter '{k}' is given more than once"),
             );
+        } else {
+            seen.insert(k.clone());
+            pairs.push((k, v));
         }
     }
-    errors.finish(|| pairs.clone()).map_err(ApiError::Invalid)
+    (pairs, errors)
 }
 
 /// The query parameter names `T` documents (and so accepts).
@@ -112,7 +119,8 @@ fn names<T: IntoParams>() -> Vec<String> {
         .collect()
 }
 
-/// `pairs` as `T`; `also` are names another part of the extractor takes.
+/// `pairs` as `T`; `also` are names another part of the extractor takes. (The pairs are
+/// encoded again for serde_urlencoded: a microsecond, against the strictness it buys.)
 fn decode<T: DeserializeOwned + IntoParams>(
     pairs: &[(String, String)],
     also: &[&str],
