@@ -14,6 +14,10 @@ use crate::http::ApiError;
 
 /// Largest JSON body accepted (API Gateway allows far more; nothing we take needs more).
 pub const MAX_JSON_BODY_BYTES: usize = 64 * 1024;
+/// A body over the limit but under this is still read to its end before the 413 goes out: a
+/// client that is still sending then gets the answer, not a connection reset mid-upload (the
+/// local server; in Lambda the body has arrived whole). Larger ones are refused at once.
+const DRAIN_BYTES: usize = 1024 * 1024;
 
 /// A JSON body (`application/json`) parsed into `T`.
 #[derive(Debug)]
@@ -69,14 +73,17 @@ async fn read(req: Request, also: &[&str]) -> Result<Bytes, ApiError> {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_JSON_BODY_BYTES as u64) {
+    if declared.is_some_and(|n| n > DRAIN_BYTES as u64) {
         return Err(too_large);
     }
-    match Limited::new(req.into_body(), MAX_JSON_BODY_BYTES)
-        .collect()
-        .await
-    {
-        Ok(body) => Ok(body.to_bytes()),
+    match Limited::new(req.into_body(), DRAIN_BYTES).collect().await {
+        Ok(body) => {
+            let bytes = body.to_bytes();
+            if bytes.len() > MAX_JSON_BODY_BYTES {
+                return Err(too_large);
+            }
+            Ok(bytes)
+        }
         Err(e) if e.is::<LengthLimitError>() => Err(too_large),
         Err(e) => {
             tracing::warn!(error = %e, "request body unreadable");
