@@ -72,19 +72,83 @@ pub struct AwsClients {
     pub eventbridge: aws_sdk_eventbridge::Client,
 }
 
+/// How long a call to AWS may take, so that none waits forever on a server that accepted the
+/// connection and never answers: a call over its budget fails as `unavailable` (503 with
+/// `Retry-After` at the edge). Each budget is (connect, read, one attempt, the whole call with
+/// the SDK's retries). An API request also stops at its Lambda's deadline
+/// (`http::layers`), whichever comes first.
+#[cfg(feature = "aws")]
+pub mod budgets {
+    use std::time::Duration;
+
+    use aws_smithy_types::timeout::TimeoutConfig;
+
+    const fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    fn config(
+        connect: Duration,
+        read: Duration,
+        attempt: Duration,
+        call: Duration,
+    ) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(connect)
+            .read_timeout(read)
+            .operation_attempt_timeout(attempt)
+            .operation_timeout(call)
+            .build()
+    }
+
+    /// DynamoDB: single-digit milliseconds when well; 1 s to connect, 2 s an attempt, 5 s a call.
+    pub fn dynamodb() -> TimeoutConfig {
+        config(secs(1), secs(2), secs(2), secs(5))
+    }
+
+    /// S3: objects up to the 80 MB index snapshot and 100 MiB uploads move within an attempt;
+    /// a connection silent for 3 s is dead. 1 s to connect, 20 s an attempt, 30 s a call.
+    pub fn s3() -> TimeoutConfig {
+        config(secs(1), secs(3), secs(20), secs(30))
+    }
+
+    /// SSM, SQS, EventBridge: one small message each; 1 s to connect, 2 s an attempt, 5 s a call.
+    pub fn messaging() -> TimeoutConfig {
+        config(secs(1), secs(2), secs(2), secs(5))
+    }
+}
+
 #[cfg(feature = "aws")]
 impl AwsClients {
+    /// Clients from one SDK configuration, each with its call [`budgets`].
     pub fn new(sdk: &aws_config::SdkConfig, s3_path_style: bool) -> Self {
         AwsClients {
-            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(sdk)
+                    .timeout_config(budgets::dynamodb())
+                    .build(),
+            ),
             s3: aws_sdk_s3::Client::from_conf(
                 aws_sdk_s3::config::Builder::from(sdk)
                     .force_path_style(s3_path_style)
+                    .timeout_config(budgets::s3())
                     .build(),
             ),
-            ssm: aws_sdk_ssm::Client::new(sdk),
-            sqs: aws_sdk_sqs::Client::new(sdk),
-            eventbridge: aws_sdk_eventbridge::Client::new(sdk),
+            ssm: aws_sdk_ssm::Client::from_conf(
+                aws_sdk_ssm::config::Builder::from(sdk)
+                    .timeout_config(budgets::messaging())
+                    .build(),
+            ),
+            sqs: aws_sdk_sqs::Client::from_conf(
+                aws_sdk_sqs::config::Builder::from(sdk)
+                    .timeout_config(budgets::messaging())
+                    .build(),
+            ),
+            eventbridge: aws_sdk_eventbridge::Client::from_conf(
+                aws_sdk_eventbridge::config::Builder::from(sdk)
+                    .timeout_config(budgets::messaging())
+                    .build(),
+            ),
         }
     }
 }

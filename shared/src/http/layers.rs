@@ -10,6 +10,8 @@
 //!   own (every API response is private);
 //! - gzip for responses that ask for it and are large enough to gain;
 //! - a panic becomes a logged 500 problem with no detail;
+//! - a request still waiting when its Lambda's deadline nears (less [`DEADLINE_MARGIN`]; locally
+//!   after [`LOCAL_REQUEST_BUDGET`]) is answered 503 `unavailable`, never cut off;
 //! - axum's bare 405 becomes a problem (axum adds `Allow` with the methods the path takes).
 
 use std::time::Duration;
@@ -39,6 +41,11 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const MAX_REQUEST_ID_LEN: usize = 128;
 /// Responses smaller than this are sent as they are (gzip would not pay for its header).
 const COMPRESS_ABOVE_BYTES: u16 = 1024;
+/// A request gives up this long before its Lambda's deadline, to answer 503 itself rather than
+/// be cut off by the runtime (which the client would see as API Gateway's bare 503).
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
+/// Locally (no Lambda deadline), the longest a request may wait.
+pub const LOCAL_REQUEST_BUDGET: Duration = Duration::from_secs(30);
 
 /// `router` with every layer of the edge.
 pub fn apply(router: Router, edge: &EdgeConfig) -> Router {
@@ -107,6 +114,7 @@ pub fn apply(router: Router, edge: &EdgeConfig) -> Router {
             HeaderValue::from_static("no-store"),
         ))
         .layer(axum::middleware::from_fn(method_not_allowed_problem))
+        .layer(axum::middleware::from_fn(within_deadline))
         .layer(
             CompressionLayer::new()
                 .compress_when(DefaultPredicate::new().and(SizeAbove::new(COMPRESS_ABOVE_BYTES))),
@@ -175,6 +183,37 @@ async fn method_not_allowed_problem(req: Request, next: axum::middleware::Next) 
         ApiError::MethodNotAllowed { method }.into_response()
     } else {
         res
+    }
+}
+
+/// How long `req` may still take: its Lambda's deadline less [`DEADLINE_MARGIN`], else
+/// [`LOCAL_REQUEST_BUDGET`].
+fn budget(req: &Request) -> Duration {
+    match req.extensions().get::<lambda_http::Context>() {
+        Some(ctx) => {
+            let deadline = std::time::UNIX_EPOCH + Duration::from_millis(ctx.deadline);
+            deadline
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or_default()
+                .saturating_sub(DEADLINE_MARGIN)
+        }
+        None => LOCAL_REQUEST_BUDGET,
+    }
+}
+
+async fn within_deadline(req: Request, next: axum::middleware::Next) -> Response {
+    let budget = budget(&req);
+    match tokio::time::timeout(budget, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => {
+            tracing::error!(budget_ms = budget.as_millis() as u64, "request out of time");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "storage did not answer in time; retry shortly",
+            )
+            .into_response()
+        }
     }
 }
 
