@@ -19,6 +19,7 @@ pub async fn run(route: &'static Route) -> Result<(), lambda_http::Error> {
         .inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?;
     let (method, path) = route.method_path();
     tracing::info!(function = route.function, %method, path, "cold start");
+    route.warm_up(&app).await;
     lambda_http::run(layers::apply(routes::router(app, [route]), &config.edge)).await
 }
 

@@ -97,7 +97,8 @@ async fn every_function_has_an_event_its_handler_accepts() {
 
         let dir = tempfile::tempdir().unwrap();
         let app = seeded_app(dir.path()).await;
-        // What the function's `main` runs: its own route, with the edge's layers.
+        // What the function's `main` runs: its own route, warmed, with the edge's layers.
+        route.warm_up(&app).await;
         let router = layers::apply(routes::router(app, [*route]), &Default::default());
         let response = router.oneshot(request).await.unwrap();
         let status = response.status().as_u16();

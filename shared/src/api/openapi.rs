@@ -11,6 +11,11 @@ use crate::http::ApiResult;
 /// The document as served: built once per process, on the first request.
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| super::routes::document().to_string());
 
+/// Builds the document now (a function's init) rather than on the first request.
+pub fn warm_up() {
+    LazyLock::force(&DOCUMENT);
+}
+
 #[utoipa::path(
     get, path = "/v1/openapi.json", operation_id = "openapi", tag = "health",
     summary = "This document",

@@ -121,6 +121,21 @@ pub static JOBS_GET: Route = Route {
     endpoint: || routes!(jobs::get),
 };
 
+impl Route {
+    /// Does at a function's init what the route's first request would otherwise wait for: the
+    /// match index (products-match; a failure is logged, and the first request tries again) and
+    /// the OpenAPI document.
+    pub async fn warm_up(&'static self, app: &App) {
+        if std::ptr::eq(self, &PRODUCTS_MATCH) {
+            if let Err(e) = app.catalog.match_index().await {
+                tracing::warn!(error = %e, "no match index at init; the first request loads it");
+            }
+        } else if std::ptr::eq(self, &OPENAPI) {
+            openapi::warm_up();
+        }
+    }
+}
+
 /// Every route, in the order the README lists them.
 pub static ALL: &[&Route] = &[
     &HEALTH,
