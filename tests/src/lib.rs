@@ -537,3 +537,35 @@ fn is_s3_test_event(body: &str) -> bool {
     serde_json::from_str::<serde_json::Value>(body)
         .is_ok_and(|v| v.get("Event").and_then(|e| e.as_str()) == Some("s3:TestEvent"))
 }
+
+// ---------- the AWS configuration ----------
+
+use catalog_core::adapters::dynamo::TableNames as Tables;
+use catalog_core::app::AwsClients;
+use catalog_core::config::{Config, EdgeConfig, SecretSource};
+
+/// The configuration the SAM template would give a function using these tables and buckets.
+pub fn aws_config(tables: Tables, uploads: &str, images: &str, secret: SecretSource) -> Config {
+    Config {
+        tables,
+        uploads_bucket: uploads.to_string(),
+        images_bucket: images.to_string(),
+        secret,
+        in_lambda: false,
+        s3_path_style: true,
+        match_index_key: BlobKey::parse(catalog_core::app::DEFAULT_MATCH_INDEX_KEY).unwrap(),
+        import_queue_url: None,
+        event_bus: "default".into(),
+        edge: EdgeConfig::default(),
+    }
+}
+
+/// The app's clients (with their budgets) for the local servers: DynamoDB Local, and
+/// ministack for S3, SSM, SQS and EventBridge.
+pub async fn local_clients() -> AwsClients {
+    let ddb = required_env("CATALOG_TEST_DYNAMODB_ENDPOINT");
+    let s3 = required_env("CATALOG_TEST_S3_ENDPOINT");
+    let mut clients = AwsClients::new(&sdk_config(&s3).await, true);
+    clients.dynamodb = AwsClients::new(&sdk_config(&ddb).await, true).dynamodb;
+    clients
+}

@@ -2,13 +2,13 @@
 //! `Config::from_env` would), the token secret from an SSM SecureString (ministack), and the
 //! refusals that keep a misconfigured function from serving.
 
-use catalog_core::app::{App, AwsClients, DEV_JWT_SECRET};
+use catalog_core::app::{App, DEV_JWT_SECRET};
 use catalog_core::auth::Role;
-use catalog_core::config::{Config, DEFAULT_MATCH_INDEX_KEY, EdgeConfig, SecretSource};
+use catalog_core::config::{Config, SecretSource};
 use catalog_core::domain::{ProductContent, StoreId};
-use catalog_core::ports::BlobKey;
 
-/// Fresh tables and buckets, and a configuration naming them as the SAM template would.
+/// Fresh tables and buckets, and a configuration naming them as the SAM template would, in a
+/// Lambda.
 async fn aws_config(secret_param: &str) -> Config {
     let store = catalog_tests::dynamo_store().await;
     let (uploads, images) = (
@@ -16,28 +16,14 @@ async fn aws_config(secret_param: &str) -> Config {
         catalog_tests::s3_blobs().await,
     );
     Config {
-        tables: store.tables().clone(),
-        uploads_bucket: uploads.bucket().to_string(),
-        images_bucket: images.bucket().to_string(),
-        secret: SecretSource::SsmParameter(secret_param.to_string()),
         in_lambda: true,
-        s3_path_style: true,
-        match_index_key: BlobKey::parse(DEFAULT_MATCH_INDEX_KEY).unwrap(),
-        import_queue_url: None,
-        event_bus: "default".into(),
-        edge: EdgeConfig::default(),
+        ..catalog_tests::aws_config(
+            store.tables().clone(),
+            uploads.bucket(),
+            images.bucket(),
+            SecretSource::SsmParameter(secret_param.to_string()),
+        )
     }
-}
-
-/// Clients for the local servers: DynamoDB Local, and ministack for S3, SSM, SQS, EventBridge.
-async fn clients() -> AwsClients {
-    let ddb = std::env::var("CATALOG_TEST_DYNAMODB_ENDPOINT")
-        .expect("CATALOG_TEST_DYNAMODB_ENDPOINT (run `make test`)");
-    let s3 = std::env::var("CATALOG_TEST_S3_ENDPOINT")
-        .expect("CATALOG_TEST_S3_ENDPOINT (run `make test`)");
-    let mut clients = AwsClients::new(&catalog_tests::sdk_config(&s3).await, true);
-    clients.dynamodb = aws_sdk_dynamodb::Client::new(&catalog_tests::sdk_config(&ddb).await);
-    clients
 }
 
 async fn put_secret(name: &str, value: &str) {
@@ -59,7 +45,7 @@ async fn the_secret_comes_from_ssm_and_the_app_serves() {
     let secret = "a-production-like-secret-of-enough-length-0123456789";
     put_secret(&name, secret).await;
     let config = aws_config(&name).await;
-    let app = App::from_config(&config, clients().await)
+    let app = App::from_config(&config, catalog_tests::local_clients().await)
         .await
         .expect("cold start");
     assert_eq!(app.backend, "aws");
@@ -102,7 +88,7 @@ async fn lambda_refuses_the_local_development_secret() {
     let name = format!("/{}/jwt-secret", catalog_tests::unique("dev"));
     put_secret(&name, DEV_JWT_SECRET).await;
     let config = aws_config(&name).await;
-    let err = App::from_config(&config, clients().await)
+    let err = App::from_config(&config, catalog_tests::local_clients().await)
         .await
         .err()
         .expect("must refuse");
@@ -112,7 +98,7 @@ async fn lambda_refuses_the_local_development_secret() {
 #[tokio::test]
 async fn a_missing_parameter_is_a_clear_error() {
     let config = aws_config("/does/not/exist").await;
-    let err = App::from_config(&config, clients().await)
+    let err = App::from_config(&config, catalog_tests::local_clients().await)
         .await
         .err()
         .expect("must fail")

@@ -9,7 +9,7 @@ use catalog_core::adapters::dynamo::{DynamoStore, TableNames};
 use catalog_core::adapters::s3::S3Blobs;
 use catalog_core::api::routes;
 use catalog_core::app::{App, AwsClients};
-use catalog_core::config::{Config, DEFAULT_MATCH_INDEX_KEY, EdgeConfig, SecretSource};
+use catalog_core::config::{EdgeConfig, SecretSource};
 use catalog_core::domain::ProductId;
 use catalog_core::http::layers::{self, DEADLINE_MARGIN};
 use catalog_core::ports::{BlobKey, BlobStore, ProductStore, StorageError};
@@ -66,18 +66,12 @@ async fn s3_gives_up_within_its_budget() {
 
 #[tokio::test]
 async fn a_cold_start_does_not_hang_on_ssm() {
-    let config = Config {
-        tables: TableNames::with_prefix("t"),
-        uploads_bucket: "uploads".into(),
-        images_bucket: "images".into(),
-        secret: SecretSource::SsmParameter("/catalog/jwt".into()),
-        in_lambda: true,
-        s3_path_style: true,
-        match_index_key: BlobKey::parse(DEFAULT_MATCH_INDEX_KEY).unwrap(),
-        import_queue_url: None,
-        event_bus: "default".into(),
-        edge: EdgeConfig::default(),
-    };
+    let config = catalog_tests::aws_config(
+        TableNames::with_prefix("t"),
+        "uploads",
+        "images",
+        SecretSource::SsmParameter("/catalog/jwt".into()),
+    );
     let started = Instant::now();
     let err = App::from_config(&config, silent_clients().await)
         .await
@@ -91,18 +85,12 @@ async fn a_cold_start_does_not_hang_on_ssm() {
 async fn an_api_request_answers_before_its_lambda_deadline() {
     let mut clients = silent_clients().await;
     // The token secret is given, so the app builds without a call.
-    let config = Config {
-        tables: TableNames::with_prefix("t"),
-        uploads_bucket: "uploads".into(),
-        images_bucket: "images".into(),
-        secret: SecretSource::Given(TEST_SECRET.to_string().into()),
-        in_lambda: false,
-        s3_path_style: true,
-        match_index_key: BlobKey::parse(DEFAULT_MATCH_INDEX_KEY).unwrap(),
-        import_queue_url: None,
-        event_bus: "default".into(),
-        edge: EdgeConfig::default(),
-    };
+    let config = catalog_tests::aws_config(
+        TableNames::with_prefix("t"),
+        "uploads",
+        "images",
+        SecretSource::Given(TEST_SECRET.to_string().into()),
+    );
     clients.s3 = silent_clients().await.s3;
     let app = App::from_config(&config, clients).await.unwrap();
     let token = app.tokens.mint(

@@ -7,9 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use catalog_core::api::routes;
-use catalog_core::app::{App, AwsClients};
-use catalog_core::config::{Config, DEFAULT_MATCH_INDEX_KEY, EdgeConfig, SecretSource};
-use catalog_core::ports::BlobKey;
+use catalog_core::app::App;
+use catalog_core::config::{EdgeConfig, SecretSource};
 use catalog_tests::{TEST_SECRET, TestApi};
 use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
@@ -380,26 +379,15 @@ async fn readiness_says_which_part_of_the_storage_is_down() {
         ["products", "inventory", "jobs", "uploads", "images"]
     );
 
-    // Tables that do not exist (DynamoDB Local) and a bucket that does (ministack).
-    let s3 = std::env::var("CATALOG_TEST_S3_ENDPOINT").expect("run `make test`");
-    let ddb = std::env::var("CATALOG_TEST_DYNAMODB_ENDPOINT").expect("run `make test`");
-    let mut clients = AwsClients::new(&catalog_tests::sdk_config(&s3).await, true);
-    clients.dynamodb = aws_sdk_dynamodb::Client::new(&catalog_tests::sdk_config(&ddb).await);
+    // Tables that do not exist (DynamoDB Local), a bucket that does and one that does not.
     let bucket = catalog_tests::s3_blobs().await;
-    let config = Config {
-        tables: catalog_core::adapters::dynamo::TableNames::with_prefix(&catalog_tests::unique(
-            "absent",
-        )),
-        uploads_bucket: bucket.bucket().to_string(),
-        images_bucket: catalog_tests::unique("no-such-bucket"),
-        secret: SecretSource::Given(TEST_SECRET.to_string().into()),
-        in_lambda: false,
-        s3_path_style: true,
-        match_index_key: BlobKey::parse(DEFAULT_MATCH_INDEX_KEY).unwrap(),
-        import_queue_url: None,
-        event_bus: "default".into(),
-        edge: EdgeConfig::default(),
-    };
+    let config = catalog_tests::aws_config(
+        catalog_core::adapters::dynamo::TableNames::with_prefix(&catalog_tests::unique("absent")),
+        bucket.bucket(),
+        &catalog_tests::unique("no-such-bucket"),
+        SecretSource::Given(TEST_SECRET.to_string().into()),
+    );
+    let clients = catalog_tests::local_clients().await;
     let app = App::from_config(&config, clients).await.unwrap();
     let router = catalog_core::http::layers::apply(
         routes::router(app, [&routes::HEALTH_READY]),
