@@ -61,9 +61,24 @@ pub(super) fn strip_zero_fraction(s: &str) -> &str {
     }
 }
 
-/// A quantity as a person writes it: trimmed, thousands separators dropped.
+/// Words a count is written with ("12 pcs", "6nos", "3 pkts"); a weight or volume ("1 kg") is
+/// a pack size, not a count, and stays an error.
+const COUNT_UNITS: &[&str] = &[
+    "pieces", "piece", "pcs.", "pcs", "pc.", "pc", "nos.", "nos", "no.", "no", "units", "unit",
+    "packets", "packet", "pkts.", "pkts", "pkt.", "pkt", "packs", "pack",
+];
+
+/// A count as a person writes it: trimmed, a count word after it dropped, thousands
+/// separators dropped.
 pub(super) fn clean_number(s: &str) -> String {
-    ungroup(s.trim())
+    let s = s.trim();
+    let bare = COUNT_UNITS
+        .iter()
+        .find_map(|u| strip_suffix_ignore_case(s, u))
+        .map(str::trim_end)
+        .filter(|n| n.ends_with(|c: char| c.is_ascii_digit()))
+        .unwrap_or(s);
+    ungroup(bare)
 }
 
 pub(super) const CURRENCY_PREFIXES: &[&str] = &["₹", "rs.", "rs", "inr", "rupees", "रु.", "रु"];

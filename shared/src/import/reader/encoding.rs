@@ -6,7 +6,7 @@ use std::io::{self, Read};
 
 use encoding_rs::{CoderResult, Encoding, UTF_8, WINDOWS_1252};
 
-use super::{MAX_CONTROL_PERCENT, MAX_ROW_BYTES};
+use super::{MAX_CONTROL_PERCENT, MAX_ROW_BYTES, MIN_CONTROL_CHARS};
 
 /// The BOM if there is one; else UTF-8 if `head` is valid UTF-8 (a sequence cut by the end of
 /// `head` counts as valid unless the file ends there), else Windows-1252.
@@ -21,8 +21,8 @@ pub(super) fn detect_encoding(head: &[u8], complete: bool) -> (&'static Encoding
     (if utf8 { UTF_8 } else { WINDOWS_1252 }, 0)
 }
 
-/// More than [`MAX_CONTROL_PERCENT`] of the characters are NUL or other control characters
-/// (tab, CR, LF and a DOS end-of-file mark do not count).
+/// More than [`MAX_CONTROL_PERCENT`] of the characters, and at least [`MIN_CONTROL_CHARS`],
+/// are NUL or other control characters (tab, CR, LF and a DOS end-of-file mark do not count).
 pub(super) fn looks_binary(text: &str) -> bool {
     let (mut total, mut control) = (0usize, 0usize);
     for c in text.chars() {
@@ -31,7 +31,8 @@ pub(super) fn looks_binary(text: &str) -> bool {
             control += 1;
         }
     }
-    control.saturating_mul(100) > total.saturating_mul(MAX_CONTROL_PERCENT)
+    control >= MIN_CONTROL_CHARS
+        && control.saturating_mul(100) > total.saturating_mul(MAX_CONTROL_PERCENT)
 }
 
 /// Zeros in every other byte, and almost none in the others: text in UTF-16.
@@ -279,6 +280,14 @@ mod tests {
         let mut text = SAMPLE.repeat(3).into_bytes();
         text.extend(b"Tea\x07,1\n\x1a");
         assert_eq!(records(open(&text)).len(), 9);
+        // Nor is a stray NUL in a short file: its cell loses it, and both rows import.
+        let file = open(b"Name,Qty\nTea\x00,1\nSugar,2\n");
+        let header = file.header().clone();
+        let rows: Vec<String> = records(file)
+            .iter()
+            .map(|r| header.validate(r).unwrap().name)
+            .collect();
+        assert_eq!(rows, ["Tea", "Sugar"]);
     }
 
     #[test]

@@ -217,6 +217,19 @@ impl HeaderMap {
                 }
             }
         }
+        // A header one slip from a synonym ("Quantitiy", "Prodcut Name") names a column no
+        // header named exactly, when the slip points to one column only.
+        for (index, key) in keys.iter().enumerate() {
+            if decided[index] {
+                continue;
+            }
+            if let Some(column) = near_synonym(key)
+                && columns[column as usize].is_none()
+            {
+                decided[index] = true;
+                columns[column as usize] = Some(index);
+            }
+        }
         for (index, key) in keys.iter().enumerate() {
             if !key.is_empty() && !decided[index] {
                 ignored.push((index, IgnoreReason::Unknown));
@@ -300,6 +313,32 @@ pub(super) fn lookup(table: &[(Column, &[&str])], key: &str) -> Option<Column> {
         .map(|(c, _)| *c)
 }
 
+/// Shortest header key read past a slip: shorter ones ("qty", "mrp") are too easily another
+/// word one letter away.
+const MIN_NEAR_KEY_CHARS: usize = 5;
+
+/// The one column a header key is one slip from (a letter added, dropped, changed, or two
+/// swapped) by its synonyms, if there is exactly one.
+fn near_synonym(key: &str) -> Option<Column> {
+    if key.chars().count() < MIN_NEAR_KEY_CHARS {
+        return None;
+    }
+    let mut found = None;
+    for (column, names) in SYNONYMS {
+        let near = names.iter().any(|n| {
+            let n = header_key(n);
+            n.chars().count() >= MIN_NEAR_KEY_CHARS && strsim::osa_distance(key, &n) == 1
+        });
+        match (near, found) {
+            (false, _) => {}
+            (true, None) => found = Some(*column),
+            (true, Some(c)) if c == *column => {}
+            (true, Some(_)) => return None,
+        }
+    }
+    found
+}
+
 pub(super) fn no_name_column(headers: &[String]) -> FileError {
     const SHOWN: usize = 20;
     let found: Vec<String> = headers
@@ -366,6 +405,29 @@ mod tests {
                 reason: IgnoreReason::Duplicate(Column::SellingPrice),
             }]
         );
+    }
+
+    #[test]
+    fn a_header_one_slip_from_a_synonym_is_read() {
+        let file = open("Prodcut Name,Quantitiy,Brnd,Sellng Price,Barcodes\nx\n".as_bytes());
+        let found: Vec<(Column, usize)> = file.header().columns().collect();
+        assert_eq!(
+            found,
+            [
+                (Column::Name, 0),
+                (Column::Quantity, 1),
+                (Column::SellingPrice, 3),
+                (Column::Barcode, 4),
+            ],
+            "'Brnd' is too short to read past a slip"
+        );
+        // An exact header wins over a near one; a near one never takes a taken column.
+        let file = open("Name,Quantity,Quantitiy\nx,1,2\n".as_bytes());
+        assert_eq!(file.header().index(Column::Quantity), Some(1));
+        assert_eq!(file.header().ignored[0].index, 2);
+        // Far from every synonym: unknown.
+        let file = open("Name,Colour\nx,red\n".as_bytes());
+        assert_eq!(file.header().ignored[0].reason, IgnoreReason::Unknown);
     }
 
     #[test]

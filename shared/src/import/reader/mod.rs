@@ -59,8 +59,11 @@ pub const MAX_ROW_BYTES: usize = 1024 * 1024;
 /// Pack size text ("500 g"), in characters.
 pub const MAX_SIZE_CHARS: usize = 50;
 /// Share of control characters (other than tab, CR, LF) in the sniffed text above which the
-/// file is taken for binary, in percent.
+/// file is taken for binary, in percent...
 const MAX_CONTROL_PERCENT: usize = 1;
+/// ...when there are at least this many: a stray NUL that some shop systems write into a cell
+/// of a short file does not make it binary (the cell loses it).
+const MIN_CONTROL_CHARS: usize = 8;
 
 /// The csv reader's buffer.
 const CSV_BUFFER: usize = 64 * 1024;

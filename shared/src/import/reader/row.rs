@@ -418,6 +418,14 @@ mod tests {
             "2.125"
         );
         assert_eq!(q("").unwrap().values.quantity, None);
+        // A count written with its word is that count.
+        for cell in ["12 pcs", "12pcs", "12 Nos", "12 PKTS", "12 units"] {
+            assert_eq!(
+                q(cell).unwrap().values.quantity,
+                Some(Quantity::parse("12").unwrap()),
+                "{cell}"
+            );
+        }
         for (cell, code, says) in [
             (
                 "-5",
@@ -425,10 +433,11 @@ mod tests {
                 "quantity '-5' must not be negative",
             ),
             (
-                "12 pcs",
+                "1 kg",
                 "invalid_quantity",
-                "quantity '12 pcs' is not a number",
+                "quantity '1 kg' is not a number",
             ),
+            ("pcs", "invalid_quantity", "is not a number"),
             ("ten", "invalid_quantity", "is not a number"),
             ("1.2345", "invalid_quantity", "more than 3 decimal places"),
             ("\"1,5\"", "invalid_quantity", "with a point"),
