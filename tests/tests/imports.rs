@@ -516,6 +516,33 @@ async fn names_in_stock(api: &TestApi) -> Vec<String> {
     names
 }
 
+/// OFF exports and many shop tools call the pack size "quantity": with a `qty` column of
+/// counts beside it, every row imports with its count, and its size picks the product.
+async fn a_quantity_column_of_pack_sizes_is_read_as_the_size(api: &TestApi) {
+    let owner = api.token(Role::StoreOwner, &[STORE]);
+    let kilo = create(
+        api,
+        &owner,
+        json!({"name": "Tata Salt 1 kg", "brand": "Tata"}),
+    )
+    .await;
+    let half = create(
+        api,
+        &owner,
+        json!({"name": "Tata Salt 500 g", "brand": "Tata"}),
+    )
+    .await;
+    api.app.catalog.publish_match_index().await.unwrap();
+    let job = import_bytes(
+        api,
+        b"name,brand,quantity,barcode,qty\nTata Salt,Tata,1 kg,,12\nTata Salt,Tata,500 g,,4 pcs\n",
+    )
+    .await;
+    assert_eq!(counts(&job), (2, 2, 0, 0), "{job:?}");
+    assert_eq!(stock(api, &owner, &kilo).await["quantity"], "12");
+    assert_eq!(stock(api, &owner, &half).await["quantity"], "4");
+}
+
 async fn malformed_files_fail_clearly_and_lose_no_good_row(api: &TestApi) {
     api.app.catalog.publish_match_index().await.unwrap();
     // Whole-file failures: a clear code and reason, nothing imported.
@@ -632,6 +659,14 @@ async fn imports_are_listed_for_their_store_only(api: &TestApi) {
 
 mod aws {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_quantity_column_of_pack_sizes_is_read_as_the_size() {
+        super::a_quantity_column_of_pack_sizes_is_read_as_the_size(
+            &catalog_tests::TestApi::aws().await,
+        )
+        .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn upload_through_s3_drives_the_import() {
         super::upload_through_s3_drives_the_import().await
     }
@@ -661,6 +696,14 @@ mod aws {
 }
 
 mod embedded {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_quantity_column_of_pack_sizes_is_read_as_the_size() {
+        super::a_quantity_column_of_pack_sizes_is_read_as_the_size(
+            &catalog_tests::TestApi::embedded().await,
+        )
+        .await
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn malformed_files_fail_clearly_and_lose_no_good_row() {
         super::malformed_files_fail_clearly_and_lose_no_good_row(

@@ -61,6 +61,32 @@ pub(super) fn strip_zero_fraction(s: &str) -> &str {
     }
 }
 
+/// Units of weight and volume: a cell that is a number with one of these is a pack size.
+const SIZE_UNITS: &[&str] = &[
+    "g", "gm", "gms", "gram", "grams", "gr", "kg", "kgs", "kilo", "mg", "ml", "l", "lt", "ltr",
+    "ltrs", "litre", "litres", "liter", "liters", "cl", "oz", "lb", "lbs",
+];
+
+/// "1 kg", "500g", "2 x 500 ml", "1.5 L": a pack size, not a count.
+pub(super) fn is_pack_size(cell: &str) -> bool {
+    let compact: String = cell
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect();
+    let unit_at = compact
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | ',' | 'x' | '*' | '×')))
+        .unwrap_or(compact.len());
+    let (number, unit) = compact.split_at(unit_at);
+    number.starts_with(|c: char| c.is_ascii_digit())
+        && SIZE_UNITS.contains(&unit.trim_end_matches('.'))
+}
+
+/// "12", "1,200", "12 pcs": a count.
+pub(super) fn is_count(cell: &str) -> bool {
+    crate::domain::Quantity::parse(&clean_number(cell)).is_ok()
+}
+
 /// Words a count is written with ("12 pcs", "6nos", "3 pkts"); a weight or volume ("1 kg") is
 /// a pack size, not a count, and stays an error.
 const COUNT_UNITS: &[&str] = &[
@@ -168,6 +194,24 @@ pub(super) fn ungroup(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use crate::import::reader::test_support::*;
+
+    #[test]
+    fn pack_sizes_and_counts_are_told_apart() {
+        for size in ["1 kg", "500g", "2 x 500 ml", "1.5 L", "200 Gms", "1ltr."] {
+            assert!(super::is_pack_size(size), "{size}");
+            assert!(!super::is_count(size), "{size}");
+        }
+        for count in ["12", "1,200", "12 pcs", "0.5"] {
+            assert!(super::is_count(count), "{count}");
+            assert!(!super::is_pack_size(count), "{count}");
+        }
+        for neither in ["", "kg", "x kg", "ten"] {
+            assert!(
+                !super::is_pack_size(neither) && !super::is_count(neither),
+                "{neither}"
+            );
+        }
+    }
 
     #[test]
     fn prices_as_people_write_them() {

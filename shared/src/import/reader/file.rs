@@ -1,6 +1,7 @@
 //! An opened file ([`CsvFile`]): the delimiter sniffed from the header line, then the records
 //! after the header, numbered as a spreadsheet shows them.
 
+use std::collections::VecDeque;
 use std::io::Read;
 use std::iter::FusedIterator;
 
@@ -8,6 +9,7 @@ use encoding_rs::Encoding;
 
 use super::cells::is_blank;
 use super::encoding::*;
+use super::header::SETTLE_ROWS;
 use super::{
     CSV_BUFFER, DECODE_BUFFER, FileError, HISTORY, HeaderMap, RecordError, RowError, SNIFF_BYTES,
 };
@@ -32,6 +34,9 @@ pub struct RawRecord {
 /// one record).
 pub struct CsvFile<R: Read> {
     records: Records<R>,
+    /// The first records, read at open so the header can be settled by them
+    /// ([`HeaderMap::settle`]); yielded before any other.
+    ahead: VecDeque<Result<RawRecord, RecordError>>,
     encoding: &'static Encoding,
     delimiter: u8,
     header: HeaderMap,
@@ -100,14 +105,24 @@ impl<R: Read> CsvFile<R> {
             }
         };
         let header = HeaderMap::new(records.cells())?;
-        Ok(CsvFile {
+        let mut file = CsvFile {
             records,
+            ahead: VecDeque::new(),
             encoding,
             delimiter,
             header,
             header_row,
             done: false,
-        })
+        };
+        while file.ahead.len() < SETTLE_ROWS {
+            match file.read_next() {
+                Some(item) => file.ahead.push_back(item),
+                None => break,
+            }
+        }
+        let sample = file.ahead.iter().filter_map(|r| r.as_ref().ok());
+        file.header.settle(sample);
+        Ok(file)
     }
 
     /// "UTF-8", "UTF-16LE", "UTF-16BE" or "windows-1252".
@@ -141,6 +156,12 @@ impl<R: Read> Iterator for CsvFile<R> {
     /// The next non-blank record; `Err(Row)` for a record the csv parser rejected (reading goes
     /// on), `Err(File)` when the file cannot be read further (then `None`).
     fn next(&mut self) -> Option<Self::Item> {
+        self.ahead.pop_front().or_else(|| self.read_next())
+    }
+}
+
+impl<R: Read> CsvFile<R> {
+    fn read_next(&mut self) -> Option<Result<RawRecord, RecordError>> {
         while !self.done {
             match self.records.next_record() {
                 Next::End => self.done = true,

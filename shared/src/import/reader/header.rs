@@ -1,8 +1,8 @@
 //! The header: which cell is which [`Column`], by synonyms kept as data ([`SYNONYMS`]) and
 //! compared case-, space- and punctuation-insensitively.
 
-use super::FileError;
-use super::cells::shorten;
+use super::cells::{is_blank, is_count, is_pack_size, shorten};
+use super::{FileError, RawRecord};
 
 /// What a header cell can mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -190,6 +190,9 @@ pub struct HeaderMap {
     columns: [Option<usize>; COLUMNS],
     /// Unknown and duplicate columns, in header order. Empty header cells are not listed.
     pub ignored: Vec<IgnoredColumn>,
+    /// What the first rows decided that the header alone could not, for telling the user
+    /// ("'Quantity' holds pack sizes ...").
+    pub settled: Vec<String>,
 }
 
 impl HeaderMap {
@@ -251,7 +254,52 @@ impl HeaderMap {
             headers,
             columns,
             ignored,
+            settled: Vec::new(),
         })
+    }
+
+    /// Decides by the first rows what the header alone cannot: a count column whose cells are
+    /// mostly pack sizes ("1 kg", as OFF exports and many shop tools call the size "quantity")
+    /// is the size column (when none is named), and a later column the header also named a
+    /// count, whose cells are mostly counts, is the count. The same rows decide the same way
+    /// on every read of the file, so a resumed import reads its columns as the first run did.
+    pub fn settle<'a>(&mut self, rows: impl IntoIterator<Item = &'a RawRecord> + Clone) {
+        let Some(count) = self.index(Column::Quantity) else {
+            return;
+        };
+        if !mostly(rows.clone(), count, is_pack_size) {
+            return;
+        }
+        let other_count = self.ignored.iter().position(|i| {
+            i.reason == IgnoreReason::Duplicate(Column::Quantity)
+                && mostly(rows.clone(), i.index, is_count)
+        });
+        let count_header = self.headers[count].clone();
+        self.columns[Column::Quantity as usize] = None;
+        if let Some(at) = other_count {
+            let other = self.ignored.remove(at);
+            self.columns[Column::Quantity as usize] = Some(other.index);
+            self.settled.push(format!(
+                "'{}' holds counts: read as the quantity",
+                other.header
+            ));
+        }
+        if self.columns[Column::Size as usize].is_none() {
+            self.columns[Column::Size as usize] = Some(count);
+            self.settled.push(format!(
+                "'{count_header}' holds pack sizes (like '1 kg'): read as the size"
+            ));
+        } else {
+            self.ignored.push(IgnoredColumn {
+                index: count,
+                header: count_header.clone(),
+                reason: IgnoreReason::Duplicate(Column::Size),
+            });
+            self.ignored.sort_by_key(|i| i.index);
+            self.settled.push(format!(
+                "'{count_header}' holds pack sizes (like '1 kg') and a size column exists: ignored"
+            ));
+        }
     }
 
     /// The header cells as written.
@@ -311,6 +359,32 @@ pub(super) fn lookup(table: &[(Column, &[&str])], key: &str) -> Option<Column> {
         .iter()
         .find(|(_, names)| names.iter().any(|n| header_key(n) == key))
         .map(|(c, _)| *c)
+}
+
+/// Rows [`HeaderMap::settle`] looks at.
+pub const SETTLE_ROWS: usize = 50;
+/// Share of a column's non-blank sampled cells that decides what it holds, in percent...
+const MOSTLY_PERCENT: usize = 80;
+/// ...of at least this many (one odd cell is that row's problem, not the column's).
+const MIN_SAMPLE_CELLS: usize = 2;
+
+/// At least [`MOSTLY_PERCENT`] of the non-blank cells of column `index` in `rows` pass `test`,
+/// and there are at least [`MIN_SAMPLE_CELLS`].
+fn mostly<'a>(
+    rows: impl IntoIterator<Item = &'a RawRecord>,
+    index: usize,
+    test: fn(&str) -> bool,
+) -> bool {
+    let (mut seen, mut passed) = (0usize, 0usize);
+    for cell in rows
+        .into_iter()
+        .filter_map(|r| r.cells.get(index))
+        .filter(|c| !is_blank(c))
+    {
+        seen += 1;
+        passed += usize::from(test(cell));
+    }
+    seen >= MIN_SAMPLE_CELLS && passed * 100 >= seen * MOSTLY_PERCENT
 }
 
 /// Shortest header key read past a slip: shorter ones ("qty", "mrp") are too easily another
@@ -404,6 +478,49 @@ mod tests {
                 header: "Price (Rs)".into(),
                 reason: IgnoreReason::Duplicate(Column::SellingPrice),
             }]
+        );
+    }
+
+    #[test]
+    fn a_count_column_of_pack_sizes_is_the_size_and_another_count_column_counts() {
+        let data = "name,brand,quantity,barcode,qty\n\
+                    Tata Salt,Tata,1 kg,,12\n\
+                    Amul Butter,Amul,100 g,,4 pcs\n\
+                    Surf Excel,,,,3\n";
+        let file = open(data.as_bytes());
+        let header = file.header().clone();
+        assert_eq!(header.index(Column::Quantity), Some(4));
+        assert_eq!(header.index(Column::Size), Some(2));
+        assert!(header.ignored.is_empty(), "{:?}", header.ignored);
+        assert_eq!(header.settled.len(), 2, "{:?}", header.settled);
+        let rows: Vec<(String, Option<String>, String)> = records(file)
+            .iter()
+            .map(|r| {
+                let row = header.validate(r).unwrap();
+                (row.name, row.size, row.values.quantity.unwrap().to_string())
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("Tata Salt".into(), Some("1 kg".into()), "12".into()),
+                ("Amul Butter".into(), Some("100 g".into()), "4".into()),
+                ("Surf Excel".into(), None, "3".into()),
+            ]
+        );
+
+        // Counts in the quantity column: nothing changes.
+        let file = open("name,quantity,qty\nSalt,12,1 kg\n".as_bytes());
+        assert_eq!(file.header().index(Column::Quantity), Some(1));
+        assert!(file.header().settled.is_empty());
+        // Sizes and no other count: the sizes are the size, and the file states no count.
+        let file = open("name,quantity\nSalt,1 kg\nSugar,500 g\n".as_bytes());
+        assert_eq!(
+            (
+                file.header().index(Column::Size),
+                file.header().index(Column::Quantity)
+            ),
+            (Some(1), None)
         );
     }
 
