@@ -541,6 +541,20 @@ async fn a_quantity_column_of_pack_sizes_is_read_as_the_size(api: &TestApi) {
     assert_eq!(counts(&job), (2, 2, 0, 0), "{job:?}");
     assert_eq!(stock(api, &owner, &kilo).await["quantity"], "12");
     assert_eq!(stock(api, &owner, &half).await["quantity"], "4");
+    // The job says which header it read as what, and why.
+    let r = api.get(&format!("/v1/jobs/{}", job.job_id), &owner).await;
+    let columns = r.body["columns"].as_array().unwrap();
+    for (column, header) in [("name", "name"), ("quantity", "qty"), ("size", "quantity")] {
+        assert!(
+            columns.contains(&json!({"column": column, "header": header})),
+            "{column}: {columns:?}"
+        );
+    }
+    let notes = r.body["column_notes"].as_array().unwrap();
+    assert!(
+        notes[0].as_str().unwrap().contains("'qty' holds counts"),
+        "{notes:?}"
+    );
 }
 
 async fn malformed_files_fail_clearly_and_lose_no_good_row(api: &TestApi) {

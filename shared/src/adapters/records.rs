@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    CsvJob, Gtin, ImageUrls, InventoryDetails, InventoryItem, JobCheckpoint, JobCounters, JobId,
-    JobStatus, MatchReview, Money, Product, ProductId, ProductSource, Quantity, RegionCode,
-    ReviewCandidate, StoreId, Timestamp, VerificationStatus,
+    ColumnUse, CsvJob, Gtin, ImageUrls, InventoryDetails, InventoryItem, JobCheckpoint,
+    JobCounters, JobId, JobStatus, MatchReview, Money, Product, ProductId, ProductSource, Quantity,
+    RegionCode, ReviewCandidate, StoreId, Timestamp, VerificationStatus,
 };
 use crate::ports::StorageError;
 
@@ -335,6 +335,10 @@ pub struct JobRecord {
     pub failure_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<ColumnUse>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub column_notes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<CheckpointRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -376,6 +380,8 @@ impl From<&CsvJob> for JobRecord {
             report_key: j.report_key.clone(),
             failure_reason: j.failure_reason.clone(),
             failure_code: j.failure_code.clone(),
+            columns: j.columns.clone(),
+            column_notes: j.column_notes.clone(),
             checkpoint: j.checkpoint.map(|c| CheckpointRecord {
                 next_row: c.next_row,
                 bytes_read: c.bytes_read,
@@ -429,6 +435,8 @@ impl TryFrom<JobRecord> for CsvJob {
             report_key: r.report_key,
             failure_reason: r.failure_reason,
             failure_code: r.failure_code,
+            columns: r.columns,
+            column_notes: r.column_notes,
             checkpoint,
             lease_until: r.lease_until.as_deref().map(|s| ts(what, s)).transpose()?,
             created_by: r.created_by,

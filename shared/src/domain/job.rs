@@ -72,6 +72,15 @@ pub struct JobCheckpoint {
     pub counters: JobCounters,
 }
 
+/// A column the import reads, and the header cell it reads it from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ColumnUse {
+    /// `name`, `quantity`, `selling_price`, `barcode`, `size`, ...
+    pub column: String,
+    /// The header cell as the file wrote it.
+    pub header: String,
+}
+
 /// How long a run holds a job without a word: a run renews it with every progress save (every
 /// few seconds), so it lapses soon after the run dies, and well before the import queue
 /// redelivers the dead run's message (16 minutes), which then finds the job free.
@@ -95,6 +104,11 @@ pub struct CsvJob {
     pub failure_reason: Option<String>,
     /// A stable code for the failure (`no_name_column`, `empty_file`, `not_text`, `no_rows`, ...).
     pub failure_code: Option<String>,
+    /// Which header the import read as which column (empty until the file is opened).
+    pub columns: Vec<ColumnUse>,
+    /// What the first rows decided that the header alone could not ("'quantity' holds pack
+    /// sizes (like '1 kg'): read as the size").
+    pub column_notes: Vec<String>,
     #[serde(skip)]
     pub checkpoint: Option<JobCheckpoint>,
     /// A run is working on the job until then (see [`JOB_LEASE`]).
@@ -121,6 +135,8 @@ impl CsvJob {
             report_key: None,
             failure_reason: None,
             failure_code: None,
+            columns: Vec::new(),
+            column_notes: Vec::new(),
             checkpoint: None,
             lease_until: None,
             created_by: created_by.to_string(),

@@ -20,8 +20,8 @@ pub use gtin::{Gtin, GtinError, check_digit};
 pub use ids::{IdError, IdempotencyKey, JobId, ProductId, StoreId};
 pub use inventory::{Adjustment, AdjustmentReason, InventoryDetails, InventoryItem, Operation};
 pub use job::{
-    CsvJob, JOB_LEASE, JobCheckpoint, JobCounters, JobStatus, parse_upload_key, report_key,
-    state_key, upload_key,
+    ColumnUse, CsvJob, JOB_LEASE, JobCheckpoint, JobCounters, JobStatus, parse_upload_key,
+    report_key, state_key, upload_key,
 };
 pub use product::{
     ImageUrls, MAX_REVIEW_CANDIDATES, MatchReview, Product, ProductChanges, ProductContent,

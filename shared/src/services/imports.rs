@@ -32,8 +32,8 @@ use tokio::sync::mpsc;
 use super::{Catalog, ServiceError, ServiceResult};
 use crate::auth::{Principal, Role};
 use crate::domain::{
-    CsvJob, FieldErrors, InventoryItem, JOB_LEASE, JobCheckpoint, JobCounters, JobId, JobStatus,
-    Product, ProductId, StoreId, Timestamp, parse_upload_key, report_key, state_key,
+    ColumnUse, CsvJob, FieldErrors, InventoryItem, JOB_LEASE, JobCheckpoint, JobCounters, JobId,
+    JobStatus, Product, ProductId, StoreId, Timestamp, parse_upload_key, report_key, state_key,
 };
 use crate::import::plan::{Plan, Planner, RowPlan};
 use crate::import::reader::{CsvFile, FileError, RecordError, RowError};
@@ -155,6 +155,8 @@ type Stocked = Arc<Mutex<Option<std::collections::HashSet<ProductId>>>>;
 enum Msg {
     Opened {
         headers: Vec<String>,
+        columns: Vec<ColumnUse>,
+        notes: Vec<String>,
     },
     Chunk(Chunk),
     /// The end of the file.
@@ -422,9 +424,18 @@ impl Catalog {
                 Err(e) => return drop(tx.blocking_send(Msg::Failed(e))),
             };
             let header = file.header().clone();
+            let columns = header
+                .columns()
+                .map(|(column, i)| ColumnUse {
+                    column: column.as_str().to_string(),
+                    header: header.headers()[i].clone(),
+                })
+                .collect();
             if tx
                 .blocking_send(Msg::Opened {
                     headers: file.headers_raw().to_vec(),
+                    columns,
+                    notes: header.settled.clone(),
                 })
                 .is_err()
             {
@@ -505,7 +516,12 @@ impl Catalog {
                 settled = inflight.next(), if !inflight.is_empty() => settled,
                 msg = rx.recv(), if room => {
                     match msg {
-                        Some(Msg::Opened { headers: h }) => headers = h,
+                        Some(Msg::Opened { headers: h, columns, notes }) => {
+                            headers = h;
+                            // Saved with the job's next progress.
+                            job.columns = columns;
+                            job.column_notes = notes;
+                        }
                         Some(Msg::Chunk(mut chunk)) => {
                             let writes = std::mem::take(&mut chunk.writes);
                             let write = self.write_chunk(
