@@ -74,47 +74,46 @@ pub struct AwsClients {
 
 /// How long a call to AWS may take, so that none waits forever on a server that accepted the
 /// connection and never answers: a call over its budget fails as `unavailable` (503 with
-/// `Retry-After` at the edge). Each budget is (connect, read, one attempt, the whole call with
-/// the SDK's retries). An API request also stops at its Lambda's deadline
+/// `Retry-After` at the edge). An API request also stops at its Lambda's deadline
 /// (`http::layers`), whichever comes first.
+///
+/// DynamoDB and the messaging services get a connect and a whole-call budget only: a timed-out
+/// *attempt* is retried by the SDK, and a write that committed but answered late (an `ADD`, a
+/// conditional job save) must not be sent twice. S3's calls are idempotent (a PUT of the same
+/// bytes, a GET), so a silent attempt is cut short and retried; a PUT's attempt grows with its
+/// size (`adapters::s3`), as the read timeout covers sending the body too.
 #[cfg(feature = "aws")]
 pub mod budgets {
     use std::time::Duration;
 
     use aws_smithy_types::timeout::TimeoutConfig;
 
-    const fn secs(s: u64) -> Duration {
-        Duration::from_secs(s)
-    }
+    /// To open a connection, for every service.
+    pub const CONNECT: Duration = Duration::from_secs(1);
+    /// A whole DynamoDB, SSM, SQS or EventBridge call, retries included.
+    pub const CALL: Duration = Duration::from_secs(5);
+    /// An S3 request whose answer does not start within this is cut short and retried.
+    pub const S3_READ: Duration = Duration::from_secs(3);
+    /// One S3 attempt, and a whole S3 call.
+    pub const S3_ATTEMPT: Duration = Duration::from_secs(10);
+    pub const S3_CALL: Duration = Duration::from_secs(30);
 
-    fn config(
-        connect: Duration,
-        read: Duration,
-        attempt: Duration,
-        call: Duration,
-    ) -> TimeoutConfig {
+    /// DynamoDB, SSM, SQS, EventBridge.
+    pub fn call() -> TimeoutConfig {
         TimeoutConfig::builder()
-            .connect_timeout(connect)
-            .read_timeout(read)
-            .operation_attempt_timeout(attempt)
-            .operation_timeout(call)
+            .connect_timeout(CONNECT)
+            .operation_timeout(CALL)
             .build()
     }
 
-    /// DynamoDB: single-digit milliseconds when well; 1 s to connect, 2 s an attempt, 5 s a call.
-    pub fn dynamodb() -> TimeoutConfig {
-        config(secs(1), secs(2), secs(2), secs(5))
-    }
-
-    /// S3: objects up to the 80 MB index snapshot and 100 MiB uploads move within an attempt;
-    /// a connection silent for 3 s is dead. 1 s to connect, 20 s an attempt, 30 s a call.
+    /// S3 reads and small writes (a PUT overrides it by its size).
     pub fn s3() -> TimeoutConfig {
-        config(secs(1), secs(3), secs(20), secs(30))
-    }
-
-    /// SSM, SQS, EventBridge: one small message each; 1 s to connect, 2 s an attempt, 5 s a call.
-    pub fn messaging() -> TimeoutConfig {
-        config(secs(1), secs(2), secs(2), secs(5))
+        TimeoutConfig::builder()
+            .connect_timeout(CONNECT)
+            .read_timeout(S3_READ)
+            .operation_attempt_timeout(S3_ATTEMPT)
+            .operation_timeout(S3_CALL)
+            .build()
     }
 }
 
@@ -125,7 +124,7 @@ impl AwsClients {
         AwsClients {
             dynamodb: aws_sdk_dynamodb::Client::from_conf(
                 aws_sdk_dynamodb::config::Builder::from(sdk)
-                    .timeout_config(budgets::dynamodb())
+                    .timeout_config(budgets::call())
                     .build(),
             ),
             s3: aws_sdk_s3::Client::from_conf(
@@ -136,17 +135,17 @@ impl AwsClients {
             ),
             ssm: aws_sdk_ssm::Client::from_conf(
                 aws_sdk_ssm::config::Builder::from(sdk)
-                    .timeout_config(budgets::messaging())
+                    .timeout_config(budgets::call())
                     .build(),
             ),
             sqs: aws_sdk_sqs::Client::from_conf(
                 aws_sdk_sqs::config::Builder::from(sdk)
-                    .timeout_config(budgets::messaging())
+                    .timeout_config(budgets::call())
                     .build(),
             ),
             eventbridge: aws_sdk_eventbridge::Client::from_conf(
                 aws_sdk_eventbridge::config::Builder::from(sdk)
-                    .timeout_config(budgets::messaging())
+                    .timeout_config(budgets::call())
                     .build(),
             ),
         }

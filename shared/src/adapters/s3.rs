@@ -59,6 +59,24 @@ impl S3Blobs {
     }
 }
 
+/// The slowest upload a PUT's budget allows for, in bytes per second.
+const MIN_UPLOAD_BYTES_PER_SEC: u64 = 2 * 1024 * 1024;
+
+/// A PUT's budget: the read timeout would also cover sending the body, so there is none; an
+/// attempt has the usual budget plus the time to send `len` bytes at
+/// [`MIN_UPLOAD_BYTES_PER_SEC`] (an 80 MB index snapshot: 50 s), and the call three attempts.
+fn put_budget(len: usize) -> aws_smithy_types::timeout::TimeoutConfig {
+    use crate::app::budgets::{CONNECT, S3_ATTEMPT};
+    let attempt = S3_ATTEMPT + Duration::from_secs(len as u64 / MIN_UPLOAD_BYTES_PER_SEC);
+    // Disabled, not unset: an unset field of an override keeps the client's.
+    aws_smithy_types::timeout::TimeoutConfig::builder()
+        .connect_timeout(CONNECT)
+        .disable_read_timeout()
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(attempt * 3)
+        .build()
+}
+
 fn s3_err<E, R>(e: SdkError<E, R>) -> StorageError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -120,12 +138,15 @@ impl BlobStore for S3Blobs {
     }
 
     async fn put(&self, key: &BlobKey, bytes: Bytes, content_type: &str) -> StorageResult<()> {
+        let budget = put_budget(bytes.len());
         self.client
             .put_object()
             .bucket(&self.bucket)
             .key(key.as_str())
             .content_type(content_type)
             .body(ByteStream::from(bytes))
+            .customize()
+            .config_override(aws_sdk_s3::config::Builder::default().timeout_config(budget))
             .send()
             .await
             .map_err(s3_err)?;
@@ -207,5 +228,27 @@ impl BlobStore for S3Blobs {
             .await
             .map_err(s3_err)?;
         Ok(presigned(p, ttl))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::put_budget;
+
+    #[test]
+    fn a_put_has_time_for_its_size_and_no_read_timeout() {
+        let snapshot = put_budget(80 * 1024 * 1024);
+        assert_eq!(
+            snapshot.operation_attempt_timeout(),
+            Some(Duration::from_secs(50))
+        );
+        assert_eq!(snapshot.operation_timeout(), Some(Duration::from_secs(150)));
+        assert_eq!(snapshot.read_timeout(), None);
+        assert_eq!(
+            put_budget(1000).operation_attempt_timeout(),
+            Some(Duration::from_secs(10))
+        );
     }
 }

@@ -121,14 +121,24 @@ pub static JOBS_GET: Route = Route {
     endpoint: || routes!(jobs::get),
 };
 
+/// The longest a function's init waits for its warm-up (Lambda allows an init 10 s).
+pub const WARM_UP_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Route {
     /// Does at a function's init what the route's first request would otherwise wait for: the
-    /// match index (products-match; a failure is logged, and the first request tries again) and
-    /// the OpenAPI document.
+    /// match index (products-match; a failure, or more than [`WARM_UP_BUDGET`], is logged and
+    /// the first request tries again) and the OpenAPI document.
     pub async fn warm_up(&'static self, app: &App) {
         if std::ptr::eq(self, &PRODUCTS_MATCH) {
-            if let Err(e) = app.catalog.match_index().await {
-                tracing::warn!(error = %e, "no match index at init; the first request loads it");
+            match tokio::time::timeout(WARM_UP_BUDGET, app.catalog.match_index()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "no match index at init; the first request loads it")
+                }
+                Err(_) => tracing::warn!(
+                    budget_ms = WARM_UP_BUDGET.as_millis() as u64,
+                    "the match index did not load at init; the first request loads it"
+                ),
             }
         } else if std::ptr::eq(self, &OPENAPI) {
             openapi::warm_up();

@@ -87,6 +87,18 @@ pub(super) fn is_count(cell: &str) -> bool {
     crate::domain::Quantity::parse(&clean_number(cell)).is_ok()
 }
 
+/// `s` without control characters (a stray NUL from a shop system).
+pub(super) fn without_controls(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        s.chars()
+            .filter(|c| !c.is_control())
+            .collect::<String>()
+            .into()
+    } else {
+        s.into()
+    }
+}
+
 /// Words a count is written with ("12 pcs", "6nos", "3 pkts"); a weight or volume ("1 kg") is
 /// a pack size, not a count, and stays an error.
 const COUNT_UNITS: &[&str] = &[
@@ -97,6 +109,7 @@ const COUNT_UNITS: &[&str] = &[
 /// A count as a person writes it: trimmed, a count word after it dropped, thousands
 /// separators dropped.
 pub(super) fn clean_number(s: &str) -> String {
+    let s = &without_controls(s);
     let s = s.trim();
     let bare = COUNT_UNITS
         .iter()
@@ -113,6 +126,7 @@ pub(super) const CURRENCY_SUFFIXES: &[&str] = &["/-", "₹", "rs.", "rs", "inr",
 /// A price as a person writes it ("₹28", "Rs. 1,299.00", "28/-", "INR 28"): currency and
 /// thousands separators dropped, a minus sign kept wherever it was.
 pub(super) fn clean_money(s: &str) -> String {
+    let s = &without_controls(s);
     let mut rest = s.trim();
     let mut negative = false;
     loop {

@@ -288,6 +288,17 @@ mod tests {
             .map(|r| header.validate(r).unwrap().name)
             .collect();
         assert_eq!(rows, ["Tea", "Sugar"]);
+        // ...in a number, a barcode or a header cell too.
+        let file = open(b"Name\x00,Qty,MRP,Barcode\nTea,1\x00,2\x00,8901058\x00000290\n");
+        let header = file.header().clone();
+        let row = header.validate(&records(file)[0]).unwrap();
+        assert_eq!(
+            (
+                row.values.quantity.unwrap().to_string(),
+                row.barcode.unwrap().to_string()
+            ),
+            ("1".to_string(), "8901058000290".to_string())
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use encoding_rs::Encoding;
 
 use super::cells::is_blank;
 use super::encoding::*;
-use super::header::SETTLE_ROWS;
+use super::header::{SETTLE_BYTES, SETTLE_ROWS};
 use super::{
     CSV_BUFFER, DECODE_BUFFER, FileError, HISTORY, HeaderMap, RecordError, RowError, SNIFF_BYTES,
 };
@@ -114,11 +114,19 @@ impl<R: Read> CsvFile<R> {
             header_row,
             done: false,
         };
-        while file.ahead.len() < SETTLE_ROWS {
-            match file.read_next() {
-                Some(item) => file.ahead.push_back(item),
-                None => break,
+        let mut held = 0usize;
+        while file.ahead.len() < SETTLE_ROWS && held <= SETTLE_BYTES {
+            let Some(item) = file.read_next() else {
+                break;
+            };
+            if let Ok(record) = &item {
+                held += record
+                    .cells
+                    .iter()
+                    .map(|c| c.len() + std::mem::size_of::<String>())
+                    .sum::<usize>();
             }
+            file.ahead.push_back(item);
         }
         let sample = file.ahead.iter().filter_map(|r| r.as_ref().ok());
         file.header.settle(sample);

@@ -203,12 +203,15 @@ impl HeaderMap {
         let mut columns = [None; COLUMNS];
         let mut ignored = Vec::new();
         let mut decided = vec![false; keys.len()];
-        for table in [SYNONYMS, FALLBACK_SYNONYMS] {
+        // Exact synonyms first, then a header one slip from a synonym ("Quantitiy", "Prodcut
+        // Name"), then the fallbacks ("Code" is the barcode only if nothing else is).
+        let passes: [fn(&str) -> Option<Column>; 3] = [exact_synonym, near_synonym, fallback];
+        for find in passes {
             for (index, key) in keys.iter().enumerate() {
                 if key.is_empty() || decided[index] {
                     continue;
                 }
-                let Some(column) = lookup(table, key) else {
+                let Some(column) = find(key) else {
                     continue;
                 };
                 decided[index] = true;
@@ -218,19 +221,6 @@ impl HeaderMap {
                 } else {
                     ignored.push((index, IgnoreReason::Duplicate(column)));
                 }
-            }
-        }
-        // A header one slip from a synonym ("Quantitiy", "Prodcut Name") names a column no
-        // header named exactly, when the slip points to one column only.
-        for (index, key) in keys.iter().enumerate() {
-            if decided[index] {
-                continue;
-            }
-            if let Some(column) = near_synonym(key)
-                && columns[column as usize].is_none()
-            {
-                decided[index] = true;
-                columns[column as usize] = Some(index);
             }
         }
         for (index, key) in keys.iter().enumerate() {
@@ -258,10 +248,10 @@ impl HeaderMap {
         })
     }
 
-    /// Decides by the first rows what the header alone cannot: a count column whose cells are
-    /// mostly pack sizes ("1 kg", as OFF exports and many shop tools call the size "quantity")
-    /// is the size column (when none is named), and a later column the header also named a
-    /// count, whose cells are mostly counts, is the count. The same rows decide the same way
+    /// Decides by the first rows what the header alone cannot: when two columns could be the
+    /// count and the first one's cells are mostly pack sizes ("1 kg", as OFF exports and many
+    /// shop tools call the size "quantity"), it is the size column (when none is named) and
+    /// the other, whose cells are mostly counts, is the count. The same rows decide the same way
     /// on every read of the file, so a resumed import reads its columns as the first run did.
     pub fn settle<'a>(&mut self, rows: impl IntoIterator<Item = &'a RawRecord> + Clone) {
         let Some(count) = self.index(Column::Quantity) else {
@@ -270,20 +260,21 @@ impl HeaderMap {
         if !mostly(rows.clone(), count, is_pack_size) {
             return;
         }
-        let other_count = self.ignored.iter().position(|i| {
+        // Only when another column could be the count: a lone count column of weights may be
+        // loose stock ("25 kg" of rice), and its rows say so as `invalid_quantity` errors.
+        let Some(at) = self.ignored.iter().position(|i| {
             i.reason == IgnoreReason::Duplicate(Column::Quantity)
                 && mostly(rows.clone(), i.index, is_count)
-        });
+        }) else {
+            return;
+        };
         let count_header = self.headers[count].clone();
-        self.columns[Column::Quantity as usize] = None;
-        if let Some(at) = other_count {
-            let other = self.ignored.remove(at);
-            self.columns[Column::Quantity as usize] = Some(other.index);
-            self.settled.push(format!(
-                "'{}' holds counts: read as the quantity",
-                other.header
-            ));
-        }
+        let other = self.ignored.remove(at);
+        self.columns[Column::Quantity as usize] = Some(other.index);
+        self.settled.push(format!(
+            "'{}' holds counts: read as the quantity",
+            other.header
+        ));
         if self.columns[Column::Size as usize].is_none() {
             self.columns[Column::Size as usize] = Some(count);
             self.settled.push(format!(
@@ -347,11 +338,20 @@ pub(super) fn key_chars(header: &str, drop_notes: bool) -> String {
             ')' | ']' if drop_notes => depth = depth.saturating_sub(1),
             _ if depth > 0 => {}
             '(' | ')' | '[' | ']' | '_' | '-' | '.' | '\u{feff}' => {}
+            c if c.is_control() => {}
             c if c.is_whitespace() => {}
             c => key.extend(c.to_lowercase()),
         }
     }
     key
+}
+
+fn exact_synonym(key: &str) -> Option<Column> {
+    lookup(SYNONYMS, key)
+}
+
+fn fallback(key: &str) -> Option<Column> {
+    lookup(FALLBACK_SYNONYMS, key)
 }
 
 pub(super) fn lookup(table: &[(Column, &[&str])], key: &str) -> Option<Column> {
@@ -361,8 +361,10 @@ pub(super) fn lookup(table: &[(Column, &[&str])], key: &str) -> Option<Column> {
         .map(|(c, _)| *c)
 }
 
-/// Rows [`HeaderMap::settle`] looks at.
+/// Rows [`HeaderMap::settle`] looks at...
 pub const SETTLE_ROWS: usize = 50;
+/// ...as long as they hold at most this much memory (a record may be 1 MiB of cells).
+pub const SETTLE_BYTES: usize = 1024 * 1024;
 /// Share of a column's non-blank sampled cells that decides what it holds, in percent...
 const MOSTLY_PERCENT: usize = 80;
 /// ...of at least this many (one odd cell is that row's problem, not the column's).
@@ -387,12 +389,18 @@ fn mostly<'a>(
     seen >= MIN_SAMPLE_CELLS && passed * 100 >= seen * MOSTLY_PERCENT
 }
 
-/// Shortest header key read past a slip: shorter ones ("qty", "mrp") are too easily another
-/// word one letter away.
-const MIN_NEAR_KEY_CHARS: usize = 5;
+/// Shortest header key (and synonym) read past a slip: shorter ones ("qty", "count") are too
+/// easily another word one letter away ("county").
+const MIN_NEAR_KEY_CHARS: usize = 6;
 
-/// The one column a header key is one slip from (a letter added, dropped, changed, or two
-/// swapped) by its synonyms, if there is exactly one.
+/// One slip apart: a letter added or dropped, or two neighbours swapped (optimal string
+/// alignment distance 1, from strsim). Not a letter changed: "height" is not "weight".
+fn one_slip(key: &str, synonym: &str) -> bool {
+    key.chars().count() != synonym.chars().count() && strsim::osa_distance(key, synonym) == 1
+        || strsim::osa_distance(key, synonym) == 1 && strsim::hamming(key, synonym) == Ok(2)
+}
+
+/// The one column a header key is one slip from by its synonyms, if there is exactly one.
 fn near_synonym(key: &str) -> Option<Column> {
     if key.chars().count() < MIN_NEAR_KEY_CHARS {
         return None;
@@ -401,7 +409,7 @@ fn near_synonym(key: &str) -> Option<Column> {
     for (column, names) in SYNONYMS {
         let near = names.iter().any(|n| {
             let n = header_key(n);
-            n.chars().count() >= MIN_NEAR_KEY_CHARS && strsim::osa_distance(key, &n) == 1
+            n.chars().count() >= MIN_NEAR_KEY_CHARS && one_slip(key, &n)
         });
         match (near, found) {
             (false, _) => {}
@@ -513,14 +521,15 @@ mod tests {
         let file = open("name,quantity,qty\nSalt,12,1 kg\n".as_bytes());
         assert_eq!(file.header().index(Column::Quantity), Some(1));
         assert!(file.header().settled.is_empty());
-        // Sizes and no other count: the sizes are the size, and the file states no count.
+        // Weights and no other count column: maybe loose stock in kg; left as the count, so
+        // its rows say what is wrong.
         let file = open("name,quantity\nSalt,1 kg\nSugar,500 g\n".as_bytes());
         assert_eq!(
             (
                 file.header().index(Column::Size),
                 file.header().index(Column::Quantity)
             ),
-            (Some(1), None)
+            (None, Some(1))
         );
     }
 
@@ -542,9 +551,26 @@ mod tests {
         let file = open("Name,Quantity,Quantitiy\nx,1,2\n".as_bytes());
         assert_eq!(file.header().index(Column::Quantity), Some(1));
         assert_eq!(file.header().ignored[0].index, 2);
-        // Far from every synonym: unknown.
-        let file = open("Name,Colour\nx,red\n".as_bytes());
-        assert_eq!(file.header().ignored[0].reason, IgnoreReason::Unknown);
+        // Far from every synonym: unknown. A changed letter is another word, and short
+        // headers are too close to other words.
+        for header in ["Colour", "Height", "County", "EAN14"] {
+            let data = format!("Name,{header}\nx,1\n");
+            let file = open(data.as_bytes());
+            assert_eq!(
+                file.header().ignored[0].reason,
+                IgnoreReason::Unknown,
+                "{header}"
+            );
+        }
+        // A slip is read before the fallbacks: "Barcodes" is the barcode, not "Code".
+        let file = open("Name,Code,Barcodes\nx,A1,8901058000290\n".as_bytes());
+        assert_eq!(file.header().index(Column::Barcode), Some(2));
+        // A near duplicate is a duplicate (and so a candidate for the count).
+        let file = open("Name,Quantity,Quantitiy\nx,1,2\n".as_bytes());
+        assert_eq!(
+            file.header().ignored[0].reason,
+            IgnoreReason::Duplicate(Column::Quantity)
+        );
     }
 
     #[test]

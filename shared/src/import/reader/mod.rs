@@ -1,7 +1,8 @@
 //! Reading a store's uploaded stock list: bytes in, numbered and validated rows out, streaming.
 //!
 //! Owns everything between the raw file and a typed [`ImportRow`], with memory flat whatever
-//! the file size (the file is never held whole):
+//! the file size (the file is never held whole; the first rows, read ahead to settle the
+//! header, are bounded by `SETTLE_ROWS` and `SETTLE_BYTES`):
 //! - the encoding: UTF-8 with or without BOM, UTF-16 LE/BE with BOM, else Windows-1252, decided
 //!   from the BOM or the first [`SNIFF_BYTES`] and decoded by a streaming [`Read`](std::io::Read) adapter;
 //! - the delimiter (`,` `;` or tab), sniffed from the header line;
@@ -58,8 +59,8 @@ pub const MAX_CELLS: usize = 100;
 pub const MAX_ROW_BYTES: usize = 1024 * 1024;
 /// Pack size text ("500 g"), in characters.
 pub const MAX_SIZE_CHARS: usize = 50;
-/// Share of control characters (other than tab, CR, LF) in the sniffed text above which the
-/// file is taken for binary, in percent...
+/// Share of control characters (other than tab, CR, LF and a DOS end-of-file mark) in the
+/// sniffed text above which the file is taken for binary, in percent...
 const MAX_CONTROL_PERCENT: usize = 1;
 /// ...when there are at least this many: a stray NUL that some shop systems write into a cell
 /// of a short file does not make it binary (the cell loses it).

@@ -222,7 +222,7 @@ impl<'a> RowCheck<'a> {
         let (header, value) = self.cell(Column::Barcode)?;
         let compact: String = value
             .chars()
-            .filter(|c| !c.is_whitespace() && *c != '-')
+            .filter(|c| !c.is_whitespace() && !c.is_control() && *c != '-')
             .collect();
         let compact = compact.strip_prefix('\'').unwrap_or(&compact);
         if is_scientific(compact) {
