@@ -78,7 +78,9 @@ pub(super) fn is_pack_size(cell: &str) -> bool {
         .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | ',' | 'x' | '*' | '×')))
         .unwrap_or(compact.len());
     let (number, unit) = compact.split_at(unit_at);
+    // The number ends in a digit: "2x500 ml" is a size, "6xl" a garment's.
     number.starts_with(|c: char| c.is_ascii_digit())
+        && number.ends_with(|c: char| c.is_ascii_digit())
         && SIZE_UNITS.contains(&unit.trim_end_matches('.'))
 }
 
@@ -100,10 +102,10 @@ pub(super) fn without_controls(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Words a count is written with ("12 pcs", "6nos", "3 pkts"); a weight or volume ("1 kg") is
-/// a pack size, not a count, and stays an error.
+/// a pack size, not a count, and stays an error, and so does "24 pack" (a case size?).
 const COUNT_UNITS: &[&str] = &[
     "pieces", "piece", "pcs.", "pcs", "pc.", "pc", "nos.", "nos", "no.", "no", "units", "unit",
-    "packets", "packet", "pkts.", "pkts", "pkt.", "pkt", "packs", "pack",
+    "packets", "packet", "pkts.", "pkts", "pkt.", "pkt", "packs",
 ];
 
 /// A count as a person writes it: trimmed, a count word after it dropped, thousands
@@ -219,7 +221,7 @@ mod tests {
             assert!(super::is_count(count), "{count}");
             assert!(!super::is_pack_size(count), "{count}");
         }
-        for neither in ["", "kg", "x kg", "ten"] {
+        for neither in ["", "kg", "x kg", "ten", "6xl", "2XL"] {
             assert!(
                 !super::is_pack_size(neither) && !super::is_count(neither),
                 "{neither}"
