@@ -66,7 +66,12 @@ pub fn apply(router: Router, edge: &EdgeConfig) -> Router {
             HeaderName::from_static("idempotency-key"),
             REQUEST_ID,
         ])
-        .expose_headers([header::ETAG, header::LOCATION, REQUEST_ID])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            REQUEST_ID,
+        ])
         .max_age(Duration::from_secs(600));
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request| {
