@@ -71,8 +71,7 @@ impl<T: DeserializeOwned + IntoParams, S: Send + Sync> FromRequestParts<S> for P
         let (pairs, mut errors) = pairs(parts.uri.query().unwrap_or(""));
         let (page, rest): (Vec<_>, Vec<_>) =
             pairs.into_iter().partition(|(k, _)| PAGE_NAMES.contains(k));
-        let page_names: Vec<&str> = PAGE_NAMES.iter().map(String::as_str).collect();
-        let filters = decode::<T>(&rest, &page_names).map_err(|e| errors.0.extend(e.0));
+        let filters = decode::<T>(&rest, &PAGE_NAMES).map_err(|e| errors.0.extend(e.0));
         let page = decode::<PageParams>(&page, &[]).map_err(|e| errors.0.extend(e.0));
         let page = page.map(|p| PageRequest {
             cursor: p.cursor,
@@ -123,7 +122,7 @@ fn names<T: IntoParams>() -> Vec<String> {
 /// encoded again for serde_urlencoded: a microsecond, against the strictness it buys.)
 fn decode<T: DeserializeOwned + IntoParams>(
     pairs: &[(String, String)],
-    also: &[&str],
+    also: &[String],
 ) -> Result<T, FieldErrors> {
     let encoded = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
@@ -134,7 +133,7 @@ fn decode<T: DeserializeOwned + IntoParams>(
         let mut errors = FieldErrors::new();
         for (k, _) in pairs.iter().filter(|(k, _)| !known.contains(k)) {
             let mut expected: Vec<&str> = known.iter().map(String::as_str).collect();
-            expected.extend_from_slice(also);
+            expected.extend(also.iter().map(String::as_str));
             errors.add(
                 format!("query.{k}"),
                 "unknown_parameter",

@@ -396,8 +396,9 @@ const MIN_NEAR_KEY_CHARS: usize = 6;
 /// One slip apart: a letter added or dropped, or two neighbours swapped (optimal string
 /// alignment distance 1, from strsim). Not a letter changed: "height" is not "weight".
 fn one_slip(key: &str, synonym: &str) -> bool {
-    key.chars().count() != synonym.chars().count() && strsim::osa_distance(key, synonym) == 1
-        || strsim::osa_distance(key, synonym) == 1 && strsim::hamming(key, synonym) == Ok(2)
+    strsim::osa_distance(key, synonym) == 1
+        && (key.chars().count() != synonym.chars().count()
+            || strsim::hamming(key, synonym) == Ok(2))
 }
 
 /// The one column a header key is one slip from by its synonyms, if there is exactly one.
