@@ -199,15 +199,14 @@ impl App {
             matcher,
             cursors,
         );
-        // Only the import function sends job events (it has the queue's URL).
-        if let Some(queue_url) = &config.import_queue_url {
-            catalog = catalog.with_events(Arc::new(crate::adapters::events::AwsJobEvents {
-                sqs: clients.sqs,
-                queue_url: queue_url.clone(),
-                events: clients.eventbridge,
-                bus: config.event_bus.clone(),
-            }));
-        }
+        // Every function announces its events on the bus; only the import function has the
+        // queue a paused job is resumed through.
+        catalog = catalog.with_events(Arc::new(crate::adapters::events::AwsEvents {
+            sqs: clients.sqs,
+            queue_url: config.import_queue_url.clone(),
+            events: clients.eventbridge,
+            bus: config.event_bus.clone(),
+        }));
         Ok(App::new(catalog, tokens, "aws"))
     }
 }
@@ -254,7 +253,7 @@ impl App {
             data_dir,
             base_url,
             secret,
-            Arc::new(crate::services::LoggedJobEvents),
+            Arc::new(crate::services::LoggedEvents),
         )
     }
 
@@ -263,7 +262,7 @@ impl App {
         data_dir: &Path,
         base_url: &str,
         secret: &str,
-        events: Arc<dyn crate::ports::JobEvents>,
+        events: Arc<dyn crate::ports::Events>,
     ) -> Result<(Arc<Self>, EmbeddedPaths), ConfigError> {
         use crate::adapters::blobdir::BlobDir;
         use crate::adapters::sqlite::SqliteStore;

@@ -75,6 +75,8 @@ pub struct Principal {
     pub sub: String,
     pub role: Role,
     pub stores: BTreeSet<StoreId>,
+    /// The request this caller is making (`x-request-id`), recorded on what it writes.
+    pub request_id: Option<String>,
 }
 
 /// The token could not be trusted (401).
@@ -129,6 +131,7 @@ impl Principal {
             sub: sub.to_string(),
             role: Role::Admin,
             stores: BTreeSet::new(),
+            request_id: None,
         }
     }
 
@@ -234,6 +237,7 @@ impl TokenKeys {
             sub: c.sub,
             role: c.role,
             stores,
+            request_id: None,
         })
     }
 
@@ -330,6 +334,7 @@ mod tests {
             sub: "s".into(),
             role: Role::Scanner,
             stores: [store("a")].into(),
+            request_id: None,
         };
         assert!(
             p.require_store(&[Role::Scanner, Role::StoreOwner], &store("a"))

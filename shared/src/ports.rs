@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::domain::{
-    Adjustment, CsvJob, Gtin, InventoryDetails, InventoryItem, JobId, Product, ProductId, Quantity,
-    StoreId, VerificationStatus,
+    Adjustment, CsvJob, Gtin, InventoryDetails, InventoryItem, JobId, Movement, MovementOrigin,
+    Product, ProductId, Quantity, StoreId, Timestamp, VerificationStatus,
 };
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -141,7 +141,31 @@ pub struct AdjustOutcome {
     pub item: InventoryItem,
     pub replayed: bool,
     pub created: bool,
+    /// The ledger entry written with the change (none for a replay).
+    pub movement: Option<Movement>,
 }
+
+/// The result of setting an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutOutcome {
+    pub item: InventoryItem,
+    pub created: bool,
+    /// The ledger entry, when the quantity changed or the item was created.
+    pub movement: Option<Movement>,
+}
+
+/// One item of a bulk write: the item as it must be stored, what the write expects to find
+/// (`Absent`, or the version it was computed from) and the movement that records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockWrite {
+    pub item: InventoryItem,
+    pub expect: Expect,
+    pub movement: Option<Movement>,
+}
+
+/// How many times a stock write computed from a read is tried again when another write got
+/// there first, before the caller is told storage is too busy.
+pub const STOCK_WRITE_ATTEMPTS: u32 = 64;
 
 /// Filters for listing a store's inventory.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -167,30 +191,42 @@ pub trait InventoryStore: Send + Sync {
     ) -> StorageResult<Page<InventoryItem>>;
 
     /// Creates or replaces an item with these details, if `expect` holds; the store assigns the
-    /// next version. Returns the stored item and whether it was created.
-    /// Errors: `AlreadyExists` (for `Absent`), `VersionConflict`.
+    /// next version. A change of quantity (or a new item) writes its movement (`origin`) in the
+    /// same atomic write. Errors: `AlreadyExists` (for `Absent`), `VersionConflict`.
     async fn put(
         &self,
         store: &StoreId,
         product: &ProductId,
         details: &InventoryDetails,
         expect: Expect,
-        at: crate::domain::Timestamp,
-    ) -> StorageResult<(InventoryItem, bool)>;
+        origin: &MovementOrigin,
+        at: Timestamp,
+    ) -> StorageResult<PutOutcome>;
 
-    /// Deletes an item. Errors: `NotFound`, `VersionConflict` (when a version is expected).
+    /// Deletes an item, writing a `delete` movement to zero with it. Errors: `NotFound`,
+    /// `VersionConflict` (when a version is expected).
     async fn delete(
         &self,
         store: &StoreId,
         product: &ProductId,
         expect_version: Option<u64>,
-    ) -> StorageResult<()>;
+        origin: &MovementOrigin,
+        at: Timestamp,
+    ) -> StorageResult<Movement>;
 
-    /// Applies a stock change atomically: never below zero (`InsufficientStock`), never lost
-    /// to a concurrent change, and once per operation key (`replayed` on a repeat,
-    /// `OperationKeyReused` if the key came with another request). A missing item is
-    /// `NotFound` unless `create_if_missing`.
+    /// Applies a stock change atomically with its movement: never below zero
+    /// (`InsufficientStock`), never lost to a concurrent change, and once per operation key
+    /// (`replayed` on a repeat, `OperationKeyReused` if the key came with another request). A
+    /// missing item is `NotFound` unless `create_if_missing`.
     async fn adjust(&self, adjustment: &Adjustment) -> StorageResult<AdjustOutcome>;
+
+    /// An item's movements, newest first (across the item's lives: removed and stocked again).
+    async fn movements(
+        &self,
+        store: &StoreId,
+        product: &ProductId,
+        page: &PageQuery,
+    ) -> StorageResult<Page<Movement>>;
 
     /// The items of `store` for `products` (at most [`MAX_BULK_READ`]); missing ones are
     /// simply absent from the answer, which is in no particular order.
@@ -200,10 +236,11 @@ pub trait InventoryStore: Send + Sync {
         products: &[ProductId],
     ) -> StorageResult<Vec<InventoryItem>>;
 
-    /// Writes `items` exactly as given (their versions included), unconditionally and in
-    /// batches: the bulk import's write, whose rows set the stock an owner states. Writing the
-    /// same items again leaves the same state, so a retried batch is harmless.
-    async fn put_many(&self, items: &[InventoryItem]) -> StorageResult<BulkWrite>;
+    /// Writes each item exactly as given (its version included) with its movement, atomically
+    /// per item, where the item is still as `expect` says: the bulk import's write, whose rows
+    /// set the stock an owner states. An item found changed is not written and is listed in
+    /// `conflicts` (the caller reads it again and recomputes).
+    async fn put_many(&self, writes: &[StockWrite]) -> StorageResult<BulkWrite>;
 
     /// The products `store` has items for, or `None` when it has more than `limit` (a bulk
     /// import reads only the items that exist, and reads every one for a store this large).
@@ -238,9 +275,11 @@ pub fn created(r: StorageResult<()>) -> StorageResult<StorageResult<bool>> {
 }
 
 /// What a bulk write did.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct BulkWrite {
     pub written: usize,
+    /// Items not written because they changed since they were read.
+    pub conflicts: Vec<ProductId>,
     /// Write capacity units consumed, where the store reports them (DynamoDB).
     pub write_units: Option<f64>,
     /// Requests sent, retries of unprocessed items included.
@@ -357,16 +396,39 @@ pub trait BlobStore: Send + Sync {
     }
 }
 
-/// What the import tells the world about its jobs: that one finished (EventBridge in AWS; a log
-/// line and an optional webhook locally), and that one paused and must be run again (a message
-/// on the import queue in AWS).
+/// What the catalog tells the world: events for integrators (`job.completed`, stock alerts:
+/// EventBridge in AWS; a log line and an optional webhook locally), and that an import paused
+/// and must be run again (a message on the import queue in AWS).
 #[async_trait]
-pub trait JobEvents: Send + Sync {
+pub trait Events: Send + Sync {
+    /// Announces one event: its type (`job.completed`, `inventory.low_stock`, ...) and detail.
+    async fn publish(&self, detail_type: &str, detail: serde_json::Value) -> StorageResult<()>;
+
     /// A `job.completed` event (the job is `completed` or `failed`).
-    async fn completed(&self, job: &crate::domain::CsvJob) -> StorageResult<()>;
+    async fn completed(&self, job: &crate::domain::CsvJob) -> StorageResult<()> {
+        self.publish("job.completed", job_completed_detail(job))
+            .await
+    }
 
     /// Asks for another run of `job`, which paused at its checkpoint.
     async fn resume_later(&self, job: &crate::domain::CsvJob) -> StorageResult<()>;
+}
+
+/// A stock alert's detail (`inventory.low_stock`, `inventory.out_of_stock`): the item after
+/// the change and the movement that crossed the line.
+pub fn stock_alert_detail(
+    alert: crate::domain::StockAlert,
+    item: &InventoryItem,
+    movement: &Movement,
+) -> serde_json::Value {
+    serde_json::json!({
+        "alert": alert,
+        "store_id": item.store_id,
+        "product_id": item.product_id,
+        "quantity": item.details.quantity,
+        "reorder_level": item.details.reorder_level,
+        "movement": movement,
+    })
 }
 
 /// The `job.completed` event's detail (what EventBridge rules and webhooks receive).

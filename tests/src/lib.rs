@@ -163,10 +163,50 @@ use catalog_core::services::matching::{IndexSource, MatcherState};
 /// The secret of test apps (the local development one, so `events/` tokens verify too).
 pub const TEST_SECRET: &str = catalog_core::app::DEV_JWT_SECRET;
 
+/// Events announced by a test app, kept to be looked at.
+#[derive(Default)]
+pub struct RecordedEvents(std::sync::Mutex<Vec<(String, serde_json::Value)>>);
+
+impl RecordedEvents {
+    /// The details of the events of `detail_type` so far.
+    pub fn of(&self, detail_type: &str) -> Vec<serde_json::Value> {
+        let all = self.0.lock().unwrap();
+        all.iter()
+            .filter(|(t, _)| t == detail_type)
+            .map(|(_, d)| d.clone())
+            .collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl catalog_core::ports::Events for RecordedEvents {
+    async fn publish(
+        &self,
+        detail_type: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), catalog_core::ports::StorageError> {
+        self.0
+            .lock()
+            .unwrap()
+            .push((detail_type.to_string(), detail));
+        Ok(())
+    }
+
+    async fn resume_later(
+        &self,
+        _: &catalog_core::domain::CsvJob,
+    ) -> Result<(), catalog_core::ports::StorageError> {
+        Ok(())
+    }
+}
+
 /// A running local server over one backend, and a client for it.
 pub struct TestApi {
     pub base: String,
     pub app: Arc<App>,
+    /// What the app announced (not wired for [`TestApi::aws_with_imports`], whose events go
+    /// to EventBridge).
+    pub events: Arc<RecordedEvents>,
     pub http: reqwest::Client,
     keys: TokenKeys,
     _dir: Option<tempfile::TempDir>,
@@ -201,6 +241,7 @@ impl Reply {
 impl TestApi {
     async fn start(
         app: Arc<App>,
+        events: Arc<RecordedEvents>,
         blobs: Vec<BlobDir>,
         dir: Option<tempfile::TempDir>,
         listener: tokio::net::TcpListener,
@@ -213,6 +254,7 @@ impl TestApi {
         TestApi {
             base,
             app,
+            events,
             http: reqwest::Client::new(),
             keys: TokenKeys::new(TEST_SECRET.as_bytes()).unwrap(),
             _dir: dir,
@@ -225,13 +267,26 @@ impl TestApi {
         let dir = tempfile::tempdir().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let (app, paths) = App::embedded(dir.path(), &base, TEST_SECRET).unwrap();
-        Self::start(app, vec![paths.uploads, paths.images], Some(dir), listener).await
+        let events = Arc::new(RecordedEvents::default());
+        let (app, paths) =
+            App::embedded_with_events(dir.path(), &base, TEST_SECRET, events.clone()).unwrap();
+        Self::start(
+            app,
+            events,
+            vec![paths.uploads, paths.images],
+            Some(dir),
+            listener,
+        )
+        .await
     }
 
     /// DynamoDB Local and ministack, fresh tables and buckets.
     pub async fn aws() -> Self {
-        Self::aws_with(|c, _| c).await
+        let events = Arc::new(RecordedEvents::default());
+        let recorder = events.clone();
+        let mut api = Self::aws_with(move |c, _| c.with_events(recorder)).await;
+        api.events = events;
+        api
     }
 
     /// DynamoDB Local and ministack, with the import path wired as in AWS: uploads to
@@ -299,9 +354,9 @@ impl TestApi {
             .send()
             .await
             .unwrap();
-        let job_events = Arc::new(catalog_core::adapters::events::AwsJobEvents {
+        let job_events = Arc::new(catalog_core::adapters::events::AwsEvents {
             sqs: sqs.clone(),
-            queue_url: import_queue.clone(),
+            queue_url: Some(import_queue.clone()),
             events: events.clone(),
             bus,
         });
@@ -390,7 +445,7 @@ impl TestApi {
             "aws",
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        Self::start(app, vec![], None, listener).await
+        Self::start(app, Default::default(), vec![], None, listener).await
     }
 
     pub fn token(&self, role: Role, stores: &[&str]) -> String {

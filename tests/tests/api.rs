@@ -633,9 +633,27 @@ async fn scans_count_once_and_create_pending_products(api: &TestApi) {
         ),
         (200, Some(false), Some("1"))
     );
-    // Scanners read the catalog but not inventories.
+    // Scanners read their stores' inventories (the shelf count), and change them only by
+    // scanning.
     assert_eq!(
-        api.get("/v1/stores/s1/inventory", &scanner).await.code(),
+        api.get("/v1/stores/s1/inventory", &scanner).await.status,
+        200
+    );
+    assert_eq!(
+        api.get("/v1/stores/s2/inventory", &scanner).await.code(),
+        "forbidden_store"
+    );
+    assert_eq!(
+        api.put(
+            &format!(
+                "/v1/stores/s1/inventory/{}",
+                r.body["item"]["product_id"].as_str().unwrap()
+            ),
+            &scanner,
+            json!({"quantity": "5"})
+        )
+        .await
+        .code(),
         "forbidden_role"
     );
     let r = api
@@ -898,8 +916,253 @@ macro_rules! api_cases {
     };
 }
 
+/// Sums a ledger page (newest first) from its last count: what the quantity must be.
+fn replayed(ledger: &[serde_json::Value]) -> rust_decimal::Decimal {
+    use std::str::FromStr;
+    let d = |v: &serde_json::Value| rust_decimal::Decimal::from_str(v.as_str().unwrap()).unwrap();
+    let mut total = rust_decimal::Decimal::ZERO;
+    for m in ledger {
+        if m.get("count").is_some() {
+            return total + d(&m["count"]);
+        }
+        total += d(&m["delta"]);
+    }
+    total
+}
+
+async fn scan_modes_receive_sell_and_count(api: &TestApi) {
+    let scanner = api.token(Role::Scanner, &["s1"]);
+    let barcode = random_gtin().to_string();
+    let scan = |mode: &str, q: &str, id: &str| json!({"store_id": "s1", "barcode": barcode, "quantity": q, "mode": mode, "scan_id": id});
+    let r = api
+        .post("/v1/scan", &scanner, scan("receive", "5", "m-1"))
+        .await;
+    assert_eq!(
+        (r.status, r.body["item"]["quantity"].as_str()),
+        (201, Some("5")),
+        "{r:?}"
+    );
+    let pid = r.body["product"]["product_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = api
+        .post("/v1/scan", &scanner, scan("sell", "2", "m-2"))
+        .await;
+    assert_eq!(
+        (r.status, r.body["item"]["quantity"].as_str()),
+        (200, Some("3")),
+        "{r:?}"
+    );
+    let r = api
+        .post("/v1/scan", &scanner, scan("sell", "4", "m-3"))
+        .await;
+    assert_eq!(
+        (r.status, r.code(), r.body["available"].as_str()),
+        (409, "insufficient_stock", Some("3"))
+    );
+    // The refused sale's id was not used: the same id may sell what there is.
+    let r = api
+        .post("/v1/scan", &scanner, scan("sell", "3", "m-3"))
+        .await;
+    assert_eq!(
+        (r.status, r.body["item"]["quantity"].as_str()),
+        (200, Some("0")),
+        "{r:?}"
+    );
+    // A stock-take sets the count (zero is a count too).
+    let r = api
+        .post("/v1/scan", &scanner, scan("count", "12", "m-4"))
+        .await;
+    assert_eq!(
+        (r.status, r.body["item"]["quantity"].as_str()),
+        (200, Some("12")),
+        "{r:?}"
+    );
+    let r = api
+        .post("/v1/scan", &scanner, scan("count", "0", "m-5"))
+        .await;
+    assert_eq!(r.body["item"]["quantity"].as_str(), Some("0"));
+    // Same id, other mode: refused, not replayed.
+    let r = api
+        .post("/v1/scan", &scanner, scan("receive", "0", "m-5"))
+        .await;
+    assert_eq!(r.code(), "validation_failed");
+    let r = api
+        .post("/v1/scan", &scanner, scan("sell", "1", "m-4"))
+        .await;
+    assert_eq!(r.code(), "idempotency_key_reused");
+    let r = api
+        .post("/v1/scan", &scanner, scan("shelve", "1", "m-6"))
+        .await;
+    assert_eq!(r.body["errors"][0]["code"], "invalid_mode");
+    // Selling a barcode nobody knows: no placeholder product.
+    let unknown = random_gtin().to_string();
+    let r = api
+        .post(
+            "/v1/scan",
+            &scanner,
+            json!({"store_id": "s1", "barcode": unknown, "mode": "sell"}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (404, "product_not_found"));
+
+    // The ledger says what happened, newest first, and sums to the quantity.
+    let r = api
+        .send(
+            "GET",
+            &format!("/v1/stores/s1/inventory/{pid}/movements"),
+            Some(&scanner),
+            None,
+            &[("x-request-id", "ledger-check-1")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let ledger = r.body["items"].as_array().unwrap().clone();
+    assert_eq!(ledger.len(), 5);
+    let kinds: Vec<&str> = ledger.iter().map(|m| m["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["count", "count", "scan", "scan", "scan"]);
+    assert_eq!(ledger[2]["delta"], "-3");
+    assert_eq!(ledger[2]["reason"], "sale");
+    assert_eq!(ledger[2]["source_id"], "scan:m-3");
+    assert_eq!(ledger[2]["actor"], "test-scanner");
+    assert!(ledger[2]["request_id"].is_string());
+    assert_eq!(replayed(&ledger).to_string(), "0");
+    // Owners of another store cannot read it.
+    let other = api.token(Role::StoreOwner, &["s2"]);
+    let r = api
+        .get(&format!("/v1/stores/s1/inventory/{pid}/movements"), &other)
+        .await;
+    assert_eq!(r.code(), "forbidden_store");
+}
+
+async fn twenty_concurrent_sell_scans_of_ten(api: &TestApi) {
+    let owner = api.token(Role::StoreOwner, &["s1"]);
+    let scanner = api.token(Role::Scanner, &["s1"]);
+    let barcode = random_gtin().to_string();
+    let pid = api.create_product("Parle-G 250 g", Some(&barcode)).await;
+    let path = format!("/v1/stores/s1/inventory/{pid}");
+    let r = api
+        .put(
+            &path,
+            &owner,
+            json!({"quantity": "10", "reorder_level": "3"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let sells = (0..20).map(|i| {
+        api.post(
+            "/v1/scan",
+            &scanner,
+            json!({"store_id": "s1", "barcode": barcode, "mode": "sell", "scan_id": format!("sell-{i}")}),
+        )
+    });
+    let replies = futures::future::join_all(sells).await;
+    let ok = replies.iter().filter(|r| r.status == 200).count();
+    let refused = replies
+        .iter()
+        .filter(|r| r.status == 409 && r.code() == "insufficient_stock")
+        .count();
+    assert_eq!((ok, refused), (10, 10), "{replies:?}");
+    let r = api.get(&path, &owner).await;
+    assert_eq!(r.body["quantity"], "0");
+    let out = api.events.of("inventory.out_of_stock");
+    let ours: Vec<_> = out
+        .iter()
+        .filter(|d| d["product_id"] == pid.as_str())
+        .collect();
+    assert_eq!(ours.len(), 1, "{out:?}");
+    assert_eq!(ours[0]["store_id"], "s1");
+    assert_eq!(ours[0]["movement"]["quantity_after"], "0");
+    let low = api.events.of("inventory.low_stock");
+    assert_eq!(
+        low.iter()
+            .filter(|d| d["product_id"] == pid.as_str())
+            .count(),
+        1
+    );
+    let r = api
+        .get(&format!("{path}/movements?limit=100"), &owner)
+        .await;
+    let ledger = r.body["items"].as_array().unwrap();
+    assert_eq!(ledger.len(), 11);
+    assert_eq!(replayed(ledger).to_string(), "0");
+}
+
+async fn offline_scans_sync_as_one_batch(api: &TestApi) {
+    let scanner = api.token(Role::Scanner, &["s1"]);
+    let barcode = random_gtin().to_string();
+    let scan = |mode: &str, q: &str, id: &str| json!({"store_id": "s1", "barcode": barcode, "quantity": q, "mode": mode, "scan_id": id, "device_time": "2026-11-30T09:15:00.000Z"});
+    let batch = json!({"scans": [
+        scan("receive", "6", "b-1"),
+        scan("sell", "2", "b-2"),
+        scan("sell", "9", "b-3"),
+        {"store_id": "s1", "barcode": "12345", "scan_id": "b-4"},
+        {"store_id": "s1", "barcode": barcode, "quantity": "1"},
+        {"store_id": "s2", "barcode": barcode, "scan_id": "b-6"},
+        scan("count", "3", "b-7"),
+    ]});
+    let r = api.post("/v1/scan/batch", &scanner, batch.clone()).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let results = r.body["results"].as_array().unwrap();
+    let statuses: Vec<u64> = results
+        .iter()
+        .map(|x| x["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [201, 200, 409, 422, 422, 403, 200]);
+    assert_eq!(results[0]["scan_id"], "b-1");
+    assert_eq!(results[1]["outcome"]["item"]["quantity"], "4");
+    assert_eq!(results[2]["problem"]["available"], "4");
+    assert_eq!(
+        results[3]["problem"]["errors"][0]["field"],
+        "scans[3].barcode"
+    );
+    assert_eq!(
+        results[4]["problem"]["errors"][0]["field"],
+        "scans[4].scan_id"
+    );
+    assert_eq!(results[5]["problem"]["code"], "forbidden_store");
+    assert_eq!(results[6]["outcome"]["item"]["quantity"], "3");
+    // Sent again whole (the device never saw the answer): nothing counts twice.
+    let r = api.post("/v1/scan/batch", &scanner, batch).await;
+    let results = r.body["results"].as_array().unwrap();
+    assert!(results[0]["outcome"]["replayed"].as_bool().unwrap());
+    assert!(results[6]["outcome"]["replayed"].as_bool().unwrap());
+    assert_eq!(results[6]["outcome"]["item"]["quantity"], "3");
+    let pid = results[0]["outcome"]["product"]["product_id"]
+        .as_str()
+        .unwrap();
+    let r = api
+        .get(
+            &format!("/v1/stores/s1/inventory/{pid}/movements"),
+            &scanner,
+        )
+        .await;
+    let ledger = r.body["items"].as_array().unwrap();
+    assert_eq!(ledger.len(), 3);
+    assert_eq!(ledger[0]["device_time"], "2026-11-30T09:15:00.000Z");
+    // Limits: at most 500, at least one.
+    let many: Vec<_> = (0..501)
+        .map(|i| scan("receive", "1", &format!("x-{i}")))
+        .collect();
+    let r = api
+        .post("/v1/scan/batch", &scanner, json!({"scans": many}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["errors"][0]["code"].as_str()),
+        (422, Some("too_many"))
+    );
+    let r = api
+        .post("/v1/scan/batch", &scanner, json!({"scans": []}))
+        .await;
+    assert_eq!(r.body["errors"][0]["code"], "empty");
+}
+
 api_cases!(
     health_is_public,
+    scan_modes_receive_sell_and_count,
+    twenty_concurrent_sell_scans_of_ten,
+    offline_scans_sync_as_one_batch,
     bad_tokens_are_401,
     products_are_created_read_and_reviewed,
     a_retried_create_makes_one_product,

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use catalog_core::api::routes;
 use catalog_core::app::App;
 use catalog_core::domain::{
-    CsvJob, Gtin, InventoryDetails, JobId, Product, ProductContent, ProductId, ProductSource,
-    Quantity, StoreId, Timestamp,
+    CsvJob, Gtin, InventoryDetails, JobId, MovementKind, MovementOrigin, Product, ProductContent,
+    ProductId, ProductSource, Quantity, StoreId, Timestamp,
 };
 use catalog_core::http::layers;
 use catalog_core::ports::Expect;
@@ -48,6 +48,7 @@ async fn seeded_app(dir: &std::path::Path) -> Arc<App> {
             &product.product_id,
             &details,
             Expect::Absent,
+            &MovementOrigin::new(MovementKind::Put, "seed"),
             Timestamp::now(),
         )
         .await

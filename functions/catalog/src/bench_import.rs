@@ -32,10 +32,11 @@ use catalog_core::app::DEFAULT_MATCH_INDEX_KEY;
 use catalog_core::auth::Principal;
 use catalog_core::cursor::CursorKey;
 use catalog_core::domain::{
-    InventoryDetails, InventoryItem, JobId, Money, ProductId, Quantity, StoreId, Timestamp,
+    InventoryDetails, InventoryItem, JobId, Money, Movement, MovementFacts, MovementKind,
+    MovementOrigin, ProductId, Quantity, StockChange, StoreId, Timestamp,
 };
 use catalog_core::matching::{CatalogRow, MatchIndex};
-use catalog_core::ports::{BlobKey, BlobStore, InventoryStore};
+use catalog_core::ports::{BlobKey, BlobStore, Expect, InventoryStore, StockWrite};
 use catalog_core::services::Catalog;
 use catalog_core::services::imports::{
     CHUNK_ROWS, NewImport, RunOptions, RunOutcome, WRITE_PIPELINE,
@@ -440,10 +441,10 @@ async fn measure(
     let app = app(clients, run)?;
     let shop = StoreId::parse("bench-store").map_err(anyhow::Error::msg)?;
 
-    // Raw BatchWriteItem throughput of this server: items of distinct catalog products (up to
-    // RAW_ITEMS) with the values a stock-list row gives (quantity and price), written as the
-    // import writes them (chunks of CHUNK_ROWS, 25 per request, 8 requests per chunk and
-    // WRITE_PIPELINE chunks in flight). Measured before and after the import, after a warm-up
+    // Raw write throughput of this server: new items of distinct catalog products (up to
+    // RAW_ITEMS) with the values a stock-list row gives (quantity and price) and their
+    // movements, written as the import writes them (chunks of CHUNK_ROWS, transactions of 50
+    // items and movements, WRITE_PIPELINE chunks in flight). Measured before and after the import, after a warm-up
     // (DynamoDB Local's JIT takes tens of thousands of items to settle).
     let raw = |name: &'static str, n: usize| {
         let store = store.clone();
@@ -452,7 +453,7 @@ async fn measure(
             let shop = StoreId::parse(name).map_err(anyhow::Error::msg)?;
             let now = Timestamp::now();
             let n = n.min(raw_products.len());
-            let items: Vec<InventoryItem> = (0..n)
+            let items: Vec<StockWrite> = (0..n)
                 .map(|i| {
                     let d = InventoryDetails {
                         quantity: Quantity::from_minor((i % 97) as i64 * Quantity::UNIT)
@@ -461,7 +462,21 @@ async fn measure(
                         ..Default::default()
                     };
                     let product = raw_products[i];
-                    InventoryItem::new(shop.clone(), product, d, 1, now)
+                    // As the import writes a new item: conditional, with its movement.
+                    let facts = MovementFacts {
+                        position_version: 1,
+                        change: StockChange::Set(d.quantity),
+                        before: None,
+                        after: d.quantity,
+                        reorder_level: None,
+                    };
+                    let origin = MovementOrigin::new(MovementKind::Import, "bench");
+                    let movement = Movement::record(&shop, &product, now, facts, &origin, now);
+                    StockWrite {
+                        item: InventoryItem::new(shop.clone(), product, d, 1, now, now),
+                        expect: Expect::Absent,
+                        movement: Some(movement),
+                    }
                 })
                 .collect();
             let t = Instant::now();

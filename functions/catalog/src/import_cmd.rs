@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use catalog_core::app::App;
 use catalog_core::auth::Principal;
 use catalog_core::domain::{CsvJob, StoreId};
-use catalog_core::ports::{BlobKey, JobEvents, StorageError, job_completed_detail};
+use catalog_core::ports::{BlobKey, Events, StorageError};
 use catalog_core::services::imports::{NewImport, Progress, RunOptions, RunOutcome};
 
 pub async fn run(file: &Path, store: &str, data_dir: &Path, secret: &str) -> anyhow::Result<()> {
@@ -117,9 +117,9 @@ fn service_detail(e: &catalog_core::services::ServiceError) -> String {
     }
 }
 
-/// Job events for local runs: the log line, and a POST of the `job.completed` detail to
-/// `CATALOG_WEBHOOK_URL` when it is set.
-pub fn webhook_events() -> Arc<dyn JobEvents> {
+/// Events for local runs: the log line, and a POST of each event (`job.completed`, stock
+/// alerts) to `CATALOG_WEBHOOK_URL` when it is set.
+pub fn webhook_events() -> Arc<dyn Events> {
     Arc::new(Webhook {
         url: std::env::var("CATALOG_WEBHOOK_URL")
             .ok()
@@ -134,13 +134,16 @@ struct Webhook {
 }
 
 #[async_trait::async_trait]
-impl JobEvents for Webhook {
-    async fn completed(&self, job: &CsvJob) -> Result<(), StorageError> {
-        let detail = job_completed_detail(job);
-        tracing::info!(event = "job.completed", %detail, "job.completed");
+impl Events for Webhook {
+    async fn publish(
+        &self,
+        detail_type: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), StorageError> {
+        tracing::info!(event = detail_type, %detail, "{detail_type}");
         if let Some(url) = &self.url {
-            let body = serde_json::json!({ "detail-type": "job.completed", "source": "kirana.catalog", "detail": detail });
-            // A webhook that is down must not fail the import: it is logged.
+            let body = serde_json::json!({ "detail-type": detail_type, "source": "kirana.catalog", "detail": detail });
+            // A webhook that is down must not fail the change that raised the event: it is logged.
             match self
                 .http
                 .post(url)
@@ -150,12 +153,8 @@ impl JobEvents for Webhook {
                 .await
             {
                 Ok(r) if r.status().is_success() => {}
-                Ok(r) => tracing::warn!(
-                    status = r.status().as_u16(),
-                    url,
-                    "job.completed webhook refused"
-                ),
-                Err(e) => tracing::warn!(error = %e, url, "job.completed webhook failed"),
+                Ok(r) => tracing::warn!(status = r.status().as_u16(), url, "event webhook refused"),
+                Err(e) => tracing::warn!(error = %e, url, "event webhook failed"),
             }
         }
         Ok(())

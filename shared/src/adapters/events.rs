@@ -1,21 +1,21 @@
-//! Job events in AWS: `job.completed` on EventBridge, and a paused import's continuation as a
-//! message on the import queue (the same queue S3 notifications arrive on, so the same
-//! function picks it up).
+//! Events in AWS: `job.completed` and stock alerts on EventBridge, and a paused import's
+//! continuation as a message on the import queue (the same queue S3 notifications arrive on,
+//! so the same function picks it up).
 
 use async_trait::async_trait;
 
 use crate::domain::CsvJob;
 use crate::domain::job::ResumeMessage;
-use crate::ports::{JobEvents, StorageError, StorageResult, job_completed_detail};
+use crate::ports::{Events, StorageError, StorageResult};
 
 /// The `source` of the events this service puts on the bus.
 pub const EVENT_SOURCE: &str = "kirana.catalog";
 
 #[derive(Clone, Debug)]
-pub struct AwsJobEvents {
+pub struct AwsEvents {
     pub sqs: aws_sdk_sqs::Client,
-    /// The import queue (`IMPORT_QUEUE_URL`).
-    pub queue_url: String,
+    /// The import queue (`IMPORT_QUEUE_URL`; only the import function has it).
+    pub queue_url: Option<String>,
     pub events: aws_sdk_eventbridge::Client,
     /// The bus (`EVENT_BUS_NAME`, default `default`).
     pub bus: String,
@@ -26,13 +26,13 @@ fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> StorageErro
 }
 
 #[async_trait]
-impl JobEvents for AwsJobEvents {
-    async fn completed(&self, job: &CsvJob) -> StorageResult<()> {
+impl Events for AwsEvents {
+    async fn publish(&self, detail_type: &str, detail: serde_json::Value) -> StorageResult<()> {
         let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus)
             .source(EVENT_SOURCE)
-            .detail_type("job.completed")
-            .detail(job_completed_detail(job).to_string())
+            .detail_type(detail_type)
+            .detail(detail.to_string())
             .build();
         let out = self
             .events
@@ -49,13 +49,18 @@ impl JobEvents for AwsJobEvents {
                 .collect::<Vec<_>>()
                 .join("; ");
             return Err(StorageError::Unavailable(
-                format!("EventBridge refused job.completed: {why}").into(),
+                format!("EventBridge refused {detail_type}: {why}").into(),
             ));
         }
         Ok(())
     }
 
     async fn resume_later(&self, job: &CsvJob) -> StorageResult<()> {
+        let Some(queue_url) = &self.queue_url else {
+            return Err(StorageError::backend(
+                "this function has no import queue to resume a job on",
+            ));
+        };
         let body = serde_json::to_string(&ResumeMessage {
             resume_job: job.job_id,
             store_id: job.store_id.clone(),
@@ -63,7 +68,7 @@ impl JobEvents for AwsJobEvents {
         .map_err(StorageError::backend)?;
         self.sqs
             .send_message()
-            .queue_url(&self.queue_url)
+            .queue_url(queue_url)
             .message_body(body)
             .send()
             .await

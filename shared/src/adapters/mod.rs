@@ -4,7 +4,8 @@
 //! - `events`: job events on EventBridge and SQS (the import function).
 //! - `sqlite` + `blobdir`: an SQLite file and a folder (the local default behind `make run`).
 //!
-//! `records` is the stored shape both families share, so they cannot drift apart; the storage
+//! `records` is the stored shape both families share and `stock` the stock writes they plan
+//! from what they read, so they cannot drift apart; the storage
 //! contract tests run the same cases on both.
 
 pub mod blobdir;
@@ -17,3 +18,4 @@ pub mod records;
 pub mod s3;
 #[cfg(feature = "embedded")]
 pub mod sqlite;
+pub mod stock;

@@ -11,11 +11,12 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    ColumnUse, CsvJob, Gtin, ImageUrls, InventoryDetails, InventoryItem, JobCheckpoint,
-    JobCounters, JobId, JobStatus, MatchReview, Money, Product, ProductId, ProductSource, Quantity,
-    RegionCode, ReviewCandidate, StoreId, Timestamp, VerificationStatus,
+    AdjustmentReason, ColumnUse, CsvJob, Gtin, ImageUrls, InventoryDetails, InventoryItem,
+    JobCheckpoint, JobCounters, JobId, JobStatus, MatchReview, Money, Movement, MovementKind,
+    Product, ProductId, ProductSource, Quantity, QuantityDelta, RegionCode, ReviewCandidate,
+    StockAlert, StoreId, Timestamp, VerificationStatus,
 };
-use crate::ports::StorageError;
+use crate::ports::{StorageError, StorageResult};
 
 fn corrupt(what: &str, detail: impl std::fmt::Display) -> StorageError {
     StorageError::Corrupt(format!("{what}: {detail}"))
@@ -253,15 +254,33 @@ pub struct InventoryRecord {
     pub notes: Option<String>,
     pub version: u64,
     pub last_updated: String,
+    /// Absent in items stored before the ledger: read as the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stocked_since: Option<String>,
 }
 
+/// The `stocked_since` of items stored before the ledger existed.
+const LEGACY_STOCKED_SINCE: &str = "1970-01-01T00:00:00.000Z";
+
 impl InventoryRecord {
+    pub fn of(i: &InventoryItem) -> Self {
+        Self::new(
+            &i.store_id,
+            &i.product_id,
+            &i.details,
+            i.version,
+            i.last_updated,
+            i.stocked_since,
+        )
+    }
+
     pub fn new(
         store: &StoreId,
         product: &ProductId,
         d: &InventoryDetails,
         version: u64,
         at: Timestamp,
+        stocked_since: Timestamp,
     ) -> Self {
         InventoryRecord {
             store_id: store.to_string(),
@@ -276,7 +295,17 @@ impl InventoryRecord {
             notes: d.notes.clone(),
             version,
             last_updated: at.to_string(),
+            stocked_since: Some(stocked_since.to_string()),
         }
+    }
+
+    pub fn stocked_since(&self) -> StorageResult<Timestamp> {
+        ts(
+            "inventory item",
+            self.stocked_since
+                .as_deref()
+                .unwrap_or(LEGACY_STOCKED_SINCE),
+        )
     }
 }
 
@@ -286,6 +315,7 @@ impl TryFrom<InventoryRecord> for InventoryItem {
     fn try_from(r: InventoryRecord) -> Result<Self, StorageError> {
         let what = "inventory item";
         let c = |e| corrupt(what, e);
+        let stocked_since = r.stocked_since()?;
         let details = InventoryDetails {
             quantity: Quantity::from_minor(r.quantity_milli).map_err(c)?,
             cost_price: r.cost_paise.map(Money::from_minor).transpose().map_err(c)?,
@@ -310,7 +340,112 @@ impl TryFrom<InventoryRecord> for InventoryItem {
             details,
             r.version,
             ts(what, &r.last_updated)?,
+            stocked_since,
         ))
+    }
+}
+
+/// A stock movement at rest. Quantities are thousandths, like the item's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MovementRecord {
+    pub store_id: String,
+    pub product_id: String,
+    pub stocked_since: String,
+    pub version: u64,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta_milli: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count_milli: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_milli: Option<i64>,
+    pub after_milli: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub actor: String,
+    pub at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<String>,
+}
+
+impl From<&Movement> for MovementRecord {
+    fn from(m: &Movement) -> Self {
+        MovementRecord {
+            store_id: m.store_id.to_string(),
+            product_id: m.product_id.to_string(),
+            stocked_since: m.stocked_since.to_string(),
+            version: m.version,
+            kind: m.kind.as_str().to_string(),
+            delta_milli: m.delta.map(QuantityDelta::to_minor),
+            count_milli: m.count.map(Quantity::to_minor),
+            before_milli: m.quantity_before.map(Quantity::to_minor),
+            after_milli: m.quantity_after.to_minor(),
+            reason: m.reason.map(|r| r.as_str().to_string()),
+            actor: m.actor.clone(),
+            at: m.at.to_string(),
+            source_id: m.source_id.clone(),
+            request_id: m.request_id.clone(),
+            device_time: m.device_time.map(|t| t.to_string()),
+            alerts: m.alerts.iter().map(|a| a.as_str().to_string()).collect(),
+        }
+    }
+}
+
+impl TryFrom<MovementRecord> for Movement {
+    type Error = StorageError;
+
+    fn try_from(r: MovementRecord) -> Result<Self, StorageError> {
+        let what = "stock movement";
+        let c = |e| corrupt(what, e);
+        let delta = r
+            .delta_milli
+            .map(|d| {
+                QuantityDelta::try_from_decimal(rust_decimal::Decimal::new(d, Quantity::SCALE))
+            })
+            .transpose()
+            .map_err(c)?;
+        Ok(Movement {
+            store_id: StoreId::parse(&r.store_id).map_err(|e| corrupt(what, e))?,
+            product_id: ProductId::parse(&r.product_id).map_err(|e| corrupt(what, e))?,
+            stocked_since: ts(what, &r.stocked_since)?,
+            version: r.version,
+            kind: MovementKind::parse(&r.kind)
+                .ok_or_else(|| corrupt(what, format!("kind {}", r.kind)))?,
+            delta,
+            count: r
+                .count_milli
+                .map(Quantity::from_minor)
+                .transpose()
+                .map_err(c)?,
+            quantity_before: r
+                .before_milli
+                .map(Quantity::from_minor)
+                .transpose()
+                .map_err(c)?,
+            quantity_after: Quantity::from_minor(r.after_milli).map_err(c)?,
+            reason: r
+                .reason
+                .map(|s| {
+                    AdjustmentReason::parse(&s).ok_or_else(|| corrupt(what, format!("reason {s}")))
+                })
+                .transpose()?,
+            actor: r.actor,
+            at: ts(what, &r.at)?,
+            source_id: r.source_id,
+            request_id: r.request_id,
+            device_time: r.device_time.as_deref().map(|t| ts(what, t)).transpose()?,
+            alerts: r
+                .alerts
+                .iter()
+                .map(|a| StockAlert::parse(a).ok_or_else(|| corrupt(what, format!("alert {a}"))))
+                .collect::<Result<_, _>>()?,
+        })
     }
 }
 

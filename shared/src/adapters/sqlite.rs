@@ -12,15 +12,18 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::records::{
-    InventoryRecord, JobRecord, ProductRecord, category_path_key, created_sort_key, search_text,
+    InventoryRecord, JobRecord, MovementRecord, ProductRecord, category_path_key, created_sort_key,
+    search_text,
 };
+use super::stock::{self, Planned};
 use crate::domain::{
-    Adjustment, CsvJob, Gtin, InventoryDetails, InventoryItem, JobId, Product, ProductId, Quantity,
-    StoreId, Timestamp, inventory::OPERATION_TTL,
+    Adjustment, CsvJob, Gtin, InventoryDetails, InventoryItem, JobId, LedgerPosition, Movement,
+    MovementOrigin, Product, ProductId, StoreId, Timestamp, inventory::OPERATION_TTL,
 };
 use crate::ports::{
     AdjustOutcome, BulkWrite, Continuation, Expect, InventoryFilter, InventoryStore, JobStore,
-    Page, PageQuery, ProductFilter, ProductStore, StorageError, StorageResult,
+    Page, PageQuery, ProductFilter, ProductStore, PutOutcome, StockWrite, StorageError,
+    StorageResult,
 };
 
 const SCHEMA: &str = r#"
@@ -47,6 +50,15 @@ CREATE TABLE IF NOT EXISTS inventory (
     PRIMARY KEY (store_id, product_id)
 ) WITHOUT ROWID;
 
+-- position: the movement's LedgerPosition key (the item's life, then its version).
+CREATE TABLE IF NOT EXISTS movements (
+    store_id   TEXT NOT NULL,
+    product_id TEXT NOT NULL,
+    position   TEXT NOT NULL,
+    doc        TEXT NOT NULL,
+    PRIMARY KEY (store_id, product_id, position)
+) WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS operations (
     store_id    TEXT NOT NULL,
     op_key      TEXT NOT NULL,
@@ -65,7 +77,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_by_store ON jobs (store_id, store_sort);
 "#;
 
-/// Products, inventory and jobs in one SQLite database.
+/// Products, inventory (with its movements) and jobs in one SQLite database.
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
@@ -390,7 +402,7 @@ fn load_inventory(
     tx: &Connection,
     store: &str,
     product: &str,
-) -> StorageResult<Option<InventoryRecord>> {
+) -> StorageResult<Option<InventoryItem>> {
     let doc: Option<String> = tx
         .query_row(
             "SELECT doc FROM inventory WHERE store_id = ?1 AND product_id = ?2",
@@ -399,19 +411,62 @@ fn load_inventory(
         )
         .optional()
         .map_err(db_err)?;
-    doc.as_deref()
-        .map(|d| from_doc("inventory item", d))
-        .transpose()
+    doc.as_deref().map(inventory_from_doc).transpose()
 }
 
-fn save_inventory(tx: &Connection, r: &InventoryRecord) -> StorageResult<()> {
+fn save_inventory(tx: &Connection, item: &InventoryItem) -> StorageResult<()> {
+    let r = InventoryRecord::of(item);
     tx.execute(
         "INSERT INTO inventory (store_id, product_id, quantity_milli, reorder_milli, version, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (store_id, product_id) DO UPDATE SET quantity_milli = excluded.quantity_milli,
          reorder_milli = excluded.reorder_milli, version = excluded.version, doc = excluded.doc",
-        params![r.store_id, r.product_id, r.quantity_milli, r.reorder_milli, r.version as i64, to_doc(r)?],
+        params![r.store_id, r.product_id, r.quantity_milli, r.reorder_milli, r.version as i64, to_doc(&r)?],
     )
     .map_err(db_err)?;
+    Ok(())
+}
+
+/// Appends a movement; a position already taken is a bug in the planning, never overwritten.
+fn save_movement(tx: &Connection, m: &Movement) -> StorageResult<()> {
+    tx.execute(
+        "INSERT INTO movements (store_id, product_id, position, doc) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            m.store_id.as_str(),
+            m.product_id.to_string(),
+            m.position().key(),
+            to_doc(&MovementRecord::from(m))?
+        ],
+    )
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// The life a new item of `product` starts at `at`: after the last life its ledger holds.
+fn new_life(
+    tx: &Connection,
+    store: &str,
+    product: &str,
+    at: Timestamp,
+) -> StorageResult<Timestamp> {
+    let last: Option<String> = tx
+        .query_row(
+            "SELECT MAX(position) FROM movements WHERE store_id = ?1 AND product_id = ?2",
+            params![store, product],
+            |r| r.get(0),
+        )
+        .map_err(db_err)?;
+    let last = last
+        .and_then(|k| LedgerPosition::parse_key(&k))
+        .map(|p| p.stocked_since);
+    Ok(stock::new_life(at, last))
+}
+
+/// Stores a planned write: the item and its movement, in the caller's transaction.
+fn save_planned(tx: &Connection, p: &Planned) -> StorageResult<()> {
+    save_inventory(tx, &p.item)?;
+    if let Some(m) = &p.movement {
+        save_movement(tx, m)?;
+    }
     Ok(())
 }
 
@@ -427,8 +482,8 @@ impl InventoryStore for SqliteStore {
         self.read(move |c| {
             let mut out = Vec::with_capacity(ps.len());
             for p in &ps {
-                if let Some(r) = load_inventory(c, &s, p)? {
-                    out.push(InventoryItem::try_from(r)?);
+                if let Some(item) = load_inventory(c, &s, p)? {
+                    out.push(item);
                 }
             }
             Ok(out)
@@ -461,32 +516,37 @@ impl InventoryStore for SqliteStore {
         .await
     }
 
-    async fn put_many(&self, items: &[InventoryItem]) -> StorageResult<BulkWrite> {
-        let records: Vec<InventoryRecord> = items
-            .iter()
-            .map(|i| {
-                InventoryRecord::new(
-                    &i.store_id,
-                    &i.product_id,
-                    &i.details,
-                    i.version,
-                    i.last_updated,
-                )
-            })
-            .collect();
-        let written = records.len();
+    async fn put_many(&self, writes: &[StockWrite]) -> StorageResult<BulkWrite> {
+        let writes = writes.to_vec();
         self.write(move |tx| {
-            for r in &records {
-                save_inventory(tx, r)?;
+            let mut done = BulkWrite {
+                requests: 1,
+                ..Default::default()
+            };
+            for w in &writes {
+                let (s, p) = (w.item.store_id.as_str(), w.item.product_id.to_string());
+                let current = load_inventory(tx, s, &p)?;
+                let holds = match (w.expect, &current) {
+                    (Expect::Anything, _) | (Expect::Absent, None) => true,
+                    (Expect::Version(v), Some(c)) => c.version == v,
+                    _ => false,
+                };
+                // A new life must not reuse a position of the item's earlier lives.
+                let clash = current.is_none()
+                    && new_life(tx, s, &p, w.item.stocked_since)? != w.item.stocked_since;
+                if !holds || clash {
+                    done.conflicts.push(w.item.product_id);
+                    continue;
+                }
+                save_inventory(tx, &w.item)?;
+                if let Some(m) = &w.movement {
+                    save_movement(tx, m)?;
+                }
+                done.written += 1;
             }
-            Ok(())
+            Ok(done)
         })
-        .await?;
-        Ok(BulkWrite {
-            written,
-            write_units: None,
-            requests: 1,
-        })
+        .await
     }
 
     async fn get(
@@ -495,12 +555,7 @@ impl InventoryStore for SqliteStore {
         product: &ProductId,
     ) -> StorageResult<Option<InventoryItem>> {
         let (s, p) = (store.to_string(), product.to_string());
-        self.read(move |c| {
-            load_inventory(c, &s, &p)?
-                .map(InventoryItem::try_from)
-                .transpose()
-        })
-        .await
+        self.read(move |c| load_inventory(c, &s, &p)).await
     }
 
     async fn list(
@@ -535,27 +590,34 @@ impl InventoryStore for SqliteStore {
         product: &ProductId,
         details: &InventoryDetails,
         expect: Expect,
+        origin: &MovementOrigin,
         at: Timestamp,
-    ) -> StorageResult<(InventoryItem, bool)> {
-        let (store, product, details) = (store.clone(), *product, details.clone());
+    ) -> StorageResult<PutOutcome> {
+        let (store, product, details, origin) =
+            (store.clone(), *product, details.clone(), origin.clone());
         self.write(move |tx| {
-            let current = load_inventory(tx, store.as_str(), &product.to_string())?;
-            match (expect, &current) {
-                (Expect::Absent, Some(_)) => return Err(StorageError::AlreadyExists),
-                (Expect::Version(_), None) => {
-                    return Err(StorageError::VersionConflict { current: None });
-                }
-                (Expect::Version(v), Some(c)) if c.version != v => {
-                    return Err(StorageError::VersionConflict {
-                        current: Some(c.version),
-                    });
-                }
-                _ => {}
-            }
-            let version = current.as_ref().map_or(1, |c| c.version + 1);
-            let record = InventoryRecord::new(&store, &product, &details, version, at);
-            save_inventory(tx, &record)?;
-            Ok((record.try_into()?, current.is_none()))
+            let (s, p) = (store.as_str(), product.to_string());
+            let current = load_inventory(tx, s, &p)?;
+            let life = match current {
+                Some(_) => at,
+                None => new_life(tx, s, &p, at)?,
+            };
+            let plan = stock::replaced(
+                &store,
+                &product,
+                &details,
+                expect,
+                current.as_ref(),
+                &origin,
+                at,
+                life,
+            )?;
+            save_planned(tx, &plan)?;
+            Ok(PutOutcome {
+                item: plan.item,
+                created: plan.created,
+                movement: plan.movement,
+            })
         })
         .await
     }
@@ -565,23 +627,20 @@ impl InventoryStore for SqliteStore {
         store: &StoreId,
         product: &ProductId,
         expect_version: Option<u64>,
-    ) -> StorageResult<()> {
-        let (s, p) = (store.to_string(), product.to_string());
+        origin: &MovementOrigin,
+        at: Timestamp,
+    ) -> StorageResult<Movement> {
+        let (s, p, origin) = (store.to_string(), product.to_string(), origin.clone());
         self.write(move |tx| {
-            let current = load_inventory(tx, &s, &p)?.ok_or(StorageError::NotFound)?;
-            if let Some(v) = expect_version
-                && current.version != v
-            {
-                return Err(StorageError::VersionConflict {
-                    current: Some(current.version),
-                });
-            }
+            let current = load_inventory(tx, &s, &p)?;
+            let movement = stock::removed(current.as_ref(), expect_version, &origin, at)?;
             tx.execute(
                 "DELETE FROM inventory WHERE store_id = ?1 AND product_id = ?2",
                 params![s, p],
             )
             .map_err(db_err)?;
-            Ok(())
+            save_movement(tx, &movement)?;
+            Ok(movement)
         })
         .await
     }
@@ -605,27 +664,16 @@ impl InventoryStore for SqliteStore {
                         return Err(StorageError::OperationKeyReused);
                     }
                     let item = load_inventory(tx, &s, &p)?.ok_or(StorageError::NotFound)?;
-                    return Ok(AdjustOutcome { item: item.try_into()?, replayed: true, created: false });
+                    return Ok(AdjustOutcome { item, replayed: true, created: false, movement: None });
                 }
             }
             let current = load_inventory(tx, &s, &p)?;
-            let (record, created) = match current {
-                Some(mut r) => {
-                    let qty = Quantity::from_minor(r.quantity_milli).map_err(|e| StorageError::Corrupt(e.to_string()))?;
-                    let next = apply_delta(&a, qty)?;
-                    r.quantity_milli = next.to_minor();
-                    r.version += 1;
-                    r.last_updated = a.at.to_string();
-                    (r, false)
-                }
-                None if a.create_if_missing => {
-                    let next = apply_delta(&a, Quantity::ZERO)?;
-                    let details = InventoryDetails { quantity: next, ..Default::default() };
-                    (InventoryRecord::new(&a.store_id, &a.product_id, &details, 1, a.at), true)
-                }
-                None => return Err(StorageError::NotFound),
+            let life = match current {
+                Some(_) => a.at,
+                None => new_life(tx, &s, &p, a.at)?,
             };
-            save_inventory(tx, &record)?;
+            let plan = stock::adjusted(&a, current.as_ref(), life)?;
+            save_planned(tx, &plan)?;
             if let Some(op) = &a.operation {
                 tx.execute(
                     "INSERT OR REPLACE INTO operations (store_id, op_key, fingerprint, expires_at) VALUES (?1, ?2, ?3, ?4)",
@@ -633,20 +681,39 @@ impl InventoryStore for SqliteStore {
                 )
                 .map_err(db_err)?;
             }
-            Ok(AdjustOutcome { item: record.try_into()?, replayed: false, created })
+            Ok(AdjustOutcome { item: plan.item, replayed: false, created: plan.created, movement: plan.movement })
         })
         .await
     }
-}
 
-/// `current + delta`, or why not.
-fn apply_delta(a: &Adjustment, current: Quantity) -> StorageResult<Quantity> {
-    match a.delta.apply(current) {
-        Some(q) => Ok(q),
-        None if a.delta.as_decimal().is_sign_negative() => {
-            Err(StorageError::InsufficientStock { available: current })
-        }
-        None => Err(StorageError::QuantityOverflow),
+    async fn movements(
+        &self,
+        store: &StoreId,
+        product: &ProductId,
+        page: &PageQuery,
+    ) -> StorageResult<Page<Movement>> {
+        let (s, p, page) = (store.to_string(), product.to_string(), page.clone());
+        self.read(move |c| {
+            // Newest first: positions below the cursor's (the first page: below every one).
+            let before = page.after.map(|a| a.0).unwrap_or_else(|| "\u{10FFFF}".to_string());
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT position, doc FROM movements WHERE store_id = ?1 AND product_id = ?2 AND position < ?3
+                     ORDER BY position DESC LIMIT ?4",
+                )
+                .map_err(db_err)?;
+            let rows = stmt
+                .query_map(params![s, p, before, page.limit as i64 + 1], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(db_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err)?;
+            page_of(rows, page.limit, |doc| {
+                from_doc::<MovementRecord>("stock movement", &doc)?.try_into()
+            })
+        })
+        .await
     }
 }
 

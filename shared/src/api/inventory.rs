@@ -1,5 +1,5 @@
 //! Store inventory routes. Every route names its store in the path; a token without that store
-//! gets 403 `forbidden_store`.
+//! gets 403 `forbidden_store`. Scanners may read (list, get, movements); owners change.
 
 use std::sync::Arc;
 
@@ -11,7 +11,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::bodies::InventoryBody;
 use crate::app::App;
 use crate::domain::{
-    AdjustmentReason, DecimalText, FieldErrors, InventoryItem, ProductId, QuantityDelta, StoreId,
+    AdjustmentReason, DecimalText, FieldErrors, InventoryItem, Movement, ProductId, QuantityDelta,
+    StoreId,
 };
 use crate::http::extract::{
     Caller, Id, Idempotency, IfMatch, IfNoneMatch, JsonBody, PageParams, Paged, flag,
@@ -34,7 +35,7 @@ pub struct InventoryQuery {
 #[utoipa::path(
     get, path = "/v1/stores/{store_id}/inventory", operation_id = "inventory-list", tag = "inventory",
     summary = "List a store's inventory",
-    description = "Admins and the store's owners.",
+    description = "Admins, the store's owners and its scanners (read-only).",
     security(("bearer" = [])),
     params(Id<StoreId>, InventoryQuery, PageParams),
     responses(
@@ -62,7 +63,7 @@ pub async fn list(
 #[utoipa::path(
     get, path = "/v1/stores/{store_id}/inventory/{product_id}", operation_id = "inventory-get", tag = "inventory",
     summary = "Read one inventory item",
-    description = "Admins and the store's owners.",
+    description = "Admins, the store's owners and its scanners (read-only).",
     security(("bearer" = [])),
     params(
         Id<StoreId>,
@@ -187,6 +188,32 @@ pub async fn delete(
         .delete_inventory_item(&who, &store, &product, expect)
         .await?;
     Ok(response::no_content())
+}
+
+/// `GET /v1/stores/{store_id}/inventory/{product_id}/movements?cursor=&limit=`
+#[utoipa::path(
+    get, path = "/v1/stores/{store_id}/inventory/{product_id}/movements", operation_id = "inventory-movements", tag = "inventory",
+    summary = "An item's stock movements, newest first",
+    description = "Admins, the store's owners and its scanners. Every change of the item's quantity (adjustment, scan, count, PUT, import row, removal) with who made it, why, from what request, scan or import job, and the quantity before and after. The quantity is the last count (or removal) plus every addition after it. A removed item's ledger stays readable; stocked again, its new life continues the same ledger.",
+    security(("bearer" = [])),
+    params(Id<StoreId>, Id<ProductId>, PageParams),
+    responses(
+        (status = 200, description = "A page of movements", body = Listing<Movement>),
+        (status = 403, description = "`forbidden_role`, `forbidden_store`"),
+    ),
+)]
+pub async fn movements(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    Id(store): Id<StoreId>,
+    Id(product): Id<ProductId>,
+    Paged(_, page): Paged,
+) -> ApiResult {
+    let listing = app
+        .catalog
+        .list_movements(&who, &store, &product, &page)
+        .await?;
+    Ok(response::json(StatusCode::OK, listing))
 }
 
 /// A change of stock.

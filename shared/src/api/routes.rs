@@ -104,9 +104,17 @@ pub static INVENTORY_ADJUST: Route = Route {
     function: "inventory-adjust",
     endpoint: || routes!(inventory::adjust),
 };
+pub static INVENTORY_MOVEMENTS: Route = Route {
+    function: "inventory-movements",
+    endpoint: || routes!(inventory::movements),
+};
 pub static SCAN: Route = Route {
     function: "scan",
     endpoint: || routes!(scan::post),
+};
+pub static SCAN_BATCH: Route = Route {
+    function: "scan-batch",
+    endpoint: || routes!(scan::batch),
 };
 pub static IMPORTS_CREATE: Route = Route {
     function: "imports-create",
@@ -161,7 +169,9 @@ pub static ALL: &[&Route] = &[
     &INVENTORY_PUT,
     &INVENTORY_DELETE,
     &INVENTORY_ADJUST,
+    &INVENTORY_MOVEMENTS,
     &SCAN,
+    &SCAN_BATCH,
     &IMPORTS_CREATE,
     &IMPORTS_LIST,
     &JOBS_GET,

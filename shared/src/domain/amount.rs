@@ -187,6 +187,11 @@ impl QuantityDelta {
         self.0.is_zero()
     }
 
+    /// The same change the other way.
+    pub fn negated(self) -> Self {
+        Self(-self.0)
+    }
+
     /// `current + self`, or `None` if that would be below zero or above the maximum.
     pub fn apply(self, current: Quantity) -> Option<Quantity> {
         Quantity::try_from_decimal(current.as_decimal() + self.0).ok()

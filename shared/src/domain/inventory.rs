@@ -6,7 +6,8 @@
 
 use serde::Serialize;
 
-use super::{Money, ProductId, Quantity, QuantityDelta, StoreId, Timestamp};
+use super::movement::{MovementOrigin, StockChange};
+use super::{Money, ProductId, Quantity, StoreId, Timestamp};
 
 pub const MAX_SUPPLIER_CHARS: usize = 200;
 pub const MAX_LOCATION_CHARS: usize = 100;
@@ -37,6 +38,9 @@ pub struct InventoryItem {
     pub low_stock: bool,
     pub version: u64,
     pub last_updated: Timestamp,
+    /// When the store started stocking the product: a new time when an item that was removed
+    /// is stocked again (its ledger starts a new life).
+    pub stocked_since: Timestamp,
 }
 
 impl InventoryItem {
@@ -46,6 +50,7 @@ impl InventoryItem {
         details: InventoryDetails,
         version: u64,
         last_updated: Timestamp,
+        stocked_since: Timestamp,
     ) -> Self {
         let low_stock = is_low_stock(&details);
         Self {
@@ -55,6 +60,7 @@ impl InventoryItem {
             low_stock,
             version,
             last_updated,
+            stocked_since,
         }
     }
 }
@@ -111,17 +117,18 @@ impl AdjustmentReason {
     }
 }
 
-/// A change of stock to apply atomically.
+/// A change of stock to apply atomically, with the movement that records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Adjustment {
     pub store_id: StoreId,
     pub product_id: ProductId,
-    pub delta: QuantityDelta,
-    pub reason: AdjustmentReason,
+    pub change: StockChange,
+    /// Who asked and why (the ledger's movement).
+    pub origin: MovementOrigin,
     /// When set, the adjustment is applied once per key (a retried request is a replay).
     pub operation: Option<Operation>,
-    /// Create the item (with `delta` as its quantity) if the store does not stock it yet. Scans
-    /// do this; owners' adjustments need an existing item.
+    /// Create the item (from a quantity of zero) if the store does not stock it yet. Scans do
+    /// this; owners' adjustments need an existing item.
     pub create_if_missing: bool,
     pub at: Timestamp,
 }

@@ -11,6 +11,7 @@ mod gtin;
 mod ids;
 pub mod inventory;
 pub mod job;
+pub mod movement;
 pub mod product;
 mod timestamp;
 mod validation;
@@ -22,6 +23,9 @@ pub use inventory::{Adjustment, AdjustmentReason, InventoryDetails, InventoryIte
 pub use job::{
     ColumnUse, CsvJob, JOB_LEASE, JobCheckpoint, JobCounters, JobStatus, parse_upload_key,
     report_key, state_key, upload_key,
+};
+pub use movement::{
+    LedgerPosition, Movement, MovementFacts, MovementKind, MovementOrigin, StockAlert, StockChange,
 };
 pub use product::{
     ImageUrls, MAX_REVIEW_CANDIDATES, MatchReview, Product, ProductChanges, ProductContent,

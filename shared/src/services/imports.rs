@@ -19,7 +19,7 @@
 //!
 //! A run saves a checkpoint (the next row, the counters and its state) every
 //! [`CHECKPOINT_ROWS`] rows, and when it nears its deadline it saves one, releases the job and
-//! asks for another run ([`JobEvents::resume_later`]), which starts from the checkpoint.
+//! asks for another run ([`Events::resume_later`]), which starts from the checkpoint.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -32,14 +32,18 @@ use tokio::sync::mpsc;
 use super::{Catalog, ServiceError, ServiceResult};
 use crate::auth::{Principal, Role};
 use crate::domain::{
-    ColumnUse, CsvJob, FieldErrors, InventoryItem, JOB_LEASE, JobCheckpoint, JobCounters, JobId,
-    JobStatus, Product, ProductId, StoreId, Timestamp, parse_upload_key, report_key, state_key,
+    AdjustmentReason, ColumnUse, CsvJob, FieldErrors, InventoryItem, JOB_LEASE, JobCheckpoint,
+    JobCounters, JobId, JobStatus, Movement, MovementFacts, MovementKind, MovementOrigin, Product,
+    ProductId, StockChange, StoreId, Timestamp, parse_upload_key, report_key, state_key,
 };
 use crate::import::plan::{Plan, Planner, RowPlan};
 use crate::import::reader::{CsvFile, FileError, RecordError, RowError};
 use crate::import::report::{ReportRow, write_report};
 use crate::import::state::ImportState;
-use crate::ports::{BlobKey, MAX_BULK_READ, PresignedRequest, StorageError};
+use crate::ports::{
+    BlobKey, Expect, MAX_BULK_READ, PresignedRequest, STOCK_WRITE_ATTEMPTS, StockWrite,
+    StorageError,
+};
 
 /// Largest CSV an import takes (bound into the presigned upload URL).
 pub const MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
@@ -137,6 +141,55 @@ impl RunStats {
         self.write_units += o.write_units;
         self.write_requests += o.write_requests;
         self.products_created += o.products_created;
+    }
+}
+
+/// Whose rows a chunk writes: the store, and the job and its creator the movements name.
+struct ChunkOrigin {
+    store_id: StoreId,
+    job_id: JobId,
+    actor: String,
+}
+
+impl ChunkOrigin {
+    /// The write of `row` to the item of `product` as it was read (`None`: not stocked): the
+    /// row's values over the item's, the next version, and an `import` movement when the
+    /// quantity changes (or the item is new).
+    fn write(
+        &self,
+        product: ProductId,
+        row: &RowPlan,
+        old: Option<&InventoryItem>,
+        now: Timestamp,
+    ) -> StockWrite {
+        let details = row.values.apply(old.map(|i| &i.details));
+        let (version, stocked_since) = old.map_or((1, now), |i| (i.version + 1, i.stocked_since));
+        let before = old.map(|i| i.details.quantity);
+        let movement = (before != Some(details.quantity)).then(|| {
+            let origin = MovementOrigin::new(MovementKind::Import, &self.actor)
+                .reason(AdjustmentReason::Import)
+                .source(format!("job:{}#row:{}", self.job_id, row.row));
+            let facts = MovementFacts {
+                position_version: version,
+                change: StockChange::Set(details.quantity),
+                before,
+                after: details.quantity,
+                reorder_level: details.reorder_level,
+            };
+            Movement::record(&self.store_id, &product, stocked_since, facts, &origin, now)
+        });
+        StockWrite {
+            item: InventoryItem::new(
+                self.store_id.clone(),
+                product,
+                details,
+                version,
+                now,
+                stocked_since,
+            ),
+            expect: old.map_or(Expect::Absent, |i| Expect::Version(i.version)),
+            movement,
+        }
     }
 }
 
@@ -505,7 +558,11 @@ impl Catalog {
         let mut since_checkpoint = 0u64;
         // Up to WRITE_PIPELINE chunks are written at once; they are settled (counted,
         // checkpointed) in file order, so a checkpoint never gets ahead of an unwritten row.
-        let store_id = job.store_id.clone();
+        let chunk_origin = ChunkOrigin {
+            store_id: job.store_id.clone(),
+            job_id: job.job_id,
+            actor: job.created_by.clone(),
+        };
         let mut inflight = futures::stream::FuturesOrdered::new();
         let mut ended: Option<Result<(), FileError>> = None;
         let outcome = loop {
@@ -525,7 +582,7 @@ impl Catalog {
                         Some(Msg::Chunk(mut chunk)) => {
                             let writes = std::mem::take(&mut chunk.writes);
                             let write = self.write_chunk(
-                                store_id.clone(),
+                                &chunk_origin,
                                 writes,
                                 state.clone(),
                                 stocked.clone(),
@@ -621,14 +678,15 @@ impl Catalog {
         Ok((outcome, stats))
     }
 
-    /// Writes one chunk: new products, then the inventory items.
+    /// Writes one chunk: new products, then the inventory items with their movements.
     async fn write_chunk(
         &self,
-        store_id: StoreId,
+        origin: &ChunkOrigin,
         plans: Vec<RowPlan>,
         state: Arc<Mutex<ImportState>>,
         stocked: Stocked,
     ) -> ServiceResult<(Written, RunStats)> {
+        let store_id = &origin.store_id;
         let mut stats = RunStats::default();
         let state = state.as_ref();
         // New pending products (each with a barcode with its guard).
@@ -676,8 +734,9 @@ impl Catalog {
             }
         }
         // Current items (of the products the store has, and of retargeted rows, whose product
-        // this run may have written already), then the rows applied to them.
-        let to_read: Vec<ProductId> = {
+        // this run may have written already), then the rows applied to them. An item that
+        // changed between the read and the write (a sale, another chunk's row) is read again.
+        let mut to_read: Vec<ProductId> = {
             let stocked = lock(&stocked);
             rows.iter()
                 .filter(|(id, p)| {
@@ -686,17 +745,61 @@ impl Catalog {
                 .map(|(id, _)| *id)
                 .collect()
         };
-        stats.items_read = to_read.len() as u64;
-        let ids: Vec<Vec<ProductId>> = to_read
+        let mut pending: Vec<(ProductId, &RowPlan)> = rows.clone();
+        for attempt in 0.. {
+            stats.items_read += to_read.len() as u64;
+            let current = self.read_items(store_id, &to_read).await?;
+            let now = Timestamp::now();
+            let writes: Vec<StockWrite> = pending
+                .iter()
+                .map(|(id, p)| origin.write(*id, p, current.get(id), now))
+                .collect();
+            let done = self
+                .inventory
+                .put_many(&writes)
+                .await
+                .map_err(ServiceError::storage)?;
+            stats.write_units += done.write_units.unwrap_or(0.0);
+            stats.write_requests += done.requests;
+            if done.conflicts.is_empty() {
+                break;
+            }
+            if attempt + 1 >= STOCK_WRITE_ATTEMPTS {
+                return Err(ServiceError::Unavailable(StorageError::Unavailable(
+                    format!(
+                        "{} inventory items kept changing during the import",
+                        done.conflicts.len()
+                    )
+                    .into(),
+                )));
+            }
+            let lost: std::collections::HashSet<ProductId> = done.conflicts.into_iter().collect();
+            pending.retain(|(id, _)| lost.contains(id));
+            to_read = pending.iter().map(|(id, _)| *id).collect();
+        }
+        Ok((
+            Written {
+                written: rows.len() as u64,
+                merged,
+            },
+            stats,
+        ))
+    }
+
+    /// The store's items for `ids`, read in batches of [`MAX_BULK_READ`], four at a time.
+    async fn read_items(
+        &self,
+        store_id: &StoreId,
+        ids: &[ProductId],
+    ) -> ServiceResult<std::collections::HashMap<ProductId, InventoryItem>> {
+        let chunks: Vec<Vec<ProductId>> = ids
             .chunks(MAX_BULK_READ)
             .map(<[ProductId]>::to_vec)
             .collect();
-        let inventory = self.inventory.clone();
-        let reader_store = store_id.clone();
-        let reads: Vec<Result<Vec<InventoryItem>, StorageError>> = futures::stream::iter(ids)
-            .map(move |c| {
-                let (inventory, store_id) = (inventory.clone(), reader_store.clone());
-                async move { inventory.get_many(&store_id, &c).await }
+        let reads: Vec<Result<Vec<InventoryItem>, StorageError>> = futures::stream::iter(chunks)
+            .map(|c| {
+                let inventory = self.inventory.clone();
+                async move { inventory.get_many(store_id, &c).await }
             })
             .buffer_unordered(4)
             .collect()
@@ -707,35 +810,7 @@ impl Catalog {
                 current.insert(item.product_id, item);
             }
         }
-        let now = Timestamp::now();
-        let items: Vec<InventoryItem> = rows
-            .iter()
-            .map(|(id, p)| {
-                let old = current.get(id);
-                let details = p.values.apply(old.map(|i| &i.details));
-                InventoryItem::new(
-                    store_id.clone(),
-                    *id,
-                    details,
-                    old.map_or(1, |i| i.version + 1),
-                    now,
-                )
-            })
-            .collect();
-        let done = self
-            .inventory
-            .put_many(&items)
-            .await
-            .map_err(ServiceError::storage)?;
-        stats.write_units += done.write_units.unwrap_or(0.0);
-        stats.write_requests += done.requests;
-        Ok((
-            Written {
-                written: rows.len() as u64,
-                merged,
-            },
-            stats,
-        ))
+        Ok(current)
     }
 
     /// Ends the job: the report (if any row had a problem), the final counters, the state gone.

@@ -1,18 +1,30 @@
-//! A store's inventory: read, list, set, remove, and atomic stock adjustments.
+//! A store's inventory: read, list, set, remove, atomic stock adjustments, and each item's
+//! ledger of movements.
 //!
-//! Access: admins and the store's owners. Stock only moves through conditional writes in the
-//! adapters; here we decide what may be asked of them.
+//! Access: admins and the store's owners change stock; its scanners may also read it. Stock
+//! only moves through conditional writes in the adapters, each with its movement; here we
+//! decide what may be asked of them, and announce the stock alerts a change crosses.
 
 use crate::auth::{Principal, Role};
 use crate::domain::{
     Adjustment, AdjustmentReason, FieldErrors, IdempotencyKey, InventoryDetails, InventoryItem,
-    Operation, ProductId, QuantityDelta, StoreId, Timestamp, VerificationStatus,
+    Movement, MovementKind, MovementOrigin, Operation, ProductId, QuantityDelta, StockChange,
+    StoreId, Timestamp, VerificationStatus,
 };
-use crate::ports::{AdjustOutcome, Expect, InventoryFilter, StorageError};
+use crate::ports::{
+    AdjustOutcome, Expect, InventoryFilter, PutOutcome, StorageError, stock_alert_detail,
+};
 
 use super::{Catalog, Listing, PageRequest, ServiceError, ServiceResult, fingerprint};
 
 const OWNERS: &[Role] = &[Role::Admin, Role::StoreOwner];
+/// Who may read a store's inventory: its owners, and its scanners (read-only).
+const READERS: &[Role] = &[Role::Admin, Role::StoreOwner, Role::Scanner];
+
+/// The origin of a change `who` makes now.
+pub(super) fn origin(who: &Principal, kind: MovementKind) -> MovementOrigin {
+    MovementOrigin::new(kind, &who.sub).request(who.request_id.as_deref())
+}
 
 /// Setting an item: its details and what the caller expects to replace.
 #[derive(Debug, Clone)]
@@ -38,7 +50,7 @@ impl Catalog {
         store: &StoreId,
         product: &ProductId,
     ) -> ServiceResult<InventoryItem> {
-        who.require_store(OWNERS, store)?;
+        who.require_store(READERS, store)?;
         self.inventory
             .get(store, product)
             .await
@@ -53,7 +65,7 @@ impl Catalog {
         filter: InventoryFilter,
         page: &PageRequest,
     ) -> ServiceResult<Listing<InventoryItem>> {
-        who.require_store(OWNERS, store)?;
+        who.require_store(READERS, store)?;
         let scope = format!("inventory|store={store}|low_stock={}", filter.low_stock);
         let query = self.open_page(&scope, page)?;
         let found = self
@@ -64,8 +76,28 @@ impl Catalog {
         Ok(self.seal_page(&scope, found, |i| i))
     }
 
-    /// Creates or replaces a store's item for a catalog product. Returns the item and whether
-    /// it was created.
+    /// An item's movements, newest first (the item need not be stocked now: a removed item's
+    /// ledger stays readable).
+    pub async fn list_movements(
+        &self,
+        who: &Principal,
+        store: &StoreId,
+        product: &ProductId,
+        page: &PageRequest,
+    ) -> ServiceResult<Listing<Movement>> {
+        who.require_store(READERS, store)?;
+        let scope = format!("movements|store={store}|product={product}");
+        let query = self.open_page(&scope, page)?;
+        let found = self
+            .inventory
+            .movements(store, product, &query)
+            .await
+            .map_err(ServiceError::storage)?;
+        Ok(self.seal_page(&scope, found, |m| m))
+    }
+
+    /// Creates or replaces a store's item for a catalog product (an explicit count). Returns
+    /// the item and whether it was created.
     pub async fn put_inventory_item(
         &self,
         who: &Principal,
@@ -80,12 +112,29 @@ impl Catalog {
             (false, Some(v)) => Expect::Version(v),
             (false, None) => Expect::Anything,
         };
+        let origin = origin(who, MovementKind::Put);
         match self
             .inventory
-            .put(store, product, &req.details, expect, Timestamp::now())
+            .put(
+                store,
+                product,
+                &req.details,
+                expect,
+                &origin,
+                Timestamp::now(),
+            )
             .await
         {
-            Ok(r) => Ok(r),
+            Ok(PutOutcome {
+                item,
+                created,
+                movement,
+            }) => {
+                if let Some(m) = &movement {
+                    self.announce(&item, m).await;
+                }
+                Ok((item, created))
+            }
             Err(StorageError::AlreadyExists) => Err(ServiceError::AlreadyExists {
                 what: "this inventory item",
             }),
@@ -104,8 +153,13 @@ impl Catalog {
         expect_version: Option<u64>,
     ) -> ServiceResult<()> {
         who.require_store(OWNERS, store)?;
-        match self.inventory.delete(store, product, expect_version).await {
-            Ok(()) => Ok(()),
+        let origin = origin(who, MovementKind::Delete);
+        match self
+            .inventory
+            .delete(store, product, expect_version, &origin, Timestamp::now())
+            .await
+        {
+            Ok(_) => Ok(()),
             Err(StorageError::NotFound) => Err(not_stocked(store, product)),
             Err(e) => Err(ServiceError::storage(e)),
         }
@@ -134,11 +188,15 @@ impl Catalog {
                 req.reason.as_str(),
             ]),
         });
+        let mut origin = origin(who, MovementKind::Adjust).reason(req.reason);
+        if let Some(k) = &req.key {
+            origin = origin.source(format!("key:{}", k.as_str()));
+        }
         let adjustment = Adjustment {
             store_id: store.clone(),
             product_id: *product,
-            delta: req.delta,
-            reason: req.reason,
+            change: StockChange::Add(req.delta),
+            origin,
             operation,
             create_if_missing: false,
             at: Timestamp::now(),
@@ -146,22 +204,47 @@ impl Catalog {
         self.apply_adjustment(&adjustment).await
     }
 
+    /// Applies a change of stock and announces the alerts it crossed.
     pub(super) async fn apply_adjustment(
         &self,
         adjustment: &Adjustment,
     ) -> ServiceResult<AdjustOutcome> {
         match self.inventory.adjust(adjustment).await {
-            Ok(o) => Ok(o),
+            Ok(o) => {
+                if let Some(m) = &o.movement {
+                    self.announce(&o.item, m).await;
+                }
+                Ok(o)
+            }
             Err(StorageError::NotFound) => {
                 Err(not_stocked(&adjustment.store_id, &adjustment.product_id))
             }
             Err(StorageError::InsufficientStock { available }) => {
-                Err(ServiceError::InsufficientStock {
-                    available,
-                    delta: adjustment.delta,
-                })
+                let delta = match adjustment.change {
+                    StockChange::Add(d) => d,
+                    StockChange::Set(q) => QuantityDelta::from_quantity(q),
+                };
+                Err(ServiceError::InsufficientStock { available, delta })
             }
             Err(e) => Err(ServiceError::storage(e)),
+        }
+    }
+
+    /// Announces the stock alerts `movement` crossed (once per crossing: only the change that
+    /// crossed has them). The change is stored already: an event that cannot be sent is
+    /// logged, not the caller's failure; the movement keeps the alert for whoever replays.
+    pub(super) async fn announce(&self, item: &InventoryItem, movement: &Movement) {
+        for alert in &movement.alerts {
+            let detail = stock_alert_detail(*alert, item, movement);
+            if let Err(e) = self.events.publish(alert.event_type(), detail).await {
+                tracing::error!(
+                    error = %e,
+                    event = alert.event_type(),
+                    store = %item.store_id,
+                    product = %item.product_id,
+                    "stock alert not announced"
+                );
+            }
         }
     }
 

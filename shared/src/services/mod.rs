@@ -17,13 +17,13 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 pub use inventory::{AdjustRequest, PutRequest};
-pub use scan::{ScanOutcome, ScanRequest};
+pub use scan::{MAX_SCAN_BATCH, ScanMode, ScanOutcome, ScanRequest};
 
 use crate::auth::Forbidden;
 use crate::cursor::{CursorKey, InvalidCursor};
 use crate::domain::{FieldErrors, Gtin, ProductId, Quantity, QuantityDelta};
 use crate::ports::{
-    BlobStore, Continuation, DEFAULT_PAGE_SIZE, InventoryStore, JobEvents, JobStore, MAX_PAGE_SIZE,
+    BlobStore, Continuation, DEFAULT_PAGE_SIZE, Events, InventoryStore, JobStore, MAX_PAGE_SIZE,
     Page, PageQuery, ProductStore, StorageError,
 };
 
@@ -39,20 +39,24 @@ pub struct Catalog {
     pub images: Arc<dyn BlobStore>,
     /// The matching index and where it comes from.
     pub matcher: Arc<matching::MatcherState>,
-    /// Where import jobs announce completion and ask to be resumed (logs only until set with
-    /// [`Catalog::with_events`]).
-    pub events: Arc<dyn JobEvents>,
+    /// Where events are announced and paused imports ask to be resumed (logs only until set
+    /// with [`Catalog::with_events`]).
+    pub events: Arc<dyn Events>,
     cursors: CursorKey,
 }
 
-/// Job events that only go to the log (and runs that pause are resumed by whoever runs them
-/// next: `catalog import` and the local server never pause).
-pub struct LoggedJobEvents;
+/// Events that only go to the log (and runs that pause are resumed by whoever runs them next:
+/// `catalog import` and the local server never pause).
+pub struct LoggedEvents;
 
 #[async_trait::async_trait]
-impl JobEvents for LoggedJobEvents {
-    async fn completed(&self, job: &crate::domain::CsvJob) -> Result<(), StorageError> {
-        tracing::info!(event = "job.completed", detail = %crate::ports::job_completed_detail(job), "job.completed");
+impl Events for LoggedEvents {
+    async fn publish(
+        &self,
+        detail_type: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), StorageError> {
+        tracing::info!(event = detail_type, %detail, "{detail_type}");
         Ok(())
     }
 
@@ -79,13 +83,13 @@ impl Catalog {
             uploads,
             images,
             matcher: Arc::new(matcher),
-            events: Arc::new(LoggedJobEvents),
+            events: Arc::new(LoggedEvents),
             cursors,
         }
     }
 
     /// The same catalog, announcing job events to `events`.
-    pub fn with_events(mut self, events: Arc<dyn JobEvents>) -> Self {
+    pub fn with_events(mut self, events: Arc<dyn Events>) -> Self {
         self.events = events;
         self
     }

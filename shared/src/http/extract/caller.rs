@@ -7,8 +7,8 @@ use http::request::Parts;
 use crate::auth::{AuthError, Principal, TokenKeys};
 use crate::http::ApiError;
 
-/// The caller, from a bearer JWT verified with the keys the router's state holds. Its `sub` is
-/// recorded on the request's log span.
+/// The caller, from a bearer JWT verified with the keys the router's state holds, with the
+/// request's id (what it writes records it). Its `sub` is recorded on the request's log span.
 #[derive(Debug, Clone)]
 pub struct Caller(pub Principal);
 
@@ -17,8 +17,13 @@ impl<S: AsRef<TokenKeys> + Send + Sync> FromRequestParts<S> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let token = bearer(&parts.headers)?;
-        let principal = state.as_ref().verify(token)?;
+        let mut principal = state.as_ref().verify(token)?;
         tracing::Span::current().record("sub", principal.sub.as_str());
+        principal.request_id = parts
+            .extensions
+            .get::<tower_http::request_id::RequestId>()
+            .and_then(|id| id.header_value().to_str().ok())
+            .map(str::to_string);
         Ok(Caller(principal))
     }
 }

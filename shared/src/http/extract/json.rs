@@ -19,19 +19,23 @@ pub const MAX_JSON_BODY_BYTES: usize = 64 * 1024;
 /// local server; in Lambda the body has arrived whole). Larger ones are refused at once.
 const DRAIN_BYTES: usize = 1024 * 1024;
 
-/// A JSON body (`application/json`) parsed into `T`.
+/// A JSON body (`application/json`) parsed into `T`, of at most `LIMIT` bytes (a route that
+/// takes more, such as a batch of scans, says so in its type).
 #[derive(Debug)]
-pub struct JsonBody<T>(pub T);
+pub struct JsonBody<T, const LIMIT: usize = MAX_JSON_BODY_BYTES>(pub T);
 
 /// A JSON merge patch (RFC 7396): `application/merge-patch+json` or `application/json`.
 #[derive(Debug)]
 pub struct MergePatch<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+impl<T: DeserializeOwned, S: Send + Sync, const LIMIT: usize> FromRequest<S>
+    for JsonBody<T, LIMIT>
+{
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
-        let bytes = read(req, &[]).await?;
+        const { assert!(LIMIT <= DRAIN_BYTES) };
+        let bytes = read(req, &[], LIMIT).await?;
         parse(&bytes).map(JsonBody)
     }
 }
@@ -40,13 +44,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for MergePatch<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
-        let bytes = read(req, &["application/merge-patch+json"]).await?;
+        let bytes = read(req, &["application/merge-patch+json"], MAX_JSON_BODY_BYTES).await?;
         parse(&bytes).map(MergePatch)
     }
 }
 
-/// The body's bytes, once its content type (`application/json` or one of `also`) and size pass.
-async fn read(req: Request, also: &[&str]) -> Result<Bytes, ApiError> {
+/// The body's bytes, once its content type (`application/json` or one of `also`) and size (at
+/// most `limit`) pass.
+async fn read(req: Request, also: &[&str], limit: usize) -> Result<Bytes, ApiError> {
     let ct = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -65,9 +70,7 @@ async fn read(req: Request, also: &[&str]) -> Result<Bytes, ApiError> {
             ct
         }));
     }
-    let too_large = ApiError::PayloadTooLarge {
-        limit: MAX_JSON_BODY_BYTES,
-    };
+    let too_large = ApiError::PayloadTooLarge { limit };
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -79,7 +82,7 @@ async fn read(req: Request, also: &[&str]) -> Result<Bytes, ApiError> {
     match Limited::new(req.into_body(), DRAIN_BYTES).collect().await {
         Ok(body) => {
             let bytes = body.to_bytes();
-            if bytes.len() > MAX_JSON_BODY_BYTES {
+            if bytes.len() > limit {
                 return Err(too_large);
             }
             Ok(bytes)

@@ -1,0 +1,280 @@
+//! What a stock write stores, computed from the item as it was read: the next item and the
+//! movement that records the change. Both inventory adapters use these, then write the two
+//! atomically on the condition that the item is still the one read, so they cannot disagree on
+//! versions, lives or alerts.
+
+use crate::domain::{
+    Adjustment, InventoryDetails, InventoryItem, Movement, MovementFacts, MovementKind,
+    MovementOrigin, ProductId, Quantity, StockChange, StoreId, Timestamp, movement::ChangeRefused,
+};
+use crate::ports::{Expect, StorageError, StorageResult};
+
+/// A write to make: the item as it will be stored, the movement beside it, whether it creates
+/// the item.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub item: InventoryItem,
+    pub movement: Option<Movement>,
+    pub created: bool,
+}
+
+/// The life a new item starts: now, but after the last life of the same item when that one
+/// started at the same millisecond or later (a clock that stepped back, or a remove and a
+/// re-stock within one millisecond), so ledger positions stay unique and ordered.
+pub fn new_life(at: Timestamp, last_life: Option<Timestamp>) -> Timestamp {
+    match last_life {
+        Some(last) if last >= at => last.plus(time::Duration::milliseconds(1)),
+        _ => at,
+    }
+}
+
+fn refused(e: ChangeRefused) -> StorageError {
+    match e {
+        ChangeRefused::Insufficient { available } => StorageError::InsufficientStock { available },
+        ChangeRefused::Overflow => StorageError::QuantityOverflow,
+    }
+}
+
+/// An adjustment applied to `current` (`NotFound` for a missing item unless it may be
+/// created; a new item starts at zero in the life `life`).
+pub fn adjusted(
+    a: &Adjustment,
+    current: Option<&InventoryItem>,
+    life: Timestamp,
+) -> StorageResult<Planned> {
+    let (before, details, version, stocked_since) = match current {
+        Some(c) => (
+            Some(c.details.quantity),
+            c.details.clone(),
+            c.version,
+            c.stocked_since,
+        ),
+        None if a.create_if_missing => (None, InventoryDetails::default(), 0, life),
+        None => return Err(StorageError::NotFound),
+    };
+    let after = a
+        .change
+        .apply(before.unwrap_or(Quantity::ZERO))
+        .map_err(refused)?;
+    let details = InventoryDetails {
+        quantity: after,
+        ..details
+    };
+    Ok(planned(
+        &a.store_id,
+        &a.product_id,
+        details,
+        (version, stocked_since),
+        Some((a.change, before)),
+        &a.origin,
+        a.at,
+    ))
+}
+
+/// An item set to `details` where `current` is what is stored, if `expect` holds. A movement
+/// is written when the item is new or its quantity changes.
+#[allow(clippy::too_many_arguments)]
+pub fn replaced(
+    store: &StoreId,
+    product: &ProductId,
+    details: &InventoryDetails,
+    expect: Expect,
+    current: Option<&InventoryItem>,
+    origin: &MovementOrigin,
+    at: Timestamp,
+    life: Timestamp,
+) -> StorageResult<Planned> {
+    match (expect, current) {
+        (Expect::Absent, Some(_)) => return Err(StorageError::AlreadyExists),
+        (Expect::Version(_), None) => return Err(StorageError::VersionConflict { current: None }),
+        (Expect::Version(v), Some(c)) if c.version != v => {
+            return Err(StorageError::VersionConflict {
+                current: Some(c.version),
+            });
+        }
+        _ => {}
+    }
+    let before = current.map(|c| c.details.quantity);
+    let change =
+        (before != Some(details.quantity)).then_some((StockChange::Set(details.quantity), before));
+    let base = current.map_or((0, life), |c| (c.version, c.stocked_since));
+    Ok(planned(
+        store,
+        product,
+        details.clone(),
+        base,
+        change,
+        origin,
+        at,
+    ))
+}
+
+/// The movement that removes `current` (its quantity goes to zero; no alert: the item is
+/// gone, not out of stock), if its version is the one expected.
+pub fn removed(
+    current: Option<&InventoryItem>,
+    expect_version: Option<u64>,
+    origin: &MovementOrigin,
+    at: Timestamp,
+) -> StorageResult<Movement> {
+    let current = current.ok_or(StorageError::NotFound)?;
+    if let Some(v) = expect_version
+        && current.version != v
+    {
+        return Err(StorageError::VersionConflict {
+            current: Some(current.version),
+        });
+    }
+    let facts = MovementFacts {
+        position_version: current.version + 1,
+        change: StockChange::Set(Quantity::ZERO),
+        before: Some(current.details.quantity),
+        after: Quantity::ZERO,
+        reorder_level: None,
+    };
+    let origin = MovementOrigin {
+        kind: MovementKind::Delete,
+        ..origin.clone()
+    };
+    let mut movement = Movement::record(
+        &current.store_id,
+        &current.product_id,
+        current.stocked_since,
+        facts,
+        &origin,
+        at,
+    );
+    movement.alerts.clear();
+    Ok(movement)
+}
+
+/// The next version of an item (`base`: the current version and life, version 0 for a new
+/// item) and, for a change of stock, its movement.
+fn planned(
+    store: &StoreId,
+    product: &ProductId,
+    details: InventoryDetails,
+    base: (u64, Timestamp),
+    change: Option<(StockChange, Option<Quantity>)>,
+    origin: &MovementOrigin,
+    at: Timestamp,
+) -> Planned {
+    let (version, stocked_since) = (base.0 + 1, base.1);
+    let movement = change.map(|(change, before)| {
+        let facts = MovementFacts {
+            position_version: version,
+            change,
+            before,
+            after: details.quantity,
+            reorder_level: details.reorder_level,
+        };
+        Movement::record(store, product, stocked_since, facts, origin, at)
+    });
+    Planned {
+        item: InventoryItem::new(store.clone(), *product, details, version, at, stocked_since),
+        movement,
+        created: base.0 == 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::QuantityDelta;
+
+    fn t(s: &str) -> Timestamp {
+        Timestamp::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_new_life_starts_after_the_last_one() {
+        let at = t("2026-12-01T10:00:00.000Z");
+        assert_eq!(new_life(at, None), at);
+        assert_eq!(new_life(at, Some(t("2026-11-01T00:00:00.000Z"))), at);
+        assert_eq!(new_life(at, Some(at)), t("2026-12-01T10:00:00.001Z"));
+        assert_eq!(
+            new_life(at, Some(t("2026-12-01T10:00:05.000Z"))),
+            t("2026-12-01T10:00:05.001Z")
+        );
+    }
+
+    #[test]
+    fn an_adjustment_records_before_and_after() {
+        let at = t("2026-12-01T10:00:00.000Z");
+        let a = Adjustment {
+            store_id: StoreId::parse("s1").unwrap(),
+            product_id: ProductId::new(),
+            change: StockChange::Add(QuantityDelta::parse("3").unwrap()),
+            origin: MovementOrigin::new(MovementKind::Scan, "dev"),
+            operation: None,
+            create_if_missing: true,
+            at,
+        };
+        let p = adjusted(&a, None, at).unwrap();
+        assert!(p.created);
+        assert_eq!(p.item.version, 1);
+        let m = p.movement.unwrap();
+        assert_eq!(
+            (m.quantity_before, m.quantity_after),
+            (None, Quantity::parse("3").unwrap())
+        );
+        let again = adjusted(&a, Some(&p.item), at).unwrap();
+        assert!(!again.created);
+        assert_eq!(again.item.version, 2);
+        assert_eq!(again.item.stocked_since, at);
+        let missing = Adjustment {
+            create_if_missing: false,
+            ..a
+        };
+        assert!(matches!(
+            adjusted(&missing, None, at),
+            Err(StorageError::NotFound)
+        ));
+    }
+
+    #[test]
+    fn a_put_that_keeps_the_quantity_writes_no_movement() {
+        let at = t("2026-12-01T10:00:00.000Z");
+        let (s, p) = (StoreId::parse("s1").unwrap(), ProductId::new());
+        let origin = MovementOrigin::new(MovementKind::Put, "owner");
+        let d = InventoryDetails {
+            quantity: Quantity::parse("5").unwrap(),
+            ..Default::default()
+        };
+        let first = replaced(&s, &p, &d, Expect::Anything, None, &origin, at, at).unwrap();
+        assert!(first.movement.is_some() && first.created);
+        let priced = InventoryDetails {
+            notes: Some("top shelf".into()),
+            ..d.clone()
+        };
+        let second = replaced(
+            &s,
+            &p,
+            &priced,
+            Expect::Version(1),
+            Some(&first.item),
+            &origin,
+            at,
+            at,
+        )
+        .unwrap();
+        assert!(second.movement.is_none());
+        assert!(matches!(
+            replaced(
+                &s,
+                &p,
+                &d,
+                Expect::Version(7),
+                Some(&first.item),
+                &origin,
+                at,
+                at
+            ),
+            Err(StorageError::VersionConflict { current: Some(1) })
+        ));
+        let gone = removed(Some(&second.item), None, &origin, at).unwrap();
+        assert_eq!(gone.kind, MovementKind::Delete);
+        assert_eq!(gone.version, 3);
+        assert!(gone.alerts.is_empty());
+    }
+}
