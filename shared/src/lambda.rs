@@ -38,7 +38,10 @@ pub async fn run_trigger(trigger: &'static Trigger) -> Result<(), lambda_http::E
             // The context's deadline is wall-clock milliseconds; the run measures by Instant.
             let left = std::time::UNIX_EPOCH + std::time::Duration::from_millis(event.context.deadline);
             let left = left.duration_since(std::time::SystemTime::now()).unwrap_or_default();
-            let ctx = crate::triggers::TriggerContext { deadline: Some(started + left) };
+            let ctx = crate::triggers::TriggerContext {
+                deadline: Some(started + left),
+                lease: None,
+            };
             let result = trigger.call(app, event.payload, ctx).await;
             match &result {
                 Ok(summary) => tracing::info!(function = trigger.function, ms = started.elapsed().as_millis() as u64, %summary, "done"),

@@ -4,7 +4,9 @@
 //! The API is the very router the Lambda functions run ([`routes::router`] over every route,
 //! with the same layers); this module adds only the blob URLs S3 would serve in AWS. An upload
 //! of an import's CSV to the local blob store runs the import trigger with a synthesized S3
-//! notification, as S3 would in AWS.
+//! notification, as S3 would in AWS. With no queue to redeliver what a crash interrupted,
+//! [`sweep_stalled_imports`] resumes unfinished imports whose claim has lapsed, at start and
+//! then every few seconds.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,15 +29,29 @@ use crate::ports::{BlobKey, BlobStore};
 /// Largest blob accepted through a local presigned URL (the largest CSV an import takes).
 pub const MAX_LOCAL_BLOB_BYTES: usize = crate::services::imports::MAX_UPLOAD_BYTES as usize;
 
+/// A local import run's claim on its job between progress saves (every few seconds): short,
+/// so that after a crash the sweep takes the job over soon.
+pub const LOCAL_IMPORT_LEASE: time::Duration = time::Duration::seconds(15);
+/// How often the local server looks for stalled imports.
+pub const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 #[derive(Clone)]
 struct Shared {
     app: Arc<App>,
     blobs: Arc<HashMap<String, BlobDir>>,
+    import_lease: time::Duration,
 }
 
-/// Builds the router for `app`, with `blobs` served under `/_local/blobs/<bucket>/...`.
-pub fn router(app: Arc<App>, blobs: Vec<BlobDir>, edge: &EdgeConfig) -> Router {
+/// Builds the router for `app`, with `blobs` served under `/_local/blobs/<bucket>/...`; an
+/// upload of an import's CSV runs it with `import_lease` as its claim.
+pub fn router(
+    app: Arc<App>,
+    blobs: Vec<BlobDir>,
+    edge: &EdgeConfig,
+    import_lease: time::Duration,
+) -> Router {
     let shared = Shared {
+        import_lease,
         app: app.clone(),
         blobs: Arc::new(
             blobs
@@ -171,11 +187,12 @@ async fn blob_put(
             if crate::domain::parse_upload_key(key.as_str()).is_some() {
                 let event = crate::triggers::s3_object_created(&bucket, key.as_str(), size);
                 let app = s.app.clone();
+                let ctx = crate::triggers::TriggerContext {
+                    deadline: None,
+                    lease: Some(s.import_lease),
+                };
                 tokio::spawn(async move {
-                    match crate::triggers::CSV_IMPORT
-                        .call(app, event, Default::default())
-                        .await
-                    {
+                    match crate::triggers::CSV_IMPORT.call(app, event, ctx).await {
                         Ok(summary) => tracing::info!(%summary, "local import done"),
                         Err(e) => tracing::error!(error = %e, "local import failed"),
                     }
@@ -184,5 +201,25 @@ async fn blob_put(
             StatusCode::OK.into_response()
         }
         Err(e) => blob_problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    }
+}
+
+/// Resumes, now and every [`SWEEP_EVERY`], the imports a crash of this server (or of another
+/// process on the same data folder) left unfinished: each job not final whose claim has lapsed
+/// continues from its checkpoint, with `lease` as its claim. Runs until the task is dropped.
+pub async fn sweep_stalled_imports(app: Arc<App>, lease: time::Duration) {
+    let opts = crate::services::imports::RunOptions {
+        lease: Some(lease),
+        ..Default::default()
+    };
+    loop {
+        match app.catalog.resume_stalled_imports(&opts).await {
+            Ok(done) if !done.is_empty() => {
+                tracing::info!(jobs = ?done, "stalled imports resumed and finished");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sweeping for stalled imports failed"),
+        }
+        tokio::time::sleep(SWEEP_EVERY).await;
     }
 }

@@ -299,6 +299,11 @@ pub trait JobStore: Send + Sync {
     /// A store's jobs, newest first.
     async fn list_by_store(&self, store: &StoreId, page: &PageQuery)
     -> StorageResult<Page<CsvJob>>;
+
+    /// Up to `limit` jobs of any store that are not final yet (awaiting their upload, queued,
+    /// processing). The embedded server sweeps them to resume what a crash left behind (in AWS
+    /// the queue redelivers instead; on DynamoDB this is a Scan, for operators).
+    async fn unfinished(&self, limit: usize) -> StorageResult<Vec<CsvJob>>;
 }
 
 /// A blob key: a relative path of `[A-Za-z0-9._-]` segments, no empty or dot segments.

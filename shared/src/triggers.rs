@@ -34,6 +34,8 @@ pub enum TriggerSource {
 pub struct TriggerContext {
     /// When the invocation is cut off (Lambda's deadline); `None` runs to the end.
     pub deadline: Option<Instant>,
+    /// An import run's claim on its job between progress saves (`None`: the default lease).
+    pub lease: Option<time::Duration>,
 }
 
 /// A trigger's handler: the app and the raw event in, a JSON summary (logged by Lambda, and
@@ -175,6 +177,7 @@ async fn run_work(
     let opts = RunOptions {
         deadline: ctx.deadline,
         progress: None,
+        lease: ctx.lease,
     };
     let (outcome, stats) = match work {
         ImportWork::Upload(key) => app.catalog.import_uploaded(key, &opts).await?,

@@ -247,7 +247,12 @@ impl TestApi {
         listener: tokio::net::TcpListener,
     ) -> Self {
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let router = catalog_core::local::router(app.clone(), blobs, &Default::default());
+        let router = catalog_core::local::router(
+            app.clone(),
+            blobs,
+            &Default::default(),
+            catalog_core::local::LOCAL_IMPORT_LEASE,
+        );
         let server = tokio::spawn(async move {
             axum::serve(listener, router).await.unwrap();
         });

@@ -280,6 +280,7 @@ async fn a_paused_import_resumes_and_a_rerun_changes_nothing() {
     // WHEN the run has a minute left THEN it writes one chunk, checkpoints and hands over.
     let ctx = TriggerContext {
         deadline: Some(Instant::now() + Duration::from_secs(60)),
+        lease: None,
     };
     CSV_IMPORT
         .call(api.app.clone(), AwsRig::lambda_event(&messages), ctx)

@@ -1244,6 +1244,33 @@ async fn stocked_products_are_the_store_items_only(s: &Stores) {
     );
 }
 
+async fn unfinished_jobs_are_found_for_the_sweep(s: &Stores) {
+    let st = store("sweep");
+    let mut open = BTreeSet::new();
+    for (i, status) in JobStatus::ALL.into_iter().enumerate() {
+        let mut job = CsvJob::new(JobId::new(), st.clone(), "owner", Timestamp::now());
+        s.jobs.insert(&job).await.unwrap();
+        job.status = status;
+        job.version = 2;
+        s.jobs.update(&job).await.unwrap();
+        if !status.is_final() {
+            open.insert(job.job_id);
+        }
+        assert!(i < 5);
+    }
+    let found: BTreeSet<JobId> = s
+        .jobs
+        .unfinished(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.store_id == st)
+        .map(|j| j.job_id)
+        .collect();
+    assert_eq!(found, open);
+    assert!(s.jobs.unfinished(1).await.unwrap().len() <= 1);
+}
+
 async fn job_checkpoints_and_leases_round_trip(s: &Stores) {
     let mut job = CsvJob::new(JobId::new(), store("jobs-c"), "owner", Timestamp::now());
     job.upload_bytes = 1_000;
@@ -1316,4 +1343,5 @@ contract!(
     bulk_inventory_writes_and_reads_in_batches,
     stocked_products_are_the_store_items_only,
     job_checkpoints_and_leases_round_trip,
+    unfinished_jobs_are_found_for_the_sweep,
 );

@@ -65,8 +65,8 @@ pub async fn run(file: &Path, store: &str, data_dir: &Path, secret: &str) -> any
             &store,
             &job.job_id,
             &RunOptions {
-                deadline: None,
                 progress: Some(tx),
+                ..Default::default()
             },
         )
         .await?;

@@ -42,6 +42,10 @@ enum Command {
         /// Comma-separated origins allowed to call the API from a browser (CORS).
         #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = "")]
         cors_origins: String,
+        /// Seconds an import run's claim on its job lasts between progress saves: after a
+        /// crash, the restarted server resumes the job once it lapses.
+        #[arg(long, env = "CATALOG_IMPORT_LEASE_SECS", default_value_t = catalog_core::local::LOCAL_IMPORT_LEASE.whole_seconds() as u16, value_parser = clap::value_parser!(u16).range(2..=600))]
+        import_lease_secs: u16,
     },
     /// Match every row of a queries CSV against a catalog CSV (matchbench columns) and print
     /// the speed and memory figures.
@@ -142,9 +146,11 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             jwt_secret,
             cors_origins,
+            import_lease_secs,
         } => {
             let edge = EdgeConfig::parse_origins(&cors_origins)?;
-            serve(addr, data_dir, secret(jwt_secret), edge).await
+            let lease = time::Duration::seconds(i64::from(import_lease_secs));
+            serve(addr, data_dir, secret(jwt_secret), edge, lease).await
         }
         Command::Match(args) => match_cmd::run(args),
         Command::Import {
@@ -187,6 +193,7 @@ async fn serve(
     data_dir: PathBuf,
     secret: String,
     edge: EdgeConfig,
+    import_lease: time::Duration,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -224,12 +231,20 @@ async fn serve(
         paths.database.display(),
         data_dir.display()
     );
-    let router = catalog_core::local::router(app, vec![paths.uploads, paths.images], &edge);
-    axum::serve(listener, router)
+    // Imports a crash left unfinished go on (now, and whenever a run's claim lapses).
+    let sweep = tokio::spawn(catalog_core::local::sweep_stalled_imports(
+        app.clone(),
+        import_lease,
+    ));
+    let router =
+        catalog_core::local::router(app, vec![paths.uploads, paths.images], &edge, import_lease);
+    let served = axum::serve(listener, router)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
-        .await?;
+        .await;
+    sweep.abort();
+    served?;
     Ok(())
 }
 

@@ -807,4 +807,23 @@ impl JobStore for SqliteStore {
         })
         .await
     }
+
+    async fn unfinished(&self, limit: usize) -> StorageResult<Vec<CsvJob>> {
+        self.read(move |c| {
+            // A scan of the jobs table: a local server has few, and sweeps seldom.
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT doc FROM jobs WHERE json_extract(doc, '$.status') NOT IN ('completed', 'failed')
+                     ORDER BY store_sort LIMIT ?1",
+                )
+                .map_err(db_err)?;
+            let docs = stmt
+                .query_map(params![limit as i64], |r| r.get::<_, String>(0))
+                .map_err(db_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err)?;
+            docs.iter().map(|d| job_from_doc(d)).collect()
+        })
+        .await
+    }
 }

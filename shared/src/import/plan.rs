@@ -13,7 +13,6 @@
 //! the same products, never second ones.
 
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use super::reader::ImportRow;
 pub use super::reader::RowValues;
@@ -86,7 +85,17 @@ impl Planner<'_> {
     pub fn plan(&self, row: ImportRow, state: &mut ImportState) -> Plan {
         let barcode = row.barcode.as_ref().map(|b| b.as_str()).unwrap_or("");
         // Barcode first: a product the catalog has under it is the one, without reading the text.
-        let by_barcode = self.index.index.products_with_barcode(barcode).next();
+        // What an earlier run of this job created is new to this job, as it was then (the
+        // first run's index never holds it; a resumed run's may).
+        let ours = |i: &_| {
+            ProductId::parse(self.index.index.product_id(*i))
+                .is_ok_and(|id| created_by(self.job, &id))
+        };
+        let by_barcode = self
+            .index
+            .index
+            .products_with_barcode(barcode)
+            .find(|i| !ours(i));
         let mut outcome = None;
         let linked = match by_barcode {
             Some(i) => Some((i, false)),
@@ -102,7 +111,7 @@ impl Planner<'_> {
                     Decision::Match => o
                         .candidates
                         .first()
-                        .filter(|c| c.barcode != BarcodeState::Conflict)
+                        .filter(|c| c.barcode != BarcodeState::Conflict && !ours(&c.product))
                         .map(|c| (c.product, true)),
                     _ => None,
                 }
@@ -211,12 +220,29 @@ impl Planner<'_> {
     }
 }
 
-/// The id of the product row `row` of `job` creates (the same on every run of the job).
+/// The id of the product row `row` of `job` creates (the same on every run of the job): a
+/// version 8 UUID of a digest of the job id (10 bytes) and the row number (6 bytes), so that
+/// [`created_by`] can tell this job's products from the id alone.
 pub fn new_product_id(job: &CsvJob, row: u64) -> ProductId {
-    ProductId::from_uuid(Uuid::new_v5(
-        &job.job_id.as_uuid(),
-        format!("row-{row}").as_bytes(),
-    ))
+    let mut bytes = [0u8; 16];
+    bytes[..10].copy_from_slice(&job_digest(job));
+    bytes[10..].copy_from_slice(&row.to_be_bytes()[2..]);
+    ProductId::from_uuid(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+}
+
+/// Whether `product` is one that `job` creates. A resumed run reads an index that may hold the
+/// products its earlier runs created; the first run's index never does, so the resumed run
+/// treats them as unknown to decide each row as the first run would have.
+pub fn created_by(job: &CsvJob, product: &ProductId) -> bool {
+    let ours = new_product_id(job, 0);
+    product.as_uuid().as_bytes()[..10] == ours.as_uuid().as_bytes()[..10]
+}
+
+fn job_digest(job: &CsvJob) -> [u8; 10] {
+    let d = Sha256::digest(job.job_id.as_uuid().as_bytes());
+    let mut out = [0u8; 10];
+    out.copy_from_slice(&d[..10]);
+    out
 }
 
 /// Letters and digits only, lower case: "Tata  Salt-1kg" and "tata salt 1KG" fold alike.
@@ -237,4 +263,24 @@ fn identity(parts: &[&str]) -> u64 {
     }
     let d = h.finalize();
     u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{JobId, StoreId};
+
+    #[test]
+    fn a_job_knows_the_products_it_creates_by_their_ids() {
+        let store = StoreId::parse("s1").unwrap();
+        let job = CsvJob::new(JobId::new(), store.clone(), "owner", Timestamp::now());
+        let other = CsvJob::new(JobId::new(), store, "owner", Timestamp::now());
+        let id = new_product_id(&job, 123_456);
+        assert_eq!(id, new_product_id(&job, 123_456), "the same on every run");
+        assert_ne!(id, new_product_id(&job, 123_457));
+        assert_eq!(id.as_uuid().get_version_num(), 8);
+        assert!(created_by(&job, &id));
+        assert!(!created_by(&other, &id));
+        assert!(!created_by(&job, &ProductId::new()));
+    }
 }

@@ -100,7 +100,20 @@ pub struct RunOptions {
     pub deadline: Option<Instant>,
     /// Told (rows so far, bytes read of the file's size) after every chunk.
     pub progress: Option<tokio::sync::watch::Sender<Progress>>,
+    /// How long the run's claim on the job lasts between progress saves (default
+    /// [`JOB_LEASE`]): another run may take the job over once it lapses. The embedded server
+    /// uses a short one, so its sweep resumes a job soon after a crash.
+    pub lease: Option<time::Duration>,
 }
+
+impl RunOptions {
+    fn lease(&self) -> time::Duration {
+        self.lease.unwrap_or(JOB_LEASE)
+    }
+}
+
+/// Most jobs one sweep for stalled imports looks at.
+const SWEEP_JOBS: usize = 100;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Progress {
@@ -342,6 +355,41 @@ impl Catalog {
         }
     }
 
+    /// Resumes the imports a crash left behind (the embedded server's sweep; in AWS the queue
+    /// redelivers): each job not final whose claim has lapsed and whose upload is there runs
+    /// from its checkpoint, one after another. Returns the jobs that ran to an end.
+    pub async fn resume_stalled_imports(&self, opts: &RunOptions) -> ServiceResult<Vec<JobId>> {
+        let jobs = self
+            .jobs
+            .unfinished(SWEEP_JOBS)
+            .await
+            .map_err(ServiceError::storage)?;
+        let mut done = Vec::new();
+        for job in jobs {
+            if job.leased_at(Timestamp::now()) {
+                continue;
+            }
+            // A job still waiting for its file is not stalled (an upload that landed always
+            // has its run asked for; one whose run was lost to a crash is picked up here).
+            let uploaded = self
+                .uploads
+                .open(&key(job.upload_key.clone())?)
+                .await
+                .map_err(ServiceError::storage)?
+                .is_some();
+            if !uploaded {
+                continue;
+            }
+            tracing::info!(job = %job.job_id, status = job.status.as_str(), "resuming a stalled import");
+            if let (RunOutcome::Finished(j), _) =
+                self.run_import(&job.store_id, &job.job_id, opts).await?
+            {
+                done.push(j.job_id);
+            }
+        }
+        Ok(done)
+    }
+
     /// Gives up on job `id` of `store` when its last delivery has failed too: a job not yet
     /// final is marked `failed` (`import_unavailable`) and announced, so its owner is told to
     /// upload again instead of waiting on a job nothing will run.
@@ -391,7 +439,7 @@ impl Catalog {
         let (index, _) = self.match_index().await?;
         // Claim it.
         job.status = JobStatus::Processing;
-        job.lease_until = Some(now.plus(JOB_LEASE));
+        job.lease_until = Some(now.plus(opts.lease()));
         if !self.save_job(&mut job).await? {
             return Ok((RunOutcome::Busy, stats));
         }
@@ -659,7 +707,7 @@ impl Catalog {
                 || job.checkpoint.is_some_and(|c| c.next_row == chunk.next_row)
             {
                 last_progress = Instant::now();
-                job.lease_until = Some(Timestamp::now().plus(JOB_LEASE));
+                job.lease_until = Some(Timestamp::now().plus(opts.lease()));
                 if !self.save_job(&mut job).await? {
                     break RunOutcome::Skipped("another run took the job over");
                 }
@@ -761,6 +809,14 @@ impl Catalog {
                 .map_err(ServiceError::storage)?;
             stats.write_units += done.write_units.unwrap_or(0.0);
             stats.write_requests += done.requests;
+            // A row that took an item below its reorder level (or to zero) is an alert too.
+            for w in &writes {
+                if let Some(m) = w.movement.as_ref().filter(|m| !m.alerts.is_empty())
+                    && !done.conflicts.contains(&w.item.product_id)
+                {
+                    self.announce(&w.item, m).await;
+                }
+            }
             if done.conflicts.is_empty() {
                 break;
             }

@@ -130,4 +130,35 @@ impl JobStore for DynamoStore {
             .collect::<StorageResult<Vec<_>>>()?;
         Ok(Page { items, next })
     }
+
+    async fn unfinished(&self, limit: usize) -> StorageResult<Vec<CsvJob>> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.tables.jobs)
+                .filter_expression("#status IN (:awaiting, :queued, :processing)")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":awaiting", s("awaiting_upload"))
+                .expression_attribute_values(":queued", s("queued"))
+                .expression_attribute_values(":processing", s("processing"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            for item in page.items.unwrap_or_default() {
+                if out.len() == limit {
+                    return Ok(out);
+                }
+                out.push(job_from(item)?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
 }
