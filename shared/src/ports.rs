@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use crate::domain::{
     Adjustment, CsvJob, Gtin, InventoryDetails, InventoryItem, JobId, Movement, MovementOrigin,
-    Product, ProductId, Quantity, StoreId, Timestamp, VerificationStatus,
+    Product, ProductId, ProductSummary, Quantity, StoreId, Timestamp, VerificationStatus,
 };
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -97,6 +97,11 @@ pub trait ProductStore: Send + Sync {
 
     async fn get(&self, id: &ProductId) -> StorageResult<Option<Product>>;
 
+    /// The products of `ids` (at most [`MAX_BULK_READ`]) in one batched read, eventually
+    /// consistent (what a listing shows beside other records); missing ones are absent from
+    /// the answer, which is in no particular order.
+    async fn get_many(&self, ids: &[ProductId]) -> StorageResult<Vec<Product>>;
+
     /// Strongly consistent lookup by barcode.
     async fn find_by_barcode(&self, barcode: &Gtin) -> StorageResult<Option<Product>>;
 
@@ -145,6 +150,18 @@ pub struct AdjustOutcome {
     pub movement: Option<Movement>,
 }
 
+/// Setting an item ([`InventoryStore::put`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetItem {
+    pub details: InventoryDetails,
+    pub expect: Expect,
+    /// Who sets it (the movement, when the quantity changes).
+    pub origin: MovementOrigin,
+    /// The product's summary to keep on the item (`None` keeps the item's).
+    pub product: Option<ProductSummary>,
+    pub at: Timestamp,
+}
+
 /// The result of setting an item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PutOutcome {
@@ -167,11 +184,42 @@ pub struct StockWrite {
 /// there first, before the caller is told storage is too busy.
 pub const STOCK_WRITE_ATTEMPTS: u32 = 64;
 
-/// Filters for listing a store's inventory.
+/// Filters for listing a store's inventory. All given filters must hold. Words and the
+/// category are read from the product summary the item keeps (as of its last write).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InventoryFilter {
     /// Only items at or below their reorder level.
     pub low_stock: bool,
+    /// Only items with nothing in stock.
+    pub out_of_stock: bool,
+    /// Lower-case words that must all appear in the product's name, brand or barcode.
+    pub words: Vec<String>,
+    /// A category path or a prefix of one (segment-wise, case-insensitive).
+    pub category: Option<String>,
+}
+
+impl InventoryFilter {
+    /// Whether any filter is set (then a page may come back short, with a cursor).
+    pub fn is_set(&self) -> bool {
+        self.low_stock || self.out_of_stock || !self.words.is_empty() || self.category.is_some()
+    }
+}
+
+/// The order of a store's items: by product id (storage order), the product's name, the last
+/// update or the quantity; ties in product id order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum InventorySort {
+    #[default]
+    ProductId,
+    Name,
+    Updated,
+    Quantity,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InventoryOrder {
+    pub by: InventorySort,
+    pub descending: bool,
 }
 
 #[async_trait]
@@ -182,25 +230,23 @@ pub trait InventoryStore: Send + Sync {
         product: &ProductId,
     ) -> StorageResult<Option<InventoryItem>>;
 
-    /// A store's items, ordered by product id.
+    /// A store's items in `order`, filtered.
     async fn list(
         &self,
         store: &StoreId,
         filter: &InventoryFilter,
+        order: InventoryOrder,
         page: &PageQuery,
     ) -> StorageResult<Page<InventoryItem>>;
 
-    /// Creates or replaces an item with these details, if `expect` holds; the store assigns the
-    /// next version. A change of quantity (or a new item) writes its movement (`origin`) in the
-    /// same atomic write. Errors: `AlreadyExists` (for `Absent`), `VersionConflict`.
+    /// Creates or replaces an item as `set` says, if its `expect` holds; the store assigns the
+    /// next version. A change of quantity (or a new item) writes its movement in the same
+    /// atomic write. Errors: `AlreadyExists` (for `Absent`), `VersionConflict`.
     async fn put(
         &self,
         store: &StoreId,
         product: &ProductId,
-        details: &InventoryDetails,
-        expect: Expect,
-        origin: &MovementOrigin,
-        at: Timestamp,
+        set: &SetItem,
     ) -> StorageResult<PutOutcome>;
 
     /// Deletes an item, writing a `delete` movement to zero with it. Errors: `NotFound`,

@@ -930,6 +930,91 @@ fn replayed(ledger: &[serde_json::Value]) -> rust_decimal::Decimal {
     total
 }
 
+async fn inventory_lists_show_products_and_search_them(api: &TestApi) {
+    let admin = api.admin();
+    let store = format!("s{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let owner_here = api.token(Role::StoreOwner, &[&store]);
+    let salt_barcode = random_gtin().to_string();
+    let salt = api.create_product("Tata Salt", Some(&salt_barcode)).await;
+    let tea = api.create_product("Tata Tea Premium", None).await;
+    let dal = api.create_product("Toor Dal", None).await;
+    for (pid, q) in [(&salt, "12"), (&tea, "0"), (&dal, "5")] {
+        let r = api
+            .put(
+                &format!("/v1/stores/{store}/inventory/{pid}"),
+                &owner_here,
+                json!({"quantity": q}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+    }
+    let list = |query: &str| {
+        let path = format!("/v1/stores/{store}/inventory?{query}");
+        let token = owner_here.clone();
+        async move { api.get(&path, &token).await }
+    };
+    let r = list("sort=name").await;
+    let names: Vec<&str> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["product"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["Tata Salt", "Tata Tea Premium", "Toor Dal"],
+        "{r:?}"
+    );
+    let first = &r.body["items"][0]["product"];
+    assert_eq!(
+        (
+            first["barcode"].as_str(),
+            first["verification_status"].as_str()
+        ),
+        (Some(salt_barcode.as_str()), Some("pending"))
+    );
+    // The summary is the product as it is now: an admin's rename shows at once.
+    let r = api.get(&format!("/v1/products/{salt}"), &admin).await;
+    let etag = r.header("etag").unwrap().to_string();
+    let r = api
+        .send(
+            "PATCH",
+            &format!("/v1/products/{salt}"),
+            Some(&admin),
+            Some(json!({"name": "Tata Salt Lite"})),
+            &[("if-match", &etag)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = api
+        .get(&format!("/v1/stores/{store}/inventory/{salt}"), &owner_here)
+        .await;
+    assert_eq!(r.body["product"]["name"], "Tata Salt Lite");
+    let r = list("q=tata&sort=-quantity").await;
+    let ids: Vec<&str> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["product_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [salt.as_str(), tea.as_str()]);
+    let r = list("out_of_stock=true").await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["items"][0]["product_id"], tea.as_str());
+    let r = list(&format!("q={salt_barcode}")).await;
+    assert_eq!(r.body["items"][0]["product_id"], salt.as_str());
+    let r = list("sort=price").await;
+    assert_eq!(
+        (r.status, r.body["errors"][0]["code"].as_str()),
+        (422, Some("invalid_sort"))
+    );
+    // A cursor belongs to its listing: another order refuses it.
+    let r = list("sort=name&limit=1").await;
+    let cursor = r.body["next_cursor"].as_str().unwrap().to_string();
+    let r = list(&format!("sort=quantity&limit=1&cursor={cursor}")).await;
+    assert_eq!(r.code(), "invalid_cursor");
+}
+
 async fn scan_modes_receive_sell_and_count(api: &TestApi) {
     let scanner = api.token(Role::Scanner, &["s1"]);
     let barcode = random_gtin().to_string();
@@ -1160,6 +1245,7 @@ async fn offline_scans_sync_as_one_batch(api: &TestApi) {
 
 api_cases!(
     health_is_public,
+    inventory_lists_show_products_and_search_them,
     scan_modes_receive_sell_and_count,
     twenty_concurrent_sell_scans_of_ten,
     offline_scans_sync_as_one_batch,

@@ -9,10 +9,10 @@ use catalog_core::api::routes;
 use catalog_core::app::App;
 use catalog_core::domain::{
     CsvJob, Gtin, InventoryDetails, JobId, MovementKind, MovementOrigin, Product, ProductContent,
-    ProductId, ProductSource, Quantity, StoreId, Timestamp,
+    ProductId, ProductSource, ProductSummary, Quantity, StoreId, Timestamp,
 };
 use catalog_core::http::layers;
-use catalog_core::ports::Expect;
+use catalog_core::ports::{Expect, SetItem};
 use catalog_tests::TEST_SECRET;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -46,10 +46,13 @@ async fn seeded_app(dir: &std::path::Path) -> Arc<App> {
         .put(
             &store,
             &product.product_id,
-            &details,
-            Expect::Absent,
-            &MovementOrigin::new(MovementKind::Put, "seed"),
-            Timestamp::now(),
+            &SetItem {
+                details,
+                expect: Expect::Absent,
+                origin: MovementOrigin::new(MovementKind::Put, "seed"),
+                product: Some(ProductSummary::of(&product)),
+                at: Timestamp::now(),
+            },
         )
         .await
         .unwrap();

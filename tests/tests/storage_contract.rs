@@ -7,12 +7,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use catalog_core::domain::{
     Adjustment, AdjustmentReason, CsvJob, Gtin, InventoryDetails, InventoryItem, JobCheckpoint,
     JobCounters, JobId, JobStatus, Money, Movement, MovementFacts, MovementKind, MovementOrigin,
-    Operation, Product, ProductContent, ProductId, ProductSource, Quantity, QuantityDelta,
-    RegionCode, StockAlert, StockChange, StoreId, Timestamp, VerificationStatus, movement::replay,
+    Operation, Product, ProductContent, ProductId, ProductSource, ProductSummary, Quantity,
+    QuantityDelta, RegionCode, StockAlert, StockChange, StoreId, Timestamp, VerificationStatus,
+    movement::replay,
 };
 use catalog_core::ports::{
-    Continuation, Expect, InventoryFilter, PageQuery, ProductFilter, PutOutcome, StockWrite,
-    StorageError,
+    Continuation, Expect, InventoryFilter, InventoryOrder, InventorySort, PageQuery, ProductFilter,
+    PutOutcome, SetItem, StockWrite, StorageError,
 };
 use catalog_tests::{Stores, content, random_gtin};
 
@@ -44,7 +45,19 @@ fn adjustment(store_id: &StoreId, p: &ProductId, delta: &str) -> Adjustment {
         origin: origin().reason(AdjustmentReason::Correction),
         operation: None,
         create_if_missing: false,
+        product: None,
         at: Timestamp::now(),
+    }
+}
+
+/// Setting an item as a test owner would (no product summary).
+fn set(details: &InventoryDetails, expect: Expect, at: Timestamp) -> SetItem {
+    SetItem {
+        details: details.clone(),
+        expect,
+        origin: origin(),
+        product: None,
+        at,
     }
 }
 
@@ -437,14 +450,14 @@ async fn put_creates_then_replaces_under_conditions(s: &Stores) {
     d.custom_image_urls = vec!["https://img.example/1.jpg".into()];
     let PutOutcome { item, created, .. } = s
         .inventory
-        .put(&st, &p, &d, Expect::Absent, &origin(), Timestamp::now())
+        .put(&st, &p, &set(&d, Expect::Absent, Timestamp::now()))
         .await
         .unwrap();
     assert!(created);
     assert_eq!((item.version, item.details.clone()), (1, d.clone()));
     assert!(matches!(
         s.inventory
-            .put(&st, &p, &d, Expect::Absent, &origin(), Timestamp::now())
+            .put(&st, &p, &set(&d, Expect::Absent, Timestamp::now()))
             .await,
         Err(StorageError::AlreadyExists)
     ));
@@ -452,14 +465,7 @@ async fn put_creates_then_replaces_under_conditions(s: &Stores) {
     d2.notes = Some("top shelf".into());
     let PutOutcome { item, created, .. } = s
         .inventory
-        .put(
-            &st,
-            &p,
-            &d2,
-            Expect::Version(1),
-            &origin(),
-            Timestamp::now(),
-        )
+        .put(&st, &p, &set(&d2, Expect::Version(1), Timestamp::now()))
         .await
         .unwrap();
     assert!(!created);
@@ -469,7 +475,7 @@ async fn put_creates_then_replaces_under_conditions(s: &Stores) {
     assert_eq!(s.inventory.get(&st, &p).await.unwrap().unwrap().details, d2);
     match s
         .inventory
-        .put(&st, &p, &d, Expect::Version(1), &origin(), Timestamp::now())
+        .put(&st, &p, &set(&d, Expect::Version(1), Timestamp::now()))
         .await
     {
         Err(StorageError::VersionConflict { current }) => assert_eq!(current, Some(2)),
@@ -481,17 +487,14 @@ async fn put_creates_then_replaces_under_conditions(s: &Stores) {
             .put(
                 &st,
                 &missing,
-                &d,
-                Expect::Version(1),
-                &origin(),
-                Timestamp::now()
+                &set(&d, Expect::Version(1), Timestamp::now())
             )
             .await,
         Err(StorageError::VersionConflict { current: None })
     ));
     let PutOutcome { item, .. } = s
         .inventory
-        .put(&st, &p, &d, Expect::Anything, &origin(), Timestamp::now())
+        .put(&st, &p, &set(&d, Expect::Anything, Timestamp::now()))
         .await
         .unwrap();
     assert_eq!(item.version, 3);
@@ -503,10 +506,7 @@ async fn adjustments_never_go_below_zero(s: &Stores) {
         .put(
             &st,
             &p,
-            &details("3"),
-            Expect::Absent,
-            &origin(),
-            Timestamp::now(),
+            &set(&details("3"), Expect::Absent, Timestamp::now()),
         )
         .await
         .unwrap();
@@ -577,10 +577,7 @@ async fn an_operation_key_applies_once(s: &Stores) {
         .put(
             &st,
             &p,
-            &details("1"),
-            Expect::Absent,
-            &origin(),
-            Timestamp::now(),
+            &set(&details("1"), Expect::Absent, Timestamp::now()),
         )
         .await
         .unwrap();
@@ -609,10 +606,7 @@ async fn an_operation_key_applies_once(s: &Stores) {
         .put(
             &st2,
             &p,
-            &details("1"),
-            Expect::Absent,
-            &origin(),
-            Timestamp::now(),
+            &set(&details("1"), Expect::Absent, Timestamp::now()),
         )
         .await
         .unwrap();
@@ -652,10 +646,7 @@ async fn fifty_concurrent_adjustments_all_count(s: &Stores) {
         .put(
             &st,
             &p,
-            &details("10"),
-            Expect::Absent,
-            &origin(),
-            Timestamp::now(),
+            &set(&details("10"), Expect::Absent, Timestamp::now()),
         )
         .await
         .unwrap();
@@ -685,10 +676,7 @@ async fn concurrent_sales_never_oversell(s: &Stores) {
         .put(
             &st,
             &p,
-            &details("20"),
-            Expect::Absent,
-            &origin(),
-            Timestamp::now(),
+            &set(&details("20"), Expect::Absent, Timestamp::now()),
         )
         .await
         .unwrap();
@@ -735,7 +723,7 @@ async fn inventory_lists_page_within_one_store(s: &Stores) {
             }
         }
         s.inventory
-            .put(&a, &p, &d, Expect::Absent, &origin(), Timestamp::now())
+            .put(&a, &p, &set(&d, Expect::Absent, Timestamp::now()))
             .await
             .unwrap();
         all.insert(p);
@@ -743,10 +731,7 @@ async fn inventory_lists_page_within_one_store(s: &Stores) {
             .put(
                 &b,
                 &ProductId::new(),
-                &d,
-                Expect::Absent,
-                &origin(),
-                Timestamp::now(),
+                &set(&d, Expect::Absent, Timestamp::now()),
             )
             .await
             .unwrap();
@@ -760,14 +745,25 @@ async fn inventory_lists_page_within_one_store(s: &Stores) {
     s.inventory.adjust(&marked).await.unwrap();
     for (filter, want) in [
         (InventoryFilter::default(), &all),
-        (InventoryFilter { low_stock: true }, &low),
+        (
+            InventoryFilter {
+                low_stock: true,
+                ..Default::default()
+            },
+            &low,
+        ),
     ] {
         let mut got = Vec::new();
         let mut after = None;
         loop {
             let page = s
                 .inventory
-                .list(&a, &filter, &PageQuery { after, limit: 3 })
+                .list(
+                    &a,
+                    &filter,
+                    InventoryOrder::default(),
+                    &PageQuery { after, limit: 3 },
+                )
                 .await
                 .unwrap();
             got.extend(page.items.into_iter().map(|i| {
@@ -786,6 +782,185 @@ async fn inventory_lists_page_within_one_store(s: &Stores) {
     }
 }
 
+/// A summary as the service keeps it on an item.
+fn summary(name: &str, brand: &str, barcode: Option<Gtin>, category: &str) -> ProductSummary {
+    ProductSummary {
+        name: name.into(),
+        brand: Some(brand.into()),
+        size: None,
+        barcode,
+        category: Some(category.into()),
+        verification_status: VerificationStatus::Pending,
+        thumbnail_url: None,
+    }
+}
+
+/// Every item of `st` the listing gives, following cursors (pages of `limit`).
+async fn listed(
+    s: &Stores,
+    st: &StoreId,
+    filter: &InventoryFilter,
+    order: InventoryOrder,
+    limit: u32,
+) -> Vec<InventoryItem> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s
+            .inventory
+            .list(st, filter, order, &PageQuery { after, limit })
+            .await
+            .unwrap();
+        assert!(page.items.len() <= limit as usize);
+        out.extend(page.items);
+        match page.next {
+            Some(n) => after = Some(n),
+            None => return out,
+        }
+    }
+}
+
+async fn products_are_read_many_at_once(s: &Stores) {
+    let a = product("Tata Salt 1 kg", Some(random_gtin()));
+    let b = product("Amul Butter 100 g", None);
+    for p in [&a, &b] {
+        s.products.insert(p).await.unwrap();
+    }
+    let mut got = s
+        .products
+        .get_many(&[a.product_id, ProductId::new(), b.product_id])
+        .await
+        .unwrap();
+    got.sort_by_key(|p| p.name.clone());
+    assert_eq!(got, vec![b, a]);
+    assert!(s.products.get_many(&[]).await.unwrap().is_empty());
+}
+
+async fn inventory_sorts_and_searches_within_a_store(s: &Stores) {
+    let st = store(&format!("shelf-{}", ProductId::new()));
+    let items = [
+        ("Tata Salt", "Tata", "Foodgrains > Salt", "12", "2"),
+        ("amul butter", "Amul", "Dairy > Butter", "0", "1"),
+        ("Parle-G Biscuits", "Parle", "Snacks > Biscuits", "40", "5"),
+        ("Tata Tea Gold", "Tata", "Beverages > Tea", "3", "4"),
+        (
+            "Bournvita",
+            "Cadbury",
+            "Beverages > Health Drinks",
+            "0",
+            "0",
+        ),
+    ];
+    let mut ids = Vec::new();
+    let base = Timestamp::now();
+    for (i, (name, brand, cat, q, reorder)) in items.iter().enumerate() {
+        let p = ProductId::new();
+        let mut d = details(q);
+        d.reorder_level = Some(qty(reorder));
+        let barcode = (i == 2).then(random_gtin);
+        let mut put = set(
+            &d,
+            Expect::Absent,
+            base.plus(time::Duration::seconds(i as i64 - 10)),
+        );
+        put.product = Some(summary(name, brand, barcode, cat));
+        let out = s.inventory.put(&st, &p, &put).await.unwrap();
+        assert_eq!(out.item.product.as_ref().unwrap().name, *name);
+        ids.push(p);
+    }
+    // A stock change keeps the item's summary.
+    let a = s
+        .inventory
+        .adjust(&adjustment(&st, &ids[3], "1"))
+        .await
+        .unwrap();
+    assert_eq!(a.item.product.unwrap().name, "Tata Tea Gold");
+    let names = |items: Vec<InventoryItem>| -> Vec<String> {
+        items.into_iter().map(|i| i.product.unwrap().name).collect()
+    };
+    let all = InventoryFilter::default();
+    let by = |by, descending| InventoryOrder { by, descending };
+    assert_eq!(
+        names(listed(s, &st, &all, by(InventorySort::Name, false), 2).await),
+        [
+            "amul butter",
+            "Bournvita",
+            "Parle-G Biscuits",
+            "Tata Salt",
+            "Tata Tea Gold"
+        ]
+    );
+    assert_eq!(
+        names(listed(s, &st, &all, by(InventorySort::Name, true), 3).await),
+        [
+            "Tata Tea Gold",
+            "Tata Salt",
+            "Parle-G Biscuits",
+            "Bournvita",
+            "amul butter"
+        ]
+    );
+    // Quantity, ties by product id; the adjusted item (3 -> 4) is the last updated.
+    let by_qty = listed(s, &st, &all, by(InventorySort::Quantity, false), 2).await;
+    let qtys: Vec<String> = by_qty
+        .iter()
+        .map(|i| i.details.quantity.to_string())
+        .collect();
+    assert_eq!(qtys, ["0", "0", "4", "12", "40"]);
+    let latest = listed(s, &st, &all, by(InventorySort::Updated, true), 1).await;
+    assert_eq!(latest[0].product_id, ids[3]);
+    assert_eq!(latest.len(), 5);
+    // Filters, alone and together, in any order.
+    let f = |words: &[&str], category: Option<&str>, out: bool, low: bool| InventoryFilter {
+        words: words.iter().map(|w| w.to_string()).collect(),
+        category: category.map(str::to_string),
+        out_of_stock: out,
+        low_stock: low,
+    };
+    let sorted = by(InventorySort::Name, false);
+    assert_eq!(
+        names(listed(s, &st, &f(&["tata"], None, false, false), sorted, 1).await),
+        ["Tata Salt", "Tata Tea Gold"]
+    );
+    assert_eq!(
+        names(listed(s, &st, &f(&["tata", "tea"], None, false, false), sorted, 5).await),
+        ["Tata Tea Gold"]
+    );
+    assert_eq!(
+        names(listed(s, &st, &f(&[], Some("beverages"), false, false), sorted, 5).await),
+        ["Bournvita", "Tata Tea Gold"]
+    );
+    assert_eq!(
+        names(listed(s, &st, &f(&[], None, true, false), sorted, 5).await),
+        ["amul butter", "Bournvita"]
+    );
+    assert_eq!(
+        names(listed(s, &st, &f(&[], None, false, true), sorted, 5).await),
+        ["amul butter", "Bournvita", "Tata Tea Gold"]
+    );
+    let barcode = items_barcode(s, &st, &ids[2]).await;
+    assert_eq!(
+        names(listed(s, &st, &f(&[&barcode], None, false, false), sorted, 5).await),
+        ["Parle-G Biscuits"]
+    );
+    assert!(
+        listed(s, &st, &f(&["100%"], None, false, false), sorted, 5)
+            .await
+            .is_empty()
+    );
+    // Another store's items never show.
+    assert!(
+        listed(s, &store("shelf-empty"), &all, sorted, 5)
+            .await
+            .is_empty()
+    );
+}
+
+async fn items_barcode(s: &Stores, st: &StoreId, p: &ProductId) -> String {
+    let item = s.inventory.get(st, p).await.unwrap().unwrap();
+    item.product.unwrap().barcode.unwrap().to_string()
+}
+
 async fn deletes_are_conditional(s: &Stores) {
     let (st, p) = (store("del-store"), ProductId::new());
     assert!(matches!(
@@ -798,10 +973,7 @@ async fn deletes_are_conditional(s: &Stores) {
         .put(
             &st,
             &p,
-            &details("1"),
-            Expect::Absent,
-            &origin(),
-            Timestamp::now(),
+            &set(&details("1"), Expect::Absent, Timestamp::now()),
         )
         .await
         .unwrap();
@@ -868,7 +1040,7 @@ async fn every_change_writes_its_movement(s: &Stores) {
     let mut d = details("10");
     d.reorder_level = Some(qty("3"));
     s.inventory
-        .put(&st, &p, &d, Expect::Absent, &origin(), Timestamp::now())
+        .put(&st, &p, &set(&d, Expect::Absent, Timestamp::now()))
         .await
         .unwrap();
     s.inventory
@@ -894,14 +1066,7 @@ async fn every_change_writes_its_movement(s: &Stores) {
     priced.selling_price = Some(Money::parse("20").unwrap());
     let put = s
         .inventory
-        .put(
-            &st,
-            &p,
-            &priced,
-            Expect::Version(4),
-            &origin(),
-            Timestamp::now(),
-        )
+        .put(&st, &p, &set(&priced, Expect::Version(4), Timestamp::now()))
         .await
         .unwrap();
     assert!(put.movement.is_none());
@@ -967,7 +1132,7 @@ async fn twenty_concurrent_sales_of_ten(s: &Stores) {
     let mut d = details("10");
     d.reorder_level = Some(qty("2"));
     s.inventory
-        .put(&st, &p, &d, Expect::Absent, &origin(), Timestamp::now())
+        .put(&st, &p, &set(&d, Expect::Absent, Timestamp::now()))
         .await
         .unwrap();
     let tasks = (0..20).map(|i| {
@@ -1092,14 +1257,15 @@ async fn bulk_inventory_writes_and_reads_in_batches(s: &Stores) {
         .put(
             &a,
             &ids[0],
-            &InventoryDetails {
-                quantity: qty("1"),
-                notes: Some("top shelf".into()),
-                ..Default::default()
-            },
-            Expect::Absent,
-            &origin(),
-            at,
+            &set(
+                &InventoryDetails {
+                    quantity: qty("1"),
+                    notes: Some("top shelf".into()),
+                    ..Default::default()
+                },
+                Expect::Absent,
+                at,
+            ),
         )
         .await
         .unwrap()
@@ -1213,14 +1379,7 @@ async fn stocked_products_are_the_store_items_only(s: &Stores) {
     let ids: Vec<ProductId> = (0..3).map(|_| ProductId::new()).collect();
     for p in &ids {
         s.inventory
-            .put(
-                &a,
-                p,
-                &details("2"),
-                Expect::Absent,
-                &origin(),
-                Timestamp::now(),
-            )
+            .put(&a, p, &set(&details("2"), Expect::Absent, Timestamp::now()))
             .await
             .unwrap();
     }
@@ -1338,6 +1497,8 @@ contract!(
     inventory_lists_page_within_one_store,
     deletes_are_conditional,
     every_change_writes_its_movement,
+    inventory_sorts_and_searches_within_a_store,
+    products_are_read_many_at_once,
     twenty_concurrent_sales_of_ten,
     jobs_are_versioned_and_listed_newest_first,
     bulk_inventory_writes_and_reads_in_batches,

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{
     AdjustmentReason, ColumnUse, CsvJob, Gtin, ImageUrls, InventoryDetails, InventoryItem,
     JobCheckpoint, JobCounters, JobId, JobStatus, MatchReview, Money, Movement, MovementKind,
-    Product, ProductId, ProductSource, Quantity, QuantityDelta, RegionCode, ReviewCandidate,
-    StockAlert, StoreId, Timestamp, VerificationStatus,
+    Product, ProductId, ProductSource, ProductSummary, Quantity, QuantityDelta, RegionCode,
+    ReviewCandidate, StockAlert, StoreId, Timestamp, VerificationStatus,
 };
 use crate::ports::{StorageError, StorageResult};
 
@@ -257,6 +257,102 @@ pub struct InventoryRecord {
     /// Absent in items stored before the ledger: read as the Unix epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stocked_since: Option<String>,
+    /// The product as it was at the item's last write (absent in items stored before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<SummaryRecord>,
+    // Derived keys the store's listings sort and filter on (each ends in the product id, so
+    // every key is unique and a cursor is one value).
+    /// Folded product name (`~` without one, to sort last).
+    #[serde(default)]
+    pub name_sort: String,
+    /// Zero-padded thousandths.
+    #[serde(default)]
+    pub qty_sort: String,
+    #[serde(default)]
+    pub updated_sort: String,
+    /// Lower-case name, brand and barcode, for word filters.
+    #[serde(default)]
+    pub search_text: String,
+    /// The product's category path key (see [`category_path_key`]), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category_sort: Option<String>,
+}
+
+/// A product summary at rest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SummaryRecord {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub barcode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail_url: Option<String>,
+}
+
+impl From<&ProductSummary> for SummaryRecord {
+    fn from(p: &ProductSummary) -> Self {
+        SummaryRecord {
+            name: p.name.clone(),
+            brand: p.brand.clone(),
+            size: p.size.clone(),
+            barcode: p.barcode.as_ref().map(|b| b.to_string()),
+            category: p.category.clone(),
+            status: p.verification_status.as_str().to_string(),
+            thumbnail_url: p.thumbnail_url.clone(),
+        }
+    }
+}
+
+impl TryFrom<SummaryRecord> for ProductSummary {
+    type Error = StorageError;
+
+    fn try_from(r: SummaryRecord) -> Result<Self, StorageError> {
+        let what = "inventory item's product";
+        Ok(ProductSummary {
+            name: r.name,
+            brand: r.brand,
+            size: r.size,
+            barcode: r
+                .barcode
+                .map(|b| Gtin::parse(&b))
+                .transpose()
+                .map_err(|e| corrupt(what, e))?,
+            category: r.category,
+            verification_status: VerificationStatus::parse(&r.status)
+                .ok_or_else(|| corrupt(what, format!("status {}", r.status)))?,
+            thumbnail_url: r.thumbnail_url,
+        })
+    }
+}
+
+/// Letters and digits only, lower case (`Tata  Salt-1kg` -> `tatasalt1kg`), for name order.
+fn fold_name(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_alphanumeric() || c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The words of a summary that a store's word filter searches: name, brand, barcode.
+pub fn summary_search_text(p: &ProductSummary) -> String {
+    let mut s = p.name.to_lowercase();
+    for extra in [p.brand.as_deref(), p.barcode.as_ref().map(|b| b.as_str())]
+        .into_iter()
+        .flatten()
+    {
+        s.push(' ');
+        s.push_str(&extra.to_lowercase());
+    }
+    s
 }
 
 /// The `stocked_since` of items stored before the ledger existed.
@@ -264,14 +360,21 @@ const LEGACY_STOCKED_SINCE: &str = "1970-01-01T00:00:00.000Z";
 
 impl InventoryRecord {
     pub fn of(i: &InventoryItem) -> Self {
-        Self::new(
+        let mut r = Self::new(
             &i.store_id,
             &i.product_id,
             &i.details,
             i.version,
             i.last_updated,
             i.stocked_since,
-        )
+        );
+        if let Some(p) = &i.product {
+            r.name_sort = format!("{}#{}", fold_name(&p.name), i.product_id);
+            r.search_text = summary_search_text(p);
+            r.category_sort = p.category.as_deref().map(category_path_key);
+            r.product = Some(p.into());
+        }
+        r
     }
 
     pub fn new(
@@ -296,6 +399,12 @@ impl InventoryRecord {
             version,
             last_updated: at.to_string(),
             stocked_since: Some(stocked_since.to_string()),
+            product: None,
+            name_sort: format!("~#{product}"),
+            qty_sort: format!("{:013}#{product}", d.quantity.to_minor()),
+            updated_sort: format!("{at}#{product}"),
+            search_text: String::new(),
+            category_sort: None,
         }
     }
 
@@ -316,6 +425,7 @@ impl TryFrom<InventoryRecord> for InventoryItem {
         let what = "inventory item";
         let c = |e| corrupt(what, e);
         let stocked_since = r.stocked_since()?;
+        let product = r.product.map(ProductSummary::try_from).transpose()?;
         let details = InventoryDetails {
             quantity: Quantity::from_minor(r.quantity_milli).map_err(c)?,
             cost_price: r.cost_paise.map(Money::from_minor).transpose().map_err(c)?,
@@ -341,7 +451,8 @@ impl TryFrom<InventoryRecord> for InventoryItem {
             r.version,
             ts(what, &r.last_updated)?,
             stocked_since,
-        ))
+        )
+        .with_product(product))
     }
 }
 

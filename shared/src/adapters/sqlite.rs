@@ -17,13 +17,13 @@ use super::records::{
 };
 use super::stock::{self, Planned};
 use crate::domain::{
-    Adjustment, CsvJob, Gtin, InventoryDetails, InventoryItem, JobId, LedgerPosition, Movement,
-    MovementOrigin, Product, ProductId, StoreId, Timestamp, inventory::OPERATION_TTL,
+    Adjustment, CsvJob, Gtin, InventoryItem, JobId, LedgerPosition, Movement, MovementOrigin,
+    Product, ProductId, StoreId, Timestamp, inventory::OPERATION_TTL,
 };
 use crate::ports::{
-    AdjustOutcome, BulkWrite, Continuation, Expect, InventoryFilter, InventoryStore, JobStore,
-    Page, PageQuery, ProductFilter, ProductStore, PutOutcome, StockWrite, StorageError,
-    StorageResult,
+    AdjustOutcome, BulkWrite, Continuation, Expect, InventoryFilter, InventoryOrder, InventorySort,
+    InventoryStore, JobStore, Page, PageQuery, ProductFilter, ProductStore, PutOutcome, SetItem,
+    StockWrite, StorageError, StorageResult,
 };
 
 const SCHEMA: &str = r#"
@@ -49,6 +49,10 @@ CREATE TABLE IF NOT EXISTS inventory (
     doc            TEXT NOT NULL,
     PRIMARY KEY (store_id, product_id)
 ) WITHOUT ROWID;
+-- A store's items in each listing order (the expressions are sqlite.rs's *_SORT_SQL).
+CREATE INDEX IF NOT EXISTS inventory_by_name ON inventory (store_id, coalesce(json_extract(doc, '$.name_sort'), '~#' || product_id));
+CREATE INDEX IF NOT EXISTS inventory_by_updated ON inventory (store_id, coalesce(json_extract(doc, '$.updated_sort'), json_extract(doc, '$.last_updated') || '#' || product_id));
+CREATE INDEX IF NOT EXISTS inventory_by_quantity ON inventory (store_id, coalesce(json_extract(doc, '$.qty_sort'), printf('%013d#', quantity_milli) || product_id));
 
 -- position: the movement's LedgerPosition key (the item's life, then its version).
 CREATE TABLE IF NOT EXISTS movements (
@@ -271,6 +275,27 @@ impl ProductStore for SqliteStore {
         .await
     }
 
+    async fn get_many(&self, ids: &[ProductId]) -> StorageResult<Vec<Product>> {
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached("SELECT doc FROM products WHERE product_id = ?1")
+                .map_err(db_err)?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in &ids {
+                let doc: Option<String> = stmt
+                    .query_row(params![id], |r| r.get(0))
+                    .optional()
+                    .map_err(db_err)?;
+                if let Some(d) = doc {
+                    out.push(product_from_doc(&d)?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn find_by_barcode(&self, barcode: &Gtin) -> StorageResult<Option<Product>> {
         let b = barcode.to_string();
         self.read(move |c| {
@@ -392,6 +417,35 @@ fn page_of<T>(
         items,
         next: if more { last.map(Continuation) } else { None },
     })
+}
+
+/// The SQL of an inventory order's key: a unique text per item (the record's derived key, or
+/// one built from the product id for items stored before those keys existed). The schema
+/// indexes each expression as written here.
+fn sort_sql(by: InventorySort) -> &'static str {
+    match by {
+        InventorySort::ProductId => "product_id",
+        InventorySort::Name => NAME_SORT_SQL,
+        InventorySort::Updated => UPDATED_SORT_SQL,
+        InventorySort::Quantity => QTY_SORT_SQL,
+    }
+}
+
+const NAME_SORT_SQL: &str = "coalesce(json_extract(doc, '$.name_sort'), '~#' || product_id)";
+const UPDATED_SORT_SQL: &str = "coalesce(json_extract(doc, '$.updated_sort'), json_extract(doc, '$.last_updated') || '#' || product_id)";
+const QTY_SORT_SQL: &str =
+    "coalesce(json_extract(doc, '$.qty_sort'), printf('%013d#', quantity_milli) || product_id)";
+
+/// `s` with LIKE's wildcards (and the escape itself) escaped by a backslash.
+fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
 }
 
 fn inventory_from_doc(doc: &str) -> StorageResult<InventoryItem> {
@@ -562,20 +616,50 @@ impl InventoryStore for SqliteStore {
         &self,
         store: &StoreId,
         filter: &InventoryFilter,
+        order: InventoryOrder,
         page: &PageQuery,
     ) -> StorageResult<Page<InventoryItem>> {
-        let (s, low, page) = (store.to_string(), filter.low_stock, page.clone());
+        let (store, filter, page) = (store.to_string(), filter.clone(), page.clone());
         self.read(move |c| {
-            let low_cond = if low { "AND reorder_milli IS NOT NULL AND quantity_milli <= reorder_milli" } else { "" };
+            let key = sort_sql(order.by);
+            let mut args: Vec<String> = vec![store];
+            let mut conds = Vec::new();
+            if let Some(after) = page.after {
+                args.push(after.0);
+                let op = if order.descending { "<" } else { ">" };
+                conds.push(format!("{key} {op} ?{}", args.len()));
+            }
+            if filter.low_stock {
+                conds.push("reorder_milli IS NOT NULL AND quantity_milli <= reorder_milli".into());
+            }
+            if filter.out_of_stock {
+                conds.push("quantity_milli = 0".into());
+            }
+            for w in &filter.words {
+                args.push(format!("%{}%", like_escape(w)));
+                conds.push(format!(
+                    "json_extract(doc, '$.search_text') LIKE ?{} ESCAPE '\\'",
+                    args.len()
+                ));
+            }
+            if let Some(cat) = &filter.category {
+                args.push(format!("{}%", like_escape(&category_path_key(cat))));
+                conds.push(format!(
+                    "json_extract(doc, '$.category_sort') LIKE ?{} ESCAPE '\\'",
+                    args.len()
+                ));
+            }
+            let conds: String = conds.iter().map(|c| format!(" AND {c}")).collect();
+            let dir = if order.descending { "DESC" } else { "ASC" };
             let sql = format!(
-                "SELECT product_id, doc FROM inventory WHERE store_id = ?1 AND product_id > ?2 {low_cond}
-                 ORDER BY product_id LIMIT {}",
+                "SELECT {key}, doc FROM inventory WHERE store_id = ?1{conds} ORDER BY {key} {dir} LIMIT {}",
                 page.limit + 1
             );
-            let after = page.after.map(|a| a.0).unwrap_or_default();
             let mut stmt = c.prepare(&sql).map_err(db_err)?;
             let rows = stmt
-                .query_map(params![s, after], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
                 .map_err(db_err)?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(db_err)?;
@@ -588,30 +672,17 @@ impl InventoryStore for SqliteStore {
         &self,
         store: &StoreId,
         product: &ProductId,
-        details: &InventoryDetails,
-        expect: Expect,
-        origin: &MovementOrigin,
-        at: Timestamp,
+        set: &SetItem,
     ) -> StorageResult<PutOutcome> {
-        let (store, product, details, origin) =
-            (store.clone(), *product, details.clone(), origin.clone());
+        let (store, product, set) = (store.clone(), *product, set.clone());
         self.write(move |tx| {
             let (s, p) = (store.as_str(), product.to_string());
             let current = load_inventory(tx, s, &p)?;
             let life = match current {
-                Some(_) => at,
-                None => new_life(tx, s, &p, at)?,
+                Some(_) => set.at,
+                None => new_life(tx, s, &p, set.at)?,
             };
-            let plan = stock::replaced(
-                &store,
-                &product,
-                &details,
-                expect,
-                current.as_ref(),
-                &origin,
-                at,
-                life,
-            )?;
+            let plan = stock::replaced(&store, &product, &set, current.as_ref(), life)?;
             save_planned(tx, &plan)?;
             Ok(PutOutcome {
                 item: plan.item,

@@ -5,9 +5,10 @@
 
 use crate::domain::{
     Adjustment, InventoryDetails, InventoryItem, Movement, MovementFacts, MovementKind,
-    MovementOrigin, ProductId, Quantity, StockChange, StoreId, Timestamp, movement::ChangeRefused,
+    MovementOrigin, ProductId, ProductSummary, Quantity, StockChange, StoreId, Timestamp,
+    movement::ChangeRefused,
 };
-use crate::ports::{Expect, StorageError, StorageResult};
+use crate::ports::{Expect, SetItem, StorageError, StorageResult};
 
 /// A write to make: the item as it will be stored, the movement beside it, whether it creates
 /// the item.
@@ -52,6 +53,10 @@ pub fn adjusted(
         None if a.create_if_missing => (None, InventoryDetails::default(), 0, life),
         None => return Err(StorageError::NotFound),
     };
+    let product = a
+        .product
+        .clone()
+        .or_else(|| current.and_then(|c| c.product.clone()));
     let after = a
         .change
         .apply(before.unwrap_or(Quantity::ZERO))
@@ -61,8 +66,7 @@ pub fn adjusted(
         ..details
     };
     Ok(planned(
-        &a.store_id,
-        &a.product_id,
+        (&a.store_id, &a.product_id, product),
         details,
         (version, stocked_since),
         Some((a.change, before)),
@@ -71,20 +75,16 @@ pub fn adjusted(
     ))
 }
 
-/// An item set to `details` where `current` is what is stored, if `expect` holds. A movement
-/// is written when the item is new or its quantity changes.
-#[allow(clippy::too_many_arguments)]
+/// An item set as `set` says where `current` is what is stored, if its expectation holds. A
+/// movement is written when the item is new or its quantity changes.
 pub fn replaced(
     store: &StoreId,
     product: &ProductId,
-    details: &InventoryDetails,
-    expect: Expect,
+    set: &SetItem,
     current: Option<&InventoryItem>,
-    origin: &MovementOrigin,
-    at: Timestamp,
     life: Timestamp,
 ) -> StorageResult<Planned> {
-    match (expect, current) {
+    match (set.expect, current) {
         (Expect::Absent, Some(_)) => return Err(StorageError::AlreadyExists),
         (Expect::Version(_), None) => return Err(StorageError::VersionConflict { current: None }),
         (Expect::Version(v), Some(c)) if c.version != v => {
@@ -95,17 +95,20 @@ pub fn replaced(
         _ => {}
     }
     let before = current.map(|c| c.details.quantity);
-    let change =
-        (before != Some(details.quantity)).then_some((StockChange::Set(details.quantity), before));
+    let quantity = set.details.quantity;
+    let change = (before != Some(quantity)).then_some((StockChange::Set(quantity), before));
     let base = current.map_or((0, life), |c| (c.version, c.stocked_since));
+    let summary = set
+        .product
+        .clone()
+        .or_else(|| current.and_then(|c| c.product.clone()));
     Ok(planned(
-        store,
-        product,
-        details.clone(),
+        (store, product, summary),
+        set.details.clone(),
         base,
         change,
-        origin,
-        at,
+        &set.origin,
+        set.at,
     ))
 }
 
@@ -151,8 +154,7 @@ pub fn removed(
 /// The next version of an item (`base`: the current version and life, version 0 for a new
 /// item) and, for a change of stock, its movement.
 fn planned(
-    store: &StoreId,
-    product: &ProductId,
+    (store, product, summary): (&StoreId, &ProductId, Option<ProductSummary>),
     details: InventoryDetails,
     base: (u64, Timestamp),
     change: Option<(StockChange, Option<Quantity>)>,
@@ -171,7 +173,8 @@ fn planned(
         Movement::record(store, product, stocked_since, facts, origin, at)
     });
     Planned {
-        item: InventoryItem::new(store.clone(), *product, details, version, at, stocked_since),
+        item: InventoryItem::new(store.clone(), *product, details, version, at, stocked_since)
+            .with_product(summary),
         movement,
         created: base.0 == 0,
     }
@@ -208,6 +211,7 @@ mod tests {
             origin: MovementOrigin::new(MovementKind::Scan, "dev"),
             operation: None,
             create_if_missing: true,
+            product: None,
             at,
         };
         let p = adjusted(&a, None, at).unwrap();
@@ -241,7 +245,14 @@ mod tests {
             quantity: Quantity::parse("5").unwrap(),
             ..Default::default()
         };
-        let first = replaced(&s, &p, &d, Expect::Anything, None, &origin, at, at).unwrap();
+        let set = |details: &InventoryDetails, expect| SetItem {
+            details: details.clone(),
+            expect,
+            origin: origin.clone(),
+            product: None,
+            at,
+        };
+        let first = replaced(&s, &p, &set(&d, Expect::Anything), None, at).unwrap();
         assert!(first.movement.is_some() && first.created);
         let priced = InventoryDetails {
             notes: Some("top shelf".into()),
@@ -250,26 +261,14 @@ mod tests {
         let second = replaced(
             &s,
             &p,
-            &priced,
-            Expect::Version(1),
+            &set(&priced, Expect::Version(1)),
             Some(&first.item),
-            &origin,
-            at,
             at,
         )
         .unwrap();
         assert!(second.movement.is_none());
         assert!(matches!(
-            replaced(
-                &s,
-                &p,
-                &d,
-                Expect::Version(7),
-                Some(&first.item),
-                &origin,
-                at,
-                at
-            ),
+            replaced(&s, &p, &set(&d, Expect::Version(7)), Some(&first.item), at),
             Err(StorageError::VersionConflict { current: Some(1) })
         ));
         let gone = removed(Some(&second.item), None, &origin, at).unwrap();

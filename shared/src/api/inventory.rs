@@ -18,7 +18,7 @@ use crate::http::extract::{
     Caller, Id, Idempotency, IfMatch, IfNoneMatch, JsonBody, PageParams, Paged, flag,
 };
 use crate::http::{ApiResult, response};
-use crate::ports::InventoryFilter;
+use crate::ports::{InventoryFilter, InventoryOrder, InventorySort};
 use crate::services::{AdjustRequest, Listing, PutRequest};
 
 /// Filters of the inventory listing.
@@ -29,13 +29,25 @@ pub struct InventoryQuery {
     /// Only items at or below their reorder level (`true`/`false`/`1`/`0`).
     #[serde(default, deserialize_with = "flag")]
     low_stock: Option<bool>,
+    /// Only items with nothing in stock (`true`/`false`/`1`/`0`).
+    #[serde(default, deserialize_with = "flag")]
+    out_of_stock: Option<bool>,
+    /// Words that must all appear in the product's name, brand or barcode (at most 8).
+    #[param(max_length = 100)]
+    q: Option<String>,
+    /// A category, or its top level (`Snacks` finds `Snacks > Namkeen`).
+    category: Option<String>,
+    /// `name`, `updated` (last update) or `quantity`; `-` first for the reverse
+    /// (`-updated`: most recently changed first). Default: product id.
+    #[param(pattern = "^-?(name|updated|quantity|product_id)$")]
+    sort: Option<String>,
 }
 
-/// `GET /v1/stores/{store_id}/inventory?low_stock=&cursor=&limit=`
+/// `GET /v1/stores/{store_id}/inventory?low_stock=&out_of_stock=&q=&category=&sort=&cursor=&limit=`
 #[utoipa::path(
     get, path = "/v1/stores/{store_id}/inventory", operation_id = "inventory-list", tag = "inventory",
-    summary = "List a store's inventory",
-    description = "Admins, the store's owners and its scanners (read-only).",
+    summary = "List a store's inventory, with each item's product",
+    description = "Admins, the store's owners and its scanners (read-only). Each item carries its product's summary (name, brand, size, barcode, review state, thumbnail), read for the whole page at once. Words and the category filter on the product as the item last saw it. A filtered page may hold fewer items than `limit` and still have a `next_cursor`: follow it to the end.",
     security(("bearer" = [])),
     params(Id<StoreId>, InventoryQuery, PageParams),
     responses(
@@ -49,12 +61,45 @@ pub async fn list(
     Id(store): Id<StoreId>,
     Paged(query, page): Paged<InventoryQuery>,
 ) -> ApiResult {
+    let mut errors = FieldErrors::new();
     let filter = InventoryFilter {
         low_stock: query.low_stock.unwrap_or(false),
+        out_of_stock: query.out_of_stock.unwrap_or(false),
+        words: query
+            .q
+            .as_deref()
+            .map(|q| super::products::query_words(q, &mut errors))
+            .unwrap_or_default(),
+        category: query
+            .category
+            .as_deref()
+            .and_then(|c| super::products::query_category(c, &mut errors)),
     };
+    let order = query.sort.as_deref().map_or(Some(InventoryOrder::default()), |s| {
+        let (descending, key) = match s.strip_prefix('-') {
+            Some(k) => (true, k),
+            None => (false, s),
+        };
+        let by = match key {
+            "name" => InventorySort::Name,
+            "updated" => InventorySort::Updated,
+            "quantity" => InventorySort::Quantity,
+            "product_id" => InventorySort::ProductId,
+            _ => {
+                errors.add(
+                    "query.sort",
+                    "invalid_sort",
+                    format!("sort must be name, updated, quantity or product_id (with - first to reverse); not '{s}'"),
+                );
+                return None;
+            }
+        };
+        Some(InventoryOrder { by, descending })
+    });
+    errors.finish(|| ())?;
     let listing = app
         .catalog
-        .list_inventory(&who, &store, filter, &page)
+        .list_inventory(&who, &store, filter, order.expect("checked"), &page)
         .await?;
     Ok(response::json(StatusCode::OK, listing))
 }
@@ -62,7 +107,7 @@ pub async fn list(
 /// `GET /v1/stores/{store_id}/inventory/{product_id}`
 #[utoipa::path(
     get, path = "/v1/stores/{store_id}/inventory/{product_id}", operation_id = "inventory-get", tag = "inventory",
-    summary = "Read one inventory item",
+    summary = "Read one inventory item, with its product",
     description = "Admins, the store's owners and its scanners (read-only).",
     security(("bearer" = [])),
     params(

@@ -106,6 +106,34 @@ pub struct ProductQuery {
     status: Option<String>,
 }
 
+/// The lower-case words of a `q` parameter (at most [`MAX_QUERY_WORDS`]), or its errors.
+pub(crate) fn query_words(q: &str, errors: &mut FieldErrors) -> Vec<String> {
+    let Some(q) = errors.check("query.q", clean_text(q, MAX_QUERY_CHARS, false)) else {
+        return Vec::new();
+    };
+    let words: Vec<String> = q
+        .to_lowercase()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    if words.len() > MAX_QUERY_WORDS {
+        errors.add(
+            "query.q",
+            "too_many_words",
+            format!("q may have at most {MAX_QUERY_WORDS} words"),
+        );
+    }
+    words
+}
+
+/// A `category` parameter, cleaned, or its error.
+pub(crate) fn query_category(c: &str, errors: &mut FieldErrors) -> Option<String> {
+    errors.check(
+        "query.category",
+        clean_text(c, crate::domain::product::MAX_CATEGORY_CHARS, false),
+    )
+}
+
 /// `GET /v1/products?barcode=` (exact lookup) or
 /// `GET /v1/products?q=&category=&status=&cursor=&limit=` (listing).
 #[utoipa::path(
@@ -155,27 +183,11 @@ pub async fn list(
         return Ok(response::json(StatusCode::OK, listing));
     }
     let mut filter = ProductFilter::default();
-    if let Some(q) = &query.q
-        && let Some(q) = errors.check("query.q", clean_text(q, MAX_QUERY_CHARS, false))
-    {
-        filter.words = q
-            .to_lowercase()
-            .split_whitespace()
-            .map(str::to_string)
-            .collect();
-        if filter.words.len() > MAX_QUERY_WORDS {
-            errors.add(
-                "query.q",
-                "too_many_words",
-                format!("q may have at most {MAX_QUERY_WORDS} words"),
-            );
-        }
+    if let Some(q) = &query.q {
+        filter.words = query_words(q, &mut errors);
     }
     if let Some(c) = &query.category {
-        filter.category = errors.check(
-            "query.category",
-            clean_text(c, crate::domain::product::MAX_CATEGORY_CHARS, false),
-        );
+        filter.category = query_category(c, &mut errors);
     }
     if let Some(s) = &query.status {
         filter.status = VerificationStatus::parse(s);

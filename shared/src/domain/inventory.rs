@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use super::movement::{MovementOrigin, StockChange};
-use super::{Money, ProductId, Quantity, StoreId, Timestamp};
+use super::{Gtin, Money, Product, ProductId, Quantity, StoreId, Timestamp, VerificationStatus};
 
 pub const MAX_SUPPLIER_CHARS: usize = 200;
 pub const MAX_LOCATION_CHARS: usize = 100;
@@ -28,11 +28,55 @@ pub struct InventoryDetails {
     pub notes: Option<String>,
 }
 
+/// What a screen shows of an item's product: enough to list it without reading the product.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ProductSummary {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub brand: Option<String>,
+    /// The pack size (`500 g`), from the product's `pack_size`, `quantity`, `weight` or
+    /// `volume` attribute.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub barcode: Option<Gtin>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    pub verification_status: VerificationStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thumbnail_url: Option<String>,
+}
+
+/// Attributes that may hold a product's pack size, in the order they are read.
+pub const SIZE_ATTRIBUTES: [&str; 4] = ["pack_size", "quantity", "weight", "volume"];
+
+impl ProductSummary {
+    pub fn of(p: &Product) -> Self {
+        Self {
+            name: p.name.clone(),
+            brand: p.brand.clone(),
+            size: SIZE_ATTRIBUTES
+                .iter()
+                .find_map(|a| p.attributes.get(*a))
+                .cloned(),
+            barcode: p.barcode.clone(),
+            category: p.category.clone(),
+            verification_status: p.verification_status,
+            thumbnail_url: p.canonical_image_urls.as_ref().map(|u| u.thumbnail.clone()),
+        }
+    }
+}
+
 /// One product in one store's inventory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct InventoryItem {
     pub store_id: StoreId,
     pub product_id: ProductId,
+    /// The product as it is now (lists read every product of a page at once). The item also
+    /// keeps the product's name, brand, barcode and category as they were at its last write,
+    /// to sort and search a store's items by them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<ProductSummary>,
     #[serde(flatten)]
     pub details: InventoryDetails,
     pub low_stock: bool,
@@ -56,12 +100,19 @@ impl InventoryItem {
         Self {
             store_id,
             product_id,
+            product: None,
             details,
             low_stock,
             version,
             last_updated,
             stocked_since,
         }
+    }
+
+    /// The same item, keeping `product` as its product's summary.
+    pub fn with_product(mut self, product: Option<ProductSummary>) -> Self {
+        self.product = product;
+        self
     }
 }
 
@@ -130,6 +181,9 @@ pub struct Adjustment {
     /// Create the item (from a quantity of zero) if the store does not stock it yet. Scans do
     /// this; owners' adjustments need an existing item.
     pub create_if_missing: bool,
+    /// The product's summary, when the caller has it: kept on the item (a new item needs it
+    /// to be found by name); `None` keeps what the item has.
+    pub product: Option<ProductSummary>,
     pub at: Timestamp,
 }
 

@@ -19,7 +19,9 @@ mod validation;
 pub use amount::{AmountError, DecimalText, Money, Quantity, QuantityDelta};
 pub use gtin::{Gtin, GtinError, check_digit};
 pub use ids::{IdError, IdempotencyKey, JobId, ProductId, StoreId};
-pub use inventory::{Adjustment, AdjustmentReason, InventoryDetails, InventoryItem, Operation};
+pub use inventory::{
+    Adjustment, AdjustmentReason, InventoryDetails, InventoryItem, Operation, ProductSummary,
+};
 pub use job::{
     ColumnUse, CsvJob, JOB_LEASE, JobCheckpoint, JobCounters, JobStatus, parse_upload_key,
     report_key, state_key, upload_key,

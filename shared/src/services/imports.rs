@@ -34,7 +34,8 @@ use crate::auth::{Principal, Role};
 use crate::domain::{
     AdjustmentReason, ColumnUse, CsvJob, FieldErrors, InventoryItem, JOB_LEASE, JobCheckpoint,
     JobCounters, JobId, JobStatus, Movement, MovementFacts, MovementKind, MovementOrigin, Product,
-    ProductId, StockChange, StoreId, Timestamp, parse_upload_key, report_key, state_key,
+    ProductId, ProductSummary, StockChange, StoreId, Timestamp, parse_upload_key, report_key,
+    state_key,
 };
 use crate::import::plan::{Plan, Planner, RowPlan};
 use crate::import::reader::{CsvFile, FileError, RecordError, RowError};
@@ -145,12 +146,15 @@ pub struct RunStats {
     pub products_created: u64,
     /// Items read before a row was applied to them (only items the store already had).
     pub items_read: u64,
+    /// Catalog products read for the summary a new item keeps.
+    pub products_read: u64,
 }
 
 impl RunStats {
     fn add(&mut self, o: &RunStats) {
         self.rows += o.rows;
         self.items_read += o.items_read;
+        self.products_read += o.products_read;
         self.write_units += o.write_units;
         self.write_requests += o.write_requests;
         self.products_created += o.products_created;
@@ -173,6 +177,7 @@ impl ChunkOrigin {
         product: ProductId,
         row: &RowPlan,
         old: Option<&InventoryItem>,
+        summary: Option<ProductSummary>,
         now: Timestamp,
     ) -> StockWrite {
         let details = row.values.apply(old.map(|i| &i.details));
@@ -199,7 +204,8 @@ impl ChunkOrigin {
                 version,
                 now,
                 stocked_since,
-            ),
+            )
+            .with_product(summary),
             expect: old.map_or(Expect::Absent, |i| Expect::Version(i.version)),
             movement,
         }
@@ -794,13 +800,39 @@ impl Catalog {
                 .collect()
         };
         let mut pending: Vec<(ProductId, &RowPlan)> = rows.clone();
+        // What each item keeps of its product: a product this chunk creates is at hand; one
+        // the catalog had is read, unless the item already keeps it.
+        let mut summaries: std::collections::HashMap<ProductId, ProductSummary> = rows
+            .iter()
+            .filter_map(|(id, p)| {
+                let created = p.create.as_deref().filter(|c| c.product_id == *id)?;
+                Some((*id, ProductSummary::of(created)))
+            })
+            .collect();
         for attempt in 0.. {
             stats.items_read += to_read.len() as u64;
             let current = self.read_items(store_id, &to_read).await?;
+            let missing: Vec<ProductId> = pending
+                .iter()
+                .map(|(id, _)| *id)
+                .filter(|id| {
+                    !summaries.contains_key(id)
+                        && current.get(id).is_none_or(|i| i.product.is_none())
+                })
+                .collect();
+            stats.products_read += missing.len() as u64;
+            summaries.extend(self.read_summaries(&missing).await?);
             let now = Timestamp::now();
             let writes: Vec<StockWrite> = pending
                 .iter()
-                .map(|(id, p)| origin.write(*id, p, current.get(id), now))
+                .map(|(id, p)| {
+                    let old = current.get(id);
+                    let summary = summaries
+                        .get(id)
+                        .cloned()
+                        .or_else(|| old.and_then(|i| i.product.clone()));
+                    origin.write(*id, p, old, summary, now)
+                })
                 .collect();
             let done = self
                 .inventory
@@ -840,6 +872,32 @@ impl Catalog {
             },
             stats,
         ))
+    }
+
+    /// The summaries of products `ids`, read in batches of [`MAX_BULK_READ`], four at a time.
+    async fn read_summaries(
+        &self,
+        ids: &[ProductId],
+    ) -> ServiceResult<Vec<(ProductId, ProductSummary)>> {
+        let chunks: Vec<Vec<ProductId>> = ids
+            .chunks(MAX_BULK_READ)
+            .map(<[ProductId]>::to_vec)
+            .collect();
+        let reads: Vec<Result<Vec<Product>, StorageError>> = futures::stream::iter(chunks)
+            .map(|c| {
+                let products = self.products.clone();
+                async move { products.get_many(&c).await }
+            })
+            .buffer_unordered(4)
+            .collect()
+            .await;
+        let mut out = Vec::with_capacity(ids.len());
+        for r in reads {
+            for p in r.map_err(ServiceError::storage)? {
+                out.push((p.product_id, ProductSummary::of(&p)));
+            }
+        }
+        Ok(out)
     }
 
     /// The store's items for `ids`, read in batches of [`MAX_BULK_READ`], four at a time.

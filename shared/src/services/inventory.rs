@@ -8,11 +8,12 @@
 use crate::auth::{Principal, Role};
 use crate::domain::{
     Adjustment, AdjustmentReason, FieldErrors, IdempotencyKey, InventoryDetails, InventoryItem,
-    Movement, MovementKind, MovementOrigin, Operation, ProductId, QuantityDelta, StockChange,
-    StoreId, Timestamp, VerificationStatus,
+    Movement, MovementKind, MovementOrigin, Operation, ProductId, ProductSummary, QuantityDelta,
+    StockChange, StoreId, Timestamp, VerificationStatus,
 };
 use crate::ports::{
-    AdjustOutcome, Expect, InventoryFilter, PutOutcome, StorageError, stock_alert_detail,
+    AdjustOutcome, Expect, InventoryFilter, InventoryOrder, PutOutcome, SetItem, StorageError,
+    stock_alert_detail,
 };
 
 use super::{Catalog, Listing, PageRequest, ServiceError, ServiceResult, fingerprint};
@@ -51,11 +52,39 @@ impl Catalog {
         product: &ProductId,
     ) -> ServiceResult<InventoryItem> {
         who.require_store(READERS, store)?;
-        self.inventory
+        let item = self
+            .inventory
             .get(store, product)
             .await
             .map_err(ServiceError::storage)?
-            .ok_or_else(|| not_stocked(store, product))
+            .ok_or_else(|| not_stocked(store, product))?;
+        let mut items = self.with_products(vec![item]).await?;
+        Ok(items.pop().expect("one item in, one out"))
+    }
+
+    /// `items` with their products' current summaries, read at once (one batched read of at
+    /// most [`MAX_PAGE_SIZE`](crate::ports::MAX_PAGE_SIZE) products). An item whose product is
+    /// gone keeps the summary it stored.
+    async fn with_products(&self, items: Vec<InventoryItem>) -> ServiceResult<Vec<InventoryItem>> {
+        let ids: Vec<ProductId> = items.iter().map(|i| i.product_id).collect();
+        let mut found: std::collections::HashMap<ProductId, ProductSummary> = self
+            .products
+            .get_many(&ids)
+            .await
+            .map_err(ServiceError::storage)?
+            .iter()
+            .map(|p| (p.product_id, ProductSummary::of(p)))
+            .collect();
+        Ok(items
+            .into_iter()
+            .map(|i| {
+                let fresh = found.remove(&i.product_id);
+                match fresh {
+                    Some(p) => i.with_product(Some(p)),
+                    None => i,
+                }
+            })
+            .collect())
     }
 
     pub async fn list_inventory(
@@ -63,16 +92,26 @@ impl Catalog {
         who: &Principal,
         store: &StoreId,
         filter: InventoryFilter,
+        order: InventoryOrder,
         page: &PageRequest,
     ) -> ServiceResult<Listing<InventoryItem>> {
         who.require_store(READERS, store)?;
-        let scope = format!("inventory|store={store}|low_stock={}", filter.low_stock);
+        // A cursor serves only the listing it came from (same filters, same order).
+        let scope = format!(
+            "inventory|store={store}|low_stock={}|out_of_stock={}|words={}|category={}|order={:?}",
+            filter.low_stock,
+            filter.out_of_stock,
+            filter.words.join(" "),
+            filter.category.as_deref().unwrap_or(""),
+            order,
+        );
         let query = self.open_page(&scope, page)?;
-        let found = self
+        let mut found = self
             .inventory
-            .list(store, &filter, &query)
+            .list(store, &filter, order, &query)
             .await
             .map_err(ServiceError::storage)?;
+        found.items = self.with_products(found.items).await?;
         Ok(self.seal_page(&scope, found, |i| i))
     }
 
@@ -106,25 +145,20 @@ impl Catalog {
         req: PutRequest,
     ) -> ServiceResult<(InventoryItem, bool)> {
         who.require_store(OWNERS, store)?;
-        self.require_stockable(who, product).await?;
+        let stocked = self.require_stockable(who, product).await?;
         let expect = match (req.create_only, req.expect_version) {
             (true, _) => Expect::Absent,
             (false, Some(v)) => Expect::Version(v),
             (false, None) => Expect::Anything,
         };
-        let origin = origin(who, MovementKind::Put);
-        match self
-            .inventory
-            .put(
-                store,
-                product,
-                &req.details,
-                expect,
-                &origin,
-                Timestamp::now(),
-            )
-            .await
-        {
+        let set = SetItem {
+            details: req.details,
+            expect,
+            origin: origin(who, MovementKind::Put),
+            product: Some(ProductSummary::of(&stocked)),
+            at: Timestamp::now(),
+        };
+        match self.inventory.put(store, product, &set).await {
             Ok(PutOutcome {
                 item,
                 created,
@@ -199,6 +233,7 @@ impl Catalog {
             origin,
             operation,
             create_if_missing: false,
+            product: None,
             at: Timestamp::now(),
         };
         self.apply_adjustment(&adjustment).await
@@ -249,7 +284,11 @@ impl Catalog {
     }
 
     /// A store may stock any catalog product except one merged into another.
-    async fn require_stockable(&self, who: &Principal, product: &ProductId) -> ServiceResult<()> {
+    async fn require_stockable(
+        &self,
+        who: &Principal,
+        product: &ProductId,
+    ) -> ServiceResult<crate::domain::Product> {
         let p = self.get_product(who, product).await?;
         if p.verification_status == VerificationStatus::Merged {
             let target = p.merged_into.map(|t| t.to_string()).unwrap_or_default();
@@ -260,7 +299,7 @@ impl Catalog {
             )
             .into());
         }
-        Ok(())
+        Ok(p)
     }
 }
 

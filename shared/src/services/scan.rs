@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::auth::{Principal, Role};
 use crate::domain::{
     Adjustment, AdjustmentReason, FieldErrors, Gtin, IdempotencyKey, InventoryItem, MovementKind,
-    Operation, Product, Quantity, QuantityDelta, StockChange, StoreId, Timestamp,
+    Operation, Product, ProductSummary, Quantity, QuantityDelta, StockChange, StoreId, Timestamp,
     VerificationStatus,
 };
 use crate::ports::StorageError;
@@ -138,6 +138,7 @@ impl Catalog {
             operation,
             // A sale needs stock; a missing item has none.
             create_if_missing: req.mode != ScanMode::Sell,
+            product: Some(ProductSummary::of(&product)),
             at: Timestamp::now(),
         };
         let outcome = match self.apply_adjustment(&adjustment).await {

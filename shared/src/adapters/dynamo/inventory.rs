@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
-    Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 use futures::{FutureExt, StreamExt};
 
@@ -21,15 +21,16 @@ use super::{
     DynamoStore, Item, TxError, WRITES_IN_FLIGHT, build_err, failed, from_item, get_n, get_s,
     jitter, n, s, sdk_err, to_item,
 };
-use crate::adapters::records::{InventoryRecord, MovementRecord};
+use crate::adapters::records::{InventoryRecord, MovementRecord, category_path_key};
 use crate::adapters::stock::{self, Planned};
 use crate::domain::{
-    Adjustment, InventoryDetails, InventoryItem, LedgerPosition, Movement, MovementOrigin,
-    ProductId, StoreId, Timestamp, inventory::OPERATION_TTL,
+    Adjustment, InventoryItem, LedgerPosition, Movement, MovementOrigin, ProductId, StoreId,
+    Timestamp, inventory::OPERATION_TTL,
 };
 use crate::ports::{
-    AdjustOutcome, BulkWrite, Expect, InventoryFilter, InventoryStore, MAX_BULK_READ, Page,
-    PageQuery, PutOutcome, STOCK_WRITE_ATTEMPTS, StockWrite, StorageError, StorageResult,
+    AdjustOutcome, BulkWrite, Expect, InventoryFilter, InventoryOrder, InventorySort,
+    InventoryStore, MAX_BULK_READ, Page, PageQuery, PutOutcome, STOCK_WRITE_ATTEMPTS, SetItem,
+    StockWrite, StorageError, StorageResult,
 };
 
 const ITEM_PREFIX: &str = "I#";
@@ -447,10 +448,18 @@ impl InventoryStore for DynamoStore {
         &self,
         store: &StoreId,
         filter: &InventoryFilter,
+        order: InventoryOrder,
         page: &PageQuery,
     ) -> StorageResult<Page<InventoryItem>> {
-        const ATTRS: &[&str] = &["store_id", "sk"];
-        let after = page.after.as_ref().map(|c| decode(c, ATTRS)).transpose()?;
+        // The table in product id order; a store-partitioned index for every other order.
+        let (index, sort_attr) = match order.by {
+            InventorySort::ProductId => (None, None),
+            InventorySort::Name => (Some("by-name"), Some("name_sort")),
+            InventorySort::Updated => (Some("by-updated"), Some("updated_sort")),
+            InventorySort::Quantity => (Some("by-quantity"), Some("qty_sort")),
+        };
+        let attrs: Vec<&str> = ["store_id", "sk"].into_iter().chain(sort_attr).collect();
+        let after = page.after.as_ref().map(|c| decode(c, &attrs)).transpose()?;
         // The cursor is sealed to this store already; refuse a foreign key all the same.
         if let Some(a) = &after
             && (get_s(a, "store_id") != Some(store.as_str())
@@ -458,32 +467,57 @@ impl InventoryStore for DynamoStore {
         {
             return Err(StorageError::BadContinuation);
         }
+        let mut conditions = Vec::new();
+        let mut values: Vec<(String, AttributeValue)> = Vec::new();
+        if filter.low_stock {
+            conditions.push("quantity_milli <= reorder_milli".to_string());
+        }
+        if filter.out_of_stock {
+            conditions.push("quantity_milli = :zero".to_string());
+            values.push((":zero".into(), n(0)));
+        }
+        for (i, w) in filter.words.iter().enumerate() {
+            conditions.push(format!("contains(search_text, :w{i})"));
+            values.push((format!(":w{i}"), s(w.clone())));
+        }
+        if let Some(cat) = &filter.category {
+            conditions.push("begins_with(category_sort, :cat)".to_string());
+            values.push((":cat".into(), s(category_path_key(cat))));
+        }
+        let filter_expression = (!conditions.is_empty()).then(|| conditions.join(" AND "));
         let (client, table, store_s) = (
             self.client.clone(),
             self.tables.inventory.clone(),
             store.to_string(),
         );
-        let low_stock = filter.low_stock;
         let fetch: Fetch<'_> = Box::new(move |start, limit| {
             let (client, table, store_s) = (client.clone(), table.clone(), store_s.clone());
+            let (filter_expression, values) = (filter_expression.clone(), values.clone());
             async move {
                 let mut q = client
                     .query()
                     .table_name(table)
-                    .key_condition_expression("store_id = :s AND begins_with(sk, :prefix)")
+                    .set_index_name(index.map(str::to_string))
                     .expression_attribute_values(":s", s(store_s))
-                    .expression_attribute_values(":prefix", s(ITEM_PREFIX))
+                    .scan_index_forward(!order.descending)
                     .set_exclusive_start_key(start)
+                    .set_filter_expression(filter_expression)
                     .limit(limit);
-                if low_stock {
-                    q = q.filter_expression("quantity_milli <= reorder_milli");
+                q = match index {
+                    None => q
+                        .key_condition_expression("store_id = :s AND begins_with(sk, :prefix)")
+                        .expression_attribute_values(":prefix", s(ITEM_PREFIX)),
+                    Some(_) => q.key_condition_expression("store_id = :s"),
+                };
+                for (k, v) in values {
+                    q = q.expression_attribute_values(k, v);
                 }
                 let out = q.send().await.map_err(sdk_err)?;
                 Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
             }
             .boxed()
         });
-        let (items, next) = collect_page(fetch, after, ATTRS, page.limit, low_stock).await?;
+        let (items, next) = collect_page(fetch, after, &attrs, page.limit, filter.is_set()).await?;
         let items = items
             .into_iter()
             .map(item_from)
@@ -495,23 +529,11 @@ impl InventoryStore for DynamoStore {
         &self,
         store: &StoreId,
         product: &ProductId,
-        details: &InventoryDetails,
-        expect: Expect,
-        origin: &MovementOrigin,
-        at: Timestamp,
+        set: &SetItem,
     ) -> StorageResult<PutOutcome> {
         for attempt in 0..STOCK_WRITE_ATTEMPTS {
-            let (current, life) = self.read_for_write(store, product, at).await?;
-            let plan = stock::replaced(
-                store,
-                product,
-                details,
-                expect,
-                current.as_ref(),
-                origin,
-                at,
-                life,
-            )?;
+            let (current, life) = self.read_for_write(store, product, set.at).await?;
+            let plan = stock::replaced(store, product, set, current.as_ref(), life)?;
             match self.write_planned(&plan, current.as_ref(), None).await? {
                 Written::Done => {
                     return Ok(PutOutcome {

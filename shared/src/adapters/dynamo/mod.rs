@@ -130,6 +130,17 @@ impl DynamoStore {
     /// The items of `table` under `keys` (any number; 100 per request, consistent reads),
     /// retrying unprocessed keys with backoff. Missing items are absent from the answer.
     async fn batch_get(&self, table: &str, keys: Vec<Item>) -> Result<Vec<Item>, StorageError> {
+        self.batch_get_with(table, keys, true).await
+    }
+
+    /// [`DynamoStore::batch_get`], with eventually consistent reads unless `consistent` (half
+    /// the read units, for what a listing shows).
+    async fn batch_get_with(
+        &self,
+        table: &str,
+        keys: Vec<Item>,
+        consistent: bool,
+    ) -> Result<Vec<Item>, StorageError> {
         let mut out = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(BATCH_GET) {
             let mut keys = chunk.to_vec();
@@ -137,7 +148,7 @@ impl DynamoStore {
             for attempt in 1.. {
                 let request = KeysAndAttributes::builder()
                     .set_keys(Some(keys))
-                    .consistent_read(true)
+                    .consistent_read(consistent)
                     .build()
                     .map_err(build_err)?;
                 let res = self

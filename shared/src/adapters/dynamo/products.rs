@@ -14,7 +14,8 @@ use crate::adapters::records::{
 };
 use crate::domain::{Gtin, Product, ProductId};
 use crate::ports::{
-    BulkInsert, Page, PageQuery, ProductFilter, ProductStore, StorageError, StorageResult, created,
+    BulkInsert, MAX_BULK_READ, Page, PageQuery, ProductFilter, ProductStore, StorageError,
+    StorageResult, created,
 };
 
 fn product_pk(id: &ProductId) -> String {
@@ -197,6 +198,23 @@ impl ProductStore for DynamoStore {
             .await?
             .map(product_from)
             .transpose()
+    }
+
+    async fn get_many(&self, ids: &[ProductId]) -> StorageResult<Vec<Product>> {
+        if ids.len() > MAX_BULK_READ {
+            return Err(StorageError::backend(format!(
+                "get_many takes at most {MAX_BULK_READ} products"
+            )));
+        }
+        let keys = ids
+            .iter()
+            .map(|id| Item::from([("pk".to_string(), s(product_pk(id)))]))
+            .collect();
+        self.batch_get_with(&self.tables.products, keys, false)
+            .await?
+            .into_iter()
+            .map(product_from)
+            .collect()
     }
 
     async fn find_by_barcode(&self, barcode: &Gtin) -> StorageResult<Option<Product>> {

@@ -37,9 +37,14 @@ pub fn specs() -> Vec<TableSpec> {
             logical: "inventory",
             hash_key: "store_id",
             range_key: Some("sk"),
-            // No GSI: every item write would pay a second write unit for it, and nothing reads
-            // one yet (merging products will need "which stores stock X"; add it then).
-            indexes: vec![],
+            // A store's items by product name, last update and quantity (the listing's sorts).
+            // Only items carry their keys, so movements and markers stay out. Each costs a
+            // write unit per item write that changes its key or projection.
+            indexes: vec![
+                ("by-name", "store_id", "name_sort", true),
+                ("by-updated", "store_id", "updated_sort", true),
+                ("by-quantity", "store_id", "qty_sort", true),
+            ],
             ttl_attribute: Some("expires_at"),
         },
         TableSpec {
