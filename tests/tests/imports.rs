@@ -457,6 +457,212 @@ async fn count_pending(api: &TestApi, owner: &str) -> usize {
     }
 }
 
+// ---------- export, then import: the same inventory ----------
+
+/// Every item of `store` (through the API), product id -> the item's JSON without its version,
+/// times and store.
+async fn inventory_of(api: &TestApi, store: &str) -> std::collections::BTreeMap<String, Value> {
+    let owner = api.token(Role::StoreOwner, &[store]);
+    let mut out = std::collections::BTreeMap::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("/v1/stores/{store}/inventory?limit=100");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let r = api.get(&path, &owner).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        for item in r.body["items"].as_array().unwrap() {
+            let mut item = item.clone();
+            let obj = item.as_object_mut().unwrap();
+            for k in ["version", "last_updated", "stocked_since", "store_id"] {
+                obj.remove(k);
+            }
+            out.insert(item["product_id"].as_str().unwrap().to_string(), item);
+        }
+        match r.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return out,
+        }
+    }
+}
+
+/// `items`: 10,000 on the embedded backend; fewer on DynamoDB Local (where seeding them one
+/// barcode transaction at a time is most of the test's time).
+async fn an_export_imported_into_an_empty_store_reproduces_the_inventory(
+    api: &TestApi,
+    items: usize,
+) {
+    use catalog_core::domain::{
+        InventoryDetails, InventoryItem, Money, Movement, MovementFacts, MovementKind,
+        MovementOrigin, Product, ProductContent, ProductId, ProductSource, ProductSummary,
+        Quantity, StockChange, Timestamp,
+    };
+    use catalog_core::ports::{Expect, StockWrite};
+    let (from, to) = ("export-from", "export-to");
+    let from_store = StoreId::parse(from).unwrap();
+    let now = Timestamp::now();
+    // A store of 10,000 items: packaged goods with barcodes, loose goods without, names a
+    // spreadsheet would take for formulas, quotes and commas, Devanagari, every field set on
+    // some items and absent on others.
+    let names = [
+        "Tata Salt",
+        "=Cola 2L",
+        "Haldi \"Rajapuri\", 200g",
+        "हल्दी पाउडर",
+        "+91 Masala",
+        "@home Dal",
+    ];
+    let mut products = Vec::with_capacity(items);
+    let mut writes = Vec::with_capacity(items);
+    for i in 0..items {
+        let content = ProductContent {
+            name: format!("{} {i}", names[i % names.len()]),
+            brand: (i % 3 != 0).then(|| format!("Brand {}", i % 17)),
+            category: (i % 4 != 0).then(|| format!("Foodgrains > Dal {}", i % 5)),
+            barcode: (i % 10 < 7).then(random_gtin),
+            ..Default::default()
+        };
+        let product = Product::create(ProductId::new(), content, ProductSource::Api, "seed", now);
+        let details = InventoryDetails {
+            quantity: Quantity::from_minor((i as i64 % 500) * 250).unwrap(),
+            selling_price: (i % 2 == 0).then(|| Money::from_minor(1000 + i as i64).unwrap()),
+            cost_price: (i % 5 == 0).then(|| Money::from_minor(900 + i as i64).unwrap()),
+            reorder_level: (i % 3 == 0).then(|| Quantity::from_minor(5000).unwrap()),
+            supplier: (i % 7 == 0).then(|| format!("Sharma Traders, Lane {i}")),
+            location: (i % 11 == 0).then(|| "-Rack 2".to_string()),
+            notes: (i % 13 == 0).then(|| format!("line one\nline \"two\" {i}")),
+            custom_image_urls: vec![],
+        };
+        let item = InventoryItem::new(from_store.clone(), product.product_id, details, 1, now, now)
+            .with_product(Some(ProductSummary::of(&product)));
+        let facts = MovementFacts {
+            position_version: 1,
+            change: StockChange::Set(item.details.quantity),
+            before: None,
+            after: item.details.quantity,
+            reorder_level: item.details.reorder_level,
+        };
+        let movement = Movement::record(
+            &from_store,
+            &product.product_id,
+            now,
+            facts,
+            &MovementOrigin::new(MovementKind::Put, "seed"),
+            now,
+        );
+        writes.push(StockWrite {
+            item,
+            expect: Expect::Absent,
+            movement: Some(movement),
+        });
+        products.push(product);
+    }
+    for chunk in products.chunks(500) {
+        let done = api.app.catalog.products.insert_new(chunk).await.unwrap();
+        assert!(done.results.iter().all(|r| matches!(r, Ok(true))));
+    }
+    for chunk in writes.chunks(500) {
+        let done = api.app.catalog.inventory.put_many(chunk).await.unwrap();
+        assert!(done.conflicts.is_empty());
+    }
+
+    // WHEN the store is exported
+    let owner = api.token(Role::StoreOwner, &[from, to]);
+    let r = api
+        .get(&format!("/v1/stores/{from}/inventory/export"), &owner)
+        .await;
+    assert_eq!(
+        (r.status, r.body["status"].as_str(), r.body["kind"].as_str()),
+        (200, Some("completed"), Some("export")),
+        "{r:?}"
+    );
+    assert_eq!(r.body["total_rows"], items as u64);
+    let url = r.body["download_url"].as_str().unwrap();
+    let file = reqwest::get(url).await.unwrap();
+    assert!(file.status().is_success());
+    let bytes = file.bytes().await.unwrap();
+    assert!(
+        bytes.starts_with(b"\xEF\xBB\xBF"),
+        "a byte-order mark for Excel"
+    );
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    assert!(text.contains("'=Cola 2L 1,"), "formulas are neutralised");
+    assert!(!text.contains(",=Cola"));
+    // The same inventory gives the same file.
+    let again = api
+        .get(&format!("/v1/stores/{from}/inventory/export"), &owner)
+        .await;
+    let again = reqwest::get(again.body["download_url"].as_str().unwrap())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(again, bytes);
+    // The job is the store's, with the file's link.
+    let job = api
+        .get(
+            &format!("/v1/jobs/{}", r.body["job_id"].as_str().unwrap()),
+            &owner,
+        )
+        .await;
+    assert!(job.body["download_url"].is_string());
+
+    // AND the file is imported into an empty store
+    api.app.catalog.publish_match_index().await.unwrap();
+    let r = api
+        .post(
+            &format!("/v1/stores/{to}/imports"),
+            &owner,
+            json!({"content_length": bytes.len(), "content_type": "text/csv"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let id = JobId::parse(r.body["job_id"].as_str().unwrap()).unwrap();
+    let key = BlobKey::parse(r.body["upload_key"].as_str().unwrap()).unwrap();
+    api.app
+        .catalog
+        .uploads
+        .put(&key, bytes.clone(), "text/csv")
+        .await
+        .unwrap();
+    let (outcome, _) = api
+        .app
+        .catalog
+        .run_import(&StoreId::parse(to).unwrap(), &id, &RunOptions::default())
+        .await
+        .unwrap();
+    let job = match outcome {
+        RunOutcome::Finished(job) => job,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        (
+            job.counters.successful,
+            job.counters.failed,
+            job.counters.duplicates_found
+        ),
+        (items as u64, 0, 0),
+        "{job:?}"
+    );
+
+    // THEN the new store has the same items, product for product
+    let (a, b) = (inventory_of(api, from).await, inventory_of(api, to).await);
+    assert_eq!(a.len(), items);
+    let differ: Vec<_> = a
+        .iter()
+        .filter(|(k, v)| b.get(*k) != Some(v))
+        .take(3)
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "{differ:?} vs {:?}",
+        differ.iter().map(|(k, _)| b.get(*k)).collect::<Vec<_>>()
+    );
+    assert_eq!(a.len(), b.len());
+}
+
 // ---------- the malformed-file corpus, on both backends ----------
 
 /// Imports `bytes` as job of a fresh upload (put straight into the uploads store, as the
@@ -708,9 +914,27 @@ mod aws {
     async fn imports_are_listed_for_their_store_only() {
         super::imports_are_listed_for_their_store_only(&catalog_tests::TestApi::aws().await).await
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn an_export_imported_into_an_empty_store_reproduces_the_inventory() {
+        super::an_export_imported_into_an_empty_store_reproduces_the_inventory(
+            &catalog_tests::TestApi::aws().await,
+            2_000,
+        )
+        .await
+    }
 }
 
 mod embedded {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn an_export_imported_into_an_empty_store_reproduces_the_inventory() {
+        super::an_export_imported_into_an_empty_store_reproduces_the_inventory(
+            &catalog_tests::TestApi::embedded().await,
+            10_000,
+        )
+        .await
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_quantity_column_of_pack_sizes_is_read_as_the_size() {
         super::a_quantity_column_of_pack_sizes_is_read_as_the_size(

@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     AdjustmentReason, ColumnUse, CsvJob, Gtin, ImageUrls, InventoryDetails, InventoryItem,
-    JobCheckpoint, JobCounters, JobId, JobStatus, MatchReview, Money, Movement, MovementKind,
-    Product, ProductId, ProductSource, ProductSummary, Quantity, QuantityDelta, RegionCode,
-    ReviewCandidate, StockAlert, StoreId, Timestamp, VerificationStatus,
+    JobCheckpoint, JobCounters, JobId, JobKind, JobStatus, MatchReview, Money, Movement,
+    MovementKind, Product, ProductId, ProductSource, ProductSummary, Quantity, QuantityDelta,
+    RegionCode, ReviewCandidate, StockAlert, StoreId, Timestamp, VerificationStatus,
 };
 use crate::ports::{StorageError, StorageResult};
 
@@ -585,6 +585,11 @@ pub struct JobRecord {
     pub columns: Vec<ColumnUse>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub column_notes: Vec<String>,
+    /// `import` (absent in jobs stored before exports) or `export`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<CheckpointRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -628,6 +633,8 @@ impl From<&CsvJob> for JobRecord {
             failure_code: j.failure_code.clone(),
             columns: j.columns.clone(),
             column_notes: j.column_notes.clone(),
+            kind: (j.kind != JobKind::Import).then(|| j.kind.as_str().to_string()),
+            export_key: j.export_key.clone(),
             checkpoint: j.checkpoint.map(|c| CheckpointRecord {
                 next_row: c.next_row,
                 bytes_read: c.bytes_read,
@@ -683,6 +690,11 @@ impl TryFrom<JobRecord> for CsvJob {
             failure_code: r.failure_code,
             columns: r.columns,
             column_notes: r.column_notes,
+            kind: match r.kind.as_deref() {
+                None => JobKind::Import,
+                Some(k) => JobKind::parse(k).ok_or_else(|| corrupt(what, format!("kind {k}")))?,
+            },
+            export_key: r.export_key,
             checkpoint,
             lease_until: r.lease_until.as_deref().map(|s| ts(what, s)).transpose()?,
             created_by: r.created_by,

@@ -19,6 +19,7 @@ use crate::http::extract::{
 };
 use crate::http::{ApiResult, response};
 use crate::ports::{InventoryFilter, InventoryOrder, InventorySort};
+use crate::services::imports::JobView;
 use crate::services::{AdjustRequest, Listing, PutRequest};
 
 /// Filters of the inventory listing.
@@ -259,6 +260,30 @@ pub async fn movements(
         .list_movements(&who, &store, &product, &page)
         .await?;
     Ok(response::json(StatusCode::OK, listing))
+}
+
+/// `GET /v1/stores/{store_id}/inventory/export`
+#[utoipa::path(
+    get, path = "/v1/stores/{store_id}/inventory/export", operation_id = "inventory-export", tag = "inventory",
+    summary = "Export a store's inventory as a CSV stock list",
+    description = "Admins and the store's owners. Writes every item (at most 200000) as a UTF-8 CSV with a byte-order mark, in product id order, with the columns the import reads (`catalog_product_id`, `name`, `brand`, `size`, `barcode`, `category`, `qty`, `selling_price`, `cost_price`, `reorder_level`, `supplier`, `location`, `notes`); text a spreadsheet would run as a formula starts with `'`. Answers the completed `export` job; `download_url` is the file for an hour, and `GET /v1/jobs/{job_id}` gives a fresh one. Importing the file into an empty store reproduces the inventory.",
+    security(("bearer" = [])),
+    params(Id<StoreId>),
+    responses(
+        (status = 200, description = "The export job, completed with its `download_url` (or failed: `export_too_large`)", body = JobView,
+            links(
+                ("GetJob" = (operation_id = "jobs-get", parameters(("job_id" = "$response.body#/job_id")))),
+            )),
+        (status = 403, description = "`forbidden_role`, `forbidden_store`"),
+    ),
+)]
+pub async fn export(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    Id(store): Id<StoreId>,
+) -> ApiResult {
+    let job = app.catalog.export_inventory(&who, &store).await?;
+    Ok(response::json(StatusCode::OK, job))
 }
 
 /// A change of stock.

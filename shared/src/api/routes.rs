@@ -104,6 +104,10 @@ pub static INVENTORY_ADJUST: Route = Route {
     function: "inventory-adjust",
     endpoint: || routes!(inventory::adjust),
 };
+pub static INVENTORY_EXPORT: Route = Route {
+    function: "inventory-export",
+    endpoint: || routes!(inventory::export),
+};
 pub static INVENTORY_MOVEMENTS: Route = Route {
     function: "inventory-movements",
     endpoint: || routes!(inventory::movements),
@@ -165,6 +169,7 @@ pub static ALL: &[&Route] = &[
     &PRODUCTS_GET,
     &PRODUCTS_UPDATE,
     &INVENTORY_LIST,
+    &INVENTORY_EXPORT,
     &INVENTORY_GET,
     &INVENTORY_PUT,
     &INVENTORY_DELETE,

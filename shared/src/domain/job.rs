@@ -86,10 +86,37 @@ pub struct ColumnUse {
 /// redelivers the dead run's message (16 minutes), which then finds the job free.
 pub const JOB_LEASE: time::Duration = time::Duration::minutes(3);
 
+/// What a CSV job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// Reads an uploaded stock list into the store's inventory.
+    #[default]
+    Import,
+    /// Writes the store's inventory as a CSV to download.
+    Export,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Import => "import",
+            Self::Export => "export",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Import, Self::Export]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CsvJob {
     pub job_id: JobId,
     pub store_id: StoreId,
+    pub kind: JobKind,
     pub status: JobStatus,
     #[serde(flatten)]
     pub counters: JobCounters,
@@ -109,6 +136,9 @@ pub struct CsvJob {
     /// What the first rows decided that the header alone could not ("'quantity' holds pack
     /// sizes (like '1 kg'): read as the size").
     pub column_notes: Vec<String>,
+    /// An export's file, when it is written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export_key: Option<String>,
     #[serde(skip)]
     pub checkpoint: Option<JobCheckpoint>,
     /// A run is working on the job until then (see [`JOB_LEASE`]).
@@ -127,6 +157,7 @@ impl CsvJob {
         Self {
             job_id,
             store_id,
+            kind: JobKind::Import,
             status: JobStatus::AwaitingUpload,
             counters: JobCounters::default(),
             upload_key,
@@ -137,6 +168,7 @@ impl CsvJob {
             failure_code: None,
             columns: Vec::new(),
             column_notes: Vec::new(),
+            export_key: None,
             checkpoint: None,
             lease_until: None,
             created_by: created_by.to_string(),
@@ -169,6 +201,11 @@ impl CsvJob {
 /// the store and job back from it).
 pub fn upload_key(store: &StoreId, job: &JobId) -> String {
     format!("imports/{store}/{job}.csv")
+}
+
+/// Where an export's CSV is written: `exports/{store_id}/{job_id}.csv`.
+pub fn export_key(store: &StoreId, job: &JobId) -> String {
+    format!("exports/{store}/{job}.csv")
 }
 
 /// The store and job an upload key names, if it is one.

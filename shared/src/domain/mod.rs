@@ -23,8 +23,8 @@ pub use inventory::{
     Adjustment, AdjustmentReason, InventoryDetails, InventoryItem, Operation, ProductSummary,
 };
 pub use job::{
-    ColumnUse, CsvJob, JOB_LEASE, JobCheckpoint, JobCounters, JobStatus, parse_upload_key,
-    report_key, state_key, upload_key,
+    ColumnUse, CsvJob, JOB_LEASE, JobCheckpoint, JobCounters, JobKind, JobStatus, export_key,
+    parse_upload_key, report_key, state_key, upload_key,
 };
 pub use movement::{
     LedgerPosition, Movement, MovementFacts, MovementKind, MovementOrigin, StockAlert, StockChange,

@@ -47,6 +47,9 @@ impl RowValues {
         if self.location.is_some() {
             d.location = self.location.clone();
         }
+        if self.notes.is_some() {
+            d.notes = self.notes.clone();
+        }
         d
     }
 }
@@ -62,6 +65,8 @@ pub struct RowPlan {
     pub values: RowValues,
     /// Linked by the matching engine (not by barcode).
     pub matched_by_name: bool,
+    /// Linked by the row's `catalog_product_id` (the write checks the product exists).
+    pub by_id: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -97,7 +102,11 @@ impl Planner<'_> {
             .products_with_barcode(barcode)
             .find(|i| !ours(i));
         let mut outcome = None;
+        // A row that names its catalog product by id (an export read back) is that product;
+        // the write checks it exists.
+        let by_id = row.product_id.filter(|id| !created_by(self.job, id));
         let linked = match by_barcode {
+            _ if by_id.is_some() => None,
             Some(i) => Some((i, false)),
             None => {
                 let q = MatchQuery {
@@ -117,11 +126,13 @@ impl Planner<'_> {
                 }
             }
         };
-        let linked = linked.and_then(|(i, by_name)| {
-            ProductId::parse(self.index.index.product_id(i))
-                .ok()
-                .map(|id| (id, by_name))
-        });
+        let linked = linked
+            .and_then(|(i, by_name)| {
+                ProductId::parse(self.index.index.product_id(i))
+                    .ok()
+                    .map(|id| (id, by_name))
+            })
+            .or(by_id.map(|id| (id, false)));
         let values = row.values;
         let (key, plan) = match linked {
             Some((product, matched_by_name)) => (
@@ -132,6 +143,7 @@ impl Planner<'_> {
                     create: None,
                     values,
                     matched_by_name,
+                    by_id: by_id == Some(product),
                 },
             ),
             None => {
@@ -206,6 +218,7 @@ impl Planner<'_> {
                         create: Some(Box::new(product)),
                         values,
                         matched_by_name: false,
+                        by_id: false,
                     },
                 )
             }

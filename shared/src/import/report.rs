@@ -42,6 +42,20 @@ impl ReportRow {
         }
     }
 
+    /// A row refused after it was read (when it is written), with its one problem; its cells
+    /// are not kept by then.
+    pub fn problem(row: u64, column: &str, code: &str, message: String) -> Self {
+        ReportRow {
+            row,
+            problems: vec![Problem {
+                column: Some(column.to_string()),
+                code: code.to_string(),
+                message,
+            }],
+            cells: vec![],
+        }
+    }
+
     /// A record the CSV parser could not read (its cells are unknown).
     pub fn unreadable(error: RowError) -> Self {
         ReportRow {
@@ -70,6 +84,21 @@ fn clip(cell: &str) -> String {
     match cell.char_indices().nth(MAX_REPORT_CELL_CHARS) {
         Some((cut, _)) => format!("{}…", &cell[..cut]),
         None => cell.to_string(),
+    }
+}
+
+/// A cell [`neutralise`] wrote, as it was (the import reads an export back this way).
+pub fn unneutralise(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest)
+            if matches!(
+                rest.chars().next(),
+                Some('=' | '+' | '-' | '@' | '\t' | '\r')
+            ) =>
+        {
+            rest
+        }
+        _ => cell,
     }
 }
 
@@ -119,6 +148,13 @@ pub fn write_report(headers: &[String], rows: &[ReportRow], more: u64) -> Vec<u8
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn neutralised_cells_read_back_as_they_were() {
+        for cell in ["=SUM(A1)", "+91 98", "-", "@home", "plain", "'quoted", ""] {
+            assert_eq!(unneutralise(&neutralise(cell)), cell);
+        }
+    }
 
     #[test]
     fn formulas_are_neutralised_and_cells_kept() {

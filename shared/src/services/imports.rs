@@ -33,11 +33,12 @@ use super::{Catalog, ServiceError, ServiceResult};
 use crate::auth::{Principal, Role};
 use crate::domain::{
     AdjustmentReason, ColumnUse, CsvJob, FieldErrors, InventoryItem, JOB_LEASE, JobCheckpoint,
-    JobCounters, JobId, JobStatus, Movement, MovementFacts, MovementKind, MovementOrigin, Product,
-    ProductId, ProductSummary, StockChange, StoreId, Timestamp, parse_upload_key, report_key,
-    state_key,
+    JobCounters, JobId, JobKind, JobStatus, Movement, MovementFacts, MovementKind, MovementOrigin,
+    Product, ProductId, ProductSummary, StockChange, StoreId, Timestamp, parse_upload_key,
+    report_key, state_key,
 };
 use crate::import::plan::{Plan, Planner, RowPlan};
+use crate::import::reader::Column;
 use crate::import::reader::{CsvFile, FileError, RecordError, RowError};
 use crate::import::report::{ReportRow, write_report};
 use crate::import::state::ImportState;
@@ -84,6 +85,9 @@ pub struct JobView {
     pub job: CsvJob,
     pub progress: f64,
     pub report_url: Option<String>,
+    /// An export's file (UTF-8 CSV), for an hour.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub download_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -321,6 +325,7 @@ impl Catalog {
                 progress: job.progress(),
                 job,
                 report_url: None,
+                download_url: None,
             },
             upload,
         })
@@ -338,10 +343,21 @@ impl Catalog {
             ),
             None => None,
         };
+        let download_url = match &job.export_key {
+            Some(k) => Some(
+                self.uploads
+                    .presign_get(&key(k.clone())?, REPORT_URL_TTL)
+                    .await
+                    .map_err(ServiceError::storage)?
+                    .url,
+            ),
+            None => None,
+        };
         Ok(JobView {
             progress: job.progress(),
             job,
             report_url,
+            download_url,
         })
     }
 
@@ -372,7 +388,7 @@ impl Catalog {
             .map_err(ServiceError::storage)?;
         let mut done = Vec::new();
         for job in jobs {
-            if job.leased_at(Timestamp::now()) {
+            if job.kind != JobKind::Import || job.leased_at(Timestamp::now()) {
                 continue;
             }
             // A job still waiting for its file is not stalled (an upload that landed always
@@ -436,6 +452,9 @@ impl Catalog {
         }
         if job.status.is_final() {
             return Ok((RunOutcome::Skipped("the job is already final"), stats));
+        }
+        if job.kind != JobKind::Import {
+            return Ok((RunOutcome::Skipped("not an import job"), stats));
         }
         let now = Timestamp::now();
         if job.leased_at(now) {
@@ -668,7 +687,7 @@ impl Catalog {
             stats.add(&chunk_stats);
             counters.processed += chunk.rows;
             counters.total_rows = counters.processed;
-            counters.failed += chunk.rejected;
+            counters.failed += chunk.rejected + written.unknown;
             counters.duplicates_found += chunk.duplicates + written.merged;
             counters.successful += written.written;
             stats.rows += chunk.rows;
@@ -800,6 +819,7 @@ impl Catalog {
                 .collect()
         };
         let mut pending: Vec<(ProductId, &RowPlan)> = rows.clone();
+        let mut unknown = 0u64;
         // What each item keeps of its product: a product this chunk creates is at hand; one
         // the catalog had is read, unless the item already keeps it.
         let mut summaries: std::collections::HashMap<ProductId, ProductSummary> = rows
@@ -822,6 +842,20 @@ impl Catalog {
                 .collect();
             stats.products_read += missing.len() as u64;
             summaries.extend(self.read_summaries(&missing).await?);
+            // A row naming a product by id that the catalog does not have is refused.
+            pending.retain(|(id, p)| {
+                let known = !p.by_id || summaries.contains_key(id) || current.contains_key(id);
+                if !known {
+                    unknown += 1;
+                    lock(state).reject(ReportRow::problem(
+                        p.row,
+                        Column::ProductId.as_str(),
+                        "unknown_product",
+                        format!("catalog product {id} does not exist"),
+                    ));
+                }
+                known
+            });
             let now = Timestamp::now();
             let writes: Vec<StockWrite> = pending
                 .iter()
@@ -867,8 +901,9 @@ impl Catalog {
         }
         Ok((
             Written {
-                written: rows.len() as u64,
+                written: rows.len() as u64 - unknown,
                 merged,
+                unknown,
             },
             stats,
         ))
@@ -1003,6 +1038,8 @@ struct Written {
     written: u64,
     /// Rows that met another row's product within the chunk.
     merged: u64,
+    /// Rows naming a catalog product id that does not exist (refused).
+    unknown: u64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -4,6 +4,7 @@
 //! ([`Principal`]) and checks it here, so the HTTP functions and the CLI cannot forget to.
 //! Services speak only to ports; they never see DynamoDB, S3 or SQL.
 
+pub mod exports;
 pub mod health;
 pub mod imports;
 mod inventory;

@@ -20,9 +20,13 @@ pub enum Column {
     ReorderLevel,
     Supplier,
     Location,
+    /// The store's notes on the item.
+    Notes,
+    /// A catalog product id (what an export writes): the row is that product.
+    ProductId,
 }
 
-const COLUMNS: usize = 11;
+const COLUMNS: usize = 13;
 
 impl Column {
     pub const ALL: [Column; COLUMNS] = [
@@ -37,6 +41,8 @@ impl Column {
         Column::ReorderLevel,
         Column::Supplier,
         Column::Location,
+        Column::Notes,
+        Column::ProductId,
     ];
 
     /// A stable machine name (`selling_price`).
@@ -53,6 +59,8 @@ impl Column {
             Column::ReorderLevel => "reorder_level",
             Column::Supplier => "supplier",
             Column::Location => "location",
+            Column::Notes => "notes",
+            Column::ProductId => "catalog_product_id",
         }
     }
 
@@ -70,6 +78,8 @@ impl Column {
             Column::ReorderLevel => "reorder level",
             Column::Supplier => "supplier",
             Column::Location => "location",
+            Column::Notes => "notes",
+            Column::ProductId => "catalog product id",
         }
     }
 
@@ -158,6 +168,9 @@ pub const SYNONYMS: &[(Column, &[&str])] = &[
         Column::Location,
         &["location", "rack", "shelf", "bin", "aisle"],
     ),
+    (Column::Notes, &["notes", "note", "remarks", "comments"]),
+    // Only this exact name: a shop's own "Product ID" column holds its own codes.
+    (Column::ProductId, &["catalog product id"]),
 ];
 
 /// Names that mean a column only when no header names it by one of its [`SYNONYMS`] ("Code"

@@ -1,9 +1,9 @@
 //! The checks of one record: its shape, then every mapped cell, each problem a [`RowError`]
 //! with a stable code, all of a row's problems at once.
 
-use crate::domain::inventory::{MAX_LOCATION_CHARS, MAX_SUPPLIER_CHARS};
+use crate::domain::inventory::{MAX_LOCATION_CHARS, MAX_NOTES_CHARS, MAX_SUPPLIER_CHARS};
 use crate::domain::product::{MAX_BRAND_CHARS, MAX_CATEGORY_CHARS, MAX_NAME_CHARS};
-use crate::domain::{AmountError, Gtin, Money, Quantity, TextError, clean_text};
+use crate::domain::{AmountError, Gtin, Money, ProductId, Quantity, TextError, clean_text};
 
 use super::cells::*;
 use super::{Column, HeaderMap, MAX_CELL_CHARS, MAX_CELLS, MAX_SIZE_CHARS, RawRecord, RowError};
@@ -19,6 +19,8 @@ pub struct ImportRow {
     /// Pack size text as written ("500 g").
     pub size: Option<String>,
     pub barcode: Option<Gtin>,
+    /// The catalog product the row names by id (a `catalog_product_id` column: an export).
+    pub product_id: Option<ProductId>,
     /// What the row sets on its inventory item.
     pub values: RowValues,
 }
@@ -34,6 +36,7 @@ pub struct RowValues {
     pub reorder_level: Option<Quantity>,
     pub supplier: Option<String>,
     pub location: Option<String>,
+    pub notes: Option<String>,
 }
 
 impl HeaderMap {
@@ -94,6 +97,8 @@ impl HeaderMap {
         let size = check.text(Column::Size, MAX_SIZE_CHARS);
         let supplier = check.text(Column::Supplier, MAX_SUPPLIER_CHARS);
         let location = check.text(Column::Location, MAX_LOCATION_CHARS);
+        let notes = check.notes();
+        let product_id = check.product_id();
         match name {
             Some(name) if check.errors.is_empty() => Ok(ImportRow {
                 row,
@@ -102,6 +107,7 @@ impl HeaderMap {
                 category,
                 size,
                 barcode,
+                product_id,
                 values: RowValues {
                     quantity,
                     selling_price,
@@ -109,6 +115,7 @@ impl HeaderMap {
                     reorder_level,
                     supplier,
                     location,
+                    notes,
                 },
             }),
             _ => Err(check.errors),
@@ -178,8 +185,25 @@ impl<'a> RowCheck<'a> {
             return None;
         }
         let header = self.map.headers().get(index)?.as_str();
-        let value = self.cells.get(index)?.trim();
+        // A cell an export neutralised (`'=...`) is read as it was.
+        let value = crate::import::report::unneutralise(self.cells.get(index)?.trim());
         (!value.is_empty()).then_some((header, value))
+    }
+
+    /// The `catalog_product_id` cell, which must be a product id (a UUID) when present.
+    fn product_id(&mut self) -> Option<ProductId> {
+        let (header, value) = self.cell(Column::ProductId)?;
+        match ProductId::parse(value) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                self.error(
+                    Some(header),
+                    "invalid_product_id",
+                    format!("'{}' is not a catalog product id: it {e}", shorten(value)),
+                );
+                None
+            }
+        }
     }
 
     fn name(&mut self) -> Option<String> {
@@ -202,7 +226,31 @@ impl<'a> RowCheck<'a> {
 
     fn text(&mut self, column: Column, max: usize) -> Option<String> {
         let (header, value) = self.cell(column)?;
-        match clean_text(&tidy(value), max, false) {
+        self.cleaned(column, header, &tidy(value), max, false)
+    }
+
+    /// The notes cell: like [`RowCheck::text`], but its lines are kept (each tidied).
+    fn notes(&mut self) -> Option<String> {
+        let (header, value) = self.cell(Column::Notes)?;
+        let lines: Vec<String> = value.lines().map(tidy).collect();
+        self.cleaned(
+            Column::Notes,
+            header,
+            &lines.join("\n"),
+            MAX_NOTES_CHARS,
+            true,
+        )
+    }
+
+    fn cleaned(
+        &mut self,
+        column: Column,
+        header: &str,
+        value: &str,
+        max: usize,
+        multiline: bool,
+    ) -> Option<String> {
+        match clean_text(value, max, multiline) {
             Ok(text) => Some(text),
             Err(TextError::Empty) => None,
             Err(TextError::TooLong { max }) => {
@@ -364,6 +412,7 @@ mod tests {
                 category: Some("Foodgrains > Salt".into()),
                 size: Some("1 kg".into()),
                 barcode: Some(Gtin::parse("8901030865275").unwrap()),
+                product_id: None,
                 values: RowValues {
                     quantity: Some(Quantity::parse("10").unwrap()),
                     selling_price: Some(Money::parse("1299").unwrap()),
@@ -371,9 +420,26 @@ mod tests {
                     reorder_level: Some(Quantity::parse("5").unwrap()),
                     supplier: Some("Sharma Traders".into()),
                     location: Some("A3".into()),
+                    notes: None,
                 },
             }
         );
+    }
+
+    #[test]
+    fn an_export_row_reads_back_as_written() {
+        let id = crate::domain::ProductId::new();
+        let row = row_with(
+            "catalog_product_id,name,qty,notes,location",
+            &format!("{id},'=Cola 2L,3,\"first line\n  second   line\",'-Rack 2"),
+        )
+        .unwrap();
+        assert_eq!(row.product_id, Some(id));
+        assert_eq!(row.name, "=Cola 2L");
+        assert_eq!(row.values.notes.as_deref(), Some("first line\nsecond line"));
+        assert_eq!(row.values.location.as_deref(), Some("-Rack 2"));
+        let bad = row_with("catalog_product_id,name,qty", "SKU-12,Salt,3").unwrap_err();
+        assert_eq!(bad[0].code, "invalid_product_id");
     }
 
     #[test]
