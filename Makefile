@@ -1,6 +1,6 @@
 # Kirana catalog backend. `make run` and `make test` are the whole set-up on a fresh machine.
 
-.PHONY: run test bench bench-import package validate-infra servers-start servers-stop fmt lint clean
+.PHONY: run test bench bench-import bench-inventory package validate-infra servers-start servers-stop fmt lint clean
 
 MATCHBENCH ?= ../shared/matchbench
 BENCH_BIN = target/perf/catalog
@@ -39,6 +39,16 @@ bench-import:
 	  r=$(BENCH_IMPORT_REPEAT); [ $$n -lt 1000000 ] || r=1; \
 	  $(BENCH_BIN) bench-import --catalog $(MATCHBENCH)/dev/1m/catalog.csv.gz --rows $$n --repeat $$r || status=1; \
 	done; \
+	tests/scripts/servers.sh stop; exit $$status
+
+## What a store's inventory operations cost on DynamoDB (capacity units, ReturnConsumedCapacity),
+## against a fresh DynamoDB Local.
+bench-inventory:
+	cargo build -q -p catalog
+	tests/scripts/servers.sh stop
+	tests/scripts/servers.sh start
+	@eval "$$(tests/scripts/servers.sh env)"; status=0; \
+	target/debug/catalog bench-inventory --items 1000 || status=1; \
 	tests/scripts/servers.sh stop; exit $$status
 
 ## cargo lambda build --release --arm64 of every function: target/lambda/<function>/bootstrap.zip.

@@ -232,12 +232,12 @@ fn csv_cell(s: &str) -> String {
     }
 }
 
-struct Clients {
-    ddb: aws_sdk_dynamodb::Client,
-    s3: aws_sdk_s3::Client,
+pub(crate) struct Clients {
+    pub(crate) ddb: aws_sdk_dynamodb::Client,
+    pub(crate) s3: aws_sdk_s3::Client,
 }
 
-async fn clients(servers: &Servers) -> Clients {
+pub(crate) async fn clients(servers: &Servers) -> Clients {
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

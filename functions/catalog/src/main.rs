@@ -12,6 +12,7 @@ use catalog_core::domain::StoreId;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod bench_import;
+mod bench_inventory;
 mod import_cmd;
 mod match_cmd;
 
@@ -68,6 +69,9 @@ enum Command {
     /// bench-import` starts them): rows/s next to raw BatchWriteItem throughput, write units
     /// per row, peak RSS.
     BenchImport(bench_import::Args),
+    /// What a store's inventory operations cost on DynamoDB Local, in capacity units (`make
+    /// bench-inventory` starts the server).
+    BenchInventory(bench_inventory::Args),
     /// The import phase of `bench-import`, run in its own process.
     #[command(hide = true)]
     BenchImportRun(bench_import::RunArgs),
@@ -160,6 +164,7 @@ async fn main() -> anyhow::Result<()> {
             jwt_secret,
         } => import_cmd::run(&file, &store, &data_dir, &secret(jwt_secret)).await,
         Command::BenchImport(args) => bench_import::run(args).await,
+        Command::BenchInventory(args) => bench_inventory::run(args).await,
         Command::BenchImportRun(args) => bench_import::run_import(args).await,
         Command::Describe => {
             println!("{}", serde_json::to_string_pretty(&describe())?);

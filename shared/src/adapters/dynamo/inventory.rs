@@ -12,14 +12,15 @@ use async_trait::async_trait;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, Delete, Put, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem,
 };
 use futures::{FutureExt, StreamExt};
 
 use super::paging::{Fetch, collect_page, decode};
 use super::{
     DynamoStore, Item, TxError, WRITES_IN_FLIGHT, build_err, failed, from_item, get_n, get_s,
-    jitter, n, s, sdk_err, to_item,
+    jitter, n, read_units, s, sdk_err, to_item,
 };
 use crate::adapters::records::{InventoryRecord, MovementRecord, category_path_key};
 use crate::adapters::stock::{self, Planned};
@@ -127,9 +128,11 @@ impl DynamoStore {
             .key("store_id", s(store.as_str()))
             .key("sk", s(item_sk(product)))
             .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(sdk_err)?;
+        self.meter.add(read_units(out.consumed_capacity()), 0.0);
         out.item.map(item_from).transpose()
     }
 
@@ -153,9 +156,11 @@ impl DynamoStore {
             .scan_index_forward(false)
             .limit(1)
             .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(sdk_err)?;
+        self.meter.add(read_units(out.consumed_capacity()), 0.0);
         let last = out
             .items()
             .first()
@@ -239,9 +244,11 @@ impl DynamoStore {
             .key("store_id", s(store.as_str()))
             .key("sk", s(format!("OP#{}", op.key)))
             .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(sdk_err)?;
+        self.meter.add(read_units(out.consumed_capacity()), 0.0);
         Ok(out
             .item
             .filter(|i| get_n(i, "expires_at").is_none_or(|e| e >= at.unix_seconds())))
@@ -485,14 +492,16 @@ impl InventoryStore for DynamoStore {
             values.push((":cat".into(), s(category_path_key(cat))));
         }
         let filter_expression = (!conditions.is_empty()).then(|| conditions.join(" AND "));
-        let (client, table, store_s) = (
+        let (client, table, store_s, meter) = (
             self.client.clone(),
             self.tables.inventory.clone(),
             store.to_string(),
+            self.meter.clone(),
         );
         let fetch: Fetch<'_> = Box::new(move |start, limit| {
             let (client, table, store_s) = (client.clone(), table.clone(), store_s.clone());
             let (filter_expression, values) = (filter_expression.clone(), values.clone());
+            let meter = meter.clone();
             async move {
                 let mut q = client
                     .query()
@@ -502,6 +511,7 @@ impl InventoryStore for DynamoStore {
                     .scan_index_forward(!order.descending)
                     .set_exclusive_start_key(start)
                     .set_filter_expression(filter_expression)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
                     .limit(limit);
                 q = match index {
                     None => q
@@ -513,6 +523,7 @@ impl InventoryStore for DynamoStore {
                     q = q.expression_attribute_values(k, v);
                 }
                 let out = q.send().await.map_err(sdk_err)?;
+                meter.add(read_units(out.consumed_capacity()), 0.0);
                 Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
             }
             .boxed()
@@ -653,10 +664,11 @@ impl InventoryStore for DynamoStore {
         {
             return Err(StorageError::BadContinuation);
         }
-        let (client, table, store_s) = (
+        let (client, table, store_s, meter) = (
             self.client.clone(),
             self.tables.inventory.clone(),
             store.to_string(),
+            self.meter.clone(),
         );
         let fetch: Fetch<'_> = Box::new(move |start, limit| {
             let (client, table, store_s, prefix) = (
@@ -665,6 +677,7 @@ impl InventoryStore for DynamoStore {
                 store_s.clone(),
                 prefix.clone(),
             );
+            let meter = meter.clone();
             async move {
                 let out = client
                     .query()
@@ -675,9 +688,11 @@ impl InventoryStore for DynamoStore {
                     .scan_index_forward(false)
                     .set_exclusive_start_key(start)
                     .limit(limit)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
                     .send()
                     .await
                     .map_err(sdk_err)?;
+                meter.add(read_units(out.consumed_capacity()), 0.0);
                 Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
             }
             .boxed()

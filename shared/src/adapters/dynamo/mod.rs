@@ -68,6 +68,54 @@ impl TableNames {
 pub struct DynamoStore {
     client: Client,
     tables: TableNames,
+    meter: std::sync::Arc<Meter>,
+}
+
+/// Capacity units consumed so far (what DynamoDB reports with `ReturnConsumedCapacity`), read
+/// and write, in thousandths. `bench-inventory` reads it around each operation.
+#[derive(Debug, Default)]
+pub struct Meter {
+    read_milli: std::sync::atomic::AtomicU64,
+    write_milli: std::sync::atomic::AtomicU64,
+}
+
+/// Read and write capacity units.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Units {
+    pub read: f64,
+    pub write: f64,
+}
+
+impl Meter {
+    fn add(&self, read: f64, write: f64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.read_milli
+            .fetch_add((read * 1000.0).round() as u64, Relaxed);
+        self.write_milli
+            .fetch_add((write * 1000.0).round() as u64, Relaxed);
+    }
+
+    pub fn units(&self) -> Units {
+        use std::sync::atomic::Ordering::Relaxed;
+        Units {
+            read: self.read_milli.load(Relaxed) as f64 / 1000.0,
+            write: self.write_milli.load(Relaxed) as f64 / 1000.0,
+        }
+    }
+}
+
+/// Read units of one call's answer (a Query, GetItem or BatchGetItem).
+fn read_units<'a>(
+    consumed: impl IntoIterator<Item = &'a aws_sdk_dynamodb::types::ConsumedCapacity>,
+) -> f64 {
+    consumed
+        .into_iter()
+        .map(|c| {
+            c.read_capacity_units()
+                .or(c.capacity_units())
+                .unwrap_or(0.0)
+        })
+        .sum()
 }
 
 /// `items` in batches of at most `n`, moved rather than cloned (a write request's attribute
@@ -104,11 +152,13 @@ impl DynamoStore {
                 .send()
                 .await
                 .map_err(sdk_err)?;
-            units += res
+            let consumed = res
                 .consumed_capacity()
                 .iter()
                 .filter_map(|c| c.capacity_units())
                 .sum::<f64>();
+            self.meter.add(0.0, consumed);
+            units += consumed;
             batch = res
                 .unprocessed_items
                 .and_then(|mut u| u.remove(table))
@@ -155,9 +205,11 @@ impl DynamoStore {
                     .client
                     .batch_get_item()
                     .request_items(table, request)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
                     .send()
                     .await
                     .map_err(sdk_err)?;
+                self.meter.add(read_units(res.consumed_capacity()), 0.0);
                 if let Some(mut found) = res.responses {
                     out.extend(found.remove(table).unwrap_or_default());
                 }
@@ -182,7 +234,16 @@ impl DynamoStore {
     }
 
     pub fn new(client: Client, tables: TableNames) -> Self {
-        Self { client, tables }
+        Self {
+            client,
+            tables,
+            meter: Default::default(),
+        }
+    }
+
+    /// The capacity this store's calls have consumed so far.
+    pub fn consumed(&self) -> Units {
+        self.meter.units()
     }
 
     pub fn client(&self) -> &Client {
@@ -208,11 +269,13 @@ impl DynamoStore {
                 .await;
             match result {
                 Ok(out) => {
-                    return Ok(out
+                    let units = out
                         .consumed_capacity()
                         .iter()
                         .filter_map(|c| c.capacity_units())
-                        .sum());
+                        .sum();
+                    self.meter.add(0.0, units);
+                    return Ok(units);
                 }
                 Err(SdkError::ServiceError(e)) => match e.into_err() {
                     TransactWriteItemsError::TransactionCanceledException(c) => {

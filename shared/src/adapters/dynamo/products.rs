@@ -82,9 +82,12 @@ impl DynamoStore {
             .table_name(&self.tables.products)
             .key("pk", s(pk))
             .consistent_read(true)
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(sdk_err)?;
+        self.meter
+            .add(super::read_units(out.consumed_capacity()), 0.0);
         Ok(out.item)
     }
 

@@ -1,0 +1,339 @@
+//! `catalog bench-inventory`: what a store's inventory operations cost on DynamoDB, in the
+//! capacity units DynamoDB reports for them (ReturnConsumedCapacity), measured against
+//! DynamoDB Local through the service calls the API makes (`make bench-inventory`).
+//!
+//! A store of `--items` items (products with realistic names, brands, barcodes, categories
+//! and prices) is seeded, then each operation runs once and prints its read and write units.
+
+use std::sync::Arc;
+
+use catalog_core::adapters::dynamo::{DynamoStore, TableNames, Units};
+use catalog_core::adapters::s3::S3Blobs;
+use catalog_core::auth::Principal;
+use catalog_core::cursor::CursorKey;
+use catalog_core::domain::{
+    Gtin, IdempotencyKey, InventoryDetails, InventoryItem, Money, Movement, MovementFacts,
+    MovementKind, MovementOrigin, Product, ProductContent, ProductId, ProductSource,
+    ProductSummary, Quantity, QuantityDelta, StockChange, StoreId, Timestamp, check_digit,
+};
+use catalog_core::ports::{
+    BlobStore, Expect, InventoryFilter, InventoryOrder, InventorySort, InventoryStore,
+    ProductStore, StockWrite,
+};
+use catalog_core::services::matching::{IndexSource, MatcherState};
+use catalog_core::services::{
+    AdjustRequest, Catalog, PageRequest, PutRequest, ScanMode, ScanRequest,
+};
+
+use crate::bench_import::{Servers, clients};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Items in the measured store.
+    #[arg(long, default_value_t = 1000)]
+    pub items: usize,
+    #[command(flatten)]
+    pub servers: Servers,
+}
+
+const BRANDS: [&str; 8] = [
+    "Tata",
+    "Amul",
+    "Parle",
+    "Britannia",
+    "Haldiram's",
+    "Aashirvaad",
+    "Fortune",
+    "Everest",
+];
+const GOODS: [(&str, &str, &str); 8] = [
+    ("Iodised Salt", "Foodgrains > Salt & Sugar", "1 kg"),
+    ("Pure Ghee", "Dairy > Ghee", "500 ml"),
+    ("Glucose Biscuits", "Snacks > Biscuits", "250 g"),
+    ("Milk Bikis Cream Biscuits", "Snacks > Biscuits", "120 g"),
+    ("Aloo Bhujia Namkeen", "Snacks > Namkeen", "400 g"),
+    ("Whole Wheat Atta", "Foodgrains > Atta & Flours", "5 kg"),
+    (
+        "Refined Sunflower Oil",
+        "Edible Oils > Sunflower Oil",
+        "1 L",
+    ),
+    (
+        "Garam Masala Powder",
+        "Masalas & Spices > Blended Masalas",
+        "100 g",
+    ),
+];
+
+fn gtin(n: u64) -> Gtin {
+    let body = format!("{:012}", 890_500_000_000 + n);
+    let digits: Vec<u8> = body.bytes().map(|b| b - b'0').collect();
+    Gtin::parse(&format!("{body}{}", check_digit(&digits))).expect("a valid GTIN")
+}
+
+fn product(i: usize, now: Timestamp) -> Product {
+    let (name, category, size) = GOODS[i % GOODS.len()];
+    let brand = BRANDS[(i / GOODS.len()) % BRANDS.len()];
+    let mut attributes = std::collections::BTreeMap::new();
+    attributes.insert("pack_size".to_string(), size.to_string());
+    let content = ProductContent {
+        name: format!("{brand} {name} {size}"),
+        brand: Some(brand.to_string()),
+        category: Some(category.to_string()),
+        barcode: Some(gtin(i as u64)),
+        attributes,
+        ..Default::default()
+    };
+    Product::create(ProductId::new(), content, ProductSource::Api, "bench", now)
+}
+
+/// An item as an owner keeps it: a count, both prices, a reorder level, a supplier and shelf.
+fn item(store: &StoreId, p: &Product, i: usize, now: Timestamp) -> StockWrite {
+    let details = InventoryDetails {
+        quantity: Quantity::from_minor((i as i64 % 90 + 10) * Quantity::UNIT).unwrap(),
+        selling_price: Money::from_minor(4_500 + i as i64 % 9_000).ok(),
+        cost_price: Money::from_minor(4_000 + i as i64 % 8_000).ok(),
+        reorder_level: Quantity::from_minor(5 * Quantity::UNIT).ok(),
+        supplier: Some("Sharma Traders".into()),
+        location: Some(format!("Rack {}", i % 12 + 1)),
+        ..Default::default()
+    };
+    let item = InventoryItem::new(store.clone(), p.product_id, details, 1, now, now)
+        .with_product(Some(ProductSummary::of(p)));
+    let facts = MovementFacts {
+        position_version: 1,
+        change: StockChange::Set(item.details.quantity),
+        before: None,
+        after: item.details.quantity,
+        reorder_level: item.details.reorder_level,
+    };
+    let origin = MovementOrigin::new(MovementKind::Import, "bench");
+    let movement = Movement::record(store, &p.product_id, now, facts, &origin, now);
+    StockWrite {
+        item,
+        expect: Expect::Absent,
+        movement: Some(movement),
+    }
+}
+
+/// Runs `f` and prints the units the store consumed meanwhile.
+async fn measure<T, F>(store: &DynamoStore, what: &str, f: F) -> anyhow::Result<T>
+where
+    F: std::future::Future<Output = Result<T, catalog_core::services::ServiceError>>,
+{
+    let before = store.consumed();
+    let out = f.await.map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+    let after = store.consumed();
+    let used = Units {
+        read: after.read - before.read,
+        write: after.write - before.write,
+    };
+    println!("{what:<58} {:>7.1} {:>7.1}", used.read, used.write);
+    Ok(out)
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let clients = clients(&args.servers).await;
+    let run = format!(
+        "bench-inv-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let store = Arc::new(DynamoStore::new(
+        clients.ddb.clone(),
+        TableNames::with_prefix(&run),
+    ));
+    store.create_tables().await?;
+    let blobs: Arc<dyn BlobStore> = Arc::new(S3Blobs::new(clients.s3.clone(), &run));
+    let catalog = Catalog::new(
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        blobs.clone(),
+        blobs,
+        MatcherState::new(IndexSource::Store, std::time::Duration::from_secs(3600)),
+        CursorKey::derive(b"bench-inventory-cursor-key-32-bytes"),
+    );
+    let shop = StoreId::parse("bench-shop").map_err(anyhow::Error::msg)?;
+    let now = Timestamp::now();
+    let products: Vec<Product> = (0..args.items + 1).map(|i| product(i, now)).collect();
+    for chunk in products.chunks(500) {
+        store.insert_new(chunk).await?;
+    }
+    let writes: Vec<StockWrite> = products[..args.items]
+        .iter()
+        .enumerate()
+        .map(|(i, p)| item(&shop, p, i, now))
+        .collect();
+    for chunk in writes.chunks(500) {
+        store.put_many(chunk).await?;
+    }
+    let who = Principal::operator("bench");
+    let list = |order: InventoryOrder, filter: InventoryFilter, limit: u32| {
+        let (catalog, who, shop) = (&catalog, &who, &shop);
+        async move {
+            catalog
+                .list_inventory(
+                    who,
+                    shop,
+                    filter,
+                    order,
+                    &PageRequest {
+                        cursor: None,
+                        limit: Some(limit),
+                    },
+                )
+                .await
+        }
+    };
+    println!(
+        "store of {} items (each ~{} bytes with its product summary); capacity units as DynamoDB Local reports them",
+        args.items,
+        serde_json::to_string(&writes[0].item)?.len()
+    );
+    println!("{:<58} {:>7} {:>7}", "operation", "RCU", "WCU");
+    let by_name = InventoryOrder {
+        by: InventorySort::Name,
+        descending: false,
+    };
+    let all = InventoryFilter::default;
+    measure(
+        &store,
+        "list, 25 items (product id order) + summaries",
+        list(InventoryOrder::default(), all(), 25),
+    )
+    .await?;
+    measure(
+        &store,
+        "list, 100 items (product id order) + summaries",
+        list(InventoryOrder::default(), all(), 100),
+    )
+    .await?;
+    measure(
+        &store,
+        "list, 25 items by name (GSI) + summaries",
+        list(by_name, all(), 25),
+    )
+    .await?;
+    measure(
+        &store,
+        "list, 100 items by name (GSI) + summaries",
+        list(by_name, all(), 100),
+    )
+    .await?;
+    let salt = InventoryFilter {
+        words: vec!["salt".into()],
+        ..Default::default()
+    };
+    measure(
+        &store,
+        "list, q=salt (1 in 8 match), 25 items",
+        list(by_name, salt, 25),
+    )
+    .await?;
+    let first = products[0].product_id;
+    measure(
+        &store,
+        "get one item + its summary",
+        catalog.get_inventory_item(&who, &shop, &first),
+    )
+    .await?;
+    measure(
+        &store,
+        "adjust -1 (read, item + movement transaction)",
+        catalog.adjust_inventory(
+            &who,
+            &shop,
+            &first,
+            AdjustRequest {
+                delta: QuantityDelta::parse("-1")?,
+                reason: catalog_core::domain::AdjustmentReason::Sale,
+                key: None,
+            },
+        ),
+    )
+    .await?;
+    measure(
+        &store,
+        "adjust -1 with Idempotency-Key (+ marker)",
+        catalog.adjust_inventory(
+            &who,
+            &shop,
+            &first,
+            AdjustRequest {
+                delta: QuantityDelta::parse("-1")?,
+                reason: catalog_core::domain::AdjustmentReason::Sale,
+                key: Some(IdempotencyKey::parse("bench-1").map_err(anyhow::Error::msg)?),
+            },
+        ),
+    )
+    .await?;
+    let scan = |barcode: Gtin, mode: ScanMode, id: &str| ScanRequest {
+        store_id: shop.clone(),
+        barcode,
+        quantity: Quantity::one(),
+        mode,
+        scan_id: IdempotencyKey::parse(id).ok(),
+        device_time: None,
+    };
+    measure(
+        &store,
+        "scan sell, stocked item (barcode lookup, marker)",
+        catalog.scan(&who, scan(gtin(1), ScanMode::Sell, "s-1")),
+    )
+    .await?;
+    measure(
+        &store,
+        "scan receive, product not yet stocked (new item)",
+        catalog.scan(
+            &who,
+            scan(gtin(args.items as u64), ScanMode::Receive, "s-2"),
+        ),
+    )
+    .await?;
+    let mut details = writes[2].item.details.clone();
+    details.quantity = Quantity::parse("77")?;
+    measure(
+        &store,
+        "PUT with a new count (product read, item + movement)",
+        catalog.put_inventory_item(
+            &who,
+            &shop,
+            &products[2].product_id,
+            PutRequest {
+                details: details.clone(),
+                expect_version: None,
+                create_only: false,
+            },
+        ),
+    )
+    .await?;
+    details.selling_price = Money::parse("99.50").ok();
+    measure(
+        &store,
+        "PUT of a price only (no movement)",
+        catalog.put_inventory_item(
+            &who,
+            &shop,
+            &products[2].product_id,
+            PutRequest {
+                details,
+                expect_version: None,
+                create_only: false,
+            },
+        ),
+    )
+    .await?;
+    measure(
+        &store,
+        "movements, 25 newest",
+        catalog.list_movements(&who, &shop, &first, &PageRequest::default()),
+    )
+    .await?;
+    measure(
+        &store,
+        "DELETE (item removed + delete movement)",
+        catalog.delete_inventory_item(&who, &shop, &products[3].product_id, None),
+    )
+    .await?;
+    Ok(())
+}
