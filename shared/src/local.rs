@@ -5,8 +5,8 @@
 //! with the same layers); this module adds only the blob URLs S3 would serve in AWS. An upload
 //! of an import's CSV to the local blob store runs the import trigger with a synthesized S3
 //! notification, as S3 would in AWS. With no queue to redeliver what a crash interrupted,
-//! [`sweep_stalled_imports`] resumes unfinished imports whose claim has lapsed, at start and
-//! then every few seconds.
+//! [`sweep_stalled_work`] resumes unfinished imports whose claim has lapsed and announces
+//! stock alerts still in the outbox, at start and then every few seconds.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -204,10 +204,11 @@ async fn blob_put(
     }
 }
 
-/// Resumes, now and every [`SWEEP_EVERY`], the imports a crash of this server (or of another
-/// process on the same data folder) left unfinished: each job not final whose claim has lapsed
-/// continues from its checkpoint, with `lease` as its claim. Runs until the task is dropped.
-pub async fn sweep_stalled_imports(app: Arc<App>, lease: time::Duration) {
+/// Finishes, now and every [`SWEEP_EVERY`], what a crash of this server (or of another process
+/// on the same data folder) left undone: imports not final whose claim has lapsed continue from
+/// their checkpoint (with `lease` as their claim), and stock alerts not announced yet are
+/// (what the `stock-alerts` function does in AWS). Runs until the task is dropped.
+pub async fn sweep_stalled_work(app: Arc<App>, lease: time::Duration) {
     let opts = crate::services::imports::RunOptions {
         lease: Some(lease),
         ..Default::default()
@@ -219,6 +220,11 @@ pub async fn sweep_stalled_imports(app: Arc<App>, lease: time::Duration) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "sweeping for stalled imports failed"),
+        }
+        match app.catalog.announce_pending().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(movements = n, "pending stock alerts announced"),
+            Err(e) => tracing::warn!(error = %e, "announcing pending stock alerts failed"),
         }
         tokio::time::sleep(SWEEP_EVERY).await;
     }

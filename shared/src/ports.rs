@@ -266,6 +266,14 @@ pub trait InventoryStore: Send + Sync {
     /// missing item is `NotFound` unless `create_if_missing`.
     async fn adjust(&self, adjustment: &Adjustment) -> StorageResult<AdjustOutcome>;
 
+    /// Movements whose stock alerts are not known to be announced yet (at most `limit`, any
+    /// store): written with the change, they are the outbox the announcements are made from,
+    /// so a crash between a change and its event loses nothing.
+    async fn unannounced(&self, limit: usize) -> StorageResult<Vec<Movement>>;
+
+    /// Marks `movements`' alerts announced (they leave [`InventoryStore::unannounced`]).
+    async fn announced(&self, movements: &[Movement]) -> StorageResult<()>;
+
     /// An item's movements, newest first (across the item's lives: removed and stocked again).
     async fn movements(
         &self,
@@ -463,23 +471,6 @@ pub trait Events: Send + Sync {
 
     /// Asks for another run of `job`, which paused at its checkpoint.
     async fn resume_later(&self, job: &crate::domain::CsvJob) -> StorageResult<()>;
-}
-
-/// A stock alert's detail (`inventory.low_stock`, `inventory.out_of_stock`): the item after
-/// the change and the movement that crossed the line.
-pub fn stock_alert_detail(
-    alert: crate::domain::StockAlert,
-    item: &InventoryItem,
-    movement: &Movement,
-) -> serde_json::Value {
-    serde_json::json!({
-        "alert": alert,
-        "store_id": item.store_id,
-        "product_id": item.product_id,
-        "quantity": item.details.quantity,
-        "reorder_level": item.details.reorder_level,
-        "movement": movement,
-    })
 }
 
 /// The `job.completed` event's detail (what EventBridge rules and webhooks receive).

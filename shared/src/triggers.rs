@@ -74,6 +74,31 @@ pub static INDEX_BUILD: Trigger = Trigger {
     },
 };
 
+/// `stock-alerts`: announces the stock alerts still in the outbox (a change whose function
+/// died, or whose EventBridge call failed, before its announcement), pages of 100 until none
+/// are left or the deadline nears. The event (a scheduled EventBridge event) carries nothing
+/// it needs.
+pub static STOCK_ALERTS: Trigger = Trigger {
+    function: "stock-alerts",
+    source: TriggerSource::Schedule,
+    handler: |app, _event, ctx| {
+        Box::pin(async move {
+            let mut announced = 0;
+            loop {
+                let n = app.catalog.announce_pending().await?;
+                announced += n;
+                let near_deadline = ctx
+                    .deadline
+                    .is_some_and(|d| d.saturating_duration_since(Instant::now()).as_secs() < 10);
+                if n < 100 || near_deadline {
+                    break;
+                }
+            }
+            Ok(serde_json::json!({ "announced": announced }))
+        })
+    },
+};
+
 /// `csv-import`: runs the import an uploaded CSV asks for. The event is an SQS batch whose
 /// bodies are S3 notifications (`imports/{store_id}/{job_id}.csv` created) or the messages a
 /// paused run left to resume itself ([`ResumeMessage`]); a direct S3 event works too. A message
@@ -90,7 +115,7 @@ pub static CSV_IMPORT: Trigger = Trigger {
 pub const IMPORT_MAX_RECEIVES: u32 = 5;
 
 /// Every trigger function.
-pub static ALL: &[&Trigger] = &[&INDEX_BUILD, &CSV_IMPORT];
+pub static ALL: &[&Trigger] = &[&INDEX_BUILD, &STOCK_ALERTS, &CSV_IMPORT];
 
 /// One unit of import work an event asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]

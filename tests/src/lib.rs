@@ -163,11 +163,20 @@ use catalog_core::services::matching::{IndexSource, MatcherState};
 /// The secret of test apps (the local development one, so `events/` tokens verify too).
 pub const TEST_SECRET: &str = catalog_core::app::DEV_JWT_SECRET;
 
-/// Events announced by a test app, kept to be looked at.
+/// Events announced by a test app, kept to be looked at; [`RecordedEvents::fail`] makes the
+/// bus refuse them (an outage).
 #[derive(Default)]
-pub struct RecordedEvents(std::sync::Mutex<Vec<(String, serde_json::Value)>>);
+pub struct RecordedEvents(
+    std::sync::Mutex<Vec<(String, serde_json::Value)>>,
+    std::sync::atomic::AtomicBool,
+);
 
 impl RecordedEvents {
+    /// While `down`, every publish fails as EventBridge would when unreachable.
+    pub fn fail(&self, down: bool) {
+        self.1.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// The details of the events of `detail_type` so far.
     pub fn of(&self, detail_type: &str) -> Vec<serde_json::Value> {
         let all = self.0.lock().unwrap();
@@ -185,6 +194,11 @@ impl catalog_core::ports::Events for RecordedEvents {
         detail_type: &str,
         detail: serde_json::Value,
     ) -> Result<(), catalog_core::ports::StorageError> {
+        if self.1.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(catalog_core::ports::StorageError::Unavailable(
+                "the event bus is down (test)".into(),
+            ));
+        }
         self.0
             .lock()
             .unwrap()

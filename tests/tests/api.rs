@@ -1174,6 +1174,34 @@ async fn twenty_concurrent_sell_scans_of_ten(api: &TestApi) {
     assert_eq!(replayed(ledger).to_string(), "0");
 }
 
+async fn an_alert_the_bus_refused_is_announced_later_once(api: &TestApi) {
+    let owner = api.token(Role::StoreOwner, &["s1"]);
+    let pid = api.create_product("Maggi 2-Minute Noodles 70 g", None).await;
+    let path = format!("/v1/stores/s1/inventory/{pid}");
+    assert_eq!(api.put(&path, &owner, json!({"quantity": "2"})).await.status, 201);
+    // GIVEN the event bus is down WHEN the last packs sell THEN the sale stands
+    api.events.fail(true);
+    let r = api
+        .post(&format!("{path}/adjustments"), &owner, json!({"delta": "-2", "reason": "sale"}))
+        .await;
+    assert_eq!((r.status, r.body["item"]["quantity"].as_str()), (200, Some("0")), "{r:?}");
+    let ours = |events: &[serde_json::Value]| {
+        events.iter().filter(|d| d["product_id"] == pid.as_str()).cloned().collect::<Vec<_>>()
+    };
+    assert!(ours(&api.events.of("inventory.out_of_stock")).is_empty());
+    // AND when it is back, the sweep announces the alert, once
+    api.events.fail(false);
+    let mut announced = 0;
+    for _ in 0..3 {
+        announced += api.app.catalog.announce_pending().await.unwrap();
+    }
+    assert!(announced >= 1);
+    let sent = ours(&api.events.of("inventory.out_of_stock"));
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["quantity"], "0");
+    assert!(sent[0]["event_id"].as_str().unwrap().ends_with("/out_of_stock"));
+}
+
 async fn offline_scans_sync_as_one_batch(api: &TestApi) {
     let scanner = api.token(Role::Scanner, &["s1"]);
     let barcode = random_gtin().to_string();
@@ -1249,6 +1277,7 @@ api_cases!(
     scan_modes_receive_sell_and_count,
     twenty_concurrent_sell_scans_of_ten,
     offline_scans_sync_as_one_batch,
+    an_alert_the_bus_refused_is_announced_later_once,
     bad_tokens_are_401,
     products_are_created_read_and_reviewed,
     a_retried_create_makes_one_product,

@@ -1124,6 +1124,30 @@ async fn every_change_writes_its_movement(s: &Stores) {
     );
 }
 
+async fn alerts_wait_in_the_outbox_until_announced(s: &Stores) {
+    let (st, p) = (store(&format!("outbox-{}", ProductId::new())), ProductId::new());
+    let mut d = details("3");
+    d.reorder_level = Some(qty("1"));
+    s.inventory
+        .put(&st, &p, &set(&d, Expect::Absent, Timestamp::now()))
+        .await
+        .unwrap();
+    let ours = |pending: Vec<Movement>| -> Vec<Movement> {
+        pending.into_iter().filter(|m| m.store_id == st).collect()
+    };
+    assert!(ours(s.inventory.unannounced(1000).await.unwrap()).is_empty());
+    let out = s.inventory.adjust(&adjustment(&st, &p, "-3")).await.unwrap();
+    let m = out.movement.unwrap();
+    assert_eq!(m.alerts, vec![StockAlert::LowStock, StockAlert::OutOfStock]);
+    assert_eq!(m.reorder_level, Some(qty("1")));
+    let pending = ours(s.inventory.unannounced(1000).await.unwrap());
+    assert_eq!(pending, vec![m.clone()]);
+    s.inventory.announced(&pending).await.unwrap();
+    assert!(ours(s.inventory.unannounced(1000).await.unwrap()).is_empty());
+    // Marking twice is harmless (a retried sweep).
+    s.inventory.announced(&pending).await.unwrap();
+}
+
 async fn twenty_concurrent_sales_of_ten(s: &Stores) {
     let (st, p) = (
         store(&format!("sell-{}", ProductId::new())),
@@ -1500,6 +1524,7 @@ contract!(
     inventory_sorts_and_searches_within_a_store,
     products_are_read_many_at_once,
     twenty_concurrent_sales_of_ten,
+    alerts_wait_in_the_outbox_until_announced,
     jobs_are_versioned_and_listed_newest_first,
     bulk_inventory_writes_and_reads_in_batches,
     stocked_products_are_the_store_items_only,

@@ -236,8 +236,9 @@ async fn serve(
         paths.database.display(),
         data_dir.display()
     );
-    // Imports a crash left unfinished go on (now, and whenever a run's claim lapses).
-    let sweep = tokio::spawn(catalog_core::local::sweep_stalled_imports(
+    // Imports a crash left unfinished go on (now, and whenever a run's claim lapses), and
+    // stock alerts not yet announced are.
+    let sweep = tokio::spawn(catalog_core::local::sweep_stalled_work(
         app.clone(),
         import_lease,
     ));

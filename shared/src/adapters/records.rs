@@ -481,6 +481,8 @@ pub struct MovementRecord {
     pub request_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reorder_milli: Option<i64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alerts: Vec<String>,
 }
@@ -503,6 +505,7 @@ impl From<&Movement> for MovementRecord {
             source_id: m.source_id.clone(),
             request_id: m.request_id.clone(),
             device_time: m.device_time.map(|t| t.to_string()),
+            reorder_milli: m.reorder_level.map(Quantity::to_minor),
             alerts: m.alerts.iter().map(|a| a.as_str().to_string()).collect(),
         }
     }
@@ -551,6 +554,11 @@ impl TryFrom<MovementRecord> for Movement {
             source_id: r.source_id,
             request_id: r.request_id,
             device_time: r.device_time.as_deref().map(|t| ts(what, t)).transpose()?,
+            reorder_level: r
+                .reorder_milli
+                .map(Quantity::from_minor)
+                .transpose()
+                .map_err(c)?,
             alerts: r
                 .alerts
                 .iter()

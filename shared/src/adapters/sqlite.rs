@@ -63,6 +63,14 @@ CREATE TABLE IF NOT EXISTS movements (
     PRIMARY KEY (store_id, product_id, position)
 ) WITHOUT ROWID;
 
+-- Movements whose stock alerts are not announced yet (the outbox; see InventoryStore::unannounced).
+CREATE TABLE IF NOT EXISTS pending_alerts (
+    store_id   TEXT NOT NULL,
+    product_id TEXT NOT NULL,
+    position   TEXT NOT NULL,
+    PRIMARY KEY (store_id, product_id, position)
+) WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS operations (
     store_id    TEXT NOT NULL,
     op_key      TEXT NOT NULL,
@@ -480,8 +488,10 @@ fn save_inventory(tx: &Connection, item: &InventoryItem) -> StorageResult<()> {
     Ok(())
 }
 
-/// Appends a movement; a position already taken is a bug in the planning, never overwritten.
+/// Appends a movement (and, when it crossed a stock alert, its place in the outbox); a position
+/// already taken is a bug in the planning, never overwritten.
 fn save_movement(tx: &Connection, m: &Movement) -> StorageResult<()> {
+    let key = params![m.store_id.as_str(), m.product_id.to_string(), m.position().key()];
     tx.execute(
         "INSERT INTO movements (store_id, product_id, position, doc) VALUES (?1, ?2, ?3, ?4)",
         params![
@@ -492,6 +502,13 @@ fn save_movement(tx: &Connection, m: &Movement) -> StorageResult<()> {
         ],
     )
     .map_err(db_err)?;
+    if !m.alerts.is_empty() {
+        tx.execute(
+            "INSERT INTO pending_alerts (store_id, product_id, position) VALUES (?1, ?2, ?3)",
+            key,
+        )
+        .map_err(db_err)?;
+    }
     Ok(())
 }
 
@@ -753,6 +770,45 @@ impl InventoryStore for SqliteStore {
                 .map_err(db_err)?;
             }
             Ok(AdjustOutcome { item: plan.item, replayed: false, created: plan.created, movement: plan.movement })
+        })
+        .await
+    }
+
+    async fn unannounced(&self, limit: usize) -> StorageResult<Vec<Movement>> {
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT m.doc FROM pending_alerts p JOIN movements m
+                     ON m.store_id = p.store_id AND m.product_id = p.product_id AND m.position = p.position
+                     LIMIT ?1",
+                )
+                .map_err(db_err)?;
+            let docs = stmt
+                .query_map(params![limit as i64], |r| r.get::<_, String>(0))
+                .map_err(db_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err)?;
+            docs.iter()
+                .map(|d| from_doc::<MovementRecord>("stock movement", d)?.try_into())
+                .collect()
+        })
+        .await
+    }
+
+    async fn announced(&self, movements: &[Movement]) -> StorageResult<()> {
+        let keys: Vec<(String, String, String)> = movements
+            .iter()
+            .map(|m| (m.store_id.to_string(), m.product_id.to_string(), m.position().key()))
+            .collect();
+        self.write(move |tx| {
+            for (s, p, pos) in &keys {
+                tx.execute(
+                    "DELETE FROM pending_alerts WHERE store_id = ?1 AND product_id = ?2 AND position = ?3",
+                    params![s, p, pos],
+                )
+                .map_err(db_err)?;
+            }
+            Ok(())
         })
         .await
     }

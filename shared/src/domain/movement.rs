@@ -252,7 +252,11 @@ pub struct Movement {
     /// When the scanning device saw it (its own clock), for scans sent later.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device_time: Option<Timestamp>,
-    /// The stock alerts this change crossed into (each announced once, as an event).
+    /// The item's reorder level when the change was made (what `low_stock` is measured by).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reorder_level: Option<Quantity>,
+    /// The stock alerts this change crossed into (each announced as an event, at least once:
+    /// see [`Movement::event_id`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub alerts: Vec<StockAlert>,
 }
@@ -298,8 +302,37 @@ impl Movement {
             source_id: origin.source_id.clone(),
             request_id: origin.request_id.clone(),
             device_time: origin.device_time,
+            reorder_level: facts.reorder_level,
             alerts: crossed(facts.before, facts.after, facts.reorder_level),
         }
+    }
+
+    /// The id of the event announcing `alert` of this movement: the same on every delivery,
+    /// so a consumer that sees it twice (an announcement is retried until it is known to be
+    /// sent) can tell.
+    pub fn event_id(&self, alert: StockAlert) -> String {
+        format!(
+            "{}/{}/{}/{}",
+            self.store_id,
+            self.product_id,
+            self.position().key(),
+            alert.as_str()
+        )
+    }
+
+    /// The detail of the event announcing `alert` (`inventory.low_stock`,
+    /// `inventory.out_of_stock`): the item's store, product, quantity and reorder level after
+    /// the change, and the movement.
+    pub fn alert_detail(&self, alert: StockAlert) -> serde_json::Value {
+        serde_json::json!({
+            "event_id": self.event_id(alert),
+            "alert": alert,
+            "store_id": self.store_id,
+            "product_id": self.product_id,
+            "quantity": self.quantity_after,
+            "reorder_level": self.reorder_level,
+            "movement": self,
+        })
     }
 
     pub fn position(&self) -> LedgerPosition {

@@ -880,7 +880,7 @@ impl Catalog {
                 if let Some(m) = w.movement.as_ref().filter(|m| !m.alerts.is_empty())
                     && !done.conflicts.contains(&w.item.product_id)
                 {
-                    self.announce(&w.item, m).await;
+                    self.announce(m).await;
                 }
             }
             if done.conflicts.is_empty() {

@@ -13,7 +13,6 @@ use crate::domain::{
 };
 use crate::ports::{
     AdjustOutcome, Expect, InventoryFilter, InventoryOrder, PutOutcome, SetItem, StorageError,
-    stock_alert_detail,
 };
 
 use super::{Catalog, Listing, PageRequest, ServiceError, ServiceResult, fingerprint};
@@ -165,7 +164,7 @@ impl Catalog {
                 movement,
             }) => {
                 if let Some(m) = &movement {
-                    self.announce(&item, m).await;
+                    self.announce(m).await;
                 }
                 Ok((item, created))
             }
@@ -247,7 +246,7 @@ impl Catalog {
         match self.inventory.adjust(adjustment).await {
             Ok(o) => {
                 if let Some(m) = &o.movement {
-                    self.announce(&o.item, m).await;
+                    self.announce(m).await;
                 }
                 Ok(o)
             }
@@ -265,22 +264,51 @@ impl Catalog {
         }
     }
 
-    /// Announces the stock alerts `movement` crossed (once per crossing: only the change that
-    /// crossed has them). The change is stored already: an event that cannot be sent is
-    /// logged, not the caller's failure; the movement keeps the alert for whoever replays.
-    pub(super) async fn announce(&self, item: &InventoryItem, movement: &Movement) {
-        for alert in &movement.alerts {
-            let detail = stock_alert_detail(*alert, item, movement);
-            if let Err(e) = self.events.publish(alert.event_type(), detail).await {
-                tracing::error!(
-                    error = %e,
-                    event = alert.event_type(),
-                    store = %item.store_id,
-                    product = %item.product_id,
-                    "stock alert not announced"
-                );
+    /// Announces the stock alerts `movement` crossed, right after its change: once sent, the
+    /// movement leaves the outbox. The change is stored already, so a failure here is logged,
+    /// not the caller's: the movement stays pending and [`Catalog::announce_pending`] sends it.
+    pub(super) async fn announce(&self, movement: &Movement) {
+        if movement.alerts.is_empty() {
+            return;
+        }
+        if let Err(e) = self.announce_all(std::slice::from_ref(movement)).await {
+            tracing::warn!(
+                error = %e,
+                store = %movement.store_id,
+                product = %movement.product_id,
+                "stock alert not announced yet; the sweep will"
+            );
+        }
+    }
+
+    /// Announces the stock alerts of movements still in the outbox (a change whose process
+    /// died before its announcement, or whose announcement failed), at least once each (the
+    /// event id tells a repeat). Returns how many movements were announced. The local server
+    /// runs it every few seconds; in AWS the `stock-alerts` function every minute.
+    pub async fn announce_pending(&self) -> ServiceResult<usize> {
+        let pending = self
+            .inventory
+            .unannounced(100)
+            .await
+            .map_err(ServiceError::storage)?;
+        self.announce_all(&pending).await?;
+        Ok(pending.len())
+    }
+
+    /// Publishes every alert of `movements`, then marks them announced.
+    async fn announce_all(&self, movements: &[Movement]) -> ServiceResult<()> {
+        for m in movements {
+            for alert in &m.alerts {
+                self.events
+                    .publish(alert.event_type(), m.alert_detail(*alert))
+                    .await
+                    .map_err(ServiceError::storage)?;
             }
         }
+        self.inventory
+            .announced(movements)
+            .await
+            .map_err(ServiceError::storage)
     }
 
     /// A store may stock any catalog product except one merged into another.

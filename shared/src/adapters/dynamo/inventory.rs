@@ -35,6 +35,9 @@ use crate::ports::{
 };
 
 const ITEM_PREFIX: &str = "I#";
+/// The attribute (the store id) that puts a movement in the `pending-alerts` index until its
+/// alerts are announced.
+const PENDING_ALERT: &str = "alert_pending";
 /// A movement's key: `M#<product>#<ledger position>`, so one item's ledger is one key range.
 const MOVEMENT_PREFIX: &str = "M#";
 /// Items per bulk transaction: each writes the item and its movement (100 actions at most).
@@ -79,11 +82,15 @@ fn item_put(table: &str, item: &InventoryItem, expect: Expect) -> StorageResult<
     put.build().map_err(build_err)
 }
 
-/// A movement, appended: its position is never taken twice.
+/// A movement, appended: its position is never taken twice. One that crossed a stock alert is
+/// marked pending (the sparse `pending-alerts` index is the outbox of announcements).
 fn movement_put(table: &str, m: &Movement) -> StorageResult<Put> {
     let mut attrs = to_item(&MovementRecord::from(m))?;
     attrs.insert("sk".into(), s(movement_sk(m)));
     attrs.insert("entity".into(), s("movement"));
+    if !m.alerts.is_empty() {
+        attrs.insert(PENDING_ALERT.into(), s(m.store_id.as_str()));
+    }
     Put::builder()
         .table_name(table)
         .set_item(Some(attrs))
@@ -647,6 +654,56 @@ impl InventoryStore for DynamoStore {
             }
         }
         Err(too_busy(&a.store_id, &a.product_id))
+    }
+
+    async fn unannounced(&self, limit: usize) -> StorageResult<Vec<Movement>> {
+        // A Scan of a sparse index: it holds only the movements not announced yet.
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.tables.inventory)
+            .index_name("pending-alerts")
+            .limit(limit.clamp(1, 1000) as i32)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        self.meter.add(read_units(out.consumed_capacity()), 0.0);
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(movement_from)
+            .collect()
+    }
+
+    async fn announced(&self, movements: &[Movement]) -> StorageResult<()> {
+        for m in movements {
+            let out = self
+                .client
+                .update_item()
+                .table_name(&self.tables.inventory)
+                .key("store_id", s(m.store_id.as_str()))
+                .key("sk", s(movement_sk(m)))
+                .update_expression("REMOVE #pending")
+                .condition_expression("attribute_exists(sk)")
+                .expression_attribute_names("#pending", PENDING_ALERT)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await;
+            match out {
+                Ok(o) => {
+                    let units = o.consumed_capacity().and_then(|c| c.capacity_units());
+                    self.meter.add(0.0, units.unwrap_or(0.0));
+                }
+                // Gone (never, movements are not deleted): nothing left to mark.
+                Err(e)
+                    if e.as_service_error().is_some_and(|e| {
+                        e.is_conditional_check_failed_exception()
+                    }) => {}
+                Err(e) => return Err(sdk_err(e)),
+            }
+        }
+        Ok(())
     }
 
     async fn movements(

@@ -44,6 +44,8 @@ pub fn specs() -> Vec<TableSpec> {
                 ("by-name", "store_id", "name_sort", true),
                 ("by-updated", "store_id", "updated_sort", true),
                 ("by-quantity", "store_id", "qty_sort", true),
+                // Movements whose stock alerts are not announced yet (sparse: the outbox).
+                ("pending-alerts", "alert_pending", "sk", true),
             ],
             ttl_attribute: Some("expires_at"),
         },
