@@ -1176,17 +1176,36 @@ async fn twenty_concurrent_sell_scans_of_ten(api: &TestApi) {
 
 async fn an_alert_the_bus_refused_is_announced_later_once(api: &TestApi) {
     let owner = api.token(Role::StoreOwner, &["s1"]);
-    let pid = api.create_product("Maggi 2-Minute Noodles 70 g", None).await;
+    let pid = api
+        .create_product("Maggi 2-Minute Noodles 70 g", None)
+        .await;
     let path = format!("/v1/stores/s1/inventory/{pid}");
-    assert_eq!(api.put(&path, &owner, json!({"quantity": "2"})).await.status, 201);
+    assert_eq!(
+        api.put(&path, &owner, json!({"quantity": "2"}))
+            .await
+            .status,
+        201
+    );
     // GIVEN the event bus is down WHEN the last packs sell THEN the sale stands
     api.events.fail(true);
     let r = api
-        .post(&format!("{path}/adjustments"), &owner, json!({"delta": "-2", "reason": "sale"}))
+        .post(
+            &format!("{path}/adjustments"),
+            &owner,
+            json!({"delta": "-2", "reason": "sale"}),
+        )
         .await;
-    assert_eq!((r.status, r.body["item"]["quantity"].as_str()), (200, Some("0")), "{r:?}");
+    assert_eq!(
+        (r.status, r.body["item"]["quantity"].as_str()),
+        (200, Some("0")),
+        "{r:?}"
+    );
     let ours = |events: &[serde_json::Value]| {
-        events.iter().filter(|d| d["product_id"] == pid.as_str()).cloned().collect::<Vec<_>>()
+        events
+            .iter()
+            .filter(|d| d["product_id"] == pid.as_str())
+            .cloned()
+            .collect::<Vec<_>>()
     };
     assert!(ours(&api.events.of("inventory.out_of_stock")).is_empty());
     // AND when it is back, the sweep announces the alert, once
@@ -1199,7 +1218,12 @@ async fn an_alert_the_bus_refused_is_announced_later_once(api: &TestApi) {
     let sent = ours(&api.events.of("inventory.out_of_stock"));
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0]["quantity"], "0");
-    assert!(sent[0]["event_id"].as_str().unwrap().ends_with("/out_of_stock"));
+    assert!(
+        sent[0]["event_id"]
+            .as_str()
+            .unwrap()
+            .ends_with("/out_of_stock")
+    );
 }
 
 async fn offline_scans_sync_as_one_batch(api: &TestApi) {

@@ -1125,7 +1125,10 @@ async fn every_change_writes_its_movement(s: &Stores) {
 }
 
 async fn alerts_wait_in_the_outbox_until_announced(s: &Stores) {
-    let (st, p) = (store(&format!("outbox-{}", ProductId::new())), ProductId::new());
+    let (st, p) = (
+        store(&format!("outbox-{}", ProductId::new())),
+        ProductId::new(),
+    );
     let mut d = details("3");
     d.reorder_level = Some(qty("1"));
     s.inventory
@@ -1136,7 +1139,11 @@ async fn alerts_wait_in_the_outbox_until_announced(s: &Stores) {
         pending.into_iter().filter(|m| m.store_id == st).collect()
     };
     assert!(ours(s.inventory.unannounced(1000).await.unwrap()).is_empty());
-    let out = s.inventory.adjust(&adjustment(&st, &p, "-3")).await.unwrap();
+    let out = s
+        .inventory
+        .adjust(&adjustment(&st, &p, "-3"))
+        .await
+        .unwrap();
     let m = out.movement.unwrap();
     assert_eq!(m.alerts, vec![StockAlert::LowStock, StockAlert::OutOfStock]);
     assert_eq!(m.reorder_level, Some(qty("1")));

@@ -491,7 +491,11 @@ fn save_inventory(tx: &Connection, item: &InventoryItem) -> StorageResult<()> {
 /// Appends a movement (and, when it crossed a stock alert, its place in the outbox); a position
 /// already taken is a bug in the planning, never overwritten.
 fn save_movement(tx: &Connection, m: &Movement) -> StorageResult<()> {
-    let key = params![m.store_id.as_str(), m.product_id.to_string(), m.position().key()];
+    let key = params![
+        m.store_id.as_str(),
+        m.product_id.to_string(),
+        m.position().key()
+    ];
     tx.execute(
         "INSERT INTO movements (store_id, product_id, position, doc) VALUES (?1, ?2, ?3, ?4)",
         params![
@@ -602,12 +606,19 @@ impl InventoryStore for SqliteStore {
                     (Expect::Version(v), Some(c)) => c.version == v,
                     _ => false,
                 };
-                // A new life must not reuse a position of the item's earlier lives.
-                let clash = current.is_none()
-                    && new_life(tx, s, &p, w.item.stocked_since)? != w.item.stocked_since;
-                if !holds || clash {
+                if !holds {
                     done.conflicts.push(w.item.product_id);
                     continue;
+                }
+                // A new life starts after the item's earlier lives (never on one of their
+                // positions), whatever the caller's clock said.
+                let mut w = w.clone();
+                if current.is_none() {
+                    let life = new_life(tx, s, &p, w.item.stocked_since)?;
+                    w.item.stocked_since = life;
+                    if let Some(m) = w.movement.as_mut() {
+                        m.stocked_since = life;
+                    }
                 }
                 save_inventory(tx, &w.item)?;
                 if let Some(m) = &w.movement {
@@ -798,7 +809,13 @@ impl InventoryStore for SqliteStore {
     async fn announced(&self, movements: &[Movement]) -> StorageResult<()> {
         let keys: Vec<(String, String, String)> = movements
             .iter()
-            .map(|m| (m.store_id.to_string(), m.product_id.to_string(), m.position().key()))
+            .map(|m| {
+                (
+                    m.store_id.to_string(),
+                    m.product_id.to_string(),
+                    m.position().key(),
+                )
+            })
             .collect();
         self.write(move |tx| {
             for (s, p, pos) in &keys {
@@ -937,11 +954,12 @@ impl JobStore for SqliteStore {
 
     async fn unfinished(&self, limit: usize) -> StorageResult<Vec<CsvJob>> {
         self.read(move |c| {
-            // A scan of the jobs table: a local server has few, and sweeps seldom.
+            // A scan of the jobs table: a local server has few, and sweeps seldom. Jobs a run
+            // has started come first (a pile of uploads never made cannot starve them).
             let mut stmt = c
                 .prepare_cached(
                     "SELECT doc FROM jobs WHERE json_extract(doc, '$.status') NOT IN ('completed', 'failed')
-                     ORDER BY store_sort LIMIT ?1",
+                     ORDER BY json_extract(doc, '$.status') = 'awaiting_upload', store_sort LIMIT ?1",
                 )
                 .map_err(db_err)?;
             let docs = stmt

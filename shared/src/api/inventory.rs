@@ -266,7 +266,7 @@ pub async fn movements(
 #[utoipa::path(
     get, path = "/v1/stores/{store_id}/inventory/export", operation_id = "inventory-export", tag = "inventory",
     summary = "Export a store's inventory as a CSV stock list",
-    description = "Admins and the store's owners. Writes every item (at most 200000) as a UTF-8 CSV with a byte-order mark, in product id order, with the columns the import reads (`catalog_product_id`, `name`, `brand`, `size`, `barcode`, `category`, `qty`, `selling_price`, `cost_price`, `reorder_level`, `supplier`, `location`, `notes`); text a spreadsheet would run as a formula starts with `'`. Answers the completed `export` job; `download_url` is the file for an hour, and `GET /v1/jobs/{job_id}` gives a fresh one. Importing the file into an empty store reproduces the inventory.",
+    description = "Admins and the store's owners. Writes every item (at most 100000) as a UTF-8 CSV with a byte-order mark, in product id order, with the columns the import reads (`catalog_product_id`, `name`, `brand`, `size`, `barcode`, `category`, `qty`, `selling_price`, `cost_price`, `reorder_level`, `supplier`, `location`, `notes`: the product's fields as the item last saw them); text a spreadsheet would run as a formula starts with `'`. Answers the completed `export` job; `download_url` is the file for an hour, and `GET /v1/jobs/{job_id}` gives a fresh one. Importing the file into an empty store reproduces the inventory.",
     security(("bearer" = [])),
     params(Id<StoreId>),
     responses(

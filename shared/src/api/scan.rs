@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::app::App;
 use crate::domain::{DecimalText, FieldErrors, Gtin, IdempotencyKey, Quantity, StoreId, Timestamp};
-use crate::http::extract::{Caller, JsonBody};
+use crate::http::extract::{Caller, Deadline, JsonBody};
 use crate::http::{ApiError, ApiResult, response};
 use crate::services::{MAX_SCAN_BATCH, ScanMode, ScanOutcome, ScanRequest};
 
@@ -148,6 +148,10 @@ pub async fn post(
     Ok(response::json(status, outcome))
 }
 
+/// A batch stops trying scans this long before the edge gives up on the request, to answer
+/// with the results it has (the rest: 503, send them again).
+const ANSWER_MARGIN: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Largest body of a batch of scans: 500 scans of up to 1 KiB each.
 pub const MAX_SCAN_BATCH_BODY_BYTES: usize = 512 * 1024;
 
@@ -186,7 +190,7 @@ pub struct ScanBatchResponse {
 #[utoipa::path(
     post, path = "/v1/scan/batch", operation_id = "scan-batch", tag = "scans",
     summary = "Apply scans queued offline, in order",
-    description = "Admins, and store owners and scanners of each scan's store. A body of at most 512 KiB with up to 500 scans, each with its `scan_id` (a scan already applied is a replay and counts nothing, so a batch may be sent again whole). Applied in order; one result per scan with the status a single scan would answer. When storage fails, the scans after it are not tried and answer 503: send them again.",
+    description = "Admins, and store owners and scanners of each scan's store. A body of at most 512 KiB with up to 500 scans, each with its `scan_id` (a scan already applied is a replay and counts nothing, so a batch may be sent again whole). Applied in order; one result per scan with the status a single scan would answer. When storage fails, or the request nears its time limit, the scans after are not tried and answer 503: send them again (those done are replays).",
     security(("bearer" = [])),
     request_body(content = ScanBatchBody, content_type = "application/json"),
     responses(
@@ -198,6 +202,7 @@ pub struct ScanBatchResponse {
 pub async fn batch(
     State(app): State<Arc<App>>,
     Caller(who): Caller,
+    Deadline(deadline): Deadline,
     JsonBody(body): JsonBody<ScanBatchBody, MAX_SCAN_BATCH_BODY_BYTES>,
 ) -> ApiResult {
     let scans = match body.scans {
@@ -232,7 +237,9 @@ pub async fn batch(
                 .map_err(Into::into)
         })
         .collect();
-    let results = app.catalog.scan_batch(&who, requests).await;
+    // Time to answer with what was done, before the edge's own cut-off.
+    let until = deadline.checked_sub(ANSWER_MARGIN).unwrap_or(deadline);
+    let results = app.catalog.scan_batch(&who, requests, until).await;
     let results = ids
         .into_iter()
         .zip(results)

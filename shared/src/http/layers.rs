@@ -206,8 +206,11 @@ fn budget(req: &Request) -> Duration {
     }
 }
 
-async fn within_deadline(req: Request, next: axum::middleware::Next) -> Response {
+async fn within_deadline(mut req: Request, next: axum::middleware::Next) -> Response {
     let budget = budget(&req);
+    req.extensions_mut().insert(super::extract::Deadline(
+        tokio::time::Instant::now() + budget,
+    ));
     match tokio::time::timeout(budget, next.run(req)).await {
         Ok(res) => res,
         Err(_) => {

@@ -34,8 +34,8 @@ use crate::auth::{Principal, Role};
 use crate::domain::{
     AdjustmentReason, ColumnUse, CsvJob, FieldErrors, InventoryItem, JOB_LEASE, JobCheckpoint,
     JobCounters, JobId, JobKind, JobStatus, Movement, MovementFacts, MovementKind, MovementOrigin,
-    Product, ProductId, ProductSummary, StockChange, StoreId, Timestamp, parse_upload_key,
-    report_key, state_key,
+    Product, ProductId, ProductSummary, StockChange, StoreId, Timestamp, VerificationStatus,
+    parse_upload_key, report_key, state_key,
 };
 use crate::import::plan::{Plan, Planner, RowPlan};
 use crate::import::reader::Column;
@@ -386,30 +386,53 @@ impl Catalog {
             .unfinished(SWEEP_JOBS)
             .await
             .map_err(ServiceError::storage)?;
+        let now = Timestamp::now();
+        // An upload URL lives UPLOAD_URL_TTL: a job still waiting past it never gets its file.
+        let upload_window =
+            time::Duration::try_from(UPLOAD_URL_TTL).unwrap_or(time::Duration::ZERO);
         let mut done = Vec::new();
         for job in jobs {
-            if job.kind != JobKind::Import || job.leased_at(Timestamp::now()) {
+            let waiting_in_vain = job.status == JobStatus::AwaitingUpload
+                && job
+                    .created_at
+                    .plus(upload_window + time::Duration::minutes(1))
+                    < now;
+            if job.kind != JobKind::Import || job.leased_at(now) || waiting_in_vain {
                 continue;
             }
-            // A job still waiting for its file is not stalled (an upload that landed always
-            // has its run asked for; one whose run was lost to a crash is picked up here).
-            let uploaded = self
-                .uploads
-                .open(&key(job.upload_key.clone())?)
-                .await
-                .map_err(ServiceError::storage)?
-                .is_some();
-            if !uploaded {
-                continue;
-            }
-            tracing::info!(job = %job.job_id, status = job.status.as_str(), "resuming a stalled import");
-            if let (RunOutcome::Finished(j), _) =
-                self.run_import(&job.store_id, &job.job_id, opts).await?
-            {
-                done.push(j.job_id);
+            match self.resume_if_uploaded(&job, opts).await {
+                Ok(Some(id)) => done.push(id),
+                Ok(None) => {}
+                // One job's trouble does not stop the others.
+                Err(e) => {
+                    tracing::warn!(job = %job.job_id, error = %e, "a stalled import did not resume")
+                }
             }
         }
         Ok(done)
+    }
+
+    /// Runs `job` from its checkpoint if its upload is there (a job still waiting for its
+    /// file is not stalled). Returns its id when the run finished it.
+    async fn resume_if_uploaded(
+        &self,
+        job: &CsvJob,
+        opts: &RunOptions,
+    ) -> ServiceResult<Option<JobId>> {
+        let uploaded = self
+            .uploads
+            .open(&key(job.upload_key.clone())?)
+            .await
+            .map_err(ServiceError::storage)?
+            .is_some();
+        if !uploaded {
+            return Ok(None);
+        }
+        tracing::info!(job = %job.job_id, status = job.status.as_str(), "resuming a stalled import");
+        match self.run_import(&job.store_id, &job.job_id, opts).await? {
+            (RunOutcome::Finished(j), _) => Ok(Some(j.job_id)),
+            _ => Ok(None),
+        }
     }
 
     /// Gives up on job `id` of `store` when its last delivery has failed too: a job not yet
@@ -843,18 +866,30 @@ impl Catalog {
             stats.products_read += missing.len() as u64;
             summaries.extend(self.read_summaries(&missing).await?);
             // A row naming a product by id that the catalog does not have is refused.
+            // So is one naming a product merged into another (stock the product it became).
             pending.retain(|(id, p)| {
-                let known = !p.by_id || summaries.contains_key(id) || current.contains_key(id);
-                if !known {
-                    unknown += 1;
-                    lock(state).reject(ReportRow::problem(
-                        p.row,
-                        Column::ProductId.as_str(),
+                if !p.by_id || current.contains_key(id) {
+                    return true;
+                }
+                let (code, message) = match summaries.get(id) {
+                    Some(s) if s.verification_status != VerificationStatus::Merged => return true,
+                    Some(_) => (
+                        "product_merged",
+                        format!("catalog product {id} was merged into another; stock that one"),
+                    ),
+                    None => (
                         "unknown_product",
                         format!("catalog product {id} does not exist"),
-                    ));
-                }
-                known
+                    ),
+                };
+                unknown += 1;
+                lock(state).reject(ReportRow::problem(
+                    p.row,
+                    Column::ProductId.as_str(),
+                    code,
+                    message,
+                ));
+                false
             });
             let now = Timestamp::now();
             let writes: Vec<StockWrite> = pending

@@ -64,7 +64,10 @@ impl Catalog {
     /// `items` with their products' current summaries, read at once (one batched read of at
     /// most [`MAX_PAGE_SIZE`](crate::ports::MAX_PAGE_SIZE) products). An item whose product is
     /// gone keeps the summary it stored.
-    async fn with_products(&self, items: Vec<InventoryItem>) -> ServiceResult<Vec<InventoryItem>> {
+    pub(super) async fn with_products(
+        &self,
+        items: Vec<InventoryItem>,
+    ) -> ServiceResult<Vec<InventoryItem>> {
         let ids: Vec<ProductId> = items.iter().map(|i| i.product_id).collect();
         let mut found: std::collections::HashMap<ProductId, ProductSummary> = self
             .products

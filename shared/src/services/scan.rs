@@ -160,20 +160,24 @@ impl Catalog {
     }
 
     /// Applies scans queued offline, in order, each once per scan id; one result per scan.
-    /// When storage fails, the scans after the one that failed are not tried (an offline queue
-    /// is ordered: a count must not land before the sales scanned ahead of it); they answer
-    /// `Unavailable` too, and the device sends them again.
+    /// When storage fails (or fails internally), or `until` comes, the scans after are not
+    /// tried (an offline queue is ordered: a count must not land before the sales scanned
+    /// ahead of it); they answer `Unavailable`, and the device sends them again.
     pub async fn scan_batch(
         &self,
         who: &Principal,
         scans: Vec<ServiceResult<ScanRequest>>,
+        until: tokio::time::Instant,
     ) -> Vec<ServiceResult<ScanOutcome>> {
         let mut out = Vec::with_capacity(scans.len());
-        let mut halted = false;
+        let mut halted: Option<&str> = None;
         for scan in scans {
-            if halted {
+            if halted.is_none() && tokio::time::Instant::now() >= until {
+                halted = Some("not tried: the batch ran out of time; send the rest again");
+            }
+            if let Some(why) = halted {
                 out.push(Err(ServiceError::Unavailable(StorageError::Unavailable(
-                    "not tried: an earlier scan of the batch found storage unavailable".into(),
+                    why.into(),
                 ))));
                 continue;
             }
@@ -181,7 +185,12 @@ impl Catalog {
                 Ok(req) => self.scan(who, req).await,
                 Err(e) => Err(e),
             };
-            halted = matches!(result, Err(ServiceError::Unavailable(_)));
+            if matches!(
+                result,
+                Err(ServiceError::Unavailable(_) | ServiceError::Internal(_))
+            ) {
+                halted = Some("not tried: an earlier scan of the batch failed in storage");
+            }
             out.push(result);
         }
         out

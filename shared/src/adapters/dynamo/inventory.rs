@@ -697,9 +697,8 @@ impl InventoryStore for DynamoStore {
                 }
                 // Gone (never, movements are not deleted): nothing left to mark.
                 Err(e)
-                    if e.as_service_error().is_some_and(|e| {
-                        e.is_conditional_check_failed_exception()
-                    }) => {}
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
                 Err(e) => return Err(sdk_err(e)),
             }
         }

@@ -9,6 +9,7 @@
 //! | [`Paged<T>`] | the same, plus `cursor` and `limit` | 422 on `query.<name>` |
 //! | [`JsonBody<T>`], [`MergePatch<T>`] | a JSON body of at most [`MAX_JSON_BODY_BYTES`] | 415, 413, 400 `malformed_json`, 422 |
 //! | [`IfMatch`], [`RequireIfMatch`], [`IfNoneMatch`], [`Idempotency`] | the conditional and idempotency headers | 400, 422 on `header.<name>`, 428 |
+//! | [`Deadline`] | when the edge gives up on the request | never |
 //!
 //! Handlers list the caller first, so a request without a valid token gets 401 before anything
 //! else about it is judged. The path and header extractors document themselves (`IntoParams`),
@@ -16,12 +17,14 @@
 //! describing them again.
 
 mod caller;
+mod deadline;
 mod headers;
 mod json;
 mod path;
 mod query;
 
 pub use caller::Caller;
+pub use deadline::Deadline;
 pub use headers::{Idempotency, IfMatch, IfNoneMatch, RequireIfMatch};
 pub use json::{JsonBody, MAX_JSON_BODY_BYTES, MergePatch};
 pub use path::{Id, PathParam};
