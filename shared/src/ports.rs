@@ -10,8 +10,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::domain::{
-    Adjustment, CsvJob, Gtin, InventoryDetails, InventoryItem, JobId, Movement, MovementOrigin,
-    Product, ProductId, ProductSummary, Quantity, StoreId, Timestamp, VerificationStatus,
+    Actor, Adjustment, CsvJob, Gtin, HistoryEntry, InventoryDetails, InventoryItem, JobId,
+    Movement, MovementOrigin, Product, ProductId, ProductSummary, Quantity, StoreId, Timestamp,
+    VerificationStatus,
 };
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -91,9 +92,9 @@ pub struct ProductFilter {
 
 #[async_trait]
 pub trait ProductStore: Send + Sync {
-    /// Stores a new product, claiming its barcode atomically with it.
-    /// Errors: `BarcodeTaken` (naming the holder), `AlreadyExists` (same product id).
-    async fn insert(&self, product: &Product) -> StorageResult<()>;
+    /// Stores a new product, claiming its barcode and writing its history entry atomically
+    /// with it. Errors: `BarcodeTaken` (naming the holder), `AlreadyExists` (same product id).
+    async fn insert(&self, product: &Product, history: &HistoryEntry) -> StorageResult<()>;
 
     async fn get(&self, id: &ProductId) -> StorageResult<Option<Product>>;
 
@@ -106,9 +107,18 @@ pub trait ProductStore: Send + Sync {
     async fn find_by_barcode(&self, barcode: &Gtin) -> StorageResult<Option<Product>>;
 
     /// Replaces `previous` by `next` if the stored version is still `previous.version`
-    /// (`next.version` is the new version). A changed barcode is released and claimed in the
-    /// same atomic write. Errors: `VersionConflict`, `BarcodeTaken`.
-    async fn update(&self, previous: &Product, next: &Product) -> StorageResult<()>;
+    /// (`next.version` is the new version), with its history entry. A changed barcode is
+    /// released and claimed in the same atomic write. Errors: `VersionConflict`,
+    /// `BarcodeTaken`.
+    async fn update(
+        &self,
+        previous: &Product,
+        next: &Product,
+        history: &HistoryEntry,
+    ) -> StorageResult<()>;
+
+    /// A product's history, newest first.
+    async fn history(&self, id: &ProductId, page: &PageQuery) -> StorageResult<Page<HistoryEntry>>;
 
     /// Lists products. With `status`, oldest first; with `category`, by category path then
     /// oldest first; otherwise in storage order.
@@ -116,13 +126,15 @@ pub trait ProductStore: Send + Sync {
 
     /// Inserts each product that does not exist yet (bulk import: new pending products with
     /// ids derived from their rows, so a product that exists is the same one, made by an
-    /// earlier run). Products without a barcode may be written in batches; one with a barcode
-    /// is inserted with its guard. Per product, in order: `Ok(true)` created, `Ok(false)`
-    /// already there, or its error (`BarcodeTaken`).
-    async fn insert_new(&self, products: &[Product]) -> StorageResult<BulkInsert> {
+    /// earlier run). Products without a barcode may be written in batches (each history entry
+    /// before its product, so none is stored without one); one with a barcode is inserted with
+    /// its guard and entry. `actor` created them; each entry's reason names the product's job
+    /// and row. Per product, in order: `Ok(true)` created, `Ok(false)` already there, or its
+    /// error (`BarcodeTaken`).
+    async fn insert_new(&self, products: &[Product], actor: &Actor) -> StorageResult<BulkInsert> {
         let mut results = Vec::with_capacity(products.len());
         for p in products {
-            results.push(created(self.insert(p).await)?);
+            results.push(created(self.insert(p, &import_history(p, actor)).await)?);
         }
         Ok(BulkInsert {
             results,
@@ -307,6 +319,15 @@ pub trait InventoryStore: Send + Sync {
 
 /// Most items one `get_many` reads (DynamoDB's BatchGetItem limit).
 pub const MAX_BULK_READ: usize = 100;
+
+/// The history entry of a product an import created (its reason: the job and row).
+pub fn import_history(p: &Product, actor: &Actor) -> HistoryEntry {
+    let reason = p
+        .match_review
+        .as_ref()
+        .and_then(|r| Some(format!("import job {} row {}", r.job_id.as_ref()?, r.row?)));
+    HistoryEntry::created(p, actor.clone(), reason)
+}
 
 /// What [`ProductStore::insert_new`] did.
 #[derive(Debug, Default)]

@@ -160,6 +160,34 @@ use catalog_core::domain::StoreId;
 use catalog_core::services::Catalog;
 use catalog_core::services::matching::{IndexSource, MatcherState};
 
+/// The test's own hand in the catalog, as a product's history records it.
+pub fn tester() -> catalog_core::domain::Actor {
+    catalog_core::domain::Actor {
+        sub: "tester".into(),
+        role: "admin".into(),
+        request_id: None,
+    }
+}
+
+/// The history entry of `p`'s creation by the test.
+pub fn created_by_test(p: &catalog_core::domain::Product) -> catalog_core::domain::HistoryEntry {
+    catalog_core::domain::HistoryEntry::created(p, tester(), None)
+}
+
+/// The history entry of the test's change from `before` to `after`.
+pub fn changed_by_test(
+    before: &catalog_core::domain::Product,
+    after: &catalog_core::domain::Product,
+) -> catalog_core::domain::HistoryEntry {
+    catalog_core::domain::HistoryEntry::of(
+        Some(before),
+        after,
+        catalog_core::domain::ProductAction::Updated,
+        tester(),
+        None,
+    )
+}
+
 /// The secret of test apps (the local development one, so `events/` tokens verify too).
 pub const TEST_SECRET: &str = catalog_core::app::DEV_JWT_SECRET;
 

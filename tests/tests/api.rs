@@ -1015,6 +1015,101 @@ async fn inventory_lists_show_products_and_search_them(api: &TestApi) {
     assert_eq!(r.code(), "invalid_cursor");
 }
 
+async fn admins_approve_and_reject_with_history(api: &TestApi) {
+    let admin = api.admin();
+    let owner = api.token(Role::StoreOwner, &["s1"]);
+    let pid = api.create_product("Everest Garam Masala 100 g", None).await;
+    let path = format!("/v1/products/{pid}");
+    // Only admins review.
+    let r = api
+        .post(&format!("{path}/approve"), &owner, json!({}))
+        .await;
+    assert_eq!((r.status, r.code()), (403, "forbidden_role"));
+    let r = api.get(&format!("{path}/history"), &owner).await;
+    assert_eq!(r.code(), "forbidden_role");
+    // A rejection needs its reason.
+    let r = api.post(&format!("{path}/reject"), &admin, json!({})).await;
+    assert_eq!(
+        (r.status, r.body["errors"][0]["code"].as_str()),
+        (422, Some("required"))
+    );
+    let r = api
+        .post(&format!("{path}/reject"), &admin, json!({"reason": "  "}))
+        .await;
+    assert_eq!(r.status, 422);
+    let r = api
+        .send(
+            "POST",
+            &format!("{path}/approve"),
+            Some(&admin),
+            None,
+            &[("x-request-id", "approve-1")],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["verification_status"].as_str()),
+        (200, Some("approved")),
+        "{r:?}"
+    );
+    assert_eq!(r.header("etag"), Some("\"2\""));
+    // Deciding again what it is changes nothing.
+    let again = api
+        .post(&format!("{path}/approve"), &admin, json!({}))
+        .await;
+    assert_eq!(
+        (again.status, again.body["version"].as_u64()),
+        (200, Some(2))
+    );
+    let r = api
+        .post(
+            &format!("{path}/reject"),
+            &admin,
+            json!({"reason": "a duplicate of the 200 g pack"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["verification_status"].as_str()),
+        (200, Some("rejected"))
+    );
+    let r = api.get(&format!("{path}/history"), &admin).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let entries = r.body["items"].as_array().unwrap();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["rejected", "approved", "created"]);
+    assert_eq!(entries[0]["reason"], "a duplicate of the 200 g pack");
+    assert_eq!(
+        entries[0]["changes"]["verification_status"]["before"],
+        "approved"
+    );
+    assert_eq!(entries[1]["actor"]["request_id"], "approve-1");
+    assert_eq!(entries[1]["actor"]["role"], "admin");
+    assert_eq!(entries[2]["actor"]["role"], "admin");
+    // A merged product is final.
+    let target = api.create_product("Everest Garam Masala 200 g", None).await;
+    let r = api.get(&path, &admin).await;
+    let etag = r.header("etag").unwrap().to_string();
+    let r = api
+        .send(
+            "PATCH",
+            &path,
+            Some(&admin),
+            Some(json!({"verification_status": "merged", "merged_into": target})),
+            &[("if-match", &etag)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = api
+        .post(&format!("{path}/approve"), &admin, json!({}))
+        .await;
+    assert_eq!((r.status, r.code()), (409, "product_merged"));
+    let r = api.get(&format!("{path}/history?limit=1"), &admin).await;
+    assert_eq!(r.body["items"][0]["action"], "merged");
+    assert!(r.body["next_cursor"].is_string());
+}
+
 async fn scan_modes_receive_sell_and_count(api: &TestApi) {
     let scanner = api.token(Role::Scanner, &["s1"]);
     let barcode = random_gtin().to_string();
@@ -1298,6 +1393,7 @@ async fn offline_scans_sync_as_one_batch(api: &TestApi) {
 api_cases!(
     health_is_public,
     inventory_lists_show_products_and_search_them,
+    admins_approve_and_reject_with_history,
     scan_modes_receive_sell_and_count,
     twenty_concurrent_sell_scans_of_ten,
     offline_scans_sync_as_one_batch,

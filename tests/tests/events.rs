@@ -36,7 +36,10 @@ async fn seeded_app(dir: &std::path::Path) -> Arc<App> {
         "seed",
         Timestamp::now(),
     );
-    c.products.insert(&product).await.unwrap();
+    c.products
+        .insert(&product, &catalog_tests::created_by_test(&product))
+        .await
+        .unwrap();
     let store = StoreId::parse("store-1").unwrap();
     let details = InventoryDetails {
         quantity: Quantity::parse("10").unwrap(),

@@ -559,7 +559,13 @@ async fn an_export_imported_into_an_empty_store_reproduces_the_inventory(
         products.push(product);
     }
     for chunk in products.chunks(500) {
-        let done = api.app.catalog.products.insert_new(chunk).await.unwrap();
+        let done = api
+            .app
+            .catalog
+            .products
+            .insert_new(chunk, &catalog_tests::tester())
+            .await
+            .unwrap();
         assert!(done.results.iter().all(|r| matches!(r, Ok(true))));
     }
     for chunk in writes.chunks(500) {

@@ -86,7 +86,10 @@ async fn product_round_trips_every_field(s: &Stores) {
         ),
     ]);
     p.attributes = BTreeMap::from([("weight".to_string(), "100 g".to_string())]);
-    s.products.insert(&p).await.unwrap();
+    s.products
+        .insert(&p, &catalog_tests::created_by_test(&p))
+        .await
+        .unwrap();
     assert_eq!(
         s.products.get(&p.product_id).await.unwrap(),
         Some(p.clone())
@@ -97,7 +100,10 @@ async fn product_round_trips_every_field(s: &Stores) {
 async fn barcode_lookup_is_immediate_and_canonical(s: &Stores) {
     let upc = Gtin::parse("036000291452").unwrap();
     let p = product("Upc Product", Some(upc));
-    s.products.insert(&p).await.unwrap();
+    s.products
+        .insert(&p, &catalog_tests::created_by_test(&p))
+        .await
+        .unwrap();
     let by_ean = s
         .products
         .find_by_barcode(&Gtin::parse("0036000291452").unwrap())
@@ -113,8 +119,16 @@ async fn barcode_lookup_is_immediate_and_canonical(s: &Stores) {
 async fn duplicate_barcode_names_the_holder(s: &Stores) {
     let b = random_gtin();
     let first = product("First", Some(b.clone()));
-    s.products.insert(&first).await.unwrap();
-    match s.products.insert(&product("Second", Some(b.clone()))).await {
+    s.products
+        .insert(&first, &catalog_tests::created_by_test(&first))
+        .await
+        .unwrap();
+    let second = product("Second", Some(b.clone()));
+    match s
+        .products
+        .insert(&second, &catalog_tests::created_by_test(&second))
+        .await
+    {
         Err(StorageError::BarcodeTaken { barcode, existing }) => {
             assert_eq!(barcode, b);
             assert_eq!(existing, first.product_id);
@@ -122,7 +136,9 @@ async fn duplicate_barcode_names_the_holder(s: &Stores) {
         other => panic!("expected BarcodeTaken, got {other:?}"),
     }
     assert!(matches!(
-        s.products.insert(&first).await,
+        s.products
+            .insert(&first, &catalog_tests::created_by_test(&first))
+            .await,
         Err(StorageError::AlreadyExists)
     ));
 }
@@ -132,7 +148,12 @@ async fn concurrent_creates_of_one_barcode_make_one_product(s: &Stores) {
     let attempts = (0..10).map(|i| {
         let products = s.products.clone();
         let p = product(&format!("Racer {i}"), Some(b.clone()));
-        tokio::spawn(async move { products.insert(&p).await.map(|_| p.product_id) })
+        tokio::spawn(async move {
+            products
+                .insert(&p, &catalog_tests::created_by_test(&p))
+                .await
+                .map(|_| p.product_id)
+        })
     });
     let results: Vec<_> = futures::future::join_all(attempts)
         .await
@@ -167,16 +188,27 @@ async fn bulk_inserts_report_each_product_in_order(s: &Stores) {
     // with barcodes, one of them taken by another product.
     let taken = random_gtin();
     let holder = product("Holder", Some(taken.clone()));
-    s.products.insert(&holder).await.unwrap();
+    s.products
+        .insert(&holder, &catalog_tests::created_by_test(&holder))
+        .await
+        .unwrap();
     let mut batch: Vec<Product> = (0..140)
         .map(|i| product(&format!("Bulk item {i}"), None))
         .collect();
     for p in batch.iter().step_by(7) {
-        s.products.insert(p).await.unwrap();
+        s.products
+            .insert(p, &catalog_tests::created_by_test(p))
+            .await
+            .unwrap();
     }
     batch.push(product("Bulk barcoded", Some(random_gtin())));
     batch.push(product("Bulk clash", Some(taken.clone())));
-    let results = s.products.insert_new(&batch).await.unwrap().results;
+    let results = s
+        .products
+        .insert_new(&batch, &catalog_tests::tester())
+        .await
+        .unwrap()
+        .results;
     assert_eq!(results.len(), batch.len());
     for (i, r) in results.iter().take(140).enumerate() {
         assert_eq!(r.as_ref().ok(), Some(&(i % 7 != 0)), "row {i}: {r:?}");
@@ -202,22 +234,37 @@ async fn bulk_inserts_report_each_product_in_order(s: &Stores) {
             .is_none()
     );
     // A rerun finds every one there already and changes nothing.
-    let again = s.products.insert_new(&batch[..141]).await.unwrap().results;
+    let again = s
+        .products
+        .insert_new(&batch[..141], &catalog_tests::tester())
+        .await
+        .unwrap()
+        .results;
     assert!(again.iter().all(|r| matches!(r, Ok(false))), "{again:?}");
 }
 
 async fn product_updates_are_versioned(s: &Stores) {
     let p = product("Versioned", None);
-    s.products.insert(&p).await.unwrap();
+    s.products
+        .insert(&p, &catalog_tests::created_by_test(&p))
+        .await
+        .unwrap();
     let mut v2 = p.clone();
     v2.name = "Versioned Two".into();
     v2.version = 2;
-    s.products.update(&p, &v2).await.unwrap();
+    s.products
+        .update(&p, &v2, &catalog_tests::changed_by_test(&p, &v2))
+        .await
+        .unwrap();
     // A second writer still holding version 1 loses.
     let mut stale = p.clone();
     stale.name = "Stale".into();
     stale.version = 2;
-    match s.products.update(&p, &stale).await {
+    match s
+        .products
+        .update(&p, &stale, &catalog_tests::changed_by_test(&p, &stale))
+        .await
+    {
         Err(StorageError::VersionConflict { current }) => assert_eq!(current, Some(2)),
         other => panic!("expected VersionConflict, got {other:?}"),
     }
@@ -229,7 +276,13 @@ async fn product_updates_are_versioned(s: &Stores) {
     let mut ghost2 = ghost.clone();
     ghost2.version = 2;
     assert!(matches!(
-        s.products.update(&ghost, &ghost2).await,
+        s.products
+            .update(
+                &ghost,
+                &ghost2,
+                &catalog_tests::changed_by_test(&ghost, &ghost2)
+            )
+            .await,
         Err(StorageError::NotFound)
     ));
 }
@@ -237,11 +290,17 @@ async fn product_updates_are_versioned(s: &Stores) {
 async fn changing_a_barcode_moves_its_claim(s: &Stores) {
     let (old, new) = (random_gtin(), random_gtin());
     let p = product("Mover", Some(old.clone()));
-    s.products.insert(&p).await.unwrap();
+    s.products
+        .insert(&p, &catalog_tests::created_by_test(&p))
+        .await
+        .unwrap();
     let mut next = p.clone();
     next.barcode = Some(new.clone());
     next.version = 2;
-    s.products.update(&p, &next).await.unwrap();
+    s.products
+        .update(&p, &next, &catalog_tests::changed_by_test(&p, &next))
+        .await
+        .unwrap();
     assert_eq!(
         s.products
             .find_by_barcode(&new)
@@ -253,8 +312,9 @@ async fn changing_a_barcode_moves_its_claim(s: &Stores) {
     );
     assert_eq!(s.products.find_by_barcode(&old).await.unwrap(), None);
     // The released barcode can be claimed again.
+    let newcomer = product("Newcomer", Some(old.clone()));
     s.products
-        .insert(&product("Newcomer", Some(old.clone())))
+        .insert(&newcomer, &catalog_tests::created_by_test(&newcomer))
         .await
         .unwrap();
     // Taking a barcode another product holds is refused, and nothing changes.
@@ -262,7 +322,9 @@ async fn changing_a_barcode_moves_its_claim(s: &Stores) {
     grab.barcode = Some(old.clone());
     grab.version = 3;
     assert!(matches!(
-        s.products.update(&next, &grab).await,
+        s.products
+            .update(&next, &grab, &catalog_tests::changed_by_test(&next, &grab))
+            .await,
         Err(StorageError::BarcodeTaken { .. })
     ));
     assert_eq!(
@@ -324,7 +386,10 @@ async fn listing_by_status_pages_oldest_first(s: &Stores) {
         } else {
             pending.push(p.product_id);
         }
-        s.products.insert(&p).await.unwrap();
+        s.products
+            .insert(&p, &catalog_tests::created_by_test(&p))
+            .await
+            .unwrap();
     }
     let filter = ProductFilter {
         status: Some(VerificationStatus::Pending),
@@ -355,7 +420,10 @@ async fn listing_by_category_matches_whole_segments(s: &Stores) {
         if i < 3 {
             ids.insert(p.product_id);
         }
-        s.products.insert(&p).await.unwrap();
+        s.products
+            .insert(&p, &catalog_tests::created_by_test(&p))
+            .await
+            .unwrap();
     }
     let filter = ProductFilter {
         category: Some("FOODGRAINS".into()),
@@ -381,7 +449,10 @@ async fn listing_by_words_needs_every_word(s: &Stores) {
     let mut rock = product("Rock Salt", None);
     rock.brand = Some("Patanjali".into());
     for p in [&tata, &rock, &product("Sugar", None)] {
-        s.products.insert(p).await.unwrap();
+        s.products
+            .insert(p, &catalog_tests::created_by_test(p))
+            .await
+            .unwrap();
     }
     let f = |words: &[&str]| ProductFilter {
         words: words.iter().map(|w| w.to_string()).collect(),
@@ -404,7 +475,10 @@ async fn listing_everything_pages_without_gaps_or_guards(s: &Stores) {
     for i in 0..9 {
         let p = product(&format!("All {i}"), Some(random_gtin()));
         ids.insert(p.product_id);
-        s.products.insert(&p).await.unwrap();
+        s.products
+            .insert(&p, &catalog_tests::created_by_test(&p))
+            .await
+            .unwrap();
     }
     let got: Vec<ProductId> = all_products(s, &ProductFilter::default(), 4)
         .await
@@ -820,11 +894,104 @@ async fn listed(
     }
 }
 
+async fn every_product_change_has_its_history_entry(s: &Stores) {
+    use catalog_core::domain::{HistoryEntry, ProductAction};
+    let p = product("Tata Sampann Toor Dal 1 kg", Some(random_gtin()));
+    s.products
+        .insert(&p, &catalog_tests::created_by_test(&p))
+        .await
+        .unwrap();
+    let mut approved = p.clone();
+    approved.verification_status = VerificationStatus::Approved;
+    approved.version = 2;
+    let entry = HistoryEntry::of(
+        Some(&p),
+        &approved,
+        ProductAction::Approved,
+        catalog_tests::tester(),
+        Some("looks right".into()),
+    );
+    s.products.update(&p, &approved, &entry).await.unwrap();
+    // A stale change writes neither the product nor its entry.
+    let mut stale = p.clone();
+    stale.name = "Someone else's edit".into();
+    stale.version = 2;
+    assert!(
+        s.products
+            .update(&p, &stale, &catalog_tests::changed_by_test(&p, &stale))
+            .await
+            .is_err()
+    );
+    // Imports' products get theirs too (batched: the entry before the product).
+    let bulk: Vec<Product> = (0..30)
+        .map(|i| product(&format!("Loose item {i}"), (i % 3 == 0).then(random_gtin)))
+        .collect();
+    s.products
+        .insert_new(&bulk, &catalog_tests::tester())
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s
+            .products
+            .history(&p.product_id, &PageQuery { after, limit: 1 })
+            .await
+            .unwrap();
+        got.extend(page.items);
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(
+        (got[0].version, got[0].action),
+        (2, ProductAction::Approved)
+    );
+    assert_eq!(got[0].reason.as_deref(), Some("looks right"));
+    assert_eq!(got[0].changes["verification_status"].after, "approved");
+    assert_eq!((got[1].version, got[1].action), (1, ProductAction::Created));
+    assert_eq!(got[1].actor.sub, "tester");
+    for b in &bulk {
+        let h = s
+            .products
+            .history(
+                &b.product_id,
+                &PageQuery {
+                    after: None,
+                    limit: 5,
+                },
+            )
+            .await
+            .unwrap()
+            .items;
+        assert_eq!(h.len(), 1, "{}", b.name);
+        assert_eq!(h[0].action, ProductAction::Created);
+    }
+    // History entries are not products: listings never show them.
+    let all = s
+        .products
+        .list(
+            &ProductFilter::default(),
+            &PageQuery {
+                after: None,
+                limit: 100,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(all.items.iter().all(|i| !i.name.is_empty()));
+}
+
 async fn products_are_read_many_at_once(s: &Stores) {
     let a = product("Tata Salt 1 kg", Some(random_gtin()));
     let b = product("Amul Butter 100 g", None);
     for p in [&a, &b] {
-        s.products.insert(p).await.unwrap();
+        s.products
+            .insert(p, &catalog_tests::created_by_test(p))
+            .await
+            .unwrap();
     }
     let mut got = s
         .products
@@ -1530,6 +1697,7 @@ contract!(
     every_change_writes_its_movement,
     inventory_sorts_and_searches_within_a_store,
     products_are_read_many_at_once,
+    every_product_change_has_its_history_entry,
     twenty_concurrent_sales_of_ten,
     alerts_wait_in_the_outbox_until_announced,
     jobs_are_versioned_and_listed_newest_first,

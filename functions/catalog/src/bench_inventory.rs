@@ -157,7 +157,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let now = Timestamp::now();
     let products: Vec<Product> = (0..args.items + 1).map(|i| product(i, now)).collect();
     for chunk in products.chunks(500) {
-        store.insert_new(chunk).await?;
+        store
+            .insert_new(
+                chunk,
+                &catalog_core::domain::Actor {
+                    sub: "bench".into(),
+                    role: "admin".into(),
+                    request_id: None,
+                },
+            )
+            .await?;
     }
     let writes: Vec<StockWrite> = products[..args.items]
         .iter()
@@ -333,6 +342,31 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         &store,
         "DELETE (item removed + delete movement)",
         catalog.delete_inventory_item(&who, &shop, &products[3].product_id, None),
+    )
+    .await?;
+    let reviewed = products[4].product_id;
+    measure(
+        &store,
+        "approve a product (product + history entry)",
+        catalog.decide_product(&who, &reviewed, catalog_core::services::Decision::Approve),
+    )
+    .await?;
+    measure(
+        &store,
+        "reject it, with a reason (product + history entry)",
+        catalog.decide_product(
+            &who,
+            &reviewed,
+            catalog_core::services::Decision::Reject {
+                reason: "a duplicate of another pack".into(),
+            },
+        ),
+    )
+    .await?;
+    measure(
+        &store,
+        "its history, newest 25",
+        catalog.product_history(&who, &reviewed, &PageRequest::default()),
     )
     .await?;
     Ok(())

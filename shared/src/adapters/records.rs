@@ -11,10 +11,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    AdjustmentReason, ColumnUse, CsvJob, Gtin, ImageUrls, InventoryDetails, InventoryItem,
-    JobCheckpoint, JobCounters, JobId, JobKind, JobStatus, MatchReview, Money, Movement,
-    MovementKind, Product, ProductId, ProductSource, ProductSummary, Quantity, QuantityDelta,
-    RegionCode, ReviewCandidate, StockAlert, StoreId, Timestamp, VerificationStatus,
+    Actor, AdjustmentReason, ColumnUse, CsvJob, FieldChange, Gtin, HistoryEntry, ImageUrls,
+    InventoryDetails, InventoryItem, JobCheckpoint, JobCounters, JobId, JobKind, JobStatus,
+    MatchReview, Money, Movement, MovementKind, Product, ProductAction, ProductId, ProductSource,
+    ProductSummary, Quantity, QuantityDelta, RegionCode, ReviewCandidate, StockAlert, StoreId,
+    Timestamp, VerificationStatus,
 };
 use crate::ports::{StorageError, StorageResult};
 
@@ -453,6 +454,81 @@ impl TryFrom<InventoryRecord> for InventoryItem {
             stocked_since,
         )
         .with_product(product))
+    }
+}
+
+/// A product history entry at rest (the changes as JSON text: any field's values).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryRecord {
+    pub product_id: String,
+    pub version: u64,
+    pub action: String,
+    pub actor_sub: String,
+    pub actor_role: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    pub at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub changes: String,
+}
+
+impl From<&HistoryEntry> for HistoryRecord {
+    fn from(h: &HistoryEntry) -> Self {
+        let changes: serde_json::Map<String, serde_json::Value> = h
+            .changes
+            .iter()
+            .map(|(k, c)| {
+                (
+                    k.clone(),
+                    serde_json::json!({"before": c.before, "after": c.after}),
+                )
+            })
+            .collect();
+        HistoryRecord {
+            product_id: h.product_id.to_string(),
+            version: h.version,
+            action: h.action.as_str().to_string(),
+            actor_sub: h.actor.sub.clone(),
+            actor_role: h.actor.role.clone(),
+            request_id: h.actor.request_id.clone(),
+            at: h.at.to_string(),
+            reason: h.reason.clone(),
+            changes: serde_json::Value::Object(changes).to_string(),
+        }
+    }
+}
+
+impl TryFrom<HistoryRecord> for HistoryEntry {
+    type Error = StorageError;
+
+    fn try_from(r: HistoryRecord) -> Result<Self, StorageError> {
+        let what = "product history entry";
+        let changes: BTreeMap<String, serde_json::Value> =
+            serde_json::from_str(&r.changes).map_err(|e| corrupt(what, e))?;
+        Ok(HistoryEntry {
+            product_id: ProductId::parse(&r.product_id).map_err(|e| corrupt(what, e))?,
+            version: r.version,
+            action: ProductAction::parse(&r.action)
+                .ok_or_else(|| corrupt(what, format!("action {}", r.action)))?,
+            actor: Actor {
+                sub: r.actor_sub,
+                role: r.actor_role,
+                request_id: r.request_id,
+            },
+            at: ts(what, &r.at)?,
+            reason: r.reason,
+            changes: changes
+                .into_iter()
+                .map(|(k, v)| {
+                    let c = FieldChange {
+                        before: v.get("before").cloned().unwrap_or_default(),
+                        after: v.get("after").cloned().unwrap_or_default(),
+                    };
+                    (k, c)
+                })
+                .collect(),
+        })
     }
 }
 

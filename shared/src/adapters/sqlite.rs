@@ -12,13 +12,13 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::records::{
-    InventoryRecord, JobRecord, MovementRecord, ProductRecord, category_path_key, created_sort_key,
-    search_text,
+    HistoryRecord, InventoryRecord, JobRecord, MovementRecord, ProductRecord, category_path_key,
+    created_sort_key, search_text,
 };
 use super::stock::{self, Planned};
 use crate::domain::{
-    Adjustment, CsvJob, Gtin, InventoryItem, JobId, LedgerPosition, Movement, MovementOrigin,
-    Product, ProductId, StoreId, Timestamp, inventory::OPERATION_TTL,
+    Adjustment, CsvJob, Gtin, HistoryEntry, InventoryItem, JobId, LedgerPosition, Movement,
+    MovementOrigin, Product, ProductId, StoreId, Timestamp, inventory::OPERATION_TTL,
 };
 use crate::ports::{
     AdjustOutcome, BulkWrite, Continuation, Expect, InventoryFilter, InventoryOrder, InventorySort,
@@ -38,6 +38,14 @@ CREATE TABLE IF NOT EXISTS products (
     doc           TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS products_by_status ON products (status, status_sort);
+
+-- Each product change, written in the change's transaction.
+CREATE TABLE IF NOT EXISTS product_history (
+    product_id TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    doc        TEXT NOT NULL,
+    PRIMARY KEY (product_id, version)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS products_by_category ON products (category_sort);
 
 CREATE TABLE IF NOT EXISTS inventory (
@@ -225,14 +233,28 @@ fn product_row(p: &Product) -> StorageResult<ProductRow> {
     })
 }
 
+/// Records a history entry (a repeat of the same entry, as a rerun writes, replaces it).
+fn save_history(tx: &Connection, h: &HistoryEntry) -> StorageResult<()> {
+    tx.execute(
+        "INSERT OR REPLACE INTO product_history (product_id, version, doc) VALUES (?1, ?2, ?3)",
+        params![
+            h.product_id.to_string(),
+            h.version as i64,
+            to_doc(&HistoryRecord::from(h))?
+        ],
+    )
+    .map_err(db_err)?;
+    Ok(())
+}
+
 fn product_from_doc(doc: &str) -> StorageResult<Product> {
     from_doc::<ProductRecord>("product", doc)?.try_into()
 }
 
 #[async_trait]
 impl ProductStore for SqliteStore {
-    async fn insert(&self, product: &Product) -> StorageResult<()> {
-        let p = product.clone();
+    async fn insert(&self, product: &Product, history: &HistoryEntry) -> StorageResult<()> {
+        let (p, h) = (product.clone(), history.clone());
         self.write(move |tx| {
             let exists: bool = tx
                 .query_row("SELECT 1 FROM products WHERE product_id = ?1", params![p.product_id.to_string()], |_| Ok(true))
@@ -262,7 +284,35 @@ impl ProductStore for SqliteStore {
                 ],
             )
             .map_err(db_err)?;
+            save_history(tx, &h)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn history(&self, id: &ProductId, page: &PageQuery) -> StorageResult<Page<HistoryEntry>> {
+        let (id, page) = (id.to_string(), page.clone());
+        self.read(move |c| {
+            let before: i64 = match page.after {
+                Some(a) => a.0.parse().map_err(|_| StorageError::BadContinuation)?,
+                None => i64::MAX,
+            };
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT version, doc FROM product_history WHERE product_id = ?1 AND version < ?2
+                     ORDER BY version DESC LIMIT ?3",
+                )
+                .map_err(db_err)?;
+            let rows = stmt
+                .query_map(params![id, before, page.limit as i64 + 1], |r| {
+                    Ok((r.get::<_, i64>(0)?.to_string(), r.get::<_, String>(1)?))
+                })
+                .map_err(db_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err)?;
+            page_of(rows, page.limit, |doc| {
+                from_doc::<HistoryRecord>("product history entry", &doc)?.try_into()
+            })
         })
         .await
     }
@@ -320,8 +370,13 @@ impl ProductStore for SqliteStore {
         .await
     }
 
-    async fn update(&self, previous: &Product, next: &Product) -> StorageResult<()> {
-        let (prev_version, n) = (previous.version, next.clone());
+    async fn update(
+        &self,
+        previous: &Product,
+        next: &Product,
+        history: &HistoryEntry,
+    ) -> StorageResult<()> {
+        let (prev_version, n, h) = (previous.version, next.clone(), history.clone());
         self.write(move |tx| {
             let id = n.product_id.to_string();
             let current: Option<i64> = tx
@@ -354,6 +409,7 @@ impl ProductStore for SqliteStore {
                 ],
             )
             .map_err(db_err)?;
+            save_history(tx, &h)?;
             Ok(())
         })
         .await

@@ -5,17 +5,19 @@ use std::sync::Arc;
 use axum::extract::State;
 use http::StatusCode;
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use super::bodies::{NewProductBody, ProductPatchBody};
 use crate::app::App;
-use crate::domain::{FieldErrors, Gtin, Product, ProductId, VerificationStatus, clean_text};
+use crate::domain::{
+    FieldErrors, Gtin, HistoryEntry, Product, ProductId, VerificationStatus, clean_text,
+};
 use crate::http::extract::{
     Caller, Id, Idempotency, JsonBody, MergePatch, PageParams, Paged, RequireIfMatch,
 };
 use crate::http::{ApiError, ApiResult, response};
 use crate::ports::ProductFilter;
-use crate::services::Listing;
+use crate::services::{Decision, Listing};
 
 pub const MAX_QUERY_CHARS: usize = 100;
 pub const MAX_QUERY_WORDS: usize = 8;
@@ -245,4 +247,111 @@ pub async fn update(
         response::json(StatusCode::OK, p),
         version,
     ))
+}
+
+/// `POST /v1/products/{product_id}/approve` (admin).
+#[utoipa::path(
+    post, path = "/v1/products/{product_id}/approve", operation_id = "products-approve", tag = "review",
+    summary = "Approve a product (admins)",
+    description = "Admins. The product becomes `approved`, with a history entry. Approving an approved product changes nothing (the same answer).",
+    security(("bearer" = [])),
+    params(Id<ProductId>),
+    responses(
+        (status = 200, description = "The product, approved", body = Product, headers(("ETag" = String))),
+        (status = 403, description = "`forbidden_role` (only admins review)"),
+        (status = 404, description = "`product_not_found`"),
+        (status = 409, description = "`product_merged`: a merged product is final"),
+    )
+)]
+pub async fn approve(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    Id(id): Id<ProductId>,
+) -> ApiResult {
+    let p = app
+        .catalog
+        .decide_product(&who, &id, Decision::Approve)
+        .await?;
+    let version = p.version;
+    Ok(response::with_etag(
+        response::json(StatusCode::OK, p),
+        version,
+    ))
+}
+
+/// Longest rejection reason.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// Why a product is rejected.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectBody {
+    /// What is wrong with it (1-500 characters), for the history and whoever made it.
+    #[schema(value_type = String, required, min_length = 1, max_length = 500)]
+    reason: Option<String>,
+}
+
+/// `POST /v1/products/{product_id}/reject` (admin): `{"reason": "..."}`.
+#[utoipa::path(
+    post, path = "/v1/products/{product_id}/reject", operation_id = "products-reject", tag = "review",
+    summary = "Reject a product, with a reason (admins)",
+    description = "Admins. The product becomes `rejected`; the reason is kept in its history. Rejecting a rejected product changes nothing (the same answer).",
+    security(("bearer" = [])),
+    params(Id<ProductId>),
+    request_body(content = RejectBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The product, rejected", body = Product, headers(("ETag" = String))),
+        (status = 403, description = "`forbidden_role` (only admins review)"),
+        (status = 404, description = "`product_not_found`"),
+        (status = 409, description = "`product_merged`: a merged product is final"),
+        (status = 422, description = "`validation_failed`: `reason` is `required`, or too long"),
+    )
+)]
+pub async fn reject(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    Id(id): Id<ProductId>,
+    JsonBody(body): JsonBody<RejectBody>,
+) -> ApiResult {
+    let mut errors = FieldErrors::new();
+    let reason = match body.reason.as_deref() {
+        Some(r) => errors.check("reason", clean_text(r, MAX_REASON_CHARS, true)),
+        None => {
+            errors.add("reason", "required", "a rejection needs its reason");
+            None
+        }
+    };
+    errors.finish(|| ())?;
+    let reason = reason.expect("checked");
+    let p = app
+        .catalog
+        .decide_product(&who, &id, Decision::Reject { reason })
+        .await?;
+    let version = p.version;
+    Ok(response::with_etag(
+        response::json(StatusCode::OK, p),
+        version,
+    ))
+}
+
+/// `GET /v1/products/{product_id}/history?cursor=&limit=` (admin).
+#[utoipa::path(
+    get, path = "/v1/products/{product_id}/history", operation_id = "products-history", tag = "review",
+    summary = "A product's history, newest first (admins)",
+    description = "Admins. Every change since the product was created (created, updated, approved, rejected, merged): who with which role, when, from which request, why, and the before and after of each field that changed. Each entry was written in the same atomic write as its change. Kept for the product's life (no expiry).",
+    security(("bearer" = [])),
+    params(Id<ProductId>, PageParams),
+    responses(
+        (status = 200, description = "A page of history entries", body = Listing<HistoryEntry>),
+        (status = 403, description = "`forbidden_role` (only admins)"),
+    )
+)]
+pub async fn history(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    Id(id): Id<ProductId>,
+    Paged(_, page): Paged,
+) -> ApiResult {
+    let listing = app.catalog.product_history(&who, &id, &page).await?;
+    Ok(response::json(StatusCode::OK, listing))
 }

@@ -84,6 +84,18 @@ pub static PRODUCTS_UPDATE: Route = Route {
     function: "products-update",
     endpoint: || routes!(products::update),
 };
+pub static PRODUCTS_APPROVE: Route = Route {
+    function: "products-approve",
+    endpoint: || routes!(products::approve),
+};
+pub static PRODUCTS_REJECT: Route = Route {
+    function: "products-reject",
+    endpoint: || routes!(products::reject),
+};
+pub static PRODUCTS_HISTORY: Route = Route {
+    function: "products-history",
+    endpoint: || routes!(products::history),
+};
 pub static INVENTORY_LIST: Route = Route {
     function: "inventory-list",
     endpoint: || routes!(inventory::list),
@@ -168,6 +180,9 @@ pub static ALL: &[&Route] = &[
     &PRODUCTS_MATCH,
     &PRODUCTS_GET,
     &PRODUCTS_UPDATE,
+    &PRODUCTS_APPROVE,
+    &PRODUCTS_REJECT,
+    &PRODUCTS_HISTORY,
     &INVENTORY_LIST,
     &INVENTORY_EXPORT,
     &INVENTORY_GET,

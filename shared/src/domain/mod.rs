@@ -8,6 +8,7 @@
 mod schema;
 mod amount;
 mod gtin;
+pub mod history;
 mod ids;
 pub mod inventory;
 pub mod job;
@@ -18,6 +19,7 @@ mod validation;
 
 pub use amount::{AmountError, DecimalText, Money, Quantity, QuantityDelta};
 pub use gtin::{Gtin, GtinError, check_digit};
+pub use history::{Actor, FieldChange, HistoryEntry, ProductAction};
 pub use ids::{IdError, IdempotencyKey, JobId, ProductId, StoreId};
 pub use inventory::{
     Adjustment, AdjustmentReason, InventoryDetails, InventoryItem, Operation, ProductSummary,

@@ -216,6 +216,7 @@ fn service_problem(e: &ServiceError) -> Problem {
         ServiceError::AlreadyExists { .. } => {
             Problem::new(S::CONFLICT, "already_exists", e.to_string())
         }
+        ServiceError::Conflict { code, detail } => Problem::new(S::CONFLICT, *code, detail.clone()),
         ServiceError::VersionMismatch { current } => {
             Problem::new(S::PRECONDITION_FAILED, "version_mismatch", e.to_string())
                 .with("current_version", json!(current))

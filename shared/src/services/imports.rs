@@ -173,6 +173,15 @@ struct ChunkOrigin {
 }
 
 impl ChunkOrigin {
+    /// Who the products a chunk creates are created by: the job's creator, through an import.
+    fn importer(&self) -> crate::domain::Actor {
+        crate::domain::Actor {
+            sub: self.actor.clone(),
+            role: "import".to_string(),
+            request_id: None,
+        }
+    }
+
     /// The write of `row` to the item of `product` as it was read (`None`: not stocked): the
     /// row's values over the item's, the next version, and an `import` movement when the
     /// quantity changes (or the item is new).
@@ -793,7 +802,7 @@ impl Catalog {
         if !creates.is_empty() {
             let done = self
                 .products
-                .insert_new(&creates)
+                .insert_new(&creates, &origin.importer())
                 .await
                 .map_err(ServiceError::storage)?;
             stats.write_units += done.write_units.unwrap_or(0.0);

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 pub use inventory::{AdjustRequest, PutRequest};
+pub use products::Decision;
 pub use scan::{MAX_SCAN_BATCH, ScanMode, ScanOutcome, ScanRequest};
 
 use crate::auth::Forbidden;
@@ -109,6 +110,9 @@ pub enum ServiceError {
     BarcodeTaken { barcode: Gtin, existing: ProductId },
     #[error("{what} already exists")]
     AlreadyExists { what: &'static str },
+    /// The resource's state does not allow the operation (409 with `code`).
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
     #[error("the record has changed since you read it (it is now at version {current:?})")]
     VersionMismatch { current: Option<u64> },
     #[error("only {available} in stock; cannot apply {delta}")]
@@ -205,6 +209,15 @@ impl Catalog {
                 .next
                 .map(|c: Continuation| self.cursors.seal(scope, &c)),
         }
+    }
+}
+
+/// Who `who` is, as a product's history records it.
+pub(crate) fn actor(who: &crate::auth::Principal) -> crate::domain::Actor {
+    crate::domain::Actor {
+        sub: who.sub.clone(),
+        role: who.role.as_str().to_string(),
+        request_id: who.request_id.clone(),
     }
 }
 

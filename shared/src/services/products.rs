@@ -3,15 +3,25 @@
 
 use crate::auth::{Principal, Role};
 use crate::domain::{
-    FieldErrors, Gtin, IdempotencyKey, Product, ProductChanges, ProductContent, ProductId,
-    ProductSource, Timestamp, VerificationStatus,
+    FieldErrors, Gtin, HistoryEntry, IdempotencyKey, Product, ProductAction, ProductChanges,
+    ProductContent, ProductId, ProductSource, Timestamp, VerificationStatus,
 };
 use crate::ports::{ProductFilter, StorageError};
 
-use super::{Catalog, Listing, PageRequest, ServiceError, ServiceResult};
+use super::{Catalog, Listing, PageRequest, ServiceError, ServiceResult, actor};
 
 /// Names ids derived from idempotency keys, so a retried create maps to the same product id.
 const PRODUCT_KEY_NAMESPACE: uuid::Uuid = uuid::uuid!("6f1d3c8e-2a4b-5c6d-8e9f-0a1b2c3d4e5f");
+
+/// An admin's review decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    /// With the reason the owner and the history are given.
+    Reject {
+        reason: String,
+    },
+}
 
 /// A product as created or found, and whether this call created it.
 #[derive(Debug, Clone)]
@@ -44,7 +54,8 @@ impl Catalog {
             &who.sub,
             Timestamp::now(),
         );
-        match self.products.insert(&product).await {
+        let history = HistoryEntry::created(&product, actor(who), None);
+        match self.products.insert(&product, &history).await {
             Ok(()) => Ok(Created {
                 value: product,
                 created: true,
@@ -154,14 +165,89 @@ impl Catalog {
             self.check_merge_target(who, &target).await?;
         }
         let next = current.apply(changes, Timestamp::now())?;
-        match self.products.update(&current, &next).await {
+        // A patch that moves the review state is that decision.
+        let action = match next.verification_status {
+            s if s == current.verification_status => ProductAction::Updated,
+            VerificationStatus::Approved => ProductAction::Approved,
+            VerificationStatus::Rejected => ProductAction::Rejected,
+            VerificationStatus::Merged => ProductAction::Merged,
+            VerificationStatus::Pending => ProductAction::Updated,
+        };
+        self.write_update(who, &current, next, action, None).await
+    }
+
+    /// Stores `next` over `current` with its history entry.
+    async fn write_update(
+        &self,
+        who: &Principal,
+        current: &Product,
+        next: Product,
+        action: ProductAction,
+        reason: Option<String>,
+    ) -> ServiceResult<Product> {
+        let history = HistoryEntry::of(Some(current), &next, action, actor(who), reason);
+        match self.products.update(current, &next, &history).await {
             Ok(()) => Ok(next),
             Err(StorageError::NotFound) => Err(ServiceError::NotFound {
                 what: "product",
-                id: id.to_string(),
+                id: next.product_id.to_string(),
             }),
             Err(e) => Err(ServiceError::storage(e)),
         }
+    }
+
+    /// An admin's review decision: approve, or reject with a reason. Idempotent: deciding what
+    /// the product already is changes nothing and answers it as it is. A merged product is
+    /// final (`409 product_merged`).
+    pub async fn decide_product(
+        &self,
+        who: &Principal,
+        id: &ProductId,
+        decision: Decision,
+    ) -> ServiceResult<Product> {
+        who.require_role(&[Role::Admin])?;
+        let current = self.get_product(who, id).await?;
+        let (status, action, reason) = match decision {
+            Decision::Approve => (VerificationStatus::Approved, ProductAction::Approved, None),
+            Decision::Reject { reason } => (
+                VerificationStatus::Rejected,
+                ProductAction::Rejected,
+                Some(reason),
+            ),
+        };
+        if current.verification_status == VerificationStatus::Merged {
+            return Err(ServiceError::Conflict {
+                code: "product_merged",
+                detail: format!("product {id} was merged into another; decide on that one instead"),
+            });
+        }
+        if current.verification_status == status {
+            return Ok(current);
+        }
+        let changes = ProductChanges {
+            verification_status: Some(status),
+            ..Default::default()
+        };
+        let next = current.apply(changes, Timestamp::now())?;
+        self.write_update(who, &current, next, action, reason).await
+    }
+
+    /// A product's history, newest first. Admins.
+    pub async fn product_history(
+        &self,
+        who: &Principal,
+        id: &ProductId,
+        page: &PageRequest,
+    ) -> ServiceResult<Listing<HistoryEntry>> {
+        who.require_role(&[Role::Admin])?;
+        let scope = format!("history|product={id}");
+        let query = self.open_page(&scope, page)?;
+        let found = self
+            .products
+            .history(id, &query)
+            .await
+            .map_err(ServiceError::storage)?;
+        Ok(self.seal_page(&scope, found, |h| h))
     }
 
     async fn check_merge_target(&self, who: &Principal, target: &ProductId) -> ServiceResult<()> {

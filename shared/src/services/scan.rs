@@ -17,7 +17,8 @@ use crate::domain::{
 use crate::ports::StorageError;
 
 use super::inventory::origin;
-use super::{Catalog, ServiceError, ServiceResult, fingerprint};
+use super::{Catalog, ServiceError, ServiceResult, actor, fingerprint};
+use crate::domain::HistoryEntry;
 
 /// What a scan does to the stock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, utoipa::ToSchema)]
@@ -206,7 +207,9 @@ impl Catalog {
             return Ok((p, false));
         }
         let placeholder = Product::from_unknown_scan(barcode.clone(), &who.sub, Timestamp::now());
-        match self.products.insert(&placeholder).await {
+        let history =
+            HistoryEntry::created(&placeholder, actor(who), Some(format!("scanned {barcode}")));
+        match self.products.insert(&placeholder, &history).await {
             Ok(()) => Ok((placeholder, true)),
             // Another scan of the same new barcode won the race: use its product.
             Err(StorageError::BarcodeTaken { existing, .. }) => {

@@ -10,12 +10,12 @@ use futures::{FutureExt, StreamExt};
 use super::paging::{Fetch, collect_page, decode};
 use super::{DynamoStore, Item, TxError, build_err, failed, from_item, get_s, s, sdk_err, to_item};
 use crate::adapters::records::{
-    ProductRecord, category_path_key, category_root, created_sort_key, search_text,
+    HistoryRecord, ProductRecord, category_path_key, category_root, created_sort_key, search_text,
 };
-use crate::domain::{Gtin, Product, ProductId};
+use crate::domain::{Actor, Gtin, HistoryEntry, Product, ProductId};
 use crate::ports::{
     BulkInsert, MAX_BULK_READ, Page, PageQuery, ProductFilter, ProductStore, StorageError,
-    StorageResult, created,
+    StorageResult, created, import_history,
 };
 
 fn product_pk(id: &ProductId) -> String {
@@ -74,6 +74,26 @@ fn product_from(item: Item) -> StorageResult<Product> {
     from_item::<ProductRecord>("product", item)?.try_into()
 }
 
+/// A history entry's item: `H#<product>#<version>`, listed through the `history` index.
+fn history_item(h: &HistoryEntry) -> StorageResult<Item> {
+    let mut item = to_item(&HistoryRecord::from(h))?;
+    let sort = format!("{:012}", h.version);
+    item.insert("pk".into(), s(format!("H#{}#{sort}", h.product_id)));
+    item.insert("entity".into(), s("history"));
+    item.insert("history_of".into(), s(h.product_id.to_string()));
+    item.insert("history_sort".into(), s(sort));
+    Ok(item)
+}
+
+fn history_put(table: &str, h: &HistoryEntry) -> StorageResult<TransactWriteItem> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(history_item(h)?))
+        .build()
+        .map_err(build_err)?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
 impl DynamoStore {
     async fn get_item(&self, pk: String) -> StorageResult<Option<Item>> {
         let out = self
@@ -91,8 +111,9 @@ impl DynamoStore {
         Ok(out.item)
     }
 
-    /// Inserts a product (with its barcode guard) and returns the write units it consumed.
-    async fn insert_units(&self, product: &Product) -> StorageResult<f64> {
+    /// Inserts a product (with its barcode guard and history entry) and returns the write units
+    /// it consumed.
+    async fn insert_units(&self, product: &Product, history: &HistoryEntry) -> StorageResult<f64> {
         let table = &self.tables.products;
         let put = Put::builder()
             .table_name(table)
@@ -106,6 +127,7 @@ impl DynamoStore {
             // cannot let it through.
             items.push(guard_put(b, &product.product_id, table)?);
         }
+        items.push(history_put(table, history)?);
         match self.transact(items).await {
             Ok(units) => Ok(units),
             Err(TxError::Storage(e)) => Err(e),
@@ -126,7 +148,7 @@ impl DynamoStore {
 
 #[async_trait]
 impl ProductStore for DynamoStore {
-    async fn insert_new(&self, products: &[Product]) -> StorageResult<BulkInsert> {
+    async fn insert_new(&self, products: &[Product], actor: &Actor) -> StorageResult<BulkInsert> {
         let table = &self.tables.products;
         let mut units = 0.0;
         let mut out: Vec<Option<StorageResult<bool>>> = (0..products.len()).map(|_| None).collect();
@@ -147,39 +169,51 @@ impl ProductStore for DynamoStore {
                 .filter_map(|it| get_s(it, "pk").map(str::to_string))
                 .collect();
             let mut puts = Vec::new();
+            let mut entries = Vec::new();
+            let request = |item: Item| -> StorageResult<WriteRequest> {
+                let put = PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(build_err)?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            };
             for &i in &plain {
                 let exists = existing.contains(&product_pk(&products[i].product_id));
                 out[i] = Some(Ok(!exists));
                 if !exists {
-                    let put = PutRequest::builder()
-                        .set_item(Some(product_item(&products[i])?))
-                        .build()
-                        .map_err(build_err)?;
-                    puts.push(WriteRequest::builder().put_request(put).build());
+                    puts.push(request(product_item(&products[i])?)?);
+                    entries.push(request(history_item(&import_history(
+                        &products[i],
+                        actor,
+                    ))?)?);
                 }
             }
-            let batches = super::batches(puts, super::BATCH_WRITE);
-            let results: Vec<StorageResult<(f64, usize)>> =
-                futures::stream::iter(batches.into_iter().map(|b| self.write_batch(table, b)))
-                    .buffer_unordered(super::WRITES_IN_FLIGHT)
-                    .collect()
-                    .await;
-            for r in results {
-                units += r?.0;
+            // History first: a product is never stored without its entry (a rerun writes the
+            // same entries again).
+            for writes in [entries, puts] {
+                let batches = super::batches(writes, super::BATCH_WRITE);
+                let results: Vec<StorageResult<(f64, usize)>> =
+                    futures::stream::iter(batches.into_iter().map(|b| self.write_batch(table, b)))
+                        .buffer_unordered(super::WRITES_IN_FLIGHT)
+                        .collect()
+                        .await;
+                for r in results {
+                    units += r?.0;
+                }
             }
         }
         // With a barcode: each with its guard, a few at a time.
         let guarded: Vec<usize> = (0..products.len())
             .filter(|&i| products[i].barcode.is_some())
             .collect();
-        let results: Vec<(usize, StorageResult<f64>)> = futures::stream::iter(
-            guarded
-                .into_iter()
-                .map(|i| self.insert_units(&products[i]).map(move |r| (i, r))),
-        )
-        .buffer_unordered(8)
-        .collect()
-        .await;
+        let results: Vec<(usize, StorageResult<f64>)> =
+            futures::stream::iter(guarded.into_iter().map(|i| {
+                let history = import_history(&products[i], actor);
+                async move { (i, self.insert_units(&products[i], &history).await) }
+            }))
+            .buffer_unordered(8)
+            .collect()
+            .await;
         for (i, r) in results {
             if let Ok(u) = &r {
                 units += u;
@@ -192,8 +226,54 @@ impl ProductStore for DynamoStore {
         })
     }
 
-    async fn insert(&self, product: &Product) -> StorageResult<()> {
-        self.insert_units(product).await.map(|_| ())
+    async fn insert(&self, product: &Product, history: &HistoryEntry) -> StorageResult<()> {
+        self.insert_units(product, history).await.map(|_| ())
+    }
+
+    async fn history(&self, id: &ProductId, page: &PageQuery) -> StorageResult<Page<HistoryEntry>> {
+        const ATTRS: &[&str] = &["pk", "history_of", "history_sort"];
+        let after = page.after.as_ref().map(|c| decode(c, ATTRS)).transpose()?;
+        if let Some(a) = &after
+            && get_s(a, "history_of") != Some(id.to_string().as_str())
+        {
+            return Err(StorageError::BadContinuation);
+        }
+        let (client, table, id_s, meter) = (
+            self.client.clone(),
+            self.tables.products.clone(),
+            id.to_string(),
+            self.meter.clone(),
+        );
+        let fetch: Fetch<'_> = Box::new(move |start, limit| {
+            let (client, table, id_s) = (client.clone(), table.clone(), id_s.clone());
+            let meter = meter.clone();
+            async move {
+                let out = client
+                    .query()
+                    .table_name(table)
+                    .index_name("history")
+                    .key_condition_expression("history_of = :id")
+                    .expression_attribute_values(":id", s(id_s))
+                    .scan_index_forward(false)
+                    .set_exclusive_start_key(start)
+                    .limit(limit)
+                    .return_consumed_capacity(
+                        aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total,
+                    )
+                    .send()
+                    .await
+                    .map_err(sdk_err)?;
+                meter.add(super::read_units(out.consumed_capacity()), 0.0);
+                Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
+            }
+            .boxed()
+        });
+        let (items, next) = collect_page(fetch, after, ATTRS, page.limit, false).await?;
+        let items = items
+            .into_iter()
+            .map(|i| from_item::<HistoryRecord>("product history entry", i)?.try_into())
+            .collect::<StorageResult<Vec<_>>>()?;
+        Ok(Page { items, next })
     }
 
     async fn get(&self, id: &ProductId) -> StorageResult<Option<Product>> {
@@ -232,7 +312,12 @@ impl ProductStore for DynamoStore {
         self.get(&id).await
     }
 
-    async fn update(&self, previous: &Product, next: &Product) -> StorageResult<()> {
+    async fn update(
+        &self,
+        previous: &Product,
+        next: &Product,
+        history: &HistoryEntry,
+    ) -> StorageResult<()> {
         let table = &self.tables.products;
         let put = Put::builder()
             .table_name(table)
@@ -260,6 +345,7 @@ impl ProductStore for DynamoStore {
                 items.push(guard_put(new, &next.product_id, table)?);
             }
         }
+        items.push(history_put(table, history)?);
         match self.transact(items).await {
             Ok(_) => Ok(()),
             Err(TxError::Storage(e)) => Err(e),

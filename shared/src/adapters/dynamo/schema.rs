@@ -30,6 +30,8 @@ pub fn specs() -> Vec<TableSpec> {
             indexes: vec![
                 ("by-status", "verification_status", "status_sort", true),
                 ("by-category", "category_root", "category_sort", true),
+                // A product's history entries (only they carry these keys).
+                ("history", "history_of", "history_sort", true),
             ],
             ttl_attribute: None,
         },
