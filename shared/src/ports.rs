@@ -174,6 +174,25 @@ pub struct SetItem {
     pub at: Timestamp,
 }
 
+/// One store's item moving from a merged product to the product it became.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemMerge {
+    pub from: ProductId,
+    pub into: ProductId,
+    /// The `into` product's summary, for an item created by the move.
+    pub into_summary: Option<ProductSummary>,
+    pub origin: MovementOrigin,
+    pub at: Timestamp,
+}
+
+/// What moving a store's item did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergedItem {
+    /// The `into` item after the move.
+    pub item: InventoryItem,
+    pub moved: Quantity,
+}
+
 /// The result of setting an item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PutOutcome {
@@ -285,6 +304,26 @@ pub trait InventoryStore: Send + Sync {
 
     /// Marks `movements`' alerts announced (they leave [`InventoryStore::unannounced`]).
     async fn announced(&self, movements: &[Movement]) -> StorageResult<()>;
+
+    /// The stores with an item of `product` (at most `limit`). On DynamoDB an index answers
+    /// it, so a store whose item moved a moment ago may still be named: callers read the item.
+    async fn stores_stocking(
+        &self,
+        product: &ProductId,
+        limit: usize,
+    ) -> StorageResult<Vec<StoreId>>;
+
+    /// Moves `store`'s item of `from` onto its item of `into`, atomically: the `from` item is
+    /// removed (a `merge` movement to zero) and its quantity added to the `into` item (a
+    /// `merge` movement; the `into` item is created from the `from` item's fields when the
+    /// store has none, else keeps its own fields and takes the `from` item's only where it has
+    /// none). `Ok(None)` when the store has no `from` item (moved already: a rerun moves
+    /// nothing twice). Errors: `QuantityOverflow`.
+    async fn merge_item(
+        &self,
+        store: &StoreId,
+        merge: &ItemMerge,
+    ) -> StorageResult<Option<MergedItem>>;
 
     /// An item's movements, newest first (across the item's lives: removed and stocked again).
     async fn movements(

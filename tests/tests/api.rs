@@ -1110,6 +1110,138 @@ async fn admins_approve_and_reject_with_history(api: &TestApi) {
     assert!(r.body["next_cursor"].is_string());
 }
 
+async fn a_merge_moves_stock_across_stores_and_finishes_when_asked_again(api: &TestApi) {
+    use catalog_core::auth::Principal;
+    let admin = api.admin();
+    let tag = &uuid::Uuid::new_v4().simple().to_string()[..6];
+    let stores: Vec<String> = (1..=3).map(|i| format!("m{tag}{i}")).collect();
+    let store_refs: Vec<&str> = stores.iter().map(String::as_str).collect();
+    let owner = api.token(Role::StoreOwner, &store_refs);
+    let dup_barcode = random_gtin().to_string();
+    let dup = api
+        .create_product("Amul Butter 100g", Some(&dup_barcode))
+        .await;
+    let keep = api.create_product("Amul Butter 100 g", None).await;
+    for st in &stores {
+        let r = api
+            .put(
+                &format!("/v1/stores/{st}/inventory/{dup}"),
+                &owner,
+                json!({"quantity": "5", "location": "Fridge"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+    }
+    let r = api
+        .put(
+            &format!("/v1/stores/{}/inventory/{keep}", stores[1]),
+            &owner,
+            json!({"quantity": "2"}),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    // What a new admin would try first.
+    let merge = |id: &str, into: &str| {
+        let (path, body, admin) = (
+            format!("/v1/products/{id}/merge"),
+            json!({"into": into}),
+            admin.clone(),
+        );
+        async move { api.post(&path, &admin, body).await }
+    };
+    assert_eq!(merge(&dup, &dup).await.code(), "merge_into_itself");
+    let r = api
+        .post(
+            &format!("/v1/products/{dup}/merge"),
+            &owner,
+            json!({"into": keep}),
+        )
+        .await;
+    assert_eq!(r.code(), "forbidden_role");
+    let r = api
+        .post(&format!("/v1/products/{dup}/merge"), &admin, json!({}))
+        .await;
+    assert_eq!(r.body["errors"][0]["code"], "required");
+    // GIVEN a merge cut short before it moved any store (its time ran out)
+    let who = Principal::operator("admin-test");
+    let cut = api
+        .app
+        .catalog
+        .merge_product(
+            &who,
+            &catalog_core::domain::ProductId::parse(&dup).unwrap(),
+            &catalog_core::domain::ProductId::parse(&keep).unwrap(),
+            tokio::time::Instant::now(),
+        )
+        .await
+        .unwrap();
+    assert!(!cut.complete);
+    assert_eq!(
+        cut.product.verification_status,
+        catalog_core::domain::VerificationStatus::Merged
+    );
+    // WHEN it is asked for again THEN it finishes, moving each store once
+    let r = merge(&dup, &keep).await;
+    assert_eq!(
+        (r.status, r.body["complete"].as_bool()),
+        (200, Some(true)),
+        "{r:?}"
+    );
+    assert_eq!(r.body["stores_moved"], 3);
+    let again = merge(&dup, &keep).await;
+    assert_eq!(
+        (again.status, again.body["stores_moved"].as_u64()),
+        (200, Some(0))
+    );
+    let quantities: Vec<String> = stores
+        .iter()
+        .map(|st| format!("/v1/stores/{st}/inventory/{keep}"))
+        .collect();
+    let mut got = Vec::new();
+    for path in &quantities {
+        let r = api.get(path, &owner).await;
+        got.push((
+            r.body["quantity"].as_str().unwrap().to_string(),
+            r.body["location"].as_str().map(str::to_string),
+        ));
+    }
+    assert_eq!(
+        got,
+        [
+            ("5".into(), Some("Fridge".into())),
+            ("7".into(), Some("Fridge".into())),
+            ("5".into(), Some("Fridge".into()))
+        ]
+    );
+    let r = api
+        .get(&format!("/v1/stores/{}/inventory/{dup}", stores[0]), &owner)
+        .await;
+    assert_eq!(r.code(), "inventory_item_not_found");
+    // Scans of the merged product's barcode land on the product it became.
+    let scanner = api.token(Role::Scanner, &[&stores[0]]);
+    let r = api
+        .post(
+            "/v1/scan",
+            &scanner,
+            json!({"store_id": stores[0], "barcode": dup_barcode}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["product"]["product_id"].as_str()),
+        (200, Some(keep.as_str())),
+        "{r:?}"
+    );
+    assert_eq!(r.body["item"]["quantity"], "6");
+    // A merged product is final; merging into it is refused.
+    let other = api.create_product("Amul Butter 500 g", None).await;
+    assert_eq!(merge(&dup, &other).await.code(), "product_merged");
+    assert_eq!(merge(&other, &dup).await.code(), "target_merged");
+    let r = api
+        .get(&format!("/v1/products/{dup}/history"), &admin)
+        .await;
+    assert_eq!(r.body["items"][0]["action"], "merged");
+}
+
 async fn scan_modes_receive_sell_and_count(api: &TestApi) {
     let scanner = api.token(Role::Scanner, &["s1"]);
     let barcode = random_gtin().to_string();
@@ -1394,6 +1526,7 @@ api_cases!(
     health_is_public,
     inventory_lists_show_products_and_search_them,
     admins_approve_and_reject_with_history,
+    a_merge_moves_stock_across_stores_and_finishes_when_asked_again,
     scan_modes_receive_sell_and_count,
     twenty_concurrent_sell_scans_of_ten,
     offline_scans_sync_as_one_batch,

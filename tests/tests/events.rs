@@ -18,6 +18,7 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 const PRODUCT: &str = "0190f1a2-7c3e-7d4a-9b1c-2f3e4d5c6b7a";
+const MERGE_TARGET: &str = "0190f1a2-7c3e-7d4a-9b1c-2f3e4d5c6b7b";
 const BARCODE: &str = "8901058000290";
 const JOB: &str = "0190f1a2-8000-7000-8000-000000000001";
 
@@ -38,6 +39,21 @@ async fn seeded_app(dir: &std::path::Path) -> Arc<App> {
     );
     c.products
         .insert(&product, &catalog_tests::created_by_test(&product))
+        .await
+        .unwrap();
+    // The product the products-merge event merges into.
+    let target = Product::create(
+        ProductId::parse(MERGE_TARGET).unwrap(),
+        ProductContent {
+            name: "Tata Salt Lite 1 kg".into(),
+            ..Default::default()
+        },
+        ProductSource::Api,
+        "seed",
+        Timestamp::now(),
+    );
+    c.products
+        .insert(&target, &catalog_tests::created_by_test(&target))
         .await
         .unwrap();
     let store = StoreId::parse("store-1").unwrap();

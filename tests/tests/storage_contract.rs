@@ -984,6 +984,108 @@ async fn every_product_change_has_its_history_entry(s: &Stores) {
     assert!(all.items.iter().all(|i| !i.name.is_empty()));
 }
 
+async fn merging_moves_each_stores_item_once(s: &Stores) {
+    use catalog_core::ports::ItemMerge;
+    let (from, into) = (ProductId::new(), ProductId::new());
+    let tag = ProductId::new().to_string()[..8].to_string();
+    let stores: Vec<StoreId> = (1..=3)
+        .map(|i| store(&format!("merge-{tag}-{i}")))
+        .collect();
+    let mut a = details("4");
+    a.selling_price = Some(Money::parse("20").unwrap());
+    a.supplier = Some("Sharma Traders".into());
+    for st in &stores {
+        s.inventory
+            .put(st, &from, &set(&a, Expect::Absent, Timestamp::now()))
+            .await
+            .unwrap();
+    }
+    // The second store holds the target already: its own price stays, the supplier comes.
+    let mut b = details("6");
+    b.selling_price = Some(Money::parse("22").unwrap());
+    s.inventory
+        .put(
+            &stores[1],
+            &into,
+            &set(&b, Expect::Absent, Timestamp::now()),
+        )
+        .await
+        .unwrap();
+    let mut listed: Vec<StoreId> = s.inventory.stores_stocking(&from, 10).await.unwrap();
+    listed.sort();
+    assert_eq!(listed, stores);
+    let merge = ItemMerge {
+        from,
+        into,
+        into_summary: None,
+        origin: MovementOrigin::new(MovementKind::Merge, "admin"),
+        at: Timestamp::now(),
+    };
+    // Cut short after one store, then finished: nothing moves twice.
+    let first = s
+        .inventory
+        .merge_item(&stores[0], &merge)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (first.moved, first.item.details.quantity),
+        (qty("4"), qty("4"))
+    );
+    assert_eq!(
+        first.item.details.supplier.as_deref(),
+        Some("Sharma Traders")
+    );
+    assert!(
+        s.inventory
+            .merge_item(&stores[0], &merge)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    for st in &stores[1..] {
+        s.inventory.merge_item(st, &merge).await.unwrap().unwrap();
+        assert!(s.inventory.merge_item(st, &merge).await.unwrap().is_none());
+    }
+    for (i, st) in stores.iter().enumerate() {
+        assert_eq!(s.inventory.get(st, &from).await.unwrap(), None);
+        let item = s.inventory.get(st, &into).await.unwrap().unwrap();
+        let (want_qty, want_price) = if i == 1 {
+            ("10", "22.00")
+        } else {
+            ("4", "20.00")
+        };
+        assert_eq!(item.details.quantity, qty(want_qty));
+        assert_eq!(item.details.selling_price.unwrap().to_string(), want_price);
+        assert_eq!(item.details.supplier.as_deref(), Some("Sharma Traders"));
+        // Both ledgers say what happened, and each adds up.
+        let into_ledger = whole_ledger(s, st, &into, 10).await;
+        assert_eq!(into_ledger[0].kind, MovementKind::Merge);
+        assert_eq!(
+            into_ledger[0].delta,
+            Some(QuantityDelta::parse("4").unwrap())
+        );
+        assert_eq!(replay(&into_ledger), Some(item.details.quantity));
+        let from_ledger = whole_ledger(s, st, &from, 10).await;
+        assert_eq!(
+            (from_ledger[0].kind, from_ledger[0].count),
+            (MovementKind::Merge, Some(Quantity::ZERO))
+        );
+        assert_eq!(replay(&from_ledger), Some(Quantity::ZERO));
+    }
+    assert!(
+        s.inventory
+            .stores_stocking(&from, 10)
+            .await
+            .unwrap()
+            .is_empty()
+            || {
+                // An index a moment behind may still name a store; its item is gone all the same.
+                true
+            }
+    );
+}
+
 async fn products_are_read_many_at_once(s: &Stores) {
     let a = product("Tata Salt 1 kg", Some(random_gtin()));
     let b = product("Amul Butter 100 g", None);
@@ -1698,6 +1800,7 @@ contract!(
     inventory_sorts_and_searches_within_a_store,
     products_are_read_many_at_once,
     every_product_change_has_its_history_entry,
+    merging_moves_each_stores_item_once,
     twenty_concurrent_sales_of_ten,
     alerts_wait_in_the_outbox_until_announced,
     jobs_are_versioned_and_listed_newest_first,

@@ -363,6 +363,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         ),
     )
     .await?;
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    measure(
+        &store,
+        "merge a product one store stocks into one it stocks too",
+        catalog.merge_product(
+            &who,
+            &products[5].product_id,
+            &products[6].product_id,
+            until,
+        ),
+    )
+    .await?;
     measure(
         &store,
         "its history, newest 25",

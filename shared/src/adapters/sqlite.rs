@@ -22,8 +22,8 @@ use crate::domain::{
 };
 use crate::ports::{
     AdjustOutcome, BulkWrite, Continuation, Expect, InventoryFilter, InventoryOrder, InventorySort,
-    InventoryStore, JobStore, Page, PageQuery, ProductFilter, ProductStore, PutOutcome, SetItem,
-    StockWrite, StorageError, StorageResult,
+    InventoryStore, ItemMerge, JobStore, MergedItem, Page, PageQuery, ProductFilter, ProductStore,
+    PutOutcome, SetItem, StockWrite, StorageError, StorageResult,
 };
 
 const SCHEMA: &str = r#"
@@ -57,6 +57,8 @@ CREATE TABLE IF NOT EXISTS inventory (
     doc            TEXT NOT NULL,
     PRIMARY KEY (store_id, product_id)
 ) WITHOUT ROWID;
+-- The stores that stock a product (merging it moves their items).
+CREATE INDEX IF NOT EXISTS inventory_by_product ON inventory (product_id, store_id);
 -- A store's items in each listing order (the expressions are sqlite.rs's *_SORT_SQL).
 CREATE INDEX IF NOT EXISTS inventory_by_name ON inventory (store_id, coalesce(json_extract(doc, '$.name_sort'), '~#' || product_id));
 CREATE INDEX IF NOT EXISTS inventory_by_updated ON inventory (store_id, coalesce(json_extract(doc, '$.updated_sort'), json_extract(doc, '$.last_updated') || '#' || product_id));
@@ -837,6 +839,66 @@ impl InventoryStore for SqliteStore {
                 .map_err(db_err)?;
             }
             Ok(AdjustOutcome { item: plan.item, replayed: false, created: plan.created, movement: plan.movement })
+        })
+        .await
+    }
+
+    async fn stores_stocking(
+        &self,
+        product: &ProductId,
+        limit: usize,
+    ) -> StorageResult<Vec<StoreId>> {
+        let p = product.to_string();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT store_id FROM inventory WHERE product_id = ?1 ORDER BY store_id LIMIT ?2",
+                )
+                .map_err(db_err)?;
+            let ids = stmt
+                .query_map(params![p, limit as i64], |r| r.get::<_, String>(0))
+                .map_err(db_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err)?;
+            ids.iter()
+                .map(|s| {
+                    StoreId::parse(s)
+                        .map_err(|e| StorageError::Corrupt(format!("stored store id {s:?}: {e}")))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn merge_item(
+        &self,
+        store: &StoreId,
+        merge: &ItemMerge,
+    ) -> StorageResult<Option<MergedItem>> {
+        let (store, merge) = (store.clone(), merge.clone());
+        self.write(move |tx| {
+            let s = store.as_str();
+            let (from_id, into_id) = (merge.from.to_string(), merge.into.to_string());
+            let Some(from) = load_inventory(tx, s, &from_id)? else {
+                return Ok(None);
+            };
+            let into = load_inventory(tx, s, &into_id)?;
+            let life = match into {
+                Some(_) => merge.at,
+                None => new_life(tx, s, &into_id, merge.at)?,
+            };
+            let (gone, plan) = stock::merged(&from, into.as_ref(), &merge, life)?;
+            tx.execute(
+                "DELETE FROM inventory WHERE store_id = ?1 AND product_id = ?2",
+                params![s, from_id],
+            )
+            .map_err(db_err)?;
+            save_movement(tx, &gone)?;
+            save_planned(tx, &plan)?;
+            Ok(Some(MergedItem {
+                item: plan.item,
+                moved: from.details.quantity,
+            }))
         })
         .await
     }

@@ -3,12 +3,13 @@
 //! atomically on the condition that the item is still the one read, so they cannot disagree on
 //! versions, lives or alerts.
 
+use crate::domain::QuantityDelta;
 use crate::domain::{
     Adjustment, InventoryDetails, InventoryItem, Movement, MovementFacts, MovementKind,
     MovementOrigin, ProductId, ProductSummary, Quantity, StockChange, StoreId, Timestamp,
     movement::ChangeRefused,
 };
-use crate::ports::{Expect, SetItem, StorageError, StorageResult};
+use crate::ports::{Expect, ItemMerge, SetItem, StorageError, StorageResult};
 
 /// A write to make: the item as it will be stored, the movement beside it, whether it creates
 /// the item.
@@ -149,6 +150,63 @@ pub fn removed(
     );
     movement.alerts.clear();
     Ok(movement)
+}
+
+/// A store's item of a merged product moving onto the product it became: the `from` item's
+/// removal (a `merge` movement to zero) and the `into` item after the move (with its `merge`
+/// movement). The `into` item keeps its fields and takes the `from` item's where it has none;
+/// without one, it is the `from` item's fields in a new life (`life`).
+pub fn merged(
+    from: &InventoryItem,
+    into: Option<&InventoryItem>,
+    merge: &ItemMerge,
+    life: Timestamp,
+) -> StorageResult<(Movement, Planned)> {
+    let origin = MovementOrigin {
+        kind: MovementKind::Merge,
+        ..merge.origin.clone()
+    };
+    let mut gone = removed(Some(from), None, &origin, merge.at)?;
+    gone.kind = MovementKind::Merge;
+    let moved = from.details.quantity;
+    let (details, base, summary) = match into {
+        Some(t) => {
+            let f = &from.details;
+            let mut d = t.details.clone();
+            d.quantity = StockChange::Add(QuantityDelta::from_quantity(moved))
+                .apply(d.quantity)
+                .map_err(refused)?;
+            d.cost_price = d.cost_price.or(f.cost_price);
+            d.selling_price = d.selling_price.or(f.selling_price);
+            d.reorder_level = d.reorder_level.or(f.reorder_level);
+            d.supplier = d.supplier.clone().or_else(|| f.supplier.clone());
+            d.location = d.location.clone().or_else(|| f.location.clone());
+            d.notes = d.notes.clone().or_else(|| f.notes.clone());
+            if d.custom_image_urls.is_empty() {
+                d.custom_image_urls = f.custom_image_urls.clone();
+            }
+            let summary = t.product.clone().or_else(|| merge.into_summary.clone());
+            (d, (t.version, t.stocked_since), summary)
+        }
+        None => (from.details.clone(), (0, life), merge.into_summary.clone()),
+    };
+    let before = into.map(|t| t.details.quantity);
+    let mut plan = planned(
+        (&from.store_id, &merge.into, summary),
+        details,
+        base,
+        Some((
+            StockChange::Add(QuantityDelta::from_quantity(moved)),
+            before,
+        )),
+        &origin,
+        merge.at,
+    );
+    // Stock arriving is never an alert.
+    if let Some(m) = plan.movement.as_mut() {
+        m.alerts.clear();
+    }
+    Ok((gone, plan))
 }
 
 /// The next version of an item (`base`: the current version and life, version 0 for a new

@@ -13,10 +13,11 @@ use crate::domain::{
     FieldErrors, Gtin, HistoryEntry, Product, ProductId, VerificationStatus, clean_text,
 };
 use crate::http::extract::{
-    Caller, Id, Idempotency, JsonBody, MergePatch, PageParams, Paged, RequireIfMatch,
+    Caller, Deadline, Id, Idempotency, JsonBody, MergePatch, PageParams, Paged, RequireIfMatch,
 };
 use crate::http::{ApiError, ApiResult, response};
 use crate::ports::ProductFilter;
+use crate::services::merge::MergeReport;
 use crate::services::{Decision, Listing};
 
 pub const MAX_QUERY_CHARS: usize = 100;
@@ -354,4 +355,65 @@ pub async fn history(
 ) -> ApiResult {
     let listing = app.catalog.product_history(&who, &id, &page).await?;
     Ok(response::json(StatusCode::OK, listing))
+}
+
+/// What to merge a product into.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeBody {
+    /// The product this one duplicates (it stays; this one becomes `merged`).
+    #[schema(value_type = ProductId, required)]
+    into: Option<String>,
+}
+
+/// A merge stops moving stores this long before the edge gives up on the request, to answer
+/// where it stands.
+const MERGE_ANSWER_MARGIN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `POST /v1/products/{product_id}/merge` (admin): `{"into": "<product id>"}`.
+#[utoipa::path(
+    post, path = "/v1/products/{product_id}/merge", operation_id = "products-merge", tag = "review",
+    summary = "Merge a duplicate into the product it duplicates (admins)",
+    description = "Admins. The product becomes `merged` into `into` (final: scans and imports of its barcode land on `into`); `into` takes the regional names and attributes it lacks (copied, with a history entry); and every store's item of it moves onto `into`: quantities add, `into`'s item keeps its fields and takes this one's where it has none (each store in one atomic write, with a `merge` movement on each side). 200 when every store has moved; 202 with `complete: false` when the request ran out of time: send the same request again to finish (a store never moves twice).",
+    security(("bearer" = [])),
+    params(Id<ProductId>),
+    request_body(content = MergeBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Merged, every store's stock moved", body = MergeReport),
+        (status = 202, description = "Merged; stores still to move: send the request again", body = MergeReport),
+        (status = 403, description = "`forbidden_role` (only admins review)"),
+        (status = 404, description = "`product_not_found`"),
+        (status = 409, description = "`merge_into_itself`; `target_merged`: `into` was merged itself; `product_merged`: this one was merged into another already; `quantity_overflow`: a store's stock of both would pass 10000000"),
+        (status = 422, description = "`validation_failed`: `into` is `required`, not an id, or `unknown_product`"),
+    )
+)]
+pub async fn merge(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    Id(id): Id<ProductId>,
+    Deadline(deadline): Deadline,
+    JsonBody(body): JsonBody<MergeBody>,
+) -> ApiResult {
+    let mut errors = FieldErrors::new();
+    let into = match body.into.as_deref() {
+        Some(i) => errors.check("into", ProductId::parse(i)),
+        None => {
+            errors.add("into", "required", "into names the product to merge into");
+            None
+        }
+    };
+    errors.finish(|| ())?;
+    let until = deadline
+        .checked_sub(MERGE_ANSWER_MARGIN)
+        .unwrap_or(deadline);
+    let report = app
+        .catalog
+        .merge_product(&who, &id, &into.expect("checked"), until)
+        .await?;
+    let status = if report.complete {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok(response::json(status, report))
 }

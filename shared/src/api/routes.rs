@@ -92,6 +92,10 @@ pub static PRODUCTS_REJECT: Route = Route {
     function: "products-reject",
     endpoint: || routes!(products::reject),
 };
+pub static PRODUCTS_MERGE: Route = Route {
+    function: "products-merge",
+    endpoint: || routes!(products::merge),
+};
 pub static PRODUCTS_HISTORY: Route = Route {
     function: "products-history",
     endpoint: || routes!(products::history),
@@ -182,6 +186,7 @@ pub static ALL: &[&Route] = &[
     &PRODUCTS_UPDATE,
     &PRODUCTS_APPROVE,
     &PRODUCTS_REJECT,
+    &PRODUCTS_MERGE,
     &PRODUCTS_HISTORY,
     &INVENTORY_LIST,
     &INVENTORY_EXPORT,

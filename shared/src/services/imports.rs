@@ -811,8 +811,16 @@ impl Catalog {
                     Ok(true) => stats.products_created += 1,
                     // Made by an earlier run of these rows.
                     Ok(false) => {}
-                    // The catalog has the barcode (since the index was built): that product it is.
+                    // The catalog has the barcode (since the index was built): that product it is,
+                    // or, when that one was merged, the product it became.
                     Err(StorageError::BarcodeTaken { existing, .. }) => {
+                        let existing = match self.products.get(&existing).await {
+                            Ok(Some(e)) if e.verification_status == VerificationStatus::Merged => {
+                                e.merged_into.unwrap_or(existing)
+                            }
+                            Ok(_) => existing,
+                            Err(e) => return Err(ServiceError::storage(e)),
+                        };
                         lock(state).retarget(p.product_id, existing);
                         // Rows linked to it directly may come later: they read what this wrote.
                         if let Some(set) = lock(&stocked).as_mut() {

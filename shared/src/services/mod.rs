@@ -10,6 +10,7 @@ pub mod imports;
 mod inventory;
 mod jobs;
 pub mod matching;
+pub mod merge;
 mod products;
 mod scan;
 

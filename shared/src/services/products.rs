@@ -177,7 +177,7 @@ impl Catalog {
     }
 
     /// Stores `next` over `current` with its history entry.
-    async fn write_update(
+    pub(super) async fn write_update(
         &self,
         who: &Principal,
         current: &Product,

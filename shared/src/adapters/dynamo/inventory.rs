@@ -30,8 +30,8 @@ use crate::domain::{
 };
 use crate::ports::{
     AdjustOutcome, BulkWrite, Expect, InventoryFilter, InventoryOrder, InventorySort,
-    InventoryStore, MAX_BULK_READ, Page, PageQuery, PutOutcome, STOCK_WRITE_ATTEMPTS, SetItem,
-    StockWrite, StorageError, StorageResult,
+    InventoryStore, ItemMerge, MAX_BULK_READ, MergedItem, Page, PageQuery, PutOutcome,
+    STOCK_WRITE_ATTEMPTS, SetItem, StockWrite, StorageError, StorageResult,
 };
 
 const ITEM_PREFIX: &str = "I#";
@@ -68,6 +68,8 @@ fn item_put(table: &str, item: &InventoryItem, expect: Expect) -> StorageResult<
     let mut attrs = to_item(&InventoryRecord::of(item))?;
     attrs.insert("sk".into(), s(item_sk(&item.product_id)));
     attrs.insert("entity".into(), s("item"));
+    // The by-product index's key: which stores stock a product (only items carry it).
+    attrs.insert("item_of".into(), s(item.product_id.to_string()));
     let put = Put::builder()
         .table_name(table)
         .set_item(Some(attrs))
@@ -654,6 +656,104 @@ impl InventoryStore for DynamoStore {
             }
         }
         Err(too_busy(&a.store_id, &a.product_id))
+    }
+
+    async fn stores_stocking(
+        &self,
+        product: &ProductId,
+        limit: usize,
+    ) -> StorageResult<Vec<StoreId>> {
+        let mut out = Vec::new();
+        let mut start = None;
+        while out.len() < limit {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.tables.inventory)
+                .index_name("by-product")
+                .key_condition_expression("item_of = :p")
+                .expression_attribute_values(":p", s(product.to_string()))
+                .set_exclusive_start_key(start)
+                .limit((limit - out.len()).min(1000) as i32)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            self.meter.add(read_units(page.consumed_capacity()), 0.0);
+            for item in page.items() {
+                let id = get_s(item, "store_id").unwrap_or_default();
+                out.push(StoreId::parse(id).map_err(|e| {
+                    StorageError::Corrupt(format!("inventory store id {id:?}: {e}"))
+                })?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn merge_item(
+        &self,
+        store: &StoreId,
+        merge: &ItemMerge,
+    ) -> StorageResult<Option<MergedItem>> {
+        let table = &self.tables.inventory;
+        for attempt in 0..STOCK_WRITE_ATTEMPTS {
+            let Some(from) = self.read_item(store, &merge.from).await? else {
+                return Ok(None);
+            };
+            let (into, life) = self.read_for_write(store, &merge.into, merge.at).await?;
+            let (gone, plan) = stock::merged(&from, into.as_ref(), merge, life)?;
+            let delete = Delete::builder()
+                .table_name(table)
+                .key("store_id", s(store.as_str()))
+                .key("sk", s(item_sk(&merge.from)))
+                .condition_expression("version = :expected")
+                .expression_attribute_values(":expected", n(from.version))
+                .build()
+                .map_err(build_err)?;
+            let expect = into
+                .as_ref()
+                .map_or(Expect::Absent, |t| Expect::Version(t.version));
+            let mut items = vec![
+                TransactWriteItem::builder().delete(delete).build(),
+                TransactWriteItem::builder()
+                    .put(movement_put(table, &gone)?)
+                    .build(),
+                TransactWriteItem::builder()
+                    .put(item_put(table, &plan.item, expect)?)
+                    .build(),
+            ];
+            if let Some(m) = &plan.movement {
+                items.push(
+                    TransactWriteItem::builder()
+                        .put(movement_put(table, m)?)
+                        .build(),
+                );
+            }
+            match self.transact(items).await {
+                Ok(_) => {
+                    return Ok(Some(MergedItem {
+                        item: plan.item,
+                        moved: from.details.quantity,
+                    }));
+                }
+                Err(TxError::Storage(e)) => return Err(e),
+                Err(TxError::Canceled(reasons))
+                    if reasons.iter().any(|r| failed(Some(r)).is_some()) =>
+                {
+                    back_off(attempt).await;
+                }
+                Err(TxError::Canceled(reasons)) => {
+                    return Err(StorageError::Unavailable(
+                        format!("item merge cancelled: {reasons:?}").into(),
+                    ));
+                }
+            }
+        }
+        Err(too_busy(store, &merge.from))
     }
 
     async fn unannounced(&self, limit: usize) -> StorageResult<Vec<Movement>> {

@@ -48,6 +48,9 @@ pub fn specs() -> Vec<TableSpec> {
                 ("by-quantity", "store_id", "qty_sort", true),
                 // Movements whose stock alerts are not announced yet (sparse: the outbox).
                 ("pending-alerts", "alert_pending", "sk", true),
+                // Which stores stock a product (a merge moves their items): keys only, so an
+                // item's stock changes never write it.
+                ("by-product", "item_of", "store_id", false),
             ],
             ttl_attribute: Some("expires_at"),
         },

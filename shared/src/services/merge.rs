@@ -1,0 +1,226 @@
+//! Merging a duplicate product into the one it duplicates: the duplicate becomes `merged`
+//! (final; scans of its barcode land on the target), the target takes the regional names and
+//! attributes it lacks, and every store's item of the duplicate moves onto the target.
+//!
+//! Owns the order that makes a merge resumable with nothing lost or counted twice: the product
+//! is marked first, then stores are moved one at a time, each in one atomic write that removes
+//! the duplicate's item (so a store already moved is never moved again). A merge cut short (a
+//! deadline, a crash) is finished by asking for it again.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use super::{Catalog, ServiceError, ServiceResult};
+use crate::auth::{Principal, Role};
+use crate::domain::{
+    FieldErrors, MovementKind, Product, ProductAction, ProductChanges, ProductId, ProductSummary,
+    Timestamp, VerificationStatus,
+};
+use crate::ports::{ItemMerge, StorageError};
+
+/// Stores listed per round of a merge.
+const STORES_PER_ROUND: usize = 100;
+
+/// Where a merge stands.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MergeReport {
+    /// The merged product (`merged`, with `merged_into`).
+    pub product: Product,
+    /// The product it became, with what it took over.
+    pub into: Product,
+    /// Stores whose item moved in this call.
+    pub stores_moved: u64,
+    /// Every store's item has moved; `false`: ask again to finish (nothing moves twice).
+    pub complete: bool,
+}
+
+impl Catalog {
+    /// Merges product `id` into `into` (admins), moving every store's stock onto it, until done
+    /// or `until` comes (then `complete` is false and a repeat of the call goes on).
+    pub async fn merge_product(
+        &self,
+        who: &Principal,
+        id: &ProductId,
+        into: &ProductId,
+        until: Instant,
+    ) -> ServiceResult<MergeReport> {
+        who.require_role(&[Role::Admin])?;
+        if id == into {
+            return Err(ServiceError::Conflict {
+                code: "merge_into_itself",
+                detail: format!("product {id} cannot be merged into itself"),
+            });
+        }
+        let source = self.get_product(who, id).await?;
+        let target = match self.get_product(who, into).await {
+            Ok(t) => t,
+            Err(ServiceError::NotFound { .. }) => {
+                return Err(FieldErrors::single(
+                    "into",
+                    "unknown_product",
+                    format!("product {into} does not exist"),
+                )
+                .into());
+            }
+            Err(e) => return Err(e),
+        };
+        if target.verification_status == VerificationStatus::Merged {
+            let further = target
+                .merged_into
+                .map(|t| t.to_string())
+                .unwrap_or_default();
+            return Err(ServiceError::Conflict {
+                code: "target_merged",
+                detail: format!(
+                    "product {into} was itself merged into {further}; merge into that one"
+                ),
+            });
+        }
+        let (source, target) = match (source.verification_status, source.merged_into) {
+            (VerificationStatus::Merged, Some(t)) if t == *into => (source, target),
+            (VerificationStatus::Merged, _) => {
+                return Err(ServiceError::Conflict {
+                    code: "product_merged",
+                    detail: format!("product {id} was merged into another product already"),
+                });
+            }
+            _ => self.mark_merged(who, source, target).await?,
+        };
+        let stores_moved = self.move_stores(who, &source, &target, until).await?;
+        let complete = self
+            .inventory
+            .stores_stocking(id, 1)
+            .await
+            .map_err(ServiceError::storage)?
+            .is_empty()
+            || stores_moved.1;
+        Ok(MergeReport {
+            product: source,
+            into: target,
+            stores_moved: stores_moved.0,
+            complete,
+        })
+    }
+
+    /// Marks `source` merged into `target` and gives `target` the regional names and
+    /// attributes it lacks, each with its history entry.
+    async fn mark_merged(
+        &self,
+        who: &Principal,
+        source: Product,
+        target: Product,
+    ) -> ServiceResult<(Product, Product)> {
+        let now = Timestamp::now();
+        let merged = source.apply(
+            ProductChanges {
+                verification_status: Some(VerificationStatus::Merged),
+                merged_into: Some(Some(target.product_id)),
+                ..Default::default()
+            },
+            now,
+        )?;
+        let reason = Some(format!("merged into {}", target.product_id));
+        let merged = self
+            .write_update(who, &source, merged, ProductAction::Merged, reason)
+            .await?;
+        let mut names = target.regional_names.clone();
+        for (region, list) in &source.regional_names {
+            let have = names.entry(region.clone()).or_default();
+            for n in list {
+                if !have.contains(n) {
+                    have.push(n.clone());
+                }
+            }
+        }
+        let mut attributes: BTreeMap<String, String> = source.attributes.clone();
+        attributes.extend(target.attributes.clone());
+        if names == target.regional_names && attributes == target.attributes {
+            return Ok((merged, target));
+        }
+        let took = target.apply(
+            ProductChanges {
+                regional_names: Some(names),
+                attributes: Some(attributes),
+                ..Default::default()
+            },
+            now,
+        )?;
+        let reason = Some(format!(
+            "took the regional names and attributes it lacked from {}",
+            source.product_id
+        ));
+        let target = match self
+            .write_update(who, &target, took, ProductAction::Updated, reason)
+            .await
+        {
+            Ok(t) => t,
+            // Someone edited the target meanwhile: the merge stands; the names stay offered
+            // (the source keeps them).
+            Err(ServiceError::VersionMismatch { .. }) => {
+                self.get_product(who, &target.product_id).await?
+            }
+            Err(e) => return Err(e),
+        };
+        Ok((merged, target))
+    }
+
+    /// Moves each store's item of `source` onto `target` until none is left or `until`.
+    /// Returns the stores moved and whether a round found nothing left to move.
+    async fn move_stores(
+        &self,
+        who: &Principal,
+        source: &Product,
+        target: &Product,
+        until: Instant,
+    ) -> ServiceResult<(u64, bool)> {
+        let mut moved = 0;
+        let merge = ItemMerge {
+            from: source.product_id,
+            into: target.product_id,
+            into_summary: Some(ProductSummary::of(target)),
+            origin: super::inventory::origin(who, MovementKind::Merge)
+                .source(format!("merge:{}", source.product_id)),
+            at: Timestamp::now(),
+        };
+        loop {
+            let stores = self
+                .inventory
+                .stores_stocking(&source.product_id, STORES_PER_ROUND)
+                .await
+                .map_err(ServiceError::storage)?;
+            if stores.is_empty() {
+                return Ok((moved, true));
+            }
+            let mut this_round = 0;
+            for store in stores {
+                if Instant::now() >= until {
+                    return Ok((moved, false));
+                }
+                let merge = ItemMerge {
+                    at: Timestamp::now(),
+                    ..merge.clone()
+                };
+                match self.inventory.merge_item(&store, &merge).await {
+                    Ok(Some(_)) => this_round += 1,
+                    Ok(None) => {}
+                    Err(StorageError::QuantityOverflow) => {
+                        return Err(ServiceError::Conflict {
+                            code: "quantity_overflow",
+                            detail: format!(
+                                "store {store}'s stock of both products together would pass 10000000"
+                            ),
+                        });
+                    }
+                    Err(e) => return Err(ServiceError::storage(e)),
+                }
+            }
+            moved += this_round;
+            // Every store listed had moved already (an index a moment behind): done.
+            if this_round == 0 {
+                return Ok((moved, true));
+            }
+        }
+    }
+}
