@@ -1242,6 +1242,73 @@ async fn a_merge_moves_stock_across_stores_and_finishes_when_asked_again(api: &T
     assert_eq!(r.body["items"][0]["action"], "merged");
 }
 
+async fn review_decisions_in_one_request_are_answered_each(api: &TestApi) {
+    let admin = api.admin();
+    let owner = api.token(Role::StoreOwner, &["s1"]);
+    let a = api.create_product("Britannia Marie Gold 250 g", None).await;
+    let b = api.create_product("Britannia Marie Gold 250g", None).await;
+    let c = api.create_product("Good Day Cashew 100 g", None).await;
+    let body = json!({"decisions": [
+        {"product_id": a, "action": "approve"},
+        {"product_id": c, "action": "reject"},
+        {"product_id": b, "action": "merge", "into": a},
+        {"product_id": c, "action": "shelve"},
+        {"product_id": c, "action": "reject", "reason": "not sold in India"},
+    ]});
+    let r = api.post("/v1/review/decisions", &owner, body.clone()).await;
+    assert_eq!(r.code(), "forbidden_role");
+    let r = api.post("/v1/review/decisions", &admin, body.clone()).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let results = r.body["results"].as_array().unwrap();
+    let statuses: Vec<u64> = results
+        .iter()
+        .map(|x| x["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [200, 422, 200, 422, 200]);
+    assert_eq!(results[0]["outcome"]["verification_status"], "approved");
+    assert_eq!(
+        results[1]["problem"]["errors"][0]["field"],
+        "decisions[1].reason"
+    );
+    assert_eq!(results[2]["outcome"]["complete"], true);
+    assert_eq!(results[3]["problem"]["errors"][0]["code"], "invalid_action");
+    assert_eq!(results[4]["outcome"]["verification_status"], "rejected");
+    // Sent again: the same answers, nothing decided twice.
+    let r = api.post("/v1/review/decisions", &admin, body).await;
+    let again: Vec<u64> = r.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(again, [200, 422, 200, 422, 200]);
+    let h = api.get(&format!("/v1/products/{c}/history"), &admin).await;
+    assert_eq!(
+        h.body["items"].as_array().unwrap().len(),
+        2,
+        "created, rejected once"
+    );
+    // Every product read says how its score is made.
+    let p = api.get(&format!("/v1/products/{a}"), &admin).await;
+    let reasons = p.body["quality_reasons"].as_array().unwrap();
+    assert_eq!(
+        reasons
+            .iter()
+            .map(|q| q["points"].as_u64().unwrap())
+            .sum::<u64>(),
+        100
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|q| q["part"] == "barcode" && q["missing"] == "no barcode")
+    );
+    let r = api
+        .post("/v1/review/decisions", &admin, json!({"decisions": []}))
+        .await;
+    assert_eq!(r.body["errors"][0]["code"], "empty");
+}
+
 async fn scan_modes_receive_sell_and_count(api: &TestApi) {
     let scanner = api.token(Role::Scanner, &["s1"]);
     let barcode = random_gtin().to_string();
@@ -1527,6 +1594,7 @@ api_cases!(
     inventory_lists_show_products_and_search_them,
     admins_approve_and_reject_with_history,
     a_merge_moves_stock_across_stores_and_finishes_when_asked_again,
+    review_decisions_in_one_request_are_answered_each,
     scan_modes_receive_sell_and_count,
     twenty_concurrent_sell_scans_of_ten,
     offline_scans_sync_as_one_batch,

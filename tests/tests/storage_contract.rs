@@ -86,6 +86,8 @@ async fn product_round_trips_every_field(s: &Stores) {
         ),
     ]);
     p.attributes = BTreeMap::from([("weight".to_string(), "100 g".to_string())]);
+    // The score and its reasons follow the record (storage recomputes them on reading).
+    p.rescore();
     s.products
         .insert(&p, &catalog_tests::created_by_test(&p))
         .await

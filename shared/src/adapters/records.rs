@@ -127,7 +127,7 @@ impl TryFrom<ProductRecord> for Product {
         for (k, v) in r.regional_names {
             regional_names.insert(RegionCode::parse(&k).map_err(|e| corrupt(what, e))?, v);
         }
-        Ok(Product {
+        let mut p = Product {
             product_id: ProductId::parse(&r.product_id).map_err(|e| corrupt(what, e))?,
             name: r.name,
             brand: r.brand,
@@ -155,6 +155,7 @@ impl TryFrom<ProductRecord> for Product {
                 .transpose()
                 .map_err(|e| corrupt(what, e))?,
             quality_score: r.quality_score,
+            quality_reasons: Vec::new(),
             match_review: r
                 .match_review
                 .map(|m| -> Result<MatchReview, StorageError> {
@@ -187,7 +188,10 @@ impl TryFrom<ProductRecord> for Product {
             version: r.version,
             created_at: ts(what, &r.created_at)?,
             updated_at: ts(what, &r.updated_at)?,
-        })
+        };
+        // The score and its reasons, by today's rule.
+        p.rescore();
+        Ok(p)
     }
 }
 

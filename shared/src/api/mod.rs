@@ -13,5 +13,6 @@ pub mod jobs;
 pub mod matching;
 pub mod openapi;
 pub mod products;
+pub mod review;
 pub mod routes;
 pub mod scan;

@@ -12,7 +12,7 @@ use http::Method;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
-use super::{health, inventory, jobs, matching, openapi, products, scan};
+use super::{health, inventory, jobs, matching, openapi, products, review, scan};
 use crate::app::App;
 use crate::http::ApiError;
 
@@ -95,6 +95,10 @@ pub static PRODUCTS_REJECT: Route = Route {
 pub static PRODUCTS_MERGE: Route = Route {
     function: "products-merge",
     endpoint: || routes!(products::merge),
+};
+pub static REVIEW_DECISIONS: Route = Route {
+    function: "review-decisions",
+    endpoint: || routes!(review::decisions),
 };
 pub static PRODUCTS_HISTORY: Route = Route {
     function: "products-history",
@@ -188,6 +192,7 @@ pub static ALL: &[&Route] = &[
     &PRODUCTS_REJECT,
     &PRODUCTS_MERGE,
     &PRODUCTS_HISTORY,
+    &REVIEW_DECISIONS,
     &INVENTORY_LIST,
     &INVENTORY_EXPORT,
     &INVENTORY_GET,

@@ -85,8 +85,8 @@ pub struct HistoryEntry {
     pub changes: BTreeMap<String, FieldChange>,
 }
 
-/// Fields that change with every write and say nothing about it.
-const BOOKKEEPING: [&str; 3] = ["version", "updated_at", "created_at"];
+/// Fields that change with every write, or follow from the others, and say nothing new.
+const BOOKKEEPING: [&str; 4] = ["version", "updated_at", "created_at", "quality_reasons"];
 
 fn fields(p: Option<&Product>) -> serde_json::Map<String, serde_json::Value> {
     match p.map(serde_json::to_value) {

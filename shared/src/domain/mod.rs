@@ -33,7 +33,7 @@ pub use movement::{
 };
 pub use product::{
     ImageUrls, MAX_REVIEW_CANDIDATES, MatchReview, Product, ProductChanges, ProductContent,
-    ProductSource, RegionCode, ReviewCandidate, VerificationStatus,
+    ProductSource, QualityPart, RegionCode, ReviewCandidate, VerificationStatus,
 };
 pub use timestamp::Timestamp;
 pub use validation::{Coded, FieldError, FieldErrors, TextError, clean_text};

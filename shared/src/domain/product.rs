@@ -174,8 +174,10 @@ pub struct Product {
     pub verification_status: VerificationStatus,
     /// Set when merged: the product this one is a duplicate of.
     pub merged_into: Option<ProductId>,
-    /// 0 to 100, from how complete the record is; see [`quality_score`].
+    /// 0 to 100, from how complete the record is; see [`quality`].
     pub quality_score: u8,
+    /// The score part by part: the points each is worth, earned, and what is missing.
+    pub quality_reasons: Vec<QualityPart>,
     /// For a product an import created because no catalog product was a safe match: what the
     /// matcher proposed, for the admin who reviews it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -221,6 +223,7 @@ impl Product {
             verification_status: VerificationStatus::Pending,
             merged_into: None,
             quality_score: 0,
+            quality_reasons: Vec::new(),
             match_review: None,
             source,
             created_by: created_by.to_string(),
@@ -228,8 +231,14 @@ impl Product {
             created_at: now,
             updated_at: now,
         };
-        p.quality_score = quality_score(&p);
+        p.rescore();
         p
+    }
+
+    /// Recomputes the quality score and its reasons from the record.
+    pub fn rescore(&mut self) {
+        self.quality_reasons = quality(self);
+        self.quality_score = self.quality_reasons.iter().map(|q| q.earned).sum();
     }
 
     /// The placeholder a scan creates for a valid barcode the catalog does not know yet. It
@@ -312,7 +321,7 @@ impl Product {
         }
         next.version = self.version + 1;
         next.updated_at = now;
-        next.quality_score = quality_score(&next);
+        next.rescore();
         Ok(next)
     }
 }
@@ -330,51 +339,114 @@ pub struct ProductChanges {
     pub merged_into: Option<Option<ProductId>>,
 }
 
-/// How complete a product record is, 0 to 100. A rule, not a judgement: a named, branded,
-/// categorised product with a barcode, an image, regional names and a size scores 100.
+/// One part of a product's quality score: what it is, the points it is worth, the points the
+/// product earns for it, and what would earn the rest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct QualityPart {
+    /// `name`, `brand`, `category`, `barcode`, `image`, `regional_names`, `size`.
+    pub part: &'static str,
+    pub points: u8,
+    pub earned: u8,
+    /// What is missing or weak (absent when every point is earned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing: Option<&'static str>,
+}
+
+/// The attributes that give a product its size.
+const SIZE_KEYS: [&str; 4] = ["weight", "quantity", "pack_size", "volume"];
+
+/// How complete a product record is, part by part; the score is their sum (0 to 100). A rule,
+/// not a judgement: a named, branded, categorised product with a barcode, an image, regional
+/// names and a size scores 100. The weights live here and nowhere else:
 ///
 /// | part | points |
 /// |---|---|
-/// | a real name (not a scan placeholder), at least two words | 25 |
+/// | a real name (not a scan placeholder), at least two words (one word: 15) | 25 |
 /// | brand | 15 |
 /// | category | 10 |
 /// | barcode | 20 |
 /// | canonical image | 15 |
 /// | at least one regional name | 10 |
 /// | a size or weight attribute (`weight`, `quantity`, `pack_size`, `volume`) | 5 |
-pub fn quality_score(p: &Product) -> u8 {
-    let mut score = 0u8;
+pub fn quality(p: &Product) -> Vec<QualityPart> {
+    let part = |part, points, earned: u8, missing| QualityPart {
+        part,
+        points,
+        earned,
+        missing: (earned < points).then_some(missing),
+    };
     let placeholder =
         p.source == ProductSource::Scan && p.name.starts_with("Unidentified product ");
-    if !placeholder {
-        score += if p.name.split_whitespace().count() >= 2 {
-            25
-        } else {
-            15
-        };
-    }
-    if p.brand.is_some() {
-        score += 15;
-    }
-    if p.category.is_some() {
-        score += 10;
-    }
-    if p.barcode.is_some() {
-        score += 20;
-    }
-    if p.canonical_image_urls.is_some() {
-        score += 15;
-    }
-    if p.regional_names.values().any(|v| !v.is_empty()) {
-        score += 10;
-    }
-    if ["weight", "quantity", "pack_size", "volume"]
-        .iter()
-        .any(|k| p.attributes.contains_key(*k))
-    {
-        score += 5;
-    }
-    score
+    let name = match (placeholder, p.name.split_whitespace().count() >= 2) {
+        (true, _) => 0,
+        (false, true) => 25,
+        (false, false) => 15,
+    };
+    vec![
+        part(
+            "name",
+            25,
+            name,
+            if placeholder {
+                "the name is a scan's placeholder: name the product"
+            } else {
+                "a one-word name: say what it is (brand, kind, variant)"
+            },
+        ),
+        part(
+            "brand",
+            15,
+            if p.brand.is_some() { 15 } else { 0 },
+            "no brand",
+        ),
+        part(
+            "category",
+            10,
+            if p.category.is_some() { 10 } else { 0 },
+            "no category",
+        ),
+        part(
+            "barcode",
+            20,
+            if p.barcode.is_some() { 20 } else { 0 },
+            "no barcode",
+        ),
+        part(
+            "image",
+            15,
+            if p.canonical_image_urls.is_some() {
+                15
+            } else {
+                0
+            },
+            "no image",
+        ),
+        part(
+            "regional_names",
+            10,
+            if p.regional_names.values().any(|v| !v.is_empty()) {
+                10
+            } else {
+                0
+            },
+            "no regional name",
+        ),
+        part(
+            "size",
+            5,
+            if SIZE_KEYS.iter().any(|k| p.attributes.contains_key(*k)) {
+                5
+            } else {
+                0
+            },
+            "no size or weight attribute (pack_size, weight, quantity, volume)",
+        ),
+    ]
+}
+
+/// The quality score: the sum of [`quality`]'s parts.
+pub fn quality_score(p: &Product) -> u8 {
+    quality(p).iter().map(|q| q.earned).sum()
 }
 
 /// Parses and checks regional names: region codes, 1 to 10 non-empty names each.
@@ -470,6 +542,24 @@ text_schema!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_score_says_what_each_missing_part_would_add() {
+        let p = sample();
+        let parts = quality(&p);
+        assert_eq!(parts.iter().map(|q| u32::from(q.points)).sum::<u32>(), 100);
+        assert_eq!(p.quality_score, parts.iter().map(|q| q.earned).sum::<u8>());
+        let missing: Vec<(&str, u8)> = parts
+            .iter()
+            .filter(|q| q.missing.is_some())
+            .map(|q| (q.part, q.points - q.earned))
+            .collect();
+        assert_eq!(
+            missing,
+            [("image", 15), ("regional_names", 10), ("size", 5)]
+        );
+        assert_eq!(p.quality_reasons, parts);
+    }
 
     fn sample() -> Product {
         let content = ProductContent {

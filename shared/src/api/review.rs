@@ -1,0 +1,218 @@
+//! `POST /v1/review/decisions`: an admin's review decisions in one request, each answered on
+//! its own (approve, reject with a reason, merge into another product).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::app::App;
+use crate::domain::{FieldErrors, ProductId, clean_text};
+use crate::http::extract::{Caller, Deadline, JsonBody};
+use crate::http::{ApiError, ApiResult, response};
+use crate::services::Decision;
+
+/// Most decisions one request carries.
+pub const MAX_DECISIONS: usize = 100;
+
+/// One decision.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionBody {
+    #[schema(value_type = ProductId, required)]
+    product_id: Option<String>,
+    /// `approve`, `reject` (with `reason`) or `merge` (with `into`).
+    #[schema(required, pattern = "^(approve|reject|merge)$")]
+    action: Option<String>,
+    /// Why a product is rejected (1-500 characters).
+    #[schema(max_length = 500)]
+    reason: Option<String>,
+    /// The product a merged one becomes.
+    #[schema(value_type = Option<ProductId>)]
+    into: Option<String>,
+}
+
+/// Decisions to apply, in order.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionsBody {
+    /// 1 to 100 decisions.
+    #[schema(value_type = Vec<DecisionBody>, required, max_items = 100)]
+    decisions: Option<Vec<DecisionBody>>,
+}
+
+/// One decision's answer: the status the single route would answer, and its body or problem.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DecisionResult {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    product_id: Option<String>,
+    status: u16,
+    /// The product after the decision (approve, reject) or the merge's report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    outcome: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    problem: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DecisionsResponse {
+    /// One per decision, in the order sent.
+    results: Vec<DecisionResult>,
+}
+
+/// What one decision asks for, or its field errors (`prefix` names its place).
+enum Asked {
+    Decide(ProductId, Decision),
+    Merge(ProductId, ProductId),
+}
+
+fn parse(d: &DecisionBody, prefix: &str) -> Result<Asked, FieldErrors> {
+    let mut e = FieldErrors::new();
+    let f = |n: &str| format!("{prefix}{n}");
+    let id = match d.product_id.as_deref() {
+        Some(p) => e.check(&f("product_id"), ProductId::parse(p)),
+        None => {
+            e.add(f("product_id"), "required", "product_id is required");
+            None
+        }
+    };
+    let asked = match d.action.as_deref() {
+        Some("approve") => Some(Ok(Decision::Approve)),
+        Some("reject") => match d.reason.as_deref() {
+            Some(r) => e
+                .check(
+                    &f("reason"),
+                    clean_text(r, super::products::MAX_REASON_CHARS, true),
+                )
+                .map(|reason| Ok(Decision::Reject { reason })),
+            None => {
+                e.add(f("reason"), "required", "a rejection needs its reason");
+                None
+            }
+        },
+        Some("merge") => match d.into.as_deref() {
+            Some(i) => e.check(&f("into"), ProductId::parse(i)).map(Err),
+            None => {
+                e.add(f("into"), "required", "a merge needs into");
+                None
+            }
+        },
+        Some(other) => {
+            e.add(
+                f("action"),
+                "invalid_action",
+                format!("action must be approve, reject or merge; not '{other}'"),
+            );
+            None
+        }
+        None => {
+            e.add(f("action"), "required", "action is required");
+            None
+        }
+    };
+    e.finish(|| ())?;
+    let id = id.expect("checked");
+    Ok(match asked.expect("checked") {
+        Ok(decision) => Asked::Decide(id, decision),
+        Err(into) => Asked::Merge(id, into),
+    })
+}
+
+/// `POST /v1/review/decisions` (admin): `{"decisions": [...]}`.
+#[utoipa::path(
+    post, path = "/v1/review/decisions", operation_id = "review-decisions", tag = "review",
+    summary = "Apply review decisions, each answered on its own (admins)",
+    description = "Admins. Up to 100 decisions (`approve`; `reject` with `reason`; `merge` with `into`), applied in order, each answered with the status its own route would answer and the product (or the merge's report) or the problem. A decision that fails does not stop the others. Decisions are idempotent, so a request whose answer was lost can be sent again. A merge left incomplete (202) is finished by sending it again.",
+    security(("bearer" = [])),
+    request_body(content = DecisionsBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "One result per decision", body = DecisionsResponse),
+        (status = 403, description = "`forbidden_role` (only admins review)"),
+        (status = 422, description = "`validation_failed`: `decisions` is missing, empty (`empty`) or longer than 100 (`too_many`)"),
+    ),
+)]
+pub async fn decisions(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    Deadline(deadline): Deadline,
+    JsonBody(body): JsonBody<DecisionsBody>,
+) -> ApiResult {
+    who.require_role(&[crate::auth::Role::Admin])
+        .map_err(crate::services::ServiceError::from)?;
+    let decisions = match body.decisions {
+        Some(d) if !d.is_empty() && d.len() <= MAX_DECISIONS => d,
+        Some(d) if d.len() > MAX_DECISIONS => {
+            return Err(FieldErrors::single(
+                "decisions",
+                "too_many",
+                format!(
+                    "at most {MAX_DECISIONS} decisions; this request has {}",
+                    d.len()
+                ),
+            )
+            .into());
+        }
+        Some(_) => {
+            return Err(FieldErrors::single("decisions", "empty", "decisions is empty").into());
+        }
+        None => {
+            return Err(
+                FieldErrors::single("decisions", "required", "decisions is required").into(),
+            );
+        }
+    };
+    let until = deadline
+        .checked_sub(std::time::Duration::from_secs(1))
+        .unwrap_or(deadline);
+    let mut results = Vec::with_capacity(decisions.len());
+    for (i, d) in decisions.iter().enumerate() {
+        let product_id = d.product_id.clone();
+        let answer: Result<(u16, serde_json::Value), ApiError> =
+            match parse(d, &format!("decisions[{i}].")) {
+                Err(e) => Err(e.into()),
+                Ok(Asked::Decide(id, decision)) => app
+                    .catalog
+                    .decide_product(&who, &id, decision)
+                    .await
+                    .map(|p| (200, serde_json::to_value(p).unwrap_or_default()))
+                    .map_err(Into::into),
+                Ok(Asked::Merge(id, into)) => app
+                    .catalog
+                    .merge_product(&who, &id, &into, until)
+                    .await
+                    .map(|r| {
+                        let status = if r.complete { 200 } else { 202 };
+                        (status, serde_json::to_value(r).unwrap_or_default())
+                    })
+                    .map_err(Into::into),
+            };
+        results.push(match answer {
+            Ok((status, outcome)) => DecisionResult {
+                product_id,
+                status,
+                outcome: Some(outcome),
+                problem: None,
+            },
+            Err(error) => {
+                let problem = error.to_problem();
+                if problem.status >= 500 {
+                    tracing::error!(error = %error, "a review decision failed");
+                }
+                DecisionResult {
+                    product_id,
+                    status: problem.status,
+                    outcome: None,
+                    problem: serde_json::to_value(&problem).ok(),
+                }
+            }
+        });
+    }
+    Ok(response::json(
+        StatusCode::OK,
+        DecisionsResponse { results },
+    ))
+}
