@@ -1309,6 +1309,84 @@ async fn review_decisions_in_one_request_are_answered_each(api: &TestApi) {
     assert_eq!(r.body["errors"][0]["code"], "empty");
 }
 
+async fn the_review_queue_shows_the_evidence(api: &TestApi) {
+    let admin = api.admin();
+    let tag = &uuid::Uuid::new_v4().simple().to_string()[..6];
+    let owner = api.token(Role::StoreOwner, &["s1", "s2"]);
+    let name = format!("Parle Hide and Seek Chocolate Chip Cookies {tag}");
+    let make = |name: String| {
+        let admin = admin.clone();
+        async move {
+            let r = api
+                .post(
+                    "/v1/products",
+                    &admin,
+                    json!({"name": name, "brand": "Parle", "attributes": {"pack_size": "120 g"}}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{r:?}");
+            r.body["product_id"].as_str().unwrap().to_string()
+        }
+    };
+    let first = make(name.clone()).await;
+    let second = make(format!("{name}.")).await;
+    for st in ["s1", "s2"] {
+        let r = api
+            .put(
+                &format!("/v1/stores/{st}/inventory/{second}"),
+                &owner,
+                json!({"quantity": "3"}),
+            )
+            .await;
+        assert_eq!(r.status, 201);
+    }
+    api.app.catalog.publish_match_index().await.unwrap();
+    assert_eq!(api.get("/v1/review", &owner).await.code(), "forbidden_role");
+    let mut found = None;
+    let mut cursor: Option<String> = None;
+    for _ in 0..50 {
+        let path = match &cursor {
+            Some(c) => format!("/v1/review?source=api&limit=100&cursor={c}"),
+            None => "/v1/review?source=api&limit=100".to_string(),
+        };
+        let r = api.get(&path, &admin).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        if let Some(item) = r.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["product"]["product_id"] == second.as_str())
+        {
+            found = Some(item.clone());
+            break;
+        }
+        match r.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    let item = found.expect("the product is in the queue");
+    assert_eq!(item["stocked"]["stores"], 2);
+    assert_eq!(item["stocked"]["units"], "6");
+    assert!(item["product"]["quality_reasons"].is_array());
+    let dup = item["duplicates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["product_id"] == first.as_str());
+    let dup = dup.unwrap_or_else(|| panic!("{item}"));
+    assert_eq!(dup["reasons"][0], "near_identical_name");
+    assert!(
+        item["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["product"]["product_id"] != second.as_str())
+    );
+    let r = api.get("/v1/review?source=fax", &admin).await;
+    assert_eq!(r.body["errors"][0]["code"], "invalid_source");
+}
+
 async fn scan_modes_receive_sell_and_count(api: &TestApi) {
     let scanner = api.token(Role::Scanner, &["s1"]);
     let barcode = random_gtin().to_string();
@@ -1595,6 +1673,7 @@ api_cases!(
     admins_approve_and_reject_with_history,
     a_merge_moves_stock_across_stores_and_finishes_when_asked_again,
     review_decisions_in_one_request_are_answered_each,
+    the_review_queue_shows_the_evidence,
     scan_modes_receive_sell_and_count,
     twenty_concurrent_sell_scans_of_ten,
     offline_scans_sync_as_one_batch,

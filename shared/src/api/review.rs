@@ -1,18 +1,20 @@
-//! `POST /v1/review/decisions`: an admin's review decisions in one request, each answered on
-//! its own (approve, reject with a reason, merge into another product).
+//! The admins' review routes: `GET /v1/review` (the queue, with each product's evidence) and
+//! `POST /v1/review/decisions` (decisions in one request, each answered on its own: approve,
+//! reject with a reason, merge into another product).
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::App;
-use crate::domain::{FieldErrors, ProductId, clean_text};
-use crate::http::extract::{Caller, Deadline, JsonBody};
+use crate::domain::{FieldErrors, ProductId, ProductSource, clean_text};
+use crate::http::extract::{Caller, Deadline, JsonBody, PageParams, Paged, flag};
 use crate::http::{ApiError, ApiResult, response};
-use crate::services::Decision;
+use crate::services::review::{ReviewFilter, ReviewItem};
+use crate::services::{Decision, Listing};
 
 /// Most decisions one request carries.
 pub const MAX_DECISIONS: usize = 100;
@@ -215,4 +217,67 @@ pub async fn decisions(
         StatusCode::OK,
         DecisionsResponse { results },
     ))
+}
+
+/// Filters of the review queue.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReviewQuery {
+    /// Where the products came from: `api`, `scan` or `import`.
+    #[param(pattern = "^(api|scan|import)$")]
+    source: Option<String>,
+    /// A category, or its top level (`Snacks` finds `Snacks > Namkeen`).
+    category: Option<String>,
+    /// Only products the matcher finds candidates for (`true`), or finds none for (`false`).
+    #[serde(default, deserialize_with = "flag")]
+    has_candidates: Option<bool>,
+}
+
+/// `GET /v1/review?source=&category=&has_candidates=&cursor=&limit=` (admin).
+#[utoipa::path(
+    get, path = "/v1/review", operation_id = "review-queue", tag = "review",
+    summary = "The review queue: pending products with their evidence (admins)",
+    description = "Admins. Pending products, oldest first, each with: the record (its `quality_reasons`, `source`, `created_by`, and an import's kept `match_review`), the matcher's candidates now with their evidence, duplicate flags (`barcode_one_digit_off`; `near_identical_name`: same brand and size and a Jaro-Winkler name similarity of at least 0.92), and how many stores stock it with how many units. A filtered page may hold fewer items than `limit` and still have a `next_cursor`.",
+    security(("bearer" = [])),
+    params(ReviewQuery, PageParams),
+    responses(
+        (status = 200, description = "A page of the queue", body = Listing<ReviewItem>),
+        (status = 403, description = "`forbidden_role` (only admins review)"),
+    ),
+)]
+pub async fn queue(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    Paged(query, page): Paged<ReviewQuery>,
+) -> ApiResult {
+    let mut errors = FieldErrors::new();
+    let source = query.source.as_deref().and_then(|s| {
+        ProductSource::parse(s).or_else(|| {
+            errors.add(
+                "query.source",
+                "invalid_source",
+                format!("source must be api, scan or import; not '{s}'"),
+            );
+            None
+        })
+    });
+    let category = query
+        .category
+        .as_deref()
+        .and_then(|c| super::products::query_category(c, &mut errors));
+    errors.finish(|| ())?;
+    let listing = app
+        .catalog
+        .review_queue(
+            &who,
+            ReviewFilter {
+                source,
+                category,
+                has_candidates: query.has_candidates,
+            },
+            &page,
+        )
+        .await?;
+    Ok(response::json(StatusCode::OK, listing))
 }

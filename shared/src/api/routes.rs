@@ -96,6 +96,10 @@ pub static PRODUCTS_MERGE: Route = Route {
     function: "products-merge",
     endpoint: || routes!(products::merge),
 };
+pub static REVIEW_QUEUE: Route = Route {
+    function: "review-queue",
+    endpoint: || routes!(review::queue),
+};
 pub static REVIEW_DECISIONS: Route = Route {
     function: "review-decisions",
     endpoint: || routes!(review::decisions),
@@ -158,10 +162,10 @@ pub const WARM_UP_BUDGET: std::time::Duration = std::time::Duration::from_secs(5
 
 impl Route {
     /// Does at a function's init what the route's first request would otherwise wait for: the
-    /// match index (products-match; a failure, or more than [`WARM_UP_BUDGET`], is logged and
+    /// match index (products-match and review-queue; a failure, or more than [`WARM_UP_BUDGET`], is logged and
     /// the first request tries again) and the OpenAPI document.
     pub async fn warm_up(&'static self, app: &App) {
-        if std::ptr::eq(self, &PRODUCTS_MATCH) {
+        if std::ptr::eq(self, &PRODUCTS_MATCH) || std::ptr::eq(self, &REVIEW_QUEUE) {
             match tokio::time::timeout(WARM_UP_BUDGET, app.catalog.match_index()).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => {
@@ -192,6 +196,7 @@ pub static ALL: &[&Route] = &[
     &PRODUCTS_REJECT,
     &PRODUCTS_MERGE,
     &PRODUCTS_HISTORY,
+    &REVIEW_QUEUE,
     &REVIEW_DECISIONS,
     &INVENTORY_LIST,
     &INVENTORY_EXPORT,

@@ -12,6 +12,7 @@ mod jobs;
 pub mod matching;
 pub mod merge;
 mod products;
+pub mod review;
 mod scan;
 
 use std::sync::Arc;

@@ -1,0 +1,215 @@
+//! The review queue: pending products with what an admin needs to decide in one answer (the
+//! record and its quality reasons, where it came from, the matcher's candidates with their
+//! evidence, duplicate flags, and how much of it stores hold).
+
+use serde::Serialize;
+
+use super::matching::{MatchRequest, MatchedCandidate};
+use super::{Catalog, Listing, PageRequest, ServiceError, ServiceResult};
+use crate::auth::{Principal, Role};
+use crate::domain::inventory::SIZE_ATTRIBUTES;
+use crate::domain::{Product, ProductId, ProductSource, Quantity, VerificationStatus};
+use crate::matching::BarcodeState;
+use crate::ports::ProductFilter;
+
+/// Names at least this close (Jaro-Winkler over folded names, strsim) with the same brand and
+/// size flag a likely duplicate.
+pub const NEAR_IDENTICAL_NAME: f64 = 0.92;
+/// Stores counted per product (a product stocked by more says "at least").
+const STORES_COUNTED: usize = 100;
+
+/// Filters of the queue (all given must hold).
+#[derive(Debug, Clone, Default)]
+pub struct ReviewFilter {
+    pub source: Option<ProductSource>,
+    pub category: Option<String>,
+    /// Only products the matcher finds candidates for (`true`), or none (`false`).
+    pub has_candidates: Option<bool>,
+}
+
+/// Why another product may be this one.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DuplicateFlag {
+    pub product_id: ProductId,
+    pub name: String,
+    /// `barcode_one_digit_off`, `near_identical_name` (same brand and size).
+    pub reasons: Vec<&'static str>,
+    /// How close the names are (Jaro-Winkler, 0 to 1).
+    pub name_similarity: f64,
+}
+
+/// How much of the product stores hold.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StockedIn {
+    /// Stores with an item of it (at most 100 are counted).
+    pub stores: u64,
+    /// Their units together.
+    pub units: Quantity,
+}
+
+/// One pending product with its evidence.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ReviewItem {
+    /// The record, with `quality_reasons`, `source`, `created_by` and, for an import's
+    /// product, the candidates kept when it was created (`match_review`).
+    pub product: Product,
+    /// What the matcher finds for it in the catalog now (itself left out), best first.
+    pub candidates: Vec<MatchedCandidate>,
+    pub duplicates: Vec<DuplicateFlag>,
+    pub stocked: StockedIn,
+}
+
+/// Letters and digits, lower case, single spaces.
+fn folded(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+        .flat_map(char::to_lowercase)
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn size_of(p: &Product) -> Option<String> {
+    SIZE_ATTRIBUTES
+        .iter()
+        .find_map(|a| p.attributes.get(*a))
+        .map(|s| folded(s).replace(' ', ""))
+}
+
+/// The duplicate flags `candidate` raises for `p`.
+fn flags(p: &Product, c: &MatchedCandidate) -> Option<DuplicateFlag> {
+    let other = &c.product;
+    let similarity = strsim::jaro_winkler(&folded(&p.name), &folded(&other.name));
+    let mut reasons = Vec::new();
+    if c.evidence.barcode == BarcodeState::Near {
+        reasons.push("barcode_one_digit_off");
+    }
+    let same_brand = p.brand.as_deref().map(folded) == other.brand.as_deref().map(folded);
+    if same_brand && size_of(p) == size_of(other) && similarity >= NEAR_IDENTICAL_NAME {
+        reasons.push("near_identical_name");
+    }
+    (!reasons.is_empty()).then(|| DuplicateFlag {
+        product_id: other.product_id,
+        name: other.name.clone(),
+        reasons,
+        name_similarity: (similarity * 1000.0).round() / 1000.0,
+    })
+}
+
+impl Catalog {
+    /// Pending products, oldest first, with their evidence. Admins.
+    pub async fn review_queue(
+        &self,
+        who: &Principal,
+        filter: ReviewFilter,
+        page: &PageRequest,
+    ) -> ServiceResult<Listing<ReviewItem>> {
+        who.require_role(&[Role::Admin])?;
+        let scope = format!(
+            "review|source={}|category={}|has_candidates={:?}",
+            filter.source.map(|s| s.as_str()).unwrap_or(""),
+            filter.category.as_deref().unwrap_or(""),
+            filter.has_candidates
+        );
+        let query = self.open_page(&scope, page)?;
+        let found = self
+            .products
+            .list(
+                &ProductFilter {
+                    status: Some(VerificationStatus::Pending),
+                    category: filter.category.clone(),
+                    ..Default::default()
+                },
+                &query,
+            )
+            .await
+            .map_err(ServiceError::storage)?;
+        let mut items = Vec::with_capacity(found.items.len());
+        for product in found.items {
+            if filter.source.is_some_and(|s| s != product.source) {
+                continue;
+            }
+            let item = self.evidence(who, product).await?;
+            if filter
+                .has_candidates
+                .is_some_and(|want| want == item.candidates.is_empty())
+            {
+                continue;
+            }
+            items.push(item);
+        }
+        Ok(self.seal_page(
+            &scope,
+            crate::ports::Page {
+                items,
+                next: found.next,
+            },
+            |i| i,
+        ))
+    }
+
+    /// What an admin needs to decide on `product`.
+    async fn evidence(&self, who: &Principal, product: Product) -> ServiceResult<ReviewItem> {
+        let matched = match self
+            .match_product(
+                who,
+                MatchRequest {
+                    name: product.name.clone(),
+                    brand: product.brand.clone().unwrap_or_default(),
+                    quantity: size_of(&product).unwrap_or_default(),
+                    barcode: product
+                        .barcode
+                        .as_ref()
+                        .map(|b| b.to_string())
+                        .unwrap_or_default(),
+                    limit: 5,
+                },
+            )
+            .await
+        {
+            Ok(m) => m.candidates,
+            // No index published yet (a fresh deployment): the rest of the evidence stands.
+            Err(ServiceError::Unavailable(_)) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let candidates: Vec<MatchedCandidate> = matched
+            .into_iter()
+            .filter(|c| c.product.product_id != product.product_id)
+            .collect();
+        let duplicates = candidates
+            .iter()
+            .filter_map(|c| flags(&product, c))
+            .collect();
+        let stores = self
+            .inventory
+            .stores_stocking(&product.product_id, STORES_COUNTED)
+            .await
+            .map_err(ServiceError::storage)?;
+        let mut units = Quantity::ZERO;
+        let mut stocking = 0;
+        for store in &stores {
+            if let Some(item) = self
+                .inventory
+                .get(store, &product.product_id)
+                .await
+                .map_err(ServiceError::storage)?
+            {
+                stocking += 1;
+                units = Quantity::try_from_decimal(
+                    units.as_decimal() + item.details.quantity.as_decimal(),
+                )
+                .unwrap_or(units);
+            }
+        }
+        Ok(ReviewItem {
+            product,
+            candidates,
+            duplicates,
+            stocked: StockedIn {
+                stores: stocking,
+                units,
+            },
+        })
+    }
+}
