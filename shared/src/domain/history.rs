@@ -63,9 +63,10 @@ pub struct Actor {
 /// A field's value before and after a change (`null`: not set).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldChange {
-    #[schema(value_type = Object)]
+    /// Any JSON value (the field's type).
+    #[schema(value_type = Value)]
     pub before: serde_json::Value,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Value)]
     pub after: serde_json::Value,
 }
 
