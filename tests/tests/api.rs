@@ -1242,6 +1242,72 @@ async fn a_merge_moves_stock_across_stores_and_finishes_when_asked_again(api: &T
     assert_eq!(r.body["items"][0]["action"], "merged");
 }
 
+async fn a_store_whose_stock_would_overflow_does_not_hold_a_merge_back(api: &TestApi) {
+    let admin = api.admin();
+    let tag = &uuid::Uuid::new_v4().simple().to_string()[..6];
+    let (full, fine) = (format!("o{tag}a"), format!("o{tag}b"));
+    let owner = api.token(Role::StoreOwner, &[&full, &fine]);
+    let dup = api.create_product("Loose Sugar", None).await;
+    let keep = api.create_product("Sugar (loose)", None).await;
+    for (st, pid, q) in [
+        (&full, &dup, "6000000"),
+        (&full, &keep, "6000000"),
+        (&fine, &dup, "3"),
+    ] {
+        let r = api
+            .put(
+                &format!("/v1/stores/{st}/inventory/{pid}"),
+                &owner,
+                json!({"quantity": q}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+    }
+    let r = api
+        .post(
+            &format!("/v1/products/{dup}/merge"),
+            &admin,
+            json!({"into": keep}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["complete"].as_bool()),
+        (202, Some(false)),
+        "{r:?}"
+    );
+    assert_eq!(r.body["overflowed"], json!([full]));
+    assert_eq!(r.body["stores_moved"], 1);
+    let moved = api
+        .get(&format!("/v1/stores/{fine}/inventory/{keep}"), &owner)
+        .await;
+    assert_eq!(moved.body["quantity"], "3");
+    // The owner sells some; asked again, the merge finishes.
+    let r = api
+        .post(
+            &format!("/v1/stores/{full}/inventory/{keep}/adjustments"),
+            &owner,
+            json!({"delta": "-5000000", "reason": "sale"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = api
+        .post(
+            &format!("/v1/products/{dup}/merge"),
+            &admin,
+            json!({"into": keep}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["complete"].as_bool()),
+        (200, Some(true)),
+        "{r:?}"
+    );
+    let r = api
+        .get(&format!("/v1/stores/{full}/inventory/{keep}"), &owner)
+        .await;
+    assert_eq!(r.body["quantity"], "7000000");
+}
+
 async fn review_decisions_in_one_request_are_answered_each(api: &TestApi) {
     let admin = api.admin();
     let owner = api.token(Role::StoreOwner, &["s1"]);
@@ -1673,6 +1739,7 @@ api_cases!(
     admins_approve_and_reject_with_history,
     a_merge_moves_stock_across_stores_and_finishes_when_asked_again,
     review_decisions_in_one_request_are_answered_each,
+    a_store_whose_stock_would_overflow_does_not_hold_a_merge_back,
     the_review_queue_shows_the_evidence,
     scan_modes_receive_sell_and_count,
     twenty_concurrent_sell_scans_of_ten,

@@ -235,10 +235,10 @@ fn product_row(p: &Product) -> StorageResult<ProductRow> {
     })
 }
 
-/// Records a history entry (a repeat of the same entry, as a rerun writes, replaces it).
+/// Records a history entry (never over another: the product's version check makes each new).
 fn save_history(tx: &Connection, h: &HistoryEntry) -> StorageResult<()> {
     tx.execute(
-        "INSERT OR REPLACE INTO product_history (product_id, version, doc) VALUES (?1, ?2, ?3)",
+        "INSERT INTO product_history (product_id, version, doc) VALUES (?1, ?2, ?3)",
         params![
             h.product_id.to_string(),
             h.version as i64,

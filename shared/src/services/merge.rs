@@ -34,6 +34,18 @@ pub struct MergeReport {
     pub stores_moved: u64,
     /// Every store's item has moved; `false`: ask again to finish (nothing moves twice).
     pub complete: bool,
+    /// Stores whose stock of both products together would pass 10,000,000: their items stay
+    /// until an owner lowers one count, then the merge is asked for again.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overflowed: Vec<crate::domain::StoreId>,
+}
+
+/// What a pass over the stores did.
+struct Moves {
+    moved: u64,
+    /// No store is left to move (but those that overflowed).
+    done: bool,
+    overflowed: Vec<crate::domain::StoreId>,
 }
 
 impl Catalog {
@@ -66,7 +78,11 @@ impl Catalog {
             }
             Err(e) => return Err(e),
         };
-        if target.verification_status == VerificationStatus::Merged {
+        let resuming = source.verification_status == VerificationStatus::Merged
+            && source.merged_into == Some(*into);
+        // A merge already under way goes on whatever became of its target since (its stock
+        // must not stay where no scan reaches it).
+        if !resuming && target.verification_status == VerificationStatus::Merged {
             let further = target
                 .merged_into
                 .map(|t| t.to_string())
@@ -78,9 +94,9 @@ impl Catalog {
                 ),
             });
         }
-        let (source, target) = match (source.verification_status, source.merged_into) {
-            (VerificationStatus::Merged, Some(t)) if t == *into => (source, target),
-            (VerificationStatus::Merged, _) => {
+        let (source, target) = match source.verification_status {
+            _ if resuming => (source, target),
+            VerificationStatus::Merged => {
                 return Err(ServiceError::Conflict {
                     code: "product_merged",
                     detail: format!("product {id} was merged into another product already"),
@@ -88,19 +104,13 @@ impl Catalog {
             }
             _ => self.mark_merged(who, source, target).await?,
         };
-        let stores_moved = self.move_stores(who, &source, &target, until).await?;
-        let complete = self
-            .inventory
-            .stores_stocking(id, 1)
-            .await
-            .map_err(ServiceError::storage)?
-            .is_empty()
-            || stores_moved.1;
+        let moves = self.move_stores(who, &source, &target, until).await?;
         Ok(MergeReport {
             product: source,
             into: target,
-            stores_moved: stores_moved.0,
-            complete,
+            stores_moved: moves.moved,
+            complete: moves.done && moves.overflowed.is_empty(),
+            overflowed: moves.overflowed,
         })
     }
 
@@ -167,15 +177,18 @@ impl Catalog {
     }
 
     /// Moves each store's item of `source` onto `target` until none is left or `until`.
-    /// Returns the stores moved and whether a round found nothing left to move.
     async fn move_stores(
         &self,
         who: &Principal,
         source: &Product,
         target: &Product,
         until: Instant,
-    ) -> ServiceResult<(u64, bool)> {
-        let mut moved = 0;
+    ) -> ServiceResult<Moves> {
+        let mut out = Moves {
+            moved: 0,
+            done: false,
+            overflowed: Vec::new(),
+        };
         let merge = ItemMerge {
             from: source.product_id,
             into: target.product_id,
@@ -190,13 +203,14 @@ impl Catalog {
                 .stores_stocking(&source.product_id, STORES_PER_ROUND)
                 .await
                 .map_err(ServiceError::storage)?;
-            if stores.is_empty() {
-                return Ok((moved, true));
-            }
+            let full_round = stores.len() == STORES_PER_ROUND;
             let mut this_round = 0;
             for store in stores {
+                if out.overflowed.contains(&store) {
+                    continue;
+                }
                 if Instant::now() >= until {
-                    return Ok((moved, false));
+                    return Ok(out);
                 }
                 let merge = ItemMerge {
                     at: Timestamp::now(),
@@ -205,21 +219,17 @@ impl Catalog {
                 match self.inventory.merge_item(&store, &merge).await {
                     Ok(Some(_)) => this_round += 1,
                     Ok(None) => {}
-                    Err(StorageError::QuantityOverflow) => {
-                        return Err(ServiceError::Conflict {
-                            code: "quantity_overflow",
-                            detail: format!(
-                                "store {store}'s stock of both products together would pass 10000000"
-                            ),
-                        });
-                    }
+                    // One store's overflow does not hold the others back.
+                    Err(StorageError::QuantityOverflow) => out.overflowed.push(store),
                     Err(e) => return Err(ServiceError::storage(e)),
                 }
             }
-            moved += this_round;
-            // Every store listed had moved already (an index a moment behind): done.
+            out.moved += this_round;
             if this_round == 0 {
-                return Ok((moved, true));
+                // Nothing moved: every store listed had moved already (an index a moment
+                // behind) or overflowed. A full round may hide more behind it: ask again.
+                out.done = !full_round;
+                return Ok(out);
             }
         }
     }

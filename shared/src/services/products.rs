@@ -206,6 +206,24 @@ impl Catalog {
         decision: Decision,
     ) -> ServiceResult<Product> {
         who.require_role(&[Role::Admin])?;
+        // Another admin's edit between the read and the write: read again and decide again
+        // (the caller sent no version, so a version mismatch is not theirs to handle).
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.decide_once(who, id, decision.clone()).await {
+                Err(ServiceError::VersionMismatch { .. }) if tries < 3 => continue,
+                other => return other,
+            }
+        }
+    }
+
+    async fn decide_once(
+        &self,
+        who: &Principal,
+        id: &ProductId,
+        decision: Decision,
+    ) -> ServiceResult<Product> {
         let current = self.get_product(who, id).await?;
         let (status, action, reason) = match decision {
             Decision::Approve => (VerificationStatus::Approved, ProductAction::Approved, None),

@@ -85,10 +85,13 @@ fn history_item(h: &HistoryEntry) -> StorageResult<Item> {
     Ok(item)
 }
 
+/// A history entry in a product's transaction: its version is new (the product's version
+/// condition makes it so), and an entry is never overwritten.
 fn history_put(table: &str, h: &HistoryEntry) -> StorageResult<TransactWriteItem> {
     let put = Put::builder()
         .table_name(table)
         .set_item(Some(history_item(h)?))
+        .condition_expression("attribute_not_exists(pk)")
         .build()
         .map_err(build_err)?;
     Ok(TransactWriteItem::builder().put(put).build())
