@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::app::App;
 use crate::domain::{FieldErrors, ProductId, ProductSource, clean_text};
 use crate::http::extract::{Caller, Deadline, JsonBody, PageParams, Paged, flag};
-use crate::http::{ApiError, ApiResult, response};
+use crate::http::{ApiError, ApiResult, batch, response};
 use crate::services::review::{ReviewFilter, ReviewItem};
 use crate::services::{Decision, Listing};
 
@@ -145,28 +145,7 @@ pub async fn decisions(
 ) -> ApiResult {
     who.require_role(&[crate::auth::Role::Admin])
         .map_err(crate::services::ServiceError::from)?;
-    let decisions = match body.decisions {
-        Some(d) if !d.is_empty() && d.len() <= MAX_DECISIONS => d,
-        Some(d) if d.len() > MAX_DECISIONS => {
-            return Err(FieldErrors::single(
-                "decisions",
-                "too_many",
-                format!(
-                    "at most {MAX_DECISIONS} decisions; this request has {}",
-                    d.len()
-                ),
-            )
-            .into());
-        }
-        Some(_) => {
-            return Err(FieldErrors::single("decisions", "empty", "decisions is empty").into());
-        }
-        None => {
-            return Err(
-                FieldErrors::single("decisions", "required", "decisions is required").into(),
-            );
-        }
-    };
+    let decisions = batch::entries(body.decisions, "decisions", MAX_DECISIONS)?;
     let until = deadline
         .checked_sub(std::time::Duration::from_secs(1))
         .unwrap_or(deadline);
@@ -200,15 +179,12 @@ pub async fn decisions(
                 problem: None,
             },
             Err(error) => {
-                let problem = error.to_problem();
-                if problem.status >= 500 {
-                    tracing::error!(error = %error, "a review decision failed");
-                }
+                let (status, problem) = batch::entry_problem(error, "a review decision");
                 DecisionResult {
                     product_id,
-                    status: problem.status,
+                    status,
                     outcome: None,
-                    problem: serde_json::to_value(&problem).ok(),
+                    problem,
                 }
             }
         });

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use crate::app::App;
 use crate::domain::{DecimalText, FieldErrors, Gtin, IdempotencyKey, Quantity, StoreId, Timestamp};
 use crate::http::extract::{Caller, Deadline, JsonBody};
-use crate::http::{ApiError, ApiResult, response};
+use crate::http::{ApiResult, batch, response};
 use crate::services::{MAX_SCAN_BATCH, ScanMode, ScanOutcome, ScanRequest};
 
 /// One scan.
@@ -205,22 +205,7 @@ pub async fn batch(
     Deadline(deadline): Deadline,
     JsonBody(body): JsonBody<ScanBatchBody, MAX_SCAN_BATCH_BODY_BYTES>,
 ) -> ApiResult {
-    let scans = match body.scans {
-        Some(s) if !s.is_empty() && s.len() <= MAX_SCAN_BATCH => s,
-        Some(s) if s.len() > MAX_SCAN_BATCH => {
-            return Err(FieldErrors::single(
-                "scans",
-                "too_many",
-                format!(
-                    "a batch holds at most {MAX_SCAN_BATCH} scans; this one has {}",
-                    s.len()
-                ),
-            )
-            .into());
-        }
-        Some(_) => return Err(FieldErrors::single("scans", "empty", "scans is empty").into()),
-        None => return Err(FieldErrors::single("scans", "required", "scans is required").into()),
-    };
+    let scans = batch::entries(body.scans, "scans", MAX_SCAN_BATCH)?;
     let ids: Vec<Option<String>> = scans
         .iter()
         .map(|s| {
@@ -251,16 +236,12 @@ pub async fn batch(
                 problem: None,
             },
             Err(e) => {
-                let error = ApiError::from(e);
-                let problem = error.to_problem();
-                if problem.status >= 500 {
-                    tracing::error!(error = %error, cause = ?std::error::Error::source(&error), "a scan of a batch failed");
-                }
+                let (status, problem) = batch::entry_problem(e.into(), "a scan");
                 ScanResult {
                     scan_id,
-                    status: problem.status,
+                    status,
                     outcome: None,
-                    problem: serde_json::to_value(&problem).ok(),
+                    problem,
                 }
             }
         })

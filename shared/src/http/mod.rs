@@ -6,6 +6,7 @@
 //! that [`crate::api::routes`] builds, in each Lambda function (run by `lambda_http::run`) and
 //! in `catalog serve` (run by tokio) alike.
 
+pub mod batch;
 pub mod extract;
 pub mod layers;
 pub mod openapi;

@@ -340,28 +340,21 @@ impl Catalog {
         })
     }
 
-    /// A job with its progress and report link.
+    /// A link to download the uploads bucket's `key` (a report, an export), for an hour.
+    async fn download_url(&self, k: Option<&str>) -> ServiceResult<Option<String>> {
+        let Some(k) = k else { return Ok(None) };
+        let presigned = self
+            .uploads
+            .presign_get(&key(k.to_string())?, REPORT_URL_TTL)
+            .await
+            .map_err(ServiceError::storage)?;
+        Ok(Some(presigned.url))
+    }
+
+    /// A job with its progress and its report and export links.
     pub async fn job_view(&self, job: CsvJob) -> ServiceResult<JobView> {
-        let report_url = match &job.report_key {
-            Some(k) => Some(
-                self.uploads
-                    .presign_get(&key(k.clone())?, REPORT_URL_TTL)
-                    .await
-                    .map_err(ServiceError::storage)?
-                    .url,
-            ),
-            None => None,
-        };
-        let download_url = match &job.export_key {
-            Some(k) => Some(
-                self.uploads
-                    .presign_get(&key(k.clone())?, REPORT_URL_TTL)
-                    .await
-                    .map_err(ServiceError::storage)?
-                    .url,
-            ),
-            None => None,
-        };
+        let report_url = self.download_url(job.report_key.as_deref()).await?;
+        let download_url = self.download_url(job.export_key.as_deref()).await?;
         Ok(JobView {
             progress: job.progress(),
             job,

@@ -101,6 +101,11 @@ fn movement_put(table: &str, m: &Movement) -> StorageResult<Put> {
         .map_err(build_err)
 }
 
+/// A Put as one action of a transaction.
+fn put_action(put: Put) -> TransactWriteItem {
+    TransactWriteItem::builder().put(put).build()
+}
+
 /// What the write of a planned change found.
 enum Written {
     Done,
@@ -206,21 +211,10 @@ impl DynamoStore {
         let table = &self.tables.inventory;
         let expect = read.map_or(Expect::Absent, |c| Expect::Version(c.version));
         let has_marker = marker.is_some();
-        let mut items: Vec<TransactWriteItem> = marker
-            .into_iter()
-            .map(|m| TransactWriteItem::builder().put(m).build())
-            .collect();
-        items.push(
-            TransactWriteItem::builder()
-                .put(item_put(table, &plan.item, expect)?)
-                .build(),
-        );
+        let mut items: Vec<TransactWriteItem> = marker.into_iter().map(put_action).collect();
+        items.push(put_action(item_put(table, &plan.item, expect)?));
         if let Some(m) = &plan.movement {
-            items.push(
-                TransactWriteItem::builder()
-                    .put(movement_put(table, m)?)
-                    .build(),
-            );
+            items.push(put_action(movement_put(table, m)?));
         }
         match self.transact(items).await {
             Ok(_) => Ok(Written::Done),
@@ -317,17 +311,9 @@ impl DynamoStore {
             let mut first = Vec::with_capacity(pending.len());
             for w in &pending {
                 first.push(items.len());
-                items.push(
-                    TransactWriteItem::builder()
-                        .put(item_put(table, &w.item, w.expect)?)
-                        .build(),
-                );
+                items.push(put_action(item_put(table, &w.item, w.expect)?));
                 if let Some(m) = &w.movement {
-                    items.push(
-                        TransactWriteItem::builder()
-                            .put(movement_put(table, m)?)
-                            .build(),
-                    );
+                    items.push(put_action(movement_put(table, m)?));
                 }
             }
             requests += 1;
@@ -592,9 +578,7 @@ impl InventoryStore for DynamoStore {
                 .map_err(build_err)?;
             let items = vec![
                 TransactWriteItem::builder().delete(delete).build(),
-                TransactWriteItem::builder()
-                    .put(movement_put(table, &movement)?)
-                    .build(),
+                put_action(movement_put(table, &movement)?),
             ];
             match self.transact(items).await {
                 Ok(_) => return Ok(movement),
@@ -719,19 +703,11 @@ impl InventoryStore for DynamoStore {
                 .map_or(Expect::Absent, |t| Expect::Version(t.version));
             let mut items = vec![
                 TransactWriteItem::builder().delete(delete).build(),
-                TransactWriteItem::builder()
-                    .put(movement_put(table, &gone)?)
-                    .build(),
-                TransactWriteItem::builder()
-                    .put(item_put(table, &plan.item, expect)?)
-                    .build(),
+                put_action(movement_put(table, &gone)?),
+                put_action(item_put(table, &plan.item, expect)?),
             ];
             if let Some(m) = &plan.movement {
-                items.push(
-                    TransactWriteItem::builder()
-                        .put(movement_put(table, m)?)
-                        .build(),
-                );
+                items.push(put_action(movement_put(table, m)?));
             }
             match self.transact(items).await {
                 Ok(_) => {
