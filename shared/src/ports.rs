@@ -37,6 +37,13 @@ pub enum StorageError {
     QuantityOverflow,
     #[error("this operation key was already used for a different request")]
     OperationKeyReused,
+    /// Stock cannot be created on a product merged into another, nor a product merged into
+    /// one (`into`: the product it became, when the store knows).
+    #[error("product {product} was merged into another product")]
+    ProductMerged {
+        product: ProductId,
+        into: Option<ProductId>,
+    },
     #[error("the continuation token is not one this store issued")]
     BadContinuation,
     /// Throttling, timeouts, a server that is down: worth retrying.
@@ -115,6 +122,17 @@ pub trait ProductStore: Send + Sync {
         previous: &Product,
         next: &Product,
         history: &HistoryEntry,
+    ) -> StorageResult<()>;
+
+    /// [`ProductStore::update`] of a product being merged into `into`, on the further
+    /// condition that `into` is not merged itself (`ProductMerged` naming it): of two opposite
+    /// merges racing (A into B, B into A) only one lands.
+    async fn update_merging(
+        &self,
+        previous: &Product,
+        next: &Product,
+        history: &HistoryEntry,
+        into: &ProductId,
     ) -> StorageResult<()>;
 
     /// A product's history, newest first.
@@ -253,6 +271,10 @@ pub struct InventoryOrder {
     pub descending: bool,
 }
 
+/// Every write that creates an item (a put, an adjustment or scan that creates, a bulk write,
+/// a merge onto a store without an item of the target) checks in the same atomic write that
+/// the product is not merged (`ProductMerged`): stock never lands on a product a merge has
+/// already swept.
 #[async_trait]
 pub trait InventoryStore: Send + Sync {
     async fn get(
@@ -318,7 +340,8 @@ pub trait InventoryStore: Send + Sync {
     /// `merge` movement; the `into` item is created from the `from` item's fields when the
     /// store has none, else keeps its own fields and takes the `from` item's only where it has
     /// none). `Ok(None)` when the store has no `from` item (moved already: a rerun moves
-    /// nothing twice). Errors: `QuantityOverflow`.
+    /// nothing twice). Errors: `QuantityOverflow`; `ProductMerged` when the store has no
+    /// `into` item and `into` was merged itself.
     async fn merge_item(
         &self,
         store: &StoreId,
@@ -344,7 +367,8 @@ pub trait InventoryStore: Send + Sync {
     /// Writes each item exactly as given (its version included) with its movement, atomically
     /// per item, where the item is still as `expect` says: the bulk import's write, whose rows
     /// set the stock an owner states. An item found changed is not written and is listed in
-    /// `conflicts` (the caller reads it again and recomputes).
+    /// `conflicts` (the caller reads it again and recomputes); so is one that would create an
+    /// item of a merged product.
     async fn put_many(&self, writes: &[StockWrite]) -> StorageResult<BulkWrite>;
 
     /// The products `store` has items for, or `None` when it has more than `limit` (a bulk

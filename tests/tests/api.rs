@@ -1100,6 +1100,15 @@ async fn admins_approve_and_reject_with_history(api: &TestApi) {
             &[("if-match", &etag)],
         )
         .await;
+    // Merging moves stock: never a patch.
+    assert_eq!(
+        (r.status, r.body["errors"][0]["code"].as_str()),
+        (422, Some("use_merge")),
+        "{r:?}"
+    );
+    let r = api
+        .post(&format!("{path}/merge"), &admin, json!({"into": target}))
+        .await;
     assert_eq!(r.status, 200, "{r:?}");
     let r = api
         .post(&format!("{path}/approve"), &admin, json!({}))

@@ -13,7 +13,7 @@ use catalog_core::domain::{
 };
 use catalog_core::ports::{
     Continuation, Expect, InventoryFilter, InventoryOrder, InventorySort, PageQuery, ProductFilter,
-    PutOutcome, SetItem, StockWrite, StorageError,
+    PutOutcome, SetItem, StockWrite, StorageError, StorageResult,
 };
 use catalog_tests::{Stores, content, random_gtin};
 
@@ -1088,6 +1088,145 @@ async fn merging_moves_each_stores_item_once(s: &Stores) {
     );
 }
 
+/// `p` marked merged into `into` through `update_merging` (the merge route's write).
+async fn mark_merged(s: &Stores, p: &Product, into: &ProductId) -> StorageResult<Product> {
+    let mut next = p.clone();
+    next.verification_status = VerificationStatus::Merged;
+    next.merged_into = Some(*into);
+    next.version += 1;
+    s.products
+        .update_merging(p, &next, &catalog_tests::changed_by_test(p, &next), into)
+        .await
+        .map(|()| next)
+}
+
+async fn stock_never_lands_on_a_merged_product(s: &Stores) {
+    use catalog_core::ports::ItemMerge;
+    let (a, b, other) = (
+        product("Merged Away", None),
+        product("Kept", None),
+        product("Elsewhere", None),
+    );
+    for p in [&a, &b, &other] {
+        s.products
+            .insert(p, &catalog_tests::created_by_test(p))
+            .await
+            .unwrap();
+    }
+    let tag = ProductId::new().to_string()[..8].to_string();
+    let (st, st2) = (store(&format!("mg-{tag}-1")), store(&format!("mg-{tag}-2")));
+    // An item that existed before the merge can still change (the merge moves it).
+    s.inventory
+        .put(
+            &st,
+            &a.product_id,
+            &set(&details("3"), Expect::Absent, Timestamp::now()),
+        )
+        .await
+        .unwrap();
+    mark_merged(s, &a, &b.product_id).await.unwrap();
+    s.inventory
+        .adjust(&adjustment(&st, &a.product_id, "1"))
+        .await
+        .unwrap();
+    let is_merged = |r: &StorageError| {
+        matches!(r, StorageError::ProductMerged { product, into }
+            if *product == a.product_id && *into == Some(b.product_id))
+    };
+    // No write creates a new item of it: a put, an adjustment that creates, a bulk write.
+    let err = s
+        .inventory
+        .put(
+            &st2,
+            &a.product_id,
+            &set(&details("1"), Expect::Absent, Timestamp::now()),
+        )
+        .await
+        .unwrap_err();
+    assert!(is_merged(&err), "{err:?}");
+    let mut create = adjustment(&st2, &a.product_id, "2");
+    create.create_if_missing = true;
+    let err = s.inventory.adjust(&create).await.unwrap_err();
+    assert!(is_merged(&err), "{err:?}");
+    let now = Timestamp::now();
+    let fresh = |p: &ProductId| InventoryItem::new(st2.clone(), *p, details("5"), 1, now, now);
+    let done = s
+        .inventory
+        .put_many(&[
+            import_write(&fresh(&a.product_id), None),
+            import_write(&fresh(&b.product_id), None),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        (done.written, done.conflicts.clone()),
+        (1, vec![a.product_id])
+    );
+    assert!(
+        s.inventory
+            .get(&st2, &a.product_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Nor does a merge onto it in a store without an item of it.
+    s.inventory
+        .put(
+            &st,
+            &other.product_id,
+            &set(&details("2"), Expect::Absent, Timestamp::now()),
+        )
+        .await
+        .unwrap();
+    let onto_merged = ItemMerge {
+        from: other.product_id,
+        into: a.product_id,
+        into_summary: None,
+        origin: MovementOrigin::new(MovementKind::Merge, "admin"),
+        at: Timestamp::now(),
+    };
+    // (The store has an item of `a`: that one still takes it, and its merge moves it on.)
+    s.inventory
+        .merge_item(&st, &onto_merged)
+        .await
+        .unwrap()
+        .unwrap();
+    s.inventory
+        .put(
+            &st2,
+            &other.product_id,
+            &set(&details("2"), Expect::Absent, Timestamp::now()),
+        )
+        .await
+        .unwrap();
+    let err = s
+        .inventory
+        .merge_item(&st2, &onto_merged)
+        .await
+        .unwrap_err();
+    assert!(is_merged(&err), "{err:?}");
+    assert_eq!(
+        s.inventory
+            .get(&st2, &other.product_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .details
+            .quantity,
+        qty("2")
+    );
+    // Of two opposite merges, only the first lands.
+    let b_now = s.products.get(&b.product_id).await.unwrap().unwrap();
+    let err = mark_merged(s, &b_now, &a.product_id).await.unwrap_err();
+    assert!(
+        matches!(err, StorageError::ProductMerged { product, .. } if product == a.product_id),
+        "{err:?}"
+    );
+    let b_after = s.products.get(&b.product_id).await.unwrap().unwrap();
+    assert_eq!(b_after.verification_status, VerificationStatus::Pending);
+    assert_eq!(b_after.version, b_now.version);
+}
+
 async fn products_are_read_many_at_once(s: &Stores) {
     let a = product("Tata Salt 1 kg", Some(random_gtin()));
     let b = product("Amul Butter 100 g", None);
@@ -1803,6 +1942,7 @@ contract!(
     products_are_read_many_at_once,
     every_product_change_has_its_history_entry,
     merging_moves_each_stores_item_once,
+    stock_never_lands_on_a_merged_product,
     twenty_concurrent_sales_of_ten,
     alerts_wait_in_the_outbox_until_announced,
     jobs_are_versioned_and_listed_newest_first,

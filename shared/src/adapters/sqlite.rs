@@ -18,7 +18,8 @@ use super::records::{
 use super::stock::{self, Planned};
 use crate::domain::{
     Adjustment, CsvJob, Gtin, HistoryEntry, InventoryItem, JobId, LedgerPosition, Movement,
-    MovementOrigin, Product, ProductId, StoreId, Timestamp, inventory::OPERATION_TTL,
+    MovementOrigin, Product, ProductId, StoreId, Timestamp, VerificationStatus,
+    inventory::OPERATION_TTL,
 };
 use crate::ports::{
     AdjustOutcome, BulkWrite, Continuation, Expect, InventoryFilter, InventoryOrder, InventorySort,
@@ -253,6 +254,59 @@ fn product_from_doc(doc: &str) -> StorageResult<Product> {
     from_doc::<ProductRecord>("product", doc)?.try_into()
 }
 
+impl SqliteStore {
+    /// A product's conditional replacement with its history entry, and, with `unmerged`, the
+    /// check that that product is not merged, in one transaction.
+    async fn update_with(
+        &self,
+        previous: &Product,
+        next: &Product,
+        history: &HistoryEntry,
+        unmerged: Option<ProductId>,
+    ) -> StorageResult<()> {
+        let (prev_version, n, h) = (previous.version, next.clone(), history.clone());
+        self.write(move |tx| {
+            if let Some(into) = &unmerged {
+                require_unmerged(tx, into)?;
+            }
+            let id = n.product_id.to_string();
+            let current: Option<i64> = tx
+                .query_row("SELECT version FROM products WHERE product_id = ?1", params![id], |r| r.get(0))
+                .optional()
+                .map_err(db_err)?;
+            match current {
+                None => return Err(StorageError::NotFound),
+                Some(v) if v as u64 != prev_version => return Err(StorageError::VersionConflict { current: Some(v as u64) }),
+                Some(_) => {}
+            }
+            if let Some(b) = &n.barcode
+                && let Some(holder) = barcode_holder(tx, b.as_str())?
+                    && holder != id {
+                        return Err(taken(b, &holder)?);
+                    }
+            let row = product_row(&n)?;
+            tx.execute(
+                "UPDATE products SET barcode = ?2, status = ?3, status_sort = ?4, category_sort = ?5, search_text = ?6,
+                 version = ?7, doc = ?8 WHERE product_id = ?1",
+                params![
+                    id,
+                    row.barcode,
+                    row.status,
+                    row.status_sort,
+                    row.category_sort,
+                    row.search_text,
+                    n.version as i64,
+                    row.doc
+                ],
+            )
+            .map_err(db_err)?;
+            save_history(tx, &h)?;
+            Ok(())
+        })
+        .await
+    }
+}
+
 #[async_trait]
 impl ProductStore for SqliteStore {
     async fn insert(&self, product: &Product, history: &HistoryEntry) -> StorageResult<()> {
@@ -378,43 +432,17 @@ impl ProductStore for SqliteStore {
         next: &Product,
         history: &HistoryEntry,
     ) -> StorageResult<()> {
-        let (prev_version, n, h) = (previous.version, next.clone(), history.clone());
-        self.write(move |tx| {
-            let id = n.product_id.to_string();
-            let current: Option<i64> = tx
-                .query_row("SELECT version FROM products WHERE product_id = ?1", params![id], |r| r.get(0))
-                .optional()
-                .map_err(db_err)?;
-            match current {
-                None => return Err(StorageError::NotFound),
-                Some(v) if v as u64 != prev_version => return Err(StorageError::VersionConflict { current: Some(v as u64) }),
-                Some(_) => {}
-            }
-            if let Some(b) = &n.barcode
-                && let Some(holder) = barcode_holder(tx, b.as_str())?
-                    && holder != id {
-                        return Err(taken(b, &holder)?);
-                    }
-            let row = product_row(&n)?;
-            tx.execute(
-                "UPDATE products SET barcode = ?2, status = ?3, status_sort = ?4, category_sort = ?5, search_text = ?6,
-                 version = ?7, doc = ?8 WHERE product_id = ?1",
-                params![
-                    id,
-                    row.barcode,
-                    row.status,
-                    row.status_sort,
-                    row.category_sort,
-                    row.search_text,
-                    n.version as i64,
-                    row.doc
-                ],
-            )
-            .map_err(db_err)?;
-            save_history(tx, &h)?;
-            Ok(())
-        })
-        .await
+        self.update_with(previous, next, history, None).await
+    }
+
+    async fn update_merging(
+        &self,
+        previous: &Product,
+        next: &Product,
+        history: &HistoryEntry,
+        into: &ProductId,
+    ) -> StorageResult<()> {
+        self.update_with(previous, next, history, Some(*into)).await
     }
 
     async fn list(&self, filter: &ProductFilter, page: &PageQuery) -> StorageResult<Page<Product>> {
@@ -595,7 +623,33 @@ fn new_life(
 }
 
 /// Stores a planned write: the item and its movement, in the caller's transaction.
+/// `ProductMerged` when `product` was merged into another: no item is created on such a
+/// product (the services check it exists).
+fn require_unmerged(tx: &Connection, product: &ProductId) -> StorageResult<()> {
+    let row: Option<(String, Option<String>)> = tx
+        .query_row(
+            "SELECT status, json_extract(doc, '$.merged_into') FROM products WHERE product_id = ?1",
+            params![product.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(db_err)?;
+    match row {
+        Some((status, into)) if status == VerificationStatus::Merged.as_str() => {
+            Err(StorageError::ProductMerged {
+                product: *product,
+                into: into.and_then(|i| ProductId::parse(&i).ok()),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Saves a planned write (a new item only on a product that is not merged).
 fn save_planned(tx: &Connection, p: &Planned) -> StorageResult<()> {
+    if p.created {
+        require_unmerged(tx, &p.item.product_id)?;
+    }
     save_inventory(tx, &p.item)?;
     if let Some(m) = &p.movement {
         save_movement(tx, m)?;
@@ -664,7 +718,12 @@ impl InventoryStore for SqliteStore {
                     (Expect::Version(v), Some(c)) => c.version == v,
                     _ => false,
                 };
-                if !holds {
+                let merged = current.is_none()
+                    && matches!(
+                        require_unmerged(tx, &w.item.product_id),
+                        Err(StorageError::ProductMerged { .. })
+                    );
+                if !holds || merged {
                     done.conflicts.push(w.item.product_id);
                     continue;
                 }

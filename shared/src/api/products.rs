@@ -212,7 +212,7 @@ pub async fn list(
 #[utoipa::path(
     patch, path = "/v1/products/{product_id}", operation_id = "products-update", tag = "products",
     summary = "Edit or review a product (admins)",
-    description = "Admins. A JSON merge patch (RFC 7396): absent fields stay, `null` clears. Applied only to the version `If-Match` names.",
+    description = "Admins. A JSON merge patch (RFC 7396): absent fields stay, `null` clears. Applied only to the version `If-Match` names. Merging is not a patch (it moves every store's stock): `verification_status: merged` or a `merged_into` is `422 use_merge`; use `POST /v1/products/{product_id}/merge`.",
     security(("bearer" = [])),
     params(
         Id<ProductId>,
@@ -228,6 +228,7 @@ pub async fn list(
         (status = 404, description = "`product_not_found`"),
         (status = 409, description = "`barcode_taken` (with `existing_product_id`)"),
         (status = 412, description = "`version_mismatch` (with `current_version`)"),
+        (status = 422, description = "`validation_failed` (`errors` lists the invalid fields; `use_merge`: merge with its own route)"),
         (status = 428, description = "`precondition_required`: send If-Match"),
     )
 )]

@@ -876,13 +876,15 @@ impl Catalog {
             stats.products_read += missing.len() as u64;
             summaries.extend(self.read_summaries(&missing).await?);
             // A row naming a product by id that the catalog does not have is refused.
-            // So is one naming a product merged into another (stock the product it became).
+            // So is a new item of a product merged into another (named by id, or merged
+            // since the row was matched: stock the product it became).
             pending.retain(|(id, p)| {
-                if !p.by_id || current.contains_key(id) {
+                if current.contains_key(id) {
                     return true;
                 }
                 let (code, message) = match summaries.get(id) {
                     Some(s) if s.verification_status != VerificationStatus::Merged => return true,
+                    None if !p.by_id => return true,
                     Some(_) => (
                         "product_merged",
                         format!("catalog product {id} was merged into another; stock that one"),
@@ -942,6 +944,8 @@ impl Catalog {
             }
             let lost: std::collections::HashSet<ProductId> = done.conflicts.into_iter().collect();
             pending.retain(|(id, _)| lost.contains(id));
+            // A write may have lost to a merge of its product: read those products again.
+            summaries.retain(|id, _| !lost.contains(id));
             to_read = pending.iter().map(|(id, _)| *id).collect();
         }
         Ok((

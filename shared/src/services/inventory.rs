@@ -322,13 +322,7 @@ impl Catalog {
     ) -> ServiceResult<crate::domain::Product> {
         let p = self.get_product(who, product).await?;
         if p.verification_status == VerificationStatus::Merged {
-            let target = p.merged_into.map(|t| t.to_string()).unwrap_or_default();
-            return Err(FieldErrors::single(
-                "product_id",
-                "product_merged",
-                format!("product {product} was merged into {target}; stock that product instead"),
-            )
-            .into());
+            return Err(super::merged_product(product, p.merged_into));
         }
         Ok(p)
     }

@@ -15,20 +15,25 @@ use tokio::time::Instant;
 use super::{Catalog, ServiceError, ServiceResult};
 use crate::auth::{Principal, Role};
 use crate::domain::{
-    FieldErrors, MovementKind, Product, ProductAction, ProductChanges, ProductId, ProductSummary,
-    Timestamp, VerificationStatus,
+    FieldErrors, HistoryEntry, MovementKind, Product, ProductAction, ProductChanges, ProductId,
+    ProductSummary, Timestamp, VerificationStatus,
 };
 use crate::ports::{ItemMerge, StorageError};
 
 /// Stores listed per round of a merge.
 const STORES_PER_ROUND: usize = 100;
+/// Merges followed from a target to the product it became (a chain longer than this is a bug).
+const MAX_CHAIN: usize = 16;
+/// Times a merge is tried again when the product changed under it.
+const MARK_ATTEMPTS: usize = 3;
 
 /// Where a merge stands.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MergeReport {
     /// The merged product (`merged`, with `merged_into`).
     pub product: Product,
-    /// The product it became, with what it took over.
+    /// The product its stock is on, with what it took over: `merged_into`, or, when that one
+    /// was merged itself since, the product it became.
     pub into: Product,
     /// Stores whose item moved in this call.
     pub stores_moved: u64,
@@ -46,6 +51,8 @@ struct Moves {
     /// No store is left to move (but those that overflowed).
     done: bool,
     overflowed: Vec<crate::domain::StoreId>,
+    /// The target was merged itself meanwhile: it takes no new items.
+    target_merged: bool,
 }
 
 impl Catalog {
@@ -65,6 +72,34 @@ impl Catalog {
                 detail: format!("product {id} cannot be merged into itself"),
             });
         }
+        let mut attempt = 0;
+        let (source, target) = loop {
+            attempt += 1;
+            match self.merge_records(who, id, into).await {
+                // The product changed between the read and the write: decide on it again.
+                Err(ServiceError::VersionMismatch { .. }) if attempt < MARK_ATTEMPTS => {}
+                other => break other?,
+            }
+        };
+        let target = self.end_of_merges(who, target).await?;
+        let (moves, target) = self.move_stores(who, &source, target, until).await?;
+        Ok(MergeReport {
+            product: source,
+            into: target,
+            stores_moved: moves.moved,
+            complete: moves.done && moves.overflowed.is_empty(),
+            overflowed: moves.overflowed,
+        })
+    }
+
+    /// Reads both products and marks `id` merged into `into` unless it is already (a merge
+    /// under way), answering both as they now are.
+    async fn merge_records(
+        &self,
+        who: &Principal,
+        id: &ProductId,
+        into: &ProductId,
+    ) -> ServiceResult<(Product, Product)> {
         let source = self.get_product(who, id).await?;
         let target = match self.get_product(who, into).await {
             Ok(t) => t,
@@ -80,38 +115,37 @@ impl Catalog {
         };
         let resuming = source.verification_status == VerificationStatus::Merged
             && source.merged_into == Some(*into);
-        // A merge already under way goes on whatever became of its target since (its stock
-        // must not stay where no scan reaches it).
-        if !resuming && target.verification_status == VerificationStatus::Merged {
-            let further = target
-                .merged_into
-                .map(|t| t.to_string())
-                .unwrap_or_default();
+        if resuming {
+            // A merge already under way goes on whatever became of its target since (its
+            // stock must not stay where no scan reaches it).
+            return Ok((source, target));
+        }
+        if target.verification_status == VerificationStatus::Merged {
+            return Err(target_merged(into, target.merged_into));
+        }
+        if source.verification_status == VerificationStatus::Merged {
             return Err(ServiceError::Conflict {
-                code: "target_merged",
-                detail: format!(
-                    "product {into} was itself merged into {further}; merge into that one"
-                ),
+                code: "product_merged",
+                detail: format!("product {id} was merged into another product already"),
             });
         }
-        let (source, target) = match source.verification_status {
-            _ if resuming => (source, target),
-            VerificationStatus::Merged => {
-                return Err(ServiceError::Conflict {
-                    code: "product_merged",
-                    detail: format!("product {id} was merged into another product already"),
-                });
+        self.mark_merged(who, source, target).await
+    }
+
+    /// The product `p` became: itself, or the end of the merges that took it.
+    async fn end_of_merges(&self, who: &Principal, mut p: Product) -> ServiceResult<Product> {
+        for _ in 0..MAX_CHAIN {
+            match (p.verification_status, p.merged_into) {
+                (VerificationStatus::Merged, Some(next)) => {
+                    p = self.get_product(who, &next).await?
+                }
+                _ => return Ok(p),
             }
-            _ => self.mark_merged(who, source, target).await?,
-        };
-        let moves = self.move_stores(who, &source, &target, until).await?;
-        Ok(MergeReport {
-            product: source,
-            into: target,
-            stores_moved: moves.moved,
-            complete: moves.done && moves.overflowed.is_empty(),
-            overflowed: moves.overflowed,
-        })
+        }
+        Err(ServiceError::Internal(StorageError::Corrupt(format!(
+            "product {} is at the end of more than {MAX_CHAIN} merges",
+            p.product_id
+        ))))
     }
 
     /// Marks `source` merged into `target` and gives `target` the regional names and
@@ -132,9 +166,31 @@ impl Catalog {
             now,
         )?;
         let reason = Some(format!("merged into {}", target.product_id));
-        let merged = self
-            .write_update(who, &source, merged, ProductAction::Merged, reason)
-            .await?;
+        let history = HistoryEntry::of(
+            Some(&source),
+            &merged,
+            ProductAction::Merged,
+            super::actor(who),
+            reason,
+        );
+        // Only while the target is not merged itself: of two opposite merges, one lands.
+        match self
+            .products
+            .update_merging(&source, &merged, &history, &target.product_id)
+            .await
+        {
+            Ok(()) => {}
+            Err(StorageError::ProductMerged { product, into }) => {
+                return Err(target_merged(&product, into));
+            }
+            Err(StorageError::NotFound) => {
+                return Err(ServiceError::NotFound {
+                    what: "product",
+                    id: source.product_id.to_string(),
+                });
+            }
+            Err(e) => return Err(ServiceError::storage(e)),
+        }
         let mut names = target.regional_names.clone();
         for (region, list) in &source.regional_names {
             let have = names.entry(region.clone()).or_default();
@@ -176,8 +232,32 @@ impl Catalog {
         Ok((merged, target))
     }
 
-    /// Moves each store's item of `source` onto `target` until none is left or `until`.
+    /// Moves each store's item of `source` onto `target` until none is left or `until`. When
+    /// `target` is merged meanwhile, the stock goes on to the product it became (the answer).
     async fn move_stores(
+        &self,
+        who: &Principal,
+        source: &Product,
+        target: Product,
+        until: Instant,
+    ) -> ServiceResult<(Moves, Product)> {
+        let mut target = target;
+        let mut moved = 0;
+        for _ in 0..MAX_CHAIN {
+            let mut moves = self.move_stores_to(who, source, &target, until).await?;
+            moved += moves.moved;
+            if !moves.target_merged {
+                moves.moved = moved;
+                return Ok((moves, target));
+            }
+            let now = self.get_product(who, &target.product_id).await?;
+            target = self.end_of_merges(who, now).await?;
+        }
+        Err(target_merged(&target.product_id, target.merged_into))
+    }
+
+    /// [`Self::move_stores`] onto `target` as read, until it is found merged.
+    async fn move_stores_to(
         &self,
         who: &Principal,
         source: &Product,
@@ -188,6 +268,7 @@ impl Catalog {
             moved: 0,
             done: false,
             overflowed: Vec::new(),
+            target_merged: false,
         };
         let merge = ItemMerge {
             from: source.product_id,
@@ -221,6 +302,11 @@ impl Catalog {
                     Ok(None) => {}
                     // One store's overflow does not hold the others back.
                     Err(StorageError::QuantityOverflow) => out.overflowed.push(store),
+                    Err(StorageError::ProductMerged { .. }) => {
+                        out.moved += this_round;
+                        out.target_merged = true;
+                        return Ok(out);
+                    }
                     Err(e) => return Err(ServiceError::storage(e)),
                 }
             }
@@ -232,5 +318,14 @@ impl Catalog {
                 return Ok(out);
             }
         }
+    }
+}
+
+/// `409 target_merged`: `into` was merged into `further` itself.
+fn target_merged(into: &ProductId, further: Option<ProductId>) -> ServiceError {
+    let further = further.map(|t| t.to_string()).unwrap_or_default();
+    ServiceError::Conflict {
+        code: "target_merged",
+        detail: format!("product {into} was itself merged into {further}; merge into that one"),
     }
 }

@@ -143,6 +143,11 @@ impl From<FieldErrors> for ServiceError {
 
 impl ServiceError {
     /// The generic mapping of a storage error an operation did not handle itself.
+    /// Whether this is [`merged_product`]'s answer (the product was merged meanwhile).
+    pub fn is_product_merged(&self) -> bool {
+        matches!(self, ServiceError::Invalid(f) if f.0.iter().any(|e| e.code == "product_merged"))
+    }
+
     pub fn storage(e: StorageError) -> Self {
         match e {
             StorageError::Unavailable(_) => ServiceError::Unavailable(e),
@@ -153,12 +158,24 @@ impl ServiceError {
             StorageError::OperationKeyReused => ServiceError::IdempotencyKeyReused,
             StorageError::QuantityOverflow => ServiceError::QuantityOverflow { max: "10000000" },
             StorageError::BadContinuation => ServiceError::InvalidCursor(InvalidCursor),
+            StorageError::ProductMerged { product, into } => merged_product(&product, into),
             other => ServiceError::Internal(other),
         }
     }
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// Stock asked of `product`, which was merged into `into`: `422 product_merged`.
+pub fn merged_product(product: &ProductId, into: Option<ProductId>) -> ServiceError {
+    let into = into.map(|t| t.to_string()).unwrap_or_default();
+    FieldErrors::single(
+        "product_id",
+        "product_merged",
+        format!("product {product} was merged into {into}; stock that product instead"),
+    )
+    .into()
+}
 
 /// What a client asks of a listing: an opaque cursor from the previous page, and a size.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -161,8 +161,24 @@ impl Catalog {
                 current: Some(current.version),
             });
         }
-        if let Some(Some(target)) = changes.merged_into {
-            self.check_merge_target(who, &target).await?;
+        // A merge moves every store's stock too: it has its own route, never a patch.
+        let merging = if changes.verification_status == Some(VerificationStatus::Merged) {
+            Some("verification_status")
+        } else if matches!(changes.merged_into, Some(Some(_))) {
+            Some("merged_into")
+        } else {
+            None
+        };
+        if let Some(field) = merging {
+            return Err(FieldErrors::single(
+                field,
+                "use_merge",
+                format!(
+                    "a merge moves every store's stock onto the product it becomes: \
+                     POST /v1/products/{id}/merge with {{\"into\": \"<product id>\"}}"
+                ),
+            )
+            .into());
         }
         let next = current.apply(changes, Timestamp::now())?;
         // A patch that moves the review state is that decision.
@@ -266,21 +282,5 @@ impl Catalog {
             .await
             .map_err(ServiceError::storage)?;
         Ok(self.seal_page(&scope, found, |h| h))
-    }
-
-    async fn check_merge_target(&self, who: &Principal, target: &ProductId) -> ServiceResult<()> {
-        match self.get_product(who, target).await {
-            Ok(t) if t.verification_status == VerificationStatus::Merged => Err(FieldErrors::single(
-                "merged_into",
-                "target_merged",
-                format!("product {target} is itself merged; merge into the product it was merged into"),
-            )
-            .into()),
-            Ok(_) => Ok(()),
-            Err(ServiceError::NotFound { .. }) => {
-                Err(FieldErrors::single("merged_into", "unknown_product", format!("product {target} does not exist")).into())
-            }
-            Err(e) => Err(e),
-        }
     }
 }

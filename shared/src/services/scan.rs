@@ -98,7 +98,7 @@ impl Catalog {
             ),
             ScanMode::Receive | ScanMode::Count => self.product_for_scan(who, &req.barcode).await?,
         };
-        let product = if product_created {
+        let mut product = if product_created {
             product
         } else {
             self.follow_merge(who, product).await?
@@ -131,26 +131,35 @@ impl Catalog {
         if let Some(k) = &req.scan_id {
             origin = origin.source(format!("scan:{}", k.as_str()));
         }
-        let adjustment = Adjustment {
-            store_id: req.store_id.clone(),
-            product_id: product.product_id,
-            change,
-            origin,
-            operation,
-            // A sale needs stock; a missing item has none.
-            create_if_missing: req.mode != ScanMode::Sell,
-            product: Some(ProductSummary::of(&product)),
-            at: Timestamp::now(),
-        };
-        let outcome = match self.apply_adjustment(&adjustment).await {
-            // Selling what the store does not stock: none available.
-            Err(ServiceError::NotFound { .. }) if req.mode == ScanMode::Sell => {
-                return Err(ServiceError::InsufficientStock {
-                    available: Quantity::ZERO,
-                    delta: QuantityDelta::from_quantity(req.quantity).negated(),
-                });
+        let mut followed = false;
+        let outcome = loop {
+            let adjustment = Adjustment {
+                store_id: req.store_id.clone(),
+                product_id: product.product_id,
+                change,
+                origin: origin.clone(),
+                operation: operation.clone(),
+                // A sale needs stock; a missing item has none.
+                create_if_missing: req.mode != ScanMode::Sell,
+                product: Some(ProductSummary::of(&product)),
+                at: Timestamp::now(),
+            };
+            match self.apply_adjustment(&adjustment).await {
+                // Selling what the store does not stock: none available.
+                Err(ServiceError::NotFound { .. }) if req.mode == ScanMode::Sell => {
+                    return Err(ServiceError::InsufficientStock {
+                        available: Quantity::ZERO,
+                        delta: QuantityDelta::from_quantity(req.quantity).negated(),
+                    });
+                }
+                // Merged since it was read: the scan lands on the product it became.
+                Err(e) if e.is_product_merged() && !followed => {
+                    followed = true;
+                    let now = self.get_product(who, &product.product_id).await?;
+                    product = self.follow_merge(who, now).await?;
+                }
+                other => break other?,
             }
-            other => other?,
         };
         Ok(ScanOutcome {
             product,

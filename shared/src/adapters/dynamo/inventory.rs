@@ -18,6 +18,7 @@ use aws_sdk_dynamodb::types::{
 use futures::{FutureExt, StreamExt};
 
 use super::paging::{Fetch, collect_page, decode};
+use super::products::{merged_error, unmerged_check};
 use super::{
     DynamoStore, Item, TxError, WRITES_IN_FLIGHT, build_err, failed, from_item, get_n, get_s,
     jitter, n, read_units, s, sdk_err, to_item,
@@ -40,8 +41,9 @@ const ITEM_PREFIX: &str = "I#";
 const PENDING_ALERT: &str = "alert_pending";
 /// A movement's key: `M#<product>#<ledger position>`, so one item's ledger is one key range.
 const MOVEMENT_PREFIX: &str = "M#";
-/// Items per bulk transaction: each writes the item and its movement (100 actions at most).
-const STOCK_WRITES_PER_TRANSACTION: usize = 50;
+/// Actions per bulk transaction (DynamoDB's limit): each write puts the item and its movement,
+/// and one that creates an item checks its product too.
+const ACTIONS_PER_TRANSACTION: usize = 100;
 
 fn item_sk(p: &ProductId) -> String {
     format!("{ITEM_PREFIX}{p}")
@@ -99,6 +101,27 @@ fn movement_put(table: &str, m: &Movement) -> StorageResult<Put> {
         .condition_expression("attribute_not_exists(sk)")
         .build()
         .map_err(build_err)
+}
+
+/// Whether `w` may create its item (and so checks its product is not merged).
+fn creates(w: &StockWrite) -> bool {
+    matches!(w.expect, Expect::Absent | Expect::Anything)
+}
+
+/// `writes` cut into transactions of at most [`ACTIONS_PER_TRANSACTION`] actions, in order.
+fn transactions_of(writes: &[StockWrite]) -> Vec<Vec<StockWrite>> {
+    let mut out: Vec<Vec<StockWrite>> = Vec::new();
+    let mut actions = ACTIONS_PER_TRANSACTION;
+    for w in writes {
+        let cost = 1 + usize::from(w.movement.is_some()) + usize::from(creates(w));
+        if actions + cost > ACTIONS_PER_TRANSACTION {
+            out.push(Vec::new());
+            actions = 0;
+        }
+        actions += cost;
+        out.last_mut().expect("pushed").push(w.clone());
+    }
+    out
 }
 
 /// A Put as one action of a transaction.
@@ -216,12 +239,25 @@ impl DynamoStore {
         if let Some(m) = &plan.movement {
             items.push(put_action(movement_put(table, m)?));
         }
+        // A new item is stock of a product no merge may have swept already.
+        let checked = read.is_none().then_some(items.len());
+        if checked.is_some() {
+            items.push(unmerged_check(
+                &self.tables.products,
+                &plan.item.product_id,
+            )?);
+        }
         match self.transact(items).await {
             Ok(_) => Ok(Written::Done),
             Err(TxError::Storage(e)) => Err(e),
             Err(TxError::Canceled(reasons)) => {
                 if has_marker && let Some(old) = failed(reasons.first()) {
                     return Ok(Written::KeyUsed(old.cloned()));
+                }
+                if let Some(i) = checked
+                    && let Some(old) = failed(reasons.get(i))
+                {
+                    return Err(merged_error(&plan.item.product_id, old));
                 }
                 if reasons.iter().any(|r| failed(Some(r)).is_some()) {
                     return Ok(Written::Changed);
@@ -306,8 +342,9 @@ impl DynamoStore {
         let mut conflicts = Vec::new();
         let mut requests = 0;
         while !pending.is_empty() {
-            // Per write, the index of its first action (the item; the movement follows).
-            let mut items = Vec::with_capacity(pending.len() * 2);
+            // Per write, the index of its first action (the item; the movement follows), then
+            // one check per product a write may create an item of.
+            let mut items = Vec::with_capacity(pending.len() * 3);
             let mut first = Vec::with_capacity(pending.len());
             for w in &pending {
                 first.push(items.len());
@@ -316,19 +353,38 @@ impl DynamoStore {
                     items.push(put_action(movement_put(table, m)?));
                 }
             }
+            let writes_end = items.len();
+            let mut checked: Vec<ProductId> = pending
+                .iter()
+                .filter(|w| creates(w))
+                .map(|w| w.item.product_id)
+                .collect();
+            checked.sort_unstable();
+            checked.dedup();
+            for p in &checked {
+                items.push(unmerged_check(&self.tables.products, p)?);
+            }
             requests += 1;
             match self.transact(items).await {
                 Ok(units) => return Ok((units, requests, conflicts)),
                 Err(TxError::Storage(e)) => return Err(e),
                 Err(TxError::Canceled(reasons)) => {
+                    let merged: Vec<ProductId> = checked
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| failed(reasons.get(writes_end + i)).is_some())
+                        .map(|(_, p)| *p)
+                        .collect();
                     let lost: Vec<usize> = first
                         .iter()
                         .enumerate()
                         .filter(|(i, start)| {
-                            let end = first.get(i + 1).copied().unwrap_or(reasons.len());
+                            let end = first.get(i + 1).copied().unwrap_or(writes_end);
                             reasons[**start..end.min(reasons.len())]
                                 .iter()
                                 .any(|r| failed(Some(r)).is_some())
+                                || (creates(&pending[*i])
+                                    && merged.contains(&pending[*i].item.product_id))
                         })
                         .map(|(i, _)| i)
                         .collect();
@@ -418,7 +474,7 @@ impl InventoryStore for DynamoStore {
     }
 
     async fn put_many(&self, writes: &[StockWrite]) -> StorageResult<BulkWrite> {
-        let chunks = super::batches(writes.to_vec(), STOCK_WRITES_PER_TRANSACTION);
+        let chunks = transactions_of(writes);
         let results: Vec<StorageResult<(f64, usize, Vec<ProductId>)>> =
             futures::stream::iter(chunks.into_iter().map(|c| self.write_chunk(c)))
                 .buffer_unordered(WRITES_IN_FLIGHT)
@@ -709,7 +765,17 @@ impl InventoryStore for DynamoStore {
             if let Some(m) = &plan.movement {
                 items.push(put_action(movement_put(table, m)?));
             }
+            let checked = into.is_none().then_some(items.len());
+            if checked.is_some() {
+                items.push(unmerged_check(&self.tables.products, &merge.into)?);
+            }
             match self.transact(items).await {
+                Err(TxError::Canceled(reasons))
+                    if checked.is_some_and(|i| failed(reasons.get(i)).is_some()) =>
+                {
+                    let old = checked.and_then(|i| failed(reasons.get(i))).flatten();
+                    return Err(merged_error(&merge.into, old));
+                }
                 Ok(_) => {
                     return Ok(Some(MergedItem {
                         item: plan.item,

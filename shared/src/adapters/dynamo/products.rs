@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, PutRequest, ReturnValuesOnConditionCheckFailure,
+    AttributeValue, ConditionCheck, Delete, Put, PutRequest, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, WriteRequest,
 };
 use futures::{FutureExt, StreamExt};
@@ -12,7 +12,7 @@ use super::{DynamoStore, Item, TxError, build_err, failed, from_item, get_s, s, 
 use crate::adapters::records::{
     HistoryRecord, ProductRecord, category_path_key, category_root, created_sort_key, search_text,
 };
-use crate::domain::{Actor, Gtin, HistoryEntry, Product, ProductId};
+use crate::domain::{Actor, Gtin, HistoryEntry, Product, ProductId, VerificationStatus};
 use crate::ports::{
     BulkInsert, MAX_BULK_READ, Page, PageQuery, ProductFilter, ProductStore, StorageError,
     StorageResult, created, import_history,
@@ -97,6 +97,29 @@ fn history_put(table: &str, h: &HistoryEntry) -> StorageResult<TransactWriteItem
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
+/// A transaction's check that `product` is not merged (the services check it exists).
+pub(super) fn unmerged_check(table: &str, product: &ProductId) -> StorageResult<TransactWriteItem> {
+    let check = ConditionCheck::builder()
+        .table_name(table)
+        .key("pk", s(product_pk(product)))
+        .condition_expression("attribute_not_exists(pk) OR verification_status <> :merged")
+        .expression_attribute_values(":merged", s(VerificationStatus::Merged.as_str()))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .build()
+        .map_err(build_err)?;
+    Ok(TransactWriteItem::builder().condition_check(check).build())
+}
+
+/// What a failed [`unmerged_check`] of `product` found: it was merged.
+pub(super) fn merged_error(product: &ProductId, old: Option<&Item>) -> StorageError {
+    StorageError::ProductMerged {
+        product: *product,
+        into: old
+            .and_then(|item| get_s(item, "merged_into"))
+            .and_then(|i| ProductId::parse(i).ok()),
+    }
+}
+
 impl DynamoStore {
     async fn get_item(&self, pk: String) -> StorageResult<Option<Item>> {
         let out = self
@@ -112,6 +135,76 @@ impl DynamoStore {
         self.meter
             .add(super::read_units(out.consumed_capacity()), 0.0);
         Ok(out.item)
+    }
+
+    /// A product's conditional replacement with its history entry (and the barcode guards it
+    /// moves), and, with `unmerged`, the check that that product is not merged.
+    async fn update_with(
+        &self,
+        previous: &Product,
+        next: &Product,
+        history: &HistoryEntry,
+        unmerged: Option<&ProductId>,
+    ) -> StorageResult<()> {
+        let table = &self.tables.products;
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(product_item(next)?))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", AttributeValue::N(previous.version.to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build_err)?;
+        let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        let mut claimed = None;
+        if previous.barcode != next.barcode {
+            if let Some(old) = &previous.barcode {
+                let del = Delete::builder()
+                    .table_name(table)
+                    .key("pk", s(barcode_pk(old)))
+                    .condition_expression("attribute_not_exists(pk) OR product_id = :id")
+                    .expression_attribute_values(":id", s(next.product_id.to_string()))
+                    .build()
+                    .map_err(build_err)?;
+                items.push(TransactWriteItem::builder().delete(del).build());
+            }
+            if let Some(new) = &next.barcode {
+                claimed = Some((items.len(), new));
+                items.push(guard_put(new, &next.product_id, table)?);
+            }
+        }
+        items.push(history_put(table, history)?);
+        let checked = unmerged.map(|id| (items.len(), id));
+        if let Some((_, id)) = checked {
+            items.push(unmerged_check(table, id)?);
+        }
+        match self.transact(items).await {
+            Ok(_) => Ok(()),
+            Err(TxError::Storage(e)) => Err(e),
+            Err(TxError::Canceled(reasons)) => {
+                if let Some(old) = failed(reasons.first()) {
+                    return Err(match old.and_then(|i| super::get_n(i, "version")) {
+                        Some(v) => StorageError::VersionConflict {
+                            current: Some(v as u64),
+                        },
+                        None => StorageError::NotFound,
+                    });
+                }
+                if let Some((i, b)) = claimed
+                    && let Some(old) = failed(reasons.get(i))
+                {
+                    return Err(barcode_taken(b, old));
+                }
+                if let Some((i, id)) = checked
+                    && let Some(old) = failed(reasons.get(i))
+                {
+                    return Err(merged_error(id, old));
+                }
+                Err(StorageError::backend(format!(
+                    "product update cancelled: {reasons:?}"
+                )))
+            }
+        }
     }
 
     /// Inserts a product (with its barcode guard and history entry) and returns the write units
@@ -321,56 +414,17 @@ impl ProductStore for DynamoStore {
         next: &Product,
         history: &HistoryEntry,
     ) -> StorageResult<()> {
-        let table = &self.tables.products;
-        let put = Put::builder()
-            .table_name(table)
-            .set_item(Some(product_item(next)?))
-            .condition_expression("version = :v")
-            .expression_attribute_values(":v", AttributeValue::N(previous.version.to_string()))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(build_err)?;
-        let mut items = vec![TransactWriteItem::builder().put(put).build()];
-        let mut claimed = None;
-        if previous.barcode != next.barcode {
-            if let Some(old) = &previous.barcode {
-                let del = Delete::builder()
-                    .table_name(table)
-                    .key("pk", s(barcode_pk(old)))
-                    .condition_expression("attribute_not_exists(pk) OR product_id = :id")
-                    .expression_attribute_values(":id", s(next.product_id.to_string()))
-                    .build()
-                    .map_err(build_err)?;
-                items.push(TransactWriteItem::builder().delete(del).build());
-            }
-            if let Some(new) = &next.barcode {
-                claimed = Some((items.len(), new));
-                items.push(guard_put(new, &next.product_id, table)?);
-            }
-        }
-        items.push(history_put(table, history)?);
-        match self.transact(items).await {
-            Ok(_) => Ok(()),
-            Err(TxError::Storage(e)) => Err(e),
-            Err(TxError::Canceled(reasons)) => {
-                if let Some(old) = failed(reasons.first()) {
-                    return Err(match old.and_then(|i| super::get_n(i, "version")) {
-                        Some(v) => StorageError::VersionConflict {
-                            current: Some(v as u64),
-                        },
-                        None => StorageError::NotFound,
-                    });
-                }
-                if let Some((i, b)) = claimed
-                    && let Some(old) = failed(reasons.get(i))
-                {
-                    return Err(barcode_taken(b, old));
-                }
-                Err(StorageError::backend(format!(
-                    "product update cancelled: {reasons:?}"
-                )))
-            }
-        }
+        self.update_with(previous, next, history, None).await
+    }
+
+    async fn update_merging(
+        &self,
+        previous: &Product,
+        next: &Product,
+        history: &HistoryEntry,
+        into: &ProductId,
+    ) -> StorageResult<()> {
+        self.update_with(previous, next, history, Some(into)).await
     }
 
     async fn list(&self, filter: &ProductFilter, page: &PageQuery) -> StorageResult<Page<Product>> {
