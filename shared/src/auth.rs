@@ -5,7 +5,9 @@
 //! - `admin`: everything, every store;
 //! - `store_owner`: the catalog (read, create), and the inventory and jobs of the stores in
 //!   its `store_ids`;
-//! - `scanner`: the catalog (read) and scans into the stores in its `store_ids`.
+//! - `scanner`: the catalog (read) and scans into the stores in its `store_ids`;
+//! - `reviewer`: the catalog (read) and the review: the queue, decisions (approve, reject,
+//!   merge) and product history; no store's inventory, no edits (a `PATCH` is an admin's).
 //!
 //! Failures are split the way HTTP needs them: a missing, malformed, wrongly signed or expired
 //! token is [`AuthError`] (401); a valid token without the role or store is [`Forbidden`] (403).
@@ -34,7 +36,11 @@ pub enum Role {
     Admin,
     StoreOwner,
     Scanner,
+    Reviewer,
 }
+
+/// Who may review products: the queue, decisions, merges and history.
+pub const REVIEWERS: &[Role] = &[Role::Admin, Role::Reviewer];
 
 impl Role {
     pub fn as_str(&self) -> &'static str {
@@ -42,11 +48,12 @@ impl Role {
             Role::Admin => "admin",
             Role::StoreOwner => "store_owner",
             Role::Scanner => "scanner",
+            Role::Reviewer => "reviewer",
         }
     }
 
     pub fn parse(s: &str) -> Option<Role> {
-        [Role::Admin, Role::StoreOwner, Role::Scanner]
+        [Role::Admin, Role::StoreOwner, Role::Scanner, Role::Reviewer]
             .into_iter()
             .find(|r| r.as_str() == s)
     }

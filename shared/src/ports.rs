@@ -95,6 +95,20 @@ pub struct ProductFilter {
     /// `Foodgrains` matches `Foodgrains > Dal`.
     pub category: Option<String>,
     pub status: Option<VerificationStatus>,
+    /// The order of a `pending` listing (any other listing keeps its own).
+    pub order: ReviewOrder,
+}
+
+/// The order of pending products (the review queue's sorts).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReviewOrder {
+    /// Oldest first.
+    #[default]
+    Oldest,
+    /// Lowest quality score first, then oldest first.
+    LowestQuality,
+    /// Highest quality score first, then newest first (the lowest order read backwards).
+    HighestQuality,
 }
 
 #[async_trait]
@@ -138,8 +152,9 @@ pub trait ProductStore: Send + Sync {
     /// A product's history, newest first.
     async fn history(&self, id: &ProductId, page: &PageQuery) -> StorageResult<Page<HistoryEntry>>;
 
-    /// Lists products. With `status`, oldest first; with `category`, by category path then
-    /// oldest first; otherwise in storage order.
+    /// Lists products. With `status`, oldest first (`pending` ones in `order`, with `category`
+    /// a filter then); with `category`, by category path then oldest first; otherwise in
+    /// storage order.
     async fn list(&self, filter: &ProductFilter, page: &PageQuery) -> StorageResult<Page<Product>>;
 
     /// Inserts each product that does not exist yet (bulk import: new pending products with

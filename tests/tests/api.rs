@@ -1462,6 +1462,110 @@ async fn the_review_queue_shows_the_evidence(api: &TestApi) {
     assert_eq!(r.body["errors"][0]["code"], "invalid_source");
 }
 
+/// Every page of `path` (which has no query yet beyond its own), joined.
+async fn all_pages(api: &TestApi, path: &str, token: &str) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..100 {
+        let url = match &cursor {
+            Some(c) => format!("{path}&cursor={c}"),
+            None => path.to_string(),
+        };
+        let r = api.get(&url, token).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        out.extend(r.body["items"].as_array().unwrap().iter().cloned());
+        match r.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return out,
+        }
+    }
+    panic!("{path} did not end");
+}
+
+async fn reviewers_review_and_only_review(api: &TestApi) {
+    let admin = api.admin();
+    let reviewer = api.token(Role::Reviewer, &[]);
+    let tag = &uuid::Uuid::new_v4().simple().to_string()[..6];
+    let weak = api.create_product(&format!("Biscuit{tag}"), None).await;
+    let strong = api
+        .create_product(
+            &format!("Britannia Good Day {tag} 100 g"),
+            Some(&random_gtin().to_string()),
+        )
+        .await;
+    // The queue by quality: each order over every page, both products in it.
+    for (sort, rising) in [("quality", true), ("-quality", false)] {
+        let items = all_pages(api, &format!("/v1/review?sort={sort}&limit=50"), &reviewer).await;
+        let scores: Vec<u64> = items
+            .iter()
+            .map(|i| i["product"]["quality_score"].as_u64().unwrap())
+            .collect();
+        let mut sorted = scores.clone();
+        sorted.sort_unstable();
+        if !rising {
+            sorted.reverse();
+        }
+        assert_eq!(scores, sorted, "sort={sort}");
+        let at = |id: &str| {
+            items
+                .iter()
+                .position(|i| i["product"]["product_id"] == id)
+                .unwrap_or_else(|| panic!("{id} is in the queue"))
+        };
+        assert_eq!(at(&weak) < at(&strong), rising, "sort={sort}");
+    }
+    let r = api.get("/v1/review?sort=best", &reviewer).await;
+    assert_eq!(
+        (r.status, r.body["errors"][0]["code"].as_str()),
+        (422, Some("invalid_sort"))
+    );
+    // A reviewer decides and reads the history; the entry says who.
+    let r = api
+        .post(
+            &format!("/v1/products/{weak}/reject"),
+            &reviewer,
+            json!({"reason": "no brand, no size"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = api
+        .get(&format!("/v1/products/{weak}/history?limit=1"), &reviewer)
+        .await;
+    assert_eq!(r.body["items"][0]["actor"]["role"], "reviewer", "{r:?}");
+    let r = api
+        .post(
+            "/v1/review/decisions",
+            &reviewer,
+            json!({"decisions": [{"product_id": strong, "action": "approve"}]}),
+        )
+        .await;
+    assert_eq!(r.body["results"][0]["status"], 200, "{r:?}");
+    // ... and nothing else: no edits, no products made, no store's stock.
+    let r = api.get(&format!("/v1/products/{strong}"), &reviewer).await;
+    assert_eq!(r.status, 200);
+    let etag = r.header("etag").unwrap().to_string();
+    let r = api
+        .send(
+            "PATCH",
+            &format!("/v1/products/{strong}"),
+            Some(&reviewer),
+            Some(json!({"brand": "Britannia"})),
+            &[("if-match", &etag)],
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (403, "forbidden_role"));
+    let r = api
+        .post("/v1/products", &reviewer, json!({"name": "Anything Else"}))
+        .await;
+    assert_eq!((r.status, r.code()), (403, "forbidden_role"));
+    let r = api.get("/v1/stores/s1/inventory", &reviewer).await;
+    assert_eq!(r.status, 403, "{r:?}");
+    let r = api
+        .get(&format!("/v1/products/{weak}/history"), &admin)
+        .await;
+    assert_eq!(r.status, 200);
+}
+
 async fn scan_modes_receive_sell_and_count(api: &TestApi) {
     let scanner = api.token(Role::Scanner, &["s1"]);
     let barcode = random_gtin().to_string();
@@ -1750,6 +1854,7 @@ api_cases!(
     review_decisions_in_one_request_are_answered_each,
     a_store_whose_stock_would_overflow_does_not_hold_a_merge_back,
     the_review_queue_shows_the_evidence,
+    reviewers_review_and_only_review,
     scan_modes_receive_sell_and_count,
     twenty_concurrent_sell_scans_of_ten,
     offline_scans_sync_as_one_batch,

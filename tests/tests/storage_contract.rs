@@ -405,6 +405,83 @@ async fn listing_by_status_pages_oldest_first(s: &Stores) {
     assert_eq!(got, pending);
 }
 
+async fn pending_products_list_by_quality(s: &Stores) {
+    use catalog_core::ports::ReviewOrder;
+    let base = Timestamp::now();
+    let made = [
+        ("Salt", None, None),
+        ("Tata Salt", None, None),
+        ("Tata Salt", Some("Tata"), None),
+        ("Tata Salt", Some("Tata"), Some("Foodgrains > Salt")),
+        ("Rock Salt", None, Some("Foodgrains > Salt")),
+    ];
+    let mut pending = Vec::new();
+    for (i, (name, brand, category)) in made.iter().enumerate() {
+        let c = ProductContent {
+            brand: brand.map(str::to_string),
+            category: category.map(str::to_string),
+            ..content(name)
+        };
+        let at = base.plus(time::Duration::milliseconds(i as i64));
+        let p = Product::create(ProductId::new(), c, ProductSource::Api, "tester", at);
+        s.products
+            .insert(&p, &catalog_tests::created_by_test(&p))
+            .await
+            .unwrap();
+        pending.push(p);
+    }
+    // An approved product is not in the queue, whatever its score.
+    let mut done = product("Approved Salt Big Pack", Some(random_gtin()));
+    done.verification_status = VerificationStatus::Approved;
+    s.products
+        .insert(&done, &catalog_tests::created_by_test(&done))
+        .await
+        .unwrap();
+    let mut lowest: Vec<&Product> = pending.iter().collect();
+    lowest.sort_by_key(|p| (p.quality_score, p.created_at));
+    assert!(lowest.first().unwrap().quality_score < lowest.last().unwrap().quality_score);
+    let ids = |ps: Vec<Product>| ps.into_iter().map(|p| p.product_id).collect::<Vec<_>>();
+    let listing = |order, category: Option<&str>| ProductFilter {
+        status: Some(VerificationStatus::Pending),
+        category: category.map(str::to_string),
+        order,
+        ..Default::default()
+    };
+    let want: Vec<ProductId> = lowest.iter().map(|p| p.product_id).collect();
+    let got = ids(all_products(s, &listing(ReviewOrder::LowestQuality, None), 2).await);
+    assert_eq!(got, want);
+    let got = ids(all_products(s, &listing(ReviewOrder::HighestQuality, None), 2).await);
+    assert_eq!(got, want.iter().rev().copied().collect::<Vec<_>>());
+    // A category narrows the order; the order stays.
+    let salt: Vec<ProductId> = lowest
+        .iter()
+        .filter(|p| p.category.is_some())
+        .map(|p| p.product_id)
+        .collect();
+    let got = ids(all_products(
+        s,
+        &listing(ReviewOrder::LowestQuality, Some("foodgrains")),
+        1,
+    )
+    .await);
+    assert_eq!(got, salt);
+    // Approving takes a product out of the order.
+    let first = lowest[0];
+    let mut approved = first.clone();
+    approved.verification_status = VerificationStatus::Approved;
+    approved.version += 1;
+    s.products
+        .update(
+            first,
+            &approved,
+            &catalog_tests::changed_by_test(first, &approved),
+        )
+        .await
+        .unwrap();
+    let got = ids(all_products(s, &listing(ReviewOrder::LowestQuality, None), 10).await);
+    assert_eq!(got, want[1..]);
+}
+
 async fn listing_by_category_matches_whole_segments(s: &Stores) {
     let mut ids = BTreeSet::new();
     for (i, cat) in [
@@ -1925,6 +2002,7 @@ contract!(
     product_updates_are_versioned,
     changing_a_barcode_moves_its_claim,
     listing_by_status_pages_oldest_first,
+    pending_products_list_by_quality,
     listing_by_category_matches_whole_segments,
     listing_by_words_needs_every_word,
     listing_everything_pages_without_gaps_or_guards,

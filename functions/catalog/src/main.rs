@@ -103,6 +103,7 @@ enum RoleArg {
     Admin,
     StoreOwner,
     Scanner,
+    Reviewer,
 }
 
 impl From<RoleArg> for Role {
@@ -111,6 +112,7 @@ impl From<RoleArg> for Role {
             RoleArg::Admin => Role::Admin,
             RoleArg::StoreOwner => Role::StoreOwner,
             RoleArg::Scanner => Role::Scanner,
+            RoleArg::Reviewer => Role::Reviewer,
         }
     }
 }

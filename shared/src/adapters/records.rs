@@ -200,6 +200,15 @@ pub fn created_sort_key(created_at: &Timestamp, id: &impl std::fmt::Display) -> 
     format!("{created_at}#{id}")
 }
 
+/// The key pending products sort by in the review queue: quality score, then creation.
+pub fn quality_sort_key(p: &Product) -> String {
+    format!(
+        "{:03}#{}",
+        p.quality_score,
+        created_sort_key(&p.created_at, &p.product_id)
+    )
+}
+
 /// A category path in comparable form: segments trimmed, lower-cased, each followed by `>`
 /// ("Foodgrains > Dal" -> "foodgrains>dal>"), so that a prefix of segments is a text prefix.
 pub fn category_path_key(category: &str) -> String {

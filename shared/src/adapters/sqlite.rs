@@ -24,7 +24,7 @@ use crate::domain::{
 use crate::ports::{
     AdjustOutcome, BulkWrite, Continuation, Expect, InventoryFilter, InventoryOrder, InventorySort,
     InventoryStore, ItemMerge, JobStore, MergedItem, Page, PageQuery, ProductFilter, ProductStore,
-    PutOutcome, SetItem, StockWrite, StorageError, StorageResult,
+    PutOutcome, ReviewOrder, SetItem, StockWrite, StorageError, StorageResult,
 };
 
 const SCHEMA: &str = r#"
@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS products (
     doc           TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS products_by_status ON products (status, status_sort);
+-- The review queue's sorts: by quality score, then creation.
+CREATE INDEX IF NOT EXISTS products_by_quality ON products (status, printf('%03d#', json_extract(doc, '$.quality_score')) || status_sort);
 
 -- Each product change, written in the change's transaction.
 CREATE TABLE IF NOT EXISTS product_history (
@@ -451,8 +453,19 @@ impl ProductStore for SqliteStore {
             let mut sql = String::from("SELECT ");
             let mut args: Vec<rusqlite::types::Value> = Vec::new();
             let mut conds: Vec<String> = Vec::new();
-            let after = page.after.map(|a| a.0).unwrap_or_default();
-            let order_col = if filter.status.is_some() {
+            let by_quality = filter.status == Some(VerificationStatus::Pending)
+                && filter.order != ReviewOrder::Oldest;
+            let descending = by_quality && filter.order == ReviewOrder::HighestQuality;
+            let after = page.after.map(|a| a.0).unwrap_or_else(|| {
+                if descending {
+                    "\u{10FFFF}".to_string()
+                } else {
+                    String::new()
+                }
+            });
+            let order_col = if by_quality {
+                "(printf('%03d#', json_extract(doc, '$.quality_score')) || status_sort)"
+            } else if filter.status.is_some() {
                 "status_sort"
             } else if filter.category.is_some() {
                 "category_sort"
@@ -477,9 +490,17 @@ impl ProductStore for SqliteStore {
                 conds.push(format!("instr(search_text, ?{}) > 0", args.len()));
             }
             args.push(after.into());
-            conds.push(format!("{order_col} > ?{}", args.len()));
+            let (cmp, dir) = if descending {
+                ("<", "DESC")
+            } else {
+                (">", "ASC")
+            };
+            conds.push(format!("{order_col} {cmp} ?{}", args.len()));
             sql.push_str(&conds.join(" AND "));
-            sql.push_str(&format!(" ORDER BY {order_col} LIMIT {}", page.limit + 1));
+            sql.push_str(&format!(
+                " ORDER BY {order_col} {dir} LIMIT {}",
+                page.limit + 1
+            ));
             let mut stmt = c.prepare(&sql).map_err(db_err)?;
             let rows = stmt
                 .query_map(rusqlite::params_from_iter(args), |r| {

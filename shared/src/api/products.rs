@@ -224,7 +224,7 @@ pub async fn list(
     )),
     responses(
         (status = 200, description = "The updated product", body = Product, headers(("ETag" = String))),
-        (status = 403, description = "`forbidden_role` (only admins review)"),
+        (status = 403, description = "`forbidden_role` (only admins edit products)"),
         (status = 404, description = "`product_not_found`"),
         (status = 409, description = "`barcode_taken` (with `existing_product_id`)"),
         (status = 412, description = "`version_mismatch` (with `current_version`)"),
@@ -254,13 +254,13 @@ pub async fn update(
 /// `POST /v1/products/{product_id}/approve` (admin).
 #[utoipa::path(
     post, path = "/v1/products/{product_id}/approve", operation_id = "products-approve", tag = "review",
-    summary = "Approve a product (admins)",
-    description = "Admins. The product becomes `approved`, with a history entry. Approving an approved product changes nothing (the same answer).",
+    summary = "Approve a product (admins, reviewers)",
+    description = "Admins and reviewers. The product becomes `approved`, with a history entry. Approving an approved product changes nothing (the same answer).",
     security(("bearer" = [])),
     params(Id<ProductId>),
     responses(
         (status = 200, description = "The product, approved", body = Product, headers(("ETag" = String))),
-        (status = 403, description = "`forbidden_role` (only admins review)"),
+        (status = 403, description = "`forbidden_role` (only admins and reviewers review)"),
         (status = 404, description = "`product_not_found`"),
         (status = 409, description = "`product_merged`: a merged product is final"),
     )
@@ -296,14 +296,14 @@ pub struct RejectBody {
 /// `POST /v1/products/{product_id}/reject` (admin): `{"reason": "..."}`.
 #[utoipa::path(
     post, path = "/v1/products/{product_id}/reject", operation_id = "products-reject", tag = "review",
-    summary = "Reject a product, with a reason (admins)",
-    description = "Admins. The product becomes `rejected`; the reason is kept in its history. Rejecting a rejected product changes nothing (the same answer).",
+    summary = "Reject a product, with a reason (admins, reviewers)",
+    description = "Admins and reviewers. The product becomes `rejected`; the reason is kept in its history. Rejecting a rejected product changes nothing (the same answer).",
     security(("bearer" = [])),
     params(Id<ProductId>),
     request_body(content = RejectBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The product, rejected", body = Product, headers(("ETag" = String))),
-        (status = 403, description = "`forbidden_role` (only admins review)"),
+        (status = 403, description = "`forbidden_role` (only admins and reviewers review)"),
         (status = 404, description = "`product_not_found`"),
         (status = 409, description = "`product_merged`: a merged product is final"),
         (status = 422, description = "`validation_failed`: `reason` is `required`, or too long"),
@@ -339,8 +339,8 @@ pub async fn reject(
 /// `GET /v1/products/{product_id}/history?cursor=&limit=` (admin).
 #[utoipa::path(
     get, path = "/v1/products/{product_id}/history", operation_id = "products-history", tag = "review",
-    summary = "A product's history, newest first (admins)",
-    description = "Admins. Every change since the product was created (created, updated, approved, rejected, merged): who with which role, when, from which request, why, and the before and after of each field that changed. Each entry was written in the same atomic write as its change. Kept for the product's life (no expiry).",
+    summary = "A product's history, newest first (admins, reviewers)",
+    description = "Admins and reviewers. Every change since the product was created (created, updated, approved, rejected, merged): who with which role, when, from which request, why, and the before and after of each field that changed. Each entry was written in the same atomic write as its change. Kept for the product's life (no expiry).",
     security(("bearer" = [])),
     params(Id<ProductId>, PageParams),
     responses(
@@ -374,15 +374,15 @@ const MERGE_ANSWER_MARGIN: std::time::Duration = std::time::Duration::from_secs(
 /// `POST /v1/products/{product_id}/merge` (admin): `{"into": "<product id>"}`.
 #[utoipa::path(
     post, path = "/v1/products/{product_id}/merge", operation_id = "products-merge", tag = "review",
-    summary = "Merge a duplicate into the product it duplicates (admins)",
-    description = "Admins. The product becomes `merged` into `into` (final: scans and imports of its barcode land on `into`); `into` takes the regional names and attributes it lacks (copied, with a history entry); and every store's item of it moves onto `into`: quantities add, `into`'s item keeps its fields and takes this one's where it has none (each store in one atomic write, with a `merge` movement on each side). 200 when every store has moved; 202 with `complete: false` when the request ran out of time: send the same request again to finish (a store never moves twice).",
+    summary = "Merge a duplicate into the product it duplicates (admins, reviewers)",
+    description = "Admins and reviewers. The product becomes `merged` into `into` (final: scans and imports of its barcode land on `into`); `into` takes the regional names and attributes it lacks (copied, with a history entry); and every store's item of it moves onto `into`: quantities add, `into`'s item keeps its fields and takes this one's where it has none (each store in one atomic write, with a `merge` movement on each side). 200 when every store has moved; 202 with `complete: false` when the request ran out of time: send the same request again to finish (a store never moves twice).",
     security(("bearer" = [])),
     params(Id<ProductId>),
     request_body(content = MergeBody, content_type = "application/json"),
     responses(
         (status = 200, description = "Merged, every store's stock moved", body = MergeReport),
         (status = 202, description = "Merged; stores still to move: send the request again", body = MergeReport),
-        (status = 403, description = "`forbidden_role` (only admins review)"),
+        (status = 403, description = "`forbidden_role` (only admins and reviewers review)"),
         (status = 404, description = "`product_not_found`"),
         (status = 409, description = "`merge_into_itself`; `target_merged`: `into` was merged itself; `product_merged`: this one was merged into another already; `quantity_overflow`: a store's stock of both would pass 10000000"),
         (status = 422, description = "`validation_failed`: `into` is `required`, not an id, or `unknown_product`"),

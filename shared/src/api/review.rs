@@ -13,6 +13,7 @@ use crate::app::App;
 use crate::domain::{FieldErrors, ProductId, ProductSource, clean_text};
 use crate::http::extract::{Caller, Deadline, JsonBody, PageParams, Paged, flag};
 use crate::http::{ApiError, ApiResult, batch, response};
+use crate::ports::ReviewOrder;
 use crate::services::review::{ReviewFilter, ReviewItem};
 use crate::services::{Decision, Listing};
 
@@ -127,13 +128,13 @@ fn parse(d: &DecisionBody, prefix: &str) -> Result<Asked, FieldErrors> {
 /// `POST /v1/review/decisions` (admin): `{"decisions": [...]}`.
 #[utoipa::path(
     post, path = "/v1/review/decisions", operation_id = "review-decisions", tag = "review",
-    summary = "Apply review decisions, each answered on its own (admins)",
-    description = "Admins. Up to 100 decisions (`approve`; `reject` with `reason`; `merge` with `into`), applied in order, each answered with the status its own route would answer and the product (or the merge's report) or the problem. A decision that fails does not stop the others. Decisions are idempotent, so a request whose answer was lost can be sent again. A merge left incomplete (202) is finished by sending it again.",
+    summary = "Apply review decisions, each answered on its own (admins, reviewers)",
+    description = "Admins and reviewers. Up to 100 decisions (`approve`; `reject` with `reason`; `merge` with `into`), applied in order, each answered with the status its own route would answer and the product (or the merge's report) or the problem. A decision that fails does not stop the others. Decisions are idempotent, so a request whose answer was lost can be sent again. A merge left incomplete (202) is finished by sending it again.",
     security(("bearer" = [])),
     request_body(content = DecisionsBody, content_type = "application/json"),
     responses(
         (status = 200, description = "One result per decision", body = DecisionsResponse),
-        (status = 403, description = "`forbidden_role` (only admins review)"),
+        (status = 403, description = "`forbidden_role` (only admins and reviewers review)"),
         (status = 422, description = "`validation_failed`: `decisions` is missing, empty (`empty`) or longer than 100 (`too_many`)"),
     ),
 )]
@@ -143,7 +144,7 @@ pub async fn decisions(
     Deadline(deadline): Deadline,
     JsonBody(body): JsonBody<DecisionsBody>,
 ) -> ApiResult {
-    who.require_role(&[crate::auth::Role::Admin])
+    who.require_role(crate::auth::REVIEWERS)
         .map_err(crate::services::ServiceError::from)?;
     let decisions = batch::entries(body.decisions, "decisions", MAX_DECISIONS)?;
     let until = deadline
@@ -208,18 +209,23 @@ pub struct ReviewQuery {
     /// Only products the matcher finds candidates for (`true`), or finds none for (`false`).
     #[serde(default, deserialize_with = "flag")]
     has_candidates: Option<bool>,
+    /// `oldest` (the default), `quality` (lowest score first, then oldest) or `-quality`
+    /// (highest first, then newest).
+    #[param(pattern = "^(oldest|quality|-quality)$")]
+    sort: Option<String>,
 }
 
-/// `GET /v1/review?source=&category=&has_candidates=&cursor=&limit=` (admin).
+/// `GET /v1/review?source=&category=&has_candidates=&sort=&cursor=&limit=` (admins,
+/// reviewers).
 #[utoipa::path(
     get, path = "/v1/review", operation_id = "review-queue", tag = "review",
-    summary = "The review queue: pending products with their evidence (admins)",
-    description = "Admins. Pending products, oldest first, each with: the record (its `quality_reasons`, `source`, `created_by`, and an import's kept `match_review`), the matcher's candidates now with their evidence, duplicate flags (`barcode_one_digit_off`; `near_identical_name`: same brand and size and a Jaro-Winkler name similarity of at least 0.92), and how many stores stock it with how many units. A filtered page may hold fewer items than `limit` and still have a `next_cursor`.",
+    summary = "The review queue: pending products with their evidence (admins, reviewers)",
+    description = "Admins and reviewers. Pending products, oldest first (or by quality score: `sort=quality` lowest first, `sort=-quality` highest first), each with: the record (its `quality_reasons`, `source`, `created_by`, and an import's kept `match_review`), the matcher's candidates now with their evidence, duplicate flags (`barcode_one_digit_off`; `near_identical_name`: same brand and size and a Jaro-Winkler name similarity of at least 0.92), and how many stores stock it with how many units. A filtered page may hold fewer items than `limit` and still have a `next_cursor`.",
     security(("bearer" = [])),
     params(ReviewQuery, PageParams),
     responses(
         (status = 200, description = "A page of the queue", body = Listing<ReviewItem>),
-        (status = 403, description = "`forbidden_role` (only admins review)"),
+        (status = 403, description = "`forbidden_role` (only admins and reviewers review)"),
     ),
 )]
 pub async fn queue(
@@ -242,6 +248,19 @@ pub async fn queue(
         .category
         .as_deref()
         .and_then(|c| super::products::query_category(c, &mut errors));
+    let order = match query.sort.as_deref() {
+        None | Some("oldest") => ReviewOrder::Oldest,
+        Some("quality") => ReviewOrder::LowestQuality,
+        Some("-quality") => ReviewOrder::HighestQuality,
+        Some(other) => {
+            errors.add(
+                "query.sort",
+                "invalid_sort",
+                format!("sort must be oldest, quality or -quality; not '{other}'"),
+            );
+            ReviewOrder::Oldest
+        }
+    };
     errors.finish(|| ())?;
     let listing = app
         .catalog
@@ -251,6 +270,7 @@ pub async fn queue(
                 source,
                 category,
                 has_candidates: query.has_candidates,
+                order,
             },
             &page,
         )

@@ -54,7 +54,7 @@ impl ProductAction {
 pub struct Actor {
     /// The token's `sub` (`cli` for the operator's commands).
     pub sub: String,
-    /// `admin`, `store_owner`, `scanner`.
+    /// `admin`, `store_owner`, `scanner`, `reviewer`.
     pub role: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,

@@ -13,7 +13,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::{Catalog, ServiceError, ServiceResult};
-use crate::auth::{Principal, Role};
+use crate::auth::{Principal, REVIEWERS};
 use crate::domain::{
     FieldErrors, HistoryEntry, MovementKind, Product, ProductAction, ProductChanges, ProductId,
     ProductSummary, Timestamp, VerificationStatus,
@@ -65,7 +65,7 @@ impl Catalog {
         into: &ProductId,
         until: Instant,
     ) -> ServiceResult<MergeReport> {
-        who.require_role(&[Role::Admin])?;
+        who.require_role(REVIEWERS)?;
         if id == into {
             return Err(ServiceError::Conflict {
                 code: "merge_into_itself",

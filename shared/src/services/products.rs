@@ -221,7 +221,7 @@ impl Catalog {
         id: &ProductId,
         decision: Decision,
     ) -> ServiceResult<Product> {
-        who.require_role(&[Role::Admin])?;
+        who.require_role(crate::auth::REVIEWERS)?;
         // Another admin's edit between the read and the write: read again and decide again
         // (the caller sent no version, so a version mismatch is not theirs to handle).
         let mut tries = 0;
@@ -273,7 +273,7 @@ impl Catalog {
         id: &ProductId,
         page: &PageRequest,
     ) -> ServiceResult<Listing<HistoryEntry>> {
-        who.require_role(&[Role::Admin])?;
+        who.require_role(crate::auth::REVIEWERS)?;
         let scope = format!("history|product={id}");
         let query = self.open_page(&scope, page)?;
         let found = self

@@ -6,11 +6,11 @@ use serde::Serialize;
 
 use super::matching::{MatchRequest, MatchedCandidate};
 use super::{Catalog, Listing, PageRequest, ServiceError, ServiceResult};
-use crate::auth::{Principal, Role};
+use crate::auth::{Principal, REVIEWERS};
 use crate::domain::inventory::SIZE_ATTRIBUTES;
 use crate::domain::{Product, ProductId, ProductSource, Quantity, VerificationStatus};
 use crate::matching::BarcodeState;
-use crate::ports::ProductFilter;
+use crate::ports::{ProductFilter, ReviewOrder};
 
 /// Names at least this close (Jaro-Winkler over folded names, strsim) with the same brand and
 /// size flag a likely duplicate.
@@ -25,6 +25,7 @@ pub struct ReviewFilter {
     pub category: Option<String>,
     /// Only products the matcher finds candidates for (`true`), or none (`false`).
     pub has_candidates: Option<bool>,
+    pub order: ReviewOrder,
 }
 
 /// Why another product may be this one.
@@ -98,19 +99,21 @@ fn flags(p: &Product, c: &MatchedCandidate) -> Option<DuplicateFlag> {
 }
 
 impl Catalog {
-    /// Pending products, oldest first, with their evidence. Admins.
+    /// Pending products in `filter.order` (oldest first by default), with their evidence.
+    /// Admins and reviewers.
     pub async fn review_queue(
         &self,
         who: &Principal,
         filter: ReviewFilter,
         page: &PageRequest,
     ) -> ServiceResult<Listing<ReviewItem>> {
-        who.require_role(&[Role::Admin])?;
+        who.require_role(REVIEWERS)?;
         let scope = format!(
-            "review|source={}|category={}|has_candidates={:?}",
+            "review|source={}|category={}|has_candidates={:?}|order={:?}",
             filter.source.map(|s| s.as_str()).unwrap_or(""),
             filter.category.as_deref().unwrap_or(""),
-            filter.has_candidates
+            filter.has_candidates,
+            filter.order
         );
         let query = self.open_page(&scope, page)?;
         let found = self
@@ -119,6 +122,7 @@ impl Catalog {
                 &ProductFilter {
                     status: Some(VerificationStatus::Pending),
                     category: filter.category.clone(),
+                    order: filter.order,
                     ..Default::default()
                 },
                 &query,

@@ -10,12 +10,13 @@ use futures::{FutureExt, StreamExt};
 use super::paging::{Fetch, collect_page, decode};
 use super::{DynamoStore, Item, TxError, build_err, failed, from_item, get_s, s, sdk_err, to_item};
 use crate::adapters::records::{
-    HistoryRecord, ProductRecord, category_path_key, category_root, created_sort_key, search_text,
+    HistoryRecord, ProductRecord, category_path_key, category_root, created_sort_key,
+    quality_sort_key, search_text,
 };
 use crate::domain::{Actor, Gtin, HistoryEntry, Product, ProductId, VerificationStatus};
 use crate::ports::{
-    BulkInsert, MAX_BULK_READ, Page, PageQuery, ProductFilter, ProductStore, StorageError,
-    StorageResult, created, import_history,
+    BulkInsert, MAX_BULK_READ, Page, PageQuery, ProductFilter, ProductStore, ReviewOrder,
+    StorageError, StorageResult, created, import_history,
 };
 
 fn product_pk(id: &ProductId) -> String {
@@ -33,6 +34,10 @@ fn product_item(p: &Product) -> StorageResult<Item> {
     item.insert("entity".into(), s("product"));
     let sort = created_sort_key(&p.created_at, &p.product_id);
     item.insert("status_sort".into(), s(sort.clone()));
+    // Only pending products are in the by-quality index (the review queue's sorts).
+    if p.verification_status == VerificationStatus::Pending {
+        item.insert("quality_sort".into(), s(quality_sort_key(p)));
+    }
     if let Some(c) = &p.category {
         let path = category_path_key(c);
         item.insert("category_root".into(), s(category_root(&path)));
@@ -431,7 +436,14 @@ impl ProductStore for DynamoStore {
         let table = self.tables.products.clone();
         let client = self.client.clone();
         // Which index serves the listing, and the attributes its continuation holds.
-        let (index, attrs): (Option<&str>, &[&str]) = if filter.category.is_some() {
+        let by_quality = filter.status == Some(VerificationStatus::Pending)
+            && filter.order != ReviewOrder::Oldest;
+        let (index, attrs): (Option<&str>, &[&str]) = if by_quality {
+            (
+                Some("by-quality"),
+                &["pk", "verification_status", "quality_sort"],
+            )
+        } else if filter.category.is_some() {
             (
                 Some("by-category"),
                 &["pk", "category_root", "category_sort"],
@@ -451,6 +463,14 @@ impl ProductStore for DynamoStore {
         let mut names: Vec<(String, String)> = Vec::new();
         let mut key_cond = None;
         match (index, &filter.category, filter.status) {
+            (Some("by-quality"), category, Some(st)) => {
+                key_cond = Some("verification_status = :status".to_string());
+                values.push((":status".into(), s(st.as_str())));
+                if let Some(cat) = category {
+                    filters.push("begins_with(category_sort, :path)".into());
+                    values.push((":path".into(), s(category_path_key(cat))));
+                }
+            }
             (Some("by-category"), Some(cat), status) => {
                 let path = category_path_key(cat);
                 key_cond =
@@ -479,6 +499,7 @@ impl ProductStore for DynamoStore {
         let filter_expr = (!filters.is_empty()).then(|| filters.join(" AND "));
         let filtered = filter_expr.is_some();
         let index = index.map(str::to_string);
+        let forward = filter.order != ReviewOrder::HighestQuality || !by_quality;
 
         let fetch: Fetch<'_> = Box::new(move |start, limit| {
             let (client, table, index, key_cond, filter_expr, values, names) = (
@@ -499,6 +520,7 @@ impl ProductStore for DynamoStore {
                         .key_condition_expression(kc)
                         .set_filter_expression(filter_expr)
                         .set_exclusive_start_key(start)
+                        .scan_index_forward(forward)
                         .limit(limit);
                     for (k, v) in values {
                         q = q.expression_attribute_values(k, v);

@@ -32,6 +32,8 @@ pub fn specs() -> Vec<TableSpec> {
                 ("by-category", "category_root", "category_sort", true),
                 // A product's history entries (only they carry these keys).
                 ("history", "history_of", "history_sort", true),
+                // Pending products by quality score (sparse: only they carry `quality_sort`).
+                ("by-quality", "verification_status", "quality_sort", true),
             ],
             ttl_attribute: None,
         },
