@@ -1566,6 +1566,62 @@ async fn reviewers_review_and_only_review(api: &TestApi) {
     assert_eq!(r.status, 200);
 }
 
+async fn a_stale_decision_is_refused_and_a_new_reason_is_kept(api: &TestApi) {
+    let admin = api.admin();
+    let id = api.create_product("Haldiram Aloo Bhujia 200 g", None).await;
+    let path = format!("/v1/products/{id}");
+    let decide = |what: &'static str, version: Option<&'static str>, body: serde_json::Value| {
+        let (path, admin) = (path.clone(), admin.clone());
+        async move {
+            let headers: Vec<(&str, &str)> = version.map(|v| ("if-match", v)).into_iter().collect();
+            api.send(
+                "POST",
+                &format!("{path}/{what}"),
+                Some(&admin),
+                Some(body),
+                &headers,
+            )
+            .await
+        }
+    };
+    let r = decide("approve", Some("\"1\""), json!({})).await;
+    assert_eq!(
+        (r.status, r.body["version"].as_u64()),
+        (200, Some(2)),
+        "{r:?}"
+    );
+    let r = decide("reject", None, json!({"reason": "a duplicate"})).await;
+    assert_eq!(r.body["version"], 3);
+    // An approval resent with the version it was made on does not undo the rejection since.
+    let r = decide("approve", Some("\"1\""), json!({})).await;
+    assert_eq!((r.status, r.code()), (412, "version_mismatch"));
+    assert_eq!(r.body["current_version"], 3);
+    let r = api
+        .post(
+            "/v1/review/decisions",
+            &admin,
+            json!({"decisions": [{"product_id": id, "action": "approve", "version": 1}]}),
+        )
+        .await;
+    assert_eq!(r.body["results"][0]["status"], 412, "{r:?}");
+    // The same rejection again changes nothing; another reason is kept.
+    let r = decide("reject", None, json!({"reason": "a duplicate"})).await;
+    assert_eq!((r.status, r.body["version"].as_u64()), (200, Some(3)));
+    let r = decide(
+        "reject",
+        None,
+        json!({"reason": "a duplicate of the 400 g pack"}),
+    )
+    .await;
+    assert_eq!((r.status, r.body["version"].as_u64()), (200, Some(4)));
+    let r = api.get(&format!("{path}/history?limit=1"), &admin).await;
+    assert_eq!(r.body["items"][0]["action"], "rejected");
+    assert_eq!(
+        r.body["items"][0]["reason"],
+        "a duplicate of the 400 g pack"
+    );
+}
+
 async fn scan_modes_receive_sell_and_count(api: &TestApi) {
     let scanner = api.token(Role::Scanner, &["s1"]);
     let barcode = random_gtin().to_string();
@@ -1855,6 +1911,7 @@ api_cases!(
     a_store_whose_stock_would_overflow_does_not_hold_a_merge_back,
     the_review_queue_shows_the_evidence,
     reviewers_review_and_only_review,
+    a_stale_decision_is_refused_and_a_new_reason_is_kept,
     scan_modes_receive_sell_and_count,
     twenty_concurrent_sell_scans_of_ten,
     offline_scans_sync_as_one_batch,

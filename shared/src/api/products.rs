@@ -13,7 +13,8 @@ use crate::domain::{
     FieldErrors, Gtin, HistoryEntry, Product, ProductId, VerificationStatus, clean_text,
 };
 use crate::http::extract::{
-    Caller, Deadline, Id, Idempotency, JsonBody, MergePatch, PageParams, Paged, RequireIfMatch,
+    Caller, Deadline, Id, Idempotency, IfMatch, JsonBody, MergePatch, PageParams, Paged,
+    RequireIfMatch,
 };
 use crate::http::{ApiError, ApiResult, response};
 use crate::ports::ProductFilter;
@@ -255,24 +256,26 @@ pub async fn update(
 #[utoipa::path(
     post, path = "/v1/products/{product_id}/approve", operation_id = "products-approve", tag = "review",
     summary = "Approve a product (admins, reviewers)",
-    description = "Admins and reviewers. The product becomes `approved`, with a history entry. Approving an approved product changes nothing (the same answer).",
+    description = "Admins and reviewers. The product becomes `approved`, with a history entry. Approving an approved product changes nothing (the same answer). With `If-Match`, only the version read is decided on: a decision resent after someone else's (a reject in between) is `412`, not applied over it.",
     security(("bearer" = [])),
-    params(Id<ProductId>),
+    params(Id<ProductId>, IfMatch),
     responses(
         (status = 200, description = "The product, approved", body = Product, headers(("ETag" = String))),
         (status = 403, description = "`forbidden_role` (only admins and reviewers review)"),
         (status = 404, description = "`product_not_found`"),
         (status = 409, description = "`product_merged`: a merged product is final"),
+        (status = 412, description = "`version_mismatch` (with `current_version`): the product changed since the version `If-Match` names"),
     )
 )]
 pub async fn approve(
     State(app): State<Arc<App>>,
     Caller(who): Caller,
     Id(id): Id<ProductId>,
+    IfMatch(expected): IfMatch,
 ) -> ApiResult {
     let p = app
         .catalog
-        .decide_product(&who, &id, Decision::Approve)
+        .decide_product(&who, &id, Decision::Approve, expected)
         .await?;
     let version = p.version;
     Ok(response::with_etag(
@@ -297,15 +300,16 @@ pub struct RejectBody {
 #[utoipa::path(
     post, path = "/v1/products/{product_id}/reject", operation_id = "products-reject", tag = "review",
     summary = "Reject a product, with a reason (admins, reviewers)",
-    description = "Admins and reviewers. The product becomes `rejected`; the reason is kept in its history. Rejecting a rejected product changes nothing (the same answer).",
+    description = "Admins and reviewers. The product becomes `rejected`; the reason is kept in its history. Rejecting a rejected product for the reason it was last rejected for changes nothing (the same answer); another reason is recorded (a new history entry, the state unchanged). With `If-Match`, only the version read is decided on (else `412`).",
     security(("bearer" = [])),
-    params(Id<ProductId>),
+    params(Id<ProductId>, IfMatch),
     request_body(content = RejectBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The product, rejected", body = Product, headers(("ETag" = String))),
         (status = 403, description = "`forbidden_role` (only admins and reviewers review)"),
         (status = 404, description = "`product_not_found`"),
         (status = 409, description = "`product_merged`: a merged product is final"),
+        (status = 412, description = "`version_mismatch` (with `current_version`): the product changed since the version `If-Match` names"),
         (status = 422, description = "`validation_failed`: `reason` is `required`, or too long"),
     )
 )]
@@ -313,6 +317,7 @@ pub async fn reject(
     State(app): State<Arc<App>>,
     Caller(who): Caller,
     Id(id): Id<ProductId>,
+    IfMatch(expected): IfMatch,
     JsonBody(body): JsonBody<RejectBody>,
 ) -> ApiResult {
     let mut errors = FieldErrors::new();
@@ -327,7 +332,7 @@ pub async fn reject(
     let reason = reason.expect("checked");
     let p = app
         .catalog
-        .decide_product(&who, &id, Decision::Reject { reason })
+        .decide_product(&who, &id, Decision::Reject { reason }, expected)
         .await?;
     let version = p.version;
     Ok(response::with_etag(

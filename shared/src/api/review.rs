@@ -35,6 +35,10 @@ pub struct DecisionBody {
     /// The product a merged one becomes.
     #[schema(value_type = Option<ProductId>)]
     into: Option<String>,
+    /// Decide only on this version of the product (approve and reject; as `If-Match`):
+    /// another is `412 version_mismatch`.
+    #[schema(minimum = 1)]
+    version: Option<u64>,
 }
 
 /// Decisions to apply, in order.
@@ -69,7 +73,7 @@ pub struct DecisionsResponse {
 
 /// What one decision asks for, or its field errors (`prefix` names its place).
 enum Asked {
-    Decide(ProductId, Decision),
+    Decide(ProductId, Decision, Option<u64>),
     Merge(ProductId, ProductId),
 }
 
@@ -120,7 +124,7 @@ fn parse(d: &DecisionBody, prefix: &str) -> Result<Asked, FieldErrors> {
     e.finish(|| ())?;
     let id = id.expect("checked");
     Ok(match asked.expect("checked") {
-        Ok(decision) => Asked::Decide(id, decision),
+        Ok(decision) => Asked::Decide(id, decision, d.version),
         Err(into) => Asked::Merge(id, into),
     })
 }
@@ -156,9 +160,9 @@ pub async fn decisions(
         let answer: Result<(u16, serde_json::Value), ApiError> =
             match parse(d, &format!("decisions[{i}].")) {
                 Err(e) => Err(e.into()),
-                Ok(Asked::Decide(id, decision)) => app
+                Ok(Asked::Decide(id, decision, version)) => app
                     .catalog
-                    .decide_product(&who, &id, decision)
+                    .decide_product(&who, &id, decision, version)
                     .await
                     .map(|p| (200, serde_json::to_value(p).unwrap_or_default()))
                     .map_err(Into::into),

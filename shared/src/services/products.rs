@@ -212,23 +212,28 @@ impl Catalog {
         }
     }
 
-    /// An admin's review decision: approve, or reject with a reason. Idempotent: deciding what
-    /// the product already is changes nothing and answers it as it is. A merged product is
-    /// final (`409 product_merged`).
+    /// A reviewer's decision: approve, or reject with a reason. Idempotent: deciding what
+    /// the product already is changes nothing and answers it as it is (a rejection for
+    /// another reason than the last one is recorded, the state unchanged). With `expected`,
+    /// only that version is decided on (`VersionMismatch` else). A merged product is final
+    /// (`409 product_merged`).
     pub async fn decide_product(
         &self,
         who: &Principal,
         id: &ProductId,
         decision: Decision,
+        expected: Option<u64>,
     ) -> ServiceResult<Product> {
         who.require_role(crate::auth::REVIEWERS)?;
-        // Another admin's edit between the read and the write: read again and decide again
-        // (the caller sent no version, so a version mismatch is not theirs to handle).
+        // Another edit between the read and the write: without a version of the caller's,
+        // read again and decide again (a version mismatch is not theirs to handle).
         let mut tries = 0;
         loop {
             tries += 1;
-            match self.decide_once(who, id, decision.clone()).await {
-                Err(ServiceError::VersionMismatch { .. }) if tries < 3 => continue,
+            match self.decide_once(who, id, decision.clone(), expected).await {
+                Err(ServiceError::VersionMismatch { .. }) if tries < 3 && expected.is_none() => {
+                    continue;
+                }
                 other => return other,
             }
         }
@@ -239,8 +244,14 @@ impl Catalog {
         who: &Principal,
         id: &ProductId,
         decision: Decision,
+        expected: Option<u64>,
     ) -> ServiceResult<Product> {
         let current = self.get_product(who, id).await?;
+        if expected.is_some_and(|v| v != current.version) {
+            return Err(ServiceError::VersionMismatch {
+                current: Some(current.version),
+            });
+        }
         let (status, action, reason) = match decision {
             Decision::Approve => (VerificationStatus::Approved, ProductAction::Approved, None),
             Decision::Reject { reason } => (
@@ -255,7 +266,9 @@ impl Catalog {
                 detail: format!("product {id} was merged into another; decide on that one instead"),
             });
         }
-        if current.verification_status == status {
+        if current.verification_status == status
+            && (reason.is_none() || self.last_reason(&current).await? == reason)
+        {
             return Ok(current);
         }
         let changes = ProductChanges {
@@ -266,7 +279,23 @@ impl Catalog {
         self.write_update(who, &current, next, action, reason).await
     }
 
-    /// A product's history, newest first. Admins.
+    /// The reason of `p`'s last history entry (its last rejection's, for a rejected one).
+    async fn last_reason(&self, p: &Product) -> ServiceResult<Option<String>> {
+        let last = self
+            .products
+            .history(
+                &p.product_id,
+                &crate::ports::PageQuery {
+                    after: None,
+                    limit: 1,
+                },
+            )
+            .await
+            .map_err(ServiceError::storage)?;
+        Ok(last.items.into_iter().next().and_then(|h| h.reason))
+    }
+
+    /// A product's history, newest first. Admins and reviewers.
     pub async fn product_history(
         &self,
         who: &Principal,
