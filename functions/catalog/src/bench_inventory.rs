@@ -348,7 +348,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     measure(
         &store,
         "approve a product (product + history entry)",
-        catalog.decide_product(&who, &reviewed, catalog_core::services::Decision::Approve),
+        catalog.decide_product(
+            &who,
+            &reviewed,
+            catalog_core::services::Decision::Approve,
+            None,
+        ),
     )
     .await?;
     measure(
@@ -360,6 +365,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             catalog_core::services::Decision::Reject {
                 reason: "a duplicate of another pack".into(),
             },
+            None,
         ),
     )
     .await?;
@@ -371,6 +377,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             &who,
             &products[5].product_id,
             &products[6].product_id,
+            until,
+        ),
+    )
+    .await?;
+    // The shop's item of products[3] was removed above: its item is created from the merged one's.
+    measure(
+        &store,
+        "merge into a product the store does not stock (item created)",
+        catalog.merge_product(
+            &who,
+            &products[8].product_id,
+            &products[3].product_id,
             until,
         ),
     )

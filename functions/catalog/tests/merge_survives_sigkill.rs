@@ -20,7 +20,7 @@ fn store(i: usize) -> String {
 
 /// What store `i` holds of the duplicate, and of the kept product (every tenth has some).
 fn held(i: usize) -> (u64, Option<u64>) {
-    ((i % 7 + 1) as u64, (i % 10 == 0).then_some(2))
+    ((i % 7 + 1) as u64, i.is_multiple_of(10).then_some(2))
 }
 
 /// The item of `product` in store `i` (its quantity), if any.
