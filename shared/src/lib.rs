@@ -12,6 +12,7 @@ pub mod config;
 pub mod cursor;
 pub mod domain;
 pub mod http;
+pub mod images;
 pub mod import;
 #[cfg(feature = "aws")]
 pub mod lambda;
