@@ -120,6 +120,9 @@ pub enum Forbidden {
     Role { needed: String, has: Role },
     #[error("the token does not grant access to store {0}")]
     Store(StoreId),
+    /// A store owner may add an image only to a pending product they made.
+    #[error("{0}")]
+    Product(String),
 }
 
 impl Forbidden {
@@ -127,6 +130,7 @@ impl Forbidden {
         match self {
             Forbidden::Role { .. } => "forbidden_role",
             Forbidden::Store(_) => "forbidden_store",
+            Forbidden::Product(_) => "forbidden_product",
         }
     }
 }

@@ -65,6 +65,7 @@ pub fn router(
             &format!("{LOCAL_BLOB_PATH}/{{bucket}}/{{*key}}"),
             axum::routing::get(blob_get).put(blob_put),
         )
+        .route("/images/{*rest}", axum::routing::get(image_get))
         .with_state(shared);
     layers::apply(
         routes::router(app, routes::ALL.iter().copied()).merge(blob_routes),
@@ -198,8 +199,50 @@ async fn blob_put(
                     }
                 });
             }
+            // As S3 notifies the image-process function in AWS: an image upload is processed.
+            if crate::services::images::parse_image_upload_key(key.as_str()).is_some() {
+                let app = s.app.clone();
+                tokio::spawn(async move {
+                    match app.catalog.process_image_upload(key.as_str()).await {
+                        Ok(_) => tracing::info!(key = key.as_str(), "local image processed"),
+                        Err(e) => tracing::error!(error = %e, "local image processing failed"),
+                    }
+                });
+            }
             StatusCode::OK.into_response()
         }
+        Err(e) => blob_problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    }
+}
+
+/// `GET /images/sha256/<hash>/<rendition>.<ext>`: a product image, as CloudFront serves it
+/// in AWS. Content-addressed, so immutable: cached for a year.
+async fn image_get(State(s): State<Shared>, Path(rest): Path<String>) -> AxumResponse {
+    let key = format!("images/{rest}");
+    let Some(key) = key
+        .starts_with("images/sha256/")
+        .then(|| BlobKey::parse(&key).ok())
+        .flatten()
+    else {
+        return blob_problem(StatusCode::NOT_FOUND, "image_not_found", "no such image");
+    };
+    match s.app.catalog.images.get(&key).await {
+        Ok(Some(blob)) => (
+            [
+                (header::CONTENT_TYPE, blob.content_type),
+                (
+                    header::CACHE_CONTROL,
+                    "public, max-age=31536000, immutable".to_string(),
+                ),
+            ],
+            blob.bytes,
+        )
+            .into_response(),
+        Ok(None) => blob_problem(
+            StatusCode::NOT_FOUND,
+            "image_not_found",
+            format!("no image {key}"),
+        ),
         Err(e) => blob_problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
     }
 }

@@ -149,6 +149,10 @@ pub trait ProductStore: Send + Sync {
         into: &ProductId,
     ) -> StorageResult<()>;
 
+    /// The products whose image has SHA-256 `hash` (at most `limit`; on DynamoDB an index a
+    /// moment behind answers).
+    async fn with_image_hash(&self, hash: &str, limit: usize) -> StorageResult<Vec<ProductId>>;
+
     /// A product's history, newest first.
     async fn history(&self, id: &ProductId, page: &PageQuery) -> StorageResult<Page<HistoryEntry>>;
 

@@ -46,6 +46,17 @@ pub struct MatchReviewRecord {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageStateRecord {
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    pub upload_id: String,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProductRecord {
     pub product_id: String,
     pub name: String,
@@ -59,6 +70,12 @@ pub struct ProductRecord {
     pub image_hash: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canonical_image_urls: Option<ImageUrlsRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_perceptual_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_state: Option<ImageStateRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub same_image_as: Vec<String>,
     #[serde(default)]
     pub regional_names: BTreeMap<String, Vec<String>>,
     #[serde(default)]
@@ -90,6 +107,15 @@ impl From<&Product> for ProductRecord {
                 thumbnail: u.thumbnail.clone(),
                 medium: u.medium.clone(),
             }),
+            image_perceptual_hash: p.image_perceptual_hash.clone(),
+            image_state: p.image_state.as_ref().map(|s| ImageStateRecord {
+                status: s.status.clone(),
+                code: s.code.clone(),
+                detail: s.detail.clone(),
+                upload_id: s.upload_id.clone(),
+                at: s.at.to_string(),
+            }),
+            same_image_as: p.same_image_as.iter().map(ToString::to_string).collect(),
             regional_names: p
                 .regional_names
                 .iter()
@@ -144,6 +170,25 @@ impl TryFrom<ProductRecord> for Product {
                 thumbnail: u.thumbnail,
                 medium: u.medium,
             }),
+            image_perceptual_hash: r.image_perceptual_hash,
+            image_state: r
+                .image_state
+                .map(|s| -> Result<crate::domain::ImageState, StorageError> {
+                    Ok(crate::domain::ImageState {
+                        status: s.status,
+                        code: s.code,
+                        detail: s.detail,
+                        upload_id: s.upload_id,
+                        at: ts(what, &s.at)?,
+                    })
+                })
+                .transpose()?,
+            same_image_as: r
+                .same_image_as
+                .iter()
+                .map(|i| ProductId::parse(i))
+                .collect::<Result<_, _>>()
+                .map_err(|e| corrupt(what, e))?,
             regional_names,
             attributes: r.attributes,
             verification_status: VerificationStatus::parse(&r.verification_status)

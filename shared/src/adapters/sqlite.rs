@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS products (
     doc           TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS products_by_status ON products (status, status_sort);
+-- Products by image SHA-256 (the same image on two products).
+CREATE INDEX IF NOT EXISTS products_by_image ON products (json_extract(doc, '$.image_hash'));
 -- The review queue's sorts: by quality score, then creation.
 CREATE INDEX IF NOT EXISTS products_by_quality ON products (status, printf('%03d#', json_extract(doc, '$.quality_score')) || status_sort);
 
@@ -435,6 +437,26 @@ impl ProductStore for SqliteStore {
         history: &HistoryEntry,
     ) -> StorageResult<()> {
         self.update_with(previous, next, history, None).await
+    }
+
+    async fn with_image_hash(&self, hash: &str, limit: usize) -> StorageResult<Vec<ProductId>> {
+        let hash = hash.to_string();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT product_id FROM products WHERE json_extract(doc, '$.image_hash') = ?1 ORDER BY product_id LIMIT ?2",
+                )
+                .map_err(db_err)?;
+            let ids = stmt
+                .query_map(params![hash, limit as i64], |r| r.get::<_, String>(0))
+                .map_err(db_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err)?;
+            ids.iter()
+                .map(|i| ProductId::parse(i).map_err(|e| StorageError::Corrupt(format!("stored product id {i:?}: {e}"))))
+                .collect()
+        })
+        .await
     }
 
     async fn update_merging(

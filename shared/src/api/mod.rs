@@ -8,6 +8,7 @@
 
 mod bodies;
 pub mod health;
+pub mod images;
 pub mod inventory;
 pub mod jobs;
 pub mod matching;

@@ -12,7 +12,7 @@ use http::Method;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
-use super::{health, inventory, jobs, matching, openapi, products, review, scan};
+use super::{health, images, inventory, jobs, matching, openapi, products, review, scan};
 use crate::app::App;
 use crate::http::ApiError;
 
@@ -91,6 +91,10 @@ pub static PRODUCTS_APPROVE: Route = Route {
 pub static PRODUCTS_REJECT: Route = Route {
     function: "products-reject",
     endpoint: || routes!(products::reject),
+};
+pub static PRODUCTS_IMAGE_UPLOAD: Route = Route {
+    function: "products-image-upload",
+    endpoint: || routes!(images::upload),
 };
 pub static PRODUCTS_MERGE: Route = Route {
     function: "products-merge",
@@ -196,6 +200,7 @@ pub static ALL: &[&Route] = &[
     &PRODUCTS_REJECT,
     &PRODUCTS_MERGE,
     &PRODUCTS_HISTORY,
+    &PRODUCTS_IMAGE_UPLOAD,
     &REVIEW_QUEUE,
     &REVIEW_DECISIONS,
     &INVENTORY_LIST,

@@ -23,15 +23,18 @@ pub enum ProductAction {
     Rejected,
     /// Folded into another product.
     Merged,
+    /// An uploaded image processed (set, or failed).
+    Image,
 }
 
 impl ProductAction {
-    pub const ALL: [ProductAction; 5] = [
+    pub const ALL: [ProductAction; 6] = [
         Self::Created,
         Self::Updated,
         Self::Approved,
         Self::Rejected,
         Self::Merged,
+        Self::Image,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +44,7 @@ impl ProductAction {
             Self::Approved => "approved",
             Self::Rejected => "rejected",
             Self::Merged => "merged",
+            Self::Image => "image",
         }
     }
 

@@ -32,8 +32,8 @@ pub use movement::{
     LedgerPosition, Movement, MovementFacts, MovementKind, MovementOrigin, StockAlert, StockChange,
 };
 pub use product::{
-    ImageUrls, MAX_REVIEW_CANDIDATES, MatchReview, Product, ProductChanges, ProductContent,
-    ProductSource, QualityPart, RegionCode, ReviewCandidate, VerificationStatus,
+    ImageState, ImageUrls, MAX_REVIEW_CANDIDATES, MatchReview, NewImage, Product, ProductChanges,
+    ProductContent, ProductSource, QualityPart, RegionCode, ReviewCandidate, VerificationStatus,
 };
 pub use timestamp::Timestamp;
 pub use validation::{Coded, FieldError, FieldErrors, TextError, clean_text};

@@ -133,6 +133,36 @@ pub struct ImageUrls {
     pub medium: String,
 }
 
+/// Where a product's image stands after its last upload was processed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ImageState {
+    /// `ready` (the upload is the product's image now) or `failed` (the image before it, if
+    /// any, stays).
+    #[schema(pattern = "^(ready|failed)$")]
+    pub status: String,
+    /// Why it failed: `image_empty`, `image_unsupported_format`, `image_too_large`,
+    /// `image_corrupt`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The upload it is about.
+    pub upload_id: String,
+    pub at: Timestamp,
+}
+
+/// A processed upload, as it goes on the product.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewImage {
+    pub hash: String,
+    pub urls: ImageUrls,
+    /// The 64-bit perceptual hash, 16 hex digits.
+    pub perceptual_hash: String,
+    /// Other products whose image has the same SHA-256.
+    pub same_image_as: Vec<ProductId>,
+    pub upload_id: String,
+}
+
 /// What the matcher proposed for a row that became a new pending product.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct MatchReview {
@@ -167,6 +197,16 @@ pub struct Product {
     /// SHA-256 (hex) of the original image bytes.
     pub image_hash: Option<String>,
     pub canonical_image_urls: Option<ImageUrls>,
+    /// The image's 64-bit perceptual hash (16 hex digits): near copies differ in a few bits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_perceptual_hash: Option<String>,
+    /// Where the last image upload stands (a failed one says why).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_state: Option<ImageState>,
+    /// Other products that had the very same image (SHA-256) when this one's was set: likely
+    /// duplicates, for the review queue (never merged on their own).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub same_image_as: Vec<ProductId>,
     /// Names people use in each region, e.g. `{"IN-MH": ["हळद"], "IN-TN": ["மஞ்சள்"]}`.
     pub regional_names: BTreeMap<RegionCode, Vec<String>>,
     /// Free-form facts (`weight`, `description`, `pack_size`, ...), all text.
@@ -218,6 +258,9 @@ impl Product {
             barcode: content.barcode,
             image_hash: None,
             canonical_image_urls: None,
+            image_perceptual_hash: None,
+            image_state: None,
+            same_image_as: Vec::new(),
             regional_names: content.regional_names,
             attributes: content.attributes,
             verification_status: VerificationStatus::Pending,
@@ -233,6 +276,48 @@ impl Product {
         };
         p.rescore();
         p
+    }
+
+    /// The next version of this product with `image` as its image (ready), rescored.
+    pub fn with_image(&self, image: NewImage, now: Timestamp) -> Product {
+        let mut next = self.clone();
+        next.image_hash = Some(image.hash);
+        next.canonical_image_urls = Some(image.urls);
+        next.image_perceptual_hash = Some(image.perceptual_hash);
+        next.same_image_as = image.same_image_as;
+        next.image_state = Some(ImageState {
+            status: "ready".into(),
+            code: None,
+            detail: None,
+            upload_id: image.upload_id,
+            at: now,
+        });
+        next.version = self.version + 1;
+        next.updated_at = now;
+        next.rescore();
+        next
+    }
+
+    /// The next version of this product saying upload `upload_id` failed (`code`, `detail`);
+    /// its image, if it has one, stays.
+    pub fn with_image_failure(
+        &self,
+        upload_id: &str,
+        code: &str,
+        detail: &str,
+        now: Timestamp,
+    ) -> Product {
+        let mut next = self.clone();
+        next.image_state = Some(ImageState {
+            status: "failed".into(),
+            code: Some(code.to_string()),
+            detail: Some(detail.to_string()),
+            upload_id: upload_id.to_string(),
+            at: now,
+        });
+        next.version = self.version + 1;
+        next.updated_at = now;
+        next
     }
 
     /// Recomputes the quality score and its reasons from the record.

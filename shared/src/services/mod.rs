@@ -6,6 +6,7 @@
 
 pub mod exports;
 pub mod health;
+pub mod images;
 pub mod imports;
 mod inventory;
 mod jobs;

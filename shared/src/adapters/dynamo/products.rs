@@ -422,6 +422,29 @@ impl ProductStore for DynamoStore {
         self.update_with(previous, next, history, None).await
     }
 
+    async fn with_image_hash(&self, hash: &str, limit: usize) -> StorageResult<Vec<ProductId>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.products)
+            .index_name("by-image")
+            .key_condition_expression("image_hash = :h")
+            .expression_attribute_values(":h", s(hash))
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        out.items()
+            .iter()
+            .filter_map(|i| get_s(i, "pk"))
+            .filter_map(|pk| pk.strip_prefix("P#"))
+            .map(|id| {
+                ProductId::parse(id)
+                    .map_err(|e| StorageError::Corrupt(format!("product key {id:?}: {e}")))
+            })
+            .collect()
+    }
+
     async fn update_merging(
         &self,
         previous: &Product,

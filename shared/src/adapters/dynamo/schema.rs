@@ -34,6 +34,8 @@ pub fn specs() -> Vec<TableSpec> {
                 ("history", "history_of", "history_sort", true),
                 // Pending products by quality score (sparse: only they carry `quality_sort`).
                 ("by-quality", "verification_status", "quality_sort", true),
+                // Products by image (sparse: only products with one): the same image on two.
+                ("by-image", "image_hash", "pk", false),
             ],
             ttl_attribute: None,
         },

@@ -1,0 +1,239 @@
+//! Product images through the API, on the embedded backend (the local server processes an
+//! upload when it lands, as S3's notification does in AWS) and on DynamoDB Local + ministack
+//! S3 (the upload goes to S3; the test hands its key to the processing, as the queue would).
+
+use std::time::Duration;
+
+use catalog_core::auth::Role;
+use catalog_tests::TestApi;
+use image::codecs::jpeg::JpegEncoder;
+use image::{ImageEncoder, Rgb, RgbImage};
+use serde_json::{Value, json};
+
+/// A photo-like JPEG drawn here.
+fn photo(width: u32, height: u32) -> Vec<u8> {
+    let img = RgbImage::from_fn(width, height, |x, y| {
+        let disc = (x as i64 - 200).pow(2) + (y as i64 - 150).pow(2) < 90 * 90;
+        Rgb([
+            (x % 256) as u8,
+            if disc { 220 } else { (y % 256) as u8 },
+            90,
+        ])
+    });
+    let mut out = Vec::new();
+    JpegEncoder::new_with_quality(&mut out, 88)
+        .write_image(img.as_raw(), width, height, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    out
+}
+
+/// Asks for an upload of `bytes` to `product`, PUTs them, and has the upload processed;
+/// answers the product once it says what became of this upload.
+async fn add_image(api: &TestApi, token: &str, product: &str, bytes: &[u8]) -> Value {
+    let r = api
+        .post(
+            &format!("/v1/products/{product}/images"),
+            token,
+            json!({"content_length": bytes.len(), "content_type": "image/jpeg"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let upload_id = r.body["upload_id"].as_str().unwrap().to_string();
+    let upload = &r.body["upload"];
+    let mut req = api.http.put(upload["url"].as_str().unwrap());
+    for h in upload["headers"].as_array().unwrap() {
+        req = req.header(h[0].as_str().unwrap(), h[1].as_str().unwrap());
+    }
+    let res = req.body(bytes.to_vec()).send().await.unwrap();
+    assert!(
+        res.status().is_success(),
+        "upload refused: {}",
+        res.status()
+    );
+    // As the queue delivers S3's notification (the local server has started on it already:
+    // processing an upload twice is safe).
+    let key = format!("uploads/products/{product}/{upload_id}");
+    api.app.catalog.process_image_upload(&key).await.unwrap();
+    for _ in 0..100 {
+        let p = api
+            .get(&format!("/v1/products/{product}"), token)
+            .await
+            .body;
+        if p["image_state"]["upload_id"] == upload_id.as_str() {
+            return p;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("upload {upload_id} was never processed");
+}
+
+async fn images_are_processed_stored_once_and_served(api: &TestApi) {
+    let admin = api.admin();
+    let create = |name: &'static str| {
+        let admin = admin.clone();
+        async move {
+            let r = api
+                .post(
+                    "/v1/products",
+                    &admin,
+                    json!({"name": name, "brand": "Parle"}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{r:?}");
+            (
+                r.body["product_id"].as_str().unwrap().to_string(),
+                r.body["quality_score"].as_u64().unwrap(),
+            )
+        }
+    };
+    let (first, score) = create("Parle-G Biscuits 250 g").await;
+    let bytes = photo(1200, 800);
+    let p = add_image(api, &admin, &first, &bytes).await;
+    assert_eq!(p["image_state"]["status"], "ready", "{p}");
+    let hash = p["image_hash"].as_str().unwrap().to_string();
+    let thumb = p["canonical_image_urls"]["thumbnail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(thumb, format!("/images/sha256/{hash}/thumbnail.jpg"));
+    assert_eq!(p["quality_score"].as_u64().unwrap(), score + 15);
+    assert_eq!(p["image_perceptual_hash"].as_str().unwrap().len(), 16);
+    let r = api
+        .get(&format!("/v1/products/{first}/history?limit=1"), &admin)
+        .await;
+    assert_eq!(r.body["items"][0]["action"], "image", "{r:?}");
+
+    // Served as the PWA would ask, immutable.
+    let res = api
+        .http
+        .get(format!("{}{thumb}", api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/jpeg");
+    assert!(
+        res.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    let got = image::load_from_memory(&res.bytes().await.unwrap()).unwrap();
+    assert_eq!((got.width(), got.height()), (160, 107));
+    let res = api
+        .http
+        .get(format!("{}/images/sha256/{hash}/nothing.jpg", api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+
+    // The same image on a second product: stored once, and the second says whose it is.
+    let (second, _) = create("Parle G Glucose Biscuit 250g").await;
+    let p2 = add_image(api, &admin, &second, &bytes).await;
+    assert_eq!(p2["image_hash"], hash.as_str());
+    assert_eq!(p2["same_image_as"], json!([first]));
+
+    // Files that are not usable images: the product says why; its image stays.
+    let zip = b"PK\x03\x04\x14\0\0\0\x08\0a zip renamed .jpg".to_vec();
+    let p = add_image(api, &admin, &first, &zip).await;
+    assert_eq!(p["image_state"]["status"], "failed");
+    assert_eq!(p["image_state"]["code"], "image_unsupported_format");
+    assert_eq!(p["image_hash"], hash.as_str());
+    let cut = bytes[..bytes.len() / 2].to_vec();
+    let p = add_image(api, &admin, &first, &cut).await;
+    assert_eq!(p["image_state"]["code"], "image_corrupt");
+}
+
+async fn who_may_add_an_image(api: &TestApi) {
+    let admin = api.admin();
+    let owner = api.token(Role::StoreOwner, &["s1"]);
+    let mine = api
+        .post(
+            "/v1/products",
+            &owner,
+            json!({"name": "Homemade Pickle 500 g"}),
+        )
+        .await;
+    let mine = mine.body["product_id"].as_str().unwrap().to_string();
+    let theirs = api.create_product("Tata Tea Gold 500 g", None).await;
+    let ask = |token: String, product: String, body: Value| async move {
+        api.post(&format!("/v1/products/{product}/images"), &token, body)
+            .await
+    };
+    let jpeg = json!({"content_length": 1000, "content_type": "image/jpeg"});
+    assert_eq!(
+        ask(owner.clone(), mine.clone(), jpeg.clone()).await.status,
+        201
+    );
+    let r = ask(owner.clone(), theirs.clone(), jpeg.clone()).await;
+    assert_eq!((r.status, r.code()), (403, "forbidden_product"));
+    let scanner = api.token(Role::Scanner, &["s1"]);
+    let r = ask(scanner, theirs.clone(), jpeg.clone()).await;
+    assert_eq!((r.status, r.code()), (403, "forbidden_role"));
+    let r = ask(
+        admin.clone(),
+        theirs.clone(),
+        json!({"content_length": 16 * 1024 * 1024, "content_type": "image/gif"}),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{r:?}");
+    let codes: Vec<&str> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["file_too_large", "unsupported_type"]);
+    let r = ask(
+        admin.clone(),
+        theirs.clone(),
+        json!({"content_type": "image/png"}),
+    )
+    .await;
+    assert_eq!(r.body["errors"][0]["code"], "required");
+    // An upload key that is not one, or one processed already, changes nothing.
+    assert!(
+        api.app
+            .catalog
+            .process_image_upload("uploads/products/nope/x")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let gone = format!("uploads/products/{theirs}/0b7c6d1e-0000-4000-8000-000000000000");
+    assert!(
+        api.app
+            .catalog
+            .process_image_upload(&gone)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+macro_rules! cases {
+    ($($case:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(&catalog_tests::TestApi::embedded().await).await
+                }
+            )*
+        }
+        mod aws {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(&catalog_tests::TestApi::aws().await).await
+                }
+            )*
+        }
+    };
+}
+
+cases!(
+    images_are_processed_stored_once_and_served,
+    who_may_add_an_image
+);
