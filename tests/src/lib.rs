@@ -331,7 +331,7 @@ impl TestApi {
     pub async fn aws() -> Self {
         let events = Arc::new(RecordedEvents::default());
         let recorder = events.clone();
-        let mut api = Self::aws_with(move |c, _| c.with_events(recorder)).await;
+        let mut api = Self::aws_with(move |c, _, _| c.with_events(recorder)).await;
         api.events = events;
         api
     }
@@ -369,6 +369,7 @@ impl TestApi {
             }
         };
         let (import_queue, import_arn) = queue(unique("imports")).await;
+        let (image_queue, image_arn) = queue(unique("images")).await;
         let (completions_queue, completions_arn) = queue(unique("completions")).await;
         // A bus of its own, so tests running at once never see each other's events.
         let bus = unique("bus");
@@ -407,64 +408,35 @@ impl TestApi {
             events: events.clone(),
             bus,
         });
-        let mut bucket = String::new();
-        let api = Self::aws_with(|c, b| {
-            bucket = b.to_string();
+        let (mut bucket, mut images_bucket) = (String::new(), String::new());
+        let api = Self::aws_with(|c, uploads, images| {
+            bucket = uploads.to_string();
+            images_bucket = images.to_string();
             c.with_events(job_events)
         })
         .await;
         let s3 = s3_client().await;
-        let notification = aws_sdk_s3::types::NotificationConfiguration::builder()
-            .queue_configurations(
-                aws_sdk_s3::types::QueueConfiguration::builder()
-                    .queue_arn(import_arn)
-                    .events(aws_sdk_s3::types::Event::from("s3:ObjectCreated:*"))
-                    .filter(
-                        aws_sdk_s3::types::NotificationConfigurationFilter::builder()
-                            .key(
-                                aws_sdk_s3::types::S3KeyFilter::builder()
-                                    .filter_rules(
-                                        aws_sdk_s3::types::FilterRule::builder()
-                                            .name("prefix".into())
-                                            .value("imports/")
-                                            .build(),
-                                    )
-                                    .filter_rules(
-                                        aws_sdk_s3::types::FilterRule::builder()
-                                            .name("suffix".into())
-                                            .value(".csv")
-                                            .build(),
-                                    )
-                                    .build(),
-                            )
-                            .build(),
-                    )
-                    .build()
-                    .unwrap(),
-            )
-            .build();
-        s3.put_bucket_notification_configuration()
-            .bucket(&bucket)
-            .notification_configuration(notification)
-            .send()
-            .await
-            .expect("configure upload notifications in ministack");
+        notify(&s3, &bucket, import_arn, "imports/", Some(".csv")).await;
+        notify(&s3, &images_bucket, image_arn, "uploads/products/", None).await;
         (
             api,
             AwsRig {
                 sqs,
                 s3,
                 uploads_bucket: bucket,
+                images_bucket,
                 import_queue,
+                image_queue,
                 completions_queue,
             },
         )
     }
 
-    async fn aws_with(wire: impl FnOnce(Catalog, &str) -> Catalog) -> Self {
+    async fn aws_with(wire: impl FnOnce(Catalog, &str, &str) -> Catalog) -> Self {
         let store = Arc::new(dynamo_store().await);
         let (uploads, images) = (s3_blobs().await, s3_blobs().await);
-        let uploads_bucket = uploads.bucket().to_string();
+        let (uploads_bucket, images_bucket) =
+            (uploads.bucket().to_string(), images.bucket().to_string());
         let uploads: Arc<dyn BlobStore> = Arc::new(uploads);
         // As in AWS: matching loads the snapshot the index-build trigger published to the uploads
         // bucket (on every request here, so a test sees its own publish at once).
@@ -485,7 +457,7 @@ impl TestApi {
             matcher,
             CursorKey::derive(TEST_SECRET.as_bytes()),
         );
-        let catalog = wire(catalog, &uploads_bucket);
+        let catalog = wire(catalog, &uploads_bucket, &images_bucket);
         let app = App::new(
             catalog,
             TokenKeys::new(TEST_SECRET.as_bytes()).unwrap(),
@@ -575,12 +547,64 @@ impl TestApi {
 pub use catalog_core::auth::Role as TestRole;
 
 /// The AWS side of the import path in ministack (see [`TestApi::aws_with_imports`]).
+/// Has `bucket` notify the queue `queue_arn` of objects created under `prefix` (ending in
+/// `suffix`), as the SAM template configures it.
+async fn notify(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    queue_arn: String,
+    prefix: &str,
+    suffix: Option<&str>,
+) {
+    use aws_sdk_s3::types::{
+        Event, FilterRule, NotificationConfiguration, NotificationConfigurationFilter,
+        QueueConfiguration, S3KeyFilter,
+    };
+    let mut key = S3KeyFilter::builder().filter_rules(
+        FilterRule::builder()
+            .name("prefix".into())
+            .value(prefix)
+            .build(),
+    );
+    if let Some(suffix) = suffix {
+        key = key.filter_rules(
+            FilterRule::builder()
+                .name("suffix".into())
+                .value(suffix)
+                .build(),
+        );
+    }
+    let notification = NotificationConfiguration::builder()
+        .queue_configurations(
+            QueueConfiguration::builder()
+                .queue_arn(queue_arn)
+                .events(Event::from("s3:ObjectCreated:*"))
+                .filter(
+                    NotificationConfigurationFilter::builder()
+                        .key(key.build())
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .build();
+    s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(notification)
+        .send()
+        .await
+        .expect("configure upload notifications in ministack");
+}
+
 pub struct AwsRig {
     pub sqs: aws_sdk_sqs::Client,
     pub s3: aws_sdk_s3::Client,
     pub uploads_bucket: String,
+    pub images_bucket: String,
     /// S3 notifications and resume requests land here.
     pub import_queue: String,
+    /// Notifications of image uploads land here.
+    pub image_queue: String,
     /// `job.completed` events land here.
     pub completions_queue: String,
 }

@@ -212,6 +212,54 @@ async fn who_may_add_an_image(api: &TestApi) {
     );
 }
 
+/// As in AWS: the upload to S3 notifies the image queue, and the queue's message is what the
+/// image-process function runs on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_upload_to_s3_reaches_image_process_through_the_queue() {
+    let (api, rig) = TestApi::aws_with_imports().await;
+    let admin = api.admin();
+    let product = api.create_product("Amul Taaza Milk 1 L", None).await;
+    let bytes = photo(640, 480);
+    let r = api
+        .post(
+            &format!("/v1/products/{product}/images"),
+            &admin,
+            json!({"content_length": bytes.len(), "content_type": "image/jpeg"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let upload = &r.body["upload"];
+    let mut req = api.http.put(upload["url"].as_str().unwrap());
+    for h in upload["headers"].as_array().unwrap() {
+        req = req.header(h[0].as_str().unwrap(), h[1].as_str().unwrap());
+    }
+    assert!(req.body(bytes).send().await.unwrap().status().is_success());
+    let messages = rig.receive(&rig.image_queue).await;
+    let event = catalog_tests::AwsRig::lambda_event(&messages);
+    let summary = catalog_core::triggers::IMAGE_PROCESS
+        .call(api.app.clone(), event.clone(), Default::default())
+        .await
+        .unwrap();
+    assert_eq!(summary["batchItemFailures"], json!([]), "{summary}");
+    let p = api
+        .get(&format!("/v1/products/{product}"), &admin)
+        .await
+        .body;
+    assert_eq!(p["image_state"]["status"], "ready", "{p}");
+    assert_eq!(p["image_state"]["upload_id"], r.body["upload_id"]);
+    // Redelivered (SQS delivers at least once): nothing changes.
+    let again = catalog_core::triggers::IMAGE_PROCESS
+        .call(api.app.clone(), event, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(again["batchItemFailures"], json!([]), "{again}");
+    let after = api
+        .get(&format!("/v1/products/{product}"), &admin)
+        .await
+        .body;
+    assert_eq!(after["version"], p["version"]);
+}
+
 macro_rules! cases {
     ($($case:ident),* $(,)?) => {
         mod embedded {

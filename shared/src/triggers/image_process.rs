@@ -1,0 +1,72 @@
+//! `image-process`: what becomes of an uploaded product image. The event is an SQS batch
+//! whose bodies are S3 notifications (`uploads/products/<product>/<upload>` created); a
+//! direct S3 event works too (locally, in tests). A message whose processing fails (storage
+//! down) is reported in `batchItemFailures`, so SQS redelivers only it, and after
+//! [`IMAGE_MAX_RECEIVES`] moves it to the dead-letter queue. A file that is not a usable image
+//! is not a failure: the product records why.
+
+use std::sync::Arc;
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use serde_json::{Value, json};
+
+use super::{
+    Trigger, TriggerContext, TriggerSource, bad_event, created_keys, is_s3_event, s3_notification,
+};
+use crate::app::App;
+use crate::services::ServiceError;
+
+/// Deliveries of an image message before SQS moves it to the dead-letter queue (the queue's
+/// `maxReceiveCount` in infra/template.yaml).
+pub const IMAGE_MAX_RECEIVES: u32 = 5;
+
+pub static IMAGE_PROCESS: Trigger = Trigger {
+    function: "image-process",
+    source: TriggerSource::S3,
+    handler: |app, event, _ctx: TriggerContext| Box::pin(image_process(app, event)),
+};
+
+/// Processes the upload at `key`; its summary.
+async fn process(app: &App, key: &str) -> Result<Value, ServiceError> {
+    let product = app.catalog.process_image_upload(key).await?;
+    Ok(json!({
+        "key": key,
+        "image_state": product.and_then(|p| p.image_state.map(|s| s.status)),
+    }))
+}
+
+async fn image_process(app: Arc<App>, event: Value) -> Result<Value, ServiceError> {
+    if is_s3_event(&event) {
+        let s3 = serde_json::from_value(event).map_err(bad_event)?;
+        let mut done = Vec::new();
+        for key in created_keys(&s3) {
+            done.push(process(&app, &key).await?);
+        }
+        return Ok(json!({ "images": done }));
+    }
+    let sqs: SqsEvent = serde_json::from_value(event).map_err(bad_event)?;
+    let mut response = SqsBatchResponse::default();
+    let mut done = Vec::new();
+    for message in &sqs.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        let Some(s3) = message.body.as_deref().and_then(s3_notification) else {
+            tracing::warn!(message = %id, "dropping a message that is not an S3 notification");
+            continue;
+        };
+        for key in created_keys(&s3) {
+            match process(&app, &key).await {
+                Ok(summary) => done.push(summary),
+                Err(e) => {
+                    tracing::error!(message = %id, key, error = %e, "image processing failed; SQS will redeliver the message");
+                    let mut failure = BatchItemFailure::default();
+                    failure.item_identifier = id.clone();
+                    response.batch_item_failures.push(failure);
+                    break;
+                }
+            }
+        }
+    }
+    let images = Value::Array(done);
+    tracing::info!(%images, "image-process batch done");
+    Ok(serde_json::to_value(response).unwrap_or(Value::Null))
+}
