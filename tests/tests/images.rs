@@ -133,6 +133,49 @@ async fn images_are_processed_stored_once_and_served(api: &TestApi) {
     let p2 = add_image(api, &admin, &second, &bytes).await;
     assert_eq!(p2["image_hash"], hash.as_str());
     assert_eq!(p2["same_image_as"], json!([first]));
+    // The review queue shows it, whatever the names.
+    let r = api.get("/v1/review?limit=100", &admin).await;
+    let item = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["product"]["product_id"] == second.as_str())
+        .unwrap_or_else(|| panic!("{r:?}"))
+        .clone();
+    let flag = item["duplicates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["product_id"] == first.as_str())
+        .unwrap_or_else(|| panic!("{item}"))
+        .clone();
+    assert!(
+        flag["reasons"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("same_image")),
+        "{flag}"
+    );
+    // And the image finds both.
+    let r = api
+        .get(&format!("/v1/products?image_hash={hash}"), &admin)
+        .await;
+    let mut found: Vec<&str> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["product_id"].as_str().unwrap())
+        .collect();
+    found.sort_unstable();
+    let mut both = [first.as_str(), second.as_str()];
+    both.sort_unstable();
+    assert_eq!(found, both, "{r:?}");
+    let r = api.get("/v1/products?image_hash=ABC", &admin).await;
+    assert_eq!(r.body["errors"][0]["code"], "invalid_image_hash");
+    let r = api
+        .get(&format!("/v1/products?image_hash={hash}&q=salt"), &admin)
+        .await;
+    assert_eq!(r.body["errors"][0]["code"], "exclusive");
 
     // Files that are not usable images: the product says why; its image stays.
     let zip = b"PK\x03\x04\x14\0\0\0\x08\0a zip renamed .jpg".to_vec();

@@ -100,6 +100,10 @@ pub async fn get(
 pub struct ProductQuery {
     /// An exact barcode: the one product that has it (or none); combines with nothing else.
     barcode: Option<String>,
+    /// An image's SHA-256 (64 lower-case hex digits): the products whose image it is (at most
+    /// 100, one page); combines with nothing else.
+    #[param(pattern = "^[0-9a-f]{64}$")]
+    image_hash: Option<String>,
     /// Words that must all appear in the name, brand or barcode (at most 8).
     #[param(max_length = 100)]
     q: Option<String>,
@@ -143,7 +147,7 @@ pub(crate) fn query_category(c: &str, errors: &mut FieldErrors) -> Option<String
 #[utoipa::path(
     get, path = "/v1/products", operation_id = "products-list", tag = "products",
     summary = "Find products by barcode, or list them by words, category and status",
-    description = "Every role. `barcode` is an exact lookup (a page of at most one product) and combines with no other parameter.",
+    description = "Every role. `barcode` is an exact lookup (a page of at most one product) and combines with no other parameter; so is `image_hash` (the products whose image it is, at most 100).",
     security(("bearer" = [])),
     params(ProductQuery, PageParams),
     responses(
@@ -156,6 +160,42 @@ pub async fn list(
     Paged(query, page): Paged<ProductQuery>,
 ) -> ApiResult {
     let mut errors = FieldErrors::new();
+    if let Some(hash) = &query.image_hash {
+        let others: Vec<&str> = [
+            ("barcode", query.barcode.is_some()),
+            ("q", query.q.is_some()),
+            ("category", query.category.is_some()),
+            ("status", query.status.is_some()),
+            ("cursor", page.cursor.is_some()),
+            ("limit", page.limit.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(k, given)| given.then_some(k))
+        .collect();
+        if !others.is_empty() {
+            return Err(ApiError::field(
+                "query.image_hash",
+                "exclusive",
+                format!("image_hash cannot be combined with {}", others.join(", ")),
+            ));
+        }
+        if hash.len() != 64
+            || !hash
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err(ApiError::field(
+                "query.image_hash",
+                "invalid_image_hash",
+                "image_hash is a SHA-256: 64 lower-case hex digits",
+            ));
+        }
+        let listing = Listing {
+            items: app.catalog.products_with_image(&who, hash).await?,
+            next_cursor: None,
+        };
+        return Ok(response::json(StatusCode::OK, listing));
+    }
     if let Some(raw) = &query.barcode {
         let others: Vec<&str> = [
             ("q", query.q.is_some()),

@@ -143,6 +143,28 @@ impl Catalog {
         })
     }
 
+    /// The products whose image has SHA-256 `hash` (at most 100), in product id order. Any role.
+    pub async fn products_with_image(
+        &self,
+        _who: &Principal,
+        hash: &str,
+    ) -> ServiceResult<Vec<Product>> {
+        let ids = self
+            .products
+            .with_image_hash(hash, crate::ports::MAX_PAGE_SIZE as usize)
+            .await
+            .map_err(ServiceError::storage)?;
+        let mut found = self
+            .products
+            .get_many(&ids)
+            .await
+            .map_err(ServiceError::storage)?;
+        // The index may lag a change of image: only products whose image it still is.
+        found.retain(|p| p.image_hash.as_deref() == Some(hash));
+        found.sort_by_key(|p| p.product_id);
+        Ok(found)
+    }
+
     /// Processes the upload at `key` of the images bucket (any other key is not one: `None`).
     /// Answers the product as it now is, or `None` when the upload is gone (processed before).
     pub async fn process_image_upload(&self, key: &str) -> ServiceResult<Option<Product>> {

@@ -33,7 +33,9 @@ pub struct ReviewFilter {
 pub struct DuplicateFlag {
     pub product_id: ProductId,
     pub name: String,
-    /// `barcode_one_digit_off`, `near_identical_name` (same brand and size).
+    /// `barcode_one_digit_off`, `near_identical_name` (same brand and size), `same_image`
+    /// (the very same image, SHA-256), `near_identical_image` (perceptual hashes at most 10
+    /// bits apart: a resized or recompressed copy).
     pub reasons: Vec<&'static str>,
     /// How close the names are (Jaro-Winkler, 0 to 1).
     pub name_similarity: f64,
@@ -90,12 +92,29 @@ fn flags(p: &Product, c: &MatchedCandidate) -> Option<DuplicateFlag> {
     if same_brand && size_of(p) == size_of(other) && similarity >= NEAR_IDENTICAL_NAME {
         reasons.push("near_identical_name");
     }
+    reasons.extend(image_flag(p, other));
     (!reasons.is_empty()).then(|| DuplicateFlag {
         product_id: other.product_id,
         name: other.name.clone(),
         reasons,
         name_similarity: (similarity * 1000.0).round() / 1000.0,
     })
+}
+
+/// How `p`'s image compares with `other`'s: the very same, a near copy, or neither.
+fn image_flag(p: &Product, other: &Product) -> Option<&'static str> {
+    if p.image_hash.is_some() && p.image_hash == other.image_hash {
+        return Some("same_image");
+    }
+    let hash = |x: &Product| {
+        x.image_perceptual_hash
+            .as_deref()
+            .and_then(crate::images::Perceptual::parse)
+    };
+    match (hash(p), hash(other)) {
+        (Some(a), Some(b)) if a.is_near(b) => Some("near_identical_image"),
+        _ => None,
+    }
 }
 
 impl Catalog {
@@ -181,10 +200,37 @@ impl Catalog {
             .into_iter()
             .filter(|c| c.product.product_id != product.product_id)
             .collect();
-        let duplicates = candidates
+        let mut duplicates: Vec<DuplicateFlag> = candidates
             .iter()
             .filter_map(|c| flags(&product, c))
             .collect();
+        // Products with the very same image, whatever their names.
+        let unflagged: Vec<ProductId> = product
+            .same_image_as
+            .iter()
+            .filter(|id| !duplicates.iter().any(|d| d.product_id == **id))
+            .copied()
+            .collect();
+        if !unflagged.is_empty() {
+            let others = self
+                .products
+                .get_many(&unflagged)
+                .await
+                .map_err(ServiceError::storage)?;
+            for other in others.iter().filter(|o| image_flag(&product, o).is_some()) {
+                duplicates.push(DuplicateFlag {
+                    product_id: other.product_id,
+                    name: other.name.clone(),
+                    reasons: image_flag(&product, other).into_iter().collect(),
+                    name_similarity: (strsim::jaro_winkler(
+                        &folded(&product.name),
+                        &folded(&other.name),
+                    ) * 1000.0)
+                        .round()
+                        / 1000.0,
+                });
+            }
+        }
         let stores = self
             .inventory
             .stores_stocking(&product.product_id, STORES_COUNTED)
