@@ -153,6 +153,15 @@ pub trait ProductStore: Send + Sync {
     /// moment behind answers).
     async fn with_image_hash(&self, hash: &str, limit: usize) -> StorageResult<Vec<ProductId>>;
 
+    /// Products whose image's perceptual hash shares at least one of its four 16-bit quarters
+    /// with `perceptual` (a hash at most 3 bits away always does; one 4 to 10 bits away
+    /// usually): the candidates a near-duplicate check measures. At most `limit` per quarter.
+    async fn with_similar_image(
+        &self,
+        perceptual: crate::images::Perceptual,
+        limit: usize,
+    ) -> StorageResult<Vec<ProductId>>;
+
     /// A product's history, newest first.
     async fn history(&self, id: &ProductId, page: &PageQuery) -> StorageResult<Page<HistoryEntry>>;
 

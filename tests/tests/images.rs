@@ -133,6 +133,49 @@ async fn images_are_processed_stored_once_and_served(api: &TestApi) {
     let p2 = add_image(api, &admin, &second, &bytes).await;
     assert_eq!(p2["image_hash"], hash.as_str());
     assert_eq!(p2["same_image_as"], json!([first]));
+    // A copy at half size, recompressed, on a third: a near copy of the first two.
+    let (third, _) = create("Parle G 250 g pack").await;
+    let half = image::load_from_memory(&bytes)
+        .unwrap()
+        .resize(600, 400, image::imageops::FilterType::Triangle)
+        .to_rgb8();
+    let mut copy = Vec::new();
+    JpegEncoder::new_with_quality(&mut copy, 60)
+        .write_image(
+            half.as_raw(),
+            half.width(),
+            half.height(),
+            image::ExtendedColorType::Rgb8,
+        )
+        .unwrap();
+    let p3 = add_image(api, &admin, &third, &copy).await;
+    assert_ne!(p3["image_hash"], hash.as_str());
+    let similar: Vec<&str> = p3["similar_image_as"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{p3}"))
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        similar.contains(&first.as_str()) && similar.contains(&second.as_str()),
+        "{p3}"
+    );
+    let r = api.get("/v1/review?limit=100", &admin).await;
+    let item = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["product"]["product_id"] == third.as_str())
+        .unwrap()
+        .clone();
+    let flag = item["duplicates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["product_id"] == first.as_str())
+        .unwrap_or_else(|| panic!("{item}"))
+        .clone();
+    assert_eq!(flag["reasons"], json!(["near_identical_image"]), "{flag}");
     // The review queue shows it, whatever the names.
     let r = api.get("/v1/review?limit=100", &admin).await;
     let item = r.body["items"]

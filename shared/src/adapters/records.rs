@@ -76,6 +76,8 @@ pub struct ProductRecord {
     pub image_state: Option<ImageStateRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub same_image_as: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub similar_image_as: Vec<String>,
     #[serde(default)]
     pub regional_names: BTreeMap<String, Vec<String>>,
     #[serde(default)]
@@ -116,6 +118,7 @@ impl From<&Product> for ProductRecord {
                 at: s.at.to_string(),
             }),
             same_image_as: p.same_image_as.iter().map(ToString::to_string).collect(),
+            similar_image_as: p.similar_image_as.iter().map(ToString::to_string).collect(),
             regional_names: p
                 .regional_names
                 .iter()
@@ -185,6 +188,12 @@ impl TryFrom<ProductRecord> for Product {
                 .transpose()?,
             same_image_as: r
                 .same_image_as
+                .iter()
+                .map(|i| ProductId::parse(i))
+                .collect::<Result<_, _>>()
+                .map_err(|e| corrupt(what, e))?,
+            similar_image_as: r
+                .similar_image_as
                 .iter()
                 .map(|i| ProductId::parse(i))
                 .collect::<Result<_, _>>()

@@ -41,6 +41,11 @@ CREATE TABLE IF NOT EXISTS products (
 CREATE INDEX IF NOT EXISTS products_by_status ON products (status, status_sort);
 -- Products by image SHA-256 (the same image on two products).
 CREATE INDEX IF NOT EXISTS products_by_image ON products (json_extract(doc, '$.image_hash'));
+-- Products by each quarter of their image's perceptual hash (near copies).
+CREATE INDEX IF NOT EXISTS products_by_image_q0 ON products (substr(json_extract(doc, '$.image_perceptual_hash'), 1, 4));
+CREATE INDEX IF NOT EXISTS products_by_image_q1 ON products (substr(json_extract(doc, '$.image_perceptual_hash'), 5, 4));
+CREATE INDEX IF NOT EXISTS products_by_image_q2 ON products (substr(json_extract(doc, '$.image_perceptual_hash'), 9, 4));
+CREATE INDEX IF NOT EXISTS products_by_image_q3 ON products (substr(json_extract(doc, '$.image_perceptual_hash'), 13, 4));
 -- The review queue's sorts: by quality score, then creation.
 CREATE INDEX IF NOT EXISTS products_by_quality ON products (status, printf('%03d#', json_extract(doc, '$.quality_score')) || status_sort);
 
@@ -455,6 +460,38 @@ impl ProductStore for SqliteStore {
             ids.iter()
                 .map(|i| ProductId::parse(i).map_err(|e| StorageError::Corrupt(format!("stored product id {i:?}: {e}"))))
                 .collect()
+        })
+        .await
+    }
+
+    async fn with_similar_image(
+        &self,
+        perceptual: crate::images::Perceptual,
+        limit: usize,
+    ) -> StorageResult<Vec<ProductId>> {
+        let hex = perceptual.to_hex();
+        self.read(move |c| {
+            let mut out: Vec<ProductId> = Vec::new();
+            for i in 0..4 {
+                let sql = format!(
+                    "SELECT product_id FROM products WHERE substr(json_extract(doc, '$.image_perceptual_hash'), {}, 4) = ?1 LIMIT ?2",
+                    1 + 4 * i
+                );
+                let mut stmt = c.prepare_cached(&sql).map_err(db_err)?;
+                let ids = stmt
+                    .query_map(params![&hex[4 * i..4 * i + 4], limit as i64], |r| r.get::<_, String>(0))
+                    .map_err(db_err)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(db_err)?;
+                for id in ids {
+                    let id = ProductId::parse(&id)
+                        .map_err(|e| StorageError::Corrupt(format!("stored product id {id:?}: {e}")))?;
+                    if !out.contains(&id) {
+                        out.push(id);
+                    }
+                }
+            }
+            Ok(out)
         })
         .await
     }

@@ -160,6 +160,8 @@ pub struct NewImage {
     pub perceptual_hash: String,
     /// Other products whose image has the same SHA-256.
     pub same_image_as: Vec<ProductId>,
+    /// Other products whose image is a near copy (perceptual hashes close).
+    pub similar_image_as: Vec<ProductId>,
     pub upload_id: String,
 }
 
@@ -207,6 +209,10 @@ pub struct Product {
     /// duplicates, for the review queue (never merged on their own).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub same_image_as: Vec<ProductId>,
+    /// Other products whose image was a near copy of this one's (a resized, recompressed or
+    /// slightly cropped copy: perceptual hashes at most 10 bits apart) when it was set.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub similar_image_as: Vec<ProductId>,
     /// Names people use in each region, e.g. `{"IN-MH": ["हळद"], "IN-TN": ["மஞ்சள்"]}`.
     pub regional_names: BTreeMap<RegionCode, Vec<String>>,
     /// Free-form facts (`weight`, `description`, `pack_size`, ...), all text.
@@ -261,6 +267,7 @@ impl Product {
             image_perceptual_hash: None,
             image_state: None,
             same_image_as: Vec::new(),
+            similar_image_as: Vec::new(),
             regional_names: content.regional_names,
             attributes: content.attributes,
             verification_status: VerificationStatus::Pending,
@@ -285,6 +292,7 @@ impl Product {
         next.canonical_image_urls = Some(image.urls);
         next.image_perceptual_hash = Some(image.perceptual_hash);
         next.same_image_as = image.same_image_as;
+        next.similar_image_as = image.similar_image_as;
         next.image_state = Some(ImageState {
             status: "ready".into(),
             code: None,

@@ -43,6 +43,13 @@ impl Perceptual {
         self.distance(other) <= NEAR_DUPLICATE_BITS
     }
 
+    /// The hash's four 16-bit quarters, each named by its place (`"0:ab12"`): two hashes at
+    /// most 3 bits apart share one (four quarters, three differing bits), so an index of
+    /// quarters finds near copies without comparing against every image.
+    pub fn quarters(self) -> [String; 4] {
+        std::array::from_fn(|i| format!("{i}:{:04x}", (self.0 >> (48 - 16 * i)) & 0xFFFF))
+    }
+
     /// 16 hex digits.
     pub fn to_hex(self) -> String {
         format!("{:016x}", self.0)

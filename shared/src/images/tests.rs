@@ -281,5 +281,18 @@ fn near_copies_are_near_and_other_pictures_are_not() {
         "other pictures {others:?} bits apart"
     );
     assert_eq!(Perceptual::parse(&first.to_hex()), Some(first));
+    // Three bits apart, one in each of three quarters: the fourth quarter is shared.
+    let three_off = Perceptual(first.0 ^ (1 << 63) ^ (1 << 40) ^ (1 << 20));
+    let shared = first
+        .quarters()
+        .iter()
+        .zip(three_off.quarters())
+        .filter(|(a, b)| **a == *b)
+        .count();
+    assert_eq!(shared, 1);
+    assert_eq!(
+        Perceptual(0x0123_4567_89ab_cdef).quarters(),
+        ["0:0123", "1:4567", "2:89ab", "3:cdef"]
+    );
     assert_eq!(Perceptual::parse("xyz"), None);
 }

@@ -217,6 +217,7 @@ impl Catalog {
                     .filter(|p| *p != product_id)
                     .take(SAME_IMAGE_LISTED)
                     .collect();
+                let similar = self.similar_images(&product_id, &done).await?;
                 let url = |r| format!("/{}", done.key(r));
                 let image = NewImage {
                     hash: done.hash.clone(),
@@ -227,6 +228,7 @@ impl Catalog {
                     },
                     perceptual_hash: done.perceptual.to_hex(),
                     same_image_as: same,
+                    similar_image_as: similar,
                     upload_id: upload_id.clone(),
                 };
                 self.record_image(&product_id, &upload_id, |p, now| {
@@ -248,6 +250,44 @@ impl Catalog {
             .await
             .map_err(ServiceError::storage)?;
         Ok(product)
+    }
+
+    /// Other products whose image is a near copy of `done` (not the very same: those are
+    /// `same_image_as`), closest first, at most [`SAME_IMAGE_LISTED`].
+    async fn similar_images(
+        &self,
+        product_id: &ProductId,
+        done: &images::Processed,
+    ) -> ServiceResult<Vec<ProductId>> {
+        let ids: Vec<ProductId> = self
+            .products
+            .with_similar_image(done.perceptual, crate::ports::MAX_BULK_READ / 4)
+            .await
+            .map_err(ServiceError::storage)?
+            .into_iter()
+            .filter(|p| p != product_id)
+            .take(crate::ports::MAX_BULK_READ)
+            .collect();
+        let mut near: Vec<(u32, ProductId)> = self
+            .products
+            .get_many(&ids)
+            .await
+            .map_err(ServiceError::storage)?
+            .into_iter()
+            .filter(|p| p.image_hash.as_deref() != Some(done.hash.as_str()))
+            .filter_map(|p| {
+                let theirs = images::Perceptual::parse(p.image_perceptual_hash.as_deref()?)?;
+                theirs
+                    .is_near(done.perceptual)
+                    .then(|| (theirs.distance(done.perceptual), p.product_id))
+            })
+            .collect();
+        near.sort();
+        Ok(near
+            .into_iter()
+            .take(SAME_IMAGE_LISTED)
+            .map(|(_, p)| p)
+            .collect())
     }
 
     /// Writes what became of upload `upload_id` onto the product, with its history entry,

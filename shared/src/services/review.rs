@@ -204,10 +204,11 @@ impl Catalog {
             .iter()
             .filter_map(|c| flags(&product, c))
             .collect();
-        // Products with the very same image, whatever their names.
+        // Products with the very same image or a near copy, whatever their names.
         let unflagged: Vec<ProductId> = product
             .same_image_as
             .iter()
+            .chain(&product.similar_image_as)
             .filter(|id| !duplicates.iter().any(|d| d.product_id == **id))
             .copied()
             .collect();

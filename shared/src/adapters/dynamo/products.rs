@@ -44,6 +44,16 @@ fn product_item(p: &Product) -> StorageResult<Item> {
         item.insert("category_sort".into(), s(format!("{path}#{sort}")));
     }
     item.insert("search_text".into(), s(search_text(p)));
+    // The by-image-q<i> indexes' keys: the quarters of the image's perceptual hash.
+    if let Some(h) = p
+        .image_perceptual_hash
+        .as_deref()
+        .and_then(crate::images::Perceptual::parse)
+    {
+        for (i, q) in h.quarters().into_iter().enumerate() {
+            item.insert(format!("image_q{i}"), s(q));
+        }
+    }
     Ok(item)
 }
 
@@ -443,6 +453,37 @@ impl ProductStore for DynamoStore {
                     .map_err(|e| StorageError::Corrupt(format!("product key {id:?}: {e}")))
             })
             .collect()
+    }
+
+    async fn with_similar_image(
+        &self,
+        perceptual: crate::images::Perceptual,
+        limit: usize,
+    ) -> StorageResult<Vec<ProductId>> {
+        let mut out = Vec::new();
+        for (i, q) in perceptual.quarters().into_iter().enumerate() {
+            let found = self
+                .client
+                .query()
+                .table_name(&self.tables.products)
+                .index_name(format!("by-image-q{i}"))
+                .key_condition_expression("#q = :q")
+                .expression_attribute_names("#q", format!("image_q{i}"))
+                .expression_attribute_values(":q", s(q))
+                .limit(limit as i32)
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            for pk in found.items().iter().filter_map(|i| get_s(i, "pk")) {
+                let id = pk.strip_prefix("P#").unwrap_or(pk);
+                let id = ProductId::parse(id)
+                    .map_err(|e| StorageError::Corrupt(format!("product key {id:?}: {e}")))?;
+                if !out.contains(&id) {
+                    out.push(id);
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn update_merging(

@@ -36,6 +36,11 @@ pub fn specs() -> Vec<TableSpec> {
                 ("by-quality", "verification_status", "quality_sort", true),
                 // Products by image (sparse: only products with one): the same image on two.
                 ("by-image", "image_hash", "pk", false),
+                // Products by each quarter of their image's perceptual hash (near copies).
+                ("by-image-q0", "image_q0", "pk", false),
+                ("by-image-q1", "image_q1", "pk", false),
+                ("by-image-q2", "image_q2", "pk", false),
+                ("by-image-q3", "image_q3", "pk", false),
             ],
             ttl_attribute: None,
         },
