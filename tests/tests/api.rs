@@ -1604,9 +1604,16 @@ async fn a_stale_decision_is_refused_and_a_new_reason_is_kept(api: &TestApi) {
         )
         .await;
     assert_eq!(r.body["results"][0]["status"], 412, "{r:?}");
-    // The same rejection again changes nothing; another reason is kept.
+    // The same rejection again changes nothing (even resent with the version it was made
+    // on: its answer was lost); another reason is kept.
     let r = decide("reject", None, json!({"reason": "a duplicate"})).await;
     assert_eq!((r.status, r.body["version"].as_u64()), (200, Some(3)));
+    let r = decide("reject", Some("\"2\""), json!({"reason": "a duplicate"})).await;
+    assert_eq!(
+        (r.status, r.body["version"].as_u64()),
+        (200, Some(3)),
+        "{r:?}"
+    );
     let r = decide(
         "reject",
         None,

@@ -346,6 +346,87 @@ async fn an_upload_to_s3_reaches_image_process_through_the_queue() {
     assert_eq!(after["version"], p["version"]);
 }
 
+/// Asks for an upload and PUTs `bytes` to it without processing it; answers its key.
+async fn upload_only(api: &TestApi, token: &str, product: &str, bytes: &[u8]) -> String {
+    let r = api
+        .post(
+            &format!("/v1/products/{product}/images"),
+            token,
+            json!({"content_length": bytes.len(), "content_type": "image/jpeg"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let upload = &r.body["upload"];
+    let mut req = api.http.put(upload["url"].as_str().unwrap());
+    for h in upload["headers"].as_array().unwrap() {
+        req = req.header(h[0].as_str().unwrap(), h[1].as_str().unwrap());
+    }
+    assert!(
+        req.body(bytes.to_vec())
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    format!(
+        "uploads/products/{product}/{}",
+        r.body["upload_id"].as_str().unwrap()
+    )
+}
+
+async fn a_later_upload_wins_whatever_the_order(api: &TestApi) {
+    let admin = api.admin();
+    let product = api.create_product("Britannia Marie Gold 250 g", None).await;
+    let (older, newer) = (photo(300, 200), photo(320, 240));
+    let first_key = upload_only(api, &admin, &product, &older).await;
+    let second_key = upload_only(api, &admin, &product, &newer).await;
+    // The later upload is processed first; the earlier one's delivery comes after (locally
+    // the server has started on both as they landed: any order must end the same).
+    api.app
+        .catalog
+        .process_image_upload(&second_key)
+        .await
+        .unwrap();
+    api.app
+        .catalog
+        .process_image_upload(&first_key)
+        .await
+        .unwrap();
+    let second = second_key.rsplit('/').next().unwrap().to_string();
+    let mut p = Value::Null;
+    for _ in 0..50 {
+        p = api
+            .get(&format!("/v1/products/{product}"), &admin)
+            .await
+            .body;
+        if p["image_state"]["upload_id"] == second.as_str() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(p["image_state"]["upload_id"], second.as_str(), "{p}");
+    let url = format!(
+        "{}{}",
+        api.base,
+        p["canonical_image_urls"]["original"].as_str().unwrap()
+    );
+    let original = api
+        .http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        image::load_from_memory(&original).unwrap().width(),
+        320,
+        "the later upload's image stays"
+    );
+}
+
 macro_rules! cases {
     ($($case:ident),* $(,)?) => {
         mod embedded {
@@ -369,5 +450,6 @@ macro_rules! cases {
 
 cases!(
     images_are_processed_stored_once_and_served,
-    who_may_add_an_image
+    who_may_add_an_image,
+    a_later_upload_wins_whatever_the_order
 );

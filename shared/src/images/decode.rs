@@ -46,7 +46,12 @@ fn refused(e: ImageError) -> ImageRefused {
 /// thumbnail inside the EXIF segment (with its own scan and end) does not count.
 fn jpeg_is_whole(bytes: &[u8]) -> bool {
     let mut i = 2;
-    while i + 4 <= bytes.len() && bytes[i] == 0xFF {
+    while i + 4 <= bytes.len() {
+        if bytes[i] != 0xFF {
+            // A stray byte between segments: decoders skip to the next marker, so do we.
+            i += 1;
+            continue;
+        }
         let marker = bytes[i + 1];
         if marker == 0xFF {
             // Fill bytes before a marker.
@@ -89,4 +94,29 @@ pub fn decode(bytes: &[u8], kind: Kind) -> Result<DynamicImage, ImageRefused> {
     let mut image = DynamicImage::from_decoder(decoder).map_err(refused)?;
     image.apply_orientation(orientation);
     Ok(image)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::jpeg_is_whole;
+
+    #[test]
+    fn a_jpeg_is_whole_when_its_end_follows_its_scan() {
+        // SOI, an APP0 of 4 bytes, a stray byte, SOS, scan data, EOI.
+        let whole = [
+            0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0x4A, 0x46, 0x00, 0xFF, 0xDA, 0x00, 0x02, 0x12,
+            0x34, 0xFF, 0xD9,
+        ];
+        assert!(jpeg_is_whole(&whole));
+        assert!(
+            !jpeg_is_whole(&whole[..whole.len() - 2]),
+            "cut off before its end"
+        );
+        // An end marker inside a segment before the scan (an EXIF thumbnail's) does not count.
+        let thumb_only = [
+            0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x06, 0xFF, 0xD9, 0x00, 0x00, 0xFF, 0xDA, 0x00, 0x02,
+            0x12, 0x34,
+        ];
+        assert!(!jpeg_is_whole(&thumb_only));
+    }
 }

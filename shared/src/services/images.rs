@@ -64,6 +64,15 @@ pub fn parse_image_upload_key(key: &str) -> Option<(ProductId, String)> {
     valid.then(|| (product, upload.to_string()))
 }
 
+/// Whether `product` already says what became of upload `upload_id` or of a later one
+/// (upload ids are UUIDv7: their text sorts by time).
+fn superseded(product: &Product, upload_id: &str) -> bool {
+    product
+        .image_state
+        .as_ref()
+        .is_some_and(|s| s.upload_id.as_str() >= upload_id)
+}
+
 /// The actor of a processed upload's history entry.
 fn processor() -> Actor {
     Actor {
@@ -128,7 +137,8 @@ impl Catalog {
             );
         }
         errors.finish(|| ())?;
-        let upload_id = uuid::Uuid::new_v4().to_string();
+        // Time-ordered: of two uploads processed out of order, the later one's image stays.
+        let upload_id = uuid::Uuid::now_v7().to_string();
         let key = BlobKey::parse(&format!("{UPLOAD_PREFIX}{id}/{upload_id}"))
             .map_err(|e| ServiceError::Internal(StorageError::backend(e)))?;
         let upload = self
@@ -174,6 +184,21 @@ impl Catalog {
         };
         let blob_key =
             BlobKey::parse(key).map_err(|e| ServiceError::Internal(StorageError::backend(e)))?;
+        // An upload older than the one the product reflects (queues do not keep order) is
+        // not processed: the later image stays.
+        if let Some(current) = self
+            .products
+            .get(&product_id)
+            .await
+            .map_err(ServiceError::storage)?
+            && superseded(&current, &upload_id)
+        {
+            self.images
+                .delete(&blob_key)
+                .await
+                .map_err(ServiceError::storage)?;
+            return Ok(Some(current));
+        }
         let Some(blob) = self
             .images
             .get(&blob_key)
@@ -189,9 +214,18 @@ impl Catalog {
             )))
         } else {
             let bytes = blob.bytes.clone();
-            tokio::task::spawn_blocking(move || images::process(&bytes))
-                .await
-                .map_err(|e| ServiceError::Internal(StorageError::backend(e.to_string())))?
+            match tokio::task::spawn_blocking(move || images::process(&bytes)).await {
+                Ok(outcome) => outcome,
+                // A decoder that panics on a file is a file that cannot be read: recorded as
+                // such, not retried until the dead-letter queue.
+                Err(e) if e.is_panic() => {
+                    tracing::error!(product = %product_id, upload = %upload_id, "the image decoder panicked");
+                    Err(ImageRefused::Corrupt(
+                        "the decoder failed on this file".into(),
+                    ))
+                }
+                Err(e) => return Err(ServiceError::Internal(StorageError::backend(e.to_string()))),
+            }
         };
         let product = match outcome {
             Ok(done) => {
@@ -302,11 +336,7 @@ impl Catalog {
             let Some(current) = self.products.get(id).await.map_err(ServiceError::storage)? else {
                 return Ok(None);
             };
-            if current
-                .image_state
-                .as_ref()
-                .is_some_and(|s| s.upload_id == upload_id)
-            {
+            if superseded(&current, upload_id) {
                 return Ok(Some(current));
             }
             let updated = next(&current, Timestamp::now());

@@ -247,11 +247,6 @@ impl Catalog {
         expected: Option<u64>,
     ) -> ServiceResult<Product> {
         let current = self.get_product(who, id).await?;
-        if expected.is_some_and(|v| v != current.version) {
-            return Err(ServiceError::VersionMismatch {
-                current: Some(current.version),
-            });
-        }
         let (status, action, reason) = match decision {
             Decision::Approve => (VerificationStatus::Approved, ProductAction::Approved, None),
             Decision::Reject { reason } => (
@@ -266,10 +261,17 @@ impl Catalog {
                 detail: format!("product {id} was merged into another; decide on that one instead"),
             });
         }
+        // Deciding what the product already is answers it as it is, whatever version was
+        // sent (the sender's own decision, resent after its answer was lost).
         if current.verification_status == status
-            && (reason.is_none() || self.last_reason(&current).await? == reason)
+            && (reason.is_none() || self.last_rejection(&current).await? == reason)
         {
             return Ok(current);
+        }
+        if expected.is_some_and(|v| v != current.version) {
+            return Err(ServiceError::VersionMismatch {
+                current: Some(current.version),
+            });
         }
         let changes = ProductChanges {
             verification_status: Some(status),
@@ -279,20 +281,25 @@ impl Catalog {
         self.write_update(who, &current, next, action, reason).await
     }
 
-    /// The reason of `p`'s last history entry (its last rejection's, for a rejected one).
-    async fn last_reason(&self, p: &Product) -> ServiceResult<Option<String>> {
-        let last = self
+    /// The reason of `p`'s last rejection among its latest history entries (a later image or
+    /// edit entry does not hide it).
+    async fn last_rejection(&self, p: &Product) -> ServiceResult<Option<String>> {
+        let latest = self
             .products
             .history(
                 &p.product_id,
                 &crate::ports::PageQuery {
                     after: None,
-                    limit: 1,
+                    limit: 25,
                 },
             )
             .await
             .map_err(ServiceError::storage)?;
-        Ok(last.items.into_iter().next().and_then(|h| h.reason))
+        Ok(latest
+            .items
+            .into_iter()
+            .find(|h| h.action == ProductAction::Rejected)
+            .and_then(|h| h.reason))
     }
 
     /// A product's history, newest first. Admins and reviewers.
