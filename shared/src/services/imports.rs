@@ -944,8 +944,13 @@ impl Catalog {
             }
             let lost: std::collections::HashSet<ProductId> = done.conflicts.into_iter().collect();
             pending.retain(|(id, _)| lost.contains(id));
-            // A write may have lost to a merge of its product: read those products again.
-            summaries.retain(|id, _| !lost.contains(id));
+            // A write may have lost to a merge of its product: read those products again, each
+            // strongly consistent (a batched read may not see the merge yet). Conflicts are few.
+            for id in &lost {
+                if let Some(p) = self.products.get(id).await.map_err(ServiceError::storage)? {
+                    summaries.insert(*id, ProductSummary::of(&p));
+                }
+            }
             to_read = pending.iter().map(|(id, _)| *id).collect();
         }
         Ok((
