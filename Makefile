@@ -1,6 +1,6 @@
 # Kirana catalog backend. `make run` and `make test` are the whole set-up on a fresh machine.
 
-.PHONY: run test bench bench-import bench-inventory package validate-infra servers-start servers-stop fmt lint clean
+.PHONY: run test bench bench-import bench-inventory bench-images package validate-infra servers-start servers-stop fmt lint clean
 
 MATCHBENCH ?= ../shared/matchbench
 BENCH_BIN = target/perf/catalog
@@ -50,6 +50,21 @@ bench-inventory:
 	@eval "$$(tests/scripts/servers.sh env)"; status=0; \
 	target/debug/catalog bench-inventory --items 1000 || status=1; \
 	tests/scripts/servers.sh stop; exit $$status
+
+## Image pipeline on 12 MP photos against Pillow, one CPU: photos built at run time from
+## Debian's mate-backgrounds (downloaded into .local, never committed), Pillow in a venv there.
+BENCH_IMAGES = .local/bench-images
+PILLOW_VERSION = 13.0.0
+bench-images:
+	@mkdir -p $(BENCH_IMAGES)
+	@[ -d $(BENCH_IMAGES)/deb ] || (cd $(BENCH_IMAGES) && apt-get download mate-backgrounds && dpkg -x mate-backgrounds_*.deb deb)
+	@[ -x $(BENCH_IMAGES)/venv/bin/python ] || python3 -m venv $(BENCH_IMAGES)/venv
+	@$(BENCH_IMAGES)/venv/bin/pip install -q --disable-pip-version-check "pillow==$(PILLOW_VERSION)"
+	cargo bench -q -p catalog-core --no-default-features --bench images --no-run
+	@bin=$$(cargo bench -q -p catalog-core --no-default-features --bench images --no-run --message-format=json \
+	  | python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable")][-1])'); \
+	$(BENCH_IMAGES)/venv/bin/python tests/scripts/bench_images.py --photos $(BENCH_IMAGES)/deb/usr/share/backgrounds/mate \
+	  --set $(BENCH_IMAGES)/set --bench $$bin
 
 ## cargo lambda build --release --arm64 of every function: target/lambda/<function>/bootstrap.zip.
 package:

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use crate::auth::TokenKeys;
 use crate::cursor::CursorKey;
 use crate::services::Catalog;
+#[cfg(any(feature = "aws", feature = "embedded"))]
 use crate::services::matching::{IndexSource, MatcherState};
 
 pub use crate::config::{ConfigError, DEFAULT_MATCH_INDEX_KEY};

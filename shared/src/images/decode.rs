@@ -1,24 +1,84 @@
 //! Pixels from an upload, within explicit limits, upright.
 //!
-//! The decoder reads the header first and refuses an image whose sides or pixel count pass
-//! the limits before it allocates anything for the pixels (a 30 KB PNG may claim 100,000 x
-//! 100,000 pixels: 30 GB decoded). The EXIF orientation is applied to the pixels, since
-//! nothing of the file's metadata is kept.
+//! Every decoder reads the header first, and an image whose sides or pixel count pass the
+//! limits is refused before anything is allocated for its pixels (a 30 KB PNG may claim
+//! 100,000 x 100,000 pixels: 30 GB decoded). The EXIF orientation is applied to the pixels,
+//! since nothing of the file's metadata is kept. An upright JPEG is the exception that makes
+//! the common case fast: its file without metadata is kept as the original, and only the
+//! quarter (or so) of its pixels the renditions need is decoded (see [`super::jpeg`]).
 
 use std::io::Cursor;
 
 use image::{DynamicImage, ImageDecoder, ImageError, ImageReader, Limits, metadata::Orientation};
 
 use super::ImageRefused;
+use super::jpeg::Jpeg;
+use super::orient::upright;
+use super::render::{Encoded, Encoding, MEDIUM_SIDE, normalised};
 use super::sniff::Kind;
 
 /// Longest side accepted, in pixels.
 pub const MAX_SIDE: u32 = 10_000;
 /// Most pixels accepted (40 megapixels: a phone's photo is 12 to 48 of them).
 pub const MAX_PIXELS: u64 = 40_000_000;
-/// Most bytes the decoder may hold at once (the pixels of 40 MP in RGB, with room for the
+/// Most bytes a decoder may hold at once (the pixels of 40 MP in RGB, with room for the
 /// decoder's own buffers).
 pub const MAX_DECODE_BYTES: u64 = 192 * 1024 * 1024;
+
+/// What an upload gave.
+pub struct Decoded {
+    /// Upright pixels, normalised: the whole image, or, when `kept` is some, the image scaled down to no
+    /// less than the `medium` rendition needs.
+    pub pixels: DynamicImage,
+    /// The original to keep as it is (an upright JPEG without its metadata); none when the
+    /// original is `pixels` encoded again.
+    pub kept: Option<Encoded>,
+    /// The colour profile, for the images encoded from `pixels`.
+    pub icc: Option<Vec<u8>>,
+}
+
+/// Refuses an image whose sides or pixel count pass the limits.
+pub fn check_size(width: u32, height: u32) -> Result<(), ImageRefused> {
+    if width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > MAX_PIXELS
+    {
+        return Err(ImageRefused::TooLarge {
+            width: Some(width),
+            height: Some(height),
+        });
+    }
+    Ok(())
+}
+
+/// The upload `bytes` (they are a `kind`, sniffed), upright.
+pub fn decode(bytes: &[u8], kind: Kind) -> Result<Decoded, ImageRefused> {
+    match kind {
+        Kind::Jpeg => jpeg(bytes),
+        Kind::Png | Kind::WebP => other(bytes, kind),
+    }
+}
+
+fn jpeg(bytes: &[u8]) -> Result<Decoded, ImageRefused> {
+    let jpeg = Jpeg::read(bytes)?;
+    if jpeg.keeps_as_it_is() {
+        let pixels = normalised(jpeg.pixels(Some(MEDIUM_SIDE))?);
+        return Ok(Decoded {
+            pixels,
+            kept: Some(Encoded {
+                encoding: Encoding::Jpeg,
+                width: jpeg.width,
+                height: jpeg.height,
+                bytes: jpeg.stripped,
+            }),
+            icc: jpeg.icc,
+        });
+    }
+    let pixels = normalised(jpeg.pixels(None)?);
+    Ok(Decoded {
+        pixels: upright(pixels, jpeg.orientation),
+        kept: None,
+        icc: jpeg.icc,
+    })
+}
 
 fn limits() -> Limits {
     let mut l = Limits::default();
@@ -28,7 +88,7 @@ fn limits() -> Limits {
     l
 }
 
-/// Why a decoder failed, as an upload's refusal.
+/// Why the image crate's decoder failed, as an upload's refusal.
 fn refused(e: ImageError) -> ImageRefused {
     match e {
         ImageError::Limits(_) => ImageRefused::TooLarge {
@@ -40,83 +100,23 @@ fn refused(e: ImageError) -> ImageRefused {
     }
 }
 
-/// Whether a JPEG's image is whole: its end marker (EOI) comes after its first scan. The JPEG
-/// decoder fills a cut-off scan with grey rather than failing, and a photo half grey must not
-/// become a product's image. The segments before the scan are skipped by their lengths, so a
-/// thumbnail inside the EXIF segment (with its own scan and end) does not count.
-fn jpeg_is_whole(bytes: &[u8]) -> bool {
-    let mut i = 2;
-    while i + 4 <= bytes.len() {
-        if bytes[i] != 0xFF {
-            // A stray byte between segments: decoders skip to the next marker, so do we.
-            i += 1;
-            continue;
-        }
-        let marker = bytes[i + 1];
-        if marker == 0xFF {
-            // Fill bytes before a marker.
-            i += 1;
-            continue;
-        }
-        if marker == 0xDA {
-            return bytes[i..].windows(2).any(|w| w == [0xFF, 0xD9]);
-        }
-        let length = usize::from(u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]));
-        i += 2 + length;
-    }
-    false
-}
-
-/// The image `bytes` hold (they are a `kind`, sniffed), upright, as decoded.
-pub fn decode(bytes: &[u8], kind: Kind) -> Result<DynamicImage, ImageRefused> {
-    if kind == Kind::Jpeg && !jpeg_is_whole(bytes) {
-        return Err(ImageRefused::Corrupt(
-            "the JPEG ends before its image does (the file is cut off)".into(),
-        ));
-    }
+/// PNG and WebP (the first frame of an animation) through the image crate.
+fn other(bytes: &[u8], kind: Kind) -> Result<Decoded, ImageRefused> {
     let mut reader = ImageReader::with_format(Cursor::new(bytes), kind.format());
     reader.limits(limits());
     let mut decoder = reader.into_decoder().map_err(refused)?;
     let (width, height) = decoder.dimensions();
-    if width == 0
-        || height == 0
-        || width > MAX_SIDE
-        || height > MAX_SIDE
-        || u64::from(width) * u64::from(height) > MAX_PIXELS
-    {
-        return Err(ImageRefused::TooLarge {
-            width: Some(width),
-            height: Some(height),
-        });
+    check_size(width, height)?;
+    if width == 0 || height == 0 {
+        return Err(ImageRefused::Corrupt("the image has no pixels".into()));
     }
     // An orientation tag that does not parse is no orientation (the pixels are still good).
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).map_err(refused)?;
-    image.apply_orientation(orientation);
-    Ok(image)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::jpeg_is_whole;
-
-    #[test]
-    fn a_jpeg_is_whole_when_its_end_follows_its_scan() {
-        // SOI, an APP0 of 4 bytes, a stray byte, SOS, scan data, EOI.
-        let whole = [
-            0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0x4A, 0x46, 0x00, 0xFF, 0xDA, 0x00, 0x02, 0x12,
-            0x34, 0xFF, 0xD9,
-        ];
-        assert!(jpeg_is_whole(&whole));
-        assert!(
-            !jpeg_is_whole(&whole[..whole.len() - 2]),
-            "cut off before its end"
-        );
-        // An end marker inside a segment before the scan (an EXIF thumbnail's) does not count.
-        let thumb_only = [
-            0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x06, 0xFF, 0xD9, 0x00, 0x00, 0xFF, 0xDA, 0x00, 0x02,
-            0x12, 0x34,
-        ];
-        assert!(!jpeg_is_whole(&thumb_only));
-    }
+    let icc = decoder.icc_profile().ok().flatten();
+    let pixels = normalised(DynamicImage::from_decoder(decoder).map_err(refused)?);
+    Ok(Decoded {
+        pixels: upright(pixels, orientation),
+        kept: None,
+        icc,
+    })
 }

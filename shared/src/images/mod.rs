@@ -4,8 +4,14 @@
 //! upright and without any metadata (no EXIF, so no GPS position), a `medium` and a
 //! `thumbnail` rendition, its SHA-256 (the content address of all three) and a perceptual
 //! hash (near duplicates). Pure: no storage, no network; the images service stores the result.
+//!
+//! An upright JPEG (most photos) is kept as it came, bit for bit, without its metadata
+//! segments ([`jpeg`]); a turned one, a PNG or a WebP is encoded again. `make bench-images`
+//! measures the pipeline on 12 MP photos against Pillow.
 
 mod decode;
+mod jpeg;
+mod orient;
 mod perceptual;
 mod render;
 mod sniff;
@@ -80,6 +86,9 @@ pub struct Processed {
     /// SHA-256 (hex) of the kept original's bytes: the content address of all three.
     pub hash: String,
     pub perceptual: Perceptual,
+    /// The original is the upload itself without its metadata (an upright JPEG), not an
+    /// encoding of its pixels.
+    pub original_kept: bool,
     pub original: Encoded,
     pub medium: Encoded,
     pub thumbnail: Encoded,
@@ -113,18 +122,25 @@ pub fn key(hash: &str, r: Rendition, encoding: Encoding) -> String {
 /// Sniffs, decodes (within the limits), turns upright, strips and renders an upload.
 pub fn process(bytes: &[u8]) -> Result<Processed, ImageRefused> {
     let kind = sniff(bytes)?;
-    let image = render::normalised(decode::decode(bytes, kind)?);
-    let original = render::encoded(&image, ORIGINAL_QUALITY)?;
+    let decoded = decode::decode(bytes, kind)?;
+    let icc = decoded.icc.as_deref();
+    let image = decoded.pixels;
+    let original_kept = decoded.kept.is_some();
+    let original = match decoded.kept {
+        Some(kept) => kept,
+        None => render::encoded(&image, ORIGINAL_QUALITY, icc)?,
+    };
     let medium_image = render::shrunk(&image, MEDIUM_SIDE)?;
     drop(image);
     let thumbnail_image = render::shrunk(&medium_image, THUMBNAIL_SIDE)?;
     let perceptual = Perceptual::of(&medium_image);
-    let medium = render::encoded(&medium_image, RENDITION_QUALITY)?;
-    let thumbnail = render::encoded(&thumbnail_image, RENDITION_QUALITY)?;
+    let medium = render::encoded(&medium_image, RENDITION_QUALITY, icc)?;
+    let thumbnail = render::encoded(&thumbnail_image, RENDITION_QUALITY, icc)?;
     let hash = hex(&Sha256::digest(&original.bytes));
     Ok(Processed {
         hash,
         perceptual,
+        original_kept,
         original,
         medium,
         thumbnail,

@@ -2,14 +2,16 @@
 //! that fit 640 x 640 (`medium`) and 160 x 160 (`thumbnail`), never enlarged.
 //!
 //! Resampling is Lanczos3 (fast_image_resize: SIMD, and the alpha channel premultiplied so
-//! transparent edges do not darken). An opaque image is stored as JPEG (the original at
-//! quality 90, renditions at 80); one with transparency as PNG, lossless. Encoders are
-//! deterministic, so the same upload gives the same bytes (and the same SHA-256).
+//! transparent edges do not darken). An opaque image is stored as JPEG (an original encoded
+//! again at quality 90, renditions at 80; 4:2:0 chroma averaged, the standard Huffman tables);
+//! one with transparency as PNG, lossless. The colour profile, when the upload had one, goes
+//! with every image. Encoders are deterministic, so the same upload gives the same bytes (and
+//! the same SHA-256).
 
 use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
-use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::{DynamicImage, ImageEncoder};
+use jpeg_encoder::{ChromaSubsamplingMethod, ColorType, SamplingFactor};
 
 use super::ImageRefused;
 
@@ -97,19 +99,39 @@ pub fn shrunk(image: &DynamicImage, side: u32) -> Result<DynamicImage, ImageRefu
     Ok(out)
 }
 
-/// `image` (normalised) encoded as its pixels allow, JPEG at `quality` when opaque.
-pub fn encoded(image: &DynamicImage, quality: u8) -> Result<Encoded, ImageRefused> {
+/// `image` (normalised) encoded as its pixels allow, JPEG at `quality` when opaque, with the
+/// colour profile `icc`.
+pub fn encoded(
+    image: &DynamicImage,
+    quality: u8,
+    icc: Option<&[u8]>,
+) -> Result<Encoded, ImageRefused> {
     let mut bytes = Vec::new();
     let (width, height) = (image.width(), image.height());
     let encoding = if image.color().has_alpha() {
-        PngEncoder::new(&mut bytes)
-            .write_image(image.as_bytes(), width, height, image.color().into())
+        let mut png = PngEncoder::new(&mut bytes);
+        if let Some(icc) = icc {
+            // A profile the encoder cannot take is left out (the pixels are what matter).
+            let _ = png.set_icc_profile(icc.to_vec());
+        }
+        png.write_image(image.as_bytes(), width, height, image.color().into())
             .map_err(|e| ImageRefused::Corrupt(format!("png encode: {e}")))?;
         Encoding::Png
     } else {
-        JpegEncoder::new_with_quality(&mut bytes, quality)
-            .write_image(image.as_bytes(), width, height, image.color().into())
-            .map_err(|e| ImageRefused::Corrupt(format!("jpeg encode: {e}")))?;
+        let failed = |e: jpeg_encoder::EncodingError| ImageRefused::Corrupt(format!("jpeg encode: {e}"));
+        let mut jpeg = jpeg_encoder::Encoder::new(&mut bytes, quality);
+        jpeg.set_sampling_factor(SamplingFactor::F_2_2);
+        jpeg.set_chroma_subsampling_method(ChromaSubsamplingMethod::Average);
+        // Standard Huffman tables: jpeg-encoder 0.7's optimised ones decode wrongly in
+        // zune-jpeg (a solid cyan came back green), and the few percent they save are not
+        // worth an image some viewer shows in the wrong colours.
+        if let Some(icc) = icc {
+            jpeg.add_icc_profile(icc).map_err(failed)?;
+        }
+        // Sides are at most MAX_SIDE (10,000), within the format's 65,535.
+        let side = |n: u32| u16::try_from(n).map_err(|_| ImageRefused::TooLarge { width: Some(width), height: Some(height) });
+        jpeg.encode(image.as_bytes(), side(width)?, side(height)?, ColorType::Rgb)
+            .map_err(failed)?;
         Encoding::Jpeg
     };
     Ok(Encoded {

@@ -296,3 +296,110 @@ fn near_copies_are_near_and_other_pictures_are_not() {
     );
     assert_eq!(Perceptual::parse("xyz"), None);
 }
+
+#[test]
+fn an_upright_jpeg_is_kept_as_it_came_without_its_metadata() {
+    let upload = jpeg(&picture(900, 600, 6), 88);
+    // EXIF (with a GPS reference), a comment, and an ICC profile of two chunks.
+    let mut bytes = with_exif(&upload, 1);
+    let mut extra = Vec::new();
+    for (sequence, part) in [(1u8, &b"first half "[..]), (2, b"second half")] {
+        let mut payload = b"ICC_PROFILE\0".to_vec();
+        payload.extend_from_slice(&[sequence, 2]);
+        payload.extend_from_slice(part);
+        extra.extend_from_slice(&[0xFF, 0xE2]);
+        extra.extend_from_slice(&((payload.len() + 2) as u16).to_be_bytes());
+        extra.extend_from_slice(&payload);
+    }
+    extra.extend_from_slice(&[0xFF, 0xFE, 0, 9]);
+    extra.extend_from_slice(b"by Ravi");
+    bytes.splice(2..2, extra);
+    let done = process(&bytes).unwrap();
+    let kept = &done.original.bytes;
+    assert!(!kept.windows(4).any(|w| w == b"Exif"));
+    assert!(!kept.windows(7).any(|w| w == b"by Ravi"));
+    assert!(kept.windows(11).any(|w| w == b"first half "), "the colour profile stays");
+    // The very same compressed image: the same pixels, nothing re-encoded.
+    let pixels = |b: &[u8]| image::load_from_memory(b).unwrap().into_rgb8().into_raw();
+    assert_eq!(pixels(kept), pixels(&upload));
+    assert_eq!((done.original.width, done.original.height), (900, 600));
+    // The renditions carry the profile too, whole.
+    let medium = &done.medium.bytes;
+    assert!(medium.windows(22).any(|w| w == b"first half second half"));
+}
+
+#[test]
+fn a_cmyk_jpeg_becomes_rgb() {
+    // Cyan ink on the left half, black on the right.
+    let (w, h) = (64u16, 32u16);
+    let cmyk: Vec<u8> = (0..u32::from(w) * u32::from(h))
+        .flat_map(|i| {
+            if i % u32::from(w) < u32::from(w) / 2 {
+                [255, 0, 0, 0]
+            } else {
+                [0, 0, 0, 255]
+            }
+        })
+        .collect();
+    let mut bytes = Vec::new();
+    jpeg_encoder::Encoder::new(&mut bytes, 95)
+        .encode(&cmyk, w, h, jpeg_encoder::ColorType::Cmyk)
+        .unwrap();
+    let done = process(&bytes).unwrap();
+    assert_eq!(done.original.encoding, Encoding::Jpeg);
+    let back = image::load_from_memory(&done.original.bytes).unwrap().into_rgb8();
+    let near = |p: &Rgb<u8>, want: [u8; 3]| p.0.iter().zip(want).all(|(a, b)| a.abs_diff(b) < 24);
+    assert!(near(back.get_pixel(8, 16), [0, 255, 255]), "{:?}", back.get_pixel(8, 16));
+    assert!(near(back.get_pixel(56, 16), [0, 0, 0]), "{:?}", back.get_pixel(56, 16));
+}
+
+/// An animated WebP of two lossless frames: red, then blue.
+fn animated_webp(width: u32, height: u32) -> Vec<u8> {
+    let frame = |colour: [u8; 3]| {
+        let pixels = RgbImage::from_pixel(width, height, Rgb(colour));
+        let mut file = Vec::new();
+        image::codecs::webp::WebPEncoder::new_lossless(&mut file)
+            .write_image(pixels.as_raw(), width, height, image::ExtendedColorType::Rgb8)
+            .unwrap();
+        // The VP8L chunk inside the still image's RIFF container.
+        file[12..].to_vec()
+    };
+    let u24 = |n: u32| n.to_le_bytes()[..3].to_vec();
+    let riff_chunk = |kind: &[u8; 4], data: &[u8]| {
+        let mut out = kind.to_vec();
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(data);
+        if data.len() % 2 == 1 {
+            out.push(0);
+        }
+        out
+    };
+    let mut body = b"WEBP".to_vec();
+    // VP8X: the animation flag, the canvas size.
+    let mut vp8x = vec![0x02, 0, 0, 0];
+    vp8x.extend(u24(width - 1));
+    vp8x.extend(u24(height - 1));
+    body.extend(riff_chunk(b"VP8X", &vp8x));
+    body.extend(riff_chunk(b"ANIM", &[0, 0, 0, 0, 0, 0]));
+    for colour in [[220, 20, 20], [20, 20, 220]] {
+        let mut anmf = Vec::new();
+        anmf.extend(u24(0));
+        anmf.extend(u24(0));
+        anmf.extend(u24(width - 1));
+        anmf.extend(u24(height - 1));
+        anmf.extend(u24(100));
+        anmf.push(0);
+        anmf.extend(frame(colour));
+        body.extend(riff_chunk(b"ANMF", &anmf));
+    }
+    riff_chunk(b"RIFF", &body)
+}
+
+#[test]
+fn an_animated_webp_gives_its_first_frame() {
+    let done = process(&animated_webp(40, 30)).unwrap();
+    assert_eq!((done.original.width, done.original.height), (40, 30));
+    let back = image::load_from_memory(&done.original.bytes).unwrap().into_rgb8();
+    let p = back.get_pixel(20, 15).0;
+    assert!(p[0] > 180 && p[2] < 60, "the first (red) frame, got {p:?}");
+}

@@ -1,0 +1,299 @@
+//! JPEG uploads, read segment by segment before any pixel is decoded: the frame (size,
+//! components, coding), the EXIF orientation, the colour profile, whether the image is whole,
+//! and the file again without its metadata. That last one is the same compressed image bit
+//! for bit, so an upright photo's original is kept as it came, with nothing of its metadata:
+//! no generation loss, and no 12 MP decode and encode to pay for it.
+//!
+//! Pixels come from jpeg-decoder, scaled in the DCT when only the renditions need them (a
+//! quarter of a 12 MP photo's pixels give its 640 px `medium`, as libjpeg's draft mode does).
+
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageBuffer, Luma, Rgb};
+
+use super::ImageRefused;
+use super::decode::{MAX_DECODE_BYTES, check_size};
+
+const SOI: u8 = 0xD8;
+const EOI: u8 = 0xD9;
+const SOS: u8 = 0xDA;
+const DQT: u8 = 0xDB;
+const DNL: u8 = 0xDC;
+const DRI: u8 = 0xDD;
+const DHT: u8 = 0xC4;
+const JPG: u8 = 0xC8;
+const DAC: u8 = 0xCC;
+const APP1: u8 = 0xE1;
+const APP2: u8 = 0xE2;
+const APP14: u8 = 0xEE;
+const COM: u8 = 0xFE;
+
+/// A JPEG upload, read.
+#[derive(Debug, Clone)]
+pub struct Jpeg {
+    pub width: u32,
+    pub height: u32,
+    /// The file without its metadata: EXIF (and its GPS position and thumbnail), XMP, IPTC,
+    /// comments, JFIF thumbnails, other images after it (MPF), anything after its end.
+    pub stripped: Vec<u8>,
+    pub orientation: Orientation,
+    /// The ICC colour profile, when it has one. Kept (in the file and in re-encodes): it says
+    /// how the colours read, not who took the photo or where.
+    pub icc: Option<Vec<u8>>,
+    components: u8,
+    /// Baseline, extended or progressive Huffman coding at 8 bits: what every viewer shows.
+    common_coding: bool,
+}
+
+fn cut_off() -> ImageRefused {
+    ImageRefused::Corrupt("the JPEG ends before its image does (the file is cut off)".into())
+}
+
+fn corrupt(why: &str) -> ImageRefused {
+    ImageRefused::Corrupt(why.into())
+}
+
+/// Where the entropy-coded data that starts at `from` ends: the first marker that is not a
+/// stuffed byte or a restart (`bytes.len()` when there is none: the file is cut off).
+fn scan_end(bytes: &[u8], from: usize) -> usize {
+    let mut at = from;
+    while let Some(found) = memchr::memchr(0xFF, &bytes[at..]) {
+        let ff = at + found;
+        match bytes.get(ff + 1) {
+            None => return bytes.len(),
+            Some(0x00 | 0xD0..=0xD7) => at = ff + 2,
+            // Fill bytes before a marker: the marker is the last of them.
+            Some(0xFF) => at = ff + 1,
+            Some(_) => return ff,
+        }
+    }
+    bytes.len()
+}
+
+impl Jpeg {
+    /// Reads `bytes` (sniffed as JPEG): refuses a cut-off file, one without an image, and one
+    /// past the size limits (from its frame header, before anything is decoded).
+    pub fn read(bytes: &[u8]) -> Result<Jpeg, ImageRefused> {
+        let mut stripped = Vec::with_capacity(bytes.len());
+        stripped.extend_from_slice(&[0xFF, SOI]);
+        let mut orientation = Orientation::NoTransforms;
+        let mut icc_chunks: Vec<(u8, &[u8])> = Vec::new();
+        let mut frame: Option<(u32, u32, u8, bool)> = None;
+        let mut scans = 0usize;
+        let mut at = 2;
+        loop {
+            // The next marker; stray bytes between segments are skipped, as decoders do.
+            let ff = memchr::memchr(0xFF, &bytes[at.min(bytes.len())..]).ok_or_else(cut_off)?;
+            at += ff;
+            while bytes.get(at) == Some(&0xFF) {
+                at += 1;
+            }
+            let marker = *bytes.get(at).ok_or_else(cut_off)?;
+            at += 1;
+            match marker {
+                EOI => break,
+                // Markers without a segment (a restart outside a scan, TEM, a second SOI).
+                0x01 | 0xD0..=0xD7 | SOI => continue,
+                _ => {}
+            }
+            let length = bytes
+                .get(at..at + 2)
+                .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+                .ok_or_else(cut_off)?;
+            if length < 2 {
+                return Err(corrupt("a JPEG segment has an impossible length"));
+            }
+            let segment = bytes.get(at - 2..at + length).ok_or_else(cut_off)?;
+            let payload = &segment[4..];
+            at += length;
+            match marker {
+                APP1 => {
+                    if let Some(tiff) = payload.strip_prefix(b"Exif\0\0") {
+                        // An orientation that does not parse is none (the pixels are still good).
+                        if let Some(o) = Orientation::from_exif_chunk(tiff) {
+                            orientation = o;
+                        }
+                    }
+                }
+                APP2 => {
+                    if let Some([sequence, _count, chunk @ ..]) =
+                        payload.strip_prefix(b"ICC_PROFILE\0")
+                    {
+                        icc_chunks.push((*sequence, chunk));
+                        stripped.extend_from_slice(segment);
+                    }
+                }
+                // Adobe's segment says how the colours are coded (a decoder needs it).
+                APP14 if payload.starts_with(b"Adobe") => stripped.extend_from_slice(segment),
+                // Metadata: JFIF (and its thumbnail), EXIF, XMP, IPTC, MPF, comments...
+                0xE0..=0xEF | COM => {}
+                DHT | DAC | DQT | DRI | DNL => stripped.extend_from_slice(segment),
+                0xC0..=0xCF if marker != JPG => {
+                    let [precision, h1, h0, w1, w0, components, ..] = *payload else {
+                        return Err(corrupt("the JPEG's frame header is too short"));
+                    };
+                    let (width, height) = (
+                        u32::from(u16::from_be_bytes([w1, w0])),
+                        u32::from(u16::from_be_bytes([h1, h0])),
+                    );
+                    if width == 0 || height == 0 {
+                        return Err(corrupt("the JPEG's frame has no pixels"));
+                    }
+                    if !matches!(components, 1 | 3 | 4) {
+                        return Err(corrupt("the JPEG has a number of colour components no viewer reads"));
+                    }
+                    check_size(width, height)?;
+                    let common = matches!(marker, 0xC0..=0xC2) && precision == 8;
+                    frame = Some((width, height, components, common));
+                    stripped.extend_from_slice(segment);
+                }
+                SOS => {
+                    if frame.is_none() {
+                        return Err(corrupt("the JPEG's image comes before its frame header"));
+                    }
+                    stripped.extend_from_slice(segment);
+                    let end = scan_end(bytes, at);
+                    stripped.extend_from_slice(&bytes[at..end]);
+                    at = end;
+                    scans += 1;
+                }
+                // Reserved and extension markers: nothing a viewer reads.
+                _ => {}
+            }
+        }
+        let Some((width, height, components, common_coding)) = frame else {
+            return Err(corrupt("the JPEG has no image"));
+        };
+        if scans == 0 {
+            return Err(corrupt("the JPEG has no image"));
+        }
+        stripped.extend_from_slice(&[0xFF, EOI]);
+        icc_chunks.sort_by_key(|(sequence, _)| *sequence);
+        let icc = (!icc_chunks.is_empty())
+            .then(|| icc_chunks.iter().flat_map(|(_, chunk)| chunk.iter().copied()).collect());
+        Ok(Jpeg {
+            width,
+            height,
+            stripped,
+            orientation,
+            icc,
+            components,
+            common_coding,
+        })
+    }
+
+    /// Whether the file without its metadata can be the kept original as it is: upright,
+    /// grey or YCbCr, coded as every viewer reads. Anything else (a turned photo, CMYK,
+    /// 12 bits, arithmetic or lossless coding) is decoded whole and encoded again.
+    pub fn keeps_as_it_is(&self) -> bool {
+        self.orientation == Orientation::NoTransforms
+            && self.common_coding
+            && matches!(self.components, 1 | 3)
+    }
+
+    /// The pixels as stored (not turned): whole, or with `fit` scaled in the DCT by the
+    /// smallest of 1/8, 1/4, 1/2 that keeps the long side at least `fit` (a smaller image is
+    /// decoded whole).
+    pub fn pixels(&self, fit: Option<u32>) -> Result<DynamicImage, ImageRefused> {
+        let mut decoder = jpeg_decoder::Decoder::new(self.stripped.as_slice());
+        decoder.set_max_decoding_buffer_size(MAX_DECODE_BYTES as usize);
+        decoder.read_info().map_err(refused)?;
+        if let Some(side) = fit {
+            let side = u16::try_from(side).unwrap_or(u16::MAX);
+            decoder.scale(side, side).map_err(refused)?;
+        }
+        let data = decoder.decode().map_err(refused)?;
+        let info = decoder.info().ok_or_else(|| corrupt("the JPEG has no frame"))?;
+        let (w, h) = (u32::from(info.width), u32::from(info.height));
+        use jpeg_decoder::PixelFormat;
+        let image = match info.pixel_format {
+            PixelFormat::L8 => ImageBuffer::<Luma<u8>, _>::from_raw(w, h, data)
+                .map(DynamicImage::ImageLuma8),
+            PixelFormat::L16 => {
+                let deep = data
+                    .chunks_exact(2)
+                    .map(|c| u16::from_ne_bytes([c[0], c[1]]))
+                    .collect();
+                ImageBuffer::<Luma<u16>, _>::from_raw(w, h, deep).map(DynamicImage::ImageLuma16)
+            }
+            PixelFormat::RGB24 => {
+                ImageBuffer::<Rgb<u8>, _>::from_raw(w, h, data).map(DynamicImage::ImageRgb8)
+            }
+            PixelFormat::CMYK32 => ImageBuffer::<Rgb<u8>, _>::from_raw(w, h, cmyk_to_rgb(&data))
+                .map(DynamicImage::ImageRgb8),
+        };
+        image.ok_or_else(|| corrupt("the JPEG decoder gave fewer pixels than the image has"))
+    }
+}
+
+/// CMYK (as jpeg-decoder gives it: 0 is no ink) to RGB, naively (no colour profile).
+fn cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
+    let mut rgb = Vec::with_capacity(cmyk.len() / 4 * 3);
+    for p in cmyk.chunks_exact(4) {
+        let k = 255 - u16::from(p[3]);
+        for ink in &p[..3] {
+            rgb.push(((255 - u16::from(*ink)) * k / 255) as u8);
+        }
+    }
+    rgb
+}
+
+/// Why jpeg-decoder failed, as an upload's refusal.
+fn refused(e: jpeg_decoder::Error) -> ImageRefused {
+    match e {
+        jpeg_decoder::Error::Unsupported(feature) => {
+            ImageRefused::Corrupt(format!("unsupported JPEG feature: {feature:?}"))
+        }
+        other => ImageRefused::Corrupt(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SOI, an APP0 of 4 bytes, a stray byte, a frame of 8 x 8 grey, SOS, scan data, EOI.
+    fn tiny(scan: &[u8]) -> Vec<u8> {
+        let mut out = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0x4A, 0x46, 0x00];
+        out.extend_from_slice(&[0xFF, 0xC0, 0, 11, 8, 0, 8, 0, 8, 1, 1, 0x11, 0]);
+        out.extend_from_slice(&[0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 63, 0]);
+        out.extend_from_slice(scan);
+        out
+    }
+
+    #[test]
+    fn a_jpeg_is_whole_when_its_end_follows_its_scan() {
+        let whole = tiny(&[0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD0, 0x56, 0xFF, 0xD9]);
+        let read = Jpeg::read(&whole).unwrap();
+        assert_eq!((read.width, read.height), (8, 8));
+        // The APP0 and the stray byte are gone; the scan (stuffed byte and restart) is whole.
+        assert!(read.stripped.ends_with(&[0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD0, 0x56, 0xFF, 0xD9]));
+        assert!(!read.stripped.windows(2).any(|w| w == [0xFF, 0xE0]));
+        assert_eq!(
+            Jpeg::read(&whole[..whole.len() - 2]).unwrap_err(),
+            cut_off(),
+            "cut off before its end"
+        );
+        // Data after the end (a zip glued on, another image) is not kept.
+        let mut glued = whole.clone();
+        glued.extend_from_slice(b"PK\x03\x04 anything");
+        assert_eq!(Jpeg::read(&glued).unwrap().stripped, read.stripped);
+    }
+
+    #[test]
+    fn an_end_marker_inside_metadata_does_not_count() {
+        // An EXIF thumbnail's end marker, before the scan; then the file is cut off.
+        let mut cut = vec![0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x06, 0xFF, 0xD9, 0x00, 0x00];
+        cut.extend_from_slice(&tiny(&[0x12, 0x34])[9..]);
+        assert_eq!(Jpeg::read(&cut).unwrap_err(), cut_off());
+        // No image at all.
+        assert!(matches!(
+            Jpeg::read(&[0xFF, 0xD8, 0xFF, 0xD9]),
+            Err(ImageRefused::Corrupt(_))
+        ));
+    }
+
+    #[test]
+    fn cmyk_becomes_rgb() {
+        assert_eq!(cmyk_to_rgb(&[0, 0, 0, 0, 255, 0, 0, 0, 0, 0, 0, 255]), [255, 255, 255, 0, 255, 255, 0, 0, 0]);
+    }
+}
