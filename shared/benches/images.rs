@@ -59,7 +59,11 @@ fn main() {
         println!(
             "{}\t{best:.1}\t{}\t{}\t{}",
             photo.file_name().unwrap_or_default().to_string_lossy(),
-            if done.original_kept { "kept" } else { "encoded" },
+            if done.original_kept {
+                "kept"
+            } else {
+                "encoded"
+            },
             done.original.bytes.len(),
             done.hash
         );

@@ -203,7 +203,7 @@ async fn blob_put(
             if crate::services::images::parse_image_upload_key(key.as_str()).is_some() {
                 let app = s.app.clone();
                 tokio::spawn(async move {
-                    match app.catalog.process_image_upload(key.as_str()).await {
+                    match app.catalog.process_upload(key.as_str()).await {
                         Ok(_) => tracing::info!(key = key.as_str(), "local image processed"),
                         Err(e) => tracing::error!(error = %e, "local image processing failed"),
                     }

@@ -416,8 +416,10 @@ impl TestApi {
         })
         .await;
         let s3 = s3_client().await;
-        notify(&s3, &bucket, import_arn, "imports/", Some(".csv")).await;
-        notify(&s3, &images_bucket, image_arn, "uploads/products/", None).await;
+        notify(&s3, &bucket, import_arn, &["imports/"], Some(".csv")).await;
+        // As infra/template.yaml: product images and store photos.
+        let images = ["uploads/products/", "uploads/stores/"];
+        notify(&s3, &images_bucket, image_arn, &images, None).await;
         (
             api,
             AwsRig {
@@ -553,31 +555,32 @@ async fn notify(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     queue_arn: String,
-    prefix: &str,
+    prefixes: &[&str],
     suffix: Option<&str>,
 ) {
     use aws_sdk_s3::types::{
         Event, FilterRule, NotificationConfiguration, NotificationConfigurationFilter,
         QueueConfiguration, S3KeyFilter,
     };
-    let mut key = S3KeyFilter::builder().filter_rules(
-        FilterRule::builder()
-            .name("prefix".into())
-            .value(prefix)
-            .build(),
-    );
-    if let Some(suffix) = suffix {
-        key = key.filter_rules(
+    let mut notification = NotificationConfiguration::builder();
+    for prefix in prefixes {
+        let mut key = S3KeyFilter::builder().filter_rules(
             FilterRule::builder()
-                .name("suffix".into())
-                .value(suffix)
+                .name("prefix".into())
+                .value(*prefix)
                 .build(),
         );
-    }
-    let notification = NotificationConfiguration::builder()
-        .queue_configurations(
+        if let Some(suffix) = suffix {
+            key = key.filter_rules(
+                FilterRule::builder()
+                    .name("suffix".into())
+                    .value(suffix)
+                    .build(),
+            );
+        }
+        notification = notification.queue_configurations(
             QueueConfiguration::builder()
-                .queue_arn(queue_arn)
+                .queue_arn(queue_arn.clone())
                 .events(Event::from("s3:ObjectCreated:*"))
                 .filter(
                     NotificationConfigurationFilter::builder()
@@ -586,8 +589,9 @@ async fn notify(
                 )
                 .build()
                 .unwrap(),
-        )
-        .build();
+        );
+    }
+    let notification = notification.build();
     s3.put_bucket_notification_configuration()
         .bucket(bucket)
         .notification_configuration(notification)

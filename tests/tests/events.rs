@@ -95,7 +95,7 @@ fn expected_status(function: &str) -> u16 {
     match function {
         "products-create" => 201,
         "inventory-delete" => 204,
-        "imports-create" | "products-image-upload" => 201,
+        "imports-create" | "products-image-upload" | "inventory-image-upload" => 201,
         _ => 200,
     }
 }

@@ -1,10 +1,11 @@
-//! Product images through the API, on the embedded backend (the local server processes an
+//! Product images and stores' photos of their items through the API, on the embedded backend (the local server processes an
 //! upload when it lands, as S3's notification does in AWS) and on DynamoDB Local + ministack
 //! S3 (the upload goes to S3; the test hands its key to the processing, as the queue would).
 
 use std::time::Duration;
 
 use catalog_core::auth::Role;
+use catalog_core::services::images::ProcessedUpload;
 use catalog_tests::TestApi;
 use image::codecs::jpeg::JpegEncoder;
 use image::{ImageEncoder, Rgb, RgbImage};
@@ -53,7 +54,7 @@ async fn add_image(api: &TestApi, token: &str, product: &str, bytes: &[u8]) -> V
     // As the queue delivers S3's notification (the local server has started on it already:
     // processing an upload twice is safe).
     let key = format!("uploads/products/{product}/{upload_id}");
-    api.app.catalog.process_image_upload(&key).await.unwrap();
+    api.app.catalog.process_upload(&key).await.unwrap();
     for _ in 0..100 {
         let p = api
             .get(&format!("/v1/products/{product}"), token)
@@ -279,23 +280,19 @@ async fn who_may_add_an_image(api: &TestApi) {
     .await;
     assert_eq!(r.body["errors"][0]["code"], "required");
     // An upload key that is not one, or one processed already, changes nothing.
-    assert!(
+    assert!(matches!(
         api.app
             .catalog
-            .process_image_upload("uploads/products/nope/x")
+            .process_upload("uploads/products/nope/x")
             .await
-            .unwrap()
-            .is_none()
-    );
+            .unwrap(),
+        ProcessedUpload::NotAnUpload
+    ));
     let gone = format!("uploads/products/{theirs}/0b7c6d1e-0000-4000-8000-000000000000");
-    assert!(
-        api.app
-            .catalog
-            .process_image_upload(&gone)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(matches!(
+        api.app.catalog.process_upload(&gone).await.unwrap(),
+        ProcessedUpload::Gone
+    ));
 }
 
 /// As in AWS: the upload to S3 notifies the image queue, and the queue's message is what the
@@ -348,9 +345,16 @@ async fn an_upload_to_s3_reaches_image_process_through_the_queue() {
 
 /// Asks for an upload and PUTs `bytes` to it without processing it; answers its key.
 async fn upload_only(api: &TestApi, token: &str, product: &str, bytes: &[u8]) -> String {
+    let route = format!("/v1/products/{product}/images");
+    let upload_id = put_upload(api, token, &route, bytes).await;
+    format!("uploads/products/{product}/{upload_id}")
+}
+
+/// Asks `route` for an upload and PUTs `bytes` to it; answers the upload's id.
+async fn put_upload(api: &TestApi, token: &str, route: &str, bytes: &[u8]) -> String {
     let r = api
         .post(
-            &format!("/v1/products/{product}/images"),
+            route,
             token,
             json!({"content_length": bytes.len(), "content_type": "image/jpeg"}),
         )
@@ -369,10 +373,7 @@ async fn upload_only(api: &TestApi, token: &str, product: &str, bytes: &[u8]) ->
             .status()
             .is_success()
     );
-    format!(
-        "uploads/products/{product}/{}",
-        r.body["upload_id"].as_str().unwrap()
-    )
+    r.body["upload_id"].as_str().unwrap().to_string()
 }
 
 async fn a_later_upload_wins_whatever_the_order(api: &TestApi) {
@@ -383,16 +384,8 @@ async fn a_later_upload_wins_whatever_the_order(api: &TestApi) {
     let second_key = upload_only(api, &admin, &product, &newer).await;
     // The later upload is processed first; the earlier one's delivery comes after (locally
     // the server has started on both as they landed: any order must end the same).
-    api.app
-        .catalog
-        .process_image_upload(&second_key)
-        .await
-        .unwrap();
-    api.app
-        .catalog
-        .process_image_upload(&first_key)
-        .await
-        .unwrap();
+    api.app.catalog.process_upload(&second_key).await.unwrap();
+    api.app.catalog.process_upload(&first_key).await.unwrap();
     let second = second_key.rsplit('/').next().unwrap().to_string();
     let mut p = Value::Null;
     for _ in 0..50 {
@@ -427,6 +420,137 @@ async fn a_later_upload_wins_whatever_the_order(api: &TestApi) {
     );
 }
 
+/// A store's own photo of its item: only its owners (and admins) may add one, it lands on
+/// the item's `photo`, every other write keeps it, and a bad file says why while the photo
+/// before it stays. The catalog product's image is not touched.
+async fn a_store_photographs_its_item(api: &TestApi) {
+    let admin = api.admin();
+    let owner = api.token(Role::StoreOwner, &["store-p"]);
+    let product = api.create_product("Haldiram Bhujia 200 g", None).await;
+    let item = format!("/v1/stores/store-p/inventory/{product}");
+    let route = format!("{item}/images");
+    let body = json!({"content_length": 1000, "content_type": "image/jpeg"});
+    // Not stocked yet: nothing to photograph.
+    let r = api.post(&route, &owner, body.clone()).await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (404, Some("inventory_item_not_found")),
+        "{r:?}"
+    );
+    let r = api
+        .put(
+            &item,
+            &owner,
+            json!({"quantity": "12", "selling_price": "40"}),
+        )
+        .await;
+    assert!(r.status == 201 || r.status == 200, "{r:?}");
+    // Another store's owner, a scanner of this store: refused.
+    let other = api.token(Role::StoreOwner, &["store-q"]);
+    assert_eq!(api.post(&route, &other, body.clone()).await.status, 403);
+    let scanner = api.token(Role::Scanner, &["store-p"]);
+    assert_eq!(api.post(&route, &scanner, body.clone()).await.status, 403);
+    // Bad requests say which field.
+    let r = api
+        .post(
+            &route,
+            &owner,
+            json!({"content_length": 0, "content_type": "image/gif"}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{r:?}");
+
+    let upload = put_upload(api, &owner, &route, &photo(800, 600)).await;
+    let key = format!("uploads/stores/store-p/{product}/{upload}");
+    let done = api.app.catalog.process_upload(&key).await.unwrap();
+    assert_eq!(done.status(), Some("ready"));
+    let got = api.get(&item, &owner).await.body;
+    let photo_of = &got["photo"];
+    assert_eq!(photo_of["state"]["status"], "ready", "{got}");
+    assert_eq!(photo_of["state"]["upload_id"], upload.as_str());
+    let hash = photo_of["image_hash"].as_str().unwrap().to_string();
+    let medium = photo_of["urls"]["medium"].as_str().unwrap();
+    assert_eq!(medium, format!("/images/sha256/{hash}/medium.jpg"));
+    let served = api
+        .http
+        .get(format!("{}{medium}", api.base))
+        .send()
+        .await
+        .unwrap();
+    // Locally the server serves it; in AWS CloudFront would (the test reads the bucket).
+    if served.status().is_success() {
+        let img = image::load_from_memory(&served.bytes().await.unwrap()).unwrap();
+        assert_eq!((img.width(), img.height()), (640, 480));
+    }
+    // The catalog product keeps its own (no) image.
+    let p = api
+        .get(&format!("/v1/products/{product}"), &admin)
+        .await
+        .body;
+    assert!(p["canonical_image_urls"].is_null(), "{p}");
+    // A sale, a count by PUT: the photo stays.
+    let r = api
+        .post(
+            &format!("{item}/adjustments"),
+            &owner,
+            json!({"delta": "-2", "reason": "sale"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = api
+        .put(
+            &item,
+            &owner,
+            json!({"quantity": "7", "selling_price": "42"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["photo"]["image_hash"], hash.as_str(), "{}", r.body);
+    // Processed again (a redelivery): nothing changes.
+    let version = r.body["version"].clone();
+    api.app.catalog.process_upload(&key).await.unwrap();
+    assert_eq!(api.get(&item, &owner).await.body["version"], version);
+
+    // A file that is not an image: the item says why, and the photo before it stays.
+    let bad = put_upload(api, &owner, &route, b"<html>not a photo</html>").await;
+    let done = api
+        .app
+        .catalog
+        .process_upload(&format!("uploads/stores/store-p/{product}/{bad}"))
+        .await
+        .unwrap();
+    assert_eq!(done.status(), Some("failed"));
+    let got = api.get(&item, &owner).await.body;
+    assert_eq!(
+        got["photo"]["state"]["code"], "image_unsupported_format",
+        "{got}"
+    );
+    assert_eq!(got["photo"]["image_hash"], hash.as_str());
+    assert_eq!(got["quantity"], "7");
+}
+
+/// As in AWS: a store's photo uploaded to S3 reaches image-process through the queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_photo_uploaded_to_s3_reaches_image_process_through_the_queue() {
+    let (api, rig) = TestApi::aws_with_imports().await;
+    let owner = api.token(Role::StoreOwner, &["store-s3"]);
+    let product = api.create_product("Parle-G Biscuits 800 g", None).await;
+    let item = format!("/v1/stores/store-s3/inventory/{product}");
+    let r = api.put(&item, &owner, json!({"quantity": "3"})).await;
+    assert!(r.status == 201 || r.status == 200, "{r:?}");
+    let upload = put_upload(&api, &owner, &format!("{item}/images"), &photo(500, 400)).await;
+    let messages = rig.receive(&rig.image_queue).await;
+    let event = catalog_tests::AwsRig::lambda_event(&messages);
+    let summary = catalog_core::triggers::IMAGE_PROCESS
+        .call(api.app.clone(), event, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(summary["batchItemFailures"], json!([]), "{summary}");
+    let got = api.get(&item, &owner).await.body;
+    assert_eq!(got["photo"]["state"]["status"], "ready", "{got}");
+    assert_eq!(got["photo"]["state"]["upload_id"], upload.as_str());
+}
+
 macro_rules! cases {
     ($($case:ident),* $(,)?) => {
         mod embedded {
@@ -451,5 +575,6 @@ macro_rules! cases {
 cases!(
     images_are_processed_stored_once_and_served,
     who_may_add_an_image,
-    a_later_upload_wins_whatever_the_order
+    a_later_upload_wins_whatever_the_order,
+    a_store_photographs_its_item
 );

@@ -533,6 +533,7 @@ async fn an_export_imported_into_an_empty_store_reproduces_the_inventory(
             location: (i % 11 == 0).then(|| "-Rack 2".to_string()),
             notes: (i % 13 == 0).then(|| format!("line one\nline \"two\" {i}")),
             custom_image_urls: vec![],
+            photo: None,
         };
         let item = InventoryItem::new(from_store.clone(), product.product_id, details, 1, now, now)
             .with_product(Some(ProductSummary::of(&product)));

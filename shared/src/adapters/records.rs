@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Actor, AdjustmentReason, ColumnUse, CsvJob, FieldChange, Gtin, HistoryEntry, ImageUrls,
-    InventoryDetails, InventoryItem, JobCheckpoint, JobCounters, JobId, JobKind, JobStatus,
-    MatchReview, Money, Movement, MovementKind, Product, ProductAction, ProductId, ProductSource,
-    ProductSummary, Quantity, QuantityDelta, RegionCode, ReviewCandidate, StockAlert, StoreId,
-    Timestamp, VerificationStatus,
+    Actor, AdjustmentReason, ColumnUse, CsvJob, FieldChange, Gtin, HistoryEntry, ImageState,
+    ImageUrls, InventoryDetails, InventoryItem, ItemPhoto, JobCheckpoint, JobCounters, JobId,
+    JobKind, JobStatus, MatchReview, Money, Movement, MovementKind, Product, ProductAction,
+    ProductId, ProductSource, ProductSummary, Quantity, QuantityDelta, RegionCode, ReviewCandidate,
+    StockAlert, StoreId, Timestamp, VerificationStatus,
 };
 use crate::ports::{StorageError, StorageResult};
 
@@ -32,6 +32,26 @@ pub struct ImageUrlsRecord {
     pub original: String,
     pub thumbnail: String,
     pub medium: String,
+}
+
+impl From<&ImageUrls> for ImageUrlsRecord {
+    fn from(u: &ImageUrls) -> Self {
+        ImageUrlsRecord {
+            original: u.original.clone(),
+            thumbnail: u.thumbnail.clone(),
+            medium: u.medium.clone(),
+        }
+    }
+}
+
+impl From<ImageUrlsRecord> for ImageUrls {
+    fn from(u: ImageUrlsRecord) -> Self {
+        ImageUrls {
+            original: u.original,
+            thumbnail: u.thumbnail,
+            medium: u.medium,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,6 +74,40 @@ pub struct ImageStateRecord {
     pub detail: Option<String>,
     pub upload_id: String,
     pub at: String,
+}
+
+impl From<&ImageState> for ImageStateRecord {
+    fn from(s: &ImageState) -> Self {
+        ImageStateRecord {
+            status: s.status.clone(),
+            code: s.code.clone(),
+            detail: s.detail.clone(),
+            upload_id: s.upload_id.clone(),
+            at: s.at.to_string(),
+        }
+    }
+}
+
+impl ImageStateRecord {
+    fn read(self, what: &str) -> Result<ImageState, StorageError> {
+        Ok(ImageState {
+            status: self.status,
+            code: self.code,
+            detail: self.detail,
+            upload_id: self.upload_id,
+            at: ts(what, &self.at)?,
+        })
+    }
+}
+
+/// A store's photo of an item at rest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhotoRecord {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub urls: Option<ImageUrlsRecord>,
+    pub state: ImageStateRecord,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,19 +158,9 @@ impl From<&Product> for ProductRecord {
             category: p.category.clone(),
             barcode: p.barcode.as_ref().map(|b| b.to_string()),
             image_hash: p.image_hash.clone(),
-            canonical_image_urls: p.canonical_image_urls.as_ref().map(|u| ImageUrlsRecord {
-                original: u.original.clone(),
-                thumbnail: u.thumbnail.clone(),
-                medium: u.medium.clone(),
-            }),
+            canonical_image_urls: p.canonical_image_urls.as_ref().map(Into::into),
             image_perceptual_hash: p.image_perceptual_hash.clone(),
-            image_state: p.image_state.as_ref().map(|s| ImageStateRecord {
-                status: s.status.clone(),
-                code: s.code.clone(),
-                detail: s.detail.clone(),
-                upload_id: s.upload_id.clone(),
-                at: s.at.to_string(),
-            }),
+            image_state: p.image_state.as_ref().map(Into::into),
             same_image_as: p.same_image_as.iter().map(ToString::to_string).collect(),
             similar_image_as: p.similar_image_as.iter().map(ToString::to_string).collect(),
             regional_names: p
@@ -168,24 +212,9 @@ impl TryFrom<ProductRecord> for Product {
                 .transpose()
                 .map_err(|e| corrupt(what, e))?,
             image_hash: r.image_hash,
-            canonical_image_urls: r.canonical_image_urls.map(|u| ImageUrls {
-                original: u.original,
-                thumbnail: u.thumbnail,
-                medium: u.medium,
-            }),
+            canonical_image_urls: r.canonical_image_urls.map(Into::into),
             image_perceptual_hash: r.image_perceptual_hash,
-            image_state: r
-                .image_state
-                .map(|s| -> Result<crate::domain::ImageState, StorageError> {
-                    Ok(crate::domain::ImageState {
-                        status: s.status,
-                        code: s.code,
-                        detail: s.detail,
-                        upload_id: s.upload_id,
-                        at: ts(what, &s.at)?,
-                    })
-                })
-                .transpose()?,
+            image_state: r.image_state.map(|s| s.read(what)).transpose()?,
             same_image_as: r
                 .same_image_as
                 .iter()
@@ -320,6 +349,8 @@ pub struct InventoryRecord {
     pub custom_image_urls: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo: Option<PhotoRecord>,
     pub version: u64,
     pub last_updated: String,
     /// Absent in items stored before the ledger: read as the Unix epoch.
@@ -464,6 +495,11 @@ impl InventoryRecord {
             location: d.location.clone(),
             custom_image_urls: d.custom_image_urls.clone(),
             notes: d.notes.clone(),
+            photo: d.photo.as_ref().map(|p| PhotoRecord {
+                image_hash: p.image_hash.clone(),
+                urls: p.urls.as_ref().map(Into::into),
+                state: (&p.state).into(),
+            }),
             version,
             last_updated: at.to_string(),
             stocked_since: Some(stocked_since.to_string()),
@@ -511,6 +547,16 @@ impl TryFrom<InventoryRecord> for InventoryItem {
             location: r.location,
             custom_image_urls: r.custom_image_urls,
             notes: r.notes,
+            photo: r
+                .photo
+                .map(|p| -> Result<ItemPhoto, StorageError> {
+                    Ok(ItemPhoto {
+                        image_hash: p.image_hash,
+                        urls: p.urls.map(Into::into),
+                        state: p.state.read(what)?,
+                    })
+                })
+                .transpose()?,
         };
         Ok(InventoryItem::new(
             StoreId::parse(&r.store_id).map_err(|e| corrupt(what, e))?,

@@ -103,9 +103,14 @@ pub fn replaced(
         .product
         .clone()
         .or_else(|| current.and_then(|c| c.product.clone()));
+    let mut details = set.details.clone();
+    // The store's photo is set only by its processing; every other write keeps it.
+    if details.photo.is_none() {
+        details.photo = current.and_then(|c| c.details.photo.clone());
+    }
     Ok(planned(
         (store, product, summary),
-        set.details.clone(),
+        details,
         base,
         change,
         &set.origin,
@@ -185,6 +190,7 @@ pub fn merged(
             if d.custom_image_urls.is_empty() {
                 d.custom_image_urls = f.custom_image_urls.clone();
             }
+            d.photo = d.photo.clone().or_else(|| f.photo.clone());
             let summary = t.product.clone().or_else(|| merge.into_summary.clone());
             (d, (t.version, t.stocked_since), summary)
         }

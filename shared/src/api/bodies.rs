@@ -263,6 +263,8 @@ impl InventoryBody {
             location,
             custom_image_urls: self.custom_image_urls,
             notes,
+            // The store's photo comes through its upload, never through this body.
+            photo: None,
         })
     }
 }

@@ -1,5 +1,6 @@
 //! Image routes: `POST /v1/products/{product_id}/images`, the presigned upload of a product's
-//! image (what becomes of it: [`crate::services::images`]).
+//! image, and `POST /v1/stores/{store_id}/inventory/{product_id}/images`, of a store's own
+//! photo of its item (what becomes of them: [`crate::services::images`]).
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::app::App;
-use crate::domain::{FieldErrors, ProductId};
+use crate::domain::{FieldErrors, ProductId, StoreId};
 use crate::http::extract::{Caller, Id, JsonBody};
 use crate::http::{ApiResult, response};
 use crate::services::images::{ImageUpload, ImageUploadRequest};
@@ -49,32 +50,65 @@ pub async fn upload(
     Id(id): Id<ProductId>,
     JsonBody(body): JsonBody<NewImageBody>,
 ) -> ApiResult {
-    let mut errors = FieldErrors::new();
-    if body.content_length.is_none() {
-        errors.add(
-            "content_length",
-            "required",
-            "content_length (the file's size in bytes) is required",
-        );
-    }
-    if body.content_type.is_none() {
-        errors.add(
-            "content_type",
-            "required",
-            "content_type (image/jpeg, image/png or image/webp) is required",
-        );
-    }
-    errors.finish(|| ())?;
-    let upload: ImageUpload = app
+    let upload = app
         .catalog
-        .request_product_image(
-            &who,
-            &id,
-            ImageUploadRequest {
-                content_length: body.content_length.unwrap_or_default(),
-                content_type: body.content_type.unwrap_or_default(),
-            },
-        )
+        .request_product_image(&who, &id, body.checked()?)
         .await?;
     Ok(response::json(StatusCode::CREATED, upload))
+}
+
+/// `POST /v1/stores/{store_id}/inventory/{product_id}/images`: 201 with `upload`, the
+/// presigned request to send the store's photo of its item with. The item's `photo` says what
+/// became of it.
+#[utoipa::path(
+    post, path = "/v1/stores/{store_id}/inventory/{product_id}/images", operation_id = "inventory-image-upload", tag = "inventory",
+    summary = "Add the store's own photo of an item: get a presigned upload for it",
+    description = "Admins and the store's owners, for an item the store stocks. PUT the file's exact bytes to `upload.url` with `upload.headers` within 15 minutes. The photo is processed as a product's image is (real format from its bytes, upright, without metadata, a 640 px `medium` and a 160 px `thumbnail`, content-addressed by SHA-256), and the item then shows `photo` with `image_hash`, `urls` and `state` `ready`; or `state` `failed` with its `code` (`image_empty`, `image_unsupported_format`, `image_too_large`, `image_corrupt`), the photo before it staying. The catalog product's own image is not changed.",
+    security(("bearer" = [])),
+    params(Id<StoreId>, Id<ProductId>),
+    request_body(content = NewImageBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The request to upload the photo with", body = ImageUpload),
+        (status = 403, description = "`forbidden_role` (scanners, reviewers), `forbidden_store`"),
+        (status = 404, description = "`inventory_item_not_found`: the store does not stock the product"),
+        (status = 422, description = "`validation_failed`: `content_length` missing, `empty` or `file_too_large`; `content_type` missing or `unsupported_type`"),
+    ),
+)]
+pub async fn upload_item_photo(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    Id(store): Id<StoreId>,
+    Id(product): Id<ProductId>,
+    JsonBody(body): JsonBody<NewImageBody>,
+) -> ApiResult {
+    let upload = app
+        .catalog
+        .request_item_photo(&who, &store, &product, body.checked()?)
+        .await?;
+    Ok(response::json(StatusCode::CREATED, upload))
+}
+
+impl NewImageBody {
+    /// The request, once both fields are there.
+    fn checked(self) -> Result<ImageUploadRequest, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        if self.content_length.is_none() {
+            errors.add(
+                "content_length",
+                "required",
+                "content_length (the file's size in bytes) is required",
+            );
+        }
+        if self.content_type.is_none() {
+            errors.add(
+                "content_type",
+                "required",
+                "content_type (image/jpeg, image/png or image/webp) is required",
+            );
+        }
+        errors.finish(|| ImageUploadRequest {
+            content_length: self.content_length.unwrap_or_default(),
+            content_type: self.content_type.unwrap_or_default(),
+        })
+    }
 }

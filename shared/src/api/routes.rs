@@ -96,6 +96,10 @@ pub static PRODUCTS_IMAGE_UPLOAD: Route = Route {
     function: "products-image-upload",
     endpoint: || routes!(images::upload),
 };
+pub static INVENTORY_IMAGE_UPLOAD: Route = Route {
+    function: "inventory-image-upload",
+    endpoint: || routes!(images::upload_item_photo),
+};
 pub static PRODUCTS_MERGE: Route = Route {
     function: "products-merge",
     endpoint: || routes!(products::merge),
@@ -201,6 +205,7 @@ pub static ALL: &[&Route] = &[
     &PRODUCTS_MERGE,
     &PRODUCTS_HISTORY,
     &PRODUCTS_IMAGE_UPLOAD,
+    &INVENTORY_IMAGE_UPLOAD,
     &REVIEW_QUEUE,
     &REVIEW_DECISIONS,
     &INVENTORY_LIST,

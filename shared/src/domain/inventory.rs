@@ -7,7 +7,10 @@
 use serde::Serialize;
 
 use super::movement::{MovementOrigin, StockChange};
-use super::{Gtin, Money, Product, ProductId, Quantity, StoreId, Timestamp, VerificationStatus};
+use super::{
+    Gtin, ImageState, ImageUrls, Money, Product, ProductId, Quantity, StoreId, Timestamp,
+    VerificationStatus,
+};
 
 pub const MAX_SUPPLIER_CHARS: usize = 200;
 pub const MAX_LOCATION_CHARS: usize = 100;
@@ -26,6 +29,31 @@ pub struct InventoryDetails {
     pub location: Option<String>,
     pub custom_image_urls: Vec<String>,
     pub notes: Option<String>,
+    /// The store's own photo of the item (`POST .../inventory/{product_id}/images`): set only
+    /// by its processing; every other write keeps it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo: Option<ItemPhoto>,
+}
+
+/// A store's photo of an item, processed as a product's image is (upright, without
+/// metadata, content-addressed in the images bucket), and what became of its last upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ItemPhoto {
+    /// SHA-256 of the kept original; absent until an upload succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_hash: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub urls: Option<ImageUrls>,
+    /// The last upload's outcome (`failed` keeps the photo before it).
+    pub state: ImageState,
+}
+
+impl ItemPhoto {
+    /// Whether this says what became of upload `upload_id` or of a later one (upload ids are
+    /// UUIDv7: their text sorts by time).
+    pub fn supersedes(&self, upload_id: &str) -> bool {
+        self.state.upload_id.as_str() >= upload_id
+    }
 }
 
 /// What a screen shows of an item's product: enough to list it without reading the product.

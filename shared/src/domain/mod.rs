@@ -22,7 +22,8 @@ pub use gtin::{Gtin, GtinError, check_digit};
 pub use history::{Actor, FieldChange, HistoryEntry, ProductAction};
 pub use ids::{IdError, IdempotencyKey, JobId, ProductId, StoreId};
 pub use inventory::{
-    Adjustment, AdjustmentReason, InventoryDetails, InventoryItem, Operation, ProductSummary,
+    Adjustment, AdjustmentReason, InventoryDetails, InventoryItem, ItemPhoto, Operation,
+    ProductSummary,
 };
 pub use job::{
     ColumnUse, CsvJob, JOB_LEASE, JobCheckpoint, JobCounters, JobKind, JobStatus, export_key,

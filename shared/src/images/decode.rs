@@ -39,8 +39,7 @@ pub struct Decoded {
 
 /// Refuses an image whose sides or pixel count pass the limits.
 pub fn check_size(width: u32, height: u32) -> Result<(), ImageRefused> {
-    if width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > MAX_PIXELS
-    {
+    if width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > MAX_PIXELS {
         return Err(ImageRefused::TooLarge {
             width: Some(width),
             height: Some(height),

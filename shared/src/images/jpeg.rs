@@ -139,7 +139,9 @@ impl Jpeg {
                         return Err(corrupt("the JPEG's frame has no pixels"));
                     }
                     if !matches!(components, 1 | 3 | 4) {
-                        return Err(corrupt("the JPEG has a number of colour components no viewer reads"));
+                        return Err(corrupt(
+                            "the JPEG has a number of colour components no viewer reads",
+                        ));
                     }
                     check_size(width, height)?;
                     let common = matches!(marker, 0xC0..=0xC2) && precision == 8;
@@ -168,8 +170,12 @@ impl Jpeg {
         }
         stripped.extend_from_slice(&[0xFF, EOI]);
         icc_chunks.sort_by_key(|(sequence, _)| *sequence);
-        let icc = (!icc_chunks.is_empty())
-            .then(|| icc_chunks.iter().flat_map(|(_, chunk)| chunk.iter().copied()).collect());
+        let icc = (!icc_chunks.is_empty()).then(|| {
+            icc_chunks
+                .iter()
+                .flat_map(|(_, chunk)| chunk.iter().copied())
+                .collect()
+        });
         Ok(Jpeg {
             width,
             height,
@@ -202,12 +208,15 @@ impl Jpeg {
             decoder.scale(side, side).map_err(refused)?;
         }
         let data = decoder.decode().map_err(refused)?;
-        let info = decoder.info().ok_or_else(|| corrupt("the JPEG has no frame"))?;
+        let info = decoder
+            .info()
+            .ok_or_else(|| corrupt("the JPEG has no frame"))?;
         let (w, h) = (u32::from(info.width), u32::from(info.height));
         use jpeg_decoder::PixelFormat;
         let image = match info.pixel_format {
-            PixelFormat::L8 => ImageBuffer::<Luma<u8>, _>::from_raw(w, h, data)
-                .map(DynamicImage::ImageLuma8),
+            PixelFormat::L8 => {
+                ImageBuffer::<Luma<u8>, _>::from_raw(w, h, data).map(DynamicImage::ImageLuma8)
+            }
             PixelFormat::L16 => {
                 let deep = data
                     .chunks_exact(2)
@@ -266,7 +275,10 @@ mod tests {
         let read = Jpeg::read(&whole).unwrap();
         assert_eq!((read.width, read.height), (8, 8));
         // The APP0 and the stray byte are gone; the scan (stuffed byte and restart) is whole.
-        assert!(read.stripped.ends_with(&[0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD0, 0x56, 0xFF, 0xD9]));
+        assert!(
+            read.stripped
+                .ends_with(&[0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD0, 0x56, 0xFF, 0xD9])
+        );
         assert!(!read.stripped.windows(2).any(|w| w == [0xFF, 0xE0]));
         assert_eq!(
             Jpeg::read(&whole[..whole.len() - 2]).unwrap_err(),
@@ -293,7 +305,28 @@ mod tests {
     }
 
     #[test]
+    fn a_frame_past_the_limits_is_refused_before_any_decoding() {
+        // A few dozen bytes claiming 60,000 x 60,000 pixels (10.8 GB of RGB), then 9,000 x
+        // 9,000 (within the side limit, past the pixel limit): both refused from the header.
+        for (side, want) in [(60_000u16, 60_000u32), (9_000, 9_000)] {
+            let mut bomb = tiny(&[0x12, 0xFF, 0xD9]);
+            let [hi, lo] = side.to_be_bytes();
+            bomb[14..18].copy_from_slice(&[hi, lo, hi, lo]);
+            assert_eq!(
+                Jpeg::read(&bomb).unwrap_err(),
+                ImageRefused::TooLarge {
+                    width: Some(want),
+                    height: Some(want)
+                }
+            );
+        }
+    }
+
+    #[test]
     fn cmyk_becomes_rgb() {
-        assert_eq!(cmyk_to_rgb(&[0, 0, 0, 0, 255, 0, 0, 0, 0, 0, 0, 255]), [255, 255, 255, 0, 255, 255, 0, 0, 0]);
+        assert_eq!(
+            cmyk_to_rgb(&[0, 0, 0, 0, 255, 0, 0, 0, 0, 0, 0, 255]),
+            [255, 255, 255, 0, 255, 255, 0, 0, 0]
+        );
     }
 }

@@ -118,7 +118,8 @@ pub fn encoded(
             .map_err(|e| ImageRefused::Corrupt(format!("png encode: {e}")))?;
         Encoding::Png
     } else {
-        let failed = |e: jpeg_encoder::EncodingError| ImageRefused::Corrupt(format!("jpeg encode: {e}"));
+        let failed =
+            |e: jpeg_encoder::EncodingError| ImageRefused::Corrupt(format!("jpeg encode: {e}"));
         let mut jpeg = jpeg_encoder::Encoder::new(&mut bytes, quality);
         jpeg.set_sampling_factor(SamplingFactor::F_2_2);
         jpeg.set_chroma_subsampling_method(ChromaSubsamplingMethod::Average);
@@ -129,9 +130,19 @@ pub fn encoded(
             jpeg.add_icc_profile(icc).map_err(failed)?;
         }
         // Sides are at most MAX_SIDE (10,000), within the format's 65,535.
-        let side = |n: u32| u16::try_from(n).map_err(|_| ImageRefused::TooLarge { width: Some(width), height: Some(height) });
-        jpeg.encode(image.as_bytes(), side(width)?, side(height)?, ColorType::Rgb)
-            .map_err(failed)?;
+        let side = |n: u32| {
+            u16::try_from(n).map_err(|_| ImageRefused::TooLarge {
+                width: Some(width),
+                height: Some(height),
+            })
+        };
+        jpeg.encode(
+            image.as_bytes(),
+            side(width)?,
+            side(height)?,
+            ColorType::Rgb,
+        )
+        .map_err(failed)?;
         Encoding::Jpeg
     };
     Ok(Encoded {

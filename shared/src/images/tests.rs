@@ -318,7 +318,10 @@ fn an_upright_jpeg_is_kept_as_it_came_without_its_metadata() {
     let kept = &done.original.bytes;
     assert!(!kept.windows(4).any(|w| w == b"Exif"));
     assert!(!kept.windows(7).any(|w| w == b"by Ravi"));
-    assert!(kept.windows(11).any(|w| w == b"first half "), "the colour profile stays");
+    assert!(
+        kept.windows(11).any(|w| w == b"first half "),
+        "the colour profile stays"
+    );
     // The very same compressed image: the same pixels, nothing re-encoded.
     let pixels = |b: &[u8]| image::load_from_memory(b).unwrap().into_rgb8().into_raw();
     assert_eq!(pixels(kept), pixels(&upload));
@@ -347,10 +350,20 @@ fn a_cmyk_jpeg_becomes_rgb() {
         .unwrap();
     let done = process(&bytes).unwrap();
     assert_eq!(done.original.encoding, Encoding::Jpeg);
-    let back = image::load_from_memory(&done.original.bytes).unwrap().into_rgb8();
+    let back = image::load_from_memory(&done.original.bytes)
+        .unwrap()
+        .into_rgb8();
     let near = |p: &Rgb<u8>, want: [u8; 3]| p.0.iter().zip(want).all(|(a, b)| a.abs_diff(b) < 24);
-    assert!(near(back.get_pixel(8, 16), [0, 255, 255]), "{:?}", back.get_pixel(8, 16));
-    assert!(near(back.get_pixel(56, 16), [0, 0, 0]), "{:?}", back.get_pixel(56, 16));
+    assert!(
+        near(back.get_pixel(8, 16), [0, 255, 255]),
+        "{:?}",
+        back.get_pixel(8, 16)
+    );
+    assert!(
+        near(back.get_pixel(56, 16), [0, 0, 0]),
+        "{:?}",
+        back.get_pixel(56, 16)
+    );
 }
 
 /// An animated WebP of two lossless frames: red, then blue.
@@ -359,7 +372,12 @@ fn animated_webp(width: u32, height: u32) -> Vec<u8> {
         let pixels = RgbImage::from_pixel(width, height, Rgb(colour));
         let mut file = Vec::new();
         image::codecs::webp::WebPEncoder::new_lossless(&mut file)
-            .write_image(pixels.as_raw(), width, height, image::ExtendedColorType::Rgb8)
+            .write_image(
+                pixels.as_raw(),
+                width,
+                height,
+                image::ExtendedColorType::Rgb8,
+            )
             .unwrap();
         // The VP8L chunk inside the still image's RIFF container.
         file[12..].to_vec()
@@ -399,7 +417,9 @@ fn animated_webp(width: u32, height: u32) -> Vec<u8> {
 fn an_animated_webp_gives_its_first_frame() {
     let done = process(&animated_webp(40, 30)).unwrap();
     assert_eq!((done.original.width, done.original.height), (40, 30));
-    let back = image::load_from_memory(&done.original.bytes).unwrap().into_rgb8();
+    let back = image::load_from_memory(&done.original.bytes)
+        .unwrap()
+        .into_rgb8();
     let p = back.get_pixel(20, 15).0;
     assert!(p[0] > 180 && p[2] < 60, "the first (red) frame, got {p:?}");
 }

@@ -1,10 +1,13 @@
-//! Product images as a service: the upload a client asks for (a presigned PUT bound to the
-//! exact length and an image type), and what becomes of a landed upload (S3 notification
-//! through a queue in AWS, the local server's blob PUT locally): processed by
-//! [`crate::images`], its three images stored content-addressed in the images bucket (the
-//! same image twice is stored once), and the product updated with its history entry: the
-//! image's hash, URLs and perceptual hash, the products that have the very same image, and
-//! the rescored quality; or, for a file that is not a usable image, why (`image_state`).
+//! Images as a service: the upload a client asks for (a presigned PUT bound to the exact
+//! length and an image type), and what becomes of a landed upload (S3 notification through a
+//! queue in AWS, the local server's blob PUT locally): processed by [`crate::images`], its
+//! three images stored content-addressed in the images bucket (the same image twice is
+//! stored once), and then
+//! - for a product's image, the product updated with its history entry: the image's hash,
+//!   URLs and perceptual hash, the products that have the very same or a near image, and the
+//!   rescored quality; or, for a file that is not a usable image, why (`image_state`);
+//! - for a store's photo of its item, the item's `photo` (hash, URLs, state), written with
+//!   the item's version like any other item write.
 //!
 //! Processing is redelivery-safe: the upload is deleted once the product says what became of
 //! it, and an upload the product already reflects changes nothing.
@@ -16,16 +19,19 @@ use serde::Serialize;
 
 use super::{Catalog, ServiceError, ServiceResult};
 use crate::auth::{Forbidden, Principal, Role};
+use crate::domain::movement::{MovementKind, MovementOrigin};
 use crate::domain::{
-    Actor, FieldErrors, HistoryEntry, ImageUrls, NewImage, Product, ProductAction, ProductId,
-    Timestamp, VerificationStatus,
+    Actor, FieldErrors, HistoryEntry, ImageState, ImageUrls, InventoryItem, ItemPhoto, NewImage,
+    Product, ProductAction, ProductId, StoreId, Timestamp, VerificationStatus,
 };
 use crate::images::{self, ImageRefused, MAX_UPLOAD_BYTES, Rendition};
-use crate::ports::{BlobKey, PresignedRequest, StorageError};
+use crate::ports::{BlobKey, Expect, PresignedRequest, SetItem, StorageError};
 
 /// Where uploads of product images land in the images bucket:
 /// `uploads/products/<product id>/<upload id>`.
 pub const UPLOAD_PREFIX: &str = "uploads/products/";
+/// Where a store's photos of its items land: `uploads/stores/<store id>/<product id>/<upload id>`.
+pub const STORE_UPLOAD_PREFIX: &str = "uploads/stores/";
 /// How long an upload URL works.
 pub const UPLOAD_TTL: Duration = Duration::from_secs(15 * 60);
 /// The types an upload may declare (its bytes decide what it is).
@@ -46,22 +52,111 @@ pub struct ImageUploadRequest {
 /// says what became of it (usually within seconds).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ImageUpload {
+    /// The store whose item the photo is for (absent for a product's image).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store_id: Option<StoreId>,
     pub product_id: ProductId,
     pub upload_id: String,
     pub upload: PresignedRequest,
 }
 
-/// The product and upload an upload key names.
-pub fn parse_image_upload_key(key: &str) -> Option<(ProductId, String)> {
-    let rest = key.strip_prefix(UPLOAD_PREFIX)?;
-    let (product, upload) = rest.split_once('/')?;
-    let product = ProductId::parse(product).ok()?;
+/// What an upload is an image of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageOf {
+    Product(ProductId),
+    /// A store's photo of its item of the product.
+    Item(StoreId, ProductId),
+}
+
+/// What an upload key names: the image's subject and the upload's id.
+pub fn parse_image_upload_key(key: &str) -> Option<(ImageOf, String)> {
+    let (of, upload) = if let Some(rest) = key.strip_prefix(UPLOAD_PREFIX) {
+        let (product, upload) = rest.split_once('/')?;
+        (ImageOf::Product(ProductId::parse(product).ok()?), upload)
+    } else {
+        let rest = key.strip_prefix(STORE_UPLOAD_PREFIX)?;
+        let (store, rest) = rest.split_once('/')?;
+        let (product, upload) = rest.split_once('/')?;
+        let store = StoreId::parse(store).ok()?;
+        (
+            ImageOf::Item(store, ProductId::parse(product).ok()?),
+            upload,
+        )
+    };
     let valid = !upload.is_empty()
         && upload.len() <= 64
         && upload
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    valid.then(|| (product, upload.to_string()))
+    valid.then(|| (of, upload.to_string()))
+}
+
+/// What a processed upload changed.
+#[derive(Debug, Clone)]
+pub enum ProcessedUpload {
+    /// The product as it now is (`None`: it is gone).
+    Product(Option<Product>),
+    /// The item as it now is (`None`: the store no longer stocks the product).
+    Item(Option<InventoryItem>),
+    /// The upload was processed before (it is gone).
+    Gone,
+    /// The key is not an image upload's.
+    NotAnUpload,
+}
+
+impl ProcessedUpload {
+    /// `ready` or `failed`, when the subject says what became of an upload.
+    pub fn status(&self) -> Option<&str> {
+        match self {
+            ProcessedUpload::Product(p) => {
+                p.as_ref()?.image_state.as_ref().map(|s| s.status.as_str())
+            }
+            ProcessedUpload::Item(i) => i
+                .as_ref()?
+                .details
+                .photo
+                .as_ref()
+                .map(|p| p.state.status.as_str()),
+            ProcessedUpload::Gone | ProcessedUpload::NotAnUpload => None,
+        }
+    }
+}
+
+/// Checks what a client says of the file it is about to upload.
+fn check_upload(req: &ImageUploadRequest) -> ServiceResult<()> {
+    let mut errors = FieldErrors::new();
+    if req.content_length == 0 {
+        errors.add(
+            "content_length",
+            "empty",
+            "the image must have at least one byte",
+        );
+    } else if req.content_length > MAX_UPLOAD_BYTES {
+        errors.add(
+            "content_length",
+            "file_too_large",
+            format!(
+                "the image is {} bytes; at most {MAX_UPLOAD_BYTES} (15 MiB)",
+                req.content_length
+            ),
+        );
+    }
+    if !UPLOAD_CONTENT_TYPES.contains(&req.content_type.as_str()) {
+        errors.add(
+            "content_type",
+            "unsupported_type",
+            format!(
+                "content_type must be one of {}",
+                UPLOAD_CONTENT_TYPES.join(", ")
+            ),
+        );
+    }
+    errors.finish(|| ())?;
+    Ok(())
+}
+
+fn internal(e: impl ToString) -> ServiceError {
+    ServiceError::Internal(StorageError::backend(e.to_string()))
 }
 
 /// Whether `product` already says what became of upload `upload_id` or of a later one
@@ -71,6 +166,16 @@ fn superseded(product: &Product, upload_id: &str) -> bool {
         .image_state
         .as_ref()
         .is_some_and(|s| s.upload_id.as_str() >= upload_id)
+}
+
+/// The URLs of a processed image's three images (root-relative: served on the API's origin).
+fn urls(done: &images::Processed) -> ImageUrls {
+    let url = |r| format!("/{}", done.key(r));
+    ImageUrls {
+        original: url(Rendition::Original),
+        thumbnail: url(Rendition::Thumbnail),
+        medium: url(Rendition::Medium),
+    }
 }
 
 /// The actor of a processed upload's history entry.
@@ -109,45 +214,58 @@ impl Catalog {
             ))
             .into());
         }
-        let mut errors = FieldErrors::new();
-        if req.content_length == 0 {
-            errors.add(
-                "content_length",
-                "empty",
-                "the image must have at least one byte",
-            );
-        } else if req.content_length > MAX_UPLOAD_BYTES {
-            errors.add(
-                "content_length",
-                "file_too_large",
-                format!(
-                    "the image is {} bytes; at most {MAX_UPLOAD_BYTES} (15 MiB)",
-                    req.content_length
-                ),
-            );
-        }
-        if !UPLOAD_CONTENT_TYPES.contains(&req.content_type.as_str()) {
-            errors.add(
-                "content_type",
-                "unsupported_type",
-                format!(
-                    "content_type must be one of {}",
-                    UPLOAD_CONTENT_TYPES.join(", ")
-                ),
-            );
-        }
-        errors.finish(|| ())?;
+        check_upload(&req)?;
+        self.presigned_upload(&format!("{UPLOAD_PREFIX}{id}"), None, id, &req)
+            .await
+    }
+
+    /// An upload URL for a store's own photo of its item. Admins and the store's owners; the
+    /// store must stock the product.
+    pub async fn request_item_photo(
+        &self,
+        who: &Principal,
+        store: &StoreId,
+        product: &ProductId,
+        req: ImageUploadRequest,
+    ) -> ServiceResult<ImageUpload> {
+        who.require_store(&[Role::Admin, Role::StoreOwner], store)?;
+        self.inventory
+            .get(store, product)
+            .await
+            .map_err(ServiceError::storage)?
+            .ok_or_else(|| ServiceError::NotFound {
+                what: "inventory item",
+                id: format!("{store}/{product}"),
+            })?;
+        check_upload(&req)?;
+        self.presigned_upload(
+            &format!("{STORE_UPLOAD_PREFIX}{store}/{product}"),
+            Some(store),
+            product,
+            &req,
+        )
+        .await
+    }
+
+    /// A presigned PUT under `prefix` for a new upload.
+    async fn presigned_upload(
+        &self,
+        prefix: &str,
+        store: Option<&StoreId>,
+        product: &ProductId,
+        req: &ImageUploadRequest,
+    ) -> ServiceResult<ImageUpload> {
         // Time-ordered: of two uploads processed out of order, the later one's image stays.
         let upload_id = uuid::Uuid::now_v7().to_string();
-        let key = BlobKey::parse(&format!("{UPLOAD_PREFIX}{id}/{upload_id}"))
-            .map_err(|e| ServiceError::Internal(StorageError::backend(e)))?;
+        let key = BlobKey::parse(&format!("{prefix}/{upload_id}")).map_err(internal)?;
         let upload = self
             .images
             .presign_put(&key, &req.content_type, req.content_length, UPLOAD_TTL)
             .await
             .map_err(ServiceError::storage)?;
         Ok(ImageUpload {
-            product_id: *id,
+            store_id: store.cloned(),
+            product_id: *product,
             upload_id,
             upload,
         })
@@ -175,115 +293,254 @@ impl Catalog {
         Ok(found)
     }
 
-    /// Processes the upload at `key` of the images bucket (any other key is not one: `None`).
-    /// Answers the product as it now is, or `None` when the upload is gone (processed before).
-    pub async fn process_image_upload(&self, key: &str) -> ServiceResult<Option<Product>> {
-        let Some((product_id, upload_id)) = parse_image_upload_key(key) else {
+    /// Processes the upload at `key` of the images bucket, whatever it is an image of.
+    pub async fn process_upload(&self, key: &str) -> ServiceResult<ProcessedUpload> {
+        let Some((of, upload_id)) = parse_image_upload_key(key) else {
             tracing::warn!(key, "not an image upload key; ignored");
-            return Ok(None);
+            return Ok(ProcessedUpload::NotAnUpload);
         };
-        let blob_key =
-            BlobKey::parse(key).map_err(|e| ServiceError::Internal(StorageError::backend(e)))?;
-        // An upload older than the one the product reflects (queues do not keep order) is
-        // not processed: the later image stays.
-        if let Some(current) = self
-            .products
-            .get(&product_id)
-            .await
-            .map_err(ServiceError::storage)?
-            && superseded(&current, &upload_id)
-        {
-            self.images
-                .delete(&blob_key)
-                .await
-                .map_err(ServiceError::storage)?;
-            return Ok(Some(current));
+        let blob_key = BlobKey::parse(key).map_err(internal)?;
+        match of {
+            ImageOf::Product(id) => self.process_product_image(&id, &upload_id, &blob_key).await,
+            ImageOf::Item(store, product) => {
+                self.process_item_photo(&store, &product, &upload_id, &blob_key)
+                    .await
+            }
         }
+    }
+
+    /// The upload at `blob_key` processed (`None`: it is gone, processed before): its images,
+    /// or why it is not a usable image.
+    async fn processed(
+        &self,
+        blob_key: &BlobKey,
+    ) -> ServiceResult<Option<Result<images::Processed, ImageRefused>>> {
         let Some(blob) = self
             .images
-            .get(&blob_key)
+            .get(blob_key)
             .await
             .map_err(ServiceError::storage)?
         else {
             return Ok(None);
         };
-        let outcome = if blob.bytes.len() as u64 > MAX_UPLOAD_BYTES {
-            Err(ImageRefused::Corrupt(format!(
+        if blob.bytes.len() as u64 > MAX_UPLOAD_BYTES {
+            return Ok(Some(Err(ImageRefused::Corrupt(format!(
                 "the file is {} bytes; at most {MAX_UPLOAD_BYTES}",
                 blob.bytes.len()
-            )))
-        } else {
-            let bytes = blob.bytes.clone();
-            match tokio::task::spawn_blocking(move || images::process(&bytes)).await {
-                Ok(outcome) => outcome,
-                // A decoder that panics on a file is a file that cannot be read: recorded as
-                // such, not retried until the dead-letter queue.
-                Err(e) if e.is_panic() => {
-                    tracing::error!(product = %product_id, upload = %upload_id, "the image decoder panicked");
-                    Err(ImageRefused::Corrupt(
-                        "the decoder failed on this file".into(),
-                    ))
-                }
-                Err(e) => return Err(ServiceError::Internal(StorageError::backend(e.to_string()))),
+            )))));
+        }
+        let bytes = blob.bytes;
+        let outcome = match tokio::task::spawn_blocking(move || images::process(&bytes)).await {
+            Ok(outcome) => outcome,
+            // A decoder that panics on a file is a file that cannot be read: recorded as
+            // such, not retried until the dead-letter queue.
+            Err(e) if e.is_panic() => {
+                tracing::error!(upload = %blob_key, "the image decoder panicked");
+                Err(ImageRefused::Corrupt(
+                    "the decoder failed on this file".into(),
+                ))
             }
+            Err(e) => return Err(internal(e)),
+        };
+        if let Ok(done) = &outcome {
+            for r in Rendition::ALL {
+                let key = BlobKey::parse(&done.key(r)).map_err(internal)?;
+                let e = done.rendition(r);
+                self.images
+                    .put(
+                        &key,
+                        Bytes::from(e.bytes.clone()),
+                        e.encoding.content_type(),
+                    )
+                    .await
+                    .map_err(ServiceError::storage)?;
+            }
+        }
+        if let Err(refused) = &outcome {
+            tracing::info!(upload = %blob_key, code = refused.code(), "image upload refused");
+        }
+        Ok(Some(outcome))
+    }
+
+    /// A product's image upload: the product says what became of it.
+    async fn process_product_image(
+        &self,
+        product_id: &ProductId,
+        upload_id: &str,
+        blob_key: &BlobKey,
+    ) -> ServiceResult<ProcessedUpload> {
+        // An upload older than the one the product reflects (queues do not keep order) is
+        // not processed: the later image stays.
+        if let Some(current) = self
+            .products
+            .get(product_id)
+            .await
+            .map_err(ServiceError::storage)?
+            && superseded(&current, upload_id)
+        {
+            self.images
+                .delete(blob_key)
+                .await
+                .map_err(ServiceError::storage)?;
+            return Ok(ProcessedUpload::Product(Some(current)));
+        }
+        let Some(outcome) = self.processed(blob_key).await? else {
+            return Ok(ProcessedUpload::Gone);
         };
         let product = match outcome {
             Ok(done) => {
-                for r in Rendition::ALL {
-                    let key = BlobKey::parse(&done.key(r))
-                        .map_err(|e| ServiceError::Internal(StorageError::backend(e)))?;
-                    let e = done.rendition(r);
-                    self.images
-                        .put(
-                            &key,
-                            Bytes::from(e.bytes.clone()),
-                            e.encoding.content_type(),
-                        )
-                        .await
-                        .map_err(ServiceError::storage)?;
-                }
                 let same: Vec<ProductId> = self
                     .products
                     .with_image_hash(&done.hash, SAME_IMAGE_LISTED + 1)
                     .await
                     .map_err(ServiceError::storage)?
                     .into_iter()
-                    .filter(|p| *p != product_id)
+                    .filter(|p| p != product_id)
                     .take(SAME_IMAGE_LISTED)
                     .collect();
-                let similar = self.similar_images(&product_id, &done).await?;
-                let url = |r| format!("/{}", done.key(r));
+                let similar = self.similar_images(product_id, &done).await?;
                 let image = NewImage {
                     hash: done.hash.clone(),
-                    urls: ImageUrls {
-                        original: url(Rendition::Original),
-                        thumbnail: url(Rendition::Thumbnail),
-                        medium: url(Rendition::Medium),
-                    },
+                    urls: urls(&done),
                     perceptual_hash: done.perceptual.to_hex(),
                     same_image_as: same,
                     similar_image_as: similar,
-                    upload_id: upload_id.clone(),
+                    upload_id: upload_id.to_string(),
                 };
-                self.record_image(&product_id, &upload_id, |p, now| {
+                self.record_image(product_id, upload_id, |p, now| {
                     p.with_image(image.clone(), now)
                 })
                 .await?
             }
             Err(refused) => {
-                tracing::info!(product = %product_id, upload = %upload_id, code = refused.code(), "image upload refused");
                 let (code, detail) = (refused.code(), refused.to_string());
-                self.record_image(&product_id, &upload_id, |p, now| {
-                    p.with_image_failure(&upload_id, code, &detail, now)
+                self.record_image(product_id, upload_id, |p, now| {
+                    p.with_image_failure(upload_id, code, &detail, now)
                 })
                 .await?
             }
         };
         self.images
-            .delete(&blob_key)
+            .delete(blob_key)
             .await
             .map_err(ServiceError::storage)?;
-        Ok(product)
+        Ok(ProcessedUpload::Product(product))
+    }
+
+    /// A store's photo of its item: the item's `photo` says what became of it.
+    async fn process_item_photo(
+        &self,
+        store: &StoreId,
+        product: &ProductId,
+        upload_id: &str,
+        blob_key: &BlobKey,
+    ) -> ServiceResult<ProcessedUpload> {
+        let current = self
+            .inventory
+            .get(store, product)
+            .await
+            .map_err(ServiceError::storage)?;
+        let stale = match &current {
+            // The item was removed: there is nothing to show the photo on.
+            None => true,
+            Some(item) => item
+                .details
+                .photo
+                .as_ref()
+                .is_some_and(|p| p.supersedes(upload_id)),
+        };
+        if stale {
+            self.images
+                .delete(blob_key)
+                .await
+                .map_err(ServiceError::storage)?;
+            return Ok(ProcessedUpload::Item(current));
+        }
+        let Some(outcome) = self.processed(blob_key).await? else {
+            return Ok(ProcessedUpload::Gone);
+        };
+        let next = |before: Option<&ItemPhoto>, now: Timestamp| match &outcome {
+            Ok(done) => ItemPhoto {
+                image_hash: Some(done.hash.clone()),
+                urls: Some(urls(done)),
+                state: ImageState {
+                    status: "ready".into(),
+                    code: None,
+                    detail: None,
+                    upload_id: upload_id.to_string(),
+                    at: now,
+                },
+            },
+            // The photo before it stays.
+            Err(refused) => ItemPhoto {
+                image_hash: before.and_then(|p| p.image_hash.clone()),
+                urls: before.and_then(|p| p.urls.clone()),
+                state: ImageState {
+                    status: "failed".into(),
+                    code: Some(refused.code().to_string()),
+                    detail: Some(refused.to_string()),
+                    upload_id: upload_id.to_string(),
+                    at: now,
+                },
+            },
+        };
+        let item = self.record_photo(store, product, upload_id, next).await?;
+        self.images
+            .delete(blob_key)
+            .await
+            .map_err(ServiceError::storage)?;
+        Ok(ProcessedUpload::Item(item))
+    }
+
+    /// Writes what became of upload `upload_id` onto the store's item, with the item's
+    /// version (a concurrent sale or count is never overwritten: the write is made again on
+    /// the item as it then is), unless the item says so already. `None`: the item is gone.
+    async fn record_photo(
+        &self,
+        store: &StoreId,
+        product: &ProductId,
+        upload_id: &str,
+        next: impl Fn(Option<&ItemPhoto>, Timestamp) -> ItemPhoto,
+    ) -> ServiceResult<Option<InventoryItem>> {
+        for _ in 0..WRITE_ATTEMPTS {
+            let Some(current) = self
+                .inventory
+                .get(store, product)
+                .await
+                .map_err(ServiceError::storage)?
+            else {
+                return Ok(None);
+            };
+            if current
+                .details
+                .photo
+                .as_ref()
+                .is_some_and(|p| p.supersedes(upload_id))
+            {
+                return Ok(Some(current));
+            }
+            let now = Timestamp::now();
+            let mut details = current.details.clone();
+            details.photo = Some(next(current.details.photo.as_ref(), now));
+            let set = SetItem {
+                details,
+                expect: Expect::Version(current.version),
+                origin: MovementOrigin::new(MovementKind::Put, &processor().sub),
+                product: None,
+                at: now,
+            };
+            match self.inventory.put(store, product, &set).await {
+                Ok(done) => return Ok(Some(done.item)),
+                Err(StorageError::VersionConflict { current: Some(_) }) => continue,
+                Err(StorageError::VersionConflict { current: None } | StorageError::NotFound) => {
+                    return Ok(None);
+                }
+                Err(e) => return Err(ServiceError::storage(e)),
+            }
+        }
+        Err(ServiceError::Unavailable(StorageError::Unavailable(
+            format!("item {store}/{product} kept changing while its photo was recorded").into(),
+        )))
     }
 
     /// Other products whose image is a near copy of `done` (not the very same: those are

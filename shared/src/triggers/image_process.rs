@@ -1,9 +1,10 @@
-//! `image-process`: what becomes of an uploaded product image. The event is an SQS batch
-//! whose bodies are S3 notifications (`uploads/products/<product>/<upload>` created); a
+//! `image-process`: what becomes of an uploaded image. The event is an SQS batch whose bodies
+//! are S3 notifications (`uploads/products/<product>/<upload>` or
+//! `uploads/stores/<store>/<product>/<upload>` created); a
 //! direct S3 event works too (locally, in tests). A message whose processing fails (storage
 //! down) is reported in `batchItemFailures`, so SQS redelivers only it, and after
 //! [`IMAGE_MAX_RECEIVES`] moves it to the dead-letter queue. A file that is not a usable image
-//! is not a failure: the product records why.
+//! is not a failure: the product (or the item) records why.
 
 use std::sync::Arc;
 
@@ -28,10 +29,10 @@ pub static IMAGE_PROCESS: Trigger = Trigger {
 
 /// Processes the upload at `key`; its summary.
 async fn process(app: &App, key: &str) -> Result<Value, ServiceError> {
-    let product = app.catalog.process_image_upload(key).await?;
+    let processed = app.catalog.process_upload(key).await?;
     Ok(json!({
         "key": key,
-        "image_state": product.and_then(|p| p.image_state.map(|s| s.status)),
+        "image_state": processed.status(),
     }))
 }
 
