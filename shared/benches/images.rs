@@ -4,7 +4,8 @@
 //! are built with.
 //!
 //! - `images --dir DIR [--repeat N]`: every `.jpg` in DIR, each timed alone, best of N; one
-//!   line per photo: name, milliseconds, how the original was kept, its bytes, its hash.
+//!   line per photo: name, milliseconds, how the original was kept, its bytes, its hash, its
+//!   perceptual hash.
 //! - `images --once FILE`: FILE processed once; prints the milliseconds and this process's
 //!   peak RSS (VmHWM, KiB: what Lambda's "Max Memory Used" reports).
 
@@ -57,7 +58,7 @@ fn main() {
         }
         let done = last.expect("processed");
         println!(
-            "{}\t{best:.1}\t{}\t{}\t{}",
+            "{}\t{best:.1}\t{}\t{}\t{}\t{}",
             photo.file_name().unwrap_or_default().to_string_lossy(),
             if done.original_kept {
                 "kept"
@@ -65,7 +66,8 @@ fn main() {
                 "encoded"
             },
             done.original.bytes.len(),
-            done.hash
+            done.hash,
+            done.perceptual.to_hex()
         );
     }
 }

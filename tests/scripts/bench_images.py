@@ -18,6 +18,12 @@ and their JPEG encodes at quality 80. Pillow runs two ways:
   without its metadata segments (stripped as bytes), and its renditions come from a draft
   decode (the DCT scaled, `Image.draft`); anything else as above.
 
+Then the near-duplicate threshold: each photo is copied five ways a shop or a supplier would
+(half the size, recompressed at quality 60, 3% cropped off each side, 10% brighter, a web
+copy 800 px wide at quality 75), every file goes through our pipeline, and the table shows
+the Hamming distances of the perceptual hashes: each copy to its photo, and every pair of
+different photos, against NEAR_DUPLICATE_BITS (10, shared/src/images/perceptual.rs).
+
 Both sides are pinned to one CPU (a Lambda function at 1,769 MB has one vCPU's worth) and
 timed best of --repeat. The peak RSS is that of a process that processes one photo and
 exits (its VmHWM), for the largest photo and a turned one.
@@ -33,7 +39,9 @@ import subprocess
 import sys
 import time
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageEnhance, ImageOps
+
+NEAR_DUPLICATE_BITS = 10
 
 WIDTH, HEIGHT = 4000, 3000
 
@@ -165,6 +173,57 @@ def peak_rss_mib(command):
     return int(out.split("\t")[2]) / 1024
 
 
+def copies(photos, out):
+    """Five near copies of each photo, as JPEG files in `out`: {photo name: {kind: path}}."""
+    os.makedirs(out, exist_ok=True)
+    made = {}
+    for path in photos:
+        name = os.path.basename(path)
+        im = ImageOps.exif_transpose(Image.open(path)).convert("RGB")
+        w, h = im.size
+        kinds = {
+            "half": (im.resize((w // 2, h // 2), Image.LANCZOS), 85),
+            "quality 60": (im, 60),
+            "cropped 3%": (im.crop((w * 3 // 100, h * 3 // 100, w - w * 3 // 100, h - h * 3 // 100)), 90),
+            "brighter": (ImageEnhance.Brightness(im).enhance(1.1), 90),
+            "web 800 px": (im.resize((800, round(800 * h / w)), Image.LANCZOS), 75),
+        }
+        made[name] = {}
+        for kind, (copy, quality) in kinds.items():
+            target = os.path.join(out, f"{name[:-4]}--{kind.replace(' ', '-').replace('%', '')}.jpg")
+            if not os.path.exists(target):
+                copy.save(target, quality=quality)
+            made[name][kind] = target
+    return made
+
+
+def distance(a, b):
+    return bin(int(a, 16) ^ int(b, 16)).count("1")
+
+
+def near_duplicates(bench, photos, out):
+    made = copies(photos, out)
+    perceptual = {}
+    for directory in {os.path.dirname(photos[0]), out}:
+        lines = subprocess.run([bench, "--dir", directory, "--repeat", "1"], check=True,
+                               capture_output=True, text=True).stdout.splitlines()
+        for line in lines:
+            fields = line.split("\t")
+            perceptual[os.path.join(directory, fields[0])] = fields[5]
+    print()
+    print(f"near copies: Hamming distance of the perceptual hash to the photo's (near: <= {NEAR_DUPLICATE_BITS} bits)")
+    kinds = list(next(iter(made.values())))
+    print(f"{'copy':14} {'median':>6} {'max':>4} {'found':>7}")
+    for kind in kinds:
+        d = [distance(perceptual[p], perceptual[made[os.path.basename(p)][kind]]) for p in photos]
+        found = sum(x <= NEAR_DUPLICATE_BITS for x in d)
+        print(f"{kind:14} {statistics.median(d):6.0f} {max(d):4d} {found:4d}/{len(d)}")
+    pairs = [distance(perceptual[a], perceptual[b]) for i, a in enumerate(photos) for b in photos[i + 1:]]
+    near = sum(x <= NEAR_DUPLICATE_BITS for x in pairs)
+    print(f"different photos: {len(pairs)} pairs, min {min(pairs)}, median {statistics.median(pairs):.0f}; "
+          f"{near} within {NEAR_DUPLICATE_BITS} bits")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", required=True, help="a mate-backgrounds tree (usr/share/backgrounds/mate)")
@@ -182,7 +241,7 @@ def main():
         check=True, capture_output=True, text=True,
     ).stdout.splitlines()
     for line in lines:
-        name, ms, kept, size, digest = line.split("\t")
+        name, ms, kept, size, digest, _ = line.split("\t")
         ours[name] = (float(ms), kept, int(size), digest)
 
     print(f"12 MP photos ({WIDTH} x {HEIGHT}, JPEG q92 4:2:0), one CPU, best of {args.repeat}; "
@@ -221,6 +280,8 @@ def main():
     print(f"total: ours {total:.0f} ms, Pillow {sum(r[1] for r in rows):.0f} ms "
           f"(ratio {total / sum(r[1] for r in rows):.2f}), Pillow our method {sum(r[2] for r in rows):.0f} ms "
           f"(ratio {total / sum(r[2] for r in rows):.2f})")
+
+    near_duplicates(args.bench, photos, args.set + "-copies")
 
     largest = max(photos, key=os.path.getsize)
     turned = next((p for p in photos if orientation(open(p, "rb").read()) != 1), largest)
