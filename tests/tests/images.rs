@@ -28,6 +28,14 @@ fn photo(width: u32, height: u32) -> Vec<u8> {
     out
 }
 
+/// The blob key a presigned upload URL puts to (`uploads/...`, up to its query).
+fn key_of(upload: &Value) -> String {
+    let url = upload["url"].as_str().unwrap();
+    let from = url.find("/uploads/").expect("an upload key in the URL") + 1;
+    let to = url.find('?').unwrap_or(url.len());
+    url[from..to].to_string()
+}
+
 /// Asks for an upload of `bytes` to `product`, PUTs them, and has the upload processed;
 /// answers the product once it says what became of this upload.
 async fn add_image(api: &TestApi, token: &str, product: &str, bytes: &[u8]) -> Value {
@@ -53,7 +61,11 @@ async fn add_image(api: &TestApi, token: &str, product: &str, bytes: &[u8]) -> V
     );
     // As the queue delivers S3's notification (the local server has started on it already:
     // processing an upload twice is safe).
-    let key = format!("uploads/products/{product}/{upload_id}");
+    let key = key_of(upload);
+    assert!(
+        key.starts_with(&format!("uploads/products/{product}/{upload_id}.")),
+        "{key}"
+    );
     api.app.catalog.process_upload(&key).await.unwrap();
     for _ in 0..100 {
         let p = api
@@ -103,6 +115,8 @@ async fn images_are_processed_stored_once_and_served(api: &TestApi) {
         .get(&format!("/v1/products/{first}/history?limit=1"), &admin)
         .await;
     assert_eq!(r.body["items"][0]["action"], "image", "{r:?}");
+    // By whom: the admin who asked for the upload, not the processing function.
+    assert_eq!(r.body["items"][0]["actor"]["role"], "admin", "{r:?}");
 
     // Served as the PWA would ask, immutable.
     let res = api
@@ -346,12 +360,11 @@ async fn an_upload_to_s3_reaches_image_process_through_the_queue() {
 /// Asks for an upload and PUTs `bytes` to it without processing it; answers its key.
 async fn upload_only(api: &TestApi, token: &str, product: &str, bytes: &[u8]) -> String {
     let route = format!("/v1/products/{product}/images");
-    let upload_id = put_upload(api, token, &route, bytes).await;
-    format!("uploads/products/{product}/{upload_id}")
+    put_upload(api, token, &route, bytes).await.1
 }
 
-/// Asks `route` for an upload and PUTs `bytes` to it; answers the upload's id.
-async fn put_upload(api: &TestApi, token: &str, route: &str, bytes: &[u8]) -> String {
+/// Asks `route` for an upload and PUTs `bytes` to it; answers the upload's id and key.
+async fn put_upload(api: &TestApi, token: &str, route: &str, bytes: &[u8]) -> (String, String) {
     let r = api
         .post(
             route,
@@ -373,7 +386,10 @@ async fn put_upload(api: &TestApi, token: &str, route: &str, bytes: &[u8]) -> St
             .status()
             .is_success()
     );
-    r.body["upload_id"].as_str().unwrap().to_string()
+    (
+        r.body["upload_id"].as_str().unwrap().to_string(),
+        key_of(upload),
+    )
 }
 
 async fn a_later_upload_wins_whatever_the_order(api: &TestApi) {
@@ -386,7 +402,8 @@ async fn a_later_upload_wins_whatever_the_order(api: &TestApi) {
     // the server has started on both as they landed: any order must end the same).
     api.app.catalog.process_upload(&second_key).await.unwrap();
     api.app.catalog.process_upload(&first_key).await.unwrap();
-    let second = second_key.rsplit('/').next().unwrap().to_string();
+    let second = second_key.rsplit('/').next().unwrap();
+    let second = second.split('.').next().unwrap().to_string();
     let mut p = Value::Null;
     for _ in 0..50 {
         p = api
@@ -460,8 +477,11 @@ async fn a_store_photographs_its_item(api: &TestApi) {
         .await;
     assert_eq!(r.status, 422, "{r:?}");
 
-    let upload = put_upload(api, &owner, &route, &photo(800, 600)).await;
-    let key = format!("uploads/stores/store-p/{product}/{upload}");
+    let (upload, key) = put_upload(api, &owner, &route, &photo(800, 600)).await;
+    assert!(
+        key.starts_with(&format!("uploads/stores/store-p/{product}/{upload}.")),
+        "{key}"
+    );
     let done = api.app.catalog.process_upload(&key).await.unwrap();
     assert_eq!(done.status(), Some("ready"));
     let got = api.get(&item, &owner).await.body;
@@ -512,13 +532,8 @@ async fn a_store_photographs_its_item(api: &TestApi) {
     assert_eq!(api.get(&item, &owner).await.body["version"], version);
 
     // A file that is not an image: the item says why, and the photo before it stays.
-    let bad = put_upload(api, &owner, &route, b"<html>not a photo</html>").await;
-    let done = api
-        .app
-        .catalog
-        .process_upload(&format!("uploads/stores/store-p/{product}/{bad}"))
-        .await
-        .unwrap();
+    let (_, bad) = put_upload(api, &owner, &route, b"<html>not a photo</html>").await;
+    let done = api.app.catalog.process_upload(&bad).await.unwrap();
     assert_eq!(done.status(), Some("failed"));
     let got = api.get(&item, &owner).await.body;
     assert_eq!(
@@ -538,7 +553,7 @@ async fn a_store_photo_uploaded_to_s3_reaches_image_process_through_the_queue() 
     let item = format!("/v1/stores/store-s3/inventory/{product}");
     let r = api.put(&item, &owner, json!({"quantity": "3"})).await;
     assert!(r.status == 201 || r.status == 200, "{r:?}");
-    let upload = put_upload(&api, &owner, &format!("{item}/images"), &photo(500, 400)).await;
+    let (upload, _) = put_upload(&api, &owner, &format!("{item}/images"), &photo(500, 400)).await;
     let messages = rig.receive(&rig.image_queue).await;
     let event = catalog_tests::AwsRig::lambda_event(&messages);
     let summary = catalog_core::triggers::IMAGE_PROCESS

@@ -68,27 +68,77 @@ pub enum ImageOf {
     Item(StoreId, ProductId),
 }
 
-/// What an upload key names: the image's subject and the upload's id.
-pub fn parse_image_upload_key(key: &str) -> Option<(ImageOf, String)> {
-    let (of, upload) = if let Some(rest) = key.strip_prefix(UPLOAD_PREFIX) {
-        let (product, upload) = rest.split_once('/')?;
-        (ImageOf::Product(ProductId::parse(product).ok()?), upload)
+/// Longest uploader `sub` carried in an upload's key (longer ones are recorded as the
+/// processing function: the key must stay within S3's and [`BlobKey`]'s limits).
+const MAX_SUB_IN_KEY: usize = 128;
+
+/// What an upload key names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadKey {
+    pub of: ImageOf,
+    /// The upload's id (UUIDv7: its text sorts by time).
+    pub upload_id: String,
+    /// Who asked for the upload: the history entry's actor.
+    pub uploader: Option<Actor>,
+}
+
+/// The last segment of an upload's key: `<upload id>.<role>.<sub in hex>`. Who asked for the
+/// upload travels in its key because the presigned URL fixes the key: a client cannot upload
+/// under another's name, and nothing else needs storing until the upload lands.
+fn upload_name(upload_id: &str, who: &Principal) -> String {
+    if who.sub.len() > MAX_SUB_IN_KEY {
+        return upload_id.to_string();
+    }
+    let sub: String = who.sub.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("{upload_id}.{}.{sub}", who.role.as_str())
+}
+
+/// The uploader an upload name's `<role>.<sub in hex>` says.
+fn uploader(role: &str, sub_hex: &str) -> Option<Actor> {
+    let role = Role::parse(role)?;
+    if sub_hex.is_empty() || sub_hex.len() % 2 == 1 || sub_hex.len() > 2 * MAX_SUB_IN_KEY {
+        return None;
+    }
+    let bytes = (0..sub_hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(sub_hex.get(i..i + 2)?, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    Some(Actor {
+        sub: String::from_utf8(bytes).ok()?,
+        role: role.as_str().to_string(),
+        request_id: None,
+    })
+}
+
+/// What an upload key names: the image's subject, the upload's id and its uploader.
+pub fn parse_image_upload_key(key: &str) -> Option<UploadKey> {
+    let (of, name) = if let Some(rest) = key.strip_prefix(UPLOAD_PREFIX) {
+        let (product, name) = rest.split_once('/')?;
+        (ImageOf::Product(ProductId::parse(product).ok()?), name)
     } else {
         let rest = key.strip_prefix(STORE_UPLOAD_PREFIX)?;
         let (store, rest) = rest.split_once('/')?;
-        let (product, upload) = rest.split_once('/')?;
+        let (product, name) = rest.split_once('/')?;
         let store = StoreId::parse(store).ok()?;
-        (
-            ImageOf::Item(store, ProductId::parse(product).ok()?),
-            upload,
-        )
+        (ImageOf::Item(store, ProductId::parse(product).ok()?), name)
+    };
+    let mut parts = name.split('.');
+    let upload = parts.next()?;
+    let by = match (parts.next(), parts.next(), parts.next()) {
+        (None, _, _) => None,
+        (Some(role), Some(sub), None) => Some(uploader(role, sub)?),
+        _ => return None,
     };
     let valid = !upload.is_empty()
         && upload.len() <= 64
         && upload
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    valid.then(|| (of, upload.to_string()))
+    valid.then(|| UploadKey {
+        of,
+        upload_id: upload.to_string(),
+        uploader: by,
+    })
 }
 
 /// What a processed upload changed.
@@ -178,7 +228,7 @@ fn urls(done: &images::Processed) -> ImageUrls {
     }
 }
 
-/// The actor of a processed upload's history entry.
+/// The actor of a processed upload's history entry when its key does not say who uploaded it.
 fn processor() -> Actor {
     Actor {
         sub: "image-process".into(),
@@ -215,7 +265,7 @@ impl Catalog {
             .into());
         }
         check_upload(&req)?;
-        self.presigned_upload(&format!("{UPLOAD_PREFIX}{id}"), None, id, &req)
+        self.presigned_upload(who, &format!("{UPLOAD_PREFIX}{id}"), None, id, &req)
             .await
     }
 
@@ -239,6 +289,7 @@ impl Catalog {
             })?;
         check_upload(&req)?;
         self.presigned_upload(
+            who,
             &format!("{STORE_UPLOAD_PREFIX}{store}/{product}"),
             Some(store),
             product,
@@ -250,6 +301,7 @@ impl Catalog {
     /// A presigned PUT under `prefix` for a new upload.
     async fn presigned_upload(
         &self,
+        who: &Principal,
         prefix: &str,
         store: Option<&StoreId>,
         product: &ProductId,
@@ -257,7 +309,8 @@ impl Catalog {
     ) -> ServiceResult<ImageUpload> {
         // Time-ordered: of two uploads processed out of order, the later one's image stays.
         let upload_id = uuid::Uuid::now_v7().to_string();
-        let key = BlobKey::parse(&format!("{prefix}/{upload_id}")).map_err(internal)?;
+        let name = upload_name(&upload_id, who);
+        let key = BlobKey::parse(&format!("{prefix}/{name}")).map_err(internal)?;
         let upload = self
             .images
             .presign_put(&key, &req.content_type, req.content_length, UPLOAD_TTL)
@@ -295,15 +348,24 @@ impl Catalog {
 
     /// Processes the upload at `key` of the images bucket, whatever it is an image of.
     pub async fn process_upload(&self, key: &str) -> ServiceResult<ProcessedUpload> {
-        let Some((of, upload_id)) = parse_image_upload_key(key) else {
+        let Some(UploadKey {
+            of,
+            upload_id,
+            uploader,
+        }) = parse_image_upload_key(key)
+        else {
             tracing::warn!(key, "not an image upload key; ignored");
             return Ok(ProcessedUpload::NotAnUpload);
         };
         let blob_key = BlobKey::parse(key).map_err(internal)?;
+        let by = uploader.unwrap_or_else(processor);
         match of {
-            ImageOf::Product(id) => self.process_product_image(&id, &upload_id, &blob_key).await,
+            ImageOf::Product(id) => {
+                self.process_product_image(&id, &upload_id, &by, &blob_key)
+                    .await
+            }
             ImageOf::Item(store, product) => {
-                self.process_item_photo(&store, &product, &upload_id, &blob_key)
+                self.process_item_photo(&store, &product, &upload_id, &by, &blob_key)
                     .await
             }
         }
@@ -367,6 +429,7 @@ impl Catalog {
         &self,
         product_id: &ProductId,
         upload_id: &str,
+        by: &Actor,
         blob_key: &BlobKey,
     ) -> ServiceResult<ProcessedUpload> {
         // An upload older than the one the product reflects (queues do not keep order) is
@@ -407,14 +470,14 @@ impl Catalog {
                     similar_image_as: similar,
                     upload_id: upload_id.to_string(),
                 };
-                self.record_image(product_id, upload_id, |p, now| {
+                self.record_image(product_id, upload_id, by, |p, now| {
                     p.with_image(image.clone(), now)
                 })
                 .await?
             }
             Err(refused) => {
                 let (code, detail) = (refused.code(), refused.to_string());
-                self.record_image(product_id, upload_id, |p, now| {
+                self.record_image(product_id, upload_id, by, |p, now| {
                     p.with_image_failure(upload_id, code, &detail, now)
                 })
                 .await?
@@ -433,6 +496,7 @@ impl Catalog {
         store: &StoreId,
         product: &ProductId,
         upload_id: &str,
+        by: &Actor,
         blob_key: &BlobKey,
     ) -> ServiceResult<ProcessedUpload> {
         let current = self
@@ -484,7 +548,9 @@ impl Catalog {
                 },
             },
         };
-        let item = self.record_photo(store, product, upload_id, next).await?;
+        let item = self
+            .record_photo(store, product, upload_id, by, next)
+            .await?;
         self.images
             .delete(blob_key)
             .await
@@ -500,6 +566,7 @@ impl Catalog {
         store: &StoreId,
         product: &ProductId,
         upload_id: &str,
+        by: &Actor,
         next: impl Fn(Option<&ItemPhoto>, Timestamp) -> ItemPhoto,
     ) -> ServiceResult<Option<InventoryItem>> {
         for _ in 0..WRITE_ATTEMPTS {
@@ -525,7 +592,7 @@ impl Catalog {
             let set = SetItem {
                 details,
                 expect: Expect::Version(current.version),
-                origin: MovementOrigin::new(MovementKind::Put, &processor().sub),
+                origin: MovementOrigin::new(MovementKind::Put, &by.sub),
                 product: None,
                 at: now,
             };
@@ -581,12 +648,14 @@ impl Catalog {
             .collect())
     }
 
-    /// Writes what became of upload `upload_id` onto the product, with its history entry,
-    /// unless the product says so already (a redelivery). `None`: the product is gone.
+    /// Writes what became of upload `upload_id` onto the product, with its history entry (by
+    /// the uploader `by`), unless the product says so already (a redelivery). `None`: the
+    /// product is gone.
     async fn record_image(
         &self,
         id: &ProductId,
         upload_id: &str,
+        by: &Actor,
         next: impl Fn(&Product, Timestamp) -> Product,
     ) -> ServiceResult<Option<Product>> {
         for _ in 0..WRITE_ATTEMPTS {
@@ -601,7 +670,7 @@ impl Catalog {
                 Some(&current),
                 &updated,
                 ProductAction::Image,
-                processor(),
+                by.clone(),
                 Some(format!("image upload {upload_id}")),
             );
             match self.products.update(&current, &updated, &history).await {
@@ -614,5 +683,53 @@ impl Catalog {
         Err(ServiceError::Unavailable(StorageError::Unavailable(
             format!("product {id} kept changing while its image was recorded").into(),
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upload_key_says_what_and_who() {
+        let product = ProductId::new();
+        let who = Principal {
+            sub: "owner@store-1".into(),
+            role: Role::StoreOwner,
+            stores: Default::default(),
+            request_id: None,
+        };
+        let id = "0193a1b2-0000-7000-8000-000000000001";
+        let key = format!("{UPLOAD_PREFIX}{product}/{}", upload_name(id, &who));
+        assert!(BlobKey::parse(&key).is_ok(), "{key}");
+        let parsed = parse_image_upload_key(&key).unwrap();
+        assert_eq!(parsed.of, ImageOf::Product(product));
+        assert_eq!(parsed.upload_id, id);
+        let by = parsed.uploader.unwrap();
+        assert_eq!(
+            (by.sub.as_str(), by.role.as_str()),
+            ("owner@store-1", "store_owner")
+        );
+        // A key without its uploader (an older upload) is still one.
+        let bare = parse_image_upload_key(&format!("{UPLOAD_PREFIX}{product}/{id}")).unwrap();
+        assert_eq!(bare.uploader, None);
+        // A store's photo.
+        let key = format!(
+            "{STORE_UPLOAD_PREFIX}store-1/{product}/{}",
+            upload_name(id, &who)
+        );
+        assert_eq!(
+            parse_image_upload_key(&key).unwrap().of,
+            ImageOf::Item(StoreId::parse("store-1").unwrap(), product)
+        );
+        // Not ones: an unknown role, odd hex, extra parts.
+        for name in [
+            format!("{id}.wizard.41"),
+            format!("{id}.admin.4"),
+            format!("{id}.admin.41.x"),
+        ] {
+            let key = format!("{UPLOAD_PREFIX}{product}/{name}");
+            assert!(parse_image_upload_key(&key).is_none(), "{name}");
+        }
     }
 }
