@@ -12,6 +12,7 @@ use std::io::Cursor;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageReader, Limits, metadata::Orientation};
 
 use super::ImageRefused;
+use super::icc;
 use super::jpeg::Jpeg;
 use super::orient::upright;
 use super::render::{Encoded, Encoding, MEDIUM_SIDE, normalised};
@@ -21,8 +22,10 @@ use super::sniff::Kind;
 pub const MAX_SIDE: u32 = 10_000;
 /// Most pixels accepted (40 megapixels: a phone's photo is 12 to 48 of them).
 pub const MAX_PIXELS: u64 = 40_000_000;
-/// Most bytes a decoder may hold at once (the pixels of 40 MP in RGB, with room for the
-/// decoder's own buffers).
+/// Most bytes the image crate's decoders (PNG, WebP) may allocate, and jpeg-decoder's limit
+/// on its output (the pixels of 40 MP in RGB, with room). jpeg-decoder checks it after its
+/// coefficient buffers are allocated: a 40 MP progressive 4:4:4 JPEG peaks near 500 MB in all,
+/// which the size limits above bound and the function's 1,769 MB holds.
 pub const MAX_DECODE_BYTES: u64 = 192 * 1024 * 1024;
 
 /// What an upload gave.
@@ -33,7 +36,8 @@ pub struct Decoded {
     /// The original to keep as it is (an upright JPEG without its metadata); none when the
     /// original is `pixels` encoded again.
     pub kept: Option<Encoded>,
-    /// The colour profile, for the images encoded from `pixels`.
+    /// The colour profile for the images encoded from `pixels` (RGB): the upload's, when it
+    /// is a whole RGB one.
     pub icc: Option<Vec<u8>>,
 }
 
@@ -57,7 +61,8 @@ pub fn decode(bytes: &[u8], kind: Kind) -> Result<Decoded, ImageRefused> {
 }
 
 fn jpeg(bytes: &[u8]) -> Result<Decoded, ImageRefused> {
-    let jpeg = Jpeg::read(bytes)?;
+    let mut jpeg = Jpeg::read(bytes)?;
+    let icc = jpeg.icc.take().filter(|p| icc::fits_rgb(p));
     if jpeg.keeps_as_it_is() {
         let pixels = normalised(jpeg.pixels(Some(MEDIUM_SIDE))?);
         return Ok(Decoded {
@@ -68,14 +73,14 @@ fn jpeg(bytes: &[u8]) -> Result<Decoded, ImageRefused> {
                 height: jpeg.height,
                 bytes: jpeg.stripped,
             }),
-            icc: jpeg.icc,
+            icc,
         });
     }
     let pixels = normalised(jpeg.pixels(None)?);
     Ok(Decoded {
         pixels: upright(pixels, jpeg.orientation),
         kept: None,
-        icc: jpeg.icc,
+        icc,
     })
 }
 
@@ -111,7 +116,11 @@ fn other(bytes: &[u8], kind: Kind) -> Result<Decoded, ImageRefused> {
     }
     // An orientation tag that does not parse is no orientation (the pixels are still good).
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let icc = decoder.icc_profile().ok().flatten();
+    let icc = decoder
+        .icc_profile()
+        .ok()
+        .flatten()
+        .filter(|p| icc::fits_rgb(p));
     let pixels = normalised(DynamicImage::from_decoder(decoder).map_err(refused)?);
     Ok(Decoded {
         pixels: upright(pixels, orientation),

@@ -12,6 +12,7 @@ use image::{DynamicImage, ImageBuffer, Luma, Rgb};
 
 use super::ImageRefused;
 use super::decode::{MAX_DECODE_BYTES, check_size};
+use super::icc;
 
 const SOI: u8 = 0xD8;
 const EOI: u8 = 0xD9;
@@ -22,6 +23,7 @@ const DRI: u8 = 0xDD;
 const DHT: u8 = 0xC4;
 const JPG: u8 = 0xC8;
 const DAC: u8 = 0xCC;
+const APP0: u8 = 0xE0;
 const APP1: u8 = 0xE1;
 const APP2: u8 = 0xE2;
 const APP14: u8 = 0xEE;
@@ -36,8 +38,8 @@ pub struct Jpeg {
     /// comments, JFIF thumbnails, other images after it (MPF), anything after its end.
     pub stripped: Vec<u8>,
     pub orientation: Orientation,
-    /// The ICC colour profile, when it has one. Kept (in the file and in re-encodes): it says
-    /// how the colours read, not who took the photo or where.
+    /// The ICC colour profile, when it has a whole one ([`icc::assembled`]). Kept in the file:
+    /// it says how the colours read, not who took the photo or where.
     pub icc: Option<Vec<u8>>,
     components: u8,
     /// Baseline, extended or progressive Huffman coding at 8 bits: what every viewer shows.
@@ -73,10 +75,11 @@ impl Jpeg {
     /// Reads `bytes` (sniffed as JPEG): refuses a cut-off file, one without an image, and one
     /// past the size limits (from its frame header, before anything is decoded).
     pub fn read(bytes: &[u8]) -> Result<Jpeg, ImageRefused> {
-        let mut stripped = Vec::with_capacity(bytes.len());
-        stripped.extend_from_slice(&[0xFF, SOI]);
+        // What is kept after SOI and the fresh APP segments: tables, frame, scans.
+        let mut kept = Vec::with_capacity(bytes.len());
+        let (mut jfif, mut avi1, mut adobe) = (false, false, None::<[u8; 12]>);
         let mut orientation = Orientation::NoTransforms;
-        let mut icc_chunks: Vec<(u8, &[u8])> = Vec::new();
+        let mut icc_chunks: Vec<(u8, u8, &[u8])> = Vec::new();
         let mut frame: Option<(u32, u32, u8, bool)> = None;
         let mut scans = 0usize;
         let mut at = 2;
@@ -91,8 +94,8 @@ impl Jpeg {
             at += 1;
             match marker {
                 EOI => break,
-                // Markers without a segment (a restart outside a scan, TEM, a second SOI).
-                0x01 | 0xD0..=0xD7 | SOI => continue,
+                // No segment: a stuffed zero or a restart outside a scan, TEM, a second SOI.
+                0x00 | 0x01 | 0xD0..=0xD7 | SOI => continue,
                 _ => {}
             }
             let length = bytes
@@ -106,6 +109,9 @@ impl Jpeg {
             let payload = &segment[4..];
             at += length;
             match marker {
+                // Written again below without their extras (density, thumbnails).
+                APP0 if payload.starts_with(b"JFIF\0") => jfif = true,
+                APP0 if payload.starts_with(b"AVI1") => avi1 = true,
                 APP1 => {
                     if let Some(tiff) = payload.strip_prefix(b"Exif\0\0") {
                         // An orientation that does not parse is none (the pixels are still good).
@@ -115,18 +121,22 @@ impl Jpeg {
                     }
                 }
                 APP2 => {
-                    if let Some([sequence, _count, chunk @ ..]) =
+                    if let Some([sequence, count, chunk @ ..]) =
                         payload.strip_prefix(b"ICC_PROFILE\0")
                     {
-                        icc_chunks.push((*sequence, chunk));
-                        stripped.extend_from_slice(segment);
+                        icc_chunks.push((*sequence, *count, chunk));
                     }
                 }
-                // Adobe's segment says how the colours are coded (a decoder needs it).
-                APP14 if payload.starts_with(b"Adobe") => stripped.extend_from_slice(segment),
-                // Metadata: JFIF (and its thumbnail), EXIF, XMP, IPTC, MPF, comments...
+                // Adobe's segment says how the colours are coded (a decoder needs its first 12
+                // bytes; nothing after them is kept).
+                APP14 => {
+                    if let Some(head) = payload.get(..12).filter(|h| h.starts_with(b"Adobe")) {
+                        adobe = head.try_into().ok();
+                    }
+                }
+                // Metadata: EXIF, XMP, IPTC, MPF, comments...
                 0xE0..=0xEF | COM => {}
-                DHT | DAC | DQT | DRI | DNL => stripped.extend_from_slice(segment),
+                DHT | DAC | DQT | DRI | DNL => kept.extend_from_slice(segment),
                 0xC0..=0xCF if marker != JPG => {
                     let [precision, h1, h0, w1, w0, components, ..] = *payload else {
                         return Err(corrupt("the JPEG's frame header is too short"));
@@ -146,15 +156,15 @@ impl Jpeg {
                     check_size(width, height)?;
                     let common = matches!(marker, 0xC0..=0xC2) && precision == 8;
                     frame = Some((width, height, components, common));
-                    stripped.extend_from_slice(segment);
+                    kept.extend_from_slice(segment);
                 }
                 SOS => {
                     if frame.is_none() {
                         return Err(corrupt("the JPEG's image comes before its frame header"));
                     }
-                    stripped.extend_from_slice(segment);
+                    kept.extend_from_slice(segment);
                     let end = scan_end(bytes, at);
-                    stripped.extend_from_slice(&bytes[at..end]);
+                    kept.extend_from_slice(&bytes[at..end]);
                     at = end;
                     scans += 1;
                 }
@@ -168,14 +178,36 @@ impl Jpeg {
         if scans == 0 {
             return Err(corrupt("the JPEG has no image"));
         }
+        let icc = icc::assembled(&icc_chunks);
+        let mut stripped = Vec::with_capacity(kept.len() + 64);
+        stripped.extend_from_slice(&[0xFF, SOI]);
+        if jfif {
+            // JFIF 1.01, no units, 1:1, no thumbnail: it says the colours are YCbCr.
+            stripped.extend_from_slice(&[0xFF, APP0, 0, 16]);
+            stripped.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
+        }
+        if avi1 {
+            // A motion-JPEG frame: decoders take the standard Huffman tables it leaves out.
+            stripped.extend_from_slice(&[0xFF, APP0, 0, 6]);
+            stripped.extend_from_slice(b"AVI1");
+        }
+        if let Some(p) = &icc {
+            // At most 65,519 bytes a chunk; [`icc::MAX_PROFILE_BYTES`] makes 17 of them.
+            let parts: Vec<&[u8]> = p.chunks(65_519).collect();
+            for (i, part) in parts.iter().enumerate() {
+                stripped.extend_from_slice(&[0xFF, APP2]);
+                stripped.extend_from_slice(&((part.len() + 16) as u16).to_be_bytes());
+                stripped.extend_from_slice(b"ICC_PROFILE\0");
+                stripped.extend_from_slice(&[(i + 1) as u8, parts.len() as u8]);
+                stripped.extend_from_slice(part);
+            }
+        }
+        if let Some(head) = adobe {
+            stripped.extend_from_slice(&[0xFF, APP14, 0, 14]);
+            stripped.extend_from_slice(&head);
+        }
+        stripped.extend_from_slice(&kept);
         stripped.extend_from_slice(&[0xFF, EOI]);
-        icc_chunks.sort_by_key(|(sequence, _)| *sequence);
-        let icc = (!icc_chunks.is_empty()).then(|| {
-            icc_chunks
-                .iter()
-                .flat_map(|(_, chunk)| chunk.iter().copied())
-                .collect()
-        });
         Ok(Jpeg {
             width,
             height,
@@ -188,8 +220,9 @@ impl Jpeg {
     }
 
     /// Whether the file without its metadata can be the kept original as it is: upright,
-    /// grey or YCbCr, coded as every viewer reads. Anything else (a turned photo, CMYK,
-    /// 12 bits, arithmetic or lossless coding) is decoded whole and encoded again.
+    /// grey or YCbCr, coded as every viewer reads (baseline, extended or progressive Huffman
+    /// at 8 bits). A turned photo, CMYK or lossless JPEG is decoded whole and encoded again;
+    /// 12 bits and arithmetic coding the decoder refuses (`image_corrupt`).
     pub fn keeps_as_it_is(&self) -> bool {
         self.orientation == Orientation::NoTransforms
             && self.common_coding
@@ -289,6 +322,29 @@ mod tests {
         let mut glued = whole.clone();
         glued.extend_from_slice(b"PK\x03\x04 anything");
         assert_eq!(Jpeg::read(&glued).unwrap().stripped, read.stripped);
+    }
+
+    #[test]
+    fn only_what_a_decoder_needs_of_the_app_segments_is_kept() {
+        let whole = tiny(&[0x12, 0xFF, 0xD9]);
+        let mut bytes = whole[..2].to_vec();
+        // An Adobe segment with a secret after its 12 bytes, a stuffed zero between segments,
+        // a JFIF segment with a density and a thumbnail's worth of bytes.
+        bytes.extend_from_slice(&[0xFF, 0xEE, 0, 24]);
+        bytes.extend_from_slice(b"Adobe\0\x64\0\0\0\0\x01GPS 12.97N");
+        bytes.extend_from_slice(&[0xFF, 0x00]);
+        bytes.extend_from_slice(&[0xFF, 0xE0, 0, 20]);
+        bytes.extend_from_slice(b"JFIF\0\x01\x02\x01\x01\x2C\x01\x2C\x01\x01\xAA\xBB\xCC\0");
+        bytes.extend_from_slice(&whole[9..]);
+        let read = Jpeg::read(&bytes).unwrap();
+        let kept = &read.stripped;
+        assert!(kept.windows(12).any(|w| w == b"Adobe\0\x64\0\0\0\0\x01"));
+        assert!(!kept.windows(3).any(|w| w == b"GPS"));
+        assert!(kept.windows(5).any(|w| w == b"JFIF\0"));
+        assert!(
+            !kept.windows(3).any(|w| w == [0xAA, 0xBB, 0xCC]),
+            "no JFIF thumbnail"
+        );
     }
 
     #[test]

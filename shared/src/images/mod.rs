@@ -10,6 +10,7 @@
 //! measures the pipeline on 12 MP photos against Pillow.
 
 mod decode;
+mod icc;
 mod jpeg;
 mod orient;
 mod perceptual;

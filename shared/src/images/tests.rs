@@ -300,10 +300,13 @@ fn near_copies_are_near_and_other_pictures_are_not() {
 #[test]
 fn an_upright_jpeg_is_kept_as_it_came_without_its_metadata() {
     let upload = jpeg(&picture(900, 600, 6), 88);
-    // EXIF (with a GPS reference), a comment, and an ICC profile of two chunks.
+    // EXIF (with a GPS reference), a comment, and an RGB ICC profile in two chunks.
     let mut bytes = with_exif(&upload, 1);
     let mut extra = Vec::new();
-    for (sequence, part) in [(1u8, &b"first half "[..]), (2, b"second half")] {
+    let mut profile = super::icc::sample(b"RGB ", 400);
+    profile[200..211].copy_from_slice(b"first half ");
+    profile[300..311].copy_from_slice(b"second half");
+    for (sequence, part) in [(1u8, &profile[..250]), (2, &profile[250..])] {
         let mut payload = b"ICC_PROFILE\0".to_vec();
         payload.extend_from_slice(&[sequence, 2]);
         payload.extend_from_slice(part);
@@ -328,7 +331,8 @@ fn an_upright_jpeg_is_kept_as_it_came_without_its_metadata() {
     assert_eq!((done.original.width, done.original.height), (900, 600));
     // The renditions carry the profile too, whole.
     let medium = &done.medium.bytes;
-    assert!(medium.windows(22).any(|w| w == b"first half second half"));
+    assert!(medium.windows(11).any(|w| w == b"first half "));
+    assert!(medium.windows(11).any(|w| w == b"second half"));
 }
 
 #[test]
@@ -345,11 +349,24 @@ fn a_cmyk_jpeg_becomes_rgb() {
         })
         .collect();
     let mut bytes = Vec::new();
-    jpeg_encoder::Encoder::new(&mut bytes, 95)
+    let mut encoder = jpeg_encoder::Encoder::new(&mut bytes, 95);
+    // A print profile (CMYK): it cannot go with the RGB pixels the upload becomes.
+    let mut profile = super::icc::sample(b"CMYK", 300);
+    profile[200..209].copy_from_slice(b"FOGRA39xx");
+    encoder.add_icc_profile(&profile).unwrap();
+    encoder
         .encode(&cmyk, w, h, jpeg_encoder::ColorType::Cmyk)
         .unwrap();
+    assert!(bytes.windows(9).any(|b| b == b"FOGRA39xx"));
     let done = process(&bytes).unwrap();
     assert_eq!(done.original.encoding, Encoding::Jpeg);
+    for r in Rendition::ALL {
+        let kept = &done.rendition(r).bytes;
+        assert!(
+            !kept.windows(9).any(|b| b == b"FOGRA39xx"),
+            "{r:?} keeps the CMYK profile"
+        );
+    }
     let back = image::load_from_memory(&done.original.bytes)
         .unwrap()
         .into_rgb8();

@@ -40,6 +40,10 @@ pub const UPLOAD_CONTENT_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/w
 const SAME_IMAGE_LISTED: usize = 10;
 /// Times a processed image is written again when the product changed meanwhile.
 const WRITE_ATTEMPTS: usize = 5;
+/// Times a store's photo is written again when its item changed meanwhile (with a growing
+/// pause: an item's stock may change many times a minute; the write is cheap, the decode
+/// a redelivery would repeat is not).
+const PHOTO_WRITE_ATTEMPTS: u32 = 10;
 
 /// What a client asks for to upload an image.
 #[derive(Debug, Clone)]
@@ -569,7 +573,11 @@ impl Catalog {
         by: &Actor,
         next: impl Fn(Option<&ItemPhoto>, Timestamp) -> ItemPhoto,
     ) -> ServiceResult<Option<InventoryItem>> {
-        for _ in 0..WRITE_ATTEMPTS {
+        for attempt in 0..PHOTO_WRITE_ATTEMPTS {
+            if attempt > 0 {
+                // A busy item (a till selling fast): wait a little longer each time.
+                tokio::time::sleep(Duration::from_millis(10 << attempt.min(6))).await;
+            }
             let Some(current) = self
                 .inventory
                 .get(store, product)
