@@ -76,9 +76,24 @@ def orientation(data):
     return exif.get(0x0112, 1)
 
 
+def icc_assembled(chunks):
+    """The profile of APP2 ICC chunks (sequence, count, bytes) when whole (icc.rs's rules)."""
+    if not chunks or any(c[1] != chunks[0][1] for c in chunks) or chunks[0][1] != len(chunks):
+        return None
+    chunks = sorted(chunks)
+    if [c[0] for c in chunks] != list(range(1, len(chunks) + 1)):
+        return None
+    p = b"".join(c[2] for c in chunks)
+    ok = 128 <= len(p) <= 1024 * 1024 and p[36:40] == b"acsp" and int.from_bytes(p[0:4], "big") == len(p)
+    return p if ok else None
+
+
 def strip(data):
     """The JPEG without its metadata, the rules of shared/src/images/jpeg.rs in Python."""
-    out = bytearray(b"\xff\xd8")
+    kept = bytearray()
+    jfif = avi1 = False
+    adobe = None
+    icc = []
     i = 2
     while True:
         i = data.index(b"\xff", i)
@@ -88,20 +103,24 @@ def strip(data):
         i += 1
         if marker == 0xD9:
             break
-        if marker == 0x01 or 0xD0 <= marker <= 0xD8:
+        if marker in (0x00, 0x01) or 0xD0 <= marker <= 0xD8:
             continue
         length = int.from_bytes(data[i : i + 2], "big")
         segment = data[i - 2 : i + length]
         payload = segment[4:]
         i += length
-        if marker == 0xE2 and payload.startswith(b"ICC_PROFILE\0"):
-            out += segment
-        elif marker == 0xEE and payload.startswith(b"Adobe"):
-            out += segment
+        if marker == 0xE0 and payload.startswith(b"JFIF\0"):
+            jfif = True
+        elif marker == 0xE0 and payload.startswith(b"AVI1"):
+            avi1 = True
+        elif marker == 0xE2 and payload.startswith(b"ICC_PROFILE\0") and len(payload) >= 14:
+            icc.append((payload[12], payload[13], payload[14:]))
+        elif marker == 0xEE and payload.startswith(b"Adobe") and len(payload) >= 12:
+            adobe = payload[:12]
         elif 0xE0 <= marker <= 0xEF or marker == 0xFE:
             pass
         elif marker == 0xDA:
-            out += segment
+            kept += segment
             j = i
             while True:
                 j = data.index(b"\xff", j)
@@ -112,11 +131,23 @@ def strip(data):
                     j += 1
                 else:
                     break
-            out += data[i:j]
+            kept += data[i:j]
             i = j
         elif marker in (0xC4, 0xCC, 0xDB, 0xDD, 0xDC) or (0xC0 <= marker <= 0xCF and marker != 0xC8):
-            out += segment
-    out += b"\xff\xd9"
+            kept += segment
+    out = bytearray(b"\xff\xd8")
+    if jfif:
+        out += b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    if avi1:
+        out += b"\xff\xe0\x00\x06AVI1"
+    profile = icc_assembled(icc)
+    if profile:
+        parts = [profile[k : k + 65519] for k in range(0, len(profile), 65519)]
+        for n, part in enumerate(parts):
+            out += b"\xff\xe2" + (len(part) + 16).to_bytes(2, "big") + b"ICC_PROFILE\0" + bytes([n + 1, len(parts)]) + part
+    if adobe:
+        out += b"\xff\xee\x00\x0e" + adobe
+    out += kept + b"\xff\xd9"
     return bytes(out)
 
 
