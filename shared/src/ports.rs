@@ -537,9 +537,24 @@ pub struct PresignedRequest {
     pub expires_at: crate::domain::Timestamp,
 }
 
+/// How a content-addressed blob is cached: a year, and never revalidated.
+pub const IMMUTABLE_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
+
 #[async_trait]
 pub trait BlobStore: Send + Sync {
     async fn put(&self, key: &BlobKey, bytes: Bytes, content_type: &str) -> StorageResult<()>;
+
+    /// Stores a blob that never changes under its key (content-addressed), marked so that
+    /// whoever serves it caches it for good ([`IMMUTABLE_CACHE_CONTROL`]). The local server
+    /// serves such keys that way itself.
+    async fn put_immutable(
+        &self,
+        key: &BlobKey,
+        bytes: Bytes,
+        content_type: &str,
+    ) -> StorageResult<()> {
+        self.put(key, bytes, content_type).await
+    }
 
     async fn get(&self, key: &BlobKey) -> StorageResult<Option<Blob>>;
 

@@ -344,6 +344,21 @@ async fn an_upload_to_s3_reaches_image_process_through_the_queue() {
         .body;
     assert_eq!(p["image_state"]["status"], "ready", "{p}");
     assert_eq!(p["image_state"]["upload_id"], r.body["upload_id"]);
+    // The kept images say they never change (CloudFront and browsers cache them for good).
+    let thumb = p["canonical_image_urls"]["thumbnail"].as_str().unwrap();
+    let head = rig
+        .s3
+        .head_object()
+        .bucket(&rig.images_bucket)
+        .key(thumb.trim_start_matches('/'))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.cache_control(),
+        Some(catalog_core::ports::IMMUTABLE_CACHE_CONTROL)
+    );
+    assert_eq!(head.content_type(), Some("image/jpeg"));
     // Redelivered (SQS delivers at least once): nothing changes.
     let again = catalog_core::triggers::IMAGE_PROCESS
         .call(api.app.clone(), event, Default::default())

@@ -12,7 +12,8 @@ use bytes::Bytes;
 
 use crate::domain::Timestamp;
 use crate::ports::{
-    Blob, BlobKey, BlobReader, BlobStore, PresignedRequest, StorageError, StorageResult,
+    Blob, BlobKey, BlobReader, BlobStore, IMMUTABLE_CACHE_CONTROL, PresignedRequest, StorageError,
+    StorageResult,
 };
 
 #[derive(Clone, Debug)]
@@ -35,6 +36,30 @@ impl S3Blobs {
 
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Stores `bytes` under `key`, with a `Cache-Control` when one is given.
+    async fn put_object(
+        &self,
+        key: &BlobKey,
+        bytes: Bytes,
+        content_type: &str,
+        cache_control: Option<&str>,
+    ) -> StorageResult<()> {
+        let budget = put_budget(bytes.len());
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .content_type(content_type)
+            .set_cache_control(cache_control.map(str::to_string))
+            .body(ByteStream::from(bytes))
+            .customize()
+            .config_override(aws_sdk_s3::config::Builder::default().timeout_config(budget))
+            .send()
+            .await
+            .map_err(s3_err)?;
+        Ok(())
     }
 
     /// The object under `key` (its body not yet read), or `None` if there is none.
@@ -138,19 +163,17 @@ impl BlobStore for S3Blobs {
     }
 
     async fn put(&self, key: &BlobKey, bytes: Bytes, content_type: &str) -> StorageResult<()> {
-        let budget = put_budget(bytes.len());
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key.as_str())
-            .content_type(content_type)
-            .body(ByteStream::from(bytes))
-            .customize()
-            .config_override(aws_sdk_s3::config::Builder::default().timeout_config(budget))
-            .send()
+        self.put_object(key, bytes, content_type, None).await
+    }
+
+    async fn put_immutable(
+        &self,
+        key: &BlobKey,
+        bytes: Bytes,
+        content_type: &str,
+    ) -> StorageResult<()> {
+        self.put_object(key, bytes, content_type, Some(IMMUTABLE_CACHE_CONTROL))
             .await
-            .map_err(s3_err)?;
-        Ok(())
     }
 
     async fn get(&self, key: &BlobKey) -> StorageResult<Option<Blob>> {

@@ -413,7 +413,7 @@ impl Catalog {
                 let key = BlobKey::parse(&done.key(r)).map_err(internal)?;
                 let e = done.rendition(r);
                 self.images
-                    .put(
+                    .put_immutable(
                         &key,
                         Bytes::from(e.bytes.clone()),
                         e.encoding.content_type(),
