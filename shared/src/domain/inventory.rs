@@ -49,10 +49,26 @@ pub struct ItemPhoto {
 }
 
 impl ItemPhoto {
-    /// Whether this says what became of upload `upload_id` or of a later one (upload ids are
-    /// UUIDv7: their text sorts by time).
-    pub fn supersedes(&self, upload_id: &str) -> bool {
-        self.state.upload_id.as_str() >= upload_id
+    /// The photo after upload `upload_id`: its image when it was one (`Ok(hash, urls)`), else
+    /// the photo `before` it with why the upload failed (`Err(code, detail)`).
+    pub fn after(
+        before: Option<&ItemPhoto>,
+        upload_id: &str,
+        outcome: Result<(String, ImageUrls), (&str, &str)>,
+        at: Timestamp,
+    ) -> Self {
+        match outcome {
+            Ok((hash, urls)) => ItemPhoto {
+                image_hash: Some(hash),
+                urls: Some(urls),
+                state: ImageState::ready(upload_id, at),
+            },
+            Err((code, detail)) => ItemPhoto {
+                image_hash: before.and_then(|p| p.image_hash.clone()),
+                urls: before.and_then(|p| p.urls.clone()),
+                state: ImageState::failed(upload_id, code, detail, at),
+            },
+        }
     }
 }
 

@@ -151,6 +151,36 @@ pub struct ImageState {
     pub at: Timestamp,
 }
 
+impl ImageState {
+    /// Upload `upload_id` is the image now.
+    pub fn ready(upload_id: &str, at: Timestamp) -> Self {
+        Self {
+            status: "ready".into(),
+            code: None,
+            detail: None,
+            upload_id: upload_id.to_string(),
+            at,
+        }
+    }
+
+    /// Upload `upload_id` was not a usable image (`code`, `detail`): the image before it stays.
+    pub fn failed(upload_id: &str, code: &str, detail: &str, at: Timestamp) -> Self {
+        Self {
+            status: "failed".into(),
+            code: Some(code.to_string()),
+            detail: Some(detail.to_string()),
+            upload_id: upload_id.to_string(),
+            at,
+        }
+    }
+
+    /// Whether this says what became of upload `upload_id` or of a later one (upload ids are
+    /// UUIDv7: their text sorts by time), so `upload_id` changes nothing.
+    pub fn supersedes(&self, upload_id: &str) -> bool {
+        self.upload_id.as_str() >= upload_id
+    }
+}
+
 /// A processed upload, as it goes on the product.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewImage {
@@ -293,13 +323,7 @@ impl Product {
         next.image_perceptual_hash = Some(image.perceptual_hash);
         next.same_image_as = image.same_image_as;
         next.similar_image_as = image.similar_image_as;
-        next.image_state = Some(ImageState {
-            status: "ready".into(),
-            code: None,
-            detail: None,
-            upload_id: image.upload_id,
-            at: now,
-        });
+        next.image_state = Some(ImageState::ready(&image.upload_id, now));
         next.version = self.version + 1;
         next.updated_at = now;
         next.rescore();
@@ -316,13 +340,7 @@ impl Product {
         now: Timestamp,
     ) -> Product {
         let mut next = self.clone();
-        next.image_state = Some(ImageState {
-            status: "failed".into(),
-            code: Some(code.to_string()),
-            detail: Some(detail.to_string()),
-            upload_id: upload_id.to_string(),
-            at: now,
-        });
+        next.image_state = Some(ImageState::failed(upload_id, code, detail, now));
         next.version = self.version + 1;
         next.updated_at = now;
         next

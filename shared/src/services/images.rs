@@ -21,8 +21,8 @@ use super::{Catalog, ServiceError, ServiceResult};
 use crate::auth::{Forbidden, Principal, Role};
 use crate::domain::movement::{MovementKind, MovementOrigin};
 use crate::domain::{
-    Actor, FieldErrors, HistoryEntry, ImageState, ImageUrls, InventoryItem, ItemPhoto, NewImage,
-    Product, ProductAction, ProductId, StoreId, Timestamp, VerificationStatus,
+    Actor, FieldErrors, HistoryEntry, ImageUrls, InventoryItem, ItemPhoto, NewImage, Product,
+    ProductAction, ProductId, StoreId, Timestamp, VerificationStatus,
 };
 use crate::images::{self, ImageRefused, MAX_UPLOAD_BYTES, Rendition};
 use crate::ports::{BlobKey, Expect, PresignedRequest, SetItem, StorageError};
@@ -219,7 +219,15 @@ fn superseded(product: &Product, upload_id: &str) -> bool {
     product
         .image_state
         .as_ref()
-        .is_some_and(|s| s.upload_id.as_str() >= upload_id)
+        .is_some_and(|s| s.supersedes(upload_id))
+}
+
+/// The same for an item's photo.
+fn photo_superseded(item: &InventoryItem, upload_id: &str) -> bool {
+    item.details
+        .photo
+        .as_ref()
+        .is_some_and(|p| p.state.supersedes(upload_id))
 }
 
 /// The URLs of a processed image's three images (root-relative: served on the API's origin).
@@ -508,15 +516,10 @@ impl Catalog {
             .get(store, product)
             .await
             .map_err(ServiceError::storage)?;
-        let stale = match &current {
-            // The item was removed: there is nothing to show the photo on.
-            None => true,
-            Some(item) => item
-                .details
-                .photo
-                .as_ref()
-                .is_some_and(|p| p.supersedes(upload_id)),
-        };
+        // An item removed has nothing to show the photo on.
+        let stale = current
+            .as_ref()
+            .is_none_or(|item| photo_superseded(item, upload_id));
         if stale {
             self.images
                 .delete(blob_key)
@@ -527,30 +530,13 @@ impl Catalog {
         let Some(outcome) = self.processed(blob_key).await? else {
             return Ok(ProcessedUpload::Gone);
         };
-        let next = |before: Option<&ItemPhoto>, now: Timestamp| match &outcome {
-            Ok(done) => ItemPhoto {
-                image_hash: Some(done.hash.clone()),
-                urls: Some(urls(done)),
-                state: ImageState {
-                    status: "ready".into(),
-                    code: None,
-                    detail: None,
-                    upload_id: upload_id.to_string(),
-                    at: now,
-                },
-            },
-            // The photo before it stays.
-            Err(refused) => ItemPhoto {
-                image_hash: before.and_then(|p| p.image_hash.clone()),
-                urls: before.and_then(|p| p.urls.clone()),
-                state: ImageState {
-                    status: "failed".into(),
-                    code: Some(refused.code().to_string()),
-                    detail: Some(refused.to_string()),
-                    upload_id: upload_id.to_string(),
-                    at: now,
-                },
-            },
+        let detail = outcome.as_ref().err().map(ToString::to_string);
+        let next = |before: Option<&ItemPhoto>, now: Timestamp| {
+            let result = match &outcome {
+                Ok(done) => Ok((done.hash.clone(), urls(done))),
+                Err(refused) => Err((refused.code(), detail.as_deref().unwrap_or_default())),
+            };
+            ItemPhoto::after(before, upload_id, result, now)
         };
         let item = self
             .record_photo(store, product, upload_id, by, next)
@@ -586,12 +572,7 @@ impl Catalog {
             else {
                 return Ok(None);
             };
-            if current
-                .details
-                .photo
-                .as_ref()
-                .is_some_and(|p| p.supersedes(upload_id))
-            {
+            if photo_superseded(&current, upload_id) {
                 return Ok(Some(current));
             }
             let now = Timestamp::now();
