@@ -1,6 +1,6 @@
 # Kirana catalog backend. `make run` and `make test` are the whole set-up on a fresh machine.
 
-.PHONY: run test bench bench-import bench-inventory bench-images package validate-infra servers-start servers-stop fmt lint clean
+.PHONY: run test bench bench-import bench-inventory bench-images bench-init package validate-infra servers-start servers-stop fmt lint clean
 
 MATCHBENCH ?= ../shared/matchbench
 BENCH_BIN = target/perf/catalog
@@ -65,6 +65,21 @@ bench-images:
 	  | python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable")][-1])'); \
 	$(BENCH_IMAGES)/venv/bin/python tests/scripts/bench_images.py --photos $(BENCH_IMAGES)/deb/usr/share/backgrounds/mate \
 	  --set $(BENCH_IMAGES)/set --bench $$bin
+
+## Cold starts: every function's release binary (the profile `make package` ships, built for
+## this machine) started against a fake Lambda Runtime API, next to an empty lambda_runtime
+## function: init and first-answer medians over $(BENCH_INIT_ROUNDS) interleaved rounds, with
+## the token secret in ministack's SSM (started for it and stopped after).
+BENCH_INIT_ROUNDS ?= 30
+FUNCTIONS = $(filter-out catalog,$(notdir $(patsubst %/,%,$(wildcard functions/*/))))
+bench-init:
+	cargo build --release -p empty-lambda $(addprefix -p ,$(FUNCTIONS))
+	@tests/scripts/servers.sh start; \
+	eval "$$(tests/scripts/servers.sh env)"; \
+	python3 tests/scripts/bench_init.py --bin-dir target/release --events events \
+	  --functions $(shell echo $(FUNCTIONS) | tr " " ,) --rounds $(BENCH_INIT_ROUNDS) \
+	  --endpoint "$$CATALOG_TEST_S3_ENDPOINT"; status=$$?; \
+	tests/scripts/servers.sh stop; exit $$status
 
 ## cargo lambda build --release --arm64 of every function: target/lambda/<function>/bootstrap.zip.
 package:

@@ -155,13 +155,11 @@ impl AwsClients {
 
 #[cfg(feature = "aws")]
 impl App {
-    /// Every Lambda function's cold start: the [`Config`](crate::config::Config) from the
-    /// environment, the SDK's own configuration, then [`App::from_config`].
-    pub async fn from_env() -> Result<(Arc<Self>, crate::config::Config), ConfigError> {
-        let config = crate::config::Config::from_env()?;
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let app = Self::from_config(&config, AwsClients::new(&sdk, config.s3_path_style)).await?;
-        Ok((app, config))
+    /// A Lambda function's app: the SDK's own configuration from the environment (region,
+    /// credentials, endpoints) over the shared HTTPS client, then [`App::from_config`].
+    pub async fn from_env_config(config: &crate::config::Config) -> Result<Arc<Self>, ConfigError> {
+        let sdk = crate::adapters::aws_http::sdk_loader().load().await;
+        Self::from_config(config, AwsClients::new(&sdk, config.s3_path_style)).await
     }
 
     /// DynamoDB + S3, the secret from `config` (or SSM).

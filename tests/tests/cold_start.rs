@@ -105,3 +105,47 @@ async fn a_missing_parameter_is_a_clear_error() {
         .to_string();
     assert!(err.contains("/does/not/exist"), "{err}");
 }
+
+/// A function polls for its first request before it has its app: a request that finds the app
+/// unable to start (the secret's parameter not there yet) answers 503 `unavailable` through
+/// the edge's layers, and a later request starts it.
+#[tokio::test]
+async fn a_function_whose_app_cannot_start_answers_503_and_starts_later() {
+    use catalog_core::lambda::{FunctionService, Starting};
+    use tower::ServiceExt;
+
+    let name = format!("/{}/jwt-secret", catalog_tests::unique("late"));
+    let config = aws_config(&name).await;
+    let starting = Starting::new(
+        move || {
+            let config = config.clone();
+            Box::pin(async move { App::from_config(&config, catalog_tests::local_clients().await).await })
+        },
+        |_| Box::pin(async {}),
+    );
+    let service = FunctionService::new(
+        &catalog_core::api::routes::OPENAPI,
+        starting.clone(),
+        Default::default(),
+    );
+    let get = || {
+        http::Request::get("/v1/openapi.json")
+            .header("x-request-id", "cold-1")
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let res = service.clone().oneshot(get()).await.unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "1");
+    assert_eq!(res.headers()["x-request-id"], "cold-1");
+    assert_eq!(
+        res.headers()["content-type"],
+        catalog_core::http::PROBLEM_CONTENT_TYPE
+    );
+    assert!(starting.app().await.is_err(), "still no parameter");
+
+    put_secret(&name, "a-production-like-secret-of-enough-length-0123456789").await;
+    let res = service.oneshot(get()).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(starting.app().await.unwrap().backend, "aws");
+}

@@ -11,7 +11,7 @@ use catalog_core::domain::{
     CsvJob, Gtin, InventoryDetails, JobId, MovementKind, MovementOrigin, Product, ProductContent,
     ProductId, ProductSource, ProductSummary, Quantity, StoreId, Timestamp,
 };
-use catalog_core::http::layers;
+use catalog_core::lambda::{FunctionService, Starting};
 use catalog_core::ports::{Expect, SetItem};
 use catalog_tests::TEST_SECRET;
 use http_body_util::BodyExt;
@@ -120,10 +120,11 @@ async fn every_function_has_an_event_its_handler_accepts() {
 
         let dir = tempfile::tempdir().unwrap();
         let app = seeded_app(dir.path()).await;
-        // What the function's `main` runs: its own route, warmed, with the edge's layers.
+        // What the function's `main` runs: its own route, warmed, with the edge's layers,
+        // made when the app is ready.
         route.warm_up(&app).await;
-        let router = layers::apply(routes::router(app, [*route]), &Default::default());
-        let response = router.oneshot(request).await.unwrap();
+        let service = FunctionService::new(route, Starting::ready(app), Default::default());
+        let response = service.oneshot(request).await.unwrap();
         let status = response.status().as_u16();
         // API Gateway's own request id, so the access log and the function's log share it.
         assert_eq!(

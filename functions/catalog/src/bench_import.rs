@@ -238,7 +238,7 @@ pub(crate) struct Clients {
 }
 
 pub(crate) async fn clients(servers: &Servers) -> Clients {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let sdk = catalog_core::adapters::aws_http::sdk_loader()
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
             "bench", "bench", None, None, "bench",

@@ -1,6 +1,7 @@
 //! Adapters: the ports implemented on real storage.
 //!
-//! - `dynamo` + `s3`: DynamoDB tables and S3 buckets (every Lambda function).
+//! - `dynamo` + `s3`: DynamoDB tables and S3 buckets (every Lambda function), over the one
+//!   HTTPS client and SDK configuration of `aws_http`.
 //! - `events`: job events on EventBridge and SQS (the import function).
 //! - `sqlite` + `blobdir`: an SQLite file and a folder (the local default behind `make run`).
 //!
@@ -8,6 +9,8 @@
 //! from what they read, so they cannot drift apart; the storage
 //! contract tests run the same cases on both.
 
+#[cfg(feature = "aws")]
+pub mod aws_http;
 pub mod blobdir;
 #[cfg(feature = "aws")]
 pub mod dynamo;

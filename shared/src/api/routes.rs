@@ -20,7 +20,14 @@ use crate::http::ApiError;
 pub struct Route {
     pub function: &'static str,
     endpoint: fn() -> UtoipaMethodRouter<Arc<App>>,
+    /// What the function's init starts doing before its first request needs it (see
+    /// [`Route::warm_up`]). A field, not a match on the route, so that a function's binary
+    /// links only its own route's code.
+    warm_up: Option<WarmUp>,
 }
+
+/// A route's warm-up.
+type WarmUp = for<'a> fn(&'a App) -> futures::future::BoxFuture<'a, ()>;
 
 impl std::fmt::Debug for Route {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -55,139 +62,161 @@ impl Route {
 pub static HEALTH: Route = Route {
     function: "health",
     endpoint: || routes!(health::get),
+    warm_up: None,
 };
 pub static HEALTH_READY: Route = Route {
     function: "health-ready",
     endpoint: || routes!(health::ready),
+    warm_up: None,
 };
 pub static OPENAPI: Route = Route {
     function: "openapi",
     endpoint: || routes!(openapi::get),
+    warm_up: Some(|_| Box::pin(async { openapi::warm_up() })),
 };
 pub static PRODUCTS_CREATE: Route = Route {
     function: "products-create",
     endpoint: || routes!(products::create),
+    warm_up: None,
 };
 pub static PRODUCTS_LIST: Route = Route {
     function: "products-list",
     endpoint: || routes!(products::list),
+    warm_up: None,
 };
 pub static PRODUCTS_MATCH: Route = Route {
     function: "products-match",
     endpoint: || routes!(matching::get),
+    warm_up: Some(warm_match_index),
 };
 pub static PRODUCTS_GET: Route = Route {
     function: "products-get",
     endpoint: || routes!(products::get),
+    warm_up: None,
 };
 pub static PRODUCTS_UPDATE: Route = Route {
     function: "products-update",
     endpoint: || routes!(products::update),
+    warm_up: None,
 };
 pub static PRODUCTS_APPROVE: Route = Route {
     function: "products-approve",
     endpoint: || routes!(products::approve),
+    warm_up: None,
 };
 pub static PRODUCTS_REJECT: Route = Route {
     function: "products-reject",
     endpoint: || routes!(products::reject),
+    warm_up: None,
 };
 pub static PRODUCTS_IMAGE_UPLOAD: Route = Route {
     function: "products-image-upload",
     endpoint: || routes!(images::upload),
+    warm_up: None,
 };
 pub static INVENTORY_IMAGE_UPLOAD: Route = Route {
     function: "inventory-image-upload",
     endpoint: || routes!(images::upload_item_photo),
+    warm_up: None,
 };
 pub static PRODUCTS_MERGE: Route = Route {
     function: "products-merge",
     endpoint: || routes!(products::merge),
+    warm_up: None,
 };
 pub static REVIEW_QUEUE: Route = Route {
     function: "review-queue",
     endpoint: || routes!(review::queue),
+    warm_up: Some(warm_match_index),
 };
 pub static REVIEW_DECISIONS: Route = Route {
     function: "review-decisions",
     endpoint: || routes!(review::decisions),
+    warm_up: None,
 };
 pub static PRODUCTS_HISTORY: Route = Route {
     function: "products-history",
     endpoint: || routes!(products::history),
+    warm_up: None,
 };
 pub static INVENTORY_LIST: Route = Route {
     function: "inventory-list",
     endpoint: || routes!(inventory::list),
+    warm_up: None,
 };
 pub static INVENTORY_GET: Route = Route {
     function: "inventory-get",
     endpoint: || routes!(inventory::get),
+    warm_up: None,
 };
 pub static INVENTORY_PUT: Route = Route {
     function: "inventory-put",
     endpoint: || routes!(inventory::put),
+    warm_up: None,
 };
 pub static INVENTORY_DELETE: Route = Route {
     function: "inventory-delete",
     endpoint: || routes!(inventory::delete),
+    warm_up: None,
 };
 pub static INVENTORY_ADJUST: Route = Route {
     function: "inventory-adjust",
     endpoint: || routes!(inventory::adjust),
+    warm_up: None,
 };
 pub static INVENTORY_EXPORT: Route = Route {
     function: "inventory-export",
     endpoint: || routes!(inventory::export),
+    warm_up: None,
 };
 pub static INVENTORY_MOVEMENTS: Route = Route {
     function: "inventory-movements",
     endpoint: || routes!(inventory::movements),
+    warm_up: None,
 };
 pub static SCAN: Route = Route {
     function: "scan",
     endpoint: || routes!(scan::post),
+    warm_up: None,
 };
 pub static SCAN_BATCH: Route = Route {
     function: "scan-batch",
     endpoint: || routes!(scan::batch),
+    warm_up: None,
 };
 pub static IMPORTS_CREATE: Route = Route {
     function: "imports-create",
     endpoint: || routes!(jobs::create),
+    warm_up: None,
 };
 pub static IMPORTS_LIST: Route = Route {
     function: "imports-list",
     endpoint: || routes!(jobs::list),
+    warm_up: None,
 };
 pub static JOBS_GET: Route = Route {
     function: "jobs-get",
     endpoint: || routes!(jobs::get),
+    warm_up: None,
 };
 
-/// The longest a function's init waits for its warm-up (Lambda allows an init 10 s).
+/// The longest a function's warm-up waits for the match index (an init that waits for it has
+/// 10 s in all).
 pub const WARM_UP_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Route {
-    /// Does at a function's init what the route's first request would otherwise wait for: the
-    /// match index (products-match and review-queue; a failure, or more than [`WARM_UP_BUDGET`], is logged and
-    /// the first request tries again) and the OpenAPI document.
-    pub async fn warm_up(&'static self, app: &App) {
-        if std::ptr::eq(self, &PRODUCTS_MATCH) || std::ptr::eq(self, &REVIEW_QUEUE) {
-            match tokio::time::timeout(WARM_UP_BUDGET, app.catalog.match_index()).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "no match index at init; the first request loads it")
-                }
-                Err(_) => tracing::warn!(
-                    budget_ms = WARM_UP_BUDGET.as_millis() as u64,
-                    "the match index did not load at init; the first request loads it"
-                ),
-            }
-        } else if std::ptr::eq(self, &OPENAPI) {
-            openapi::warm_up();
+    /// Does at a function's init what the route's first request would otherwise wait for
+    /// (`lambda` runs it alongside the runtime's first poll): the match index for
+    /// products-match and review-queue, the OpenAPI document for openapi.
+    pub async fn warm_up(&self, app: &App) {
+        if let Some(warm_up) = self.warm_up {
+            warm_up(app).await;
         }
     }
+}
+
+fn warm_match_index(app: &App) -> futures::future::BoxFuture<'_, ()> {
+    Box::pin(app.catalog.warm_match_index(WARM_UP_BUDGET))
 }
 
 /// Every route, in the order the README lists them.

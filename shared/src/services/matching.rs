@@ -157,6 +157,22 @@ pub struct MatchResponse {
 }
 
 impl Catalog {
+    /// Loads the index ahead of the first request or import that needs it (a function's
+    /// init). A failure (no snapshot yet), or a load over `budget`, is logged and the first
+    /// user tries again.
+    pub async fn warm_match_index(&self, budget: Duration) {
+        match tokio::time::timeout(budget, self.match_index()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "no match index at init; the first user loads it")
+            }
+            Err(_) => tracing::warn!(
+                budget_ms = budget.as_millis() as u64,
+                "the match index did not load at init; the first user loads it"
+            ),
+        }
+    }
+
     /// The current index, (re)loading it when missing or stale.
     pub async fn match_index(&self) -> ServiceResult<(Arc<LoadedIndex>, Duration)> {
         {

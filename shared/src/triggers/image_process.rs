@@ -25,6 +25,7 @@ pub static IMAGE_PROCESS: Trigger = Trigger {
     function: "image-process",
     source: TriggerSource::S3,
     handler: |app, event, _ctx: TriggerContext| Box::pin(image_process(app, event)),
+    warm_up: None,
 };
 
 /// Processes the upload at `key`; its summary.
