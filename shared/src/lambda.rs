@@ -2,27 +2,31 @@
 //!
 //! Owns the cold start. Before the runtime's first `next` a function does only what cannot
 //! wait: JSON logs and its [`Config`](crate::config::Config) from the environment (a missing
-//! variable fails the init, so a broken deploy never serves). Its [`App`] (SDK clients, the
+//! variable fails the init, so a deploy that lacks one never serves). Its [`App`] (SDK clients, the
 //! token secret read from SSM once for the process) is made by the first invocation that
 //! needs it ([`Starting`]), which then starts the route's warm-up (the match index) on a task
 //! of its own.
 //!
 //! An on-demand cold start has its invocation already waiting when the runtime polls, so work
 //! done before `next` is on the first request's path all the same: doing it after costs that
-//! request nothing and leaves the init as short as an empty function's. Work started before
-//! `next` would even delay it, competing for a fraction of a vCPU. Provisioned concurrency
-//! and SnapStart initialise ahead of any request, with the environment frozen after `next`:
-//! there the init makes the app and waits for its warm-up ([`init_waits`]), so the first
-//! request finds both done.
+//! request nothing and leaves the init as short as an empty function's. Work started alongside
+//! `next` would even delay it, competing for a fraction of a vCPU (measured: by the whole app
+//! build). Provisioned concurrency initialises ahead of any request, with the environment
+//! frozen after `next`: there the init makes the app and waits for its warm-up, up to
+//! [`WARM_UP_BUDGET`] ([`init_waits`]), so the first request finds both done.
+//!
+//! An app that cannot be made (SSM out of reach, a refused secret) is logged, and each
+//! request answers 503 `unavailable`; the next attempt comes at most once per
+//! [`RETRY_APP_AFTER`], so a broken environment does not call SSM for every request.
 //!
 //! Each API request goes to the function's router (the same axum router `catalog serve` runs,
 //! restricted to the function's own route) through [`FunctionService`], which makes the router
 //! when the app is ready; a trigger's event waits for the app the same way.
 
 use std::convert::Infallible;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::response::{IntoResponse, Response};
@@ -43,8 +47,9 @@ pub use lambda_http::Error;
 pub async fn run(route: &'static Route) -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
     let config = config_from_env()?;
-    let (method, path) = route.method_path();
-    tracing::info!(function = route.function, %method, path, "cold start");
+    // Not the route's method and path: they come from its OpenAPI item, which is built for
+    // the router at the first request (each request's log line names its route).
+    tracing::info!(function = route.function, "cold start");
     let edge = config.edge.clone();
     let starting = Starting::from_config(config, move |app| {
         Box::pin(async move { route.warm_up(&app).await })
@@ -96,22 +101,32 @@ fn config_from_env() -> Result<crate::config::Config, ConfigError> {
     crate::config::Config::from_env().inspect_err(|e| tracing::error!(error = %e, "cold start failed"))
 }
 
-/// Whether the init itself should build the app and warm it up: when Lambda initialises
-/// ahead of any request (`AWS_LAMBDA_INITIALIZATION_TYPE` is `provisioned-concurrency` or
-/// `snap-start`), so that no request pays for it.
+/// Whether the init itself should make the app and warm it up: when Lambda initialises ahead
+/// of any request (`AWS_LAMBDA_INITIALIZATION_TYPE` is `provisioned-concurrency`), so that no
+/// request pays for it. (SnapStart, the other such case, does not run `provided.al2023`
+/// functions; a snapshot would also carry live connections and credentials.)
 pub fn init_waits() -> bool {
-    std::env::var("AWS_LAMBDA_INITIALIZATION_TYPE")
-        .is_ok_and(|t| t == "provisioned-concurrency" || t == "snap-start")
+    std::env::var("AWS_LAMBDA_INITIALIZATION_TYPE").is_ok_and(|t| t == "provisioned-concurrency")
 }
+
+/// The longest an init that waits ([`init_waits`]) gives the warm-up (Lambda allows an init
+/// 10 s); past it the warm-up is dropped, and the first user loads what it needs.
+pub const WARM_UP_BUDGET: Duration = Duration::from_secs(5);
+
+/// After an app could not be made, the time before anyone tries again; meanwhile requests
+/// answer 503 at once.
+pub const RETRY_APP_AFTER: Duration = Duration::from_secs(1);
 
 type BuildApp = Box<dyn Fn() -> BoxFuture<'static, Result<Arc<App>, ConfigError>> + Send + Sync>;
 type WarmApp = Box<dyn Fn(Arc<App>) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// A function's [`App`], made once, by whoever needs it first. A failed build (SSM out of
-/// reach) is not kept: the next request tries again.
+/// reach) is not kept: a request after [`RETRY_APP_AFTER`] tries again.
 pub struct Starting {
     app: OnceCell<Arc<App>>,
     build: BuildApp,
+    /// The last failure to make the app, and when.
+    failed: Mutex<Option<(Instant, String)>>,
     /// The route's warm-up, started when the app is made.
     warm_up: WarmApp,
 }
@@ -126,6 +141,7 @@ impl Starting {
         Arc::new(Starting {
             app: OnceCell::new(),
             build: Box::new(build),
+            failed: Mutex::new(None),
             warm_up: Box::new(warm_up),
         })
     }
@@ -135,6 +151,7 @@ impl Starting {
         Arc::new(Starting {
             app: OnceCell::new_with(Some(app)),
             build: Box::new(|| Box::pin(async { Err(ConfigError("never built".into())) })),
+            failed: Mutex::new(None),
             warm_up: Box::new(|_| Box::pin(async {})),
         })
     }
@@ -170,16 +187,31 @@ impl Starting {
         Ok(app)
     }
 
-    /// Makes the app and waits for its warm-up: an init ahead of any request ([`init_waits`]).
-    /// A failure is logged; the first request tries again.
+    /// Makes the app and waits for its warm-up, up to [`WARM_UP_BUDGET`]: an init ahead of
+    /// any request ([`init_waits`]). A failure is logged; the first request tries again.
     pub async fn prepare(&self) {
-        if let Ok((app, true)) = self.get().await {
-            (self.warm_up)(app).await;
+        if let Ok((app, true)) = self.get().await
+            && tokio::time::timeout(WARM_UP_BUDGET, (self.warm_up)(app))
+                .await
+                .is_err()
+        {
+            tracing::warn!(
+                budget_ms = WARM_UP_BUDGET.as_millis() as u64,
+                "the warm-up did not finish at init; the first user does what is left"
+            );
         }
     }
 
     /// The app, and whether this call made it.
     async fn get(&self) -> Result<(Arc<App>, bool), ConfigError> {
+        if let Some(app) = self.app.get() {
+            return Ok((app.clone(), false));
+        }
+        if let Some((at, error)) = self.failed.lock().expect("not poisoned").as_ref()
+            && at.elapsed() < RETRY_APP_AFTER
+        {
+            return Err(ConfigError(error.clone()));
+        }
         let mut made = false;
         let app = self
             .app
@@ -187,7 +219,10 @@ impl Starting {
                 made = true;
                 (self.build)()
             })
-            .await?;
+            .await
+            .inspect_err(|e| {
+                *self.failed.lock().expect("not poisoned") = Some((Instant::now(), e.0.clone()));
+            })?;
         Ok((app.clone(), made))
     }
 }

@@ -18,16 +18,21 @@ The SSM parameter and every AWS endpoint are ministack's (`servers.sh`), on loop
 else exists there (no tables, no buckets), so the triggers' first answers are failures, timed
 all the same.
 
-Runs are interleaved (round after round of every binary), best of nothing: the median of
---rounds runs. The spawning thread, and so each function, is pinned to one CPU (a Lambda
-function below 1,769 MB has at most one vCPU's worth); the fake Runtime API answers from the
-other. `app ready` is the function's own log of how long its app took to build (in the
-background, from init).
+Runs are interleaved (round after round of every binary, in a shuffled order each round,
+seeded), and each figure is the median of --rounds runs. The spawning thread, and so each
+function, is pinned to one CPU (a Lambda function below 1,769 MB has at most one vCPU's
+worth; the template gives most 256 MB, a fraction of one, which this cannot model); the fake
+Runtime API answers from the other. `app ready` is the function's own log of how long its
+app took to make (SDK clients, the SSM read) at its first invocation.
+
+What it does not measure: TLS. Every endpoint here is plain http (ministack), so the HTTPS
+client's root certificates are never parsed; in AWS that happens at the first call.
 """
 
 import argparse
 import json
 import os
+import random
 import socket
 import statistics
 import sys
@@ -69,9 +74,11 @@ class FakeRuntimeApi:
         while True:
             conn, _ = self.sock.accept()
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+            # A connection belongs to the run that was current when it was accepted: a killed
+            # process's late request never counts for the next one.
+            threading.Thread(target=self.serve, args=(conn, self.run), daemon=True).start()
 
-    def serve(self, conn):
+    def serve(self, conn, run):
         buf = b""
         try:
             while True:
@@ -95,15 +102,14 @@ class FakeRuntimeApi:
                         return
                     buf += chunk
                 body, buf = buf[:length], buf[length:]
-                if not self.answer(conn, method, path, body, now):
+                if not self.answer(conn, run, method, path, body, now):
                     return
         except OSError:
             return
         finally:
             conn.close()
 
-    def answer(self, conn, method, path, body, now):
-        run = self.run
+    def answer(self, conn, run, method, path, body, now):
         if method == "GET" and path == API_PREFIX + "next":
             if run is None or run.first_next is not None:
                 return False  # a second poll: the process is about to be stopped
@@ -157,7 +163,7 @@ def lambda_env(function, api_port, endpoint, secret_param):
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api_port}",
         "AWS_LAMBDA_FUNCTION_NAME": f"catalog-{function}",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/catalog-{function}",
         "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
@@ -252,8 +258,11 @@ def main():
     if missing:
         sys.exit(f"not built: {', '.join(missing)} (under {args.bin_dir})")
 
+    order = list(entries)
+    shuffle = random.Random(20261203)
     for r in range(args.rounds):
-        for name, binary, event_name in entries:
+        shuffle.shuffle(order)
+        for name, binary, event_name in order:
             with open(os.path.join(args.events, f"{event_name}.json"), "rb") as f:
                 event = f.read()
             log_path = os.path.join(args.logs, f"{binary}.log")

@@ -108,7 +108,7 @@ async fn a_missing_parameter_is_a_clear_error() {
 
 /// A function polls for its first request before it has its app: a request that finds the app
 /// unable to start (the secret's parameter not there yet) answers 503 `unavailable` through
-/// the edge's layers, and a later request starts it.
+/// the edge's layers, and a later request (after `RETRY_APP_AFTER`) starts it.
 #[tokio::test]
 async fn a_function_whose_app_cannot_start_answers_503_and_starts_later() {
     use catalog_core::lambda::{FunctionService, Starting};
@@ -145,6 +145,8 @@ async fn a_function_whose_app_cannot_start_answers_503_and_starts_later() {
     assert!(starting.app().await.is_err(), "still no parameter");
 
     put_secret(&name, "a-production-like-secret-of-enough-length-0123456789").await;
+    // A failure is remembered for a moment (requests meanwhile answer 503 at once).
+    tokio::time::sleep(catalog_core::lambda::RETRY_APP_AFTER).await;
     let res = service.oneshot(get()).await.unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(starting.app().await.unwrap().backend, "aws");

@@ -3,13 +3,14 @@
 //! Owns how the functions reach AWS: hyper 1 + rustls with ring, trusting Mozilla's root
 //! certificates compiled into the binary (`webpki-root-certs`). The SDK's default client
 //! would read the system trust store (`rustls-native-certs`: the bundle and every hashed file
-//! in `/etc/ssl/certs`), a cost paid by the first call of every cold start, and it links
-//! aws-lc besides. AWS endpoints present Amazon Trust Services chains, which Mozilla's list
-//! carries; a Lambda image's own bundle adds nothing an AWS call needs. Plain `http://`
-//! endpoints (DynamoDB Local, ministack) go through the same client.
+//! in `/etc/ssl/certs`, about 9 ms of a cold start on Debian), and it links aws-lc besides. AWS
+//! endpoints present Amazon Trust Services chains, which Mozilla's list carries; a Lambda
+//! image's own bundle adds nothing an AWS call needs. Plain `http://` endpoints (DynamoDB
+//! Local, ministack) go through the same client.
 //!
-//! Everything here is lazy: building the client costs nothing until its first connection,
-//! when the roots are parsed once for the process.
+//! The roots become one PEM bundle (what the SDK's `TrustStore` takes) when the client is
+//! first asked for, as the app is made; rustls parses them for each connector the client
+//! builds, one per distinct set of timeouts (`app::budgets`: two), on its first connection.
 
 use std::sync::LazyLock;
 
@@ -20,7 +21,7 @@ use aws_smithy_http_client::{Builder, tls::rustls_provider::CryptoMode};
 pub use aws_sdk_s3::config::SharedHttpClient;
 
 /// Mozilla's roots as one PEM bundle: what the SDK's trust store takes (`TrustStore` reads
-/// PEM only). Made once per process, on the first connection, from the compiled-in DER.
+/// PEM only). Made once per process from the compiled-in DER.
 static ROOTS_PEM: LazyLock<Vec<u8>> = LazyLock::new(|| {
     use base64::Engine as _;
     let mut pem = Vec::with_capacity(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() * 2048);
@@ -36,8 +37,7 @@ static ROOTS_PEM: LazyLock<Vec<u8>> = LazyLock::new(|| {
     pem
 });
 
-/// The HTTPS client for every SDK client of a process (one connection pool per service
-/// endpoint inside it).
+/// The HTTPS client for every SDK client of a process.
 pub fn https_client() -> SharedHttpClient {
     static CLIENT: LazyLock<SharedHttpClient> = LazyLock::new(|| {
         let trust = TrustStore::empty()
@@ -89,5 +89,16 @@ mod tests {
         for (ours, theirs) in back.iter().zip(webpki_root_certs::TLS_SERVER_ROOT_CERTS) {
             assert_eq!(ours.as_slice(), theirs.as_ref());
         }
+    }
+
+    /// The SDK adds each root with `expect`: one rustls could not read would panic on the
+    /// first connection.
+    #[test]
+    fn rustls_takes_every_root() {
+        let mut roots = rustls::RootCertStore::empty();
+        let (added, refused) = roots
+            .add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
+        assert_eq!(refused, 0);
+        assert_eq!(added, webpki_root_certs::TLS_SERVER_ROOT_CERTS.len());
     }
 }

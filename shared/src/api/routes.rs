@@ -200,14 +200,10 @@ pub static JOBS_GET: Route = Route {
     warm_up: None,
 };
 
-/// The longest a function's warm-up waits for the match index (an init that waits for it has
-/// 10 s in all).
-pub const WARM_UP_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
-
 impl Route {
-    /// Does at a function's init what the route's first request would otherwise wait for
-    /// (`lambda` runs it alongside the runtime's first poll): the match index for
-    /// products-match and review-queue, the OpenAPI document for openapi.
+    /// Prepares what the route's requests need besides the app: the match index for
+    /// products-match and review-queue, the OpenAPI document for openapi. `lambda` starts it
+    /// when the app is made (or, ahead of any request, waits for it at init).
     pub async fn warm_up(&self, app: &App) {
         if let Some(warm_up) = self.warm_up {
             warm_up(app).await;
@@ -216,7 +212,7 @@ impl Route {
 }
 
 fn warm_match_index(app: &App) -> futures::future::BoxFuture<'_, ()> {
-    Box::pin(app.catalog.warm_match_index(WARM_UP_BUDGET))
+    Box::pin(app.catalog.warm_match_index())
 }
 
 /// Every route, in the order the README lists them.

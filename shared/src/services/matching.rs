@@ -158,18 +158,12 @@ pub struct MatchResponse {
 
 impl Catalog {
     /// Loads the index ahead of the first request or import that needs it (a function's
-    /// init). A failure (no snapshot yet), or a load over `budget`, is logged and the first
-    /// user tries again.
-    pub async fn warm_match_index(&self, budget: Duration) {
-        match tokio::time::timeout(budget, self.match_index()).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "no match index at init; the first user loads it")
-            }
-            Err(_) => tracing::warn!(
-                budget_ms = budget.as_millis() as u64,
-                "the match index did not load at init; the first user loads it"
-            ),
+    /// warm-up). A failure (no snapshot yet) is logged, and the next user tries again. Never
+    /// cut short here: a user that arrives meanwhile waits for this load rather than start
+    /// its own (the caller that must bound it, an init, drops the whole warm-up).
+    pub async fn warm_match_index(&self) {
+        if let Err(e) = self.match_index().await {
+            tracing::warn!(error = %e, "no match index yet; the next user loads it")
         }
     }
 

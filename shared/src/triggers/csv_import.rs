@@ -25,13 +25,9 @@ pub static CSV_IMPORT: Trigger = Trigger {
     function: "csv-import",
     source: TriggerSource::S3,
     handler: |app, event, ctx| Box::pin(csv_import(app, event, ctx)),
-    // Every import matches its rows: the index loads while the runtime polls for the event.
-    warm_up: Some(|app| {
-        Box::pin(
-            app.catalog
-                .warm_match_index(crate::api::routes::WARM_UP_BUDGET),
-        )
-    }),
+    // Every import matches its rows: the index loads while the first import claims its job
+    // and opens its file.
+    warm_up: Some(|app| Box::pin(app.catalog.warm_match_index())),
 };
 
 /// Deliveries of an import message before SQS moves it to the dead-letter queue (the queue's

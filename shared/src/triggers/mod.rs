@@ -58,8 +58,8 @@ pub struct Trigger {
 }
 
 impl Trigger {
-    /// Does at a function's init what its first event would otherwise wait for: csv-import's
-    /// match index (`lambda` runs it alongside the runtime's first poll).
+    /// Prepares what the trigger's events need besides the app: csv-import's match index.
+    /// `lambda` starts it when the app is made (or, ahead of any event, waits for it at init).
     pub async fn warm_up(&self, app: &App) {
         if let Some(warm_up) = self.warm_up {
             warm_up(app).await;
