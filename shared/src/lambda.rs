@@ -98,7 +98,8 @@ pub async fn run_trigger(trigger: &'static Trigger) -> Result<(), lambda_http::E
 
 #[cfg(feature = "aws")]
 fn config_from_env() -> Result<crate::config::Config, ConfigError> {
-    crate::config::Config::from_env().inspect_err(|e| tracing::error!(error = %e, "cold start failed"))
+    crate::config::Config::from_env()
+        .inspect_err(|e| tracing::error!(error = %e, "cold start failed"))
 }
 
 /// Whether the init itself should make the app and warm it up: when Lambda initialises ahead
@@ -146,7 +147,7 @@ impl Starting {
         })
     }
 
-    /// An app already made (tests, the local server).
+    /// An app already made (tests).
     pub fn ready(app: Arc<App>) -> Arc<Self> {
         Arc::new(Starting {
             app: OnceCell::new_with(Some(app)),
@@ -236,15 +237,29 @@ pub struct FunctionService {
     starting: Arc<Starting>,
     edge: Arc<EdgeConfig>,
     router: Arc<OnceLock<Router>>,
+    /// What answers while the app cannot be made: 503 through the same layers.
+    unavailable: Router,
 }
 
 impl FunctionService {
     pub fn new(route: &'static Route, starting: Arc<Starting>, edge: EdgeConfig) -> Self {
+        let unavailable = layers::apply(
+            Router::new().fallback(|| async {
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the service could not start (its configuration is out of reach); retry shortly",
+                )
+                .into_response()
+            }),
+            &edge,
+        );
         FunctionService {
             route,
             starting,
             edge: Arc::new(edge),
             router: Arc::new(OnceLock::new()),
+            unavailable,
         }
     }
 
@@ -257,17 +272,7 @@ impl FunctionService {
                 .router
                 .get_or_init(|| layers::apply(routes::router(app, [self.route]), &self.edge))
                 .clone(),
-            Err(_) => layers::apply(
-                Router::new().fallback(|| async {
-                    Problem::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "unavailable",
-                        "the service could not start (its configuration is out of reach); retry shortly",
-                    )
-                    .into_response()
-                }),
-                &self.edge,
-            ),
+            Err(_) => self.unavailable.clone(),
         }
     }
 }

@@ -119,7 +119,9 @@ async fn a_function_whose_app_cannot_start_answers_503_and_starts_later() {
     let starting = Starting::new(
         move || {
             let config = config.clone();
-            Box::pin(async move { App::from_config(&config, catalog_tests::local_clients().await).await })
+            Box::pin(async move {
+                App::from_config(&config, catalog_tests::local_clients().await).await
+            })
         },
         |_| Box::pin(async {}),
     );
@@ -144,7 +146,11 @@ async fn a_function_whose_app_cannot_start_answers_503_and_starts_later() {
     );
     assert!(starting.app().await.is_err(), "still no parameter");
 
-    put_secret(&name, "a-production-like-secret-of-enough-length-0123456789").await;
+    put_secret(
+        &name,
+        "a-production-like-secret-of-enough-length-0123456789",
+    )
+    .await;
     // A failure is remembered for a moment (requests meanwhile answer 503 at once).
     tokio::time::sleep(catalog_core::lambda::RETRY_APP_AFTER).await;
     let res = service.oneshot(get()).await.unwrap();
