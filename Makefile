@@ -1,6 +1,6 @@
 # Kirana catalog backend. `make run` and `make test` are the whole set-up on a fresh machine.
 
-.PHONY: run test bench bench-import bench-inventory bench-images bench-init package validate-infra servers-start servers-stop fmt lint clean
+.PHONY: run test bench bench-import bench-inventory bench-images bench-init openapi package validate-infra servers-start servers-stop fmt lint clean
 
 MATCHBENCH ?= ../shared/matchbench
 BENCH_BIN = target/perf/catalog
@@ -72,14 +72,26 @@ bench-images:
 ## the token secret in ministack's SSM (started for it and stopped after).
 BENCH_INIT_ROUNDS ?= 30
 FUNCTIONS = $(filter-out catalog,$(notdir $(patsubst %/,%,$(wildcard functions/*/))))
+# Linked as `make package` links (no PIE, `.cargo/config.toml`), for this machine: an explicit
+# --target keeps the flag off the host's build scripts and out of target/release. The flag
+# goes to the linker itself here: with gcc's `-no-pie` (what zig's driver takes for arm64),
+# crc-fast's cdylib failed to link here as if it were an executable (`undefined symbol: main`).
+HOST = $(shell rustc -vV | sed -n 's/^host: //p')
 bench-init:
-	cargo build --release -p empty-lambda $(addprefix -p ,$(FUNCTIONS))
+	CARGO_TARGET_$(shell echo $(HOST) | tr a-z- A-Z_)_RUSTFLAGS="-C link-arg=-Wl,--no-pie" \
+	  cargo build --release --target $(HOST) -p empty-lambda $(addprefix -p ,$(FUNCTIONS))
 	@tests/scripts/servers.sh start; \
 	eval "$$(tests/scripts/servers.sh env)"; \
-	python3 tests/scripts/bench_init.py --bin-dir target/release --events events \
+	python3 tests/scripts/bench_init.py --bin-dir target/$(HOST)/release --events events \
 	  --functions $(shell echo $(FUNCTIONS) | tr " " ,) --rounds $(BENCH_INIT_ROUNDS) \
 	  --endpoint "$$CATALOG_TEST_S3_ENDPOINT"; status=$$?; \
 	tests/scripts/servers.sh stop; exit $$status
+
+## Writes shared/openapi.json, the document `GET /v1/openapi.json` serves, from the handlers
+## (a test fails while it is out of date).
+openapi:
+	cargo run -q -p catalog -- openapi > target/openapi.json.tmp
+	mv target/openapi.json.tmp shared/openapi.json
 
 ## cargo lambda build --release --arm64 of every function: target/lambda/<function>/bootstrap.zip.
 package:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make package`: cargo lambda build --release --arm64 of every function, one zip each under
 # target/lambda/<function>/bootstrap.zip. Installs cargo-lambda (and zig, its cross linker)
-# from PyPI into .local/lambda-venv when missing. Prints the build time and each zip's size.
+# from PyPI into .local/lambda-venv when missing. Prints the build time and each zip's size,
+# and fails when a zip is over 5 MB or a binary is not linked as .cargo/config.toml says.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -20,7 +21,20 @@ cargo lambda build --release --arm64 --output-format zip "${args[@]}"
 end=$(date +%s)
 echo
 echo "[package] built $(( ${#args[@]} / 2 )) functions in $((end - start)) s"
-printf '%-20s %10s\n' function "zip bytes"
+# Every zip at most 5 MB: a function's code is downloaded and unpacked on each cold start.
+# README, "Cold start", says what keeps them there.
+LIMIT=5000000
+printf '%-24s %10s\n' function "zip bytes"
+over=0
 for f in $functions; do
-  printf '%-20s %10s\n' "$f" "$(stat -c %s "target/lambda/$f/bootstrap.zip")"
+  size=$(stat -c %s "target/lambda/$f/bootstrap.zip")
+  mark=""
+  if [ "$size" -gt "$LIMIT" ]; then mark="  over the $LIMIT-byte limit"; over=1; fi
+  # Linked without PIE (.cargo/config.toml); a RUSTFLAGS variable in the environment would
+  # replace that quietly.
+  if ! readelf -h "target/aarch64-unknown-linux-gnu/release/$f" | grep -Eq 'Type: +EXEC'; then
+    mark="$mark  linked as PIE (is RUSTFLAGS set?)"; over=1
+  fi
+  printf '%-24s %10s%s\n' "$f" "$size" "$mark"
 done
+exit "$over"

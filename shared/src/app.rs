@@ -155,11 +155,14 @@ impl AwsClients {
 
 #[cfg(feature = "aws")]
 impl App {
-    /// A Lambda function's app: the SDK's own configuration from the environment (region,
-    /// credentials, endpoints) over the shared HTTPS client, then [`App::from_config`].
+    /// A Lambda function's app: clients from what Lambda's environment says about AWS
+    /// (`config.lambda`: region, credentials, endpoints), then [`App::from_config`].
     pub async fn from_env_config(config: &crate::config::Config) -> Result<Arc<Self>, ConfigError> {
-        let sdk = crate::adapters::aws_http::sdk_loader().load().await;
-        Self::from_config(config, AwsClients::new(&sdk, config.s3_path_style)).await
+        let lambda = config.lambda.as_ref().ok_or_else(|| {
+            ConfigError("not in Lambda (AWS_LAMBDA_FUNCTION_NAME is not set)".into())
+        })?;
+        let clients = AwsClients::new(&lambda.sdk_config(), config.s3_path_style);
+        Self::from_config(config, clients).await
     }
 
     /// DynamoDB + S3, the secret from `config` (or SSM).
@@ -176,7 +179,7 @@ impl App {
             SecretSource::Given(s) => s.clone(),
             SecretSource::SsmParameter(name) => read_parameter(&clients.ssm, name).await?.into(),
         };
-        let (tokens, cursors) = keys_from_secret(secret.expose_secret(), config.in_lambda)?;
+        let (tokens, cursors) = keys_from_secret(secret.expose_secret(), config.lambda.is_some())?;
         let store = Arc::new(DynamoStore::new(clients.dynamodb, config.tables.clone()));
         let uploads: Arc<dyn crate::ports::BlobStore> = Arc::new(S3Blobs::new(
             clients.s3.clone(),

@@ -12,12 +12,15 @@
 //! | `EVENT_BUS_NAME` | where `job.completed` goes (default `default`) |
 //! | `S3_FORCE_PATH_STYLE` | `true` for S3-compatible local servers |
 //! | `CORS_ALLOWED_ORIGINS` | comma-separated origins allowed to call the API from a browser |
-//! | `AWS_LAMBDA_FUNCTION_NAME` | set by Lambda: refuses the local development secret |
-//! | `AWS_ENDPOINT_URL` and friends (SDK standard) | local DynamoDB/S3 endpoints |
+//! | `AWS_LAMBDA_FUNCTION_NAME` | set by Lambda: the variables below are required, and the local development secret is refused |
+//! | `AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` | set by Lambda: the region and the execution role's credentials |
+//! | `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>` (SDK standard) | local servers' endpoints |
 
 use http::HeaderValue;
 use secrecy::SecretString;
 
+#[cfg(feature = "aws")]
+use crate::adapters::aws_http::LambdaEnvironment;
 #[cfg(feature = "aws")]
 use crate::adapters::dynamo::TableNames;
 #[cfg(feature = "aws")]
@@ -69,6 +72,21 @@ impl EdgeConfig {
     }
 }
 
+/// An environment lookup (the process's, or a test's) in which a blank value counts as unset.
+pub struct Vars<F>(pub F);
+
+impl<F: Fn(&str) -> Option<String>> Vars<F> {
+    pub fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    /// The variable, or an error naming it.
+    pub fn require(&self, name: &str) -> Result<String, ConfigError> {
+        self.get(name)
+            .ok_or_else(|| ConfigError(format!("{name} is not set")))
+    }
+}
+
 /// The configuration of a function in AWS (or of tests against the local AWS servers).
 #[cfg(feature = "aws")]
 #[derive(Debug, Clone)]
@@ -77,8 +95,9 @@ pub struct Config {
     pub uploads_bucket: String,
     pub images_bucket: String,
     pub secret: SecretSource,
-    /// Inside Lambda: the local development secret is refused.
-    pub in_lambda: bool,
+    /// Inside Lambda (`AWS_LAMBDA_FUNCTION_NAME` is set): what Lambda says about AWS (region,
+    /// the role's credentials, endpoints). The local development secret is then refused.
+    pub lambda: Option<LambdaEnvironment>,
     pub s3_path_style: bool,
     pub match_index_key: BlobKey,
     /// Only the import function has it (it sends job events).
@@ -96,9 +115,9 @@ impl Config {
 
     /// From `var`, a lookup of environment variables; blank values count as unset.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
-        let require =
-            |name: &str| get(name).ok_or_else(|| ConfigError(format!("{name} is not set")));
+        let vars = Vars(var);
+        let get = |name: &str| vars.get(name);
+        let require = |name: &str| vars.require(name);
         let secret = match (get("JWT_SECRET"), get("JWT_SECRET_PARAM")) {
             (Some(s), _) => SecretSource::Given(SecretString::from(s)),
             (None, Some(name)) => SecretSource::SsmParameter(name),
@@ -118,7 +137,10 @@ impl Config {
             uploads_bucket: require("UPLOADS_BUCKET")?,
             images_bucket: require("IMAGES_BUCKET")?,
             secret,
-            in_lambda: get("AWS_LAMBDA_FUNCTION_NAME").is_some(),
+            lambda: match get("AWS_LAMBDA_FUNCTION_NAME") {
+                Some(_) => Some(LambdaEnvironment::from_vars(&vars)?),
+                None => None,
+            },
             s3_path_style: get("S3_FORCE_PATH_STYLE").is_some_and(|v| v == "true" || v == "1"),
             match_index_key: BlobKey::parse(&index_key)
                 .map_err(|e| ConfigError(format!("MATCH_INDEX_KEY: {e}")))?,
@@ -130,12 +152,13 @@ impl Config {
 }
 
 #[cfg(all(test, feature = "aws"))]
-mod tests {
+pub(crate) mod tests {
     use secrecy::ExposeSecret;
 
     use super::*;
 
-    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    /// A lookup of `pairs`, as a test's environment.
+    pub(crate) fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
         let pairs: Vec<(String, String)> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -163,7 +186,7 @@ mod tests {
         assert_eq!(c.tables.jobs, "j");
         assert!(matches!(&c.secret, SecretSource::SsmParameter(p) if p == "/catalog/jwt"));
         assert_eq!(c.match_index_key.as_str(), DEFAULT_MATCH_INDEX_KEY);
-        assert!(!c.in_lambda && !c.s3_path_style && c.edge.cors_origins.is_empty());
+        assert!(c.lambda.is_none() && !c.s3_path_style && c.edge.cors_origins.is_empty());
 
         let mut with = BASE.to_vec();
         with.extend([
@@ -173,6 +196,9 @@ mod tests {
                 "https://app.example.com, http://localhost:5173",
             ),
             ("AWS_LAMBDA_FUNCTION_NAME", "f"),
+            ("AWS_REGION", "ap-south-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "s3cr3t-key"),
         ]);
         let c = Config::from_vars(vars(&with)).unwrap();
         assert!(matches!(&c.secret,
@@ -182,7 +208,7 @@ mod tests {
             "the secret never prints"
         );
         assert_eq!(c.edge.cors_origins.len(), 2);
-        assert!(c.in_lambda);
+        assert_eq!(c.lambda.unwrap().region(), "ap-south-1");
     }
 
     #[test]
@@ -198,5 +224,14 @@ mod tests {
         bad.push(("CORS_ALLOWED_ORIGINS", "app.example.com"));
         let e = Config::from_vars(vars(&bad)).unwrap_err().to_string();
         assert!(e.contains("CORS_ALLOWED_ORIGINS"), "{e}");
+        // Inside Lambda, the role's credentials are part of the configuration: their absence
+        // fails the init.
+        let mut lambda = BASE.to_vec();
+        lambda.extend([
+            ("AWS_LAMBDA_FUNCTION_NAME", "f"),
+            ("AWS_REGION", "ap-south-1"),
+        ]);
+        let e = Config::from_vars(vars(&lambda)).unwrap_err().to_string();
+        assert!(e.contains("AWS_ACCESS_KEY_ID"), "{e}");
     }
 }

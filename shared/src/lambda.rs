@@ -43,9 +43,11 @@ use crate::triggers::Trigger;
 /// The error a function `main` returns.
 pub use lambda_http::Error;
 
+mod logs;
+
 /// Runs `route` as a Lambda function until the runtime stops it.
 pub async fn run(route: &'static Route) -> Result<(), lambda_http::Error> {
-    lambda_http::tracing::init_default_subscriber();
+    logs::init();
     let config = config_from_env()?;
     // Not the route's method and path: they come from its OpenAPI item, which is built for
     // the router at the first request (each request's log line names its route).
@@ -64,7 +66,7 @@ pub async fn run(route: &'static Route) -> Result<(), lambda_http::Error> {
 /// runtime stops it. A failed run is returned as an error so Lambda records it and the source
 /// retries.
 pub async fn run_trigger(trigger: &'static Trigger) -> Result<(), lambda_http::Error> {
-    lambda_http::tracing::init_default_subscriber();
+    logs::init();
     let config = config_from_env()?;
     tracing::info!(function = trigger.function, source = ?trigger.source, "cold start");
     let starting = Starting::from_config(config, move |app| {

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """make bench-init: every function's cold start, next to an empty lambda_runtime function's.
 
-Each function's release binary (the profile `make package` ships, built for this machine) is
-started as Lambda starts it: a fresh process with the Lambda environment (the SAM template's
-variables, JSON logs, `AWS_LAMBDA_INITIALIZATION_TYPE=on-demand`) and `AWS_LAMBDA_RUNTIME_API`
-pointing at a fake Runtime API served here. Two times are taken from the spawn:
+Each function's release binary (the profile `make package` ships, linked as it links: no
+PIE, see .cargo/config.toml; built for this machine) is started as Lambda starts it: a fresh
+process with the Lambda environment (the SAM template's variables, JSON logs,
+`AWS_LAMBDA_INITIALIZATION_TYPE=on-demand`) and `AWS_LAMBDA_RUNTIME_API` pointing at a fake
+Runtime API served here. Two times are taken from the spawn:
 
 - init: until the runtime's first `GET /runtime/invocation/next` (what Lambda bills as Init);
 - first answer: the function's sample event (events/<function>.json) is handed over on that

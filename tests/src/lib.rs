@@ -22,7 +22,8 @@ pub struct Stores {
     pub _dir: Option<tempfile::TempDir>,
 }
 
-fn required_env(name: &str) -> String {
+/// A local server's endpoint (or other variable) `make test` sets; a clear panic without it.
+pub fn required_env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!(
             "{name} is not set: this test needs the local DynamoDB/S3 servers. Run `make test`, or start them with \
@@ -681,13 +682,36 @@ pub fn aws_config(tables: Tables, uploads: &str, images: &str, secret: SecretSou
         uploads_bucket: uploads.to_string(),
         images_bucket: images.to_string(),
         secret,
-        in_lambda: false,
+        lambda: None,
         s3_path_style: true,
         match_index_key: BlobKey::parse(catalog_core::app::DEFAULT_MATCH_INDEX_KEY).unwrap(),
         import_queue_url: None,
         event_bus: "default".into(),
         edge: EdgeConfig::default(),
     }
+}
+
+/// What Lambda's environment would tell a function about AWS if it were deployed against the
+/// local servers: ministack for every service, DynamoDB Local by DynamoDB's own variable,
+/// and credentials as ministack gives its functions (a blank session token).
+pub fn lambda_environment() -> catalog_core::adapters::aws_http::LambdaEnvironment {
+    let env: std::collections::HashMap<&str, String> = [
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_SESSION_TOKEN", "".into()),
+        ("AWS_ENDPOINT_URL", required_env("CATALOG_TEST_S3_ENDPOINT")),
+        (
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            required_env("CATALOG_TEST_DYNAMODB_ENDPOINT"),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    catalog_core::adapters::aws_http::LambdaEnvironment::from_vars(&catalog_core::config::Vars(
+        |name: &str| env.get(name).cloned(),
+    ))
+    .expect("Lambda's variables are all there")
 }
 
 /// The app's clients (with their budgets) for the local servers: DynamoDB Local, and

@@ -16,7 +16,7 @@ async fn aws_config(secret_param: &str) -> Config {
         catalog_tests::s3_blobs().await,
     );
     Config {
-        in_lambda: true,
+        lambda: Some(catalog_tests::lambda_environment()),
         ..catalog_tests::aws_config(
             store.tables().clone(),
             uploads.bucket(),
@@ -28,7 +28,7 @@ async fn aws_config(secret_param: &str) -> Config {
 
 async fn put_secret(name: &str, value: &str) {
     let config =
-        catalog_tests::sdk_config(&std::env::var("CATALOG_TEST_S3_ENDPOINT").unwrap()).await;
+        catalog_tests::sdk_config(&catalog_tests::required_env("CATALOG_TEST_S3_ENDPOINT")).await;
     aws_sdk_ssm::Client::new(&config)
         .put_parameter()
         .name(name)
@@ -45,9 +45,8 @@ async fn the_secret_comes_from_ssm_and_the_app_serves() {
     let secret = "a-production-like-secret-of-enough-length-0123456789";
     put_secret(&name, secret).await;
     let config = aws_config(&name).await;
-    let app = App::from_config(&config, catalog_tests::local_clients().await)
-        .await
-        .expect("cold start");
+    // As a function makes it: clients from Lambda's variables (`config.lambda`).
+    let app = App::from_env_config(&config).await.expect("cold start");
     assert_eq!(app.backend, "aws");
     // Tokens minted with the parameter's secret verify; the app reaches its tables.
     let keys = catalog_core::auth::TokenKeys::new(secret.as_bytes()).unwrap();

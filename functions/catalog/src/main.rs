@@ -173,10 +173,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Openapi => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&catalog_core::api::routes::document())?
-            );
+            print!("{}", catalog_core::api::routes::document_text());
             Ok(())
         }
         Command::Token {

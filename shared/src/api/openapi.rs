@@ -1,20 +1,20 @@
-//! `GET /v1/openapi.json`: the API's OpenAPI 3.1 document, generated from the handlers (see
-//! [`super::routes::document`]); public, like the API's own documentation.
-
-use std::sync::LazyLock;
+//! `GET /v1/openapi.json`: the API's OpenAPI 3.1 document; public, like the API's own
+//! documentation.
+//!
+//! The document is generated from the handlers ([`super::routes::document`], `catalog
+//! openapi`) and kept in the repository as `shared/openapi.json`, which this route serves as
+//! it is. Built at run time instead, it would make the `openapi` function link every
+//! route's handler to describe them: the largest function of all, the first over the 5 MB zip
+//! limit as routes are added (README, "Cold start"). A test fails when the file is not what
+//! the handlers generate; `make openapi` writes it again.
 
 use axum::response::IntoResponse;
 use http::{HeaderValue, StatusCode, header};
 
 use crate::http::ApiResult;
 
-/// The document as served: built once per process, on the first request.
-static DOCUMENT: LazyLock<String> = LazyLock::new(|| super::routes::document().to_string());
-
-/// Builds the document now (a function's init) rather than on the first request.
-pub fn warm_up() {
-    LazyLock::force(&DOCUMENT);
-}
+/// The document as served.
+static DOCUMENT: &str = include_str!("../../openapi.json");
 
 #[utoipa::path(
     get, path = "/v1/openapi.json", operation_id = "openapi", tag = "health",
@@ -34,7 +34,20 @@ pub async fn get() -> ApiResult {
                 HeaderValue::from_static("public, max-age=300"),
             ),
         ],
-        DOCUMENT.as_str(),
+        DOCUMENT,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    /// The served document is the one the handlers generate, byte for byte as `catalog
+    /// openapi` prints it (`make openapi` writes it).
+    #[test]
+    fn the_checked_in_document_is_the_generated_one() {
+        assert!(
+            super::DOCUMENT == crate::api::routes::document_text(),
+            "shared/openapi.json is not the document the handlers generate: run `make openapi`"
+        );
+    }
 }

@@ -72,7 +72,7 @@ pub static HEALTH_READY: Route = Route {
 pub static OPENAPI: Route = Route {
     function: "openapi",
     endpoint: || routes!(openapi::get),
-    warm_up: Some(|_| Box::pin(async { openapi::warm_up() })),
+    warm_up: None,
 };
 pub static PRODUCTS_CREATE: Route = Route {
     function: "products-create",
@@ -279,4 +279,10 @@ pub fn document() -> serde_json::Value {
     let mut doc = collect(ALL.iter().copied()).into_openapi();
     crate::http::openapi::finish(&mut doc);
     crate::http::openapi::to_json(&doc)
+}
+
+/// The document as `catalog openapi` prints it and `shared/openapi.json` holds it: pretty,
+/// with a final newline.
+pub fn document_text() -> String {
+    serde_json::to_string_pretty(&document()).expect("the OpenAPI document serializes") + "\n"
 }
