@@ -90,6 +90,7 @@ bench-init:
 ## Writes shared/openapi.json, the document `GET /v1/openapi.json` serves, from the handlers
 ## (a test fails while it is out of date).
 openapi:
+	mkdir -p target
 	cargo run -q -p catalog -- openapi > target/openapi.json.tmp
 	mv target/openapi.json.tmp shared/openapi.json
 
