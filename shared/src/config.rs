@@ -137,10 +137,9 @@ impl Config {
             uploads_bucket: require("UPLOADS_BUCKET")?,
             images_bucket: require("IMAGES_BUCKET")?,
             secret,
-            lambda: match get("AWS_LAMBDA_FUNCTION_NAME") {
-                Some(_) => Some(LambdaEnvironment::from_vars(&vars)?),
-                None => None,
-            },
+            lambda: get("AWS_LAMBDA_FUNCTION_NAME")
+                .map(|_| LambdaEnvironment::from_vars(&vars))
+                .transpose()?,
             s3_path_style: get("S3_FORCE_PATH_STYLE").is_some_and(|v| v == "true" || v == "1"),
             match_index_key: BlobKey::parse(&index_key)
                 .map_err(|e| ConfigError(format!("MATCH_INDEX_KEY: {e}")))?,

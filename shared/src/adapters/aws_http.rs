@@ -159,7 +159,8 @@ impl LoadServiceConfig for ServiceEndpoints {
             return None;
         }
         let service = key.service_id().to_uppercase().replace(' ', "_");
-        (self.0.get(&format!("{}_{service}", key.env())))
+        self.0
+            .get(&format!("{}_{service}", key.env()))
             .or_else(|| self.0.get(key.env()))
             .cloned()
     }

@@ -38,7 +38,7 @@ pub fn init() {
 /// The filter `var` (an environment lookup) asks for, and the directives it skipped.
 fn filter(var: impl Fn(&str) -> Option<String>) -> (Targets, Vec<String>) {
     let mut targets = Targets::new();
-    let (mut any, mut skipped, mut default) = (false, Vec::new(), None);
+    let (mut skipped, mut default) = (Vec::new(), None);
     for directive in var("RUST_LOG").unwrap_or_default().split(',') {
         // An empty directive would parse as the empty target, which matches every target.
         let directive = directive.trim();
@@ -47,7 +47,6 @@ fn filter(var: impl Fn(&str) -> Option<String>) -> (Targets, Vec<String>) {
         }
         match directive.parse::<Targets>() {
             Ok(parsed) if !directive.contains('[') => {
-                any = true;
                 default = parsed.default_level().or(default);
                 targets.extend(
                     parsed
@@ -58,15 +57,15 @@ fn filter(var: impl Fn(&str) -> Option<String>) -> (Targets, Vec<String>) {
             _ => skipped.push(directive.to_string()),
         }
     }
-    let default = if any {
-        default
-    } else {
-        Some(
+    // As with EnvFilter: Lambda's level (else INFO) only when RUST_LOG said nothing it reads.
+    let rust_log_said = default.is_some() || targets.iter().next().is_some();
+    let default = default.or_else(|| {
+        (!rust_log_said).then(|| {
             var("AWS_LAMBDA_LOG_LEVEL")
                 .and_then(|l| level(&l))
-                .unwrap_or(LevelFilter::INFO),
-        )
-    };
+                .unwrap_or(LevelFilter::INFO)
+        })
+    });
     match default {
         Some(level) => (targets.with_default(level), skipped),
         None => (targets, skipped),
