@@ -11,6 +11,7 @@ pub mod auth;
 pub mod config;
 pub mod cursor;
 pub mod domain;
+pub mod error_chain;
 pub mod http;
 pub mod images;
 pub mod import;

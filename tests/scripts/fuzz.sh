@@ -8,10 +8,13 @@
 # (pinned). Needs the `catalog` binary built (CATALOG_BIN overrides its path).
 #   FUZZ_EXAMPLES  test cases per operation and phase (default 60)
 #   FUZZ_SEED      the generator's seed (default 20261202: the same cases every run)
+#   FUZZ_BASE_URL  fuzz the API already answering there instead of starting one (the
+#                  deployed stack of `make deploy-local`; the token is signed with $JWT_SECRET)
+#   FUZZ_OUT       where the reports go (default target/fuzz)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="$ROOT/.local/fuzz-venv"
-OUT="$ROOT/target/fuzz"
+OUT="${FUZZ_OUT:-$ROOT/target/fuzz}"
 CATALOG="${CATALOG_BIN:-$ROOT/target/debug/catalog}"
 SCHEMATHESIS_VERSION="4.32.5"
 VALIDATOR_VERSION="0.9.0"
@@ -28,19 +31,24 @@ fi
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
-DATA="$(mktemp -d)"
-PORT="$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-BASE="http://127.0.0.1:$PORT"
-RUST_LOG=warn "$CATALOG" serve --addr "127.0.0.1:$PORT" --data-dir "$DATA" >"$OUT/serve.log" 2>&1 &
-SERVER=$!
-cleanup() { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$DATA"; }
-trap cleanup EXIT
-for _ in $(seq 1 100); do
-  curl -sf "$BASE/v1/health" >/dev/null 2>&1 && break
-  kill -0 "$SERVER" 2>/dev/null || { log "catalog serve died:"; cat "$OUT/serve.log" >&2; exit 1; }
-  sleep 0.1
-done
-curl -sf "$BASE/v1/health" >/dev/null || { log "catalog serve did not answer on $BASE"; exit 1; }
+if [ -n "${FUZZ_BASE_URL:-}" ]; then
+  BASE="$FUZZ_BASE_URL"
+  curl -sf "$BASE/v1/health" >/dev/null || { log "nothing answers on $BASE"; exit 1; }
+else
+  DATA="$(mktemp -d)"
+  PORT="$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  BASE="http://127.0.0.1:$PORT"
+  RUST_LOG=warn "$CATALOG" serve --addr "127.0.0.1:$PORT" --data-dir "$DATA" >"$OUT/serve.log" 2>&1 &
+  SERVER=$!
+  cleanup() { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$DATA"; }
+  trap cleanup EXIT
+  for _ in $(seq 1 100); do
+    curl -sf "$BASE/v1/health" >/dev/null 2>&1 && break
+    kill -0 "$SERVER" 2>/dev/null || { log "catalog serve died:"; cat "$OUT/serve.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  curl -sf "$BASE/v1/health" >/dev/null || { log "catalog serve did not answer on $BASE"; exit 1; }
+fi
 
 curl -sf "$BASE/v1/openapi.json" -o "$OUT/openapi.json"
 "$VENV/bin/python" - "$OUT/openapi.json" <<'PY'

@@ -38,7 +38,7 @@ async fn probe<T>(part: &'static str, read: impl Future<Output = StorageResult<T
     let ok = match tokio::time::timeout(PROBE_TIMEOUT, read).await {
         Ok(Ok(_)) => true,
         Ok(Err(e)) => {
-            tracing::error!(part, error = %e, "readiness probe failed");
+            tracing::error!(part, error = %crate::error_chain::ErrorChain(&e), "readiness probe failed");
             false
         }
         Err(_) => {

@@ -407,7 +407,7 @@ impl Catalog {
                 Ok(None) => {}
                 // One job's trouble does not stop the others.
                 Err(e) => {
-                    tracing::warn!(job = %job.job_id, error = %e, "a stalled import did not resume")
+                    tracing::warn!(job = %job.job_id, error = %crate::error_chain::ErrorChain(&e), "a stalled import did not resume")
                 }
             }
         }

@@ -163,7 +163,7 @@ impl Catalog {
     /// its own (the caller that must bound it, an init, drops the whole warm-up).
     pub async fn warm_match_index(&self) {
         if let Err(e) = self.match_index().await {
-            tracing::warn!(error = %e, "no match index yet; the next user loads it")
+            tracing::warn!(error = %crate::error_chain::ErrorChain(&e), "no match index yet; the next user loads it")
         }
     }
 
@@ -191,7 +191,7 @@ impl Catalog {
             }
             Err(e) => match current.as_ref() {
                 Some((index, at)) => {
-                    tracing::warn!(error = %e, "refreshing the match index failed; serving the previous one");
+                    tracing::warn!(error = %crate::error_chain::ErrorChain(&e), "refreshing the match index failed; serving the previous one");
                     Ok((index.clone(), at.elapsed()))
                 }
                 None => Err(e),

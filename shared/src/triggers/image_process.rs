@@ -59,7 +59,7 @@ async fn image_process(app: Arc<App>, event: Value) -> Result<Value, ServiceErro
             match process(&app, &key).await {
                 Ok(summary) => done.push(summary),
                 Err(e) => {
-                    tracing::error!(message = %id, key, error = %e, "image processing failed; SQS will redeliver the message");
+                    tracing::error!(message = %id, key, error = %crate::error_chain::ErrorChain(&e), "image processing failed; SQS will redeliver the message");
                     let mut failure = BatchItemFailure::default();
                     failure.item_identifier = id.clone();
                     response.batch_item_failures.push(failure);

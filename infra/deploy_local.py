@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""`make deploy-local` (and a step of `make test`): the whole stack deployed to a ministack of
+its own, used through its API Gateway, updated, and deleted.
+
+  1. ministack started on a free loopback port, with a clean environment (the function
+     processes it spawns inherit it) and its state under target/deploy-local/;
+  2. the stage's token secret put in its SSM (made outside the stack, as in AWS);
+  3. deploy.py --local: every function, table, bucket, queue and route (CREATE_COMPLETE);
+  4. the smoke flow (infra/smoke.py) through the API Gateway URL;
+  5. the black-box fuzz (tests/scripts/fuzz.sh) through the same URL;
+  6. the stack updated with one changed function (health's binary with a note added): the
+     change set touches only that function, its version and its alias, and every other
+     function's code is as it was;
+  7. the stack deleted (DELETE_COMPLETE, no function left; the tables and buckets stay, as
+     their DeletionPolicy says), and ministack stopped.
+
+Prints each step's duration. Usage: deploy_local.py [--bin-dir target/debug] [--keep]
+(--keep leaves the stack and ministack running after step 6 and prints how to reach them).
+"""
+import argparse
+import json
+import os
+import pathlib
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import boto3
+from botocore.config import Config
+
+import deploy
+
+ROOT = deploy.ROOT
+WORK = ROOT / "target" / "deploy-local"
+STACK = "kirana-local"
+STAGE = "dev"
+CHANGED = "health"  # the function step 6 changes
+
+
+def log(msg):
+    print(f"[deploy-local] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Ministack:
+    """A ministack of this run's own, stopped (with the function processes it started) by its
+    PID on exit."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        shutil.rmtree(WORK / "ministack", ignore_errors=True)
+        (WORK / "ministack" / "state").mkdir(parents=True)
+        (WORK / "ministack" / "tmp").mkdir(parents=True)
+        # Only what ministack needs: the function processes inherit its environment, and a
+        # developer's AWS_* or CATALOG_* variables must not reach them.
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "BIND_HOST": "127.0.0.1",
+            "GATEWAY_PORT": str(self.port),
+            "STATE_DIR": str(WORK / "ministack" / "state"),
+            "TMPDIR": str(WORK / "ministack" / "tmp"),
+            # What a function needs that Lambda does not set locally: the endpoint of the
+            # emulated services, and path-style S3 URLs (no bucket.localhost names).
+            "AWS_ENDPOINT_URL": self.url,
+            "S3_FORCE_PATH_STYLE": "true",
+        }
+        binary = ROOT / ".local" / "venv" / "bin" / "ministack"
+        self.log = open(WORK / "ministack.log", "w")
+        self.proc = subprocess.Popen([str(binary)], env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{self.url}/_ministack/health", timeout=1).read()
+                log(f"ministack {self.proc.pid} on {self.url} (log: target/deploy-local/ministack.log)")
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.5)
+        self.stop()
+        sys.exit(f"[deploy-local] ministack did not start; see {WORK / 'ministack.log'}")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+    def client(self, service):
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(s3={"addressing_style": "path"}),
+        )
+
+
+class Steps:
+    def __init__(self):
+        self.times = []
+        self.started = time.time()
+
+    def run(self, name, fn):
+        log(f"--- {name}")
+        t = time.time()
+        out = fn()
+        self.times.append((name, time.time() - t))
+        return out
+
+    def report(self):
+        log("done:")
+        for name, secs in self.times:
+            log(f"  {secs:6.1f} s  {name}")
+        log(f"  {time.time() - self.started:6.1f} s  in all")
+
+
+def deploy_args(bin_dir, url):
+    return argparse.Namespace(
+        stage=STAGE, stack_name=STACK, parameter=[], artifact_bucket=None, local=url, bin_dir=str(bin_dir), zips=None
+    )
+
+
+def stack_outputs():
+    return json.loads((ROOT / "target" / "deploy" / f"{STACK}.json").read_text())
+
+
+def code_of_functions(lam):
+    out = {}
+    for page in lam.get_paginator("list_functions").paginate():
+        for f in page["Functions"]:
+            if f["FunctionName"].startswith(STACK + "-"):
+                out[f["FunctionName"][len(STACK) + 1 :]] = f["CodeSha256"]
+    return out
+
+
+def update_one_function(ms, bin_dir, parameters):
+    """Deploys again with CHANGED's binary changed (an ELF note section added, which `strip`
+    keeps: the same program, other bytes) and every other binary as it was; checks that only
+    CHANGED moved."""
+    lam = ms.client("lambda")
+    before = code_of_functions(lam)
+    changed_dir = WORK / "bin-changed"
+    shutil.rmtree(changed_dir, ignore_errors=True)
+    changed_dir.mkdir(parents=True)
+    for _, binary in deploy.functions_of(deploy.load_template()):
+        src = pathlib.Path(bin_dir) / binary
+        if binary == CHANGED:
+            note = changed_dir / "note.txt"
+            note.write_text(f"redeployed at {time.time()}\n")
+            subprocess.run(
+                ["objcopy", "--add-section", f".note.redeploy={note}", str(src), str(changed_dir / binary)], check=True
+            )
+        else:
+            (changed_dir / binary).symlink_to(src.resolve())
+    deploy.deploy_local(deploy_args(changed_dir, ms.url), parameters)
+    changed = stack_outputs()["changed"]
+    function = deploy.logical_id_of(CHANGED)
+    others = [c for c in changed if not c.startswith(function)]
+    if not changed or others:
+        sys.exit(f"[deploy-local] the update changed {changed}; expected only {function}'s function, version and alias")
+    after = code_of_functions(lam)
+    moved = sorted(name for name in after if after[name] != before.get(name))
+    if moved != [CHANGED]:
+        sys.exit(f"[deploy-local] functions whose code changed: {moved}; expected [{CHANGED}]")
+    log(f"only {CHANGED} changed: {', '.join(changed)}")
+    # The alias now serves the new version, through the gateway.
+    base = stack_outputs()["outputs"]["ApiBaseUrl"]
+    body = json.loads(urllib.request.urlopen(f"{base}/v1/health", timeout=30).read())
+    if body.get("status") != "ok":
+        sys.exit(f"[deploy-local] health after the update: {body}")
+    versions = lam.get_alias(FunctionName=f"{STACK}-{CHANGED}", Name="live")["FunctionVersion"]
+    log(f"{STACK}-{CHANGED}:live is version {versions} and answers {body}")
+
+
+def delete_stack(ms):
+    cfn, lam, ddb, s3 = (ms.client(s) for s in ("cloudformation", "lambda", "dynamodb", "s3"))
+    cfn.delete_stack(StackName=STACK)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=STACK, WaiterConfig={"Delay": 1, "MaxAttempts": 300})
+    left = code_of_functions(lam)
+    if left:
+        sys.exit(f"[deploy-local] functions left after the delete: {sorted(left)}")
+    tables = [t for t in ddb.list_tables()["TableNames"] if t.startswith(STACK)]
+    buckets = [b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith(STACK)]
+    log(f"deleted: no function left; kept by DeletionPolicy Retain: {len(tables)} tables, {len(buckets)} buckets")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--bin-dir", default=str(ROOT / "target" / "debug"))
+    p.add_argument("--keep", action="store_true")
+    p.add_argument("--fuzz-examples", default=os.environ.get("DEPLOY_LOCAL_FUZZ_EXAMPLES", "10"))
+    args = p.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    steps = Steps()
+    ms = steps.run("start ministack", Ministack)
+    try:
+        parameters = deploy.stage_parameters(STAGE, [])
+        secret = secrets.token_hex(32)
+        ms.client("ssm").put_parameter(
+            Name=parameters["JwtSecretParameterName"], Type="SecureString", Value=secret, Overwrite=True
+        )
+        steps.run("deploy (create)", lambda: deploy.deploy_local(deploy_args(args.bin_dir, ms.url), parameters))
+        base = stack_outputs()["outputs"]["ApiBaseUrl"]
+        env = dict(os.environ, JWT_SECRET=secret)
+        steps.run(
+            "smoke flow through the API Gateway",
+            lambda: subprocess.run([sys.executable, str(ROOT / "infra" / "smoke.py"), "--base-url", base], env=env, check=True),
+        )
+        fuzz_env = dict(env, FUZZ_BASE_URL=base, FUZZ_EXAMPLES=args.fuzz_examples, FUZZ_OUT=str(WORK / "fuzz"))
+        steps.run(
+            "black-box fuzz through the API Gateway",
+            lambda: subprocess.run([str(ROOT / "tests" / "scripts" / "fuzz.sh")], env=fuzz_env, check=True),
+        )
+        steps.run(f"update with {CHANGED} changed", lambda: update_one_function(ms, args.bin_dir, parameters))
+        if args.keep:
+            log(f"kept: ministack {ms.proc.pid} at {ms.url}, API at {base}; JWT_SECRET={secret}")
+            log(f"stop it with: kill {ms.proc.pid}")
+            return
+        steps.run("delete", lambda: delete_stack(ms))
+    except subprocess.CalledProcessError as e:
+        log(f"failed: {' '.join(map(str, e.cmd))} exited {e.returncode}")
+        ms.stop()
+        sys.exit(1)
+    except BaseException:
+        ms.stop()
+        raise
+    ms.stop()
+    steps.report()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""The smoke flow of a deployed stack, through its API (Python's standard library only, so
+it runs wherever the deploy ran):
+
+  1. GET  /v1/health                      the function answers through the gateway
+  2. GET  /v1/health/ready                every table and bucket answers the functions
+  3. POST /v1/products                    an admin creates a product (a new barcode)
+  4. POST /v1/scan                        a store owner receives 3 of it (a scan id)
+  5. POST /v1/scan (again)                the same scan id counts once
+  6. GET  /v1/stores/{s}/inventory        the item, 3 on hand
+  7. POST /v1/stores/{s}/imports          a CSV import: presigned upload, PUT to S3, then the
+     GET  /v1/jobs/{id} until completed   S3 notification -> SQS -> csv-import path
+  8. GET  /v1/stores/{s}/inventory        the list's counts are the stock (the scanned product
+                                          now 10 on hand, and a new product's item)
+
+Each run uses a new store and barcode, so it can run against a stack that already has data
+(dev after a deploy) and leaves only its own store behind. The tokens are minted here with
+the stage's secret (the HS256 format of shared/src/auth.rs), for an hour.
+
+Usage: smoke.py --base-url URL --jwt-secret-env NAME [--job-timeout SECONDS]
+"""
+import argparse
+import base64
+import hashlib
+import hmac
+import json
+import os
+import random
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+ISSUER = "kirana-catalog"  # shared/src/auth.rs, ISSUER
+
+
+def token(secret, role, sub, stores=()):
+    def b64(data):
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    now = int(time.time())
+    claims = {"sub": sub, "role": role, "store_ids": list(stores), "iat": now, "exp": now + 3600, "iss": ISSUER}
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "." + b64(json.dumps(claims).encode())
+    sig = hmac.new(secret.encode(), head.encode(), hashlib.sha256).digest()
+    return head + "." + b64(sig)
+
+
+def gtin13(rng):
+    digits = [rng.randrange(10) for _ in range(12)]
+    digits[0] = 2  # 2xxxxxxxxxxxx: in-store numbers, never a real product's
+    check = (10 - sum(d * (3 if i % 2 else 1) for i, d in enumerate(digits)) % 10) % 10
+    return "".join(map(str, digits)) + str(check)
+
+
+class Smoke:
+    def __init__(self, base):
+        self.base = base.rstrip("/")
+        self.step = 0
+
+    def call(self, method, path, tok=None, body=None, expect=(200,), url=None, headers=None, raw=None):
+        req_headers = dict(headers or {})
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            req_headers["content-type"] = "application/json"
+        if tok:
+            req_headers["authorization"] = f"Bearer {tok}"
+        req = urllib.request.Request(url or self.base + path, data=data, method=method, headers=req_headers)
+        started = time.time()
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                status, text = r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            status, text = e.code, e.read().decode()
+        except OSError as e:
+            self.fail(f"{method} {path or url}: {e}")
+        ms = (time.time() - started) * 1000
+        if status not in expect:
+            self.fail(f"{method} {path or url} answered {status}, expected {expect}: {text[:500]}")
+        return status, (json.loads(text) if text.strip().startswith(("{", "[")) else text), ms
+
+    def ok(self, what, ms):
+        self.step += 1
+        print(f"[smoke] {self.step:2}. {what} ({ms:.0f} ms)", flush=True)
+
+    def fail(self, msg):
+        print(f"[smoke] FAILED after step {self.step}: {msg}", file=sys.stderr, flush=True)
+        sys.exit(1)
+
+    def check(self, cond, msg):
+        if not cond:
+            self.fail(msg)
+
+
+def item_of(listing, product_id):
+    return next((i for i in listing["items"] if i["product_id"] == product_id), None)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--base-url", required=True)
+    p.add_argument("--jwt-secret-env", default="JWT_SECRET", help="the variable holding the stage's token secret")
+    p.add_argument("--job-timeout", type=float, default=180)
+    args = p.parse_args()
+    secret = os.environ.get(args.jwt_secret_env) or sys.exit(f"[smoke] ${args.jwt_secret_env} is not set")
+    rng = random.Random()
+    store = f"smoke-{uuid.uuid4().hex[:12]}"
+    admin = token(secret, "admin", "smoke-admin")
+    owner = token(secret, "store_owner", "smoke-owner", [store])
+    s = Smoke(args.base_url)
+    started = time.time()
+
+    _, body, ms = s.call("GET", "/v1/health")
+    s.check(body.get("status") == "ok", f"health: {body}")
+    s.ok(f"health: {body}", ms)
+
+    _, body, ms = s.call("GET", "/v1/health/ready")
+    s.check(body.get("ready") is True, f"readiness: {body}")
+    s.ok("ready: " + ", ".join(f"{c['part']} {c['ms']} ms" for c in body["checks"]), ms)
+
+    barcode = gtin13(rng)
+    _, product, ms = s.call(
+        "POST", "/v1/products", admin, {"name": f"Smoke Test Atta 5kg {store}", "brand": "Smoke", "barcode": barcode}, (201,)
+    )
+    pid = product["product_id"]
+    s.ok(f"product {pid} created (barcode {barcode})", ms)
+
+    scan = {"store_id": store, "barcode": barcode, "mode": "receive", "quantity": 3, "scan_id": f"smoke-{uuid.uuid4()}"}
+    _, body, ms = s.call("POST", "/v1/scan", owner, scan, (200, 201))
+    s.ok(f"scan: received 3 in {store}", ms)
+    _, body, ms = s.call("POST", "/v1/scan", owner, scan, (200, 201))
+    s.ok("the same scan again (its scan id): counted once", ms)
+
+    _, listing, ms = s.call("GET", f"/v1/stores/{store}/inventory", owner)
+    item = item_of(listing, pid)
+    s.check(item is not None, f"inventory has no item for {pid}: {listing}")
+    s.check(str(item["quantity"]) == "3", f"inventory quantity {item['quantity']}, expected 3")
+    s.ok(f"inventory page: {len(listing['items'])} item, quantity 3", ms)
+
+    new_barcode = gtin13(rng)
+    csv = (
+        "name,barcode,qty,mrp\n"
+        f"Smoke Test Atta 5kg {store},{barcode},10,250.00\n"
+        f"Smoke Test Dal 1kg {store},{new_barcode},4,120.50\n"
+    ).encode()
+    _, job, ms = s.call("POST", f"/v1/stores/{store}/imports", owner, {"content_length": len(csv)}, (201,))
+    upload = job["upload"]
+    s.ok(f"import {job['job_id']}: {job['status']}, upload URL {upload['url'][:60]}...", ms)
+    _, _, ms = s.call(upload["method"], "", url=upload["url"], headers=upload.get("headers", {}), raw=csv, expect=(200, 204))
+    s.ok(f"CSV PUT to the presigned URL ({len(csv)} bytes)", ms)
+
+    deadline = time.time() + args.job_timeout
+    waited = time.time()
+    while True:
+        _, view, _ = s.call("GET", f"/v1/jobs/{job['job_id']}", owner)
+        if view["status"] in ("completed", "failed") or time.time() > deadline:
+            break
+        time.sleep(1)
+    s.check(view["status"] == "completed", f"import job after {time.time() - waited:.0f} s: {view}")
+    counters = {k: view[k] for k in ("total_rows", "successful", "failed", "duplicates_found")}
+    s.check(counters["successful"] == 2 and counters["failed"] == 0, f"import counters: {counters}")
+    s.ok(f"import completed through S3 -> SQS -> csv-import: {counters}", (time.time() - waited) * 1000)
+
+    _, listing, ms = s.call("GET", f"/v1/stores/{store}/inventory", owner)
+    item = item_of(listing, pid)
+    # A stock list says what is on hand: its count replaces the scanned one.
+    s.check(item is not None and str(item["quantity"]) == "10", f"after the import: {item}")
+    s.check(len(listing["items"]) == 2, f"after the import, {len(listing['items'])} items: {listing}")
+    s.ok("inventory page: 2 items, the scanned product at the list's 10", ms)
+    print(f"[smoke] passed: {s.step} steps in {time.time() - started:.1f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
