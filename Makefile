@@ -1,6 +1,6 @@
 # Kirana catalog backend. `make run` and `make test` are the whole set-up on a fresh machine.
 
-.PHONY: run test bench bench-import bench-inventory bench-images bench-init openapi package validate-infra servers-start servers-stop fmt lint clean
+.PHONY: run test bench bench-import bench-inventory bench-images bench-init openapi package deploy smoke deploy-local validate-infra servers-start servers-stop fmt lint clean
 
 MATCHBENCH ?= ../shared/matchbench
 BENCH_BIN = target/perf/catalog
@@ -98,7 +98,32 @@ openapi:
 package:
 	infra/package.sh
 
-## Expand the SAM template, cfn-lint it, and check it against the code's routes and tables.
+## Deploy the stack kirana-catalog-$(STAGE) (dev, staging or prod) to the AWS account your
+## credentials reach: checks the credentials and the stage's token secret, `make package`
+## (skipped with DEPLOY_BUILD=0: CI deploys the zips it built once), then a change set;
+## CodeDeploy shifts each changed function's alias as the stage says. README, "Deploying".
+STAGE ?= dev
+DEPLOY_BUILD ?= 1
+deploy:
+	infra/deploy.sh $(STAGE) $(DEPLOY_BUILD)
+
+## The smoke flow (infra/smoke.py) through the deployed API of $(STAGE).
+smoke:
+	@infra/venv.sh
+	.local/infra-venv/bin/python infra/deploy.py --stage $(STAGE) --smoke
+
+## The whole stack on a ministack of its own (CloudFormation, Lambda running this machine's
+## binaries, API Gateway, DynamoDB, S3, SQS): deployed, smoke-tested and fuzzed through its
+## API Gateway, updated with one changed function, deleted. Part of `make test`. The build
+## is `make test`'s, so neither compiles anything twice.
+deploy-local:
+	cargo build --workspace --all-targets
+	tests/scripts/servers.sh install
+	@infra/venv.sh
+	.local/infra-venv/bin/python infra/deploy_local.py
+
+## Expand the SAM template, cfn-lint it, and check it against the code's routes and tables;
+## cfn-lint infra/ci-role.yaml; actionlint the CI workflows.
 validate-infra:
 	cargo build -q -p catalog
 	infra/validate.sh

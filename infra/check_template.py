@@ -6,10 +6,14 @@
 3. Compare the template with what the code expects (`catalog describe`): one function per
    route with the same method and path, one per trigger with its event source, a crate under
    functions/ for each, and the same table keys, indexes and TTL.
+4. Every function is deployed as `make deploy` promises: published behind the `live` alias,
+   which CodeDeploy shifts with automatic rollback on at least one alarm, and every route,
+   queue and schedule invokes the alias (never $LATEST).
 
 Usage: check_template.py TEMPLATE EXPANDED_OUT DESCRIBE_JSON
 """
 import json
+import logging
 import pathlib
 import sys
 
@@ -40,7 +44,9 @@ def main():
     for name, res in packaged["Resources"].items():
         if res.get("Type") == "AWS::Serverless::Function":
             res["Properties"]["CodeUri"] = f"s3://artifacts-placeholder/{name}.zip"
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)
     expanded = transform(packaged, {}, NoManagedPolicies())
+    check_deployments(expanded)
     pathlib.Path(expanded_path).write_text(json.dumps(expanded, indent=1, default=str))
 
     spec = json.loads(pathlib.Path(describe_path).read_text())
@@ -104,6 +110,32 @@ def main():
         if not props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"):
             fail(f"{t['logical']} must have point-in-time recovery")
     print(f"infra check: {len(want)} routes, {len(want_triggers)} triggers, {len(spec['tables'])} tables match the code")
+
+
+def check_deployments(expanded):
+    res = expanded["Resources"]
+    functions = [n for n, r in res.items() if r["Type"] == "AWS::Lambda::Function"]
+    for fn in functions:
+        alias = res.get(f"{fn}Aliaslive")
+        if not alias or alias["Type"] != "AWS::Lambda::Alias":
+            fail(f"{fn} has no `live` alias (Globals: AutoPublishAlias)")
+        update = alias.get("UpdatePolicy", {}).get("CodeDeployLambdaAliasUpdate")
+        if not update:
+            fail(f"{fn}'s alias is not shifted by CodeDeploy (Globals: DeploymentPreference)")
+        group = res[update["DeploymentGroupName"]["Ref"]]["Properties"]
+        alarms = group.get("AlarmConfiguration", {}).get("Alarms", [])
+        if not group.get("AlarmConfiguration", {}).get("Enabled") or not alarms:
+            fail(f"{fn}'s deployment has no rollback alarm")
+        for a in alarms:
+            if res.get(a["Name"].get("Ref"), {}).get("Type") != "AWS::CloudWatch::Alarm":
+                fail(f"{fn}'s rollback alarm {a['Name']} is not an alarm of the stack")
+        if "DEPLOYMENT_STOP_ON_ALARM" not in group.get("AutoRollbackConfiguration", {}).get("Events", []):
+            fail(f"{fn}'s deployment does not roll back on its alarms")
+    # Whatever invokes a function names the alias: a permission, a queue mapping, a schedule.
+    text = json.dumps(expanded)
+    for fn in functions:
+        if f'"Fn::GetAtt": ["{fn}", "Arn"]' in text.replace("\n", ""):
+            fail(f"something invokes {fn} itself rather than its live alias")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ STAGE=dev|staging|prod`) or to a local ministack (`make deploy-local`), by the s
 AWS: CloudFormation applies the SAM transform, and CodeDeploy shifts each changed function's
 `live` alias as the stage says, rolled back by the template's alarms. The zips are the ones
 `make package` built (cargo lambda, arm64). The JWT secret is an SSM SecureString made outside
-the template; a deploy without it, or without AWS credentials, stops and says so.
+the template; a deploy without it, or without AWS credentials, stops and says so. With
+CFN_EXECUTION_ROLE_ARN set (CI: infra/ci-role.yaml), CloudFormation acts with that role.
 
 ministack (`--local URL`) does not do everything AWS does, so the template is adapted here,
 and only here (infra/ministack.md says why): the SAM transform is applied by this script
@@ -27,7 +28,9 @@ goes by a path-style TemplateURL. The zips are made here from this machine's bin
 (`--bin-dir`), stripped, since ministack runs `bootstrap` as a host process.
 
 Usage:
+  deploy.py --stage dev --check          (credentials and the secret, before building)
   deploy.py --stage dev [--zips target/lambda] [--artifact-bucket NAME]
+  deploy.py --stage dev --smoke          (infra/smoke.py against the deployed stage)
   deploy.py --stage dev --local http://127.0.0.1:PORT --bin-dir target/debug [--stack-name N]
 """
 import argparse
@@ -248,9 +251,10 @@ def failed_events(cfn, stack):
             log(f"  {ev['LogicalResourceId']} {ev['ResourceStatus']}: {ev.get('ResourceStatusReason', '')}")
 
 
-def deploy_stack(cfn, stack, template_url, parameters, capabilities):
+def deploy_stack(cfn, stack, template_url, parameters, capabilities, role_arn=None):
     """Change set, printed, executed, waited for. Returns the change set's changes ([] when
-    there was nothing to change)."""
+    there was nothing to change). `role_arn`: the role CloudFormation acts with (CI's
+    execution role, infra/ci-role.yaml), else the caller's own permissions."""
     status = stack_status(cfn, stack)
     if status == "ROLLBACK_COMPLETE":
         fail(f"stack {stack} is ROLLBACK_COMPLETE (its first create failed): delete it, then deploy again")
@@ -263,6 +267,7 @@ def deploy_stack(cfn, stack, template_url, parameters, capabilities):
         TemplateURL=template_url,
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         Capabilities=capabilities,
+        **({"RoleARN": role_arn} if role_arn else {}),
     )
     try:
         cfn.get_waiter("change_set_create_complete").wait(
@@ -338,7 +343,9 @@ def write_outputs(stack, outs, changes):
 # --- the two targets -------------------------------------------------------------------------
 
 
-def deploy_aws(args, parameters):
+def aws_preflight(parameters):
+    """What a deploy to AWS needs before anything is built: credentials that work, a region,
+    and the stage's token secret in SSM. Returns (session, account, region)."""
     session = boto3.Session()
     if session.get_credentials() is None:
         fail(
@@ -351,16 +358,21 @@ def deploy_aws(args, parameters):
         account = session.client("sts").get_caller_identity()["Account"]
     except (ClientError, NoCredentialsError) as e:
         fail(f"the AWS credentials do not work: {e}")
-    ssm = session.client("ssm")
     secret = parameters["JwtSecretParameterName"]
     try:
-        ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [secret]}])["Parameters"][0]
+        session.client("ssm").describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [secret]}])["Parameters"][0]
     except (ClientError, IndexError):
         fail(
             f"the token secret {secret} is not in SSM ({account}, {region}). Create it once per "
             f"stage, outside the stack:\n  aws ssm put-parameter --type SecureString --name {secret} "
             '--value "$(openssl rand -base64 48)"'
         )
+    log(f"deploying to account {account}, {region}")
+    return session, account, region
+
+
+def deploy_aws(args, parameters):
+    session, account, region = aws_preflight(parameters)
     zips = pathlib.Path(args.zips)
     missing = [b for _, b in functions_of(load_template()) if not (zips / b / "bootstrap.zip").exists()]
     if missing:
@@ -381,6 +393,7 @@ def deploy_aws(args, parameters):
         f"https://{bucket}.s3.{region}.amazonaws.com/{key}",
         parameters,
         ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+        os.environ.get("CFN_EXECUTION_ROLE_ARN") or None,
     )
     publish_match_index(session.client("lambda"), args.stack_name)
     outs = outputs(cfn, args.stack_name)
@@ -457,6 +470,21 @@ def deploy_local(args, parameters):
     write_outputs(args.stack_name, outs, changes)
 
 
+def smoke(args, parameters):
+    """The smoke flow (infra/smoke.py) against a deployed stage: its API URL from the stack,
+    its token secret from SSM."""
+    session = boto3.Session()
+    if session.get_credentials() is None:
+        fail("no AWS credentials: the smoke test reads the stage's token secret from SSM")
+    cfn = session.client("cloudformation")
+    base = outputs(cfn, args.stack_name)["ApiUrl"]
+    secret = session.client("ssm").get_parameter(Name=parameters["JwtSecretParameterName"], WithDecryption=True)
+    env = dict(os.environ, SMOKE_JWT_SECRET=secret["Parameter"]["Value"])
+    smoke_py = ROOT / "infra" / "smoke.py"
+    cmd = [sys.executable, str(smoke_py), "--base-url", base, "--jwt-secret-env", "SMOKE_JWT_SECRET"]
+    sys.exit(subprocess.run(cmd, env=env).returncode)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--stage", required=True, choices=STAGES)
@@ -466,10 +494,17 @@ def main():
     p.add_argument("--zips", default=str(ROOT / "target" / "lambda"), help="AWS: where `make package` put the zips")
     p.add_argument("--local", metavar="URL", help="deploy to the ministack at URL instead of AWS")
     p.add_argument("--bin-dir", default=str(ROOT / "target" / "debug"), help="local: this machine's binaries")
+    p.add_argument("--check", action="store_true", help="AWS: only check credentials and the secret (before a build)")
+    p.add_argument("--smoke", action="store_true", help="AWS: run the smoke flow against the deployed stage")
     args = p.parse_args()
     args.stack_name = args.stack_name or f"kirana-catalog-{args.stage}"
     parameters = stage_parameters(args.stage, args.parameter)
     started = time.time()
+    if args.check:
+        aws_preflight(parameters)
+        return
+    if args.smoke:
+        smoke(args, parameters)
     if args.local:
         deploy_local(args, parameters)
     else:

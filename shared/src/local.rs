@@ -195,7 +195,9 @@ async fn blob_put(
                 tokio::spawn(async move {
                     match crate::triggers::CSV_IMPORT.call(app, event, ctx).await {
                         Ok(summary) => tracing::info!(%summary, "local import done"),
-                        Err(e) => tracing::error!(error = %crate::error_chain::ErrorChain(&e), "local import failed"),
+                        Err(e) => {
+                            tracing::error!(error = %crate::error_chain::ErrorChain(&e), "local import failed")
+                        }
                     }
                 });
             }
@@ -205,7 +207,9 @@ async fn blob_put(
                 tokio::spawn(async move {
                     match app.catalog.process_upload(key.as_str()).await {
                         Ok(_) => tracing::info!(key = key.as_str(), "local image processed"),
-                        Err(e) => tracing::error!(error = %crate::error_chain::ErrorChain(&e), "local image processing failed"),
+                        Err(e) => {
+                            tracing::error!(error = %crate::error_chain::ErrorChain(&e), "local image processing failed")
+                        }
                     }
                 });
             }

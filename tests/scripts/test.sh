@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make test`: install and start the local servers, run every test of the workspace against
-# them, validate the infrastructure template, fuzz the API over its OpenAPI document
-# (schemathesis), stop the servers. Fails if the DynamoDB/S3 suites did not run.
+# them, validate the infrastructure template and the CI workflows, fuzz the API over its
+# OpenAPI document (schemathesis), deploy the whole stack to a ministack of its own and use
+# it through its API Gateway (infra/deploy_local.py), stop the servers. Fails if the
+# DynamoDB/S3 suites did not run.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -36,4 +38,7 @@ done
 
 infra/validate.sh
 tests/scripts/fuzz.sh
+# The whole stack deployed to a ministack of its own and used through its API Gateway
+# (`make deploy-local`; the servers above stay as they are).
+.local/infra-venv/bin/python infra/deploy_local.py
 echo "[test] all green"
