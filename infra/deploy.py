@@ -51,7 +51,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError, NoCredentialsError, WaiterError
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 from cfnlint.decode import decode
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -343,10 +343,16 @@ def write_outputs(stack, outs, changes):
 # --- the two targets -------------------------------------------------------------------------
 
 
+def aws_session():
+    """boto3's session, with the region from AWS_REGION too (boto3 reads AWS_DEFAULT_REGION
+    and the profile, the other SDKs and the AWS actions set AWS_REGION)."""
+    return boto3.Session(region_name=os.environ.get("AWS_REGION") or None)
+
+
 def aws_preflight(parameters):
     """What a deploy to AWS needs before anything is built: credentials that work, a region,
     and the stage's token secret in SSM. Returns (session, account, region)."""
-    session = boto3.Session()
+    session = aws_session()
     if session.get_credentials() is None:
         fail(
             "no AWS credentials: `make deploy` deploys to the account your credentials reach "
@@ -356,8 +362,10 @@ def aws_preflight(parameters):
     region = session.region_name or fail("no AWS region: set AWS_REGION (the stage's region)")
     try:
         account = session.client("sts").get_caller_identity()["Account"]
-    except (ClientError, NoCredentialsError) as e:
+    except ClientError as e:
         fail(f"the AWS credentials do not work: {e}")
+    except BotoCoreError as e:
+        fail(f"cannot reach AWS STS to check the credentials: {e}")
     secret = parameters["JwtSecretParameterName"]
     try:
         session.client("ssm").describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [secret]}])["Parameters"][0]
@@ -473,7 +481,7 @@ def deploy_local(args, parameters):
 def smoke(args, parameters):
     """The smoke flow (infra/smoke.py) against a deployed stage: its API URL from the stack,
     its token secret from SSM."""
-    session = boto3.Session()
+    session = aws_session()
     if session.get_credentials() is None:
         fail("no AWS credentials: the smoke test reads the stage's token secret from SSM")
     cfn = session.client("cloudformation")
