@@ -18,14 +18,10 @@ AWS: CloudFormation applies the SAM transform, and CodeDeploy shifts each change
 the template; a deploy without it, or without AWS credentials, stops and says so. With
 CFN_EXECUTION_ROLE_ARN set (CI: infra/ci-role.yaml), CloudFormation acts with that role.
 
-ministack (`--local URL`) does not do everything AWS does, so the template is adapted here,
-and only here (infra/ministack.md says why): the SAM transform is applied by this script
-(ministack's own needs aws-sam-translator installed into it); DeploymentPreference is dropped
-(no CodeDeploy: the aliases are published and moved at once); an alarm on metric math
-watches its first metric instead (ministack has no metric math); the HTTP API's OpenAPI Body
-becomes explicit Integration and Route resources (ministack ignores Body); and the template
-goes by a path-style TemplateURL. The zips are made here from this machine's binaries
-(`--bin-dir`), stripped, since ministack runs `bootstrap` as a host process.
+ministack (`--local URL`) does not do everything AWS does, so the template goes through
+local_template.py first (the SAM transform applied here, no CodeDeploy, explicit routes, no
+metric math), by a path-style TemplateURL. The zips are made here from this machine's
+binaries (`--bin-dir`), stripped, since ministack runs `bootstrap` as a host process.
 
 Usage:
   deploy.py --stage dev --check          (credentials and the secret, before building)
@@ -37,10 +33,8 @@ import argparse
 import hashlib
 import io
 import json
-import logging
 import os
 import pathlib
-import re
 import shutil
 import subprocess
 import sys
@@ -53,6 +47,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 from cfnlint.decode import decode
+
+from local_template import for_ministack
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "infra" / "template.yaml"
@@ -124,10 +120,6 @@ def functions_of(template):
     return out
 
 
-def logical_id_of(binary):
-    return next(name for name, b in functions_of(load_template()) if b == binary)
-
-
 def upload_code(s3, bucket, template, zip_of):
     """Uploads each function's zip (when its key is not there yet) and points its CodeUri at
     it. Returns {binary: key}."""
@@ -146,72 +138,6 @@ def upload_code(s3, bucket, template, zip_of):
         template["Resources"][name]["Properties"]["CodeUri"] = f"s3://{bucket}/{key}"
         keys[binary] = key
     return keys
-
-
-# --- the template for ministack --------------------------------------------------------------
-
-
-class NoManagedPolicies:
-    def load(self):
-        return {}
-
-
-def for_ministack(template, parameters):
-    """The SAM template as ministack can deploy it (see the module doc)."""
-    from samtranslator.translator.transform import transform
-
-    logging.getLogger("samtranslator").setLevel(logging.ERROR)
-    # The transform fills AWS::Region from the environment; ministack's is us-east-1.
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    template = json.loads(json.dumps(template))
-    template["Globals"]["Function"].pop("DeploymentPreference", None)
-    for _, res in template["Resources"].items():
-        if res.get("Type") == "AWS::Serverless::Function":
-            res["Properties"].pop("DeploymentPreference", None)
-    expanded = transform(template, dict(parameters), NoManagedPolicies())
-    resources = expanded["Resources"]
-    for alarm in resources.values():
-        # No metric math in ministack's alarms: the alarm watches its first metric (the
-        # 5xx count rather than the 5xx share), with the same threshold.
-        props = alarm["Properties"]
-        if alarm["Type"] == "AWS::CloudWatch::Alarm" and "Metrics" in props:
-            stat = next(m["MetricStat"] for m in props.pop("Metrics") if "MetricStat" in m)
-            props.update(stat["Metric"])
-            props["Period"], props["Statistic"] = stat["Period"], stat["Stat"]
-    for api_id, api in list(resources.items()):
-        if api["Type"] != "AWS::ApiGatewayV2::Api" or "Body" not in api["Properties"]:
-            continue
-        body = api["Properties"].pop("Body")
-        api["Properties"].setdefault("ProtocolType", "HTTP")
-        api["Properties"].setdefault("Name", {"Ref": "AWS::StackName"})
-        cors = body.get("x-amazon-apigateway-cors")
-        if cors:
-            api["Properties"]["CorsConfiguration"] = {k[0].upper() + k[1:]: v for k, v in cors.items()}
-        for path, methods in body.get("paths", {}).items():
-            for method, op in methods.items():
-                integration = op.get("x-amazon-apigateway-integration")
-                if not integration:
-                    continue
-                verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
-                base = re.sub(r"[^A-Za-z0-9]", "", f"{api_id}{verb}{path}")[:200]
-                resources[base + "Integration"] = {
-                    "Type": "AWS::ApiGatewayV2::Integration",
-                    "Properties": {
-                        "ApiId": {"Ref": api_id},
-                        "IntegrationType": "AWS_PROXY",
-                        "IntegrationUri": integration["uri"],
-                        "PayloadFormatVersion": integration.get("payloadFormatVersion", "2.0"),
-                    },
-                }
-                resources[base + "Route"] = {
-                    "Type": "AWS::ApiGatewayV2::Route",
-                    "Properties": {
-                        "ApiId": {"Ref": api_id},
-                        "RouteKey": f"{verb} {path}",
-                        "Target": {"Fn::Sub": "integrations/${" + base + "Integration}"},
-                    },
-                }
-    return expanded
 
 
 # --- the stack -------------------------------------------------------------------------------
@@ -244,11 +170,16 @@ def print_changes(cfn, stack, change_set):
     return changes
 
 
-def failed_events(cfn, stack):
-    events = cfn.describe_stack_events(StackName=stack)["StackEvents"]
-    for ev in events[:50]:
-        if "FAILED" in ev["ResourceStatus"] or "ROLLBACK" in ev["ResourceStatus"]:
-            log(f"  {ev['LogicalResourceId']} {ev['ResourceStatus']}: {ev.get('ResourceStatusReason', '')}")
+def failed_events(cfn, stack, since):
+    """The failures of this deploy, the first (usually the cause) first."""
+    failed = []
+    for page in cfn.get_paginator("describe_stack_events").paginate(StackName=stack):
+        events = [ev for ev in page["StackEvents"] if ev["Timestamp"].timestamp() >= since - 5]
+        failed += [ev for ev in events if ev["ResourceStatus"].endswith("_FAILED")]
+        if len(events) < len(page["StackEvents"]):
+            break
+    for ev in sorted(failed, key=lambda ev: ev["Timestamp"])[:20]:
+        log(f"  {ev['LogicalResourceId']} {ev['ResourceStatus']}: {ev.get('ResourceStatusReason', '')}")
 
 
 def deploy_stack(cfn, stack, template_url, parameters, capabilities, role_arn=None):
@@ -258,6 +189,10 @@ def deploy_stack(cfn, stack, template_url, parameters, capabilities, role_arn=No
     status = stack_status(cfn, stack)
     if status == "ROLLBACK_COMPLETE":
         fail(f"stack {stack} is ROLLBACK_COMPLETE (its first create failed): delete it, then deploy again")
+    if status and (status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS"):
+        fail(f"stack {stack} is {status}: another deploy is running; try again when it ends")
+    if status and status.endswith("_FAILED"):
+        fail(f"stack {stack} is {status}: see its events in the CloudFormation console, then continue or delete it")
     kind = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
     name = f"deploy-{time.strftime('%Y%m%d-%H%M%S')}"
     cfn.create_change_set(
@@ -289,7 +224,7 @@ def deploy_stack(cfn, stack, template_url, parameters, capabilities, role_arn=No
         cfn.get_waiter(waiter).wait(StackName=stack, WaiterConfig={"Delay": 5, "MaxAttempts": WAIT_SECONDS // 5})
     except WaiterError:
         log(f"{stack}: {stack_status(cfn, stack)}; what failed:")
-        failed_events(cfn, stack)
+        failed_events(cfn, stack, started)
         sys.exit(1)
     log(f"{stack}: {stack_status(cfn, stack)} in {time.time() - started:.1f} s")
     return changes
@@ -317,13 +252,22 @@ def load_template():
     return json.loads(json.dumps(template))
 
 
+# index-build may run up to its 900 s timeout; throttled (a scheduled run holds its one unit
+# of reserved concurrency), the standard retries wait and try again.
+INVOKE_CONFIG = Config(read_timeout=910, connect_timeout=10, retries={"mode": "standard", "max_attempts": 5})
+
+
 def publish_match_index(lam, stack):
     """Runs index-build once, as its schedule would: the matching functions and csv-import
     load its snapshot, which a new stack does not have for its first 15 minutes, and new code
-    may read another snapshot format than the last one written."""
+    may read another snapshot format than the last one written. `lam` is made with
+    INVOKE_CONFIG."""
     started = time.time()
     event = json.loads((ROOT / "events" / "index-build.json").read_text())
-    r = lam.invoke(FunctionName=f"{stack}-index-build", Qualifier="live", Payload=json.dumps(event).encode())
+    try:
+        r = lam.invoke(FunctionName=f"{stack}-index-build", Qualifier="live", Payload=json.dumps(event).encode())
+    except (ClientError, BotoCoreError) as e:
+        fail(f"could not run index-build after the deploy (its schedule will, within 15 minutes): {e}")
     answer = r["Payload"].read().decode()
     if r.get("FunctionError"):
         fail(f"index-build failed after the deploy: {answer[:500]}")
@@ -368,8 +312,10 @@ def aws_preflight(parameters):
         fail(f"cannot reach AWS STS to check the credentials: {e}")
     secret = parameters["JwtSecretParameterName"]
     try:
-        session.client("ssm").describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [secret]}])["Parameters"][0]
-    except (ClientError, IndexError):
+        found = session.client("ssm").describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [secret]}])
+    except ClientError as e:
+        fail(f"cannot look up the token secret {secret} in SSM: {e}")
+    if not found["Parameters"]:
         fail(
             f"the token secret {secret} is not in SSM ({account}, {region}). Create it once per "
             f"stage, outside the stack:\n  aws ssm put-parameter --type SecureString --name {secret} "
@@ -403,15 +349,15 @@ def deploy_aws(args, parameters):
         ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
         os.environ.get("CFN_EXECUTION_ROLE_ARN") or None,
     )
-    publish_match_index(session.client("lambda"), args.stack_name)
+    publish_match_index(session.client("lambda", config=INVOKE_CONFIG), args.stack_name)
     outs = outputs(cfn, args.stack_name)
     outs["ApiBaseUrl"] = outs["ApiUrl"]
     write_outputs(args.stack_name, outs, changes)
 
 
 def ensure_artifact_bucket(s3, bucket, region):
-    """The bucket the code and templates go to: made on the first deploy (private, encrypted,
-    old objects expire), kept across stacks."""
+    """The bucket the code and templates go to: made on the first deploy (private, encrypted),
+    kept across stacks and never emptied here: a rollback reads the previous code's zips."""
     try:
         s3.head_bucket(Bucket=bucket)
         return
@@ -435,8 +381,9 @@ def ensure_artifact_bucket(s3, bucket, region):
     )
 
 
-def deploy_local(args, parameters):
-    endpoint = args.local.rstrip("/")
+def deploy_local(endpoint, stack, bin_dir, parameters, bucket="kirana-catalog-artifacts"):
+    """Deploys `stack` to the ministack at `endpoint` with the binaries in `bin_dir`."""
+    endpoint = endpoint.rstrip("/")
     kw = dict(
         endpoint_url=endpoint,
         region_name="us-east-1",
@@ -444,52 +391,55 @@ def deploy_local(args, parameters):
         aws_secret_access_key="test",
         config=Config(s3={"addressing_style": "path"}),
     )
-    s3, cfn, ssm, lam = (boto3.client(s, **kw) for s in ("s3", "cloudformation", "ssm", "lambda"))
+    s3, cfn, ssm = (boto3.client(s, **kw) for s in ("s3", "cloudformation", "ssm"))
+    lam = boto3.client("lambda", **dict(kw, config=INVOKE_CONFIG))
     secret = parameters["JwtSecretParameterName"]
     try:
         ssm.get_parameter(Name=secret)
     except ClientError:
-        fail(f"the token secret {secret} is not in ministack's SSM (infra/deploy_local.sh puts it there)")
-    bin_dir = pathlib.Path(args.bin_dir)
-    missing = [b for _, b in functions_of(load_template()) if not (bin_dir / b).exists()]
+        fail(f"the token secret {secret} is not in ministack's SSM (infra/deploy_local.py puts it there)")
+    bin_dir = pathlib.Path(bin_dir)
+    template = load_template()
+    missing = [b for _, b in functions_of(template) if not (bin_dir / b).exists()]
     if missing:
         fail(f"no binary for {', '.join(missing)} in {bin_dir}")
-    bucket = args.artifact_bucket or "kirana-catalog-artifacts"
     try:
         s3.create_bucket(Bucket=bucket)
     except ClientError as e:
         if "BucketAlreadyOwnedByYou" not in str(e):
             raise
-    template = load_template()
     upload_code(s3, bucket, template, lambda b: zip_binary(bin_dir / b))
     expanded = for_ministack(template, parameters)
     body = json.dumps(expanded, indent=1).encode()
-    key = f"templates/{args.stack_name}/{hashlib.sha256(body).hexdigest()}.json"
+    key = f"templates/{stack}/{hashlib.sha256(body).hexdigest()}.json"
     s3.put_object(Bucket=bucket, Key=key, Body=body)
-    changes = deploy_stack(cfn, args.stack_name, f"{endpoint}/{bucket}/{key}", parameters, ["CAPABILITY_IAM"])
-    publish_match_index(lam, args.stack_name)
-    outs = outputs(cfn, args.stack_name)
+    changes = deploy_stack(cfn, stack, f"{endpoint}/{bucket}/{key}", parameters, ["CAPABILITY_IAM"])
+    publish_match_index(lam, stack)
+    outs = outputs(cfn, stack)
     api = next(
         r["PhysicalResourceId"]
-        for r in cfn.list_stack_resources(StackName=args.stack_name)["StackResourceSummaries"]
+        for r in cfn.list_stack_resources(StackName=stack)["StackResourceSummaries"]
         if r["LogicalResourceId"] == "CatalogApi"
     )
     outs["ApiBaseUrl"] = f"{endpoint}/_aws/execute-api/{api}/$default"
-    write_outputs(args.stack_name, outs, changes)
+    write_outputs(stack, outs, changes)
 
 
-def smoke(args, parameters):
+def smoke(stage, stack, parameters):
     """The smoke flow (infra/smoke.py) against a deployed stage: its API URL from the stack,
-    its token secret from SSM."""
+    its token secret from SSM. Outside dev only its reads (no smoke products in a catalog
+    that store owners use)."""
     session = aws_session()
     if session.get_credentials() is None:
         fail("no AWS credentials: the smoke test reads the stage's token secret from SSM")
-    cfn = session.client("cloudformation")
-    base = outputs(cfn, args.stack_name)["ApiUrl"]
+    if stack_status(session.client("cloudformation"), stack) is None:
+        fail(f"there is no stack {stack} to smoke-test: make deploy STAGE={stage} first")
+    base = outputs(session.client("cloudformation"), stack)["ApiUrl"]
     secret = session.client("ssm").get_parameter(Name=parameters["JwtSecretParameterName"], WithDecryption=True)
     env = dict(os.environ, SMOKE_JWT_SECRET=secret["Parameter"]["Value"])
-    smoke_py = ROOT / "infra" / "smoke.py"
-    cmd = [sys.executable, str(smoke_py), "--base-url", base, "--jwt-secret-env", "SMOKE_JWT_SECRET"]
+    cmd = [sys.executable, str(ROOT / "infra" / "smoke.py"), "--base-url", base, "--jwt-secret-env", "SMOKE_JWT_SECRET"]
+    if stage != "dev":
+        cmd.append("--read-only")
     sys.exit(subprocess.run(cmd, env=env).returncode)
 
 
@@ -508,15 +458,20 @@ def main():
     args.stack_name = args.stack_name or f"kirana-catalog-{args.stage}"
     parameters = stage_parameters(args.stage, args.parameter)
     started = time.time()
-    if args.check:
-        aws_preflight(parameters)
-        return
-    if args.smoke:
-        smoke(args, parameters)
-    if args.local:
-        deploy_local(args, parameters)
-    else:
-        deploy_aws(args, parameters)
+    try:
+        if args.check:
+            aws_preflight(parameters)
+            return
+        if args.smoke:
+            smoke(args.stage, args.stack_name, parameters)
+        if args.local:
+            deploy_local(args.local, args.stack_name, args.bin_dir, parameters, args.artifact_bucket or "kirana-catalog-artifacts")
+        else:
+            deploy_aws(args, parameters)
+    except (ClientError, BotoCoreError) as e:
+        # What the steps above do not turn into advice: expired credentials, a missing
+        # permission, a bucket name another account owns, an unreachable endpoint.
+        fail(f"{args.stack_name}: {e}")
     log(f"deployed {args.stack_name} in {time.time() - started:.0f} s")
 
 

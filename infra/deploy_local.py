@@ -132,12 +132,6 @@ class Steps:
         log(f"  {time.time() - self.started:6.1f} s  in all")
 
 
-def deploy_args(bin_dir, url):
-    return argparse.Namespace(
-        stage=STAGE, stack_name=STACK, parameter=[], artifact_bucket=None, local=url, bin_dir=str(bin_dir), zips=None
-    )
-
-
 def stack_outputs():
     return json.loads((ROOT / "target" / "deploy" / f"{STACK}.json").read_text())
 
@@ -160,7 +154,8 @@ def update_one_function(ms, bin_dir, parameters):
     changed_dir = WORK / "bin-changed"
     shutil.rmtree(changed_dir, ignore_errors=True)
     changed_dir.mkdir(parents=True)
-    for _, binary in deploy.functions_of(deploy.load_template()):
+    functions = deploy.functions_of(deploy.load_template())
+    for _, binary in functions:
         src = pathlib.Path(bin_dir) / binary
         if binary == CHANGED:
             note = changed_dir / "note.txt"
@@ -170,9 +165,9 @@ def update_one_function(ms, bin_dir, parameters):
             )
         else:
             (changed_dir / binary).symlink_to(src.resolve())
-    deploy.deploy_local(deploy_args(changed_dir, ms.url), parameters)
+    deploy.deploy_local(ms.url, STACK, changed_dir, parameters)
     changed = stack_outputs()["changed"]
-    function = deploy.logical_id_of(CHANGED)
+    function = next(name for name, binary in functions if binary == CHANGED)
     others = [c for c in changed if not c.startswith(function)]
     if not changed or others:
         sys.exit(f"[deploy-local] the update changed {changed}; expected only {function}'s function, version and alias")
@@ -217,7 +212,7 @@ def main():
         ms.client("ssm").put_parameter(
             Name=parameters["JwtSecretParameterName"], Type="SecureString", Value=secret, Overwrite=True
         )
-        steps.run("deploy (create)", lambda: deploy.deploy_local(deploy_args(args.bin_dir, ms.url), parameters))
+        steps.run("deploy (create)", lambda: deploy.deploy_local(ms.url, STACK, args.bin_dir, parameters))
         base = stack_outputs()["outputs"]["ApiBaseUrl"]
         env = dict(os.environ, JWT_SECRET=secret)
         steps.run(

@@ -14,10 +14,13 @@ it runs wherever the deploy ran):
                                           now 10 on hand, and a new product's item)
 
 Each run uses a new store and barcode, so it can run against a stack that already has data
-(dev after a deploy) and leaves only its own store behind. The tokens are minted here with
-the stage's secret (the HS256 format of shared/src/auth.rs), for an hour.
+(dev after a deploy); what it leaves behind is its own store and two pending products named
+"Smoke Test ...". Staging and prod get `--read-only`: steps 1 and 2, an admin's page of the
+catalog and the API document, nothing written. The tokens are minted here with the stage's
+secret (the HS256 format of shared/src/auth.rs), for an hour.
 
-Usage: smoke.py --base-url URL --jwt-secret-env NAME [--job-timeout SECONDS]
+Usage: smoke.py --base-url URL [--jwt-secret-env NAME (default JWT_SECRET)] [--read-only]
+                [--job-timeout SECONDS]
 """
 import argparse
 import base64
@@ -102,6 +105,7 @@ def main():
     p.add_argument("--base-url", required=True)
     p.add_argument("--jwt-secret-env", default="JWT_SECRET", help="the variable holding the stage's token secret")
     p.add_argument("--job-timeout", type=float, default=180)
+    p.add_argument("--read-only", action="store_true", help="write nothing (staging, prod)")
     args = p.parse_args()
     secret = os.environ.get(args.jwt_secret_env) or sys.exit(f"[smoke] ${args.jwt_secret_env} is not set")
     rng = random.Random()
@@ -118,6 +122,16 @@ def main():
     _, body, ms = s.call("GET", "/v1/health/ready")
     s.check(body.get("ready") is True, f"readiness: {body}")
     s.ok("ready: " + ", ".join(f"{c['part']} {c['ms']} ms" for c in body["checks"]), ms)
+
+    if args.read_only:
+        _, page, ms = s.call("GET", "/v1/products?limit=1", admin)
+        s.check(isinstance(page.get("items"), list), f"a page of products: {page}")
+        s.ok(f"an admin's page of the catalog: {len(page['items'])} product", ms)
+        _, doc, ms = s.call("GET", "/v1/openapi.json")
+        s.check(str(doc.get("openapi", "")).startswith("3."), "the API document")
+        s.ok(f"the API document: OpenAPI {doc['openapi']}, {len(doc['paths'])} paths", ms)
+        print(f"[smoke] passed (read-only): {s.step} steps in {time.time() - started:.1f} s", flush=True)
+        return
 
     barcode = gtin13(rng)
     _, product, ms = s.call(

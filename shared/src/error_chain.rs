@@ -49,4 +49,19 @@ mod tests {
             "internal error: storage failed: reset by peer"
         );
     }
+
+    /// The AWS SDK's errors say only "service error" and keep the service's answer as their
+    /// source: what made a line without the chain useless.
+    #[test]
+    fn reaches_an_sdk_errors_source() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("service error")]
+        struct Sdk(#[source] std::io::Error);
+        let answer = std::io::Error::other("NoSuchBucket: the bucket does not exist");
+        let e = ServiceError::Unavailable(StorageError::Unavailable(Box::new(Sdk(answer))));
+        assert_eq!(
+            ErrorChain(&e).to_string(),
+            "storage is unavailable: service error: NoSuchBucket: the bucket does not exist"
+        );
+    }
 }

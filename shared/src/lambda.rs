@@ -38,6 +38,7 @@ use tower::{Service, ServiceExt};
 use crate::api::routes::{self, Route};
 use crate::app::{App, ConfigError};
 use crate::config::EdgeConfig;
+use crate::error_chain::ErrorChain;
 use crate::http::{Problem, layers};
 use crate::triggers::Trigger;
 /// The error a function `main` returns.
@@ -90,7 +91,7 @@ pub async fn run_trigger(trigger: &'static Trigger) -> Result<(), lambda_http::E
             let result = trigger.call(app, event.payload, ctx).await;
             match &result {
                 Ok(summary) => tracing::info!(function = trigger.function, ms = started.elapsed().as_millis() as u64, %summary, "done"),
-                Err(e) => tracing::error!(function = trigger.function, error = %crate::error_chain::ErrorChain(&e), "failed"),
+                Err(e) => tracing::error!(function = trigger.function, error = %ErrorChain(&e), "failed"),
             }
             result.map_err(|e| lambda_http::Error::from(e.to_string()))
         }

@@ -22,6 +22,7 @@ use crate::adapters::blobdir::{BlobDir, Grant, LOCAL_BLOB_PATH};
 use crate::api::routes;
 use crate::app::App;
 use crate::domain::Timestamp;
+use crate::error_chain::ErrorChain;
 use crate::http::Problem;
 use crate::http::layers::{self, EdgeConfig};
 use crate::ports::{BlobKey, BlobStore};
@@ -196,7 +197,7 @@ async fn blob_put(
                     match crate::triggers::CSV_IMPORT.call(app, event, ctx).await {
                         Ok(summary) => tracing::info!(%summary, "local import done"),
                         Err(e) => {
-                            tracing::error!(error = %crate::error_chain::ErrorChain(&e), "local import failed")
+                            tracing::error!(error = %ErrorChain(&e), "local import failed")
                         }
                     }
                 });
@@ -208,7 +209,7 @@ async fn blob_put(
                     match app.catalog.process_upload(key.as_str()).await {
                         Ok(_) => tracing::info!(key = key.as_str(), "local image processed"),
                         Err(e) => {
-                            tracing::error!(error = %crate::error_chain::ErrorChain(&e), "local image processing failed")
+                            tracing::error!(error = %ErrorChain(&e), "local image processing failed")
                         }
                     }
                 });

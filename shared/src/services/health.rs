@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use super::Catalog;
 use crate::domain::{JobId, ProductId, StoreId};
+use crate::error_chain::ErrorChain;
 use crate::ports::StorageResult;
 
 /// How long one probe may take before its part counts as down.
@@ -38,7 +39,7 @@ async fn probe<T>(part: &'static str, read: impl Future<Output = StorageResult<T
     let ok = match tokio::time::timeout(PROBE_TIMEOUT, read).await {
         Ok(Ok(_)) => true,
         Ok(Err(e)) => {
-            tracing::error!(part, error = %crate::error_chain::ErrorChain(&e), "readiness probe failed");
+            tracing::error!(part, error = %ErrorChain(&e), "readiness probe failed");
             false
         }
         Err(_) => {

@@ -37,6 +37,7 @@ use crate::domain::{
     Product, ProductId, ProductSummary, StockChange, StoreId, Timestamp, VerificationStatus,
     parse_upload_key, report_key, state_key,
 };
+use crate::error_chain::ErrorChain;
 use crate::import::plan::{Plan, Planner, RowPlan};
 use crate::import::reader::Column;
 use crate::import::reader::{CsvFile, FileError, RecordError, RowError};
@@ -407,7 +408,7 @@ impl Catalog {
                 Ok(None) => {}
                 // One job's trouble does not stop the others.
                 Err(e) => {
-                    tracing::warn!(job = %job.job_id, error = %crate::error_chain::ErrorChain(&e), "a stalled import did not resume")
+                    tracing::warn!(job = %job.job_id, error = %ErrorChain(&e), "a stalled import did not resume")
                 }
             }
         }

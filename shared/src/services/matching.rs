@@ -15,6 +15,7 @@ use tokio::sync::RwLock;
 
 use crate::auth::Principal;
 use crate::domain::{Product, ProductId, VerificationStatus};
+use crate::error_chain::ErrorChain;
 use crate::matching::LoadedIndex;
 use crate::matching::{CatalogRow, Decision, MatchIndex, MatchQuery, QueryBarcode};
 use crate::ports::{
@@ -163,7 +164,7 @@ impl Catalog {
     /// its own (the caller that must bound it, an init, drops the whole warm-up).
     pub async fn warm_match_index(&self) {
         if let Err(e) = self.match_index().await {
-            tracing::warn!(error = %crate::error_chain::ErrorChain(&e), "no match index yet; the next user loads it")
+            tracing::warn!(error = %ErrorChain(&e), "no match index yet; the next user loads it")
         }
     }
 
@@ -191,7 +192,7 @@ impl Catalog {
             }
             Err(e) => match current.as_ref() {
                 Some((index, at)) => {
-                    tracing::warn!(error = %crate::error_chain::ErrorChain(&e), "refreshing the match index failed; serving the previous one");
+                    tracing::warn!(error = %ErrorChain(&e), "refreshing the match index failed; serving the previous one");
                     Ok((index.clone(), at.elapsed()))
                 }
                 None => Err(e),

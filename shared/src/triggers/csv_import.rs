@@ -13,6 +13,7 @@ use super::{
 use crate::app::App;
 use crate::domain::job::ResumeMessage;
 use crate::domain::{JobId, StoreId};
+use crate::error_chain::ErrorChain;
 use crate::services::ServiceError;
 use crate::services::imports::{RunOptions, RunOutcome};
 
@@ -124,10 +125,10 @@ async fn csv_import(
                         .and_then(|n| n.parse().ok())
                         .unwrap_or(1);
                     if receives >= IMPORT_MAX_RECEIVES {
-                        tracing::error!(message = %id, error = %crate::error_chain::ErrorChain(&e), receives, "import run failed on its last delivery; failing the job");
+                        tracing::error!(message = %id, error = %ErrorChain(&e), receives, "import run failed on its last delivery; failing the job");
                         give_up(&app, &w).await;
                     } else {
-                        tracing::error!(message = %id, error = %crate::error_chain::ErrorChain(&e), receives, "import run failed; SQS will redeliver the message");
+                        tracing::error!(message = %id, error = %ErrorChain(&e), receives, "import run failed; SQS will redeliver the message");
                     }
                     true
                 }
@@ -155,7 +156,7 @@ async fn give_up(app: &App, work: &ImportWork) {
         ImportWork::Resume(store, job) => (store.clone(), *job),
     };
     if let Err(e) = app.catalog.abandon_import(&store, &job).await {
-        tracing::error!(job = %job, error = %crate::error_chain::ErrorChain(&e), "could not fail the job either");
+        tracing::error!(job = %job, error = %ErrorChain(&e), "could not fail the job either");
     }
 }
 

@@ -15,6 +15,7 @@ use super::{
     Trigger, TriggerContext, TriggerSource, bad_event, created_keys, is_s3_event, s3_notification,
 };
 use crate::app::App;
+use crate::error_chain::ErrorChain;
 use crate::services::ServiceError;
 
 /// Deliveries of an image message before SQS moves it to the dead-letter queue (the queue's
@@ -59,7 +60,7 @@ async fn image_process(app: Arc<App>, event: Value) -> Result<Value, ServiceErro
             match process(&app, &key).await {
                 Ok(summary) => done.push(summary),
                 Err(e) => {
-                    tracing::error!(message = %id, key, error = %crate::error_chain::ErrorChain(&e), "image processing failed; SQS will redeliver the message");
+                    tracing::error!(message = %id, key, error = %ErrorChain(&e), "image processing failed; SQS will redeliver the message");
                     let mut failure = BatchItemFailure::default();
                     failure.item_identifier = id.clone();
                     response.batch_item_failures.push(failure);
