@@ -35,7 +35,6 @@ import io
 import json
 import os
 import pathlib
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -70,45 +69,47 @@ def fail(msg):
 # --- code -------------------------------------------------------------------------------------
 
 
-def content_key(binary, zip_bytes):
-    """The zip's key: its entries' names, modes and bytes, not the zip's own bytes (which carry
-    timestamps), so the same binary built twice is the same object."""
+def code_key(binary, entries):
+    """The key of a function's zip: its entries' names, modes and contents (sha256), not the
+    zip's own bytes (which carry timestamps), so the same binary built twice is one object."""
     h = hashlib.sha256()
-    with zipfile.ZipFile(io.BytesIO(zip_bytes)) as z:
-        for info in sorted(z.infolist(), key=lambda i: i.filename):
-            h.update(info.filename.encode() + b"\0")
-            h.update(str(info.external_attr >> 16).encode() + b"\0")
-            h.update(hashlib.sha256(z.read(info)).digest())
+    for name, mode, digest in sorted(entries):
+        h.update(name.encode() + b"\0" + str(mode).encode() + b"\0" + digest)
     return f"functions/{binary}/{h.hexdigest()}.zip"
+
+
+def read_zip(binary, path):
+    """A zip `make package` built: (its bytes, its key)."""
+    data = pathlib.Path(path).read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        entries = [(i.filename, i.external_attr >> 16, hashlib.sha256(z.read(i)).digest()) for i in z.infolist()]
+    return data, code_key(binary, entries)
 
 
 _zips = {}
 
 
-def zip_binary(path):
-    """A Lambda zip of one binary: `bootstrap`, mode 0755, stripped (debug builds are 160 MB
-    with their symbols), with a fixed date so the same binary gives the same bytes. Made once
-    per binary file and process (a second deploy reuses the zips of unchanged binaries)."""
+def zip_binary(binary, path):
+    """A Lambda zip of this machine's `path`: (its bytes, its key). One entry, `bootstrap`,
+    mode 0755, stripped (debug builds are 160 MB with their symbols), deflated at level 1
+    (the fastest: it is uploaded once, to a local server), with a fixed date. Made once per
+    binary file and process (a second deploy reuses the zips of unchanged binaries)."""
     real = pathlib.Path(path).resolve()
     stat = real.stat()
     cached = (str(real), stat.st_size, stat.st_mtime_ns)
     if cached not in _zips:
-        _zips[cached] = _zip_binary(real)
-    return _zips[cached]
-
-
-def _zip_binary(path):
-    with tempfile.TemporaryDirectory() as tmp:
-        stripped = pathlib.Path(tmp) / "bootstrap"
-        subprocess.run(["strip", "-o", str(stripped), str(path)], check=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            stripped = pathlib.Path(tmp) / "bootstrap"
+            subprocess.run(["strip", "-o", str(stripped), str(real)], check=True)
+            data = stripped.read_bytes()
+        info = zipfile.ZipInfo("bootstrap", date_time=(2020, 1, 1, 0, 0, 0))
+        info.external_attr = 0o100755 << 16
         buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
-            info = zipfile.ZipInfo("bootstrap", date_time=(2020, 1, 1, 0, 0, 0))
-            info.external_attr = (0o100755 << 16)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with open(stripped, "rb") as f, z.open(info, "w") as out:
-                shutil.copyfileobj(f, out, 1 << 20)
-        return buf.getvalue()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
+        key = code_key(binary, [("bootstrap", 0o100755, hashlib.sha256(data).digest())])
+        _zips[cached] = (buf.getvalue(), key)
+    return _zips[cached]
 
 
 def functions_of(template):
@@ -122,14 +123,13 @@ def functions_of(template):
 
 def upload_code(s3, bucket, template, zip_of):
     """Uploads each function's zip (when its key is not there yet) and points its CodeUri at
-    it. Returns {binary: key}."""
+    it. `zip_of(binary)` gives (bytes, key). Returns {binary: key}."""
     keys = {}
     functions = functions_of(template)
-    # Stripping and compressing run outside the GIL: one per core.
+    # Stripping, compressing and hashing run outside the GIL: one per core.
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         zips = pool.map(lambda f: zip_of(f[1]), functions)
-    for (name, binary), data in zip(functions, zips):
-        key = content_key(binary, data)
+    for (name, binary), (data, key) in zip(functions, zips):
         try:
             s3.head_object(Bucket=bucket, Key=key)
         except ClientError:
@@ -336,7 +336,7 @@ def deploy_aws(args, parameters):
     s3 = session.client("s3")
     ensure_artifact_bucket(s3, bucket, region)
     template = load_template()
-    upload_code(s3, bucket, template, lambda b: (zips / b / "bootstrap.zip").read_bytes())
+    upload_code(s3, bucket, template, lambda b: read_zip(b, zips / b / "bootstrap.zip"))
     body = json.dumps(template, indent=1).encode()
     key = f"templates/{args.stack_name}/{hashlib.sha256(body).hexdigest()}.json"
     s3.put_object(Bucket=bucket, Key=key, Body=body)
@@ -408,7 +408,7 @@ def deploy_local(endpoint, stack, bin_dir, parameters, bucket="kirana-catalog-ar
     except ClientError as e:
         if "BucketAlreadyOwnedByYou" not in str(e):
             raise
-    upload_code(s3, bucket, template, lambda b: zip_binary(bin_dir / b))
+    upload_code(s3, bucket, template, lambda b: zip_binary(b, bin_dir / b))
     expanded = for_ministack(template, parameters)
     body = json.dumps(expanded, indent=1).encode()
     key = f"templates/{stack}/{hashlib.sha256(body).hexdigest()}.json"

@@ -11,6 +11,7 @@
 #   FUZZ_BASE_URL  fuzz the API already answering there instead of starting one (the
 #                  deployed stack of `make deploy-local`; the token is signed with $JWT_SECRET)
 #   FUZZ_OUT       where the reports go (default target/fuzz)
+#   FUZZ_PHASES    schemathesis' phases (default all: examples,coverage,fuzzing,stateful)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="$ROOT/.local/fuzz-venv"
@@ -69,7 +70,7 @@ set +e
   --url "$BASE" \
   --header "Authorization: Bearer $TOKEN" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
-  --phases examples,coverage,fuzzing,stateful \
+  --phases "${FUZZ_PHASES:-examples,coverage,fuzzing,stateful}" \
   --max-examples "${FUZZ_EXAMPLES:-60}" \
   --seed "${FUZZ_SEED:-20261202}" \
   --workers 2 \
