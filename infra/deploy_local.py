@@ -2,22 +2,24 @@
 """`make deploy-local` (and a step of `make test`): the whole stack deployed to a ministack of
 its own, used through its API Gateway, updated, and deleted.
 
+  0. `make deploy` without AWS credentials stops, says so, and builds nothing;
   1. ministack started on a free loopback port, with a clean environment (the function
      processes it spawns inherit it) and its state under target/deploy-local/;
   2. the stage's token secret put in its SSM (made outside the stack, as in AWS);
   3. deploy.py --local: every function, table, bucket, queue and route (CREATE_COMPLETE);
   4. the smoke flow (infra/smoke.py) through the API Gateway URL;
-  5. the black-box fuzz (tests/scripts/fuzz.sh) through the same URL: its generated and
+  5. each request's metrics record (Embedded Metric Format) is in the function's log group;
+  6. the black-box fuzz (tests/scripts/fuzz.sh) through the same URL: its generated and
      stateful phases, every operation with valid and invalid input (the coverage phase's
      thousands of boundary cases ran against `catalog serve`, the same handlers, already);
-  6. the stack updated with one changed function (health's binary with a note added): the
+  7. the stack updated with one changed function (health's binary with a note added): the
      change set touches only that function, its version and its alias, and every other
      function's code is as it was;
-  7. the stack deleted (DELETE_COMPLETE, no function left; the tables and buckets stay, as
+  8. the stack deleted (DELETE_COMPLETE, no function left; the tables and buckets stay, as
      their DeletionPolicy says), and ministack stopped.
 
 Prints each step's duration. Usage: deploy_local.py [--bin-dir target/debug] [--keep]
-(--keep leaves the stack and ministack running after step 6 and prints how to reach them).
+(--keep leaves the stack and ministack running after step 7 and prints how to reach them).
 """
 import argparse
 import json
@@ -189,6 +191,27 @@ def update_one_function(ms, bin_dir, parameters):
     log(f"{STACK}-{CHANGED}:live is version {versions} and answers {body}")
 
 
+def metrics_in_the_logs(ms):
+    """The smoke flow's product creation left its EMF record in products-create's log group,
+    in the stack's namespace (CloudWatch turns such lines into metrics; ministack keeps them
+    as log events)."""
+    logs = ms.client("logs")
+    group = f"/aws/lambda/{STACK}-products-create"
+    records = []
+    for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group):
+        for ev in page["events"]:
+            text = ev["message"].strip()
+            if text.startswith("{") and '"_aws"' in text:
+                records.append(json.loads(text))
+    mine = [r for r in records if r.get("Route") == "POST /v1/products" and r.get("Status") == "2xx"]
+    if not mine:
+        sys.exit(f"[deploy-local] no metrics record for POST /v1/products in {group} ({len(records)} records)")
+    namespace = mine[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"]
+    if namespace != f"KiranaCatalog/{STACK}":
+        sys.exit(f"[deploy-local] the metrics namespace is {namespace}")
+    log(f"metrics records in {group}: {len(records)}, e.g. {namespace} {mine[0]['Route']} {mine[0]['Latency']:.1f} ms")
+
+
 def delete_stack(ms):
     cfn, lam, ddb, s3 = (ms.client(s) for s in ("cloudformation", "lambda", "dynamodb", "s3"))
     cfn.delete_stack(StackName=STACK)
@@ -201,6 +224,26 @@ def delete_stack(ms):
     log(f"deleted: no function left; kept by DeletionPolicy Retain: {len(tables)} tables, {len(buckets)} buckets")
 
 
+def deploy_without_credentials():
+    """`make deploy` where no AWS credentials can be found: a clear message and exit 1, before
+    anything is built (the build would be 20 minutes for nothing)."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(WORK),  # no ~/.aws here
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "CARGO": "false",  # a build that started would fail loudly
+    }
+    r = subprocess.run(
+        [str(ROOT / "infra" / "deploy.sh"), STAGE], env=env, capture_output=True, text=True, timeout=120
+    )
+    said = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
+    if r.returncode != 1 or "no AWS credentials" not in said or "[package]" in r.stderr:
+        sys.exit(f"[deploy-local] make deploy without credentials: exit {r.returncode}, said: {r.stderr[-800:]}")
+    log(f"make deploy without credentials: exit 1, {said[:110]}...")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--bin-dir", default=str(ROOT / "target" / "debug"))
@@ -209,6 +252,7 @@ def main():
     args = p.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     steps = Steps()
+    steps.run("make deploy without AWS credentials", deploy_without_credentials)
     ms = steps.run("start ministack", Ministack)
     try:
         parameters = deploy.stage_parameters(STAGE, [])
@@ -223,6 +267,7 @@ def main():
             "smoke flow through the API Gateway",
             lambda: subprocess.run([sys.executable, str(ROOT / "infra" / "smoke.py"), "--base-url", base], env=env, check=True),
         )
+        steps.run("request metrics in the functions' logs", lambda: metrics_in_the_logs(ms))
         fuzz_env = dict(
             env,
             FUZZ_BASE_URL=base,

@@ -12,6 +12,7 @@
 //! | `EVENT_BUS_NAME` | where `job.completed` goes (default `default`) |
 //! | `S3_FORCE_PATH_STYLE` | `true` for S3-compatible local servers |
 //! | `CORS_ALLOWED_ORIGINS` | comma-separated origins allowed to call the API from a browser |
+//! | `METRICS_NAMESPACE` | CloudWatch namespace of the request metrics (EMF on stdout); unset: none |
 //! | `AWS_LAMBDA_FUNCTION_NAME` | set by Lambda: the variables below are required, and the local development secret is refused |
 //! | `AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` | set by Lambda: the region and the execution role's credentials |
 //! | `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>` (SDK standard) | local servers' endpoints |
@@ -48,6 +49,9 @@ pub struct EdgeConfig {
     /// Origins allowed to call the API from a browser (`https://app.example.com`); none by
     /// default.
     pub cors_origins: Vec<HeaderValue>,
+    /// Where each request's metrics go (CloudWatch's Embedded Metric Format on stdout); none:
+    /// no metrics (locally).
+    pub metrics_namespace: Option<String>,
 }
 
 impl EdgeConfig {
@@ -68,7 +72,10 @@ impl EdgeConfig {
                 })
             })
             .collect::<Result<_, _>>()?;
-        Ok(EdgeConfig { cors_origins })
+        Ok(EdgeConfig {
+            cors_origins,
+            metrics_namespace: None,
+        })
     }
 }
 
@@ -145,7 +152,10 @@ impl Config {
                 .map_err(|e| ConfigError(format!("MATCH_INDEX_KEY: {e}")))?,
             import_queue_url: get("IMPORT_QUEUE_URL"),
             event_bus: get("EVENT_BUS_NAME").unwrap_or_else(|| "default".into()),
-            edge: EdgeConfig::parse_origins(&get("CORS_ALLOWED_ORIGINS").unwrap_or_default())?,
+            edge: EdgeConfig {
+                metrics_namespace: get("METRICS_NAMESPACE"),
+                ..EdgeConfig::parse_origins(&get("CORS_ALLOWED_ORIGINS").unwrap_or_default())?
+            },
         })
     }
 }
@@ -186,6 +196,7 @@ pub(crate) mod tests {
         assert!(matches!(&c.secret, SecretSource::SsmParameter(p) if p == "/catalog/jwt"));
         assert_eq!(c.match_index_key.as_str(), DEFAULT_MATCH_INDEX_KEY);
         assert!(c.lambda.is_none() && !c.s3_path_style && c.edge.cors_origins.is_empty());
+        assert_eq!(c.edge.metrics_namespace, None, "no metrics unless asked");
 
         let mut with = BASE.to_vec();
         with.extend([
@@ -198,8 +209,13 @@ pub(crate) mod tests {
             ("AWS_REGION", "ap-south-1"),
             ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
             ("AWS_SECRET_ACCESS_KEY", "s3cr3t-key"),
+            ("METRICS_NAMESPACE", "KiranaCatalog/stack"),
         ]);
         let c = Config::from_vars(vars(&with)).unwrap();
+        assert_eq!(
+            c.edge.metrics_namespace.as_deref(),
+            Some("KiranaCatalog/stack")
+        );
         assert!(matches!(&c.secret,
             SecretSource::Given(s) if s.expose_secret() == "s3cr3t-value-that-must-not-print"));
         assert!(

@@ -5,6 +5,8 @@
 //!   response;
 //! - one log line per request (`request`), in a span carrying the id, method, route and the
 //!   caller's `sub` (recorded by the [`Caller`](super::extract::Caller) extractor);
+//! - in Lambda, one metrics record per request ([`metrics`](super::metrics): count and
+//!   latency by route and status class);
 //! - CORS for the configured origins (the PWA's);
 //! - `X-Content-Type-Options: nosniff`, and `Cache-Control: no-store` unless a route chose its
 //!   own (every API response is private);
@@ -32,6 +34,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
+use super::metrics::{self, RequestMetrics};
 use super::{ApiError, PROBLEM_CONTENT_TYPE, Problem};
 pub use crate::config::EdgeConfig;
 
@@ -109,6 +112,13 @@ pub fn apply(router: Router, edge: &EdgeConfig) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, NewRequestId))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)
+        // Outside everything that may answer instead of the handler (a panic's 500, the
+        // deadline's 503, CORS preflights), so every answer is counted with its own status.
+        .layer(tower::util::option_layer(
+            edge.metrics_namespace.as_deref().map(|ns| {
+                axum::middleware::from_fn_with_state(RequestMetrics::stdout(ns), metrics::record)
+            }),
+        ))
         .layer(cors)
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,

@@ -9,6 +9,7 @@
 pub mod batch;
 pub mod extract;
 pub mod layers;
+pub mod metrics;
 pub mod openapi;
 mod problem;
 pub mod response;
