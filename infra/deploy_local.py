@@ -8,7 +8,9 @@ its own, used through its API Gateway, updated, and deleted.
   2. the stage's token secret put in its SSM (made outside the stack, as in AWS);
   3. deploy.py --local: every function, table, bucket, queue and route (CREATE_COMPLETE);
   4. the smoke flow (infra/smoke.py) through the API Gateway URL;
-  5. each request's metrics record (Embedded Metric Format) is in the function's log group;
+  5. each request's metrics record (Embedded Metric Format) is in the function's log group,
+     and the smoke import's `job.completed` reached the stack's event bus (a rule there sends
+     it to a queue of the test's);
   6. the black-box fuzz (tests/scripts/fuzz.sh) through the same URL: its generated and
      stateful phases, every operation with valid and invalid input (the coverage phase's
      thousands of boundary cases ran against `catalog serve`, the same handlers, already);
@@ -212,6 +214,41 @@ def metrics_in_the_logs(ms):
     log(f"metrics records in {group}: {len(records)}, e.g. {namespace} {mine[0]['Route']} {mine[0]['Latency']:.1f} ms")
 
 
+RULE = "deploy-local-job-completed"
+
+
+def listen_to_the_bus(ms):
+    """A rule on the stack's bus that sends `job.completed` to a queue of its own, as an
+    integrator's would. Returns the queue's URL."""
+    bus = stack_outputs()["outputs"]["EventBusName"]
+    sqs, events = ms.client("sqs"), ms.client("events")
+    url = sqs.create_queue(QueueName=RULE)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    pattern = {"source": ["kirana.catalog"], "detail-type": ["job.completed"]}
+    events.put_rule(Name=RULE, EventBusName=bus, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=RULE, EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
+    return url
+
+
+def job_completed_on_the_bus(ms, url):
+    """The smoke import's event, from the rule's queue; the rule is removed after (a bus
+    with rules cannot be deleted)."""
+    sqs, events = ms.client("sqs"), ms.client("events")
+    bus = stack_outputs()["outputs"]["EventBusName"]
+    seen = []
+    deadline = time.time() + 20
+    while time.time() < deadline and not seen:
+        for m in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MaxNumberOfMessages=10).get("Messages", []):
+            seen.append(json.loads(m["Body"]))
+    events.remove_targets(Rule=RULE, EventBusName=bus, Ids=["queue"])
+    events.delete_rule(Name=RULE, EventBusName=bus)
+    done = [e for e in seen if e.get("detail-type") == "job.completed" and e["detail"].get("status") == "completed"]
+    if not done:
+        sys.exit(f"[deploy-local] no completed job.completed on {bus}: {seen}")
+    d = done[0]["detail"]
+    log(f"job.completed on {bus}: job {d['job_id']} of {d['store_id']}, {d['successful']} rows")
+
+
 def delete_stack(ms):
     cfn, lam, ddb, s3 = (ms.client(s) for s in ("cloudformation", "lambda", "dynamodb", "s3"))
     cfn.delete_stack(StackName=STACK)
@@ -262,12 +299,14 @@ def main():
         )
         steps.run("deploy (create)", lambda: deploy.deploy_local(ms.url, STACK, args.bin_dir, parameters))
         base = stack_outputs()["outputs"]["ApiBaseUrl"]
+        events_queue = listen_to_the_bus(ms)
         env = dict(os.environ, JWT_SECRET=secret)
         steps.run(
             "smoke flow through the API Gateway",
             lambda: subprocess.run([sys.executable, str(ROOT / "infra" / "smoke.py"), "--base-url", base], env=env, check=True),
         )
         steps.run("request metrics in the functions' logs", lambda: metrics_in_the_logs(ms))
+        steps.run("job.completed on the stack's event bus", lambda: job_completed_on_the_bus(ms, events_queue))
         fuzz_env = dict(
             env,
             FUZZ_BASE_URL=base,

@@ -9,6 +9,8 @@
   share): ministack's alarms take no `Metrics`.
 - The HTTP API's OpenAPI `Body`, which ministack ignores, becomes explicit Integration and
   Route resources: the same method, path and target per route (and its CORS settings).
+- Resource types ministack does not have (`UNSUPPORTED`: the event archive) are left out; an
+  unknown type fails the whole stack there.
 """
 import json
 import logging
@@ -16,6 +18,9 @@ import os
 import re
 
 from samtranslator.translator.transform import transform
+
+
+UNSUPPORTED = {"AWS::Events::Archive"}
 
 
 class NoManagedPolicies:
@@ -37,6 +42,8 @@ def for_ministack(template, parameters):
             res["Properties"].pop("DeploymentPreference", None)
     expanded = transform(template, dict(parameters), NoManagedPolicies())
     resources = expanded["Resources"]
+    for name in [n for n, r in resources.items() if r["Type"] in UNSUPPORTED]:
+        del resources[name]
     for alarm in resources.values():
         props = alarm["Properties"]
         if alarm["Type"] == "AWS::CloudWatch::Alarm" and "Metrics" in props:
