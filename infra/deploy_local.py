@@ -263,21 +263,37 @@ def delete_stack(ms):
 
 def deploy_without_credentials():
     """`make deploy` where no AWS credentials can be found: a clear message and exit 1, before
-    anything is built (the build would be 20 minutes for nothing)."""
+    anything is built (the build would be 20 minutes for nothing). A `cargo` that fails loudly
+    comes first on PATH, and the run is a process group of its own, killed whole on a
+    timeout."""
+    stub = WORK / "no-build-bin"
+    stub.mkdir(parents=True, exist_ok=True)
+    (stub / "cargo").write_text("#!/bin/sh\necho '[deploy-local] cargo ran: a build started' >&2\nexit 97\n")
+    (stub / "cargo").chmod(0o755)
     env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PATH": f"{stub}:{os.environ.get('PATH', '/usr/bin:/bin')}",
         "HOME": str(WORK),  # no ~/.aws here
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "AWS_EC2_METADATA_DISABLED": "true",
-        "CARGO": "false",  # a build that started would fail loudly
     }
-    r = subprocess.run(
-        [str(ROOT / "infra" / "deploy.sh"), STAGE], env=env, capture_output=True, text=True, timeout=120
+    proc = subprocess.Popen(
+        [str(ROOT / "infra" / "deploy.sh"), STAGE],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
-    said = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
-    if r.returncode != 1 or "no AWS credentials" not in said or "[package]" in r.stderr:
-        sys.exit(f"[deploy-local] make deploy without credentials: exit {r.returncode}, said: {r.stderr[-800:]}")
+    try:
+        out, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        sys.exit("[deploy-local] make deploy without credentials did not stop within 2 minutes")
+    said = err.strip().splitlines()[-1] if err.strip() else ""
+    if proc.returncode != 1 or "no AWS credentials" not in said or "cargo ran" in err or "[package]" in out + err:
+        sys.exit(f"[deploy-local] make deploy without credentials: exit {proc.returncode}, said: {err[-800:]}")
     log(f"make deploy without credentials: exit 1, {said[:110]}...")
 
 

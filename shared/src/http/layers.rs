@@ -5,8 +5,9 @@
 //!   response;
 //! - one log line per request (`request`), in a span carrying the id, method, route and the
 //!   caller's `sub` (recorded by the [`Caller`](super::extract::Caller) extractor);
-//! - in Lambda, one metrics record per request ([`metrics`](super::metrics): count and
-//!   latency by route and status class);
+//! - where `METRICS_NAMESPACE` is set (the template sets it for every function), one
+//!   metrics record per request ([`metrics`](super::metrics): count and latency by route and
+//!   status class);
 //! - CORS for the configured origins (the PWA's);
 //! - `X-Content-Type-Options: nosniff`, and `Cache-Control: no-store` unless a route chose its
 //!   own (every API response is private);

@@ -1,9 +1,10 @@
 //! Request metrics in CloudWatch's Embedded Metric Format (EMF): in Lambda, one JSON line per
 //! request on stdout, which CloudWatch Logs turns into two metrics, `Requests` (count) and
 //! `Latency` (milliseconds), by `Route` (`GET /v1/products/{product_id}`) and `Status` class
-//! (`2xx`, `4xx`, `5xx`), in the stack's namespace. No agent, no API call, no extra latency:
-//! the line is written as the response leaves. Locally (no namespace configured) nothing is
-//! written.
+//! (`2xx`, `4xx`, `5xx`), in the stack's namespace. No agent and no API call: the only
+//! cost on the request's path is one formatted line, written as the response's head leaves
+//! (the latency is to there: a gzipped body's streaming is not in it). Where no namespace is
+//! configured (`catalog serve`) nothing is written.
 //!
 //! Hand-written rather than through a metrics crate: one fixed record per request, a dozen
 //! lines of serde_json, where the crates bring a global registry and a flush cycle made for
@@ -42,7 +43,8 @@ impl RequestMetrics {
             namespace,
             Arc::new(|line: &str| {
                 use std::io::Write;
-                // One write of the whole line: never interleaved with a log line.
+                // The whole line under stdout's lock, as tracing writes its lines: the two never
+                // interleave.
                 let _ = std::io::stdout()
                     .lock()
                     .write_all(format!("{line}\n").as_bytes());
