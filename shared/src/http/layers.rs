@@ -53,6 +53,15 @@ pub const LOCAL_REQUEST_BUDGET: Duration = Duration::from_secs(30);
 
 /// `router` with every layer of the edge.
 pub fn apply(router: Router, edge: &EdgeConfig) -> Router {
+    let metrics = edge
+        .metrics_namespace
+        .as_deref()
+        .map(RequestMetrics::stdout);
+    apply_with(router, edge, metrics)
+}
+
+/// [`apply`], with the metrics records going to `metrics` (a test's sink).
+fn apply_with(router: Router, edge: &EdgeConfig, metrics: Option<RequestMetrics>) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(edge.cors_origins.iter().cloned()))
         .allow_methods([
@@ -115,11 +124,9 @@ pub fn apply(router: Router, edge: &EdgeConfig) -> Router {
         .layer(trace)
         // Outside everything that may answer instead of the handler (a panic's 500, the
         // deadline's 503, CORS preflights), so every answer is counted with its own status.
-        .layer(tower::util::option_layer(
-            edge.metrics_namespace.as_deref().map(|ns| {
-                axum::middleware::from_fn_with_state(RequestMetrics::stdout(ns), metrics::record)
-            }),
-        ))
+        .layer(tower::util::option_layer(metrics.map(|m| {
+            axum::middleware::from_fn_with_state(m, metrics::record)
+        })))
         .layer(cors)
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -283,6 +290,51 @@ mod tests {
         let body = String::from_utf8_lossy(&body);
         assert!(body.contains("\"code\":\"internal\""), "{body}");
         assert!(!body.contains("secret"), "{body}");
+    }
+
+    /// The metrics layer is outside what answers instead of a handler: a panic's 500 is
+    /// counted as a 5xx of its route, like any answer.
+    #[tokio::test]
+    async fn a_panic_is_counted_as_its_routes_5xx() {
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let seen = lines.clone();
+        let metrics = RequestMetrics::new(
+            "ns",
+            std::sync::Arc::new(move |l: &str| seen.lock().unwrap().push(l.to_owned())),
+        );
+        let router = Router::new()
+            .route(
+                "/boom/{id}",
+                axum::routing::get(|| async {
+                    panic!("no");
+                    #[allow(unreachable_code)]
+                    ()
+                }),
+            )
+            .route("/fine", axum::routing::get(|| async { "ok" }));
+        let router = apply_with(router, &EdgeConfig::default(), Some(metrics));
+        for (uri, status) in [
+            ("/boom/1", StatusCode::INTERNAL_SERVER_ERROR),
+            ("/fine", StatusCode::OK),
+        ] {
+            let res = router
+                .clone()
+                .oneshot(Request::get(uri).body(axum::body::Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(res.status(), status);
+        }
+        let records: Vec<serde_json::Value> = lines
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let got: Vec<_> = records
+            .iter()
+            .map(|r| (r["Route"].as_str().unwrap(), r["Status"].as_str().unwrap()))
+            .collect();
+        assert_eq!(got, [("GET /boom/{id}", "5xx"), ("GET /fine", "2xx")]);
     }
 
     #[test]
