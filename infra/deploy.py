@@ -123,8 +123,7 @@ def functions_of(template):
 
 def upload_code(s3, bucket, template, zip_of):
     """Uploads each function's zip (when its key is not there yet) and points its CodeUri at
-    it. `zip_of(binary)` gives (bytes, key). Returns {binary: key}."""
-    keys = {}
+    it. `zip_of(binary)` gives (bytes, key)."""
     functions = functions_of(template)
     # Stripping, compressing and hashing run outside the GIL: one per core.
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
@@ -136,8 +135,15 @@ def upload_code(s3, bucket, template, zip_of):
             s3.put_object(Bucket=bucket, Key=key, Body=data)
             log(f"uploaded {binary}: {len(data):,} bytes -> {key}")
         template["Resources"][name]["Properties"]["CodeUri"] = f"s3://{bucket}/{key}"
-        keys[binary] = key
-    return keys
+
+
+def upload_template(s3, bucket, stack, template):
+    """Puts the template the change set is made from next to the code, under its content hash
+    (it is over the 51,200 bytes a change set takes inline). Returns its key."""
+    body = json.dumps(template, indent=1).encode()
+    key = f"templates/{stack}/{hashlib.sha256(body).hexdigest()}.json"
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
+    return key
 
 
 # --- the stack -------------------------------------------------------------------------------
@@ -328,18 +334,16 @@ def aws_preflight(parameters):
 def deploy_aws(args, parameters):
     session, account, region = aws_preflight(parameters)
     zips = pathlib.Path(args.zips)
-    missing = [b for _, b in functions_of(load_template()) if not (zips / b / "bootstrap.zip").exists()]
+    template = load_template()
+    missing = [b for _, b in functions_of(template) if not (zips / b / "bootstrap.zip").exists()]
     if missing:
         fail(f"no zip for {', '.join(missing)} under {zips}: run `make package` first")
 
     bucket = args.artifact_bucket or f"kirana-catalog-artifacts-{account}-{region}"
     s3 = session.client("s3")
     ensure_artifact_bucket(s3, bucket, region)
-    template = load_template()
     upload_code(s3, bucket, template, lambda b: read_zip(b, zips / b / "bootstrap.zip"))
-    body = json.dumps(template, indent=1).encode()
-    key = f"templates/{args.stack_name}/{hashlib.sha256(body).hexdigest()}.json"
-    s3.put_object(Bucket=bucket, Key=key, Body=body)
+    key = upload_template(s3, bucket, args.stack_name, template)
     cfn = session.client("cloudformation")
     changes = deploy_stack(
         cfn,
@@ -409,10 +413,7 @@ def deploy_local(endpoint, stack, bin_dir, parameters, bucket="kirana-catalog-ar
         if "BucketAlreadyOwnedByYou" not in str(e):
             raise
     upload_code(s3, bucket, template, lambda b: zip_binary(b, bin_dir / b))
-    expanded = for_ministack(template, parameters)
-    body = json.dumps(expanded, indent=1).encode()
-    key = f"templates/{stack}/{hashlib.sha256(body).hexdigest()}.json"
-    s3.put_object(Bucket=bucket, Key=key, Body=body)
+    key = upload_template(s3, bucket, stack, for_ministack(template, parameters))
     changes = deploy_stack(cfn, stack, f"{endpoint}/{bucket}/{key}", parameters, ["CAPABILITY_IAM"])
     publish_match_index(lam, stack)
     outs = outputs(cfn, stack)

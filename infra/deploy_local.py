@@ -33,7 +33,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
@@ -46,7 +45,7 @@ ROOT = deploy.ROOT
 WORK = ROOT / "target" / "deploy-local"
 STACK = "kirana-local"
 STAGE = "dev"
-CHANGED = "health"  # the function step 6 changes
+CHANGED = "health"  # the function step 7 changes
 
 
 def log(msg):

@@ -45,13 +45,13 @@ def for_ministack(template, parameters):
     for name in [n for n, r in resources.items() if r["Type"] in UNSUPPORTED]:
         del resources[name]
     for alarm in resources.values():
-        props = alarm["Properties"]
+        props = alarm.get("Properties", {})
         if alarm["Type"] == "AWS::CloudWatch::Alarm" and "Metrics" in props:
             stat = next(m["MetricStat"] for m in props.pop("Metrics") if "MetricStat" in m)
             props.update(stat["Metric"])
             props["Period"], props["Statistic"] = stat["Period"], stat["Stat"]
     for api_id, api in list(resources.items()):
-        if api["Type"] == "AWS::ApiGatewayV2::Api" and "Body" in api["Properties"]:
+        if api["Type"] == "AWS::ApiGatewayV2::Api" and "Body" in api.get("Properties", {}):
             resources.update(explicit_routes(api_id, api["Properties"]))
     return expanded
 
