@@ -13,6 +13,11 @@ tests/scripts/servers.sh start
 trap 'tests/scripts/servers.sh stop' EXIT
 eval "$(tests/scripts/servers.sh env)"
 
+# Without incremental compilation: a cold build (CI's, on a fresh clone) only writes its
+# caches, gigabytes of them, and is no faster for them. CARGO_INCREMENTAL=1 keeps them for a
+# development loop of warm reruns.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
 # One build of everything (tests, the functions and the `catalog` binary the infra check runs),
 # with the same feature resolution the test run uses, so nothing is compiled twice.
 cargo build --workspace --all-targets
@@ -20,10 +25,10 @@ cargo build --workspace --all-targets
 LOG=target/test-output.log
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast --status-level pass 2>&1 | tee "$LOG"
-  passed() { grep -cE "PASS .*catalog-tests::$1 $2::" "$LOG" || true; }
+  passed() { grep -cE "PASS .*catalog-tests::suite $1::$2::" "$LOG" || true; }
 else
   cargo test --workspace --no-fail-fast 2>&1 | tee "$LOG"
-  passed() { grep -cE "^test $2::.* ok$" "$LOG" || true; }
+  passed() { grep -cE "^test $1::$2::.* ok$" "$LOG" || true; }
 fi
 # The server-backed suites must have run (they fail without the servers; this also catches a
 # filter or a refactor that quietly drops them).
