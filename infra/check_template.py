@@ -84,7 +84,7 @@ def main():
         fail(f"ImportQueue maxReceiveCount {receives} differs from the code's {spec['import_max_receives']}")
 
     # Tables: keys, indexes and TTL as the DynamoDB adapter creates them.
-    logical = {"products": "ProductsTable", "inventory": "InventoryTable", "jobs": "JobsTable"}
+    logical = {"products": "ProductsTable", "inventory": "InventoryTable", "jobs": "JobsTable", "accounts": "AccountsTable"}
     for t in spec["tables"]:
         props = resources[logical[t["logical"]]]["Properties"]
         keys = {k["KeyType"]: k["AttributeName"] for k in props["KeySchema"]}

@@ -7,7 +7,8 @@ its own, used through its API Gateway, updated, and deleted.
      processes it spawns inherit it) and its state under target/deploy-local/;
   2. the stage's token secret put in its SSM (made outside the stack, as in AWS);
   3. deploy.py --local: every function, table, bucket, queue and route (CREATE_COMPLETE);
-  4. the smoke flow (infra/smoke.py) through the API Gateway URL;
+  4. the smoke flow (infra/smoke.py) through the API Gateway URL, with its sign-in steps (the
+     SMS the auth-code function publishes through SNS is read from ministack's record of them);
   5. each request's metrics record (Embedded Metric Format) is in the function's log group,
      and the smoke import's `job.completed` reached the stack's event bus (a rule there sends
      it to a queue of the test's);
@@ -318,7 +319,11 @@ def main():
         env = dict(os.environ, JWT_SECRET=secret)
         steps.run(
             "smoke flow through the API Gateway",
-            lambda: subprocess.run([sys.executable, str(ROOT / "infra" / "smoke.py"), "--base-url", base], env=env, check=True),
+            lambda: subprocess.run(
+                [sys.executable, str(ROOT / "infra" / "smoke.py"), "--base-url", base, "--sms-inbox", f"{ms.url}/_ministack/sns/sms-messages"],
+                env=env,
+                check=True,
+            ),
         )
         steps.run("request metrics in the functions' logs", lambda: metrics_in_the_logs(ms))
         steps.run("job.completed on the stack's event bus", lambda: job_completed_on_the_bus(ms, events_queue))

@@ -12,6 +12,10 @@ it runs wherever the deploy ran):
      GET  /v1/jobs/{id} until completed   S3 notification -> SQS -> csv-import path
   8. GET  /v1/stores/{s}/inventory        the list's counts are the stock (the scanned product
                                           now 10 on hand, and a new product's item)
+  9. POST /v1/stores, /v1/auth/code       with --sms-inbox (a local stack): an admin makes the
+     POST /v1/auth/token (code, refresh)  store a record, its owner asks for a code, reads the
+     GET  /v1/stores/{s}/inventory        SMS from the inbox, signs in, refreshes, and reads
+                                          the inventory with the access token
 
 Each run uses a new store and barcode, so it can run against a stack that already has data
 (dev after a deploy); what it leaves behind is its own store and two pending products named
@@ -20,7 +24,7 @@ catalog and the API document, nothing written. The tokens are minted here with t
 secret (the HS256 format of shared/src/auth.rs), for an hour.
 
 Usage: smoke.py --base-url URL [--jwt-secret-env NAME (default JWT_SECRET)] [--read-only]
-                [--job-timeout SECONDS]
+                [--job-timeout SECONDS] [--sms-inbox URL]
 """
 import argparse
 import base64
@@ -29,9 +33,11 @@ import hmac
 import json
 import os
 import random
+import re
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -96,6 +102,38 @@ class Smoke:
             self.fail(msg)
 
 
+def sms_code(s, inbox, phone):
+    """The code in the last SMS the stack sent to `phone` (ministack's record of SNS publishes)."""
+    url = inbox + "?" + urllib.parse.urlencode({"phoneNumber": phone})
+    _, body, _ = s.call("GET", "", url=url)
+    messages = body.get("sms_messages", {}).get(phone, []) if isinstance(body, dict) else []
+    s.check(messages, f"no SMS to {phone} in {url}: {body}")
+    found = re.search(r"\b(\d{6})\b", messages[-1]["Message"])
+    s.check(found, f"no code in the SMS: {messages[-1]}")
+    return found.group(1)
+
+
+def sign_in(s, admin, store, inbox):
+    """Step 9: the store as a record, its owner signed in by SMS, a refresh, the access token used."""
+    phone = "+9199" + "".join(str(random.randrange(10)) for _ in range(8))
+    body = {"store_id": store, "name": "Smoke Test Store", "region": "IN-MH", "owner": {"phone": phone, "display_name": "Smoke Owner"}}
+    _, created, ms = s.call("POST", "/v1/stores", admin, body, (201,))
+    s.ok(f"store {store} made a record, owner {created['owner_user_id']}", ms)
+    _, _, ms = s.call("POST", "/v1/auth/code", body={"phone": phone}, expect=(202,))
+    code = sms_code(s, inbox, phone)
+    s.ok("sign-in code sent by SMS (SNS Publish) and read from the inbox", ms)
+    grant = {"grant_type": "code", "phone": phone, "code": code}
+    _, pair, ms = s.call("POST", "/v1/auth/token", body=grant)
+    s.check(pair.get("role") == "store_owner" and pair.get("store_ids") == [store], f"the token pair: {pair}")
+    s.ok(f"signed in: {pair['role']} of {pair['store_ids']}, access for {pair['expires_in']} s", ms)
+    _, nxt, ms = s.call("POST", "/v1/auth/token", body={"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]})
+    s.check(nxt["refresh_token"] != pair["refresh_token"], "the refresh token rotated")
+    s.ok("refreshed: a new pair, the old refresh token spent", ms)
+    _, listing, ms = s.call("GET", f"/v1/stores/{store}/inventory", nxt["access_token"])
+    s.check(len(listing["items"]) == 2, f"the signed-in owner's inventory: {listing}")
+    s.ok("the signed-in owner reads the store's inventory", ms)
+
+
 def item_of(listing, product_id):
     return next((i for i in listing["items"] if i["product_id"] == product_id), None)
 
@@ -106,6 +144,10 @@ def main():
     p.add_argument("--jwt-secret-env", default="JWT_SECRET", help="the variable holding the stage's token secret")
     p.add_argument("--job-timeout", type=float, default=180)
     p.add_argument("--read-only", action="store_true", help="write nothing (staging, prod)")
+    p.add_argument(
+        "--sms-inbox",
+        help="where the SMS the stack sent can be read (ministack's /_ministack/sns/sms-messages): adds the sign-in steps",
+    )
     args = p.parse_args()
     secret = os.environ.get(args.jwt_secret_env) or sys.exit(f"[smoke] ${args.jwt_secret_env} is not set")
     rng = random.Random()
@@ -182,6 +224,8 @@ def main():
     s.check(item is not None and str(item["quantity"]) == "10", f"after the import: {item}")
     s.check(len(listing["items"]) == 2, f"after the import, {len(listing['items'])} items: {listing}")
     s.ok("inventory page: 2 items, the scanned product at the list's 10", ms)
+    if args.sms_inbox:
+        sign_in(s, admin, store, args.sms_inbox)
     print(f"[smoke] passed: {s.step} steps in {time.time() - started:.1f} s", flush=True)
 
 

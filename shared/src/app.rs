@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use crate::auth::TokenKeys;
 use crate::cursor::CursorKey;
+use crate::ports::{AccountStore, CodeSender};
 use crate::services::Catalog;
+use crate::services::accounts::Accounts;
 #[cfg(any(feature = "aws", feature = "embedded"))]
 use crate::services::matching::{IndexSource, MatcherState};
 
@@ -25,15 +27,28 @@ pub const DEV_JWT_SECRET: &str = "kirana-catalog-local-dev-secret-not-for-aws";
 
 pub struct App {
     pub catalog: Catalog,
+    /// Stores, their people, and signing in.
+    pub accounts: Accounts,
     pub tokens: TokenKeys,
     /// `aws` or `embedded`.
     pub backend: &'static str,
 }
 
 impl App {
-    pub fn new(catalog: Catalog, tokens: TokenKeys, backend: &'static str) -> Arc<Self> {
+    /// The app over `catalog`, with accounts on `accounts` whose codes leave by `codes`; the
+    /// token keys and the accounts' MAC key both come from `secret`.
+    pub fn new(
+        catalog: Catalog,
+        accounts: Arc<dyn AccountStore>,
+        codes: Arc<dyn CodeSender>,
+        secret: &[u8],
+        tokens: TokenKeys,
+        backend: &'static str,
+    ) -> Arc<Self> {
+        let accounts = Accounts::new(accounts, codes, tokens.clone(), secret);
         Arc::new(App {
             catalog,
+            accounts,
             tokens,
             backend,
         })
@@ -71,6 +86,7 @@ pub struct AwsClients {
     pub ssm: aws_sdk_ssm::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub eventbridge: aws_sdk_eventbridge::Client,
+    pub sns: aws_sdk_sns::Client,
 }
 
 /// How long a call to AWS may take, so that none waits forever on a server that accepted the
@@ -149,6 +165,11 @@ impl AwsClients {
                     .timeout_config(budgets::call())
                     .build(),
             ),
+            sns: aws_sdk_sns::Client::from_conf(
+                aws_sdk_sns::config::Builder::from(sdk)
+                    .timeout_config(budgets::call())
+                    .build(),
+            ),
         }
     }
 }
@@ -195,7 +216,7 @@ impl App {
         let mut catalog = Catalog::new(
             store.clone(),
             store.clone(),
-            store,
+            store.clone(),
             uploads,
             Arc::new(S3Blobs::new(clients.s3, config.images_bucket.clone())),
             matcher,
@@ -209,7 +230,18 @@ impl App {
             events: clients.eventbridge,
             bus: config.event_bus.clone(),
         }));
-        Ok(App::new(catalog, tokens, "aws"))
+        let codes = Arc::new(crate::adapters::sms::SnsCodes {
+            client: clients.sns,
+            dlt: None,
+        });
+        Ok(App::new(
+            catalog,
+            store,
+            codes,
+            secret.expose_secret().as_bytes(),
+            tokens,
+            "aws",
+        ))
     }
 }
 
@@ -251,20 +283,23 @@ impl App {
         base_url: &str,
         secret: &str,
     ) -> Result<(Arc<Self>, EmbeddedPaths), ConfigError> {
-        Self::embedded_with_events(
+        Self::embedded_with(
             data_dir,
             base_url,
             secret,
             Arc::new(crate::services::LoggedEvents),
+            Arc::new(crate::adapters::sms::LoggedCodes),
         )
     }
 
-    /// [`App::embedded`], announcing job events to `events` (the local binary's webhook).
-    pub fn embedded_with_events(
+    /// [`App::embedded`], announcing job events to `events` (the local binary's webhook) and
+    /// sending sign-in codes by `codes`.
+    pub fn embedded_with(
         data_dir: &Path,
         base_url: &str,
         secret: &str,
         events: Arc<dyn crate::ports::Events>,
+        codes: Arc<dyn CodeSender>,
     ) -> Result<(Arc<Self>, EmbeddedPaths), ConfigError> {
         use crate::adapters::blobdir::BlobDir;
         use crate::adapters::sqlite::SqliteStore;
@@ -295,7 +330,7 @@ impl App {
         let catalog = Catalog::new(
             store.clone(),
             store.clone(),
-            store,
+            store.clone(),
             Arc::new(uploads.clone()),
             Arc::new(images.clone()),
             MatcherState::new(IndexSource::Store, LOCAL_MATCH_INDEX_MAX_AGE),
@@ -303,7 +338,7 @@ impl App {
         )
         .with_events(events);
         Ok((
-            App::new(catalog, tokens, "embedded"),
+            App::new(catalog, store, codes, secret.as_bytes(), tokens, "embedded"),
             EmbeddedPaths {
                 database,
                 uploads,

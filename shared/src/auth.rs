@@ -23,8 +23,11 @@ use crate::domain::StoreId;
 
 /// The issuer written into and required of every token.
 pub const ISSUER: &str = "kirana-catalog";
-/// Default token lifetime, as the product brief asks.
+/// Lifetime of a token minted by `catalog token` (local development), as the product brief asks.
 pub const DEFAULT_TOKEN_TTL: time::Duration = time::Duration::days(30);
+/// Lifetime of an access token issued at sign-in or refresh: what a sign-out, a disabled user or
+/// a removed membership waits for at most (README, "Signing in").
+pub const ACCESS_TOKEN_TTL: time::Duration = time::Duration::minutes(15);
 /// Shortest HS256 secret accepted (RFC 7518 section 3.2: at least the hash size).
 pub const MIN_SECRET_BYTES: usize = 32;
 /// Clock skew tolerated on `exp`.
@@ -123,6 +126,9 @@ pub enum Forbidden {
     /// A store owner may add an image only to a pending product they made.
     #[error("{0}")]
     Product(String),
+    /// Signed in, but no store has this person as a member (and they hold no global role).
+    #[error("this number is not a member of any store; ask a store's owner to add it")]
+    NoMembership,
 }
 
 impl Forbidden {
@@ -131,6 +137,7 @@ impl Forbidden {
             Forbidden::Role { .. } => "forbidden_role",
             Forbidden::Store(_) => "forbidden_store",
             Forbidden::Product(_) => "forbidden_product",
+            Forbidden::NoMembership => "forbidden_no_membership",
         }
     }
 }

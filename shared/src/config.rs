@@ -3,7 +3,7 @@
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `PRODUCTS_TABLE`, `INVENTORY_TABLE`, `JOBS_TABLE` | DynamoDB table names |
+//! | `PRODUCTS_TABLE`, `INVENTORY_TABLE`, `JOBS_TABLE`, `ACCOUNTS_TABLE` | DynamoDB table names |
 //! | `UPLOADS_BUCKET`, `IMAGES_BUCKET` | S3 bucket names |
 //! | `JWT_SECRET_PARAM` | SSM SecureString parameter holding the token secret |
 //! | `JWT_SECRET` | the secret itself (local runs and tests only) |
@@ -140,6 +140,7 @@ impl Config {
                 products: require("PRODUCTS_TABLE")?,
                 inventory: require("INVENTORY_TABLE")?,
                 jobs: require("JOBS_TABLE")?,
+                accounts: require("ACCOUNTS_TABLE")?,
             },
             uploads_bucket: require("UPLOADS_BUCKET")?,
             images_bucket: require("IMAGES_BUCKET")?,
@@ -184,6 +185,7 @@ pub(crate) mod tests {
         ("PRODUCTS_TABLE", "p"),
         ("INVENTORY_TABLE", "i"),
         ("JOBS_TABLE", "j"),
+        ("ACCOUNTS_TABLE", "a"),
         ("UPLOADS_BUCKET", "u"),
         ("IMAGES_BUCKET", "m"),
         ("JWT_SECRET_PARAM", "/catalog/jwt"),

@@ -180,6 +180,7 @@ def lambda_env(function, api_port, endpoint, secret_param):
         "PRODUCTS_TABLE": "bench-products",
         "INVENTORY_TABLE": "bench-inventory",
         "JOBS_TABLE": "bench-jobs",
+        "ACCOUNTS_TABLE": "bench-accounts",
         "UPLOADS_BUCKET": "bench-uploads",
         "IMAGES_BUCKET": "bench-images",
         "JWT_SECRET_PARAM": secret_param,

@@ -68,8 +68,8 @@ start() {
     echo $! >"$RUN/dynamodb.pid"
   fi
   if ! alive ministack; then
-    log "starting ministack (s3, sqs, ssm, events) on 127.0.0.1:$S3_PORT"
-    BIND_HOST=127.0.0.1 GATEWAY_PORT="$S3_PORT" SERVICES=s3,sqs,ssm,events nohup "$LOCAL/venv/bin/ministack" >"$RUN/ministack.log" 2>&1 &
+    log "starting ministack (s3, sqs, ssm, events, sns) on 127.0.0.1:$S3_PORT"
+    BIND_HOST=127.0.0.1 GATEWAY_PORT="$S3_PORT" SERVICES=s3,sqs,ssm,events,sns nohup "$LOCAL/venv/bin/ministack" >"$RUN/ministack.log" 2>&1 &
     echo $! >"$RUN/ministack.pid"
   fi
   wait_for dynamodb "curl -sf -o /dev/null -X POST http://127.0.0.1:$DDB_PORT -H 'X-Amz-Target: DynamoDB_20120810.ListTables' -H 'Content-Type: application/x-amz-json-1.0' -H 'Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0' -d '{}'"

@@ -18,6 +18,7 @@ pub struct Stores {
     pub products: Arc<dyn ProductStore>,
     pub inventory: Arc<dyn InventoryStore>,
     pub jobs: Arc<dyn JobStore>,
+    pub accounts: Arc<dyn catalog_core::ports::AccountStore>,
     /// Keeps an embedded backend's folder alive for the test.
     pub _dir: Option<tempfile::TempDir>,
 }
@@ -61,7 +62,8 @@ pub async fn embedded_stores() -> Stores {
     Stores {
         products: Arc::new(store.clone()),
         inventory: Arc::new(store.clone()),
-        jobs: Arc::new(store),
+        jobs: Arc::new(store.clone()),
+        accounts: Arc::new(store),
         _dir: Some(dir),
     }
 }
@@ -85,7 +87,8 @@ pub async fn dynamo_stores() -> Stores {
     Stores {
         products: Arc::new(store.clone()),
         inventory: Arc::new(store.clone()),
-        jobs: Arc::new(store),
+        jobs: Arc::new(store.clone()),
+        accounts: Arc::new(store),
         _dir: None,
     }
 }
@@ -134,10 +137,21 @@ pub fn as_blob_store(b: &BlobDir) -> Arc<dyn BlobStore> {
     Arc::new(b.clone())
 }
 
-/// A random valid EAN-13 (prefix 890, India).
+/// A random valid EAN-13 (prefix 890, India). Thousands of them can collide (a birthday
+/// bound of about 2% at 7,000): a test that needs many distinct ones takes [`gtin_run`].
 pub fn random_gtin() -> Gtin {
-    let n = uuid::Uuid::new_v4().as_u128();
-    let body: Vec<u8> = format!("890{:09}", n % 1_000_000_000)
+    gtin_at((uuid::Uuid::new_v4().as_u128() % 1_000_000_000) as u64)
+}
+
+/// `n` distinct valid EAN-13s from a random start.
+pub fn gtin_run(n: usize) -> Vec<Gtin> {
+    let start = (uuid::Uuid::new_v4().as_u128() % (1_000_000_000 - n as u128)) as u64;
+    (0..n as u64).map(|i| gtin_at(start + i)).collect()
+}
+
+/// The valid EAN-13 `890` + `n` (9 digits) + its check digit.
+fn gtin_at(n: u64) -> Gtin {
+    let body: Vec<u8> = format!("890{n:09}")
         .bytes()
         .map(|b| b - b'0')
         .collect();
@@ -243,6 +257,44 @@ impl catalog_core::ports::Events for RecordedEvents {
     }
 }
 
+/// The SMS a test app sent (sign-in codes), by number, in order.
+#[derive(Default)]
+pub struct RecordedCodes(std::sync::Mutex<Vec<(String, String)>>);
+
+impl RecordedCodes {
+    /// How many messages went to `phone`.
+    pub fn count(&self, phone: &str) -> usize {
+        let all = self.0.lock().unwrap();
+        all.iter().filter(|(p, _)| p == phone).count()
+    }
+
+    /// The code in the last message to `phone` (its first six digits in a row).
+    pub fn last_code(&self, phone: &str) -> Option<String> {
+        let all = self.0.lock().unwrap();
+        let (_, message) = all.iter().rev().find(|(p, _)| p == phone)?;
+        message
+            .as_bytes()
+            .windows(6)
+            .find(|w| w.iter().all(u8::is_ascii_digit))
+            .map(|w| String::from_utf8_lossy(w).to_string())
+    }
+}
+
+#[async_trait::async_trait]
+impl catalog_core::ports::CodeSender for RecordedCodes {
+    async fn send(
+        &self,
+        phone: &catalog_core::domain::Phone,
+        message: &str,
+    ) -> Result<(), catalog_core::ports::StorageError> {
+        self.0
+            .lock()
+            .unwrap()
+            .push((phone.as_str().to_string(), message.to_string()));
+        Ok(())
+    }
+}
+
 /// A running local server over one backend, and a client for it.
 pub struct TestApi {
     pub base: String,
@@ -250,6 +302,8 @@ pub struct TestApi {
     /// What the app announced (not wired for [`TestApi::aws_with_imports`], whose events go
     /// to EventBridge).
     pub events: Arc<RecordedEvents>,
+    /// The sign-in codes the app sent.
+    pub codes: Arc<RecordedCodes>,
     pub http: reqwest::Client,
     keys: TokenKeys,
     _dir: Option<tempfile::TempDir>,
@@ -285,6 +339,7 @@ impl TestApi {
     async fn start(
         app: Arc<App>,
         events: Arc<RecordedEvents>,
+        codes: Arc<RecordedCodes>,
         blobs: Vec<BlobDir>,
         dir: Option<tempfile::TempDir>,
         listener: tokio::net::TcpListener,
@@ -297,12 +352,15 @@ impl TestApi {
             catalog_core::local::LOCAL_IMPORT_LEASE,
         );
         let server = tokio::spawn(async move {
-            axum::serve(listener, router).await.unwrap();
+            // As `catalog serve`: the peer's address reaches the handlers (limits per client).
+            let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            axum::serve(listener, service).await.unwrap();
         });
         TestApi {
             base,
             app,
             events,
+            codes,
             http: reqwest::Client::new(),
             keys: TokenKeys::new(TEST_SECRET.as_bytes()).unwrap(),
             _dir: dir,
@@ -316,11 +374,19 @@ impl TestApi {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let events = Arc::new(RecordedEvents::default());
-        let (app, paths) =
-            App::embedded_with_events(dir.path(), &base, TEST_SECRET, events.clone()).unwrap();
+        let codes = Arc::new(RecordedCodes::default());
+        let (app, paths) = App::embedded_with(
+            dir.path(),
+            &base,
+            TEST_SECRET,
+            events.clone(),
+            codes.clone(),
+        )
+        .unwrap();
         Self::start(
             app,
             events,
+            codes,
             vec![paths.uploads, paths.images],
             Some(dir),
             listener,
@@ -437,6 +503,7 @@ impl TestApi {
 
     async fn aws_with(wire: impl FnOnce(Catalog, &str, &str) -> Catalog) -> Self {
         let store = Arc::new(dynamo_store().await);
+        let accounts: Arc<dyn catalog_core::ports::AccountStore> = store.clone();
         let (uploads, images) = (s3_blobs().await, s3_blobs().await);
         let (uploads_bucket, images_bucket) =
             (uploads.bucket().to_string(), images.bucket().to_string());
@@ -454,20 +521,24 @@ impl TestApi {
         let catalog = Catalog::new(
             store.clone(),
             store.clone(),
-            store,
+            store.clone(),
             uploads,
             Arc::new(images),
             matcher,
             CursorKey::derive(TEST_SECRET.as_bytes()),
         );
         let catalog = wire(catalog, &uploads_bucket, &images_bucket);
+        let codes = Arc::new(RecordedCodes::default());
         let app = App::new(
             catalog,
+            accounts,
+            codes.clone(),
+            TEST_SECRET.as_bytes(),
             TokenKeys::new(TEST_SECRET.as_bytes()).unwrap(),
             "aws",
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        Self::start(app, Default::default(), vec![], None, listener).await
+        Self::start(app, Default::default(), codes, vec![], None, listener).await
     }
 
     pub fn token(&self, role: Role, stores: &[&str]) -> String {

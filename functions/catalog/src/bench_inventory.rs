@@ -4,22 +4,26 @@
 //!
 //! A store of `--items` items (products with realistic names, brands, barcodes, categories
 //! and prices) is seeded, then each operation runs once and prints its read and write units.
+//! Signing in ends the table: a store made a record, a code asked for, a sign-in, a refresh,
+//! a sign-out.
 
 use std::sync::Arc;
 
 use catalog_core::adapters::dynamo::{DynamoStore, TableNames, Units};
 use catalog_core::adapters::s3::S3Blobs;
-use catalog_core::auth::Principal;
+use catalog_core::auth::{Principal, TokenKeys};
 use catalog_core::cursor::CursorKey;
 use catalog_core::domain::{
     Gtin, IdempotencyKey, InventoryDetails, InventoryItem, Money, Movement, MovementFacts,
     MovementKind, MovementOrigin, Product, ProductContent, ProductId, ProductSource,
     ProductSummary, Quantity, QuantityDelta, StockChange, StoreId, Timestamp, check_digit,
 };
+use catalog_core::domain::{Phone, RegionCode};
 use catalog_core::ports::{
-    BlobStore, Expect, InventoryFilter, InventoryOrder, InventorySort, InventoryStore,
-    ProductStore, StockWrite,
+    BlobStore, CodeSender, Expect, InventoryFilter, InventoryOrder, InventorySort, InventoryStore,
+    ProductStore, StockWrite, StorageError,
 };
+use catalog_core::services::accounts::{Accounts, ClientAddress, Invitee, NewStore};
 use catalog_core::services::matching::{IndexSource, MatcherState};
 use catalog_core::services::{
     AdjustRequest, Catalog, PageRequest, PutRequest, ScanMode, ScanRequest,
@@ -397,6 +401,75 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         &store,
         "its history, newest 25",
         catalog.product_history(&who, &reviewed, &PageRequest::default()),
+    )
+    .await?;
+    accounts(&store).await
+}
+
+/// The SMS a sign-in sends, kept to sign in with.
+#[derive(Default)]
+struct Inbox(std::sync::Mutex<String>);
+
+#[async_trait::async_trait]
+impl CodeSender for Inbox {
+    async fn send(&self, _: &Phone, message: &str) -> Result<(), StorageError> {
+        *self.0.lock().unwrap() = message.to_string();
+        Ok(())
+    }
+}
+
+/// What signing in costs: the accounts table's units for each step.
+async fn accounts(store: &Arc<DynamoStore>) -> anyhow::Result<()> {
+    let secret = b"bench-inventory-accounts-secret-32b";
+    let inbox = Arc::new(Inbox::default());
+    let accounts = Accounts::new(
+        store.clone(),
+        inbox.clone(),
+        TokenKeys::new(secret).map_err(anyhow::Error::msg)?,
+        secret,
+    );
+    let phone = Phone::parse("+919876543210").map_err(anyhow::Error::msg)?;
+    let from = ClientAddress(Some(std::net::Ipv4Addr::LOCALHOST.into()));
+    measure(
+        store,
+        "sign-in: an admin makes a store and its owner",
+        accounts.create_store(
+            &Principal::operator("bench"),
+            NewStore {
+                store_id: StoreId::parse("bench-signin").map_err(anyhow::Error::msg)?,
+                name: "Bench Kirana".into(),
+                region: RegionCode::parse("IN-MH").map_err(anyhow::Error::msg)?,
+                owner: Invitee {
+                    phone: phone.clone(),
+                    display_name: "Bench Owner".into(),
+                },
+            },
+        ),
+    )
+    .await?;
+    measure(
+        store,
+        "sign-in: a code asked for (SMS sent)",
+        accounts.request_code(&phone, from),
+    )
+    .await?;
+    let code: String = inbox.0.lock().unwrap().chars().take(6).collect();
+    let pair = measure(
+        store,
+        "sign-in: the code for a token pair",
+        accounts.sign_in(&phone, &code, from),
+    )
+    .await?;
+    let next = measure(
+        store,
+        "sign-in: a refresh (the token rotated)",
+        accounts.refresh(&pair.refresh_token),
+    )
+    .await?;
+    measure(
+        store,
+        "sign-in: sign-out",
+        accounts.sign_out(&next.refresh_token),
     )
     .await?;
     Ok(())

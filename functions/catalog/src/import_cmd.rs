@@ -15,8 +15,13 @@ use catalog_core::services::imports::{NewImport, Progress, RunOptions, RunOutcom
 pub async fn run(file: &Path, store: &str, data_dir: &Path, secret: &str) -> anyhow::Result<()> {
     let store = StoreId::parse(store).map_err(|e| anyhow::anyhow!("--store {e}"))?;
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let (app, paths) =
-        App::embedded_with_events(data_dir, "http://127.0.0.1:8080", secret, webhook_events())?;
+    let (app, paths) = App::embedded_with(
+        data_dir,
+        "http://127.0.0.1:8080",
+        secret,
+        webhook_events(),
+        Arc::new(catalog_core::adapters::sms::LoggedCodes),
+    )?;
     let who = Principal::operator("cli");
     let created = app
         .catalog

@@ -203,8 +203,13 @@ async fn serve(
         .await
         .with_context(|| format!("binding {addr}"))?;
     let base = format!("http://{}", listener.local_addr()?);
-    let (app, paths) =
-        App::embedded_with_events(&data_dir, &base, &secret, import_cmd::webhook_events())?;
+    let (app, paths) = App::embedded_with(
+        &data_dir,
+        &base,
+        &secret,
+        import_cmd::webhook_events(),
+        std::sync::Arc::new(catalog_core::adapters::sms::LoggedCodes),
+    )?;
     let admin = mint(&secret, Role::Admin, "dev-admin", &[], 30)?;
     let owner = mint(
         &secret,
@@ -231,6 +236,12 @@ async fn serve(
          curl -s -X POST {base}/v1/scan -H \"Authorization: Bearer {scanner}\" -H 'Content-Type: application/json' \\\n    \
          -d '{{\"store_id\":\"store-1\",\"barcode\":\"8901058000290\",\"scan_id\":\"first-scan\"}}'\n  \
          curl -s {base}/v1/stores/store-1/inventory -H \"Authorization: Bearer {owner}\"\n\n\
+         Sign in as a store owner would (the SMS with the code is this server's log line):\n  \
+         curl -s -X POST {base}/v1/stores -H \"Authorization: Bearer {admin}\" -H 'Content-Type: application/json' \\\n    \
+         -d '{{\"store_id\":\"store-2\",\"name\":\"My Kirana\",\"region\":\"IN-MH\",\"owner\":{{\"phone\":\"9876543210\",\"display_name\":\"Me\"}}}}'\n  \
+         curl -s -X POST {base}/v1/auth/code -H 'Content-Type: application/json' -d '{{\"phone\":\"9876543210\"}}'\n  \
+         curl -s -X POST {base}/v1/auth/token -H 'Content-Type: application/json' \\\n    \
+         -d '{{\"grant_type\":\"code\",\"phone\":\"9876543210\",\"code\":\"<the 6 digits>\"}}'\n\n\
          Ctrl-C stops the server; data stays in {}.\n",
         paths.database.display(),
         data_dir.display()
@@ -243,7 +254,9 @@ async fn serve(
     ));
     let router =
         catalog_core::local::router(app, vec![paths.uploads, paths.images], &edge, import_lease);
-    let served = axum::serve(listener, router)
+    // The peer's address reaches the handlers: the sign-in limits count per client address.
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, service)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -4,6 +4,7 @@
 //!   HTTPS client and SDK configuration of `aws_http`.
 //! - `events`: job events on EventBridge and SQS (the import function).
 //! - `sqlite` + `blobdir`: an SQLite file and a folder (the local default behind `make run`).
+//! - `sms`: where sign-in codes leave (SNS in AWS, the log locally).
 //!
 //! `records` is the stored shape both families share and `stock` the stock writes they plan
 //! from what they read, so they cannot drift apart; the storage
@@ -19,6 +20,7 @@ pub mod events;
 pub mod records;
 #[cfg(feature = "aws")]
 pub mod s3;
+pub mod sms;
 #[cfg(feature = "embedded")]
 pub mod sqlite;
 pub mod stock;

@@ -6,6 +6,7 @@
 //! [`routes::ALL`] is the route table the Lambda functions, the local server, the OpenAPI
 //! document, the SAM template check and the README all follow.
 
+pub mod accounts;
 mod bodies;
 pub mod health;
 pub mod images;

@@ -12,7 +12,7 @@ use http::Method;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
-use super::{health, images, inventory, jobs, matching, openapi, products, review, scan};
+use super::{accounts, health, images, inventory, jobs, matching, openapi, products, review, scan};
 use crate::app::App;
 use crate::http::ApiError;
 
@@ -200,6 +200,42 @@ pub static JOBS_GET: Route = Route {
     warm_up: None,
 };
 
+pub static STORES_CREATE: Route = Route {
+    function: "stores-create",
+    endpoint: || routes!(accounts::create_store),
+    warm_up: None,
+};
+pub static STORES_GET: Route = Route {
+    function: "stores-get",
+    endpoint: || routes!(accounts::get_store),
+    warm_up: None,
+};
+pub static STORE_MEMBERS_ADD: Route = Route {
+    function: "store-members-add",
+    endpoint: || routes!(accounts::add_member),
+    warm_up: None,
+};
+pub static AUTH_CODE: Route = Route {
+    function: "auth-code",
+    endpoint: || routes!(accounts::request_code),
+    warm_up: None,
+};
+pub static AUTH_TOKEN: Route = Route {
+    function: "auth-token",
+    endpoint: || routes!(accounts::token),
+    warm_up: None,
+};
+pub static AUTH_SIGN_OUT: Route = Route {
+    function: "auth-sign-out",
+    endpoint: || routes!(accounts::sign_out),
+    warm_up: None,
+};
+pub static AUTH_SIGN_OUT_EVERYWHERE: Route = Route {
+    function: "auth-sign-out-everywhere",
+    endpoint: || routes!(accounts::sign_out_everywhere),
+    warm_up: None,
+};
+
 impl Route {
     /// Prepares what the route's requests need besides the app: the match index for
     /// products-match and review-queue, the OpenAPI document for openapi. `lambda` starts it
@@ -245,6 +281,13 @@ pub static ALL: &[&Route] = &[
     &IMPORTS_CREATE,
     &IMPORTS_LIST,
     &JOBS_GET,
+    &STORES_CREATE,
+    &STORES_GET,
+    &STORE_MEMBERS_ADD,
+    &AUTH_CODE,
+    &AUTH_TOKEN,
+    &AUTH_SIGN_OUT,
+    &AUTH_SIGN_OUT_EVERYWHERE,
 ];
 
 /// The route a Lambda function serves, by function name.

@@ -79,6 +79,17 @@ uuid_id!(
     "job id"
 );
 
+uuid_id!(
+    /// A person who signs in: a store's owner or staff, an admin, a reviewer.
+    UserId,
+    "user id"
+);
+uuid_id!(
+    /// A signed-in device's session: one refresh-token family.
+    SessionId,
+    "session id"
+);
+
 /// A store. Stores are named by the identity provider that issues tokens, so the id is a short
 /// slug (`[A-Za-z0-9_-]`, 1 to 64 characters) rather than a UUID.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -167,6 +178,7 @@ text_schema!(
     "An import job's id (a UUID).",
     format = Uuid
 );
+text_schema!(UserId, "UserId", "A user's id (a UUID).", format = Uuid);
 text_schema!(
     StoreId,
     "StoreId",

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{FieldErrors, Gtin, ProductId, Timestamp, clean_text};
 
@@ -122,6 +122,13 @@ impl RegionCode {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for RegionCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        RegionCode::parse(&s).map_err(serde::de::Error::custom)
     }
 }
 

@@ -63,6 +63,14 @@ impl serde::Serialize for Timestamp {
     }
 }
 
+/// Parses the text form [`Timestamp`] writes (as [`Timestamp::parse`]).
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Timestamp::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 text_schema!(
     Timestamp,
     "Timestamp",

@@ -106,6 +106,12 @@ impl Coded for crate::domain::IdError {
     }
 }
 
+impl Coded for crate::domain::account::PhoneError {
+    fn code(&self) -> &'static str {
+        "invalid_phone"
+    }
+}
+
 impl Coded for TextError {
     fn code(&self) -> &'static str {
         match self {

@@ -20,10 +20,13 @@ pub const BEARER: &str = "bearer";
     info(
         title = "Kirana catalog API",
         description = "One global catalog of products shared by small retail stores, and each store's \
-inventory of them. Every request but the health checks and this document needs \
+inventory of them. Every request but the health checks, this document and signing in \
+(`/v1/auth/code`, `/v1/auth/token`, `/v1/auth/sign-out`) needs \
 `Authorization: Bearer <JWT>` (HS256, issuer `kirana-catalog`) whose `role` is `admin`, \
-`store_owner` or `scanner`; store owners and scanners reach only the stores in their token's \
-`store_ids`. Errors are RFC 9457 problems (`application/problem+json`) with a stable `code`. \
+`store_owner`, `scanner` or `reviewer`; store owners and scanners reach only the stores in their token's \
+`store_ids`. People get their tokens by signing in with a code sent by SMS to their number \
+(`POST /v1/auth/code`, then `POST /v1/auth/token`): an access token for 15 minutes and a \
+refresh token that gives the next pair. Errors are RFC 9457 problems (`application/problem+json`) with a stable `code`. \
 Amounts are decimal strings. Lists page with an opaque `next_cursor`. Every response carries \
 `X-Request-Id` (yours, if well-formed)."
     ),
@@ -34,6 +37,7 @@ Amounts are decimal strings. Lists page with an opaque `next_cursor`. Every resp
         (name = "inventory", description = "Each store's stock"),
         (name = "scans", description = "What barcode scanners saw"),
         (name = "imports", description = "Bulk CSV imports and their jobs"),
+        (name = "accounts", description = "Stores as records, their people, and signing in"),
     )
 )]
 struct Frame;

@@ -119,6 +119,15 @@ impl IntoResponse for Problem {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        if status == StatusCode::TOO_MANY_REQUESTS
+            && let Some(secs) = self
+                .extra
+                .get("retry_after_seconds")
+                .and_then(Value::as_u64)
+        {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         res
     }
 }
@@ -235,6 +244,18 @@ fn service_problem(e: &ServiceError) -> Problem {
         ),
         ServiceError::InvalidCursor(_) => {
             Problem::new(S::BAD_REQUEST, "invalid_cursor", e.to_string())
+        }
+        ServiceError::SignIn { code, detail } => {
+            Problem::new(S::UNAUTHORIZED, *code, detail.clone())
+        }
+        ServiceError::RateLimited {
+            detail,
+            retry_after,
+        } => {
+            // Whole seconds, rounded up, and never 0 (a client would retry at once).
+            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            Problem::new(S::TOO_MANY_REQUESTS, "rate_limited", detail.clone())
+                .with("retry_after_seconds", json!(secs.max(1)))
         }
         ServiceError::Unavailable(_) => Problem::new(
             S::SERVICE_UNAVAILABLE,

@@ -4,6 +4,7 @@
 //! ([`Principal`]) and checks it here, so the HTTP functions and the CLI cannot forget to.
 //! Services speak only to ports; they never see DynamoDB, S3 or SQL.
 
+pub mod accounts;
 pub mod exports;
 pub mod health;
 pub mod images;
@@ -130,6 +131,16 @@ pub enum ServiceError {
     #[error(transparent)]
     InvalidCursor(#[from] InvalidCursor),
     /// Storage is down or throttled: retry later.
+    /// 401: a sign-in code or refresh token that is not good (`code_invalid`,
+    /// `refresh_token_invalid`, `refresh_token_reused`, `session_ended`, `user_disabled`).
+    #[error("{detail}")]
+    SignIn { code: &'static str, detail: String },
+    /// 429: too many requests of this kind from this caller; try again after `retry_after`.
+    #[error("{detail}")]
+    RateLimited {
+        detail: String,
+        retry_after: std::time::Duration,
+    },
     #[error("storage is unavailable")]
     Unavailable(#[source] StorageError),
     #[error("internal error")]

@@ -5,14 +5,18 @@
 
 use std::sync::Arc;
 
+use catalog_core::adapters::sqlite::SqliteStore;
 use catalog_core::api::routes;
 use catalog_core::app::App;
+use catalog_core::auth::Principal;
 use catalog_core::domain::{
     CsvJob, Gtin, InventoryDetails, JobId, MovementKind, MovementOrigin, Product, ProductContent,
     ProductId, ProductSource, ProductSummary, Quantity, StoreId, Timestamp,
 };
+use catalog_core::domain::{Phone, RegionCode, User, UserId};
 use catalog_core::lambda::{FunctionService, Starting};
-use catalog_core::ports::{Expect, SetItem};
+use catalog_core::ports::{AccountStore, Expect, SetItem};
+use catalog_core::services::accounts::{Invitee, NewStore};
 use catalog_tests::TEST_SECRET;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -21,6 +25,8 @@ const PRODUCT: &str = "0190f1a2-7c3e-7d4a-9b1c-2f3e4d5c6b7a";
 const MERGE_TARGET: &str = "0190f1a2-7c3e-7d4a-9b1c-2f3e4d5c6b7b";
 const BARCODE: &str = "8901058000290";
 const JOB: &str = "0190f1a2-8000-7000-8000-000000000001";
+/// The signed-in user the auth-sign-out-everywhere event's token names.
+const USER: &str = "0190f1a2-9000-7000-8000-000000000001";
 
 async fn seeded_app(dir: &std::path::Path) -> Arc<App> {
     let (app, _) = App::embedded(dir, "http://127.0.0.1:0", TEST_SECRET).unwrap();
@@ -75,6 +81,35 @@ async fn seeded_app(dir: &std::path::Path) -> Arc<App> {
         )
         .await
         .unwrap();
+    // store-1 as a record, for the store routes; and the user a signed-in token names.
+    app.accounts
+        .create_store(
+            &Principal::operator("seed"),
+            NewStore {
+                store_id: store.clone(),
+                name: "Store One".into(),
+                region: RegionCode::parse("IN-MH").unwrap(),
+                owner: Invitee {
+                    phone: Phone::parse("+919800000001").unwrap(),
+                    display_name: "Owner One".into(),
+                },
+            },
+        )
+        .await
+        .unwrap();
+    let accounts = SqliteStore::open(&dir.join("catalog.sqlite3")).unwrap();
+    accounts
+        .insert_user(&User {
+            user_id: UserId::parse(USER).unwrap(),
+            phone: Phone::parse("+919800000002").unwrap(),
+            display_name: "Signed In".into(),
+            global_role: None,
+            disabled: false,
+            sessions_valid_after: None,
+            created_at: Timestamp::now(),
+        })
+        .await
+        .unwrap();
     let job = CsvJob::new(JobId::parse(JOB).unwrap(), store, "seed", Timestamp::now());
     c.jobs.insert(&job).await.unwrap();
     // The upload the csv-import event announces.
@@ -93,8 +128,11 @@ async fn seeded_app(dir: &std::path::Path) -> Arc<App> {
 /// What each sample event should get back.
 fn expected_status(function: &str) -> u16 {
     match function {
-        "products-create" => 201,
-        "inventory-delete" => 204,
+        "products-create" | "stores-create" => 201,
+        "inventory-delete" | "auth-sign-out" | "auth-sign-out-everywhere" => 204,
+        "auth-code" => 202,
+        // A made-up code for the number: what a sign-in sends, answered `code_invalid`.
+        "auth-token" => 401,
         "imports-create" | "products-image-upload" | "inventory-image-upload" => 201,
         _ => 200,
     }

@@ -515,12 +515,13 @@ async fn an_export_imported_into_an_empty_store_reproduces_the_inventory(
     ];
     let mut products = Vec::with_capacity(items);
     let mut writes = Vec::with_capacity(items);
+    let barcodes = catalog_tests::gtin_run(items);
     for i in 0..items {
         let content = ProductContent {
             name: format!("{} {i}", names[i % names.len()]),
             brand: (i % 3 != 0).then(|| format!("Brand {}", i % 17)),
             category: (i % 4 != 0).then(|| format!("Foodgrains > Dal {}", i % 5)),
-            barcode: (i % 10 < 7).then(random_gtin),
+            barcode: (i % 10 < 7).then(|| barcodes[i].clone()),
             ..Default::default()
         };
         let product = Product::create(ProductId::new(), content, ProductSource::Api, "seed", now);

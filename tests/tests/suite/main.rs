@@ -7,6 +7,7 @@
 //! disk in every cold `make test` for nothing. nextest still runs every test in its own
 //! process.
 
+mod accounts;
 mod api;
 mod blob_contract;
 mod cold_start;

@@ -1,4 +1,4 @@
-//! DynamoDB storage: the products, inventory and jobs tables.
+//! DynamoDB storage: the products, inventory, jobs and accounts tables.
 //!
 //! Owns every `AttributeValue`, expression and key layout (nothing outside this module sees
 //! them). Records are mapped by serde_dynamo; amounts are integer minor units so that
@@ -10,10 +10,12 @@
 //! | products | `pk` | `P#<product_id>` products; `B#<gtin>` barcode guards | `by-status` (verification_status, status_sort), `by-category` (category_root, category_sort) |
 //! | inventory | `store_id`, `sk` | `I#<product_id>` items; `OP#<key>` idempotency markers (TTL `expires_at`) | none (one write unit per item write) |
 //! | jobs | `job_id` | jobs | `by-store` (store_id, store_sort) |
+//! | accounts | `pk`, `sk` | users, phone guards, stores, memberships (both ways), sign-in codes, sessions, request counters (see `accounts`; TTL `expires_epoch`) | none |
 //!
 //! A barcode is unique because its guard item is written in the same transaction as the
 //! product (a GSI cannot be unique).
 
+mod accounts;
 mod inventory;
 mod jobs;
 mod paging;
@@ -44,26 +46,28 @@ const WRITES_IN_FLIGHT: usize = 8;
 /// Tries of a batch's unprocessed items or keys before it is reported unavailable.
 const BATCH_ATTEMPTS: u32 = 10;
 
-/// The three table names (from configuration; tests use fresh names per test).
+/// The four table names (from configuration; tests use fresh names per test).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableNames {
     pub products: String,
     pub inventory: String,
     pub jobs: String,
+    pub accounts: String,
 }
 
 impl TableNames {
-    /// `<prefix>-products`, `<prefix>-inventory`, `<prefix>-jobs`.
+    /// `<prefix>-products`, `<prefix>-inventory`, `<prefix>-jobs`, `<prefix>-accounts`.
     pub fn with_prefix(prefix: &str) -> Self {
         Self {
             products: format!("{prefix}-products"),
             inventory: format!("{prefix}-inventory"),
             jobs: format!("{prefix}-jobs"),
+            accounts: format!("{prefix}-accounts"),
         }
     }
 }
 
-/// Products, inventory and jobs in DynamoDB.
+/// Products, inventory, jobs and accounts in DynamoDB.
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
     client: Client,

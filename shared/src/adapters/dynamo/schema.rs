@@ -12,7 +12,7 @@ use crate::ports::StorageError;
 /// A table's key schema and GSIs, as data (the template check reads this too).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableSpec {
-    /// Logical name: `products`, `inventory` or `jobs`.
+    /// Logical name: `products`, `inventory`, `jobs` or `accounts`.
     pub logical: &'static str,
     pub hash_key: &'static str,
     pub range_key: Option<&'static str>,
@@ -70,6 +70,14 @@ pub fn specs() -> Vec<TableSpec> {
             indexes: vec![("by-store", "store_id", "store_sort", true)],
             ttl_attribute: None,
         },
+        TableSpec {
+            logical: "accounts",
+            hash_key: "pk",
+            range_key: Some("sk"),
+            indexes: vec![],
+            // Sign-in codes, sessions and request counters end by themselves.
+            ttl_attribute: Some("expires_epoch"),
+        },
     ]
 }
 
@@ -82,13 +90,14 @@ fn key(name: &str, t: KeyType) -> Result<KeySchemaElement, StorageError> {
 }
 
 impl DynamoStore {
-    /// Creates the three tables (on-demand) with their indexes and TTL.
+    /// Creates the four tables (on-demand) with their indexes and TTL.
     pub async fn create_tables(&self) -> Result<(), StorageError> {
         for spec in specs() {
             let name = match spec.logical {
                 "products" => &self.tables.products,
                 "inventory" => &self.tables.inventory,
-                _ => &self.tables.jobs,
+                "jobs" => &self.tables.jobs,
+                _ => &self.tables.accounts,
             };
             let mut attrs: Vec<&str> = vec![spec.hash_key];
             attrs.extend(spec.range_key);

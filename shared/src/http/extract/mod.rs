@@ -9,6 +9,7 @@
 //! | [`Paged<T>`] | the same, plus `cursor` and `limit` | 422 on `query.<name>` |
 //! | [`JsonBody<T>`], [`MergePatch<T>`] | a JSON body of at most [`MAX_JSON_BODY_BYTES`] | 415, 413, 400 `malformed_json`, 422 |
 //! | [`IfMatch`], [`RequireIfMatch`], [`IfNoneMatch`], [`Idempotency`] | the conditional and idempotency headers | 400, 422 on `header.<name>`, 428 |
+//! | [`ClientIp`] | the caller's address (API Gateway's `sourceIp`, the socket's peer) | never |
 //! | [`Deadline`] | when the edge gives up on the request | never |
 //!
 //! Handlers list the caller first, so a request without a valid token gets 401 before anything
@@ -17,6 +18,7 @@
 //! describing them again.
 
 mod caller;
+mod client;
 mod deadline;
 mod headers;
 mod json;
@@ -24,6 +26,7 @@ mod path;
 mod query;
 
 pub use caller::Caller;
+pub use client::ClientIp;
 pub use deadline::Deadline;
 pub use headers::{Idempotency, IfMatch, IfNoneMatch, RequireIfMatch};
 pub use json::{JsonBody, MAX_JSON_BODY_BYTES, MergePatch};

@@ -4,6 +4,8 @@
 //! what is conditional, what each failure means. Adapters live in `adapters/`; nothing here
 //! knows about DynamoDB, S3 or SQLite.
 
+mod accounts;
+
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,6 +16,8 @@ use crate::domain::{
     Movement, MovementOrigin, Product, ProductId, ProductSummary, Quantity, StoreId, Timestamp,
     VerificationStatus,
 };
+
+pub use accounts::{AccountStore, CodeSender, MAX_MEMBERSHIPS};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 

@@ -1,9 +1,12 @@
-//! Embedded storage: products, inventory and jobs in one SQLite file (the local default).
+//! Embedded storage: products, inventory, jobs and accounts in one SQLite file (the local
+//! default). Accounts are in `accounts`.
 //!
 //! Owns the SQL. Each entity is stored as its shared record (JSON) plus the columns the queries
 //! need; writes run in `BEGIN IMMEDIATE` transactions, so every read-check-write below is atomic
 //! with respect to other writers, in this process or another one on the same file (WAL mode,
 //! busy timeout). Blocking SQLite calls run on Tokio's blocking pool.
+
+mod accounts;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -157,6 +160,7 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db_err)?;
         conn.execute_batch(SCHEMA).map_err(db_err)?;
+        conn.execute_batch(accounts::SCHEMA).map_err(db_err)?;
         conn.execute(
             "DELETE FROM operations WHERE expires_at < ?1",
             params![Timestamp::now().unix_seconds()],

@@ -1,0 +1,369 @@
+//! Accounts in SQLite: each record as its JSON document, keyed by what it is found by. Every
+//! conditional step (a code attempt, a rotation, a counted request) reads and writes inside one
+//! `BEGIN IMMEDIATE` transaction, so it is atomic against every other writer of the file.
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, params};
+
+use super::{SqliteStore, db_err, from_doc, to_doc};
+use crate::domain::{
+    Membership, Phone, Session, SessionId, SignInCode, Store, StoreId, Timestamp, User, UserId,
+};
+use crate::ports::{AccountStore, MAX_MEMBERSHIPS, StorageError, StorageResult};
+
+pub(super) const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS users (
+    user_id TEXT PRIMARY KEY,
+    phone   TEXT NOT NULL UNIQUE,
+    doc     TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS stores (
+    store_id TEXT PRIMARY KEY,
+    doc      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS memberships (
+    store_id TEXT NOT NULL,
+    user_id  TEXT NOT NULL,
+    doc      TEXT NOT NULL,
+    PRIMARY KEY (store_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS memberships_by_user ON memberships (user_id, store_id);
+-- The last code sent to each phone (expired ones are deleted at open and when replaced).
+CREATE TABLE IF NOT EXISTS sign_in_codes (
+    phone      TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL,
+    doc        TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL,
+    doc        TEXT NOT NULL
+);
+-- Requests counted in each key's current fixed window.
+CREATE TABLE IF NOT EXISTS request_counts (
+    key        TEXT PRIMARY KEY,
+    window_end INTEGER NOT NULL,
+    count      INTEGER NOT NULL
+) WITHOUT ROWID;
+DELETE FROM sign_in_codes WHERE expires_at < unixepoch();
+DELETE FROM sessions WHERE expires_at < unixepoch();
+DELETE FROM request_counts WHERE window_end < unixepoch();
+"#;
+
+fn user_from(doc: &str) -> StorageResult<User> {
+    from_doc("user", doc)
+}
+
+fn one_doc(c: &rusqlite::Connection, sql: &str, key: &str) -> StorageResult<Option<String>> {
+    c.query_row(sql, params![key], |r| r.get(0))
+        .optional()
+        .map_err(db_err)
+}
+
+fn memberships(c: &rusqlite::Connection, sql: &str, key: &str) -> StorageResult<Vec<Membership>> {
+    let mut stmt = c.prepare(sql).map_err(db_err)?;
+    let docs = stmt
+        .query_map(params![key, MAX_MEMBERSHIPS as i64], |r| {
+            r.get::<_, String>(0)
+        })
+        .map_err(db_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db_err)?;
+    docs.iter().map(|d| from_doc("membership", d)).collect()
+}
+
+#[async_trait]
+impl AccountStore for SqliteStore {
+    async fn insert_user(&self, user: &User) -> StorageResult<()> {
+        let user = user.clone();
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "INSERT OR IGNORE INTO users (user_id, phone, doc) VALUES (?1, ?2, ?3)",
+                    params![
+                        user.user_id.to_string(),
+                        user.phone.as_str(),
+                        to_doc(&user)?
+                    ],
+                )
+                .map_err(db_err)?;
+            if n == 0 {
+                Err(StorageError::AlreadyExists)
+            } else {
+                Ok(())
+            }
+        })
+        .await
+    }
+
+    async fn get_user(&self, id: &UserId) -> StorageResult<Option<User>> {
+        let id = id.to_string();
+        self.read(move |c| {
+            one_doc(c, "SELECT doc FROM users WHERE user_id = ?1", &id)?
+                .as_deref()
+                .map(user_from)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn user_by_phone(&self, phone: &Phone) -> StorageResult<Option<User>> {
+        let phone = phone.as_str().to_string();
+        self.read(move |c| {
+            one_doc(c, "SELECT doc FROM users WHERE phone = ?1", &phone)?
+                .as_deref()
+                .map(user_from)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn update_user(&self, user: &User) -> StorageResult<()> {
+        let user = user.clone();
+        self.write(move |tx| {
+            let id = user.user_id.to_string();
+            let Some(doc) = one_doc(tx, "SELECT doc FROM users WHERE user_id = ?1", &id)? else {
+                return Err(StorageError::NotFound);
+            };
+            let mut next = user;
+            next.phone = user_from(&doc)?.phone;
+            tx.execute(
+                "UPDATE users SET doc = ?2 WHERE user_id = ?1",
+                params![id, to_doc(&next)?],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn insert_store(&self, store: &Store, owner: &Membership) -> StorageResult<()> {
+        let (store, owner) = (store.clone(), owner.clone());
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "INSERT OR IGNORE INTO stores (store_id, doc) VALUES (?1, ?2)",
+                    params![store.store_id.as_str(), to_doc(&store)?],
+                )
+                .map_err(db_err)?;
+            if n == 0 {
+                return Err(StorageError::AlreadyExists);
+            }
+            save_membership(tx, &owner)
+        })
+        .await
+    }
+
+    async fn get_store(&self, id: &StoreId) -> StorageResult<Option<Store>> {
+        let id = id.as_str().to_string();
+        self.read(move |c| {
+            one_doc(c, "SELECT doc FROM stores WHERE store_id = ?1", &id)?
+                .as_deref()
+                .map(|d| from_doc("store", d))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn put_membership(&self, membership: &Membership) -> StorageResult<()> {
+        let m = membership.clone();
+        self.write(move |tx| save_membership(tx, &m)).await
+    }
+
+    async fn memberships_of(&self, user: &UserId) -> StorageResult<Vec<Membership>> {
+        let user = user.to_string();
+        self.read(move |c| {
+            memberships(
+                c,
+                "SELECT doc FROM memberships WHERE user_id = ?1 ORDER BY store_id LIMIT ?2",
+                &user,
+            )
+        })
+        .await
+    }
+
+    async fn members_of(&self, store: &StoreId) -> StorageResult<Vec<Membership>> {
+        let store = store.as_str().to_string();
+        self.read(move |c| {
+            memberships(
+                c,
+                "SELECT doc FROM memberships WHERE store_id = ?1 ORDER BY user_id LIMIT ?2",
+                &store,
+            )
+        })
+        .await
+    }
+
+    async fn put_code(&self, code: &SignInCode) -> StorageResult<()> {
+        let code = code.clone();
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO sign_in_codes (phone, expires_at, doc) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (phone) DO UPDATE SET expires_at = excluded.expires_at, doc = excluded.doc",
+                params![code.phone.as_str(), code.expires_at.unix_seconds(), to_doc(&code)?],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn spend_code_attempt(
+        &self,
+        phone: &Phone,
+        now: Timestamp,
+    ) -> StorageResult<Option<SignInCode>> {
+        let phone = phone.as_str().to_string();
+        self.write(move |tx| {
+            let Some(doc) = one_doc(tx, "SELECT doc FROM sign_in_codes WHERE phone = ?1", &phone)?
+            else {
+                return Ok(None);
+            };
+            let mut code: SignInCode = from_doc("sign-in code", &doc)?;
+            if code.attempts_left == 0 || code.is_expired(now) {
+                return Ok(None);
+            }
+            code.attempts_left -= 1;
+            tx.execute(
+                "UPDATE sign_in_codes SET doc = ?2 WHERE phone = ?1",
+                params![phone, to_doc(&code)?],
+            )
+            .map_err(db_err)?;
+            Ok(Some(code))
+        })
+        .await
+    }
+
+    async fn delete_code(&self, code: &SignInCode) -> StorageResult<()> {
+        let code = code.clone();
+        self.write(move |tx| {
+            let phone = code.phone.as_str();
+            let Some(doc) = one_doc(tx, "SELECT doc FROM sign_in_codes WHERE phone = ?1", phone)?
+            else {
+                return Ok(());
+            };
+            let stored: SignInCode = from_doc("sign-in code", &doc)?;
+            if stored.sent_at == code.sent_at {
+                tx.execute("DELETE FROM sign_in_codes WHERE phone = ?1", params![phone])
+                    .map_err(db_err)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn count_request(
+        &self,
+        key: &str,
+        window_end: Timestamp,
+        limit: u32,
+    ) -> StorageResult<bool> {
+        let key = key.to_string();
+        let end = window_end.unix_seconds();
+        self.write(move |tx| {
+            let current: Option<(i64, i64)> = tx
+                .query_row(
+                    "SELECT window_end, count FROM request_counts WHERE key = ?1",
+                    params![key],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(db_err)?;
+            let count = match current {
+                Some((e, n)) if e == end => n,
+                _ => 0,
+            };
+            if count >= i64::from(limit) {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO request_counts (key, window_end, count) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (key) DO UPDATE SET window_end = excluded.window_end, count = excluded.count",
+                params![key, end, count + 1],
+            )
+            .map_err(db_err)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn insert_session(&self, session: &Session) -> StorageResult<()> {
+        let s = session.clone();
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "INSERT OR IGNORE INTO sessions (session_id, expires_at, doc) VALUES (?1, ?2, ?3)",
+                    params![s.session_id.to_string(), s.expires_at.unix_seconds(), to_doc(&s)?],
+                )
+                .map_err(db_err)?;
+            if n == 0 { Err(StorageError::AlreadyExists) } else { Ok(()) }
+        })
+        .await
+    }
+
+    async fn get_session(&self, id: &SessionId) -> StorageResult<Option<Session>> {
+        let id = id.to_string();
+        self.read(move |c| {
+            one_doc(c, "SELECT doc FROM sessions WHERE session_id = ?1", &id)?
+                .as_deref()
+                .map(|d| from_doc("session", d))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn rotate_session(&self, next: &Session, previous_mac: &str) -> StorageResult<()> {
+        let (next, previous_mac) = (next.clone(), previous_mac.to_string());
+        self.write(move |tx| {
+            let id = next.session_id.to_string();
+            let Some(doc) = one_doc(tx, "SELECT doc FROM sessions WHERE session_id = ?1", &id)?
+            else {
+                return Err(StorageError::VersionConflict { current: None });
+            };
+            let stored: Session = from_doc("session", &doc)?;
+            if stored.secret_mac != previous_mac || stored.revoked_at.is_some() {
+                return Err(StorageError::VersionConflict {
+                    current: Some(u64::from(stored.generation)),
+                });
+            }
+            tx.execute(
+                "UPDATE sessions SET doc = ?2 WHERE session_id = ?1",
+                params![id, to_doc(&next)?],
+            )
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn revoke_session(&self, id: &SessionId, at: Timestamp) -> StorageResult<()> {
+        let id = id.to_string();
+        self.write(move |tx| {
+            let Some(doc) = one_doc(tx, "SELECT doc FROM sessions WHERE session_id = ?1", &id)?
+            else {
+                return Ok(());
+            };
+            let mut s: Session = from_doc("session", &doc)?;
+            if s.revoked_at.is_none() {
+                s.revoked_at = Some(at);
+                tx.execute(
+                    "UPDATE sessions SET doc = ?2 WHERE session_id = ?1",
+                    params![id, to_doc(&s)?],
+                )
+                .map_err(db_err)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn save_membership(tx: &rusqlite::Connection, m: &Membership) -> StorageResult<()> {
+    tx.execute(
+        "INSERT INTO memberships (store_id, user_id, doc) VALUES (?1, ?2, ?3)
+         ON CONFLICT (store_id, user_id) DO UPDATE SET doc = excluded.doc",
+        params![m.store_id.as_str(), m.user_id.to_string(), to_doc(m)?],
+    )
+    .map_err(db_err)?;
+    Ok(())
+}

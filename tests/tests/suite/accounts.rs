@@ -1,0 +1,726 @@
+//! Stores, their people and signing in, end to end through the API on each backend
+//! (`embedded::...` on SQLite, `aws::...` on DynamoDB Local), and the accounts port's atomic
+//! steps under concurrency (`contract_embedded::...`, `dynamodb::...`). What a stranger would
+//! try is here too: guessing codes, replaying a refresh token, a forged token, an owner of one
+//! store adding people to another.
+
+use std::sync::Arc;
+
+use catalog_core::auth::Role;
+use catalog_core::domain::{Phone, Session, SessionId, SignInCode, Timestamp, User, UserId};
+use catalog_tests::{Stores, TestApi, unique};
+use serde_json::{Value, json};
+
+/// A fresh Indian mobile number (tests share the servers, so each uses its own numbers).
+fn phone() -> String {
+    let n = uuid::Uuid::new_v4().as_u128() % 1_000_000_000;
+    format!("+919{n:09}")
+}
+
+/// An admin creates a store owned by `owner_phone`; returns the store id.
+async fn store_of(api: &TestApi, owner_phone: &str) -> String {
+    let id = unique("st");
+    let r = api
+        .post(
+            "/v1/stores",
+            &api.admin(),
+            json!({"store_id": id, "name": "Asha Kirana", "region": "IN-MH",
+                   "owner": {"phone": owner_phone, "display_name": "Asha"}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    id
+}
+
+async fn ask_code(api: &TestApi, phone: &str) -> u16 {
+    api.send(
+        "POST",
+        "/v1/auth/code",
+        None,
+        Some(json!({"phone": phone})),
+        &[],
+    )
+    .await
+    .status
+}
+
+async fn token(api: &TestApi, body: Value) -> catalog_tests::Reply {
+    api.send("POST", "/v1/auth/token", None, Some(body), &[])
+        .await
+}
+
+/// Asks for a code and signs in with it: the token pair.
+async fn sign_in(api: &TestApi, phone: &str) -> Value {
+    assert_eq!(ask_code(api, phone).await, 202);
+    let code = api.codes.last_code(phone).expect("a code was sent");
+    let r = token(
+        api,
+        json!({"grant_type": "code", "phone": phone, "code": code}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body
+}
+
+async fn refresh(api: &TestApi, refresh_token: &Value) -> catalog_tests::Reply {
+    token(
+        api,
+        json!({"grant_type": "refresh_token", "refresh_token": refresh_token}),
+    )
+    .await
+}
+
+async fn an_invited_owner_signs_in_and_refresh_tokens_rotate(api: &TestApi) {
+    let owner = phone();
+    let store = store_of(api, &owner).await;
+    let pair = sign_in(api, &owner).await;
+    assert_eq!(pair["token_type"], "Bearer");
+    assert_eq!(pair["expires_in"], 900);
+    assert_eq!(pair["role"], "store_owner");
+    assert_eq!(pair["store_ids"], json!([store]));
+    assert!(pair["refresh_token"].as_str().unwrap().starts_with("kcrt_"));
+    // The access token reaches the store's inventory, and no other store's.
+    let access = pair["access_token"].as_str().unwrap();
+    let r = api
+        .get(&format!("/v1/stores/{store}/inventory"), access)
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = api.get("/v1/stores/someone-else/inventory", access).await;
+    assert_eq!((r.status, r.code()), (403, "forbidden_store"));
+    // The code was spent by the sign-in.
+    let code = api.codes.last_code(&owner).unwrap();
+    let again = token(
+        api,
+        json!({"grant_type": "code", "phone": owner, "code": code}),
+    )
+    .await;
+    assert_eq!((again.status, again.code()), (401, "code_invalid"));
+
+    // A refresh gives a new pair; the old refresh token is spent.
+    let next = refresh(api, &pair["refresh_token"]).await;
+    assert_eq!(next.status, 200, "{:?}", next.body);
+    assert_ne!(next.body["refresh_token"], pair["refresh_token"]);
+    assert_eq!(next.body["store_ids"], json!([store]));
+    let third = refresh(api, &next.body["refresh_token"]).await;
+    assert_eq!(third.status, 200, "{:?}", third.body);
+    // The first token again: reuse. Its whole family ends, the newest token included.
+    let reused = refresh(api, &pair["refresh_token"]).await;
+    assert_eq!(
+        (reused.status, reused.code()),
+        (401, "refresh_token_reused")
+    );
+    assert_eq!(reused.header("www-authenticate"), Some("Bearer"));
+    let after = refresh(api, &third.body["refresh_token"]).await;
+    assert_eq!(after.status, 401, "{:?}", after.body);
+    // Another sign-in is a new family, unaffected.
+    let other = sign_in(api, &owner).await;
+    assert_eq!(refresh(api, &other["refresh_token"]).await.status, 200);
+}
+
+async fn the_sixth_wrong_code_is_refused_even_when_right(api: &TestApi) {
+    let owner = phone();
+    store_of(api, &owner).await;
+    assert_eq!(ask_code(api, &owner).await, 202);
+    let code = api.codes.last_code(&owner).unwrap();
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    for left in (0..5).rev() {
+        let r = token(
+            api,
+            json!({"grant_type": "code", "phone": owner, "code": wrong}),
+        )
+        .await;
+        assert_eq!((r.status, r.code()), (401, "code_invalid"));
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("{left} tries left")),
+            "{:?}",
+            r.body
+        );
+    }
+    let r = token(
+        api,
+        json!({"grant_type": "code", "phone": owner, "code": code}),
+    )
+    .await;
+    assert_eq!((r.status, r.code()), (401, "code_invalid"), "{:?}", r.body);
+    // A new code works.
+    sign_in(api, &owner).await;
+}
+
+async fn codes_go_only_to_users_and_are_limited_per_number(api: &TestApi) {
+    let stranger = phone();
+    assert_eq!(
+        ask_code(api, &stranger).await,
+        202,
+        "the same answer for a stranger"
+    );
+    assert_eq!(
+        api.codes.count(&stranger),
+        0,
+        "no SMS to a number that is no user's"
+    );
+    let r = token(
+        api,
+        json!({"grant_type": "code", "phone": stranger, "code": "123456"}),
+    )
+    .await;
+    assert_eq!((r.status, r.code()), (401, "code_invalid"));
+
+    let owner = phone();
+    store_of(api, &owner).await;
+    for _ in 0..5 {
+        assert_eq!(ask_code(api, &owner).await, 202);
+    }
+    let r = api
+        .send(
+            "POST",
+            "/v1/auth/code",
+            None,
+            Some(json!({"phone": owner})),
+            &[],
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (429, "rate_limited"), "{:?}", r.body);
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&retry), "{retry}");
+    assert_eq!(api.codes.count(&owner), 5);
+    // Only the last code is good.
+    let last = api.codes.last_code(&owner).unwrap();
+    let r = token(
+        api,
+        json!({"grant_type": "code", "phone": owner, "code": last}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}
+
+async fn guessing_from_one_address_is_stopped(api: &TestApi) {
+    // Codes tried from this test's address, across numbers: the limit is per address.
+    let mut last = 0;
+    for i in 0..=60 {
+        let r = token(
+            api,
+            json!({"grant_type": "code", "phone": phone(), "code": format!("{i:06}")}),
+        )
+        .await;
+        last = r.status;
+        if r.status == 429 {
+            assert_eq!(r.code(), "rate_limited");
+            assert!(r.header("retry-after").is_some());
+            break;
+        }
+        assert_eq!((r.status, r.code()), (401, "code_invalid"));
+    }
+    assert_eq!(last, 429, "the 61st try from one address is refused");
+}
+
+async fn owners_add_staff_to_their_own_store_only(api: &TestApi) {
+    let (owner_a, owner_b, staff) = (phone(), phone(), phone());
+    let a = store_of(api, &owner_a).await;
+    let b = store_of(api, &owner_b).await;
+    let pair = sign_in(api, &owner_a).await;
+    let access = pair["access_token"].as_str().unwrap();
+    let staff_body = json!({"phone": staff, "display_name": "Ravi", "role": "scanner"});
+    let r = api
+        .post(
+            &format!("/v1/stores/{b}/members"),
+            access,
+            staff_body.clone(),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (403, "forbidden_store"),
+        "{:?}",
+        r.body
+    );
+    let r = api
+        .post(&format!("/v1/stores/{a}/members"), access, staff_body)
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["role"], "scanner");
+    // The scanner signs in with the scanner's role in store A only.
+    let staff_pair = sign_in(api, &staff).await;
+    assert_eq!(staff_pair["role"], "scanner");
+    assert_eq!(staff_pair["store_ids"], json!([a]));
+    let scanner = staff_pair["access_token"].as_str().unwrap();
+    let r = api
+        .post(
+            &format!("/v1/stores/{a}/members"),
+            scanner,
+            json!({"phone": phone(), "display_name": "X", "role": "store_owner"}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (403, "forbidden_role"));
+    // The owner sees the store's people; the owner's role cannot be taken away.
+    let r = api.get(&format!("/v1/stores/{a}"), access).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.body["members"].as_array().unwrap().len(),
+        2,
+        "{:?}",
+        r.body
+    );
+    let r = api
+        .post(
+            &format!("/v1/stores/{a}/members"),
+            access,
+            json!({"phone": owner_a, "display_name": "Asha", "role": "scanner"}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (409, "owner_role_fixed"));
+    // A store id is one store's.
+    let r = api
+        .post("/v1/stores", &api.admin(), json!({"store_id": a, "name": "Again", "region": "IN-MH", "owner": {"phone": phone(), "display_name": "Y"}}))
+        .await;
+    assert_eq!((r.status, r.code()), (409, "store_exists"));
+    // Only admins create stores.
+    let r = api
+        .post("/v1/stores", access, json!({"store_id": unique("st"), "name": "Mine", "region": "IN-MH", "owner": {"phone": phone(), "display_name": "Y"}}))
+        .await;
+    assert_eq!((r.status, r.code()), (403, "forbidden_role"));
+}
+
+async fn signing_out_ends_sessions(api: &TestApi) {
+    let owner = phone();
+    store_of(api, &owner).await;
+    let phone_pair = sign_in(api, &owner).await;
+    let tablet_pair = sign_in(api, &owner).await;
+    let laptop_pair = sign_in(api, &owner).await;
+    // This device: its refresh token stops working; the others go on.
+    let r = api
+        .send(
+            "POST",
+            "/v1/auth/sign-out",
+            None,
+            Some(json!({"refresh_token": phone_pair["refresh_token"]})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let r = refresh(api, &phone_pair["refresh_token"]).await;
+    assert_eq!((r.status, r.code()), (401, "session_ended"));
+    let tablet = refresh(api, &tablet_pair["refresh_token"]).await;
+    assert_eq!(tablet.status, 200);
+    // Any token at all: 204, and nothing else happens.
+    for junk in [
+        "",
+        "kcrt_nonsense",
+        "kcrt_0190f1a29000700080000000000000aa.q8Xr1nT0sE6ZkVb2mW4yLc9uJd3hFg7pAo5iKe1sRtU",
+    ] {
+        let r = api
+            .send(
+                "POST",
+                "/v1/auth/sign-out",
+                None,
+                Some(json!({"refresh_token": junk})),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, 204, "{junk}");
+    }
+    // Everywhere: every session of the user ends.
+    let access = laptop_pair["access_token"].as_str().unwrap();
+    let r = api
+        .send(
+            "POST",
+            "/v1/auth/sign-out-everywhere",
+            Some(access),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    for t in [&tablet.body["refresh_token"], &laptop_pair["refresh_token"]] {
+        let r = refresh(api, t).await;
+        assert_eq!((r.status, r.code()), (401, "session_ended"), "{:?}", r.body);
+    }
+    // A new sign-in after it works.
+    let fresh = sign_in(api, &owner).await;
+    assert_eq!(refresh(api, &fresh["refresh_token"]).await.status, 200);
+    // A token minted by `catalog token` names no user.
+    let r = api
+        .send(
+            "POST",
+            "/v1/auth/sign-out-everywhere",
+            Some(&api.token(Role::StoreOwner, &["s"])),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (409, "not_a_user"));
+}
+
+async fn forged_and_malformed_input_is_refused(api: &TestApi) {
+    let owner = phone();
+    store_of(api, &owner).await;
+    let pair = sign_in(api, &owner).await;
+    let good = pair["refresh_token"].as_str().unwrap();
+    // The right session with another secret: treated as a stolen, older token.
+    let (head, _) = good.split_once('.').unwrap();
+    let forged = format!("{head}.{}", "A".repeat(43));
+    let r = refresh(api, &json!(forged)).await;
+    assert_eq!((r.status, r.code()), (401, "refresh_token_reused"));
+    // Another prefix, another length, no session: not a token of ours.
+    for bad in [
+        good.replacen("kcrt_", "kcat_", 1),
+        format!("{good}A"),
+        "kcrt_0190f1a29000700080000000000000aa.q8Xr1nT0sE6ZkVb2mW4yLc9uJd3hFg7pAo5iKe1sRtU".into(),
+    ] {
+        let r = refresh(api, &json!(bad)).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (401, "refresh_token_invalid"),
+            "{bad}"
+        );
+    }
+    // Shapes: every problem at once, with its field.
+    let r = token(api, json!({"grant_type": "password", "phone": owner})).await;
+    assert_eq!((r.status, r.code()), (422, "validation_failed"));
+    let r = token(
+        api,
+        json!({"grant_type": "code", "phone": "12345", "code": "12"}),
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    let fields: Vec<&str> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["phone"], "{:?}", r.body);
+    let r = token(
+        api,
+        json!({"grant_type": "code", "phone": owner, "code": "12a456"}),
+    )
+    .await;
+    assert_eq!((r.status, r.code()), (422, "validation_failed"));
+    let r = api
+        .post(
+            "/v1/stores",
+            &api.admin(),
+            json!({"store_id": "a/b", "name": "", "region": "India", "owner": {"phone": "0"}}),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    let mut fields: Vec<&str> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "name",
+            "owner.display_name",
+            "owner.phone",
+            "region",
+            "store_id"
+        ],
+        "{:?}",
+        r.body
+    );
+    let r = api
+        .send(
+            "POST",
+            "/v1/auth/code",
+            None,
+            Some(json!({"phone": owner, "extra": 1})),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{:?}", r.body);
+}
+
+macro_rules! api_cases {
+    ($($case:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(&catalog_tests::TestApi::embedded().await).await
+                }
+            )*
+        }
+        mod aws {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(&catalog_tests::TestApi::aws().await).await
+                }
+            )*
+        }
+    };
+}
+
+api_cases!(
+    an_invited_owner_signs_in_and_refresh_tokens_rotate,
+    the_sixth_wrong_code_is_refused_even_when_right,
+    codes_go_only_to_users_and_are_limited_per_number,
+    guessing_from_one_address_is_stopped,
+    owners_add_staff_to_their_own_store_only,
+    signing_out_ends_sessions,
+    forged_and_malformed_input_is_refused,
+);
+
+// The port's atomic steps, raced.
+
+fn user() -> User {
+    User {
+        user_id: UserId::new(),
+        phone: Phone::parse(&phone()).unwrap(),
+        display_name: "Racer".into(),
+        global_role: None,
+        disabled: false,
+        sessions_valid_after: None,
+        created_at: Timestamp::now(),
+    }
+}
+
+async fn a_phone_names_one_user(s: &Stores) {
+    let first = user();
+    s.accounts.insert_user(&first).await.unwrap();
+    let mut second = user();
+    second.phone = first.phone.clone();
+    assert!(matches!(
+        s.accounts.insert_user(&second).await,
+        Err(catalog_core::ports::StorageError::AlreadyExists)
+    ));
+    let found = s
+        .accounts
+        .user_by_phone(&first.phone)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, first);
+    assert_eq!(s.accounts.get_user(&second.user_id).await.unwrap(), None);
+    // An update keeps the phone, whatever it is given.
+    let mut changed = first.clone();
+    changed.disabled = true;
+    changed.phone = Phone::parse(&phone()).unwrap();
+    s.accounts.update_user(&changed).await.unwrap();
+    let stored = s.accounts.get_user(&first.user_id).await.unwrap().unwrap();
+    assert!(stored.disabled);
+    assert_eq!(stored.phone, first.phone);
+}
+
+async fn each_code_attempt_is_spent_once(s: &Stores) {
+    let phone = Phone::parse(&phone()).unwrap();
+    let now = Timestamp::now();
+    let code = SignInCode {
+        phone: phone.clone(),
+        code_mac: "mac".into(),
+        sent_at: now,
+        expires_at: now.plus(time::Duration::minutes(10)),
+        attempts_left: 5,
+    };
+    s.accounts.put_code(&code).await.unwrap();
+    let tries = (0..12).map(|_| {
+        let (a, p) = (s.accounts.clone(), phone.clone());
+        tokio::spawn(async move { a.spend_code_attempt(&p, Timestamp::now()).await.unwrap() })
+    });
+    let mut left: Vec<u8> = futures::future::join_all(tries)
+        .await
+        .into_iter()
+        .filter_map(|r| r.unwrap().map(|c| c.attempts_left))
+        .collect();
+    left.sort();
+    assert_eq!(left, [0, 1, 2, 3, 4], "five attempts, each spent once");
+    // An expired code has no attempt; a new code replaces the old; deleting an old one does not
+    // delete the new.
+    let expired = SignInCode {
+        sent_at: now,
+        expires_at: now,
+        ..code.clone()
+    };
+    s.accounts.put_code(&expired).await.unwrap();
+    assert_eq!(
+        s.accounts
+            .spend_code_attempt(&phone, Timestamp::now())
+            .await
+            .unwrap(),
+        None
+    );
+    let newer = SignInCode {
+        sent_at: now.plus(time::Duration::seconds(1)),
+        ..code.clone()
+    };
+    s.accounts.put_code(&newer).await.unwrap();
+    s.accounts.delete_code(&code).await.unwrap();
+    assert!(
+        s.accounts
+            .spend_code_attempt(&phone, Timestamp::now())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    s.accounts.delete_code(&newer).await.unwrap();
+    assert_eq!(
+        s.accounts
+            .spend_code_attempt(&phone, Timestamp::now())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn a_limit_counts_exactly_under_a_race(s: &Stores) {
+    let key = unique("rl");
+    let end = Timestamp::from_unix_seconds(Timestamp::now().unix_seconds() + 3600).unwrap();
+    let hits = (0..20).map(|_| {
+        let (a, k) = (s.accounts.clone(), key.clone());
+        tokio::spawn(async move { a.count_request(&k, end, 7).await.unwrap() })
+    });
+    let allowed = futures::future::join_all(hits)
+        .await
+        .into_iter()
+        .filter(|r| *r.as_ref().unwrap())
+        .count();
+    assert_eq!(allowed, 7);
+    // The next window starts again.
+    let next = end.plus(time::Duration::hours(1));
+    assert!(s.accounts.count_request(&key, next, 7).await.unwrap());
+    assert!(!s.accounts.count_request(&key, end, 0).await.unwrap());
+}
+
+async fn one_rotation_wins(s: &Stores) {
+    let now = Timestamp::now();
+    let session = Session {
+        session_id: SessionId::new(),
+        user_id: UserId::new(),
+        secret_mac: "first".into(),
+        generation: 0,
+        created_at: now,
+        refreshed_at: now,
+        expires_at: now.plus(time::Duration::days(30)),
+        revoked_at: None,
+    };
+    s.accounts.insert_session(&session).await.unwrap();
+    let rotations = (0..8).map(|i| {
+        let a: Arc<dyn catalog_core::ports::AccountStore> = s.accounts.clone();
+        let next = Session {
+            secret_mac: format!("next-{i}"),
+            generation: 1,
+            ..session.clone()
+        };
+        tokio::spawn(async move { a.rotate_session(&next, "first").await.is_ok() })
+    });
+    let won = futures::future::join_all(rotations)
+        .await
+        .into_iter()
+        .filter(|r| *r.as_ref().unwrap())
+        .count();
+    assert_eq!(won, 1);
+    let stored = s
+        .accounts
+        .get_session(&session.session_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.generation, 1);
+    // Revoked: no rotation from its current secret either, and revoking again changes nothing.
+    let later = Timestamp::now();
+    s.accounts
+        .revoke_session(&session.session_id, later)
+        .await
+        .unwrap();
+    s.accounts
+        .revoke_session(&session.session_id, later.plus(time::Duration::hours(1)))
+        .await
+        .unwrap();
+    let revoked = s
+        .accounts
+        .get_session(&session.session_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(revoked.revoked_at, Some(later));
+    let next = Session {
+        secret_mac: "after".into(),
+        ..revoked.clone()
+    };
+    assert!(
+        s.accounts
+            .rotate_session(&next, &revoked.secret_mac)
+            .await
+            .is_err()
+    );
+}
+
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {
+        mod contract_embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(&catalog_tests::embedded_stores().await).await
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(&catalog_tests::dynamo_stores().await).await
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    a_phone_names_one_user,
+    each_code_attempt_is_spent_once,
+    a_limit_counts_exactly_under_a_race,
+    one_rotation_wins,
+);
+
+/// The SMS adapter against ministack's SNS: a transactional SMS to the number, which
+/// ministack records where a test can read it.
+#[tokio::test]
+async fn sns_sends_the_sms_to_the_number() {
+    use catalog_core::adapters::sms::SnsCodes;
+    use catalog_core::ports::CodeSender;
+
+    let endpoint = catalog_tests::required_env("CATALOG_TEST_S3_ENDPOINT");
+    let config = catalog_tests::sdk_config(&endpoint).await;
+    let sender = SnsCodes {
+        client: aws_sdk_sns::Client::new(&config),
+        dlt: Some(("1101000000000000001".into(), "1107000000000000001".into())),
+    };
+    let to = Phone::parse(&phone()).unwrap();
+    sender
+        .send(&to, "123456 is your Kirana catalog sign-in code.")
+        .await
+        .unwrap();
+    let inbox: Value = reqwest::get(format!(
+        "{endpoint}/_ministack/sns/sms-messages?phoneNumber={}",
+        to.as_str().replace('+', "%2B")
+    ))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .map(|t| serde_json::from_str(&t).unwrap())
+    .unwrap();
+    let sent = &inbox["sms_messages"][to.as_str()];
+    assert_eq!(sent.as_array().map(Vec::len), Some(1), "{inbox}");
+    assert_eq!(
+        sent[0]["Message"],
+        "123456 is your Kirana catalog sign-in code."
+    );
+    let attrs = &sent[0]["MessageAttributes"];
+    assert_eq!(
+        attrs["AWS.SNS.SMS.SMSType"]["StringValue"], "Transactional",
+        "{attrs}"
+    );
+    assert_eq!(
+        attrs["AWS.MM.SMS.TemplateId"]["StringValue"], "1107000000000000001",
+        "{attrs}"
+    );
+}
