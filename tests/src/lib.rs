@@ -151,10 +151,7 @@ pub fn gtin_run(n: usize) -> Vec<Gtin> {
 
 /// The valid EAN-13 `890` + `n` (9 digits) + its check digit.
 fn gtin_at(n: u64) -> Gtin {
-    let body: Vec<u8> = format!("890{n:09}")
-        .bytes()
-        .map(|b| b - b'0')
-        .collect();
+    let body: Vec<u8> = format!("890{n:09}").bytes().map(|b| b - b'0').collect();
     let digits: String = body.iter().map(|d| char::from(b'0' + d)).collect();
     Gtin::parse(&format!("{digits}{}", check_digit(&body))).expect("valid by construction")
 }

@@ -1,9 +1,8 @@
-//! Stores and their people, and signing in: the routes under `/v1/stores` that manage stores as
-//! records, and `/v1/auth/*`.
+//! Stores as records and their people (`/v1/stores`, `/v1/stores/{store_id}/members`), and an
+//! admin's changes to a user (`/v1/users/{user_id}`). Signing in is `auth`, devices `devices`.
 //!
-//! The sign-in routes take no bearer token (they are how one is obtained); each is limited per
-//! client address by the service. Bodies are read as raw strings and validated here, so every
-//! wrong field is reported at once.
+//! Bodies are read as raw strings and validated here, so every wrong field is reported at
+//! once.
 
 use std::sync::Arc;
 
@@ -14,10 +13,10 @@ use utoipa::ToSchema;
 
 use crate::app::App;
 use crate::domain::account::{MAX_DISPLAY_NAME_CHARS, MAX_STORE_NAME_CHARS};
-use crate::domain::{FieldErrors, Phone, RegionCode, StoreId, StoreRole, clean_text};
-use crate::http::extract::{Caller, ClientIp, Id, JsonBody};
+use crate::domain::{FieldErrors, Phone, RegionCode, StoreId, StoreRole, UserId, clean_text};
+use crate::http::extract::{Caller, Id, JsonBody};
 use crate::http::{ApiResult, response};
-use crate::services::accounts::{Invitee, MemberView, NewStore, StoreView, TokenPair};
+use crate::services::accounts::{Invitee, MemberView, NewStore, StoreView, UserView};
 
 /// A person to add: found by their number, created with this name if new.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -89,48 +88,11 @@ pub struct NewMemberBody {
     role: Option<String>,
 }
 
-/// Ask for a sign-in code.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CodeRequestBody {
-    #[schema(value_type = String, required, example = "+919876543210")]
-    phone: Option<String>,
-}
-
-/// Trade a code (`grant_type` `code`) or a refresh token (`refresh_token`) for a token pair.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TokenRequestBody {
-    /// `code` (with `phone` and `code`) or `refresh_token` (with `refresh_token`).
-    #[schema(value_type = String, required, example = "code")]
-    grant_type: Option<String>,
-    #[schema(value_type = String, example = "+919876543210")]
-    phone: Option<String>,
-    /// The 6 digits the SMS carried.
-    #[schema(value_type = String, example = "042917")]
-    code: Option<String>,
-    refresh_token: Option<String>,
-}
-
-/// End the session a refresh token belongs to.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SignOutBody {
-    #[schema(value_type = String, required)]
-    refresh_token: Option<String>,
-}
-
-fn phone_field(errors: &mut FieldErrors, v: Option<String>) -> Option<Phone> {
-    match v {
-        Some(p) => errors.check("phone", Phone::parse(&p)),
-        None => {
-            errors.add("phone", "required", "phone is required");
-            None
-        }
-    }
-}
-
-fn required_text(errors: &mut FieldErrors, field: &str, v: Option<String>) -> Option<String> {
+pub(super) fn required_text(
+    errors: &mut FieldErrors,
+    field: &str,
+    v: Option<String>,
+) -> Option<String> {
     match v {
         Some(s) => Some(s),
         None => {
@@ -267,152 +229,44 @@ pub async fn add_member(
     Ok(response::json(StatusCode::OK, member))
 }
 
-/// `POST /v1/auth/code`: sends a sign-in code by SMS to a number the catalog knows.
-#[utoipa::path(
-    post, path = "/v1/auth/code", operation_id = "auth-code", tag = "accounts",
-    summary = "Ask for a sign-in code by SMS",
-    description = "No token. Answers 202 whether or not the number belongs to a user (only a user's number gets the SMS). The code has 6 digits, is good for 10 minutes and 5 tries; a new code replaces the last. At most 5 codes per number and 30 per client address an hour.",
-    request_body(content = CodeRequestBody, content_type = "application/json"),
-    responses(
-        (status = 202, description = "If the number is a user's, the code is on its way"),
-        (status = 429, description = "`rate_limited` (with `Retry-After`)"),
-        (status = 503, description = "`unavailable`: storage or SMS is busy or unreachable; retry (`Retry-After`)"),
-    ),
-)]
-pub async fn request_code(
-    State(app): State<Arc<App>>,
-    ClientIp(from): ClientIp,
-    JsonBody(body): JsonBody<CodeRequestBody>,
-) -> ApiResult {
-    let mut errors = FieldErrors::new();
-    let Some(phone) = phone_field(&mut errors, body.phone) else {
-        return Err(errors.into());
-    };
-    app.accounts.request_code(&phone, from).await?;
-    Ok(response::json(
-        StatusCode::ACCEPTED,
-        serde_json::json!({"status": "sent_if_known", "expires_in": crate::domain::account::CODE_TTL.whole_seconds()}),
-    ))
+/// An admin's change to a user.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserChangeBody {
+    /// `true`: the user cannot sign in or refresh, and every session of theirs ends (their
+    /// access tokens expire within 15 minutes). `false`: they may sign in again.
+    #[schema(value_type = bool, required)]
+    disabled: Option<bool>,
 }
 
-/// `POST /v1/auth/token`: a sign-in code or a refresh token for an access token and the next
-/// refresh token.
+/// `PATCH /v1/users/{user_id}` (admins): disable a user, or enable them again.
 #[utoipa::path(
-    post, path = "/v1/auth/token", operation_id = "auth-token", tag = "accounts",
-    summary = "Sign in with a code, or refresh",
-    description = "No token. `grant_type` `code` (with `phone` and `code`) starts a session; `refresh_token` (with `refresh_token`) continues one and rotates the refresh token: the one sent is spent, and sending it again ends the session. The access token lasts 15 minutes; the session 30 days from sign-in. At most 60 codes tried per client address an hour.",
-    request_body(content = TokenRequestBody, content_type = "application/json"),
-    responses(
-        (status = 200, description = "The token pair", body = TokenPair),
-        (status = 401, description = "`code_invalid`, `refresh_token_invalid`, `refresh_token_reused`, `session_ended`, `user_disabled`"),
-        (status = 403, description = "`forbidden_no_membership`"),
-        (status = 429, description = "`rate_limited` (with `Retry-After`)"),
-        (status = 503, description = "`unavailable`: storage is busy or unreachable; retry (`Retry-After`)"),
-    ),
-)]
-pub async fn token(
-    State(app): State<Arc<App>>,
-    ClientIp(from): ClientIp,
-    JsonBody(body): JsonBody<TokenRequestBody>,
-) -> ApiResult {
-    let mut errors = FieldErrors::new();
-    let pair = match body.grant_type.as_deref() {
-        Some("code") => {
-            let phone = phone_field(&mut errors, body.phone);
-            let code = required_text(&mut errors, "code", body.code);
-            if body.refresh_token.is_some() {
-                errors.add(
-                    "refresh_token",
-                    "not_allowed",
-                    "refresh_token goes with grant_type refresh_token",
-                );
-            }
-            let (Some(phone), Some(code), true) = (phone, code, errors.is_empty()) else {
-                return Err(errors.into());
-            };
-            app.accounts.sign_in(&phone, &code, from).await?
-        }
-        Some("refresh_token") => {
-            let token = required_text(&mut errors, "refresh_token", body.refresh_token);
-            for (field, present) in [
-                ("phone", body.phone.is_some()),
-                ("code", body.code.is_some()),
-            ] {
-                if present {
-                    errors.add(
-                        field,
-                        "not_allowed",
-                        format!("{field} goes with grant_type code"),
-                    );
-                }
-            }
-            let (Some(token), true) = (token, errors.is_empty()) else {
-                return Err(errors.into());
-            };
-            app.accounts.refresh(&token).await?
-        }
-        Some(other) => {
-            return Err(FieldErrors::single(
-                "grant_type",
-                "invalid_grant_type",
-                format!(
-                    "grant_type must be code or refresh_token, not '{}'",
-                    other.chars().take(40).collect::<String>()
-                ),
-            )
-            .into());
-        }
-        None => {
-            return Err(FieldErrors::single(
-                "grant_type",
-                "required",
-                "grant_type is required (code or refresh_token)",
-            )
-            .into());
-        }
-    };
-    Ok(response::json(StatusCode::OK, pair))
-}
-
-/// `POST /v1/auth/sign-out`: ends the session of a refresh token (204 for any token, as
-/// RFC 7009 asks, so it tells nothing about tokens).
-#[utoipa::path(
-    post, path = "/v1/auth/sign-out", operation_id = "auth-sign-out", tag = "accounts",
-    summary = "Sign out this device",
-    description = "No bearer token: the refresh token is the proof. Its session ends (no refresh works again); the access token already issued lasts until it expires (15 minutes at most). 204 for any token.",
-    request_body(content = SignOutBody, content_type = "application/json"),
-    responses(
-        (status = 204, description = "Signed out"),
-        (status = 503, description = "`unavailable`: storage is busy or unreachable; retry (`Retry-After`)"),
-    ),
-)]
-pub async fn sign_out(
-    State(app): State<Arc<App>>,
-    JsonBody(body): JsonBody<SignOutBody>,
-) -> ApiResult {
-    let mut errors = FieldErrors::new();
-    let (Some(token), true) = (
-        required_text(&mut errors, "refresh_token", body.refresh_token),
-        errors.is_empty(),
-    ) else {
-        return Err(errors.into());
-    };
-    app.accounts.sign_out(&token).await?;
-    Ok(response::no_content())
-}
-
-/// `POST /v1/auth/sign-out-everywhere`: ends every session of the signed-in user.
-#[utoipa::path(
-    post, path = "/v1/auth/sign-out-everywhere", operation_id = "auth-sign-out-everywhere", tag = "accounts",
-    summary = "Sign out every device",
-    description = "A signed-in user (a token from `POST /v1/auth/token`). Every session of theirs ends: no refresh token issued before now works again; access tokens already issued last until they expire (15 minutes at most).",
+    patch, path = "/v1/users/{user_id}", operation_id = "users-update", tag = "accounts",
+    summary = "Disable or enable a user",
+    description = "Admins. A disabled user cannot sign in or refresh, and every session of theirs ends at once; access tokens already issued expire within 15 minutes. Enabling lets them sign in again. Users' ids are in a store's member list (`GET /v1/stores/{store_id}`).",
     security(("bearer" = [])),
+    params(Id<UserId>),
+    request_body(content = UserChangeBody, content_type = "application/json"),
     responses(
-        (status = 204, description = "Every session ended"),
-        (status = 409, description = "`not_a_user` (a token not issued by signing in)"),
+        (status = 200, description = "The user", body = UserView),
+        (status = 403, description = "`forbidden_role`"),
+        (status = 404, description = "`user_not_found`"),
     ),
 )]
-pub async fn sign_out_everywhere(State(app): State<Arc<App>>, Caller(who): Caller) -> ApiResult {
-    app.accounts.sign_out_everywhere(&who).await?;
-    Ok(response::no_content())
+pub async fn update_user(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    Id(user): Id<UserId>,
+    JsonBody(body): JsonBody<UserChangeBody>,
+) -> ApiResult {
+    let Some(disabled) = body.disabled else {
+        return Err(FieldErrors::single(
+            "disabled",
+            "required",
+            "disabled is required (true or false)",
+        )
+        .into());
+    };
+    let view = app.accounts.set_disabled(&who, &user, disabled).await?;
+    Ok(response::json(StatusCode::OK, view))
 }

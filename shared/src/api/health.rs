@@ -51,7 +51,7 @@ pub async fn get(State(app): State<Arc<App>>) -> ApiResult {
     ),
 )]
 pub async fn ready(State(app): State<Arc<App>>) -> ApiResult {
-    let readiness = app.catalog.readiness().await;
+    let readiness = app.catalog.readiness(app.accounts.probe()).await;
     if readiness.ready {
         return Ok(response::json(StatusCode::OK, readiness));
     }

@@ -7,7 +7,9 @@
 //! document, the SAM template check and the README all follow.
 
 pub mod accounts;
+pub mod auth;
 mod bodies;
+pub mod devices;
 pub mod health;
 pub mod images;
 pub mod inventory;

@@ -12,7 +12,10 @@ use http::Method;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
-use super::{accounts, health, images, inventory, jobs, matching, openapi, products, review, scan};
+use super::{
+    accounts, auth, devices, health, images, inventory, jobs, matching, openapi, products, review,
+    scan,
+};
 use crate::app::App;
 use crate::http::ApiError;
 
@@ -217,22 +220,43 @@ pub static STORE_MEMBERS_ADD: Route = Route {
 };
 pub static AUTH_CODE: Route = Route {
     function: "auth-code",
-    endpoint: || routes!(accounts::request_code),
+    endpoint: || routes!(auth::request_code),
     warm_up: None,
 };
 pub static AUTH_TOKEN: Route = Route {
     function: "auth-token",
-    endpoint: || routes!(accounts::token),
+    endpoint: || routes!(auth::token),
     warm_up: None,
 };
 pub static AUTH_SIGN_OUT: Route = Route {
     function: "auth-sign-out",
-    endpoint: || routes!(accounts::sign_out),
+    endpoint: || routes!(auth::sign_out),
     warm_up: None,
 };
 pub static AUTH_SIGN_OUT_EVERYWHERE: Route = Route {
     function: "auth-sign-out-everywhere",
-    endpoint: || routes!(accounts::sign_out_everywhere),
+    endpoint: || routes!(auth::sign_out_everywhere),
+    warm_up: None,
+};
+
+pub static STORE_DEVICES_ADD: Route = Route {
+    function: "store-devices-add",
+    endpoint: || routes!(devices::add),
+    warm_up: None,
+};
+pub static STORE_DEVICES_LIST: Route = Route {
+    function: "store-devices-list",
+    endpoint: || routes!(devices::list),
+    warm_up: None,
+};
+pub static STORE_DEVICES_REVOKE: Route = Route {
+    function: "store-devices-revoke",
+    endpoint: || routes!(devices::revoke),
+    warm_up: None,
+};
+pub static USERS_UPDATE: Route = Route {
+    function: "users-update",
+    endpoint: || routes!(accounts::update_user),
     warm_up: None,
 };
 
@@ -288,6 +312,10 @@ pub static ALL: &[&Route] = &[
     &AUTH_TOKEN,
     &AUTH_SIGN_OUT,
     &AUTH_SIGN_OUT_EVERYWHERE,
+    &STORE_DEVICES_ADD,
+    &STORE_DEVICES_LIST,
+    &STORE_DEVICES_REVOKE,
+    &USERS_UPDATE,
 ];
 
 /// The route a Lambda function serves, by function name.

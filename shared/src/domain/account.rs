@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{RegionCode, SessionId, StoreId, Timestamp, UserId};
+use super::{DeviceId, RegionCode, SessionId, StoreId, Timestamp, UserId};
 
 /// Longest display name of a person, and of a store.
 pub const MAX_DISPLAY_NAME_CHARS: usize = 100;
@@ -19,6 +19,17 @@ pub const CODE_TTL: time::Duration = time::Duration::minutes(10);
 /// Wrong codes allowed before the code is spent: the next try, even with the right code, is
 /// refused and a new code must be asked for.
 pub const CODE_ATTEMPTS: u8 = 5;
+/// How long a device's pairing code may be used (the owner shows it as a QR code; the device
+/// scans it at once).
+pub const PAIRING_TTL: time::Duration = time::Duration::minutes(10);
+/// Longest name of a device.
+pub const MAX_DEVICE_NAME_CHARS: usize = 60;
+/// Most devices a store may have paired at once (revoked ones do not count).
+pub const MAX_DEVICES: usize = 50;
+
+/// Spent refresh secrets a session remembers (a refresh every 15 minutes: the last five hours).
+pub const SPENT_SECRETS_KEPT: usize = 20;
+
 /// A refresh token's family lives this long from sign-in, however often it is rotated (the
 /// product brief's 30 days); then the person signs in again.
 pub const SESSION_TTL: time::Duration = time::Duration::days(30);
@@ -193,7 +204,7 @@ pub struct Membership {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignInCode {
     pub phone: Phone,
-    /// The code's MAC, hex; the code itself is only in the message that was sent.
+    /// The code's MAC; the code itself is only in the message that was sent.
     pub code_mac: String,
     pub sent_at: Timestamp,
     pub expires_at: Timestamp,
@@ -207,13 +218,80 @@ impl SignInCode {
     }
 }
 
+/// A store's scanner device: made by an owner, paired once with its one-time code, then signed
+/// in as the store's scanner until an owner revokes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    pub device_id: DeviceId,
+    pub store_id: StoreId,
+    pub name: String,
+    /// Who made it (a token's `sub`).
+    pub added_by: String,
+    pub created_at: Timestamp,
+    /// The pairing code's MAC until the device is paired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairing_mac: Option<String>,
+    pub pairing_expires_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paired_at: Option<Timestamp>,
+    /// The session its pairing started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<SessionId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl Device {
+    /// Whether its pairing code may still be used at `now`.
+    pub fn pairable(&self, now: Timestamp) -> bool {
+        self.pairing_mac.is_some()
+            && self.paired_at.is_none()
+            && self.revoked_at.is_none()
+            && now < self.pairing_expires_at
+    }
+}
+
+/// Whom a session signs in: a person, or a store's paired device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Holder {
+    User {
+        user_id: UserId,
+    },
+    Device {
+        store_id: StoreId,
+        device_id: DeviceId,
+    },
+}
+
+impl Holder {
+    /// The access token's `sub`: the user's id, or `device:<id>`.
+    pub fn subject(&self) -> String {
+        match self {
+            Holder::User { user_id } => user_id.to_string(),
+            Holder::Device { device_id, .. } => format!("device:{device_id}"),
+        }
+    }
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.subject())
+    }
+}
+
 /// One signed-in device: a family of refresh tokens, of which only the newest is good.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     pub session_id: SessionId,
-    pub user_id: UserId,
-    /// The MAC of the family's current refresh secret, hex.
+    pub holder: Holder,
+    /// The MAC of the family's current refresh secret.
     pub secret_mac: String,
+    /// The MACs of its spent secrets, newest first (at most [`SPENT_SECRETS_KEPT`]): one of
+    /// them presented again is a reuse, which ends the family; a secret in neither list is
+    /// just not a token of ours.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spent_macs: Vec<String>,
     /// How many times the token was rotated.
     pub generation: u32,
     pub created_at: Timestamp,

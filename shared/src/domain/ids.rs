@@ -89,6 +89,11 @@ uuid_id!(
     SessionId,
     "session id"
 );
+uuid_id!(
+    /// A store's paired scanner device (a shelf phone, a handheld).
+    DeviceId,
+    "device id"
+);
 
 /// A store. Stores are named by the identity provider that issues tokens, so the id is a short
 /// slug (`[A-Za-z0-9_-]`, 1 to 64 characters) rather than a UUID.
@@ -179,6 +184,12 @@ text_schema!(
     format = Uuid
 );
 text_schema!(UserId, "UserId", "A user's id (a UUID).", format = Uuid);
+text_schema!(
+    DeviceId,
+    "DeviceId",
+    "A paired device's id (a UUID).",
+    format = Uuid
+);
 text_schema!(
     StoreId,
     "StoreId",

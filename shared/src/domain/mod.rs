@@ -18,11 +18,13 @@ pub mod product;
 mod timestamp;
 mod validation;
 
-pub use account::{GlobalRole, Membership, Phone, Session, SignInCode, Store, StoreRole, User};
+pub use account::{
+    Device, GlobalRole, Holder, Membership, Phone, Session, SignInCode, Store, StoreRole, User,
+};
 pub use amount::{AmountError, DecimalText, Money, Quantity, QuantityDelta};
 pub use gtin::{Gtin, GtinError, check_digit};
 pub use history::{Actor, FieldChange, HistoryEntry, ProductAction};
-pub use ids::{IdError, IdempotencyKey, JobId, ProductId, SessionId, StoreId, UserId};
+pub use ids::{DeviceId, IdError, IdempotencyKey, JobId, ProductId, SessionId, StoreId, UserId};
 pub use inventory::{
     Adjustment, AdjustmentReason, InventoryDetails, InventoryItem, ItemPhoto, Operation,
     ProductSummary,

@@ -10,11 +10,14 @@ use async_trait::async_trait;
 
 use super::StorageResult;
 use crate::domain::{
-    Membership, Phone, Session, SessionId, SignInCode, Store, StoreId, Timestamp, User, UserId,
+    Device, DeviceId, Membership, Phone, Session, SessionId, SignInCode, Store, StoreId, Timestamp,
+    User, UserId,
 };
 
 /// Most stores a user's memberships are read for (and a token names).
 pub const MAX_MEMBERSHIPS: usize = 100;
+/// Most device records a store's listing reads (paired, pending and revoked).
+pub const MAX_DEVICE_RECORDS: usize = 200;
 
 #[async_trait]
 pub trait AccountStore: Send + Sync {
@@ -22,9 +25,13 @@ pub trait AccountStore: Send + Sync {
     async fn insert_user(&self, user: &User) -> StorageResult<()>;
     async fn get_user(&self, id: &UserId) -> StorageResult<Option<User>>;
     async fn user_by_phone(&self, phone: &Phone) -> StorageResult<Option<User>>;
-    /// Replaces the user's name, role, `disabled` and `sessions_valid_after` (never the phone).
+    /// Sets the user's `sessions_valid_after` to `at` (sign out everywhere), and nothing else;
     /// `NotFound` when there is no such user.
-    async fn update_user(&self, user: &User) -> StorageResult<()>;
+    async fn end_sessions(&self, id: &UserId, at: Timestamp) -> StorageResult<()>;
+    /// Sets `disabled` (and, when disabling, `sessions_valid_after` to `at`), and nothing else;
+    /// returns the user after. `NotFound` when there is no such user.
+    async fn set_disabled(&self, id: &UserId, disabled: bool, at: Timestamp)
+    -> StorageResult<User>;
 
     /// The store and its owner's membership, both or neither. `AlreadyExists` when the id is
     /// taken.
@@ -46,11 +53,13 @@ pub trait AccountStore: Send + Sync {
         phone: &Phone,
         now: Timestamp,
     ) -> StorageResult<Option<SignInCode>>;
-    /// Deletes the code if it is still the one sent at `code.sent_at` (a used code).
-    async fn delete_code(&self, code: &SignInCode) -> StorageResult<()>;
+    /// Deletes the code if it is still the one sent at `code.sent_at` (a used code); `false`
+    /// when it was not there (deleted by a racing sign-in with the same code, or replaced).
+    async fn delete_code(&self, code: &SignInCode) -> StorageResult<bool>;
 
     /// Counts one request against `key`'s fixed window ending at `window_end`; `false` when the
-    /// window already holds `limit` (the request is not counted then).
+    /// window already holds `limit` (the request is not counted then). A counter already in a
+    /// later window (another instance's clock ran ahead) lets the request through uncounted.
     async fn count_request(
         &self,
         key: &str,
@@ -66,6 +75,31 @@ pub trait AccountStore: Send + Sync {
     async fn rotate_session(&self, next: &Session, previous_mac: &str) -> StorageResult<()>;
     /// Marks the session revoked at `at` (a revoked one stays as it was).
     async fn revoke_session(&self, id: &SessionId, at: Timestamp) -> StorageResult<()>;
+
+    /// `AlreadyExists` when the id is taken in the store.
+    async fn insert_device(&self, device: &Device) -> StorageResult<()>;
+    async fn get_device(&self, store: &StoreId, id: &DeviceId) -> StorageResult<Option<Device>>;
+    /// The store's devices (at most [`MAX_DEVICE_RECORDS`]), oldest first, revoked ones too.
+    async fn devices_of(&self, store: &StoreId) -> StorageResult<Vec<Device>>;
+    /// Marks the device paired at `at` with `session`, if its pairing code is still
+    /// `pairing_mac` and it is neither paired nor revoked; otherwise `VersionConflict` (the code
+    /// was used already, or the device was revoked).
+    async fn pair_device(
+        &self,
+        store: &StoreId,
+        id: &DeviceId,
+        pairing_mac: &str,
+        session: &SessionId,
+        at: Timestamp,
+    ) -> StorageResult<()>;
+    /// Marks the device revoked at `at` (a revoked one stays as it was); `NotFound` when there
+    /// is no such device.
+    async fn revoke_device(
+        &self,
+        store: &StoreId,
+        id: &DeviceId,
+        at: Timestamp,
+    ) -> StorageResult<()>;
 }
 
 /// Where sign-in codes are sent: SMS in AWS, the log locally.

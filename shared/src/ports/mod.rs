@@ -17,7 +17,7 @@ use crate::domain::{
     VerificationStatus,
 };
 
-pub use accounts::{AccountStore, CodeSender, MAX_MEMBERSHIPS};
+pub use accounts::{AccountStore, CodeSender, MAX_DEVICE_RECORDS, MAX_MEMBERSHIPS};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 

@@ -20,7 +20,7 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// The state of one part of the storage.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PartCheck {
-    /// `products`, `inventory`, `jobs` (tables) or `uploads`, `images` (buckets).
+    /// `products`, `inventory`, `jobs`, `accounts` (tables) or `uploads`, `images` (buckets).
     pub part: &'static str,
     pub ok: bool,
     /// How long the probe took.
@@ -34,7 +34,10 @@ pub struct Readiness {
     pub checks: Vec<PartCheck>,
 }
 
-async fn probe<T>(part: &'static str, read: impl Future<Output = StorageResult<T>>) -> PartCheck {
+pub(crate) async fn probe<T>(
+    part: &'static str,
+    read: impl Future<Output = StorageResult<T>>,
+) -> PartCheck {
     let started = Instant::now();
     let ok = match tokio::time::timeout(PROBE_TIMEOUT, read).await {
         Ok(Ok(_)) => true,
@@ -59,19 +62,21 @@ async fn probe<T>(part: &'static str, read: impl Future<Output = StorageResult<T
 }
 
 impl Catalog {
-    /// Reads one absent item from each table and one absent object from each bucket, at once.
-    pub async fn readiness(&self) -> Readiness {
+    /// Reads one absent item from each table and one absent object from each bucket, at once
+    /// (with `more`: the other parts' probes, the accounts table's).
+    pub async fn readiness(&self, more: impl Future<Output = PartCheck>) -> Readiness {
         let product = ProductId::from_uuid(uuid::Uuid::nil());
         let store = StoreId::parse("readiness-probe").expect("a valid slug");
         let job = JobId::from_uuid(uuid::Uuid::nil());
-        let (p, i, j, u, im) = tokio::join!(
+        let (p, i, j, a, u, im) = tokio::join!(
             probe("products", self.products.get(&product)),
             probe("inventory", self.inventory.get(&store, &product)),
             probe("jobs", self.jobs.get(&job)),
+            more,
             probe("uploads", self.uploads.probe()),
             probe("images", self.images.probe()),
         );
-        let checks = vec![p, i, j, u, im];
+        let checks = vec![p, i, j, a, u, im];
         Readiness {
             ready: checks.iter().all(|c| c.ok),
             checks,

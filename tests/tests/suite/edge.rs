@@ -72,7 +72,11 @@ async fn each_operation_is_documented_with_its_function_roles_and_problems() {
         let public = ["health", "health-ready", "openapi"].contains(&route.function);
         // Signing in needs no token (it is how one is had), but storage behind it.
         let sign_in = ["auth-code", "auth-token", "auth-sign-out"].contains(&route.function);
-        assert_eq!(op["security"].is_null(), public || sign_in, "{path}: security");
+        assert_eq!(
+            op["security"].is_null(),
+            public || sign_in,
+            "{path}: security"
+        );
         for (status, response) in op["responses"].as_object().unwrap() {
             if status.as_str() >= "400" {
                 assert_eq!(
@@ -384,7 +388,14 @@ async fn readiness_says_which_part_of_the_storage_is_down() {
         .collect();
     assert_eq!(
         parts,
-        ["products", "inventory", "jobs", "uploads", "images"]
+        [
+            "products",
+            "inventory",
+            "jobs",
+            "accounts",
+            "uploads",
+            "images"
+        ]
     );
 
     // Tables that do not exist (DynamoDB Local), a bucket that does and one that does not.
@@ -421,5 +432,9 @@ async fn readiness_says_which_part_of_the_storage_is_down() {
         .filter(|c| c["ok"] == false)
         .map(|c| c["part"].as_str().unwrap())
         .collect();
-    assert_eq!(down, ["products", "inventory", "jobs", "images"], "{body}");
+    assert_eq!(
+        down,
+        ["products", "inventory", "jobs", "accounts", "images"],
+        "{body}"
+    );
 }

@@ -13,7 +13,7 @@ use catalog_core::domain::{
     CsvJob, Gtin, InventoryDetails, JobId, MovementKind, MovementOrigin, Product, ProductContent,
     ProductId, ProductSource, ProductSummary, Quantity, StoreId, Timestamp,
 };
-use catalog_core::domain::{Phone, RegionCode, User, UserId};
+use catalog_core::domain::{Device, DeviceId, Phone, RegionCode, User, UserId};
 use catalog_core::lambda::{FunctionService, Starting};
 use catalog_core::ports::{AccountStore, Expect, SetItem};
 use catalog_core::services::accounts::{Invitee, NewStore};
@@ -25,6 +25,8 @@ const PRODUCT: &str = "0190f1a2-7c3e-7d4a-9b1c-2f3e4d5c6b7a";
 const MERGE_TARGET: &str = "0190f1a2-7c3e-7d4a-9b1c-2f3e4d5c6b7b";
 const BARCODE: &str = "8901058000290";
 const JOB: &str = "0190f1a2-8000-7000-8000-000000000001";
+/// The device the store-devices-revoke event revokes.
+const DEVICE: &str = "0190f1a2-a000-7000-8000-000000000001";
 /// The signed-in user the auth-sign-out-everywhere event's token names.
 const USER: &str = "0190f1a2-9000-7000-8000-000000000001";
 
@@ -110,6 +112,22 @@ async fn seeded_app(dir: &std::path::Path) -> Arc<App> {
         })
         .await
         .unwrap();
+    // The device the store-devices-revoke event names.
+    accounts
+        .insert_device(&Device {
+            device_id: DeviceId::parse(DEVICE).unwrap(),
+            store_id: store.clone(),
+            name: "Shelf phone".into(),
+            added_by: "seed".into(),
+            created_at: Timestamp::now(),
+            pairing_mac: None,
+            pairing_expires_at: Timestamp::now(),
+            paired_at: Some(Timestamp::now()),
+            session_id: None,
+            revoked_at: None,
+        })
+        .await
+        .unwrap();
     let job = CsvJob::new(JobId::parse(JOB).unwrap(), store, "seed", Timestamp::now());
     c.jobs.insert(&job).await.unwrap();
     // The upload the csv-import event announces.
@@ -128,8 +146,11 @@ async fn seeded_app(dir: &std::path::Path) -> Arc<App> {
 /// What each sample event should get back.
 fn expected_status(function: &str) -> u16 {
     match function {
-        "products-create" | "stores-create" => 201,
-        "inventory-delete" | "auth-sign-out" | "auth-sign-out-everywhere" => 204,
+        "products-create" | "stores-create" | "store-devices-add" => 201,
+        "inventory-delete"
+        | "auth-sign-out"
+        | "auth-sign-out-everywhere"
+        | "store-devices-revoke" => 204,
         "auth-code" => 202,
         // A made-up code for the number: what a sign-in sends, answered `code_invalid`.
         "auth-token" => 401,

@@ -8,6 +8,7 @@
 //! | `S#<store_id>` | `STORE` | a store |
 //! | `S#<store_id>` | `M#<user_id>` | a membership, as the store's member list reads it |
 //! | `U#<user_id>` | `M#<store_id>` | the same membership, as the user's token reads it |
+//! | `S#<store_id>` | `D#<device_id>` | a store's device (paired, pending or revoked) |
 //! | `SE#<session_id>` | `SESSION` | a session (refresh-token family; TTL) |
 //! | `RL#<key>` | `W` | a request counter's current window (TTL) |
 //!
@@ -20,7 +21,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    ConsumedCapacity, Put, ReturnConsumedCapacity, ReturnValue,
+    AttributeValue, ConsumedCapacity, Put, ReturnConsumedCapacity, ReturnValue,
     ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 
@@ -28,9 +29,12 @@ use super::{
     DynamoStore, Item, TxError, build_err, from_item, get_n, get_s, n, s, sdk_err, to_item,
 };
 use crate::domain::{
-    Membership, Phone, Session, SessionId, SignInCode, Store, StoreId, Timestamp, User, UserId,
+    Device, DeviceId, Membership, Phone, Session, SessionId, SignInCode, Store, StoreId, Timestamp,
+    User, UserId,
 };
-use crate::ports::{AccountStore, MAX_MEMBERSHIPS, StorageError, StorageResult};
+use crate::ports::{
+    AccountStore, MAX_DEVICE_RECORDS, MAX_MEMBERSHIPS, StorageError, StorageResult,
+};
 
 fn keyed<T: serde::Serialize>(record: &T, pk: String, sk: String) -> StorageResult<Item> {
     let mut item = to_item(record)?;
@@ -124,6 +128,7 @@ impl DynamoStore {
             .query()
             .table_name(&self.tables.accounts)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .consistent_read(true)
             .key_condition_expression("pk = :pk AND begins_with(sk, :m)")
             .expression_attribute_values(":pk", s(pk))
             .expression_attribute_values(":m", s("M#"))
@@ -138,6 +143,37 @@ impl DynamoStore {
             .into_iter()
             .map(|i| from_item("membership", i))
             .collect()
+    }
+
+    /// Sets fields of an existing user (one UpdateItem, so a change never overwrites another
+    /// with a stale copy of the record); the user after.
+    async fn set_user_fields(
+        &self,
+        id: &UserId,
+        update: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> StorageResult<Item> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.tables.accounts)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .key("pk", s(user_pk(id)))
+            .key("sk", s("USER"))
+            .update_expression(update)
+            .condition_expression("attribute_exists(pk)")
+            .return_values(ReturnValue::AllNew);
+        for (name, value) in values {
+            req = req.expression_attribute_values(*name, value.clone());
+        }
+        match req.send().await {
+            Ok(out) => {
+                self.wrote(out.consumed_capacity());
+                Ok(out.attributes.unwrap_or_default())
+            }
+            Err(e) if is_conditional_update(&e) => Err(StorageError::NotFound),
+            Err(e) => Err(sdk_err(e)),
+        }
     }
 
     /// Counts a write's units (what `bench-inventory` prints).
@@ -157,10 +193,14 @@ impl DynamoStore {
             {
                 Err(StorageError::AlreadyExists)
             }
-            Err(TxError::Canceled(reasons)) => Err(StorageError::backend(format!(
-                "transaction cancelled: {:?}",
-                reasons.iter().map(|r| r.code()).collect::<Vec<_>>()
-            ))),
+            // Throttled, or still conflicting after the retries: worth retrying later.
+            Err(TxError::Canceled(reasons)) => Err(StorageError::Unavailable(
+                format!(
+                    "transaction cancelled: {:?}",
+                    reasons.iter().map(|r| r.code()).collect::<Vec<_>>()
+                )
+                .into(),
+            )),
             Err(TxError::Storage(e)) => Err(e),
         }
     }
@@ -205,32 +245,41 @@ impl AccountStore for DynamoStore {
         self.get_user(&id).await
     }
 
-    async fn update_user(&self, user: &User) -> StorageResult<()> {
-        // The phone stays as stored (its guard names this user): read it, write on condition
-        // that it is still the same.
-        let Some(stored) = self.get_user(&user.user_id).await? else {
-            return Err(StorageError::NotFound);
+    async fn end_sessions(&self, id: &UserId, at: Timestamp) -> StorageResult<()> {
+        self.set_user_fields(
+            id,
+            "SET sessions_valid_after = :at",
+            &[(":at", s(at.to_string()))],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn set_disabled(
+        &self,
+        id: &UserId,
+        disabled: bool,
+        at: Timestamp,
+    ) -> StorageResult<User> {
+        let item = if disabled {
+            self.set_user_fields(
+                id,
+                "SET disabled = :d, sessions_valid_after = :at",
+                &[
+                    (":d", AttributeValue::Bool(true)),
+                    (":at", s(at.to_string())),
+                ],
+            )
+            .await?
+        } else {
+            self.set_user_fields(
+                id,
+                "SET disabled = :d",
+                &[(":d", AttributeValue::Bool(false))],
+            )
+            .await?
         };
-        let mut next = user.clone();
-        next.phone = stored.phone;
-        let r = self
-            .client
-            .put_item()
-            .table_name(&self.tables.accounts)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .set_item(Some(keyed(&next, user_pk(&next.user_id), "USER".into())?))
-            .condition_expression("phone = :phone")
-            .expression_attribute_values(":phone", s(next.phone.as_str()))
-            .send()
-            .await;
-        match r {
-            Ok(out) => {
-                self.wrote(out.consumed_capacity());
-                Ok(())
-            }
-            Err(e) if is_conditional_put(&e) => Err(StorageError::NotFound),
-            Err(e) => Err(sdk_err(e)),
-        }
+        from_item("user", item)
     }
 
     async fn insert_store(&self, store: &Store, owner: &Membership) -> StorageResult<()> {
@@ -315,7 +364,7 @@ impl AccountStore for DynamoStore {
         }
     }
 
-    async fn delete_code(&self, code: &SignInCode) -> StorageResult<()> {
+    async fn delete_code(&self, code: &SignInCode) -> StorageResult<bool> {
         let r = self
             .client
             .delete_item()
@@ -323,14 +372,14 @@ impl AccountStore for DynamoStore {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .key("pk", s(phone_pk(&code.phone)))
             .key("sk", s("CODE"))
-            .condition_expression("sent_at = :sent")
+            .condition_expression("attribute_exists(pk) AND sent_at = :sent")
             .expression_attribute_values(":sent", s(code.sent_at.to_string()))
             .send()
             .await;
         match r {
             Ok(out) => {
                 self.wrote(out.consumed_capacity());
-                Ok(())
+                Ok(true)
             }
             Err(e)
                 if matches!(
@@ -338,7 +387,7 @@ impl AccountStore for DynamoStore {
                     Some(aws_sdk_dynamodb::operation::delete_item::DeleteItemError::ConditionalCheckFailedException(_))
                 ) =>
             {
-                Ok(())
+                Ok(false)
             }
             Err(e) => Err(sdk_err(e)),
         }
@@ -390,8 +439,11 @@ impl AccountStore for DynamoStore {
                     _ => return Err(sdk_err(e)),
                 },
             };
-            if old.as_ref().and_then(|i| get_n(i, "expires_epoch")) == Some(end) {
-                return Ok(false);
+            match old.as_ref().and_then(|i| get_n(i, "expires_epoch")) {
+                Some(e) if e == end => return Ok(false),
+                // Another instance's clock is in a later window already: let it through.
+                Some(e) if e > end => return Ok(true),
+                _ => {}
             }
             let r = self
                 .client
@@ -416,7 +468,7 @@ impl AccountStore for DynamoStore {
             }
         }
         Err(StorageError::Unavailable(
-            format!("the request counter {key} kept changing").into(),
+            "a request counter kept changing under this request".into(),
         ))
     }
 
@@ -475,6 +527,135 @@ impl AccountStore for DynamoStore {
                 Err(StorageError::VersionConflict { current: None })
             }
             Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    async fn insert_device(&self, device: &Device) -> StorageResult<()> {
+        let item = keyed(
+            device,
+            store_pk(&device.store_id),
+            format!("D#{}", device.device_id),
+        )?;
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.tables.accounts)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match r {
+            Ok(out) => {
+                self.wrote(out.consumed_capacity());
+                Ok(())
+            }
+            Err(e) if is_conditional_put(&e) => Err(StorageError::AlreadyExists),
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    async fn get_device(&self, store: &StoreId, id: &DeviceId) -> StorageResult<Option<Device>> {
+        self.get_one(store_pk(store), &format!("D#{id}"))
+            .await?
+            .map(|i| from_item("device", i))
+            .transpose()
+    }
+
+    async fn devices_of(&self, store: &StoreId) -> StorageResult<Vec<Device>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.accounts)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .consistent_read(true)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :d)")
+            .expression_attribute_values(":pk", s(store_pk(store)))
+            .expression_attribute_values(":d", s("D#"))
+            .limit(MAX_DEVICE_RECORDS as i32)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        self.meter
+            .add(super::read_units(out.consumed_capacity()), 0.0);
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| from_item("device", i))
+            .collect()
+    }
+
+    async fn pair_device(
+        &self,
+        store: &StoreId,
+        id: &DeviceId,
+        pairing_mac: &str,
+        session: &SessionId,
+        at: Timestamp,
+    ) -> StorageResult<()> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.tables.accounts)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .key("pk", s(store_pk(store)))
+            .key("sk", s(format!("D#{id}")))
+            .update_expression("SET paired_at = :at, session_id = :session REMOVE pairing_mac")
+            .condition_expression(
+                "pairing_mac = :mac AND attribute_not_exists(paired_at) AND attribute_not_exists(revoked_at)",
+            )
+            .expression_attribute_values(":at", s(at.to_string()))
+            .expression_attribute_values(":session", s(session.to_string()))
+            .expression_attribute_values(":mac", s(pairing_mac))
+            .send()
+            .await;
+        match r {
+            Ok(out) => {
+                self.wrote(out.consumed_capacity());
+                Ok(())
+            }
+            Err(e) if is_conditional_update(&e) => {
+                Err(StorageError::VersionConflict { current: None })
+            }
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    async fn revoke_device(
+        &self,
+        store: &StoreId,
+        id: &DeviceId,
+        at: Timestamp,
+    ) -> StorageResult<()> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.tables.accounts)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .key("pk", s(store_pk(store)))
+            .key("sk", s(format!("D#{id}")))
+            .update_expression("SET revoked_at = :at REMOVE pairing_mac")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(revoked_at)")
+            .expression_attribute_values(":at", s(at.to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match r {
+            Ok(out) => {
+                self.wrote(out.consumed_capacity());
+                Ok(())
+            }
+            Err(e) => match e.as_service_error() {
+                // Revoked already: as it was. No item: no such device.
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    if c.item().is_some() {
+                        Ok(())
+                    } else {
+                        Err(StorageError::NotFound)
+                    }
+                }
+                _ => Err(sdk_err(e)),
+            },
         }
     }
 

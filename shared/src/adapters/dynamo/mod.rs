@@ -335,6 +335,10 @@ const RETRYABLE_CODES: &[&str] = &[
     "InternalServerError",
     "ServiceUnavailable",
     "LimitExceededException",
+    // SNS (sign-in SMS, `adapters::sms`).
+    "Throttled",
+    "InternalError",
+    "KMSThrottling",
 ];
 
 /// Maps an SDK error: throttling and transport failures are `Unavailable`, the rest `Backend`.

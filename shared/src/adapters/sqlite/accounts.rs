@@ -7,9 +7,12 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStore, db_err, from_doc, to_doc};
 use crate::domain::{
-    Membership, Phone, Session, SessionId, SignInCode, Store, StoreId, Timestamp, User, UserId,
+    Device, DeviceId, Membership, Phone, Session, SessionId, SignInCode, Store, StoreId, Timestamp,
+    User, UserId,
 };
-use crate::ports::{AccountStore, MAX_MEMBERSHIPS, StorageError, StorageResult};
+use crate::ports::{
+    AccountStore, MAX_DEVICE_RECORDS, MAX_MEMBERSHIPS, StorageError, StorageResult,
+};
 
 pub(super) const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS users (
@@ -39,6 +42,13 @@ CREATE TABLE IF NOT EXISTS sessions (
     expires_at INTEGER NOT NULL,
     doc        TEXT NOT NULL
 );
+-- A store's devices, paired, waiting for their pairing, or revoked.
+CREATE TABLE IF NOT EXISTS devices (
+    store_id  TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    doc       TEXT NOT NULL,
+    PRIMARY KEY (store_id, device_id)
+) WITHOUT ROWID;
 -- Requests counted in each key's current fixed window.
 CREATE TABLE IF NOT EXISTS request_counts (
     key        TEXT PRIMARY KEY,
@@ -118,21 +128,31 @@ impl AccountStore for SqliteStore {
         .await
     }
 
-    async fn update_user(&self, user: &User) -> StorageResult<()> {
-        let user = user.clone();
+    async fn end_sessions(&self, id: &UserId, at: Timestamp) -> StorageResult<()> {
+        let id = id.to_string();
         self.write(move |tx| {
-            let id = user.user_id.to_string();
-            let Some(doc) = one_doc(tx, "SELECT doc FROM users WHERE user_id = ?1", &id)? else {
-                return Err(StorageError::NotFound);
-            };
-            let mut next = user;
-            next.phone = user_from(&doc)?.phone;
-            tx.execute(
-                "UPDATE users SET doc = ?2 WHERE user_id = ?1",
-                params![id, to_doc(&next)?],
-            )
-            .map_err(db_err)?;
-            Ok(())
+            let mut user = load_user(tx, &id)?.ok_or(StorageError::NotFound)?;
+            user.sessions_valid_after = Some(at);
+            save_user(tx, &user)
+        })
+        .await
+    }
+
+    async fn set_disabled(
+        &self,
+        id: &UserId,
+        disabled: bool,
+        at: Timestamp,
+    ) -> StorageResult<User> {
+        let id = id.to_string();
+        self.write(move |tx| {
+            let mut user = load_user(tx, &id)?.ok_or(StorageError::NotFound)?;
+            user.disabled = disabled;
+            if disabled {
+                user.sessions_valid_after = Some(at);
+            }
+            save_user(tx, &user)?;
+            Ok(user)
         })
         .await
     }
@@ -234,20 +254,21 @@ impl AccountStore for SqliteStore {
         .await
     }
 
-    async fn delete_code(&self, code: &SignInCode) -> StorageResult<()> {
+    async fn delete_code(&self, code: &SignInCode) -> StorageResult<bool> {
         let code = code.clone();
         self.write(move |tx| {
             let phone = code.phone.as_str();
             let Some(doc) = one_doc(tx, "SELECT doc FROM sign_in_codes WHERE phone = ?1", phone)?
             else {
-                return Ok(());
+                return Ok(false);
             };
             let stored: SignInCode = from_doc("sign-in code", &doc)?;
-            if stored.sent_at == code.sent_at {
-                tx.execute("DELETE FROM sign_in_codes WHERE phone = ?1", params![phone])
-                    .map_err(db_err)?;
+            if stored.sent_at != code.sent_at {
+                return Ok(false);
             }
-            Ok(())
+            tx.execute("DELETE FROM sign_in_codes WHERE phone = ?1", params![phone])
+                .map_err(db_err)?;
+            Ok(true)
         })
         .await
     }
@@ -271,6 +292,8 @@ impl AccountStore for SqliteStore {
                 .map_err(db_err)?;
             let count = match current {
                 Some((e, n)) if e == end => n,
+                // Another instance's clock is in a later window already: let it through.
+                Some((e, _)) if e > end => return Ok(true),
                 _ => 0,
             };
             if count >= i64::from(limit) {
@@ -336,6 +359,100 @@ impl AccountStore for SqliteStore {
         .await
     }
 
+    async fn insert_device(&self, device: &Device) -> StorageResult<()> {
+        let d = device.clone();
+        self.write(move |tx| {
+            let n = tx
+                .execute(
+                    "INSERT OR IGNORE INTO devices (store_id, device_id, doc) VALUES (?1, ?2, ?3)",
+                    params![d.store_id.as_str(), d.device_id.to_string(), to_doc(&d)?],
+                )
+                .map_err(db_err)?;
+            if n == 0 {
+                Err(StorageError::AlreadyExists)
+            } else {
+                Ok(())
+            }
+        })
+        .await
+    }
+
+    async fn get_device(&self, store: &StoreId, id: &DeviceId) -> StorageResult<Option<Device>> {
+        let (store, id) = (store.as_str().to_string(), id.to_string());
+        self.read(move |c| load_device(c, &store, &id)).await
+    }
+
+    async fn devices_of(&self, store: &StoreId) -> StorageResult<Vec<Device>> {
+        let store = store.as_str().to_string();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare("SELECT doc FROM devices WHERE store_id = ?1 ORDER BY device_id LIMIT ?2")
+                .map_err(db_err)?;
+            let docs = stmt
+                .query_map(params![store, MAX_DEVICE_RECORDS as i64], |r| {
+                    r.get::<_, String>(0)
+                })
+                .map_err(db_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err)?;
+            docs.iter().map(|d| from_doc("device", d)).collect()
+        })
+        .await
+    }
+
+    async fn pair_device(
+        &self,
+        store: &StoreId,
+        id: &DeviceId,
+        pairing_mac: &str,
+        session: &SessionId,
+        at: Timestamp,
+    ) -> StorageResult<()> {
+        let (store, id, mac, session) = (
+            store.as_str().to_string(),
+            id.to_string(),
+            pairing_mac.to_string(),
+            *session,
+        );
+        self.write(move |tx| {
+            let Some(mut d) = load_device(tx, &store, &id)? else {
+                return Err(StorageError::VersionConflict { current: None });
+            };
+            if d.pairing_mac.as_deref() != Some(mac.as_str())
+                || d.paired_at.is_some()
+                || d.revoked_at.is_some()
+            {
+                return Err(StorageError::VersionConflict { current: None });
+            }
+            d.pairing_mac = None;
+            d.paired_at = Some(at);
+            d.session_id = Some(session);
+            save_device(tx, &d)
+        })
+        .await
+    }
+
+    async fn revoke_device(
+        &self,
+        store: &StoreId,
+        id: &DeviceId,
+        at: Timestamp,
+    ) -> StorageResult<()> {
+        let (store, id) = (store.as_str().to_string(), id.to_string());
+        self.write(move |tx| {
+            let Some(mut d) = load_device(tx, &store, &id)? else {
+                return Err(StorageError::NotFound);
+            };
+            if d.revoked_at.is_none() {
+                d.revoked_at = Some(at);
+                d.pairing_mac = None;
+                save_device(tx, &d)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn revoke_session(&self, id: &SessionId, at: Timestamp) -> StorageResult<()> {
         let id = id.to_string();
         self.write(move |tx| {
@@ -356,6 +473,44 @@ impl AccountStore for SqliteStore {
         })
         .await
     }
+}
+
+fn load_device(c: &rusqlite::Connection, store: &str, id: &str) -> StorageResult<Option<Device>> {
+    c.query_row(
+        "SELECT doc FROM devices WHERE store_id = ?1 AND device_id = ?2",
+        params![store, id],
+        |r| r.get::<_, String>(0),
+    )
+    .optional()
+    .map_err(db_err)?
+    .as_deref()
+    .map(|d| from_doc("device", d))
+    .transpose()
+}
+
+fn save_device(tx: &rusqlite::Connection, d: &Device) -> StorageResult<()> {
+    tx.execute(
+        "UPDATE devices SET doc = ?3 WHERE store_id = ?1 AND device_id = ?2",
+        params![d.store_id.as_str(), d.device_id.to_string(), to_doc(d)?],
+    )
+    .map_err(db_err)?;
+    Ok(())
+}
+
+fn load_user(c: &rusqlite::Connection, id: &str) -> StorageResult<Option<User>> {
+    one_doc(c, "SELECT doc FROM users WHERE user_id = ?1", id)?
+        .as_deref()
+        .map(user_from)
+        .transpose()
+}
+
+fn save_user(tx: &rusqlite::Connection, user: &User) -> StorageResult<()> {
+    tx.execute(
+        "UPDATE users SET doc = ?2 WHERE user_id = ?1",
+        params![user.user_id.to_string(), to_doc(user)?],
+    )
+    .map_err(db_err)?;
+    Ok(())
 }
 
 fn save_membership(tx: &rusqlite::Connection, m: &Membership) -> StorageResult<()> {
