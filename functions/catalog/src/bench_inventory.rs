@@ -472,5 +472,36 @@ async fn accounts(store: &Arc<DynamoStore>) -> anyhow::Result<()> {
         accounts.sign_out(&next.refresh_token),
     )
     .await?;
+    let shop = StoreId::parse("bench-signin").map_err(anyhow::Error::msg)?;
+    let owner = Principal {
+        sub: pair.user_id.map(|u| u.to_string()).unwrap_or_default(),
+        role: catalog_core::auth::Role::StoreOwner,
+        stores: [shop.clone()].into(),
+        request_id: None,
+    };
+    let pairing = measure(
+        store,
+        "devices: an owner adds a scanner device",
+        accounts.add_device(&owner, &shop, "Counter scanner".into()),
+    )
+    .await?;
+    let device = measure(
+        store,
+        "devices: the device pairs (its session starts)",
+        accounts.pair_device(&pairing.pairing_code, from),
+    )
+    .await?;
+    measure(
+        store,
+        "devices: the device refreshes",
+        accounts.refresh(&device.refresh_token),
+    )
+    .await?;
+    measure(
+        store,
+        "devices: the owner revokes it",
+        accounts.revoke_device(&owner, &shop, &pairing.device.device_id),
+    )
+    .await?;
     Ok(())
 }

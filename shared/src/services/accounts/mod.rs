@@ -63,16 +63,44 @@ pub mod limits {
     pub const WINDOW: time::Duration = time::Duration::hours(1);
 }
 
-/// The caller's network address, as the edge saw it (`None` when it could not tell).
+/// The caller's network address, as the edge saw it (`None` when it could not tell). Its text
+/// is what the per-address limits count by: an IPv4 address, or an IPv6 address's /64 (one
+/// subscriber is given a whole /64, so counting single IPv6 addresses would count nothing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddress(pub Option<IpAddr>);
 
 impl std::fmt::Display for ClientAddress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Some(ip) => ip.fmt(f),
+        match self.0.map(|ip| ip.to_canonical()) {
+            Some(IpAddr::V4(v4)) => v4.fmt(f),
+            Some(IpAddr::V6(v6)) => {
+                let s = v6.segments();
+                write!(f, "{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
             None => f.write_str("unknown"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClientAddress;
+
+    #[test]
+    fn addresses_count_by_ipv4_or_ipv6_64() {
+        let text = |s: &str| ClientAddress(Some(s.parse().unwrap())).to_string();
+        assert_eq!(text("203.0.113.7"), "203.0.113.7");
+        assert_eq!(text("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(
+            text("2401:4900:1c5a:8e2f:1:2:3:4"),
+            "2401:4900:1c5a:8e2f::/64"
+        );
+        assert_eq!(
+            text("2401:4900:1c5a:8e2f:ffff::9"),
+            text("2401:4900:1c5a:8e2f::1"),
+            "one /64, one count"
+        );
+        assert_eq!(ClientAddress(None).to_string(), "unknown");
     }
 }
 
