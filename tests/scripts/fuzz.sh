@@ -30,6 +30,29 @@ if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VER
     "schemathesis==$SCHEMATHESIS_VERSION" "openapi-spec-validator==$VALIDATOR_VERSION"
 fi
 
+# CPython before 3.11.9 (this machine's 3.11.7) breaks when two threads run ast.parse at once
+# ("SystemError: AST constructor recursion depth mismatch", CPython gh-106905), and hypothesis
+# parses lambdas' source from schemathesis' worker threads: one run in a few died of it. The
+# venv's interpreter serialises ast.parse (a .pth line runs at start-up).
+SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+cat >"$SITE/ast_parse_lock.py" <<'PY'
+"""ast.parse one thread at a time (CPython gh-106905, before 3.11.9). Written by fuzz.sh."""
+import ast
+import threading
+
+_lock = threading.Lock()
+_parse = ast.parse
+
+
+def parse(*args, **kwargs):
+    with _lock:
+        return _parse(*args, **kwargs)
+
+
+ast.parse = parse
+PY
+echo "import ast_parse_lock" >"$SITE/ast_parse_lock.pth"
+
 rm -rf "$OUT"
 mkdir -p "$OUT"
 if [ -n "${FUZZ_BASE_URL:-}" ]; then

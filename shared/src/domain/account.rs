@@ -30,8 +30,9 @@ pub const MAX_DEVICES: usize = 50;
 /// Spent refresh secrets a session remembers (a refresh every 15 minutes: the last five hours).
 pub const SPENT_SECRETS_KEPT: usize = 20;
 
-/// A refresh token's family lives this long from sign-in, however often it is rotated (the
-/// product brief's 30 days); then the person signs in again.
+/// A person's refresh-token family lives this long from sign-in, however often it is rotated
+/// (the product brief's 30 days); then the person signs in again. A paired device's lives this
+/// long from its last refresh (it was paired once, and cannot sign in by itself).
 pub const SESSION_TTL: time::Duration = time::Duration::days(30);
 
 /// A mobile number in E.164 form (`+919876543210`).

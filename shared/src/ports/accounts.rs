@@ -79,7 +79,7 @@ pub trait AccountStore: Send + Sync {
     /// `AlreadyExists` when the id is taken in the store.
     async fn insert_device(&self, device: &Device) -> StorageResult<()>;
     async fn get_device(&self, store: &StoreId, id: &DeviceId) -> StorageResult<Option<Device>>;
-    /// The store's devices (at most [`MAX_DEVICE_RECORDS`]), oldest first, revoked ones too.
+    /// The store's devices (the newest [`MAX_DEVICE_RECORDS`]), revoked ones too.
     async fn devices_of(&self, store: &StoreId) -> StorageResult<Vec<Device>>;
     /// Marks the device paired at `at` with `session`, if its pairing code is still
     /// `pairing_mac` and it is neither paired nor revoked; otherwise `VersionConflict` (the code

@@ -561,9 +561,9 @@ async fn devices_pair_once_and_stop_when_revoked(api: &TestApi) {
     let r = api.send("DELETE", &path, Some(&access), None, &[]).await;
     assert_eq!(r.status, 204, "{:?}", r.body);
     let r = refresh(api, &next.body["refresh_token"]).await;
-    assert_eq!(r.status, 401, "{:?}", r.body);
-    assert!(
-        ["device_revoked", "session_ended"].contains(&r.code()),
+    assert_eq!(
+        (r.status, r.code()),
+        (401, "device_revoked"),
         "{:?}",
         r.body
     );
@@ -573,6 +573,36 @@ async fn devices_pair_once_and_stop_when_revoked(api: &TestApi) {
     assert_eq!(r.body["items"][0]["status"], "revoked");
     let r = api.send("DELETE", &path, Some(&access), None, &[]).await;
     assert_eq!(r.status, 204);
+    // Another store's owner neither lists nor revokes them.
+    let other_access = sign_in(api, &other_owner).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = api
+        .get(&format!("/v1/stores/{store}/devices"), &other_access)
+        .await;
+    assert_eq!((r.status, r.code()), (403, "forbidden_store"));
+    let r = api
+        .send("DELETE", &path, Some(&other_access), None, &[])
+        .await;
+    assert_eq!((r.status, r.code()), (403, "forbidden_store"));
+    // A device revoked before it paired: its code pairs nothing.
+    let r = api
+        .post(
+            &format!("/v1/stores/{store}/devices"),
+            &access,
+            json!({"name": "Spare"}),
+        )
+        .await;
+    let spare = r.body["device"]["device_id"].as_str().unwrap().to_string();
+    let spare_code = r.body["pairing_code"].as_str().unwrap().to_string();
+    let spare_path = format!("/v1/stores/{store}/devices/{spare}");
+    let r = api
+        .send("DELETE", &spare_path, Some(&access), None, &[])
+        .await;
+    assert_eq!(r.status, 204);
+    let r = pair(&spare_code).await;
+    assert_eq!((r.status, r.code()), (401, "pairing_code_invalid"));
     let missing = format!("/v1/stores/{store}/devices/{}", uuid::Uuid::now_v7());
     let r = api.send("DELETE", &missing, Some(&access), None, &[]).await;
     assert_eq!((r.status, r.code()), (404, "device_not_found"));
@@ -934,7 +964,68 @@ macro_rules! contract {
     };
 }
 
+async fn a_device_pairs_once(s: &Stores) {
+    use catalog_core::domain::{Device, DeviceId, StoreId};
+    let now = Timestamp::now();
+    let store = StoreId::parse(&unique("st")).unwrap();
+    let device = Device {
+        device_id: DeviceId::new(),
+        store_id: store.clone(),
+        name: "Shelf".into(),
+        added_by: "test".into(),
+        created_at: now,
+        pairing_mac: Some("pair-mac".into()),
+        pairing_expires_at: now.plus(time::Duration::minutes(10)),
+        paired_at: None,
+        session_id: None,
+        revoked_at: None,
+    };
+    s.accounts.insert_device(&device).await.unwrap();
+    let id = device.device_id;
+    let wrong = s
+        .accounts
+        .pair_device(&store, &id, "other-mac", &SessionId::new(), now)
+        .await;
+    assert!(wrong.is_err(), "another code pairs nothing");
+    let pairs = (0..6).map(|_| {
+        let (a, st) = (s.accounts.clone(), store.clone());
+        tokio::spawn(async move {
+            let session = SessionId::new();
+            a.pair_device(&st, &id, "pair-mac", &session, now)
+                .await
+                .ok()
+                .map(|()| session)
+        })
+    });
+    let won: Vec<SessionId> = futures::future::join_all(pairs)
+        .await
+        .into_iter()
+        .filter_map(|r| r.unwrap())
+        .collect();
+    assert_eq!(won.len(), 1, "one pairing");
+    let stored = s.accounts.get_device(&store, &id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.session_id, stored.pairing_mac.clone()),
+        (Some(won[0]), None)
+    );
+    assert_eq!(stored.paired_at, Some(now));
+    // Revoked: once, then as it was; an unknown device is not found.
+    s.accounts.revoke_device(&store, &id, now).await.unwrap();
+    let later = now.plus(time::Duration::hours(1));
+    s.accounts.revoke_device(&store, &id, later).await.unwrap();
+    let revoked = s.accounts.get_device(&store, &id).await.unwrap().unwrap();
+    assert_eq!(revoked.revoked_at, Some(now));
+    assert!(matches!(
+        s.accounts
+            .revoke_device(&store, &DeviceId::new(), now)
+            .await,
+        Err(catalog_core::ports::StorageError::NotFound)
+    ));
+    assert_eq!(s.accounts.devices_of(&store).await.unwrap().len(), 1);
+}
+
 contract!(
+    a_device_pairs_once,
     a_phone_names_one_user,
     each_code_attempt_is_spent_once,
     a_limit_counts_exactly_under_a_race,

@@ -569,6 +569,8 @@ impl AccountStore for DynamoStore {
             .table_name(&self.tables.accounts)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .consistent_read(true)
+            // Newest first: past the limit, the oldest (revoked, expired) records drop.
+            .scan_index_forward(false)
             .key_condition_expression("pk = :pk AND begins_with(sk, :d)")
             .expression_attribute_values(":pk", s(store_pk(store)))
             .expression_attribute_values(":d", s("D#"))

@@ -386,7 +386,9 @@ impl AccountStore for SqliteStore {
         let store = store.as_str().to_string();
         self.read(move |c| {
             let mut stmt = c
-                .prepare("SELECT doc FROM devices WHERE store_id = ?1 ORDER BY device_id LIMIT ?2")
+                .prepare(
+                    "SELECT doc FROM devices WHERE store_id = ?1 ORDER BY device_id DESC LIMIT ?2",
+                )
                 .map_err(db_err)?;
             let docs = stmt
                 .query_map(params![store, MAX_DEVICE_RECORDS as i64], |r| {

@@ -99,14 +99,6 @@ impl Accounts {
             "too many sign-in codes were tried from this address",
         )
         .await?;
-        // Across codes too: five codes an hour with five tries each would be 25 guesses.
-        self.limit(
-            &format!("code-try-phone:{}", phone.as_str()),
-            limits::CODE_TRIES_PER_PHONE,
-            now,
-            "too many sign-in codes were tried for this number",
-        )
-        .await?;
         let Some(stored) = self
             .store
             .spend_code_attempt(phone, now)
@@ -118,6 +110,15 @@ impl Accounts {
                 "there is no usable code for this number (none was sent, it expired, or too many tries were made); ask for a new code",
             ));
         };
+        // Across codes too (five codes an hour with five tries each would be 25 guesses);
+        // counted only against a live code, so locking a number out takes sending it SMS.
+        self.limit(
+            &format!("code-try-phone:{}", phone.as_str()),
+            limits::CODE_TRIES_PER_PHONE,
+            now,
+            "too many sign-in codes were tried for this number",
+        )
+        .await?;
         if !self.secrets.verify(
             "code",
             &code_parts(phone, stored.sent_at, code),
@@ -172,10 +173,12 @@ impl Accounts {
             // Not a secret this session ever had: nothing to end.
             None => return Err(refresh_invalid()),
         }
+        // The holder first: a revoked device or a disabled user says so, rather than only
+        // that the session ended.
+        let grant = self.holder_grant(&session).await?;
         if !session.is_live(now) {
             return Err(session_ended());
         }
-        let grant = self.holder_grant(&session).await?;
         let next_secret = random_secret()?;
         let mut spent_macs = Vec::with_capacity(SPENT_SECRETS_KEPT);
         spent_macs.push(session.secret_mac.clone());
@@ -186,17 +189,32 @@ impl Accounts {
                 .take(SPENT_SECRETS_KEPT - 1)
                 .cloned(),
         );
+        // A person signs in again after 30 days; a shelf device, paired once, stays signed in
+        // while it is used (30 days from its last refresh).
+        let expires_at = match session.holder {
+            Holder::User { .. } => session.expires_at,
+            Holder::Device { .. } => now.plus(SESSION_TTL),
+        };
         let next = Session {
             secret_mac: self.refresh_mac(&next_secret),
             spent_macs,
             generation: session.generation + 1,
             refreshed_at: now,
+            expires_at,
             ..session.clone()
         };
         match self.store.rotate_session(&next, &session.secret_mac).await {
             Ok(()) => Ok(self.pair(&next, &next_secret, grant, now)),
-            // Another refresh with the same token won: the token was used twice.
-            Err(StorageError::VersionConflict { .. }) => Err(self.reused(&session, now).await),
+            Err(StorageError::VersionConflict { .. }) => {
+                // Revoked meanwhile (a sign-out, a device revoked): the session ended. Else
+                // another refresh with the same token won: the token was used twice.
+                let current = self.store.get_session(&sid).await.map_err(storage)?;
+                if current.is_some_and(|s| s.revoked_at.is_some()) {
+                    Err(session_ended())
+                } else {
+                    Err(self.reused(&session, now).await)
+                }
+            }
             Err(e) => Err(storage(e)),
         }
     }
@@ -291,8 +309,13 @@ impl Accounts {
                     .get_device(store_id, device_id)
                     .await
                     .map_err(storage)?;
+                // The device's own session, not one a lost race left behind.
                 match device {
-                    Some(d) if d.revoked_at.is_none() => Ok(device_grant(store_id)),
+                    Some(d)
+                        if d.revoked_at.is_none() && d.session_id == Some(session.session_id) =>
+                    {
+                        Ok(device_grant(store_id))
+                    }
                     _ => Err(sign_in_error(
                         "device_revoked",
                         "this device was removed from the store; an owner can pair it again",
