@@ -176,6 +176,27 @@ impl DynamoStore {
         }
     }
 
+    /// Writes an item that must not exist yet; `AlreadyExists` when it does.
+    async fn put_new(&self, item: Item) -> StorageResult<()> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.tables.accounts)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match r {
+            Ok(out) => {
+                self.wrote(out.consumed_capacity());
+                Ok(())
+            }
+            Err(e) if is_conditional_put(&e) => Err(StorageError::AlreadyExists),
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
     /// Counts a write's units (what `bench-inventory` prints).
     fn wrote(&self, consumed: Option<&ConsumedCapacity>) {
         let units = consumed.and_then(|c| c.capacity_units()).unwrap_or(0.0);
@@ -477,23 +498,7 @@ impl AccountStore for DynamoStore {
             keyed(session, session_pk(&session.session_id), "SESSION".into())?,
             session.expires_at,
         );
-        let r = self
-            .client
-            .put_item()
-            .table_name(&self.tables.accounts)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match r {
-            Ok(out) => {
-                self.wrote(out.consumed_capacity());
-                Ok(())
-            }
-            Err(e) if is_conditional_put(&e) => Err(StorageError::AlreadyExists),
-            Err(e) => Err(sdk_err(e)),
-        }
+        self.put_new(item).await
     }
 
     async fn get_session(&self, id: &SessionId) -> StorageResult<Option<Session>> {
@@ -536,23 +541,7 @@ impl AccountStore for DynamoStore {
             store_pk(&device.store_id),
             format!("D#{}", device.device_id),
         )?;
-        let r = self
-            .client
-            .put_item()
-            .table_name(&self.tables.accounts)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match r {
-            Ok(out) => {
-                self.wrote(out.consumed_capacity());
-                Ok(())
-            }
-            Err(e) if is_conditional_put(&e) => Err(StorageError::AlreadyExists),
-            Err(e) => Err(sdk_err(e)),
-        }
+        self.put_new(item).await
     }
 
     async fn get_device(&self, store: &StoreId, id: &DeviceId) -> StorageResult<Option<Device>> {
