@@ -55,10 +55,15 @@ impl App {
     }
 }
 
-/// What the edge's `Caller` extractor verifies tokens with (the router's state is the app).
-impl AsRef<TokenKeys> for Arc<App> {
-    fn as_ref(&self) -> &TokenKeys {
+/// What the edge's `Caller` extractor verifies tokens and keys with (the router's state is the
+/// app).
+impl crate::http::extract::Verifiers for Arc<App> {
+    fn tokens(&self) -> &TokenKeys {
         &self.tokens
+    }
+
+    fn keys(&self) -> &crate::services::accounts::Accounts {
+        &self.accounts
     }
 }
 

@@ -129,6 +129,9 @@ pub enum Forbidden {
     /// Signed in, but no store has this person as a member (and they hold no global role).
     #[error("this number is not a member of any store; ask a store's owner to add it")]
     NoMembership,
+    /// An integration key called a route its scopes do not reach.
+    #[error("{0}")]
+    KeyScope(String),
 }
 
 impl Forbidden {
@@ -138,6 +141,7 @@ impl Forbidden {
             Forbidden::Store(_) => "forbidden_store",
             Forbidden::Product(_) => "forbidden_product",
             Forbidden::NoMembership => "forbidden_no_membership",
+            Forbidden::KeyScope(_) => "forbidden_key_scope",
         }
     }
 }

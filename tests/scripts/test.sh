@@ -32,7 +32,7 @@ else
 fi
 # The server-backed suites must have run (they fail without the servers; this also catches a
 # filter or a refactor that quietly drops them).
-for suite in "storage_contract dynamodb" "api aws" "accounts aws" "accounts dynamodb" "blob_contract s3" "imports aws"; do
+for suite in "storage_contract dynamodb" "api aws" "accounts aws" "accounts dynamodb" "keys aws" "keys dynamodb" "blob_contract s3" "imports aws"; do
   n=$(passed $suite)
   echo "[test] $suite: $n passed against DynamoDB Local / ministack"
   if [ "$n" -eq 0 ]; then

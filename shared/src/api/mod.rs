@@ -14,6 +14,7 @@ pub mod health;
 pub mod images;
 pub mod inventory;
 pub mod jobs;
+pub mod keys;
 pub mod matching;
 pub mod openapi;
 pub mod products;

@@ -13,16 +13,22 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
 use super::{
-    accounts, auth, devices, health, images, inventory, jobs, matching, openapi, products, review,
-    scan,
+    accounts, auth, devices, health, images, inventory, jobs, keys, matching, openapi, products,
+    review, scan,
 };
 use crate::app::App;
+use crate::domain::KeyScope::{self, CatalogRead, Imports, InventoryRead, InventoryWrite};
 use crate::http::ApiError;
+use crate::http::extract::RouteKeys;
 
 /// One route and the Lambda function (and crate under `functions/`) that serves it.
 pub struct Route {
     pub function: &'static str,
     endpoint: fn() -> UtoipaMethodRouter<Arc<App>>,
+    /// The integration-key scopes that may call it (any one of them); none: no key may, only
+    /// a person's or a device's access token (`Caller` refuses a key with
+    /// `forbidden_key_scope`). Default deny: a new route is closed to keys until it says so.
+    pub keys: &'static [KeyScope],
     /// What the function's init starts doing before its first request needs it (see
     /// [`Route::warm_up`]). A field, not a match on the route, so that a function's binary
     /// links only its own route's code.
@@ -40,6 +46,20 @@ impl std::fmt::Debug for Route {
 }
 
 impl Route {
+    /// The handler's router and document with the integration-key scopes that may call it: on
+    /// each of its requests (the [`RouteKeys`] extension `Caller` reads) and in its document (a
+    /// security requirement beside the bearer token's).
+    fn keyed_endpoint(&self) -> UtoipaMethodRouter<Arc<App>> {
+        let (schemas, mut paths, method_router) = (self.endpoint)();
+        if !self.keys.is_empty() {
+            for item in paths.paths.values_mut() {
+                crate::http::openapi::accept_keys(item, self.keys);
+            }
+        }
+        let method_router = method_router.layer(axum::Extension(RouteKeys(self.keys)));
+        (schemas, paths, method_router)
+    }
+
     /// The method and path template (`/v1/products/{product_id}`), from the handler's document.
     pub fn method_path(&self) -> (Method, String) {
         let (_, paths, _) = (self.endpoint)();
@@ -64,198 +84,255 @@ impl Route {
 
 pub static HEALTH: Route = Route {
     function: "health",
+    keys: &[],
     endpoint: || routes!(health::get),
     warm_up: None,
 };
 pub static HEALTH_READY: Route = Route {
     function: "health-ready",
+    keys: &[],
     endpoint: || routes!(health::ready),
     warm_up: None,
 };
 pub static OPENAPI: Route = Route {
     function: "openapi",
+    keys: &[],
     endpoint: || routes!(openapi::get),
     warm_up: None,
 };
 pub static PRODUCTS_CREATE: Route = Route {
     function: "products-create",
+    keys: &[],
     endpoint: || routes!(products::create),
     warm_up: None,
 };
 pub static PRODUCTS_LIST: Route = Route {
     function: "products-list",
+    keys: &[CatalogRead],
     endpoint: || routes!(products::list),
     warm_up: None,
 };
 pub static PRODUCTS_MATCH: Route = Route {
     function: "products-match",
+    keys: &[CatalogRead],
     endpoint: || routes!(matching::get),
     warm_up: Some(warm_match_index),
 };
 pub static PRODUCTS_GET: Route = Route {
     function: "products-get",
+    keys: &[CatalogRead],
     endpoint: || routes!(products::get),
     warm_up: None,
 };
 pub static PRODUCTS_UPDATE: Route = Route {
     function: "products-update",
+    keys: &[],
     endpoint: || routes!(products::update),
     warm_up: None,
 };
 pub static PRODUCTS_APPROVE: Route = Route {
     function: "products-approve",
+    keys: &[],
     endpoint: || routes!(products::approve),
     warm_up: None,
 };
 pub static PRODUCTS_REJECT: Route = Route {
     function: "products-reject",
+    keys: &[],
     endpoint: || routes!(products::reject),
     warm_up: None,
 };
 pub static PRODUCTS_IMAGE_UPLOAD: Route = Route {
     function: "products-image-upload",
+    keys: &[],
     endpoint: || routes!(images::upload),
     warm_up: None,
 };
 pub static INVENTORY_IMAGE_UPLOAD: Route = Route {
     function: "inventory-image-upload",
+    keys: &[InventoryWrite],
     endpoint: || routes!(images::upload_item_photo),
     warm_up: None,
 };
 pub static PRODUCTS_MERGE: Route = Route {
     function: "products-merge",
+    keys: &[],
     endpoint: || routes!(products::merge),
     warm_up: None,
 };
 pub static REVIEW_QUEUE: Route = Route {
     function: "review-queue",
+    keys: &[],
     endpoint: || routes!(review::queue),
     warm_up: Some(warm_match_index),
 };
 pub static REVIEW_DECISIONS: Route = Route {
     function: "review-decisions",
+    keys: &[],
     endpoint: || routes!(review::decisions),
     warm_up: None,
 };
 pub static PRODUCTS_HISTORY: Route = Route {
     function: "products-history",
+    keys: &[],
     endpoint: || routes!(products::history),
     warm_up: None,
 };
 pub static INVENTORY_LIST: Route = Route {
     function: "inventory-list",
+    keys: &[InventoryRead],
     endpoint: || routes!(inventory::list),
     warm_up: None,
 };
 pub static INVENTORY_GET: Route = Route {
     function: "inventory-get",
+    keys: &[InventoryRead],
     endpoint: || routes!(inventory::get),
     warm_up: None,
 };
 pub static INVENTORY_PUT: Route = Route {
     function: "inventory-put",
+    keys: &[InventoryWrite],
     endpoint: || routes!(inventory::put),
     warm_up: None,
 };
 pub static INVENTORY_DELETE: Route = Route {
     function: "inventory-delete",
+    keys: &[InventoryWrite],
     endpoint: || routes!(inventory::delete),
     warm_up: None,
 };
 pub static INVENTORY_ADJUST: Route = Route {
     function: "inventory-adjust",
+    keys: &[InventoryWrite],
     endpoint: || routes!(inventory::adjust),
     warm_up: None,
 };
 pub static INVENTORY_EXPORT: Route = Route {
     function: "inventory-export",
+    keys: &[InventoryRead],
     endpoint: || routes!(inventory::export),
     warm_up: None,
 };
 pub static INVENTORY_MOVEMENTS: Route = Route {
     function: "inventory-movements",
+    keys: &[InventoryRead],
     endpoint: || routes!(inventory::movements),
     warm_up: None,
 };
 pub static SCAN: Route = Route {
     function: "scan",
+    keys: &[InventoryWrite],
     endpoint: || routes!(scan::post),
     warm_up: None,
 };
 pub static SCAN_BATCH: Route = Route {
     function: "scan-batch",
+    keys: &[InventoryWrite],
     endpoint: || routes!(scan::batch),
     warm_up: None,
 };
 pub static IMPORTS_CREATE: Route = Route {
     function: "imports-create",
+    keys: &[Imports],
     endpoint: || routes!(jobs::create),
     warm_up: None,
 };
 pub static IMPORTS_LIST: Route = Route {
     function: "imports-list",
+    keys: &[Imports],
     endpoint: || routes!(jobs::list),
     warm_up: None,
 };
 pub static JOBS_GET: Route = Route {
     function: "jobs-get",
+    keys: &[Imports, InventoryRead],
     endpoint: || routes!(jobs::get),
     warm_up: None,
 };
 
 pub static STORES_CREATE: Route = Route {
     function: "stores-create",
+    keys: &[],
     endpoint: || routes!(accounts::create_store),
     warm_up: None,
 };
 pub static STORES_GET: Route = Route {
     function: "stores-get",
+    keys: &[],
     endpoint: || routes!(accounts::get_store),
     warm_up: None,
 };
 pub static STORE_MEMBERS_ADD: Route = Route {
     function: "store-members-add",
+    keys: &[],
     endpoint: || routes!(accounts::add_member),
     warm_up: None,
 };
 pub static AUTH_CODE: Route = Route {
     function: "auth-code",
+    keys: &[],
     endpoint: || routes!(auth::request_code),
     warm_up: None,
 };
 pub static AUTH_TOKEN: Route = Route {
     function: "auth-token",
+    keys: &[],
     endpoint: || routes!(auth::token),
     warm_up: None,
 };
 pub static AUTH_SIGN_OUT: Route = Route {
     function: "auth-sign-out",
+    keys: &[],
     endpoint: || routes!(auth::sign_out),
     warm_up: None,
 };
 pub static AUTH_SIGN_OUT_EVERYWHERE: Route = Route {
     function: "auth-sign-out-everywhere",
+    keys: &[],
     endpoint: || routes!(auth::sign_out_everywhere),
     warm_up: None,
 };
 
 pub static STORE_DEVICES_ADD: Route = Route {
     function: "store-devices-add",
+    keys: &[],
     endpoint: || routes!(devices::add),
     warm_up: None,
 };
 pub static STORE_DEVICES_LIST: Route = Route {
     function: "store-devices-list",
+    keys: &[],
     endpoint: || routes!(devices::list),
     warm_up: None,
 };
 pub static STORE_DEVICES_REVOKE: Route = Route {
     function: "store-devices-revoke",
+    keys: &[],
     endpoint: || routes!(devices::revoke),
+    warm_up: None,
+};
+pub static STORE_KEYS_CREATE: Route = Route {
+    function: "store-keys-create",
+    keys: &[],
+    endpoint: || routes!(keys::create),
+    warm_up: None,
+};
+pub static STORE_KEYS_LIST: Route = Route {
+    function: "store-keys-list",
+    keys: &[],
+    endpoint: || routes!(keys::list),
+    warm_up: None,
+};
+pub static STORE_KEYS_REVOKE: Route = Route {
+    function: "store-keys-revoke",
+    keys: &[],
+    endpoint: || routes!(keys::revoke),
     warm_up: None,
 };
 pub static USERS_UPDATE: Route = Route {
     function: "users-update",
+    keys: &[],
     endpoint: || routes!(accounts::update_user),
     warm_up: None,
 };
@@ -315,6 +392,9 @@ pub static ALL: &[&Route] = &[
     &STORE_DEVICES_ADD,
     &STORE_DEVICES_LIST,
     &STORE_DEVICES_REVOKE,
+    &STORE_KEYS_CREATE,
+    &STORE_KEYS_LIST,
+    &STORE_KEYS_REVOKE,
     &USERS_UPDATE,
 ];
 
@@ -326,7 +406,7 @@ pub fn by_function(name: &str) -> Option<&'static Route> {
 fn collect<'a>(routes: impl IntoIterator<Item = &'a Route>) -> OpenApiRouter<Arc<App>> {
     routes.into_iter().fold(
         OpenApiRouter::with_openapi(crate::http::openapi::frame()),
-        |r, route| r.routes((route.endpoint)()),
+        |r, route| r.routes(route.keyed_endpoint()),
     )
 }
 

@@ -94,6 +94,11 @@ uuid_id!(
     DeviceId,
     "device id"
 );
+uuid_id!(
+    /// A store's integration key (a point-of-sale system, an accounting tool).
+    KeyId,
+    "key id"
+);
 
 /// A store. Stores are named by the identity provider that issues tokens, so the id is a short
 /// slug (`[A-Za-z0-9_-]`, 1 to 64 characters) rather than a UUID.
@@ -188,6 +193,12 @@ text_schema!(
     DeviceId,
     "DeviceId",
     "A paired device's id (a UUID).",
+    format = Uuid
+);
+text_schema!(
+    KeyId,
+    "KeyId",
+    "An integration key's id (a UUID).",
     format = Uuid
 );
 text_schema!(

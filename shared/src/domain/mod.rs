@@ -13,6 +13,7 @@ pub mod history;
 mod ids;
 pub mod inventory;
 pub mod job;
+pub mod key;
 pub mod movement;
 pub mod product;
 mod timestamp;
@@ -24,7 +25,9 @@ pub use account::{
 pub use amount::{AmountError, DecimalText, Money, Quantity, QuantityDelta};
 pub use gtin::{Gtin, GtinError, check_digit};
 pub use history::{Actor, FieldChange, HistoryEntry, ProductAction};
-pub use ids::{DeviceId, IdError, IdempotencyKey, JobId, ProductId, SessionId, StoreId, UserId};
+pub use ids::{
+    DeviceId, IdError, IdempotencyKey, JobId, KeyId, ProductId, SessionId, StoreId, UserId,
+};
 pub use inventory::{
     Adjustment, AdjustmentReason, InventoryDetails, InventoryItem, ItemPhoto, Operation,
     ProductSummary,
@@ -33,6 +36,7 @@ pub use job::{
     ColumnUse, CsvJob, JOB_LEASE, JobCheckpoint, JobCounters, JobKind, JobStatus, export_key,
     parse_upload_key, report_key, state_key, upload_key,
 };
+pub use key::{ApiKey, KeyBucket, KeyScope, Take};
 pub use movement::{
     LedgerPosition, Movement, MovementFacts, MovementKind, MovementOrigin, StockAlert, StockChange,
 };

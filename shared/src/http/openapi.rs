@@ -6,7 +6,7 @@
 
 use utoipa::OpenApi as _;
 use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response};
 
 use super::{PROBLEM_CONTENT_TYPE, Problem};
@@ -14,6 +14,9 @@ use crate::domain::FieldError;
 
 /// The name of the bearer JWT security scheme that protected operations require.
 pub const BEARER: &str = "bearer";
+/// The name of the integration-key scheme (a bearer `kck_...` key); an operation that takes
+/// keys lists it with the scopes that may call it.
+pub const INTEGRATION_KEY: &str = "integrationKey";
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
@@ -45,18 +48,56 @@ struct Frame;
 /// The document before any operation is added.
 pub fn frame() -> OpenApi {
     let mut doc = Frame::openapi();
-    doc.components
-        .get_or_insert_with(Default::default)
-        .add_security_scheme(
-            BEARER,
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        BEARER,
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .build(),
+        ),
+    );
+    components.add_security_scheme(
+        INTEGRATION_KEY,
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("kck_<store_id>.<key_id>.<secret>")
+                .description(Some(
+                    "A store's integration key (`POST /v1/stores/{store_id}/keys`), sent as \
+                         `Authorization: Bearer kck_...`. An operation lists the scopes that may \
+                         call it (any one); every other operation refuses keys \
+                         (`forbidden_key_scope`).",
+                ))
+                .build(),
+        ),
+    );
     doc
+}
+
+/// Whether the operation lists the integration-key scheme.
+fn takes_keys(op: &Operation) -> bool {
+    let Ok(security) = serde_json::to_value(&op.security) else {
+        return false;
+    };
+    security
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|req| req.get(INTEGRATION_KEY).is_some())
+}
+
+/// Marks the operations of `item` as callable with an integration key holding one of `scopes`.
+pub fn accept_keys(item: &mut PathItem, scopes: &[crate::domain::KeyScope]) {
+    for op in operations(item) {
+        op.security
+            .get_or_insert_with(Vec::new)
+            .push(SecurityRequirement::new(
+                INTEGRATION_KEY,
+                scopes.iter().map(|s| s.as_str()),
+            ));
+    }
 }
 
 /// The problem responses an operation can give besides its own, by what it takes: a token
@@ -67,6 +108,7 @@ fn shared_problems(op: &Operation) -> Vec<(&'static str, String)> {
     let takes = |place: ParameterIn| params.iter().any(|p| p.parameter_in == place);
     let has_body = op.request_body.is_some();
     let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+    let keyed = takes_keys(op);
     let mut unreadable = Vec::new();
     if has_body {
         unreadable.extend(["`malformed_json`", "`body_unreadable`"]);
@@ -93,10 +135,27 @@ fn shared_problems(op: &Operation) -> Vec<(&'static str, String)> {
         ));
     }
     if secured {
+        let keys = if keyed {
+            "; with an integration key: `key_invalid`, `key_revoked`"
+        } else {
+            ""
+        };
         out.push((
             "401",
-            "No usable token: `token_missing`, `token_not_bearer`, `token_expired`, \
-             `token_bad_signature`, `token_malformed`"
+            format!(
+                "No usable token: `token_missing`, `token_not_bearer`, `token_expired`, \
+                 `token_bad_signature`, `token_malformed`{keys}"
+            ),
+        ));
+    }
+    if keyed {
+        out.push((
+            "403",
+            "`forbidden_key_scope`: the integration key has none of the scopes listed".to_string(),
+        ));
+        out.push((
+            "429",
+            "`rate_limited`: the integration key's rate limit; retry after `Retry-After` seconds"
                 .to_string(),
         ));
     }
@@ -124,10 +183,18 @@ pub fn finish(doc: &mut OpenApi) {
     for item in doc.paths.paths.values_mut() {
         for op in operations(item) {
             for (status, description) in shared_problems(op) {
-                op.responses
-                    .responses
-                    .entry(status.to_string())
-                    .or_insert_with(|| RefOr::T(Response::new(description)));
+                match op.responses.responses.get_mut(status) {
+                    // An operation's own 403 says which roles it refuses; a key's is added.
+                    Some(RefOr::T(own)) if status == "403" => {
+                        own.description = format!("{}; {description}", own.description);
+                    }
+                    Some(_) => {}
+                    None => {
+                        op.responses
+                            .responses
+                            .insert(status.to_string(), RefOr::T(Response::new(description)));
+                    }
+                }
             }
             for (status, response) in op.responses.responses.iter_mut() {
                 if let RefOr::T(response) = response

@@ -5,6 +5,7 @@
 //! knows about DynamoDB, S3 or SQLite.
 
 mod accounts;
+mod keys;
 
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use crate::domain::{
 };
 
 pub use accounts::{AccountStore, CodeSender, MAX_DEVICE_RECORDS, MAX_MEMBERSHIPS};
+pub use keys::{KeyStore, KeyUse, MAX_KEY_RECORDS};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 

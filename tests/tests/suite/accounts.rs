@@ -14,13 +14,13 @@ use catalog_tests::{Stores, TestApi, unique};
 use serde_json::{Value, json};
 
 /// A fresh Indian mobile number (tests share the servers, so each uses its own numbers).
-fn phone() -> String {
+pub(crate) fn phone() -> String {
     let n = uuid::Uuid::new_v4().as_u128() % 1_000_000_000;
     format!("+919{n:09}")
 }
 
 /// An admin creates a store owned by `owner_phone`; returns the store id.
-async fn store_of(api: &TestApi, owner_phone: &str) -> String {
+pub(crate) async fn store_of(api: &TestApi, owner_phone: &str) -> String {
     let id = unique("st");
     let r = api
         .post(
@@ -456,27 +456,6 @@ async fn forged_and_malformed_input_is_refused(api: &TestApi) {
         )
         .await;
     assert_eq!(r.status, 422, "{:?}", r.body);
-}
-
-macro_rules! api_cases {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(&catalog_tests::TestApi::embedded().await).await
-                }
-            )*
-        }
-        mod aws {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(&catalog_tests::TestApi::aws().await).await
-                }
-            )*
-        }
-    };
 }
 
 /// A scanner device: an owner adds it, it pairs once with its code and scans as the store's
@@ -943,27 +922,6 @@ async fn one_rotation_wins(s: &Stores) {
     );
 }
 
-macro_rules! contract {
-    ($($case:ident),* $(,)?) => {
-        mod contract_embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(&catalog_tests::embedded_stores().await).await
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(&catalog_tests::dynamo_stores().await).await
-                }
-            )*
-        }
-    };
-}
-
 async fn a_device_pairs_once(s: &Stores) {
     use catalog_core::domain::{Device, DeviceId, StoreId};
     let now = Timestamp::now();
@@ -1024,7 +982,8 @@ async fn a_device_pairs_once(s: &Stores) {
     assert_eq!(s.accounts.devices_of(&store).await.unwrap().len(), 1);
 }
 
-contract!(
+store_cases!(
+    contract_embedded:
     a_device_pairs_once,
     a_phone_names_one_user,
     each_code_attempt_is_spent_once,

@@ -895,27 +895,6 @@ async fn rows_are_matched_to_the_catalog(api: &TestApi) {
     assert_eq!((r.status, r.code()), (401, "token_missing"));
 }
 
-macro_rules! api_cases {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(&catalog_tests::TestApi::embedded().await).await
-                }
-            )*
-        }
-        mod aws {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(&catalog_tests::TestApi::aws().await).await
-                }
-            )*
-        }
-    };
-}
-
 /// Sums a ledger page (newest first) from its last count: what the quantity must be.
 fn replayed(ledger: &[serde_json::Value]) -> rust_decimal::Decimal {
     use std::str::FromStr;

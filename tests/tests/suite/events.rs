@@ -10,12 +10,14 @@ use catalog_core::api::routes;
 use catalog_core::app::App;
 use catalog_core::auth::Principal;
 use catalog_core::domain::{
+    ApiKey, Device, DeviceId, KeyId, KeyScope, Phone, RegionCode, User, UserId,
+};
+use catalog_core::domain::{
     CsvJob, Gtin, InventoryDetails, JobId, MovementKind, MovementOrigin, Product, ProductContent,
     ProductId, ProductSource, ProductSummary, Quantity, StoreId, Timestamp,
 };
-use catalog_core::domain::{Device, DeviceId, Phone, RegionCode, User, UserId};
 use catalog_core::lambda::{FunctionService, Starting};
-use catalog_core::ports::{AccountStore, Expect, SetItem};
+use catalog_core::ports::{AccountStore, Expect, KeyStore, SetItem};
 use catalog_core::services::accounts::{Invitee, NewStore};
 use catalog_tests::TEST_SECRET;
 use http_body_util::BodyExt;
@@ -27,6 +29,8 @@ const BARCODE: &str = "8901058000290";
 const JOB: &str = "0190f1a2-8000-7000-8000-000000000001";
 /// The device the store-devices-revoke event revokes.
 const DEVICE: &str = "0190f1a2-a000-7000-8000-000000000001";
+/// The key the store-keys-revoke event revokes.
+const KEY: &str = "0190f1a2-b000-7000-8000-000000000001";
 /// The signed-in user the auth-sign-out-everywhere event's token names.
 const USER: &str = "0190f1a2-9000-7000-8000-000000000001";
 
@@ -128,6 +132,23 @@ async fn seeded_app(dir: &std::path::Path) -> Arc<App> {
         })
         .await
         .unwrap();
+    // The key the store-keys-revoke event names.
+    accounts
+        .insert_key(&ApiKey {
+            key_id: KeyId::parse(KEY).unwrap(),
+            store_id: store.clone(),
+            name: "Counter POS".into(),
+            scopes: [KeyScope::InventoryRead].into(),
+            requests_per_minute: 600,
+            secret_mac: "not a key's".into(),
+            created_by: "seed".into(),
+            created_at: Timestamp::now(),
+            last_used_at: None,
+            revoked_at: None,
+            bucket_full_at_ms: None,
+        })
+        .await
+        .unwrap();
     let job = CsvJob::new(JobId::parse(JOB).unwrap(), store, "seed", Timestamp::now());
     c.jobs.insert(&job).await.unwrap();
     // The upload the csv-import event announces.
@@ -146,11 +167,12 @@ async fn seeded_app(dir: &std::path::Path) -> Arc<App> {
 /// What each sample event should get back.
 fn expected_status(function: &str) -> u16 {
     match function {
-        "products-create" | "stores-create" | "store-devices-add" => 201,
+        "products-create" | "stores-create" | "store-devices-add" | "store-keys-create" => 201,
         "inventory-delete"
         | "auth-sign-out"
         | "auth-sign-out-everywhere"
-        | "store-devices-revoke" => 204,
+        | "store-devices-revoke"
+        | "store-keys-revoke" => 204,
         "auth-code" => 202,
         // A made-up code for the number: what a sign-in sends, answered `code_invalid`.
         "auth-token" => 401,

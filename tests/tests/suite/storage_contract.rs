@@ -1972,28 +1972,8 @@ async fn job_checkpoints_and_leases_round_trip(s: &Stores) {
     assert_eq!(s.jobs.get(&job.job_id).await.unwrap().unwrap(), job);
 }
 
-macro_rules! contract {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(&catalog_tests::embedded_stores().await).await
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(&catalog_tests::dynamo_stores().await).await
-                }
-            )*
-        }
-    };
-}
-
-contract!(
+store_cases!(
+    embedded:
     product_round_trips_every_field,
     barcode_lookup_is_immediate_and_canonical,
     duplicate_barcode_names_the_holder,

@@ -11,6 +11,7 @@
 //! | `S#<store_id>` | `D#<device_id>` | a store's device (paired, pending or revoked) |
 //! | `SE#<session_id>` | `SESSION` | a session (refresh-token family; TTL) |
 //! | `RL#<key>` | `W` | a request counter's current window (TTL) |
+//! | `S#<store_id>` | `K#<key_id>` | a store's integration key (`keys`) |
 //!
 //! `expires_epoch` (seconds) is the table's TTL attribute: DynamoDB deletes an expired code,
 //! session or counter within days, so every read also checks the time itself.
@@ -36,7 +37,11 @@ use crate::ports::{
     AccountStore, MAX_DEVICE_RECORDS, MAX_MEMBERSHIPS, StorageError, StorageResult,
 };
 
-fn keyed<T: serde::Serialize>(record: &T, pk: String, sk: String) -> StorageResult<Item> {
+pub(super) fn keyed<T: serde::Serialize>(
+    record: &T,
+    pk: String,
+    sk: String,
+) -> StorageResult<Item> {
     let mut item = to_item(record)?;
     item.insert("pk".into(), s(pk));
     item.insert("sk".into(), s(sk));
@@ -52,7 +57,7 @@ fn user_pk(id: &UserId) -> String {
     format!("U#{id}")
 }
 
-fn store_pk(id: &StoreId) -> String {
+pub(super) fn store_pk(id: &StoreId) -> String {
     format!("S#{id}")
 }
 
@@ -105,6 +110,17 @@ fn is_conditional_update(e: &aws_sdk_dynamodb::error::SdkError<UpdateItemError>)
 
 impl DynamoStore {
     async fn get_one(&self, pk: String, sk: &str) -> StorageResult<Option<Item>> {
+        self.read_one(pk, sk, true).await
+    }
+
+    /// One item of the accounts table; `consistent` for a strongly consistent read (twice the
+    /// units of an eventually consistent one).
+    pub(super) async fn read_one(
+        &self,
+        pk: String,
+        sk: &str,
+        consistent: bool,
+    ) -> StorageResult<Option<Item>> {
         let out = self
             .client
             .get_item()
@@ -112,7 +128,7 @@ impl DynamoStore {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .key("pk", s(pk))
             .key("sk", s(sk))
-            .consistent_read(true)
+            .consistent_read(consistent)
             .send()
             .await
             .map_err(sdk_err)?;
@@ -177,7 +193,7 @@ impl DynamoStore {
     }
 
     /// Writes an item that must not exist yet; `AlreadyExists` when it does.
-    async fn put_new(&self, item: Item) -> StorageResult<()> {
+    pub(super) async fn put_new(&self, item: Item) -> StorageResult<()> {
         let r = self
             .client
             .put_item()
@@ -198,7 +214,7 @@ impl DynamoStore {
     }
 
     /// Counts a write's units (what `bench-inventory` prints).
-    fn wrote(&self, consumed: Option<&ConsumedCapacity>) {
+    pub(super) fn wrote(&self, consumed: Option<&ConsumedCapacity>) {
         let units = consumed.and_then(|c| c.capacity_units()).unwrap_or(0.0);
         self.meter.add(0.0, units);
     }

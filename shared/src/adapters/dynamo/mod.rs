@@ -18,6 +18,7 @@
 mod accounts;
 mod inventory;
 mod jobs;
+mod keys;
 mod paging;
 mod products;
 pub mod schema;

@@ -7,6 +7,7 @@
 //! busy timeout). Blocking SQLite calls run on Tokio's blocking pool.
 
 mod accounts;
+mod keys;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -161,6 +162,7 @@ impl SqliteStore {
             .map_err(db_err)?;
         conn.execute_batch(SCHEMA).map_err(db_err)?;
         conn.execute_batch(accounts::SCHEMA).map_err(db_err)?;
+        conn.execute_batch(keys::SCHEMA).map_err(db_err)?;
         conn.execute(
             "DELETE FROM operations WHERE expires_at < ?1",
             params![Timestamp::now().unix_seconds()],

@@ -3,7 +3,7 @@
 //!
 //! | extractor | reads | fails with |
 //! |---|---|---|
-//! | [`Caller`] | `Authorization: Bearer <JWT>`, verified | 401 `token_*` |
+//! | [`Caller`] | `Authorization: Bearer <JWT or kck_ key>`, verified | 401 `token_*`, `key_*`; 403 `forbidden_key_scope`; 429 |
 //! | [`Id<T>`] | one path parameter (`product_id`, `store_id`, `job_id`) | 422 `invalid_id` on `path.<name>` |
 //! | [`Query<T>`] | the query string, strictly (no unknown or repeated names) | 422 on `query.<name>` |
 //! | [`Paged<T>`] | the same, plus `cursor` and `limit` | 422 on `query.<name>` |
@@ -25,7 +25,7 @@ mod json;
 mod path;
 mod query;
 
-pub use caller::Caller;
+pub use caller::{Caller, RouteKeys, Verifiers};
 pub use client::ClientIp;
 pub use deadline::Deadline;
 pub use headers::{Idempotency, IfMatch, IfNoneMatch, RequireIfMatch};

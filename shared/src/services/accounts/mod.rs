@@ -17,10 +17,12 @@
 //!   holder within one access-token lifetime.
 //!
 //! `stores` (stores and memberships), `sign_in` (codes, tokens, sessions), `devices` (pairing
-//! and revocation) and `users` (an admin's changes) are the operations; `secrets` the MACs,
-//! random numbers and token formats they share.
+//! and revocation), `keys` (integration keys and the check of every keyed request) and `users`
+//! (an admin's changes) are the operations; `secrets` the MACs, random numbers and token
+//! formats they share.
 
 mod devices;
+mod keys;
 mod secrets;
 mod sign_in;
 mod stores;
@@ -42,7 +44,8 @@ use crate::ports::{AccountStore, CodeSender, StorageError};
 
 pub use crate::auth::ACCESS_TOKEN_TTL;
 pub use crate::domain::account::{CODE_ATTEMPTS, CODE_TTL, PAIRING_TTL, SESSION_TTL};
-pub use secrets::{PAIRING_CODE_PREFIX, REFRESH_TOKEN_PREFIX, SecretKey};
+pub use keys::{CreatedKey, KeyView, NewKey};
+pub use secrets::{INTEGRATION_KEY_PREFIX, PAIRING_CODE_PREFIX, REFRESH_TOKEN_PREFIX, SecretKey};
 
 /// How many requests of each kind a caller may make per hour.
 pub mod limits {

@@ -1,8 +1,9 @@
 //! The secrets of signing in: the key that MACs them, the OS's random numbers they are made
 //! of, and the text forms of the tokens that carry them.
 //!
-//! A refresh token is `kcrt_<session id, 32 hex>.<secret>` and a device's pairing code
-//! `kcpc_<store id>.<device id, 32 hex>.<secret>`, each secret 32 random bytes in base64url
+//! A refresh token is `kcrt_<session id, 32 hex>.<secret>`, a device's pairing code
+//! `kcpc_<store id>.<device id, 32 hex>.<secret>` and an integration key
+//! `kck_<store id>.<key id, 32 hex>.<secret>`, each secret 32 random bytes in base64url
 //! (43 characters): the prefix makes them recognisable in logs and to secret scanners, the id
 //! finds the record in one read, and only the secret's MAC is stored.
 
@@ -12,7 +13,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use super::super::{ServiceError, ServiceResult};
-use crate::domain::{DeviceId, SessionId, StoreId};
+use crate::domain::{DeviceId, KeyId, SessionId, StoreId};
 use crate::ports::StorageError;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -21,6 +22,8 @@ type HmacSha256 = Hmac<Sha256>;
 pub const REFRESH_TOKEN_PREFIX: &str = "kcrt_";
 /// What a device's pairing code starts with.
 pub const PAIRING_CODE_PREFIX: &str = "kcpc_";
+/// What an integration key starts with.
+pub const INTEGRATION_KEY_PREFIX: &str = "kck_";
 /// Characters of a secret (32 bytes, base64url without padding).
 const SECRET_CHARS: usize = 43;
 
@@ -109,17 +112,32 @@ pub fn refresh_token(session: &SessionId, secret: &str) -> String {
     )
 }
 
+/// `<prefix><store>.<id, 32 hex>.<secret>` -> (store, id, secret).
+fn parse_store_secret<'a>(prefix: &str, text: &'a str) -> Option<(StoreId, uuid::Uuid, &'a str)> {
+    let rest = text.trim().strip_prefix(prefix)?;
+    let (store, rest) = rest.split_once('.')?;
+    let (id, secret) = rest.split_once('.')?;
+    (secret.len() == SECRET_CHARS).then_some(())?;
+    Some((StoreId::parse(store).ok()?, uuid_hex(id)?, secret))
+}
+
 /// `kcpc_<store>.<device>.<secret>` -> (store, device, secret).
 pub fn parse_pairing(code: &str) -> Option<(StoreId, DeviceId, &str)> {
-    let rest = code.trim().strip_prefix(PAIRING_CODE_PREFIX)?;
-    let (store, rest) = rest.split_once('.')?;
-    let (device, secret) = rest.split_once('.')?;
-    (secret.len() == SECRET_CHARS).then_some(())?;
-    Some((
-        StoreId::parse(store).ok()?,
-        DeviceId::from_uuid(uuid_hex(device)?),
-        secret,
-    ))
+    let (store, id, secret) = parse_store_secret(PAIRING_CODE_PREFIX, code)?;
+    Some((store, DeviceId::from_uuid(id), secret))
+}
+
+/// `kck_<store>.<key>.<secret>` -> (store, key, secret).
+pub fn parse_integration_key(key: &str) -> Option<(StoreId, KeyId, &str)> {
+    let (store, id, secret) = parse_store_secret(INTEGRATION_KEY_PREFIX, key)?;
+    Some((store, KeyId::from_uuid(id), secret))
+}
+
+pub fn integration_key(store: &StoreId, id: &KeyId, secret: &str) -> String {
+    format!(
+        "{INTEGRATION_KEY_PREFIX}{store}.{}.{secret}",
+        id.as_uuid().simple()
+    )
 }
 
 pub fn pairing_code(store: &StoreId, device: &DeviceId, secret: &str) -> String {
@@ -180,6 +198,28 @@ mod tests {
             &code.replacen("asha-pune_1", "a/b", 1),
         ] {
             assert_eq!(parse_pairing(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn integration_keys_round_trip_and_refuse_lookalikes() {
+        let (store, id) = (StoreId::parse("asha-pune_1").unwrap(), KeyId::new());
+        let secret = random_secret().unwrap();
+        let key = integration_key(&store, &id, &secret);
+        assert!(key.starts_with("kck_asha-pune_1."));
+        assert_eq!(
+            parse_integration_key(&key),
+            Some((store.clone(), id, secret.as_str()))
+        );
+        let pairing = pairing_code(&store, &DeviceId::from_uuid(id.as_uuid()), &secret);
+        for bad in [
+            "",
+            pairing.as_str(),
+            &key[..key.len() - 1],
+            &key.replacen("asha-pune_1", "a b", 1),
+            &key.replacen('.', "-", 1),
+        ] {
+            assert_eq!(parse_integration_key(bad), None, "{bad}");
         }
     }
 
