@@ -16,6 +16,9 @@ it runs wherever the deploy ran):
      POST /v1/auth/token (code, refresh)  store a record, its owner asks for a code, reads the
      GET  /v1/stores/{s}/inventory        SMS from the inbox, signs in, refreshes, and reads
                                           the inventory with the access token
+ 10. POST /v1/stores/{s}/keys             with --sms-inbox: the owner makes an integration key
+     GET  /v1/stores/{s}/inventory        (inventory:read) that reads the inventory, is refused
+     DELETE /v1/stores/{s}/keys/{k}       a write, and is refused once revoked
 
 Each run uses a new store and barcode, so it can run against a stack that already has data
 (dev after a deploy); what it leaves behind is its own store and two pending products named
@@ -132,6 +135,27 @@ def sign_in(s, admin, store, inbox):
     _, listing, ms = s.call("GET", f"/v1/stores/{store}/inventory", nxt["access_token"])
     s.check(len(listing["items"]) == 2, f"the signed-in owner's inventory: {listing}")
     s.ok("the signed-in owner reads the store's inventory", ms)
+    return nxt["access_token"]
+
+
+def integration_key(s, store, access):
+    """Step 10: a key made by the signed-in owner reads, is held to its scope, and stops when revoked."""
+    body = {"name": "Smoke POS", "scopes": ["inventory:read"], "requests_per_minute": 60}
+    _, made, ms = s.call("POST", f"/v1/stores/{store}/keys", access, body, (201,))
+    key, key_id = made["secret"], made["key"]["key_id"]
+    s.check(key.startswith(f"kck_{store}."), f"the key's form: {key[:20]}...")
+    s.ok(f"integration key {key_id} made (inventory:read)", ms)
+    _, listing, ms = s.call("GET", f"/v1/stores/{store}/inventory", key)
+    s.check(len(listing["items"]) == 2, f"the key's read of the inventory: {listing}")
+    s.ok("the key reads the store's inventory (key read, bucket taken)", ms)
+    product = listing["items"][0]["product_id"]
+    _, refused, ms = s.call("PUT", f"/v1/stores/{store}/inventory/{product}", key, {"quantity": "1"}, (403,))
+    s.check(refused.get("code") == "forbidden_key_scope", f"a write with a read key: {refused}")
+    s.ok("the key is refused a write (forbidden_key_scope)", ms)
+    _, _, ms = s.call("DELETE", f"/v1/stores/{store}/keys/{key_id}", access, expect=(204,))
+    _, gone, _ = s.call("GET", f"/v1/stores/{store}/inventory", key, expect=(401,))
+    s.check(gone.get("code") == "key_revoked", f"a revoked key's read: {gone}")
+    s.ok("revoked: its next request is refused (key_revoked)", ms)
 
 
 def item_of(listing, product_id):
@@ -225,7 +249,8 @@ def main():
     s.check(len(listing["items"]) == 2, f"after the import, {len(listing['items'])} items: {listing}")
     s.ok("inventory page: 2 items, the scanned product at the list's 10", ms)
     if args.sms_inbox:
-        sign_in(s, admin, store, args.sms_inbox)
+        access = sign_in(s, admin, store, args.sms_inbox)
+        integration_key(s, store, access)
     print(f"[smoke] passed: {s.step} steps in {time.time() - started:.1f} s", flush=True)
 
 

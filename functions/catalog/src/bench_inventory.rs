@@ -18,12 +18,12 @@ use catalog_core::domain::{
     MovementKind, MovementOrigin, Product, ProductContent, ProductId, ProductSource,
     ProductSummary, Quantity, QuantityDelta, StockChange, StoreId, Timestamp, check_digit,
 };
-use catalog_core::domain::{Phone, RegionCode};
+use catalog_core::domain::{KeyScope, Phone, RegionCode};
 use catalog_core::ports::{
     BlobStore, CodeSender, Expect, InventoryFilter, InventoryOrder, InventorySort, InventoryStore,
     ProductStore, StockWrite, StorageError,
 };
-use catalog_core::services::accounts::{Accounts, ClientAddress, Invitee, NewStore};
+use catalog_core::services::accounts::{Accounts, ClientAddress, Invitee, NewKey, NewStore};
 use catalog_core::services::matching::{IndexSource, MatcherState};
 use catalog_core::services::{
     AdjustRequest, Catalog, PageRequest, PutRequest, ScanMode, ScanRequest,
@@ -501,6 +501,56 @@ async fn accounts(store: &Arc<DynamoStore>) -> anyhow::Result<()> {
         store,
         "devices: the owner revokes it",
         accounts.revoke_device(&owner, &shop, &pairing.device.device_id),
+    )
+    .await?;
+    let key = measure(
+        store,
+        "keys: an owner makes an integration key",
+        accounts.create_key(
+            &owner,
+            &shop,
+            NewKey {
+                name: "Counter POS".into(),
+                scopes: [KeyScope::InventoryRead].into(),
+                requests_per_minute: 600,
+            },
+        ),
+    )
+    .await?;
+    measure(
+        store,
+        "keys: a request with it (key read, bucket and last use)",
+        accounts.authenticate_key(&key.secret, &[KeyScope::InventoryRead]),
+    )
+    .await?;
+    measure(
+        store,
+        "keys: its next request",
+        accounts.authenticate_key(&key.secret, &[KeyScope::InventoryRead]),
+    )
+    .await?;
+    measure(
+        store,
+        "keys: a request outside its scopes (refused)",
+        async {
+            match accounts
+                .authenticate_key(&key.secret, &[KeyScope::InventoryWrite])
+                .await
+            {
+                Err(catalog_core::services::ServiceError::Forbidden(_)) => Ok(()),
+                Err(e) => Err(e),
+                Ok(_) => Err(catalog_core::services::ServiceError::Conflict {
+                    code: "bench_scope",
+                    detail: "a key was let through outside its scopes".into(),
+                }),
+            }
+        },
+    )
+    .await?;
+    measure(
+        store,
+        "keys: the owner revokes it",
+        accounts.revoke_key(&owner, &shop, &key.key.key_id),
     )
     .await?;
     Ok(())
