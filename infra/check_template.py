@@ -72,6 +72,22 @@ def main():
         fail(f"routes differ from the code.\n  only in template: {sorted(got - want)}\n  only in code: {sorted(want - got)}")
     if got_triggers != want_triggers:
         fail(f"triggers differ from the code.\n  only in template: {sorted(got_triggers - want_triggers)}\n  only in code: {sorted(want_triggers - got_triggers)}")
+    # A route that takes integration keys reads and updates them (the key, its bucket) in the
+    # accounts table: its function has the statement that allows it, and only such functions.
+    keyed = {r["function"] for r in spec["routes"] if r.get("key_scopes")}
+    for name, res in resources.items():
+        if res.get("Type") != "AWS::Serverless::Function":
+            continue
+        binary = res["Metadata"]["BuildProperties"]["Binary"]
+        statements = [st for pol in res["Properties"].get("Policies", []) if isinstance(pol, dict) for st in pol.get("Statement", [])]
+        checks = [st for st in statements if st.get("Sid") == "CheckIntegrationKeys"]
+        if (binary in keyed) != bool(checks):
+            fail(f"{name}: takes integration keys: {binary in keyed}, has CheckIntegrationKeys: {bool(checks)}")
+        for st in checks:
+            if sorted(st["Action"]) != ["dynamodb:GetItem", "dynamodb:UpdateItem"] or st["Resource"] != [{"Fn::GetAtt": ["AccountsTable", "Arn"]}]:
+                fail(f"{name}: CheckIntegrationKeys must allow GetItem and UpdateItem on AccountsTable only: {st}")
+            if st.get("Condition") != {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["S#*"]}}:
+                fail(f"{name}: CheckIntegrationKeys must be limited to the stores' items (dynamodb:LeadingKeys S#*)")
     crates = {p.parent.name for p in (pathlib.Path(template_path).parent.parent / "functions").glob("*/Cargo.toml")}
     extra = crates - {f for f, _, _ in want} - {f for f, _ in want_triggers} - set(spec.get("local_only_crates", []))
     if extra:
@@ -104,7 +120,7 @@ def main():
             fail(f"{t['logical']} must be on-demand")
         if not props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"):
             fail(f"{t['logical']} must have point-in-time recovery")
-    print(f"infra check: {len(want)} routes, {len(want_triggers)} triggers, {len(spec['tables'])} tables match the code")
+    print(f"infra check: {len(want)} routes ({len(keyed)} taking integration keys), {len(want_triggers)} triggers, {len(spec['tables'])} tables match the code")
 
 
 def check_deployments(expanded):

@@ -153,9 +153,10 @@ def integration_key(s, store, access):
     s.check(refused.get("code") == "forbidden_key_scope", f"a write with a read key: {refused}")
     s.ok("the key is refused a write (forbidden_key_scope)", ms)
     _, _, ms = s.call("DELETE", f"/v1/stores/{store}/keys/{key_id}", access, expect=(204,))
-    _, gone, _ = s.call("GET", f"/v1/stores/{store}/inventory", key, expect=(401,))
+    s.ok("the owner revokes it", ms)
+    _, gone, ms = s.call("GET", f"/v1/stores/{store}/inventory", key, expect=(401,))
     s.check(gone.get("code") == "key_revoked", f"a revoked key's read: {gone}")
-    s.ok("revoked: its next request is refused (key_revoked)", ms)
+    s.ok("its next request is refused (key_revoked)", ms)
 
 
 def item_of(listing, product_id):

@@ -272,7 +272,10 @@ fn describe() -> serde_json::Value {
         .iter()
         .map(|r| {
             let (method, path) = r.method_path();
-            serde_json::json!({ "function": r.function, "method": method.as_str(), "path": path })
+            let keys: Vec<_> = r.keys.iter().map(|k| k.as_str()).collect();
+            serde_json::json!({
+                "function": r.function, "method": method.as_str(), "path": path, "key_scopes": keys,
+            })
         })
         .collect();
     let tables: Vec<_> = specs()

@@ -37,7 +37,7 @@ pub struct NewKeyBody {
 /// A store's integration keys.
 #[derive(Debug, serde::Serialize, ToSchema)]
 pub struct KeyList {
-    /// Oldest first, revoked ones too (the newest 100 records).
+    /// Oldest first; a revoked key stays listed for 90 days.
     pub items: Vec<KeyView>,
 }
 
@@ -140,7 +140,7 @@ pub async fn create(
 #[utoipa::path(
     get, path = "/v1/stores/{store_id}/keys", operation_id = "store-keys-list", tag = "accounts",
     summary = "A store's integration keys and when each was last used",
-    description = "Admins and the store's owners. Every key (the newest 100 records), oldest first, with its scopes, rate limit, `status` (`active` or `revoked`) and `last_used_at` (its last request let through). Never the secret.",
+    description = "Admins and the store's owners. Every key, oldest first (a revoked one for 90 days after its revocation), with its scopes, rate limit, `status` (`active` or `revoked`) and `last_used_at` (its last request let through). Never the secret.",
     security(("bearer" = [])),
     params(Id<StoreId>),
     responses(

@@ -39,6 +39,19 @@ macro_rules! uuid_id {
             pub fn as_uuid(&self) -> Uuid {
                 self.0
             }
+
+            /// Whether the id was minted (its UUIDv7 time) within `d` of now, either way.
+            pub fn minted_within(&self, d: time::Duration) -> bool {
+                let Some((secs, nanos)) = self.0.get_timestamp().map(|t| t.to_unix()) else {
+                    return false;
+                };
+                let minted = time::Duration::new(
+                    i64::try_from(secs).unwrap_or(i64::MAX),
+                    i32::try_from(nanos).unwrap_or(0),
+                );
+                let now = time::OffsetDateTime::now_utc() - time::OffsetDateTime::UNIX_EPOCH;
+                (now - minted).abs() <= d
+            }
         }
 
         impl Default for $name {
@@ -219,6 +232,18 @@ mod tests {
         assert!(StoreId::parse("a/b").is_err());
         assert!(StoreId::parse("a#b").is_err());
         assert!(StoreId::parse(&"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn an_id_knows_when_it_was_minted() {
+        let minute = time::Duration::minutes(1);
+        assert!(KeyId::new().minted_within(minute));
+        let old = KeyId::parse("0190f1a2-b000-7000-8000-000000000001").unwrap();
+        assert!(!old.minted_within(minute), "minted in 2024");
+        assert!(
+            !KeyId::from_uuid(Uuid::new_v4()).minted_within(minute),
+            "no time in a v4"
+        );
     }
 
     #[test]

@@ -134,7 +134,8 @@ impl KeyBucket {
     pub fn per_minute(rpm: u32) -> Self {
         let rpm = i64::from(rpm.max(1));
         KeyBucket {
-            interval_ms: (60_000 / rpm).max(1),
+            // Rounded up: a key never gets more than its rate.
+            interval_ms: (60_000 + rpm - 1) / rpm,
             capacity: (rpm / 6).max(10),
         }
     }

@@ -101,8 +101,9 @@ pub fn accept_keys(item: &mut PathItem, scopes: &[crate::domain::KeyScope]) {
 }
 
 /// The problem responses an operation can give besides its own, by what it takes: a token
-/// (401; and storage behind it, 503), parameters or a body (400, 422), a body (413, 415). A
-/// 403 is the operation's own: only some roles or stores can be refused.
+/// (401, and 403 for an integration key it does not take; and storage behind it, 503; a key's
+/// rate, 429), parameters or a body (400, 422), a body (413, 415). The rest of a 403 is the
+/// operation's own: only some roles or stores can be refused.
 fn shared_problems(op: &Operation) -> Vec<(&'static str, String)> {
     let params = op.parameters.as_deref().unwrap_or_default();
     let takes = |place: ParameterIn| params.iter().any(|p| p.parameter_in == place);
@@ -148,11 +149,18 @@ fn shared_problems(op: &Operation) -> Vec<(&'static str, String)> {
             ),
         ));
     }
-    if keyed {
+    if secured {
         out.push((
             "403",
-            "`forbidden_key_scope`: the integration key has none of the scopes listed".to_string(),
+            if keyed {
+                "`forbidden_key_scope`: the integration key has none of the scopes listed"
+            } else {
+                "`forbidden_key_scope`: an integration key (this operation takes none)"
+            }
+            .to_string(),
         ));
+    }
+    if keyed {
         out.push((
             "429",
             "`rate_limited`: the integration key's rate limit; retry after `Retry-After` seconds"

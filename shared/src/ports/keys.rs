@@ -10,8 +10,9 @@ use async_trait::async_trait;
 use super::StorageResult;
 use crate::domain::{ApiKey, KeyId, StoreId, Timestamp};
 
-/// Most key records a store's listing reads (revoked ones too).
-pub const MAX_KEY_RECORDS: usize = 100;
+/// How long a revoked key's record stays (listed as revoked, with its last use) before
+/// storage deletes it.
+pub const REVOKED_KEYS_KEPT: time::Duration = time::Duration::days(90);
 
 /// What one keyed request's step against its key gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,13 +29,20 @@ pub enum KeyUse {
 pub trait KeyStore: Send + Sync {
     /// `AlreadyExists` when the id is taken in the store.
     async fn insert_key(&self, key: &ApiKey) -> StorageResult<()>;
-    /// The key as last written, or a moment older (it is read on every keyed request; what
-    /// must be current is checked again by [`KeyStore::use_key`]).
-    async fn get_key(&self, store: &StoreId, id: &KeyId) -> StorageResult<Option<ApiKey>>;
-    /// The store's keys (the newest [`MAX_KEY_RECORDS`]), revoked ones too.
+    /// The key as last written (`consistent`), or possibly a moment older (half the cost: it
+    /// is read on every keyed request, and what must be current is checked again by
+    /// [`KeyStore::use_key`]; a key made a moment ago may not be found yet).
+    async fn get_key(
+        &self,
+        store: &StoreId,
+        id: &KeyId,
+        consistent: bool,
+    ) -> StorageResult<Option<ApiKey>>;
+    /// Every key of the store, newest first: those not revoked, and those revoked within
+    /// [`REVOKED_KEYS_KEPT`] (or a little longer: storage deletes them in its own time).
     async fn keys_of(&self, store: &StoreId) -> StorageResult<Vec<ApiKey>>;
-    /// Marks the key revoked at `at` (a revoked one stays as it was); `NotFound` when there is
-    /// no such key.
+    /// Marks the key revoked at `at` (a revoked one stays as it was), to be deleted
+    /// [`REVOKED_KEYS_KEPT`] later; `NotFound` when there is no such key.
     async fn revoke_key(&self, store: &StoreId, id: &KeyId, at: Timestamp) -> StorageResult<()>;
     /// Takes one request at `at` from the bucket of `key` (as read: its state is the adapter's
     /// first guess), atomically with setting `last_used_at`; `NotFound` when the key is gone.

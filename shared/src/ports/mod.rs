@@ -19,7 +19,7 @@ use crate::domain::{
 };
 
 pub use accounts::{AccountStore, CodeSender, MAX_DEVICE_RECORDS, MAX_MEMBERSHIPS};
-pub use keys::{KeyStore, KeyUse, MAX_KEY_RECORDS};
+pub use keys::{KeyStore, KeyUse, REVOKED_KEYS_KEPT};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 

@@ -93,18 +93,35 @@ async fn each_operation_is_documented_with_its_function_roles_and_problems() {
         if !public {
             assert!(op["responses"]["503"].is_object(), "{path}");
         }
-        // Only operations that refuse some roles or stores say 403 (a batch of scans answers
-        // each scan's refusal in its result).
-        let any_role = [
-            "products-get",
-            "products-list",
-            "products-match",
-            "scan-batch",
-            "auth-sign-out-everywhere",
-        ]
-        .contains(&route.function);
-        let refuses = !public && !sign_in && !any_role || route.function == "auth-token";
-        assert_eq!(op["responses"]["403"].is_object(), refuses, "{path}: 403");
+        // Every operation that takes a token can refuse an integration key (403); those that
+        // take keys list the scopes that reach them, and their rate (429).
+        let secured = !public && !sign_in;
+        assert_eq!(
+            op["responses"]["403"].is_object(),
+            secured || route.function == "auth-token",
+            "{path}: 403"
+        );
+        if secured {
+            let refusal = op["responses"]["403"]["description"].as_str().unwrap();
+            assert!(
+                refusal.contains("`forbidden_key_scope`"),
+                "{path}: {refusal}"
+            );
+        }
+        let scopes: Vec<&str> = route.keys.iter().map(|k| k.as_str()).collect();
+        let listed = op["security"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find_map(|s| s.get("integrationKey"));
+        assert_eq!(
+            listed.cloned(),
+            (!scopes.is_empty()).then(|| serde_json::json!(scopes)),
+            "{path}: key scopes"
+        );
+        if !scopes.is_empty() {
+            assert!(op["responses"]["429"].is_object(), "{path}: 429");
+        }
     }
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],

@@ -1,5 +1,6 @@
 //! Integration keys in the accounts table: `S#<store_id>` / `K#<key_id>`, each key's fields as
-//! attributes, its bucket as the number `bucket_full_at_ms`.
+//! attributes, its bucket as the number `bucket_full_at_ms`; a revoked key gets the table's
+//! TTL (`expires_epoch`) [`REVOKED_KEYS_KEPT`] after its revocation.
 //!
 //! A keyed request costs one eventually consistent read (0.5 units) and, let through, one
 //! write (1 unit) that takes from the bucket and sets `last_used_at` together. The write is
@@ -16,7 +17,7 @@ use aws_sdk_dynamodb::types::{ReturnConsumedCapacity, ReturnValuesOnConditionChe
 use super::accounts::{keyed, store_pk};
 use super::{DynamoStore, from_item, get_n, n, s, sdk_err};
 use crate::domain::{ApiKey, KeyId, StoreId, Take, Timestamp};
-use crate::ports::{KeyStore, KeyUse, MAX_KEY_RECORDS, StorageError, StorageResult};
+use crate::ports::{KeyStore, KeyUse, REVOKED_KEYS_KEPT, StorageError, StorageResult};
 
 fn key_sk(id: &KeyId) -> String {
     format!("K#{id}")
@@ -29,37 +30,48 @@ impl KeyStore for DynamoStore {
         self.put_new(item).await
     }
 
-    async fn get_key(&self, store: &StoreId, id: &KeyId) -> StorageResult<Option<ApiKey>> {
-        // Eventually consistent: `use_key`'s condition sees a revocation this read missed.
-        self.read_one(store_pk(store), &key_sk(id), false)
+    async fn get_key(
+        &self,
+        store: &StoreId,
+        id: &KeyId,
+        consistent: bool,
+    ) -> StorageResult<Option<ApiKey>> {
+        self.read_one(store_pk(store), &key_sk(id), consistent)
             .await?
             .map(|i| from_item("key", i))
             .transpose()
     }
 
     async fn keys_of(&self, store: &StoreId) -> StorageResult<Vec<ApiKey>> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.tables.accounts)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .consistent_read(true)
-            // Newest first: past the limit, the oldest records drop.
-            .scan_index_forward(false)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :k)")
-            .expression_attribute_values(":pk", s(store_pk(store)))
-            .expression_attribute_values(":k", s("K#"))
-            .limit(MAX_KEY_RECORDS as i32)
-            .send()
-            .await
-            .map_err(sdk_err)?;
-        self.meter
-            .add(super::read_units(out.consumed_capacity()), 0.0);
-        out.items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|i| from_item("key", i))
-            .collect()
+        // Every page: at most 20 live keys and those revoked in the last 90 days (TTL), so
+        // one page (1 MB, thousands of keys) in practice.
+        let mut keys = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.tables.accounts)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .consistent_read(true)
+                .scan_index_forward(false)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :k)")
+                .expression_attribute_values(":pk", s(store_pk(store)))
+                .expression_attribute_values(":k", s("K#"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            self.meter
+                .add(super::read_units(out.consumed_capacity()), 0.0);
+            for item in out.items.unwrap_or_default() {
+                keys.push(from_item("key", item)?);
+            }
+            match out.last_evaluated_key {
+                Some(next) if !next.is_empty() => start = Some(next),
+                _ => return Ok(keys),
+            }
+        }
     }
 
     async fn revoke_key(&self, store: &StoreId, id: &KeyId, at: Timestamp) -> StorageResult<()> {
@@ -70,9 +82,10 @@ impl KeyStore for DynamoStore {
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .key("pk", s(store_pk(store)))
             .key("sk", s(key_sk(id)))
-            .update_expression("SET revoked_at = :at")
+            .update_expression("SET revoked_at = :at, expires_epoch = :gone")
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(revoked_at)")
             .expression_attribute_values(":at", s(at.to_string()))
+            .expression_attribute_values(":gone", n(at.plus(REVOKED_KEYS_KEPT).unix_seconds()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;

@@ -6,16 +6,18 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStore, db_err, from_doc, to_doc};
 use crate::domain::{ApiKey, KeyId, StoreId, Take, Timestamp};
-use crate::ports::{KeyStore, KeyUse, MAX_KEY_RECORDS, StorageError, StorageResult};
+use crate::ports::{KeyStore, KeyUse, REVOKED_KEYS_KEPT, StorageError, StorageResult};
 
 pub(super) const SCHEMA: &str = r#"
--- A store's integration keys, revoked ones too.
-CREATE TABLE IF NOT EXISTS api_keys (
-    store_id TEXT NOT NULL,
-    key_id   TEXT NOT NULL,
-    doc      TEXT NOT NULL,
+-- A store's integration keys; a revoked one until `delete_after` (Unix seconds).
+CREATE TABLE IF NOT EXISTS integration_keys (
+    store_id     TEXT NOT NULL,
+    key_id       TEXT NOT NULL,
+    delete_after INTEGER,
+    doc          TEXT NOT NULL,
     PRIMARY KEY (store_id, key_id)
 ) WITHOUT ROWID;
+DELETE FROM integration_keys WHERE delete_after < unixepoch();
 "#;
 
 #[async_trait]
@@ -25,7 +27,7 @@ impl KeyStore for SqliteStore {
         self.write(move |tx| {
             let n = tx
                 .execute(
-                    "INSERT OR IGNORE INTO api_keys (store_id, key_id, doc) VALUES (?1, ?2, ?3)",
+                    "INSERT OR IGNORE INTO integration_keys (store_id, key_id, doc) VALUES (?1, ?2, ?3)",
                     params![k.store_id.as_str(), k.key_id.to_string(), to_doc(&k)?],
                 )
                 .map_err(db_err)?;
@@ -38,7 +40,12 @@ impl KeyStore for SqliteStore {
         .await
     }
 
-    async fn get_key(&self, store: &StoreId, id: &KeyId) -> StorageResult<Option<ApiKey>> {
+    async fn get_key(
+        &self,
+        store: &StoreId,
+        id: &KeyId,
+        _consistent: bool,
+    ) -> StorageResult<Option<ApiKey>> {
         let (store, id) = (store.as_str().to_string(), id.to_string());
         self.read(move |c| load_key(c, &store, &id)).await
     }
@@ -48,13 +55,11 @@ impl KeyStore for SqliteStore {
         self.read(move |c| {
             let mut stmt = c
                 .prepare(
-                    "SELECT doc FROM api_keys WHERE store_id = ?1 ORDER BY key_id DESC LIMIT ?2",
+                    "SELECT doc FROM integration_keys WHERE store_id = ?1 ORDER BY key_id DESC",
                 )
                 .map_err(db_err)?;
             let docs = stmt
-                .query_map(params![store, MAX_KEY_RECORDS as i64], |r| {
-                    r.get::<_, String>(0)
-                })
+                .query_map(params![store], |r| r.get::<_, String>(0))
                 .map_err(db_err)?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(db_err)?;
@@ -72,6 +77,11 @@ impl KeyStore for SqliteStore {
             if k.revoked_at.is_none() {
                 k.revoked_at = Some(at);
                 save_key(tx, &k)?;
+                tx.execute(
+                    "UPDATE integration_keys SET delete_after = ?3 WHERE store_id = ?1 AND key_id = ?2",
+                    params![store, id, at.plus(REVOKED_KEYS_KEPT).unix_seconds()],
+                )
+                .map_err(db_err)?;
             }
             Ok(())
         })
@@ -103,7 +113,7 @@ impl KeyStore for SqliteStore {
 
 fn load_key(c: &rusqlite::Connection, store: &str, id: &str) -> StorageResult<Option<ApiKey>> {
     c.query_row(
-        "SELECT doc FROM api_keys WHERE store_id = ?1 AND key_id = ?2",
+        "SELECT doc FROM integration_keys WHERE store_id = ?1 AND key_id = ?2",
         params![store, id],
         |r| r.get::<_, String>(0),
     )
@@ -116,7 +126,7 @@ fn load_key(c: &rusqlite::Connection, store: &str, id: &str) -> StorageResult<Op
 
 fn save_key(tx: &rusqlite::Connection, k: &ApiKey) -> StorageResult<()> {
     tx.execute(
-        "UPDATE api_keys SET doc = ?3 WHERE store_id = ?1 AND key_id = ?2",
+        "UPDATE integration_keys SET doc = ?3 WHERE store_id = ?1 AND key_id = ?2",
         params![k.store_id.as_str(), k.key_id.to_string(), to_doc(k)?],
     )
     .map_err(db_err)?;
