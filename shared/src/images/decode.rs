@@ -33,8 +33,8 @@ pub struct Decoded {
     /// Upright pixels, normalised: the whole image, or, when `kept` is some, the image scaled down to no
     /// less than the `medium` rendition needs.
     pub pixels: DynamicImage,
-    /// The original to keep as it is (an upright JPEG without its metadata); none when the
-    /// original is `pixels` encoded again.
+    /// The original to keep as it is (a JPEG without its metadata, turned upright in the DCT
+    /// if it was turned); none when the original is `pixels` encoded again.
     pub kept: Option<Encoded>,
     /// The colour profile for the images encoded from `pixels` (RGB): the upload's, when it
     /// is a whole RGB one.
@@ -75,6 +75,23 @@ fn jpeg(bytes: &[u8]) -> Result<Decoded, ImageRefused> {
             }),
             icc,
         });
+    }
+    if let Some(turned) = jpeg.upright_losslessly() {
+        // Its renditions from the upright file itself, scaled in the DCT as an upright photo's.
+        // (A file this module wrote that its decoder cannot read would be a bug: the pixels
+        // are then taken the long way, below.)
+        if let Ok(pixels) = super::jpeg::pixels_of(&turned.bytes, Some(MEDIUM_SIDE)) {
+            return Ok(Decoded {
+                pixels: normalised(pixels),
+                kept: Some(Encoded {
+                    encoding: Encoding::Jpeg,
+                    width: turned.width,
+                    height: turned.height,
+                    bytes: turned.bytes,
+                }),
+                icc,
+            });
+        }
     }
     let pixels = normalised(jpeg.pixels(None)?);
     Ok(Decoded {

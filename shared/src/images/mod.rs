@@ -6,7 +6,8 @@
 //! hash (near duplicates). Pure: no storage, no network; the images service stores the result.
 //!
 //! An upright JPEG (most photos) is kept as it came, bit for bit, without its metadata
-//! segments ([`jpeg`]); a turned one, a PNG or a WebP is encoded again. `make bench-images`
+//! segments ([`jpeg`]); a turned baseline one has its DCT blocks moved upright, losslessly; a
+//! progressive turned one, a PNG or a WebP is encoded again. `make bench-images`
 //! measures the pipeline on 12 MP photos against Pillow.
 
 mod decode;
@@ -87,8 +88,8 @@ pub struct Processed {
     /// SHA-256 (hex) of the kept original's bytes: the content address of all three.
     pub hash: String,
     pub perceptual: Perceptual,
-    /// The original is the upload itself without its metadata (an upright JPEG), not an
-    /// encoding of its pixels.
+    /// The original is the upload itself without its metadata (a JPEG, its blocks moved
+    /// upright if it was turned), not an encoding of its pixels.
     pub original_kept: bool,
     pub original: Encoded,
     pub medium: Encoded,

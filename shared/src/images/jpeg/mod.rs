@@ -4,8 +4,14 @@
 //! for bit, so an upright photo's original is kept as it came, with nothing of its metadata:
 //! no generation loss, and no 12 MP decode and encode to pay for it.
 //!
+//! A turned photo is made upright the same way, without its pixels: its DCT blocks are moved
+//! ([`turn`], over [`entropy`]'s coefficient-level coding), as jpegtran does.
+//!
 //! Pixels come from jpeg-decoder, scaled in the DCT when only the renditions need them (a
 //! quarter of a 12 MP photo's pixels give its 640 px `medium`, as libjpeg's draft mode does).
+
+mod entropy;
+mod turn;
 
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageBuffer, Luma, Rgb};
@@ -229,42 +235,75 @@ impl Jpeg {
             && matches!(self.components, 1 | 3)
     }
 
-    /// The pixels as stored (not turned): whole, or with `fit` scaled in the DCT by the
-    /// smallest of 1/8, 1/4, 1/2 that keeps the long side at least `fit` (a smaller image is
-    /// decoded whole).
-    pub fn pixels(&self, fit: Option<u32>) -> Result<DynamicImage, ImageRefused> {
-        let mut decoder = jpeg_decoder::Decoder::new(self.stripped.as_slice());
-        decoder.set_max_decoding_buffer_size(MAX_DECODE_BYTES as usize);
-        decoder.read_info().map_err(refused)?;
-        if let Some(side) = fit {
-            let side = u16::try_from(side).unwrap_or(u16::MAX);
-            decoder.scale(side, side).map_err(refused)?;
+    /// A turned photo made upright without decoding it ([`turn`]): the kept original, lossless.
+    /// `None` when the file is not one baseline scan of grey or YCbCr, or when the turn would
+    /// trim more than 1% off a side (a mirrored side loses its partial MCU, 15 pixels at most:
+    /// nothing to a photo, too much of a small image, whose pixels are encoded again instead).
+    pub fn upright_losslessly(&self) -> Option<turn::Upright> {
+        if self.orientation == Orientation::NoTransforms
+            || !self.common_coding
+            || !matches!(self.components, 1 | 3)
+        {
+            return None;
         }
-        let data = decoder.decode().map_err(refused)?;
-        let info = decoder
-            .info()
-            .ok_or_else(|| corrupt("the JPEG has no frame"))?;
-        let (w, h) = (u32::from(info.width), u32::from(info.height));
-        use jpeg_decoder::PixelFormat;
-        let image = match info.pixel_format {
-            PixelFormat::L8 => {
-                ImageBuffer::<Luma<u8>, _>::from_raw(w, h, data).map(DynamicImage::ImageLuma8)
-            }
-            PixelFormat::L16 => {
-                let deep = data
-                    .chunks_exact(2)
-                    .map(|c| u16::from_ne_bytes([c[0], c[1]]))
-                    .collect();
-                ImageBuffer::<Luma<u16>, _>::from_raw(w, h, deep).map(DynamicImage::ImageLuma16)
-            }
-            PixelFormat::RGB24 => {
-                ImageBuffer::<Rgb<u8>, _>::from_raw(w, h, data).map(DynamicImage::ImageRgb8)
-            }
-            PixelFormat::CMYK32 => ImageBuffer::<Rgb<u8>, _>::from_raw(w, h, cmyk_to_rgb(&data))
-                .map(DynamicImage::ImageRgb8),
+        let turned = turn::upright(&self.stripped, self.orientation)?;
+        let quarter = matches!(
+            self.orientation,
+            Orientation::Rotate90
+                | Orientation::Rotate270
+                | Orientation::Rotate90FlipH
+                | Orientation::Rotate270FlipH
+        );
+        let (width, height) = if quarter {
+            (self.height, self.width)
+        } else {
+            (self.width, self.height)
         };
-        image.ok_or_else(|| corrupt("the JPEG decoder gave fewer pixels than the image has"))
+        let small_trim =
+            (width - turned.width) * 100 <= width && (height - turned.height) * 100 <= height;
+        small_trim.then_some(turned)
     }
+
+    /// The pixels as stored (not turned); see [`pixels_of`].
+    pub fn pixels(&self, fit: Option<u32>) -> Result<DynamicImage, ImageRefused> {
+        pixels_of(&self.stripped, fit)
+    }
+}
+
+/// The pixels of the JPEG `bytes`: whole, or with `fit` scaled in the DCT by the smallest of
+/// 1/8, 1/4, 1/2 that keeps the long side at least `fit` (a smaller image is decoded whole).
+pub fn pixels_of(bytes: &[u8], fit: Option<u32>) -> Result<DynamicImage, ImageRefused> {
+    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    decoder.set_max_decoding_buffer_size(MAX_DECODE_BYTES as usize);
+    decoder.read_info().map_err(refused)?;
+    if let Some(side) = fit {
+        let side = u16::try_from(side).unwrap_or(u16::MAX);
+        decoder.scale(side, side).map_err(refused)?;
+    }
+    let data = decoder.decode().map_err(refused)?;
+    let info = decoder
+        .info()
+        .ok_or_else(|| corrupt("the JPEG has no frame"))?;
+    let (w, h) = (u32::from(info.width), u32::from(info.height));
+    use jpeg_decoder::PixelFormat;
+    let image = match info.pixel_format {
+        PixelFormat::L8 => {
+            ImageBuffer::<Luma<u8>, _>::from_raw(w, h, data).map(DynamicImage::ImageLuma8)
+        }
+        PixelFormat::L16 => {
+            let deep = data
+                .chunks_exact(2)
+                .map(|c| u16::from_ne_bytes([c[0], c[1]]))
+                .collect();
+            ImageBuffer::<Luma<u16>, _>::from_raw(w, h, deep).map(DynamicImage::ImageLuma16)
+        }
+        PixelFormat::RGB24 => {
+            ImageBuffer::<Rgb<u8>, _>::from_raw(w, h, data).map(DynamicImage::ImageRgb8)
+        }
+        PixelFormat::CMYK32 => ImageBuffer::<Rgb<u8>, _>::from_raw(w, h, cmyk_to_rgb(&data))
+            .map(DynamicImage::ImageRgb8),
+    };
+    image.ok_or_else(|| corrupt("the JPEG decoder gave fewer pixels than the image has"))
 }
 
 /// CMYK (as jpeg-decoder gives it: 0 is no ink) to RGB, naively (no colour profile).

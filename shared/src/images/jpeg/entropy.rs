@@ -1,0 +1,473 @@
+//! Baseline JPEG entropy coding at the level of quantized DCT coefficients: Huffman tables (a
+//! file's own, and the standard ones of ITU T.81 Annex K), reading a block of coefficients out
+//! of a scan and writing one into a scan. What a lossless transform needs, and nothing of
+//! pixels. The reader and the writer keep 64 bits in hand and look codes of up to 9 bits up
+//! in one table read: this is the hot path of a turned photo.
+
+/// A block's 64 quantized coefficients, in zigzag order (as a scan codes them).
+pub type Block = [i16; 64];
+
+/// The natural (row-major) index of each coefficient in zigzag order.
+pub const ZIGZAG: [usize; 64] = [
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20,
+    13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59,
+    52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+];
+
+/// A Huffman table as a DHT segment gives it: how many codes of each length (1 to 16), and
+/// the symbols in code order.
+#[derive(Debug, Clone, Copy)]
+pub struct TableSpec<'a> {
+    pub counts: &'a [u8; 16],
+    pub values: &'a [u8],
+}
+
+/// The standard tables (T.81 Annex K.3): most cameras code with them, and they have a code
+/// for every symbol an 8-bit baseline scan can need, whatever a transform does to its runs.
+pub const DC_LUMA: TableSpec<'static> = TableSpec {
+    counts: &[0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0],
+    values: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+};
+pub const DC_CHROMA: TableSpec<'static> = TableSpec {
+    counts: &[0, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0],
+    values: &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+};
+pub const AC_LUMA: TableSpec<'static> = TableSpec {
+    counts: &[0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 0x7D],
+    values: &[
+        0x01, 0x02, 0x03, 0x00, 0x04, 0x11, 0x05, 0x12, 0x21, 0x31, 0x41, 0x06, 0x13, 0x51, 0x61,
+        0x07, 0x22, 0x71, 0x14, 0x32, 0x81, 0x91, 0xA1, 0x08, 0x23, 0x42, 0xB1, 0xC1, 0x15, 0x52,
+        0xD1, 0xF0, 0x24, 0x33, 0x62, 0x72, 0x82, 0x09, 0x0A, 0x16, 0x17, 0x18, 0x19, 0x1A, 0x25,
+        0x26, 0x27, 0x28, 0x29, 0x2A, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3A, 0x43, 0x44, 0x45,
+        0x46, 0x47, 0x48, 0x49, 0x4A, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5A, 0x63, 0x64,
+        0x65, 0x66, 0x67, 0x68, 0x69, 0x6A, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7A, 0x83,
+        0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99,
+        0x9A, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7, 0xA8, 0xA9, 0xAA, 0xB2, 0xB3, 0xB4, 0xB5, 0xB6,
+        0xB7, 0xB8, 0xB9, 0xBA, 0xC2, 0xC3, 0xC4, 0xC5, 0xC6, 0xC7, 0xC8, 0xC9, 0xCA, 0xD2, 0xD3,
+        0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xD9, 0xDA, 0xE1, 0xE2, 0xE3, 0xE4, 0xE5, 0xE6, 0xE7, 0xE8,
+        0xE9, 0xEA, 0xF1, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF7, 0xF8, 0xF9, 0xFA,
+    ],
+};
+pub const AC_CHROMA: TableSpec<'static> = TableSpec {
+    counts: &[0, 2, 1, 2, 4, 4, 3, 4, 7, 5, 4, 4, 0, 1, 2, 0x77],
+    values: &[
+        0x00, 0x01, 0x02, 0x03, 0x11, 0x04, 0x05, 0x21, 0x31, 0x06, 0x12, 0x41, 0x51, 0x07, 0x61,
+        0x71, 0x13, 0x22, 0x32, 0x81, 0x08, 0x14, 0x42, 0x91, 0xA1, 0xB1, 0xC1, 0x09, 0x23, 0x33,
+        0x52, 0xF0, 0x15, 0x62, 0x72, 0xD1, 0x0A, 0x16, 0x24, 0x34, 0xE1, 0x25, 0xF1, 0x17, 0x18,
+        0x19, 0x1A, 0x26, 0x27, 0x28, 0x29, 0x2A, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3A, 0x43, 0x44,
+        0x45, 0x46, 0x47, 0x48, 0x49, 0x4A, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5A, 0x63,
+        0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6A, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7A,
+        0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97,
+        0x98, 0x99, 0x9A, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7, 0xA8, 0xA9, 0xAA, 0xB2, 0xB3, 0xB4,
+        0xB5, 0xB6, 0xB7, 0xB8, 0xB9, 0xBA, 0xC2, 0xC3, 0xC4, 0xC5, 0xC6, 0xC7, 0xC8, 0xC9, 0xCA,
+        0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xD9, 0xDA, 0xE2, 0xE3, 0xE4, 0xE5, 0xE6, 0xE7,
+        0xE8, 0xE9, 0xEA, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF7, 0xF8, 0xF9, 0xFA,
+    ],
+};
+
+/// Bits of the codes the decoder looks up in one step.
+const FAST_BITS: u32 = 9;
+
+/// The canonical codes of a table, in symbol order: `(symbol, code, length)`. `None` when the
+/// counts do not describe a prefix code or do not match the symbols.
+fn canonical(spec: TableSpec<'_>) -> Option<Vec<(u8, u16, u8)>> {
+    let total: usize = spec.counts.iter().map(|&c| usize::from(c)).sum();
+    if total != spec.values.len() || total > 256 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(total);
+    let (mut code, mut k) = (0u32, 0usize);
+    for (i, &n) in spec.counts.iter().enumerate() {
+        let len = i as u32 + 1;
+        for _ in 0..n {
+            out.push((spec.values[k], code as u16, len as u8));
+            code += 1;
+            k += 1;
+        }
+        // As libjpeg checks: the codes fit their length, and none is all ones (reserved).
+        if code >= 1 << len {
+            return None;
+        }
+        code <<= 1;
+    }
+    Some(out)
+}
+
+/// A table for reading: short codes in one lookup, long ones by their length's range.
+#[derive(Debug, Clone)]
+pub struct DecodeTable {
+    /// `symbol << 8 | length` of the code the next 9 bits start with; 0 for a longer code.
+    fast: Box<[u16; 1 << FAST_BITS]>,
+    /// Per length: the last code (or -1), and the index of its first symbol minus its first code.
+    max_code: [i32; 17],
+    offset: [i32; 17],
+    values: Vec<u8>,
+}
+
+impl DecodeTable {
+    pub fn new(spec: TableSpec<'_>) -> Option<Self> {
+        let codes = canonical(spec)?;
+        let mut fast = Box::new([0u16; 1 << FAST_BITS]);
+        let mut max_code = [-1i32; 17];
+        let mut offset = [0i32; 17];
+        for (k, &(symbol, code, len)) in codes.iter().enumerate() {
+            let (code, len32) = (u32::from(code), u32::from(len));
+            if len32 <= FAST_BITS {
+                let base = (code << (FAST_BITS - len32)) as usize;
+                let span = 1usize << (FAST_BITS - len32);
+                fast[base..base + span].fill(u16::from(symbol) << 8 | u16::from(len));
+            }
+            let l = usize::from(len);
+            if max_code[l] < 0 {
+                offset[l] = k as i32 - code as i32;
+            }
+            max_code[l] = code as i32;
+        }
+        Some(Self {
+            fast,
+            max_code,
+            offset,
+            values: spec.values.to_vec(),
+        })
+    }
+}
+
+/// A table for writing: each symbol's code and its length (0: the table has no code for it).
+#[derive(Debug, Clone)]
+pub struct EncodeTable {
+    code: [u16; 256],
+    len: [u8; 256],
+}
+
+impl EncodeTable {
+    pub fn new(spec: TableSpec<'_>) -> Option<Self> {
+        let mut t = Self {
+            code: [0; 256],
+            len: [0; 256],
+        };
+        for (symbol, code, len) in canonical(spec)? {
+            t.code[usize::from(symbol)] = code;
+            t.len[usize::from(symbol)] = len;
+        }
+        Some(t)
+    }
+}
+
+/// Reads the entropy-coded data of a scan, most significant bit first, with its stuffed
+/// bytes removed. At a marker it gives zero bits (what a decoder does with a short scan)
+/// until [`BitReader::restart`] passes a restart marker.
+pub struct BitReader<'a> {
+    data: &'a [u8],
+    pos: usize,
+    /// The bits in hand, the next one the most significant.
+    bits: u64,
+    count: u32,
+    at_marker: bool,
+}
+
+impl<'a> BitReader<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        Self {
+            data,
+            pos: 0,
+            bits: 0,
+            count: 0,
+            at_marker: false,
+        }
+    }
+
+    fn refill(&mut self) {
+        while self.count <= 56 {
+            let mut byte = 0u8;
+            if !self.at_marker {
+                match (self.data.get(self.pos), self.data.get(self.pos + 1)) {
+                    (Some(0xFF), Some(0x00)) => {
+                        byte = 0xFF;
+                        self.pos += 2;
+                    }
+                    (Some(0xFF), _) | (None, _) => self.at_marker = true,
+                    (Some(&b), _) => {
+                        byte = b;
+                        self.pos += 1;
+                    }
+                }
+            }
+            self.bits |= u64::from(byte) << (56 - self.count);
+            self.count += 8;
+        }
+    }
+
+    #[inline]
+    fn consume(&mut self, n: u32) {
+        self.bits <<= n;
+        self.count -= n;
+    }
+
+    /// The next Huffman-coded symbol; `None` for a code the table does not have.
+    #[inline]
+    fn symbol(&mut self, t: &DecodeTable) -> Option<u8> {
+        if self.count < 16 {
+            self.refill();
+        }
+        let peek = (self.bits >> 48) as u32;
+        let hit = t.fast[(peek >> (16 - FAST_BITS)) as usize];
+        if hit != 0 {
+            self.consume(u32::from(hit & 0xFF));
+            return Some((hit >> 8) as u8);
+        }
+        for len in FAST_BITS + 1..=16 {
+            let code = (peek >> (16 - len)) as i32;
+            if code <= t.max_code[len as usize] {
+                self.consume(len);
+                return t
+                    .values
+                    .get((t.offset[len as usize] + code) as usize)
+                    .copied();
+            }
+        }
+        None
+    }
+
+    /// `size` bits as the signed value they code (T.81 F.2.2.1, EXTEND).
+    #[inline]
+    fn value(&mut self, size: u32) -> i32 {
+        if size == 0 {
+            return 0;
+        }
+        if self.count < size {
+            self.refill();
+        }
+        let v = (self.bits >> (64 - size)) as i32;
+        self.consume(size);
+        if v < 1 << (size - 1) {
+            v - (1 << size) + 1
+        } else {
+            v
+        }
+    }
+
+    /// Passes the restart marker that must come next (after the bits that pad the last
+    /// interval to a byte); `false` when there is none.
+    pub fn restart(&mut self) -> bool {
+        self.bits = 0;
+        self.count = 0;
+        self.at_marker = false;
+        match (self.data.get(self.pos), self.data.get(self.pos + 1)) {
+            (Some(0xFF), Some(0xD0..=0xD7)) => {
+                self.pos += 2;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Reads one block: its DC difference from `pred` (which it updates) and its AC run
+    /// lengths. `None` for a code the tables lack or a run past the block's end.
+    pub fn block(
+        &mut self,
+        dc: &DecodeTable,
+        ac: &DecodeTable,
+        pred: &mut i32,
+        out: &mut Block,
+    ) -> Option<()> {
+        *out = [0; 64];
+        let size = u32::from(self.symbol(dc)?);
+        if size > 15 {
+            return None;
+        }
+        *pred += self.value(size);
+        out[0] = i16::try_from(*pred).ok()?;
+        let mut k = 1usize;
+        while k < 64 {
+            let rs = self.symbol(ac)?;
+            let (run, size) = (usize::from(rs >> 4), u32::from(rs & 15));
+            if size == 0 {
+                if run == 15 {
+                    k += 16;
+                    continue;
+                }
+                break;
+            }
+            k += run;
+            if k > 63 {
+                return None;
+            }
+            out[k] = self.value(size) as i16;
+            k += 1;
+        }
+        (k <= 64).then_some(())
+    }
+}
+
+/// Writes entropy-coded data, stuffing a zero after every `0xFF`.
+pub struct BitWriter {
+    pub out: Vec<u8>,
+    bits: u64,
+    count: u32,
+}
+
+impl BitWriter {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            out: Vec::with_capacity(capacity),
+            bits: 0,
+            count: 0,
+        }
+    }
+
+    /// The low `len` bits of `code` (`len` at most 32).
+    #[inline]
+    fn put(&mut self, code: u32, len: u32) {
+        self.bits = (self.bits << len) | u64::from(code & ((1u64 << len) - 1) as u32);
+        self.count += len;
+        while self.count >= 8 {
+            self.count -= 8;
+            let byte = (self.bits >> self.count) as u8;
+            self.out.push(byte);
+            if byte == 0xFF {
+                self.out.push(0);
+            }
+        }
+    }
+
+    /// Pads the last byte with one bits, as T.81 asks.
+    pub fn finish(mut self) -> Vec<u8> {
+        if self.count > 0 {
+            let pad = 8 - self.count;
+            self.put((1 << pad) - 1, pad);
+        }
+        self.out
+    }
+
+    /// Writes one block (its DC as the difference from `pred`, which it updates). `None` when
+    /// a table has no code for a symbol the block needs.
+    pub fn block(
+        &mut self,
+        dc: &EncodeTable,
+        ac: &EncodeTable,
+        pred: &mut i32,
+        block: &Block,
+    ) -> Option<()> {
+        let value = i32::from(block[0]);
+        let (size, bits) = category(value - *pred);
+        *pred = value;
+        self.symbol(dc, size as u8)?;
+        self.put(bits, size);
+        let mut run = 0u8;
+        for &v in &block[1..] {
+            if v == 0 {
+                run += 1;
+                continue;
+            }
+            while run > 15 {
+                self.symbol(ac, 0xF0)?;
+                run -= 16;
+            }
+            let (size, bits) = category(i32::from(v));
+            if size > 15 {
+                return None;
+            }
+            self.symbol(ac, run << 4 | size as u8)?;
+            self.put(bits, size);
+            run = 0;
+        }
+        if run > 0 {
+            self.symbol(ac, 0x00)?;
+        }
+        Some(())
+    }
+
+    #[inline]
+    fn symbol(&mut self, t: &EncodeTable, symbol: u8) -> Option<()> {
+        let len = t.len[usize::from(symbol)];
+        if len == 0 {
+            return None;
+        }
+        self.put(u32::from(t.code[usize::from(symbol)]), u32::from(len));
+        Some(())
+    }
+}
+
+/// A coefficient's size category and the bits that code it (T.81 F.1.2.1).
+#[inline]
+fn category(v: i32) -> (u32, u32) {
+    let size = 32 - v.unsigned_abs().leading_zeros();
+    let bits = if v < 0 { v - 1 } else { v } as u32;
+    (size, bits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_read_back_as_they_were_written() {
+        let tables = |dc, ac| {
+            (
+                EncodeTable::new(dc).unwrap(),
+                EncodeTable::new(ac).unwrap(),
+                DecodeTable::new(dc).unwrap(),
+                DecodeTable::new(ac).unwrap(),
+            )
+        };
+        let (edc, eac, ddc, dac) = tables(DC_LUMA, AC_LUMA);
+        let mut blocks = vec![[0i16; 64]; 5];
+        blocks[0][0] = -1023;
+        blocks[0][63] = 1;
+        blocks[1][0] = 1023;
+        blocks[1][1] = -1023;
+        blocks[1][40] = 255;
+        for (i, v) in blocks[2].iter_mut().enumerate() {
+            *v = (i as i16 * 37 % 201) - 100;
+        }
+        blocks[3][20] = -1; // a run over 16 zeros
+        blocks[4] = [0; 64];
+        let mut w = BitWriter::new(0);
+        let mut pred = 0;
+        for b in &blocks {
+            w.block(&edc, &eac, &mut pred, b).unwrap();
+        }
+        let data = w.finish();
+        let mut r = BitReader::new(&data);
+        let mut pred = 0;
+        for b in &blocks {
+            let mut out = [0; 64];
+            r.block(&ddc, &dac, &mut pred, &mut out).unwrap();
+            assert_eq!(&out, b);
+        }
+    }
+
+    #[test]
+    fn a_block_without_a_code_is_refused() {
+        let (edc, eac) = (
+            EncodeTable::new(DC_LUMA).unwrap(),
+            EncodeTable::new(AC_LUMA).unwrap(),
+        );
+        let mut block = [0i16; 64];
+        block[0] = 4096; // size 13: no baseline DC code
+        assert!(
+            BitWriter::new(0)
+                .block(&edc, &eac, &mut 0, &block)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn tables_that_are_not_prefix_codes_are_refused() {
+        let too_many = [3u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        assert!(
+            DecodeTable::new(TableSpec {
+                counts: &too_many,
+                values: &[0, 1, 2]
+            })
+            .is_none()
+        );
+        assert!(
+            DecodeTable::new(TableSpec {
+                counts: &DC_LUMA.counts.clone(),
+                values: &[0]
+            })
+            .is_none()
+        );
+    }
+}

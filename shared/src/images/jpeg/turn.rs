@@ -1,0 +1,592 @@
+//! A turned JPEG made upright without decoding its pixels, as jpegtran's lossless transforms
+//! do: the quantized DCT coefficients of a baseline scan are read, each block moved to its
+//! upright place and transposed or mirrored in the frequency domain (a mirror negates the odd
+//! frequencies across it), and the blocks coded again with the standard Huffman tables. No
+//! inverse DCT, no rounding, no generation loss: the upright original is the photo as taken.
+//!
+//! A mirror would move the partial blocks at the image's right or bottom edge (padding to a
+//! whole MCU) to its left or top, which JPEG cannot say; as `jpegtran -trim` does, those
+//! edge pixels (fewer than one MCU, 16 at most) are dropped. Anything else than one
+//! interleaved baseline scan at 8 bits with grey or YCbCr (progressive, several scans, odd
+//! sampling factors) gives `None`, and the caller decodes and encodes the pixels instead.
+
+use image::metadata::Orientation;
+
+use super::entropy::{
+    AC_CHROMA, AC_LUMA, BitReader, BitWriter, Block, DC_CHROMA, DC_LUMA, DecodeTable, EncodeTable,
+    TableSpec, ZIGZAG,
+};
+use super::{DHT, DQT, DRI, EOI, SOS, scan_end};
+use crate::images::decode::MAX_DECODE_BYTES;
+
+/// An upright JPEG made from a turned one.
+#[derive(Debug, Clone)]
+pub struct Upright {
+    pub bytes: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// How a turn moves pixels: transpose first (if), then mirror left-right, then top-bottom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Moves {
+    transpose: bool,
+    mirror_x: bool,
+    mirror_y: bool,
+}
+
+impl Moves {
+    fn of(orientation: Orientation) -> Self {
+        let (transpose, mirror_x, mirror_y) = match orientation {
+            Orientation::NoTransforms => (false, false, false),
+            Orientation::FlipHorizontal => (false, true, false),
+            Orientation::FlipVertical => (false, false, true),
+            Orientation::Rotate180 => (false, true, true),
+            // (x, y) <- (y, h - 1 - x): transposed, then mirrored left-right.
+            Orientation::Rotate90 => (true, true, false),
+            // (x, y) <- (w - 1 - y, x)
+            Orientation::Rotate270 => (true, false, true),
+            // (x, y) <- (y, x)
+            Orientation::Rotate90FlipH => (true, false, false),
+            // (x, y) <- (w - 1 - y, h - 1 - x)
+            Orientation::Rotate270FlipH => (true, true, true),
+        };
+        Moves {
+            transpose,
+            mirror_x,
+            mirror_y,
+        }
+    }
+
+    /// For each coefficient of a moved block (zigzag order): the coefficient of the source
+    /// block it is, and whether it changes sign.
+    fn coefficients(self) -> [(usize, bool); 64] {
+        let mut zigzag_of = [0usize; 64];
+        for (k, &n) in ZIGZAG.iter().enumerate() {
+            zigzag_of[n] = k;
+        }
+        let mut out = [(0, false); 64];
+        for (k, slot) in out.iter_mut().enumerate() {
+            let (row, col) = (ZIGZAG[k] / 8, ZIGZAG[k] % 8);
+            let source = if self.transpose {
+                col * 8 + row
+            } else {
+                row * 8 + col
+            };
+            let negate = (self.mirror_x && col % 2 == 1) ^ (self.mirror_y && row % 2 == 1);
+            *slot = (zigzag_of[source], negate);
+        }
+        out
+    }
+}
+
+struct Component {
+    id: u8,
+    /// Sampling factors as coded (before the turn).
+    h: usize,
+    v: usize,
+    quant: usize,
+    dc: usize,
+    ac: usize,
+    /// The blocks, row by row, `across` a row (the whole MCUs, padding included).
+    across: usize,
+    down: usize,
+    blocks: Vec<Block>,
+}
+
+/// What the file says before its scan.
+struct Header<'a> {
+    /// APP segments kept as they are (JFIF, ICC profile, Adobe).
+    apps: Vec<&'a [u8]>,
+    /// Quantization tables by id: precision (0: 8 bits, 1: 16) and values in zigzag order.
+    quant: [Option<(u8, [u16; 64])>; 4],
+    dc: [Option<DecodeTable>; 4],
+    ac: [Option<DecodeTable>; 4],
+    restart: usize,
+    width: usize,
+    height: usize,
+    components: Vec<Component>,
+    scan: &'a [u8],
+}
+
+/// `stripped` (a JPEG that [`super::Jpeg::read`] kept: its segments back to back) turned
+/// upright by `orientation`; `None` when it is not a single baseline scan this can move.
+pub fn upright(stripped: &[u8], orientation: Orientation) -> Option<Upright> {
+    let mut header = read_header(stripped)?;
+    decode_scan(&mut header)?;
+    write(&header, Moves::of(orientation))
+}
+
+fn u16_at(b: &[u8], at: usize) -> Option<usize> {
+    Some(usize::from(u16::from_be_bytes([
+        *b.get(at)?,
+        *b.get(at + 1)?,
+    ])))
+}
+
+fn read_header(bytes: &[u8]) -> Option<Header<'_>> {
+    let mut h = Header {
+        apps: Vec::new(),
+        quant: [None; 4],
+        dc: [None, None, None, None],
+        ac: [None, None, None, None],
+        restart: 0,
+        width: 0,
+        height: 0,
+        components: Vec::new(),
+        scan: &[],
+    };
+    let mut at = 2;
+    loop {
+        if *bytes.get(at)? != 0xFF {
+            return None;
+        }
+        let marker = *bytes.get(at + 1)?;
+        if marker == EOI {
+            return (!h.scan.is_empty()).then_some(h);
+        }
+        let length = u16_at(bytes, at + 2)?;
+        let segment = bytes.get(at..at + 2 + length)?;
+        let payload = segment.get(4..)?;
+        at += 2 + length;
+        match marker {
+            0xE0..=0xEF => h.apps.push(segment),
+            DQT => {
+                let mut p = payload;
+                while let [pq_tq, rest @ ..] = p {
+                    let (precision, id) = (pq_tq >> 4, usize::from(pq_tq & 15));
+                    let size = if precision == 0 { 64 } else { 128 };
+                    let (values, rest) = (rest.get(..size)?, rest.get(size..)?);
+                    let mut table = [0u16; 64];
+                    for (k, q) in table.iter_mut().enumerate() {
+                        *q = if precision == 0 {
+                            u16::from(values[k])
+                        } else {
+                            u16::from_be_bytes([values[2 * k], values[2 * k + 1]])
+                        };
+                    }
+                    *h.quant.get_mut(id)? = Some((precision.min(1), table));
+                    p = rest;
+                }
+            }
+            DHT => {
+                let mut p = payload;
+                while let [tc_th, rest @ ..] = p {
+                    let counts: &[u8; 16] = rest.get(..16)?.try_into().ok()?;
+                    let n: usize = counts.iter().map(|&c| usize::from(c)).sum();
+                    let values = rest.get(16..16 + n)?;
+                    let table = DecodeTable::new(TableSpec { counts, values })?;
+                    let id = usize::from(tc_th & 15);
+                    match tc_th >> 4 {
+                        0 => *h.dc.get_mut(id)? = Some(table),
+                        1 => *h.ac.get_mut(id)? = Some(table),
+                        _ => return None,
+                    }
+                    p = rest.get(16 + n..)?;
+                }
+            }
+            DRI => h.restart = u16_at(payload, 0)?,
+            // Baseline or extended sequential Huffman, 8 bits; one frame.
+            0xC0 | 0xC1 if h.components.is_empty() => {
+                let [8, h1, h0, w1, w0, count, rest @ ..] = payload else {
+                    return None;
+                };
+                h.height = usize::from(u16::from_be_bytes([*h1, *h0]));
+                h.width = usize::from(u16::from_be_bytes([*w1, *w0]));
+                if !matches!(count, 1 | 3) || rest.len() < 3 * usize::from(*count) {
+                    return None;
+                }
+                for c in rest.chunks_exact(3).take(usize::from(*count)) {
+                    let (hs, vs) = (usize::from(c[1] >> 4), usize::from(c[1] & 15));
+                    if !(1..=4).contains(&hs) || !(1..=4).contains(&vs) || c[2] > 3 {
+                        return None;
+                    }
+                    h.components.push(Component {
+                        id: c[0],
+                        h: hs,
+                        v: vs,
+                        quant: usize::from(c[2]),
+                        dc: 0,
+                        ac: 0,
+                        across: 0,
+                        down: 0,
+                        blocks: Vec::new(),
+                    });
+                }
+            }
+            SOS if h.scan.is_empty() && !h.components.is_empty() => {
+                let [count, rest @ ..] = payload else {
+                    return None;
+                };
+                // One scan of every component, all 64 coefficients, no successive approximation.
+                if usize::from(*count) != h.components.len()
+                    || rest.get(2 * usize::from(*count)..)? != [0, 63, 0]
+                {
+                    return None;
+                }
+                let mut ordered = Vec::with_capacity(h.components.len());
+                for sel in rest.chunks_exact(2).take(usize::from(*count)) {
+                    let i = h.components.iter().position(|c| c.id == sel[0])?;
+                    let mut c = h.components.remove(i);
+                    (c.dc, c.ac) = (usize::from(sel[1] >> 4), usize::from(sel[1] & 15));
+                    if c.dc > 3 || c.ac > 3 {
+                        return None;
+                    }
+                    ordered.push(c);
+                }
+                h.components = ordered;
+                let end = scan_end(bytes, at);
+                h.scan = &bytes[at..end];
+                at = end;
+            }
+            // Anything else (another frame or scan, DNL, arithmetic coding): not this path.
+            _ => return None,
+        }
+    }
+}
+
+/// The largest sampling factors, and whether the scan is one component (whose blocks are
+/// then its own MCUs, whatever its factors say).
+fn sampling(components: &[Component]) -> (usize, usize) {
+    if components.len() == 1 {
+        return (1, 1);
+    }
+    let hmax = components.iter().map(|c| c.h).max().unwrap_or(1);
+    let vmax = components.iter().map(|c| c.v).max().unwrap_or(1);
+    (hmax, vmax)
+}
+
+/// Reads every block of the scan into its component.
+fn decode_scan(h: &mut Header<'_>) -> Option<()> {
+    if h.width == 0 || h.height == 0 {
+        return None;
+    }
+    if h.components.len() == 1 {
+        h.components[0].h = 1;
+        h.components[0].v = 1;
+    }
+    let (hmax, vmax) = sampling(&h.components);
+    if h.components
+        .iter()
+        .any(|c| hmax % c.h != 0 || vmax % c.v != 0)
+        || h.components.iter().map(|c| c.h * c.v).sum::<usize>() > 10
+    {
+        return None;
+    }
+    let (mcus_x, mcus_y) = (h.width.div_ceil(8 * hmax), h.height.div_ceil(8 * vmax));
+    let mut bytes = 0usize;
+    for c in &mut h.components {
+        c.across = mcus_x * c.h;
+        c.down = mcus_y * c.v;
+        bytes += c.across * c.down * std::mem::size_of::<Block>();
+    }
+    if bytes as u64 > MAX_DECODE_BYTES {
+        return None;
+    }
+    for c in &mut h.components {
+        c.blocks = vec![[0; 64]; c.across * c.down];
+    }
+    let mut reader = BitReader::new(h.scan);
+    let mut preds = vec![0i32; h.components.len()];
+    for mcu in 0..mcus_x * mcus_y {
+        if h.restart > 0 && mcu > 0 && mcu % h.restart == 0 {
+            if !reader.restart() {
+                return None;
+            }
+            preds.fill(0);
+        }
+        let (mx, my) = (mcu % mcus_x, mcu / mcus_x);
+        for (c, pred) in h.components.iter_mut().zip(preds.iter_mut()) {
+            let dc = h.dc[c.dc].as_ref()?;
+            let ac = h.ac[c.ac].as_ref()?;
+            for v in 0..c.v {
+                for u in 0..c.h {
+                    let at = (my * c.v + v) * c.across + mx * c.h + u;
+                    reader.block(dc, ac, pred, &mut c.blocks[at])?;
+                }
+            }
+        }
+    }
+    Some(())
+}
+
+fn segment(out: &mut Vec<u8>, marker: u8, payload: &[u8]) {
+    out.extend_from_slice(&[0xFF, marker]);
+    out.extend_from_slice(&((payload.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(payload);
+}
+
+fn dht(payload: &mut Vec<u8>, class_id: u8, spec: TableSpec<'_>) {
+    payload.push(class_id);
+    payload.extend_from_slice(spec.counts);
+    payload.extend_from_slice(spec.values);
+}
+
+/// The upright file: the kept APP segments, the quantization tables (transposed with the
+/// blocks), a baseline frame, the standard Huffman tables and one scan.
+fn write(h: &Header<'_>, moves: Moves) -> Option<Upright> {
+    let coefficients = moves.coefficients();
+    let (hmax, vmax) = sampling(&h.components);
+    // Sizes and sampling after the turn; a mirrored side is cut to whole MCUs.
+    let (mut width, mut height, hmax, vmax) = if moves.transpose {
+        (h.height, h.width, vmax, hmax)
+    } else {
+        (h.width, h.height, hmax, vmax)
+    };
+    if moves.mirror_x {
+        width -= width % (8 * hmax);
+    }
+    if moves.mirror_y {
+        height -= height % (8 * vmax);
+    }
+    if width == 0 || height == 0 {
+        return None;
+    }
+    let sampling_of = |c: &Component| {
+        if moves.transpose {
+            (c.v, c.h)
+        } else {
+            (c.h, c.v)
+        }
+    };
+    let mut out = Vec::with_capacity(h.scan.len() + 4096);
+    out.extend_from_slice(&[0xFF, 0xD8]);
+    for app in &h.apps {
+        // A motion-JPEG frame's APP0 says "no Huffman tables here"; these have them.
+        if !app.get(4..).is_some_and(|p| p.starts_with(b"AVI1")) {
+            out.extend_from_slice(app);
+        }
+    }
+    for (id, table) in h.quant.iter().enumerate() {
+        let Some((precision, values)) = table else {
+            continue;
+        };
+        let mut payload = vec![precision << 4 | id as u8];
+        for &(source, _) in &coefficients {
+            let q = values[source];
+            if *precision == 0 {
+                payload.push(q as u8);
+            } else {
+                payload.extend_from_slice(&q.to_be_bytes());
+            }
+        }
+        segment(&mut out, DQT, &payload);
+    }
+    let mut sof = vec![8];
+    sof.extend_from_slice(&(height as u16).to_be_bytes());
+    sof.extend_from_slice(&(width as u16).to_be_bytes());
+    sof.push(h.components.len() as u8);
+    for c in &h.components {
+        let (ch, cv) = sampling_of(c);
+        sof.extend_from_slice(&[c.id, (ch << 4 | cv) as u8, c.quant as u8]);
+    }
+    // Extended sequential when a quantization table has 16-bit values, baseline otherwise.
+    let wide = h
+        .quant
+        .iter()
+        .flatten()
+        .any(|(precision, _)| *precision == 1);
+    segment(&mut out, if wide { 0xC1 } else { 0xC0 }, &sof);
+    let mut tables = Vec::new();
+    dht(&mut tables, 0x00, DC_LUMA);
+    dht(&mut tables, 0x10, AC_LUMA);
+    if h.components.len() > 1 {
+        dht(&mut tables, 0x01, DC_CHROMA);
+        dht(&mut tables, 0x11, AC_CHROMA);
+    }
+    segment(&mut out, DHT, &tables);
+    let mut sos = vec![h.components.len() as u8];
+    for (i, c) in h.components.iter().enumerate() {
+        sos.extend_from_slice(&[c.id, if i == 0 { 0x00 } else { 0x11 }]);
+    }
+    sos.extend_from_slice(&[0, 63, 0]);
+    segment(&mut out, SOS, &sos);
+
+    let luma = (
+        EncodeTable::new(DC_LUMA).expect("a standard table"),
+        EncodeTable::new(AC_LUMA).expect("a standard table"),
+    );
+    let chroma = (
+        EncodeTable::new(DC_CHROMA).expect("a standard table"),
+        EncodeTable::new(AC_CHROMA).expect("a standard table"),
+    );
+    let (mcus_x, mcus_y) = (width.div_ceil(8 * hmax), height.div_ceil(8 * vmax));
+    let mut writer = BitWriter::new(h.scan.len() + h.scan.len() / 8);
+    let mut preds = vec![0i32; h.components.len()];
+    let mut moved = [0i16; 64];
+    for my in 0..mcus_y {
+        for mx in 0..mcus_x {
+            for (i, (c, pred)) in h.components.iter().zip(preds.iter_mut()).enumerate() {
+                let (ch, cv) = sampling_of(c);
+                // This component's blocks across and down the upright image.
+                let (across, down) = (mcus_x * ch, mcus_y * cv);
+                for v in 0..cv {
+                    for u in 0..ch {
+                        let (ox, oy) = (mx * ch + u, my * cv + v);
+                        let tx = if moves.mirror_x { across - 1 - ox } else { ox };
+                        let ty = if moves.mirror_y { down - 1 - oy } else { oy };
+                        let (sx, sy) = if moves.transpose { (ty, tx) } else { (tx, ty) };
+                        match (sx < c.across && sy < c.down).then(|| &c.blocks[sy * c.across + sx])
+                        {
+                            Some(source) => {
+                                for (k, &(from, negate)) in coefficients.iter().enumerate() {
+                                    let value = source[from];
+                                    moved[k] = if negate { value.wrapping_neg() } else { value };
+                                }
+                            }
+                            None => moved = [0; 64],
+                        }
+                        let (dc, ac) = if i == 0 { &luma } else { &chroma };
+                        writer.block(dc, ac, pred, &moved)?;
+                    }
+                }
+            }
+        }
+    }
+    let mut bytes = out;
+    bytes.extend_from_slice(&writer.finish());
+    bytes.extend_from_slice(&[0xFF, EOI]);
+    Some(Upright {
+        bytes,
+        width: width as u32,
+        height: height as u32,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use image::{DynamicImage, RgbImage};
+    use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
+
+    use super::*;
+    use crate::images::orient;
+
+    const ALL: [Orientation; 8] = [
+        Orientation::NoTransforms,
+        Orientation::FlipHorizontal,
+        Orientation::FlipVertical,
+        Orientation::Rotate180,
+        Orientation::Rotate90,
+        Orientation::Rotate270,
+        Orientation::Rotate90FlipH,
+        Orientation::Rotate270FlipH,
+    ];
+
+    /// Smooth colour with edges: what a transform that moved a block wrong would show.
+    fn picture(width: u32, height: u32) -> RgbImage {
+        RgbImage::from_fn(width, height, |x, y| {
+            let disc = (x as i32 - 150).pow(2) + (y as i32 - 90).pow(2) < 60 * 60;
+            let bar = (x / 23 + y / 17) % 2 == 0;
+            image::Rgb([
+                (x * 255 / width) as u8,
+                if disc { 240 } else { (y * 255 / height) as u8 },
+                if bar { 200 } else { 40 },
+            ])
+        })
+    }
+
+    fn encoded(image: &RgbImage, sampling: SamplingFactor, grey: bool, restart: u16) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut e = Encoder::new(&mut out, 88);
+        e.set_sampling_factor(sampling);
+        e.set_restart_interval(restart);
+        if grey {
+            let luma = DynamicImage::ImageRgb8(image.clone()).to_luma8();
+            e.encode(
+                luma.as_raw(),
+                image.width() as u16,
+                image.height() as u16,
+                ColorType::Luma,
+            )
+            .unwrap();
+        } else {
+            e.encode(
+                image.as_raw(),
+                image.width() as u16,
+                image.height() as u16,
+                ColorType::Rgb,
+            )
+            .unwrap();
+        }
+        out
+    }
+
+    fn decoded(bytes: &[u8]) -> DynamicImage {
+        let mut d = jpeg_decoder::Decoder::new(bytes);
+        let pixels = d.decode().unwrap();
+        let info = d.info().unwrap();
+        let (w, h) = (u32::from(info.width), u32::from(info.height));
+        match info.pixel_format {
+            jpeg_decoder::PixelFormat::L8 => {
+                DynamicImage::ImageLuma8(image::GrayImage::from_raw(w, h, pixels).unwrap())
+            }
+            _ => DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, pixels).unwrap()),
+        }
+    }
+
+    /// Every orientation, on 4:2:0, 4:2:2 and 4:4:4 colour and on grey, with and without
+    /// restart markers, at a size that is no whole number of MCUs: the upright file shows what
+    /// decoding the turned one and turning its pixels shows, less the trimmed edge, to within
+    /// the decoder's rounding.
+    #[test]
+    fn every_turn_matches_turning_the_pixels() {
+        let image = picture(203, 141);
+        for (sampling, grey, restart) in [
+            (SamplingFactor::F_2_2, false, 0),
+            (SamplingFactor::F_2_1, false, 5),
+            (SamplingFactor::F_1_1, false, 0),
+            (SamplingFactor::F_1_1, true, 7),
+        ] {
+            let bytes = encoded(&image, sampling, grey, restart);
+            let stripped = super::super::Jpeg::read(&bytes).unwrap().stripped;
+            let original = decoded(&stripped);
+            for orientation in ALL {
+                let what = format!("{sampling:?} grey {grey} restart {restart} {orientation:?}");
+                let turned = upright(&stripped, orientation).expect(&what);
+                let got = decoded(&turned.bytes);
+                assert_eq!(
+                    (got.width(), got.height()),
+                    (turned.width, turned.height),
+                    "{what}"
+                );
+                let want = orient::upright(original.clone(), orientation);
+                // A mirrored side lost its partial MCU at the start of the upright image.
+                let (dx, dy) = (want.width() - got.width(), want.height() - got.height());
+                assert!(dx < 16 && dy < 16, "{what}: trimmed {dx} x {dy}");
+                let moves = Moves::of(orientation);
+                assert!(dx == 0 || moves.mirror_x, "{what}");
+                assert!(dy == 0 || moves.mirror_y, "{what}");
+                let want = want.crop_imm(dx, dy, got.width(), got.height());
+                let (a, b) = (got.to_rgb8(), want.to_rgb8());
+                let diffs: Vec<u32> = a
+                    .as_raw()
+                    .iter()
+                    .zip(b.as_raw())
+                    .map(|(x, y)| u32::from(x.abs_diff(*y)))
+                    .collect();
+                let mean = diffs.iter().sum::<u32>() as f64 / diffs.len() as f64;
+                let worst = diffs.iter().max().copied().unwrap_or(0);
+                assert!(
+                    mean < 1.0 && worst < 64,
+                    "{what}: mean {mean:.2}, worst {worst}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn what_it_cannot_move_is_left_to_the_pixels() {
+        let image = picture(64, 48);
+        let mut progressive = Vec::new();
+        let mut e = Encoder::new(&mut progressive, 80);
+        e.set_progressive(true);
+        e.encode(image.as_raw(), 64, 48, ColorType::Rgb).unwrap();
+        let stripped = super::super::Jpeg::read(&progressive).unwrap().stripped;
+        assert!(upright(&stripped, Orientation::Rotate90).is_none());
+        // A mirror of a side shorter than one MCU leaves nothing.
+        let tiny = encoded(&picture(12, 12), SamplingFactor::F_2_2, false, 0);
+        let stripped = super::super::Jpeg::read(&tiny).unwrap().stripped;
+        assert!(upright(&stripped, Orientation::FlipHorizontal).is_none());
+        assert!(upright(&stripped, Orientation::Rotate90FlipH).is_some());
+    }
+}
