@@ -175,6 +175,45 @@ fn an_exif_rotated_photo_comes_out_upright_without_its_metadata() {
 }
 
 #[test]
+fn a_turned_photo_is_made_upright_without_its_pixels_encoded_again() {
+    // A phone held upright: 1600 x 1000 stored, orientation 6.
+    let stored = jpeg(&picture(1600, 1000, 5), 90);
+    let done = process(&with_exif(&stored, 6)).unwrap();
+    assert!(
+        done.original_kept,
+        "the blocks were moved, not the pixels encoded"
+    );
+    let (w, h) = (done.original.width, done.original.height);
+    assert_eq!(h, 1600);
+    assert!(
+        w <= 1000 && 1000 - w < 16,
+        "at most the partial MCU is trimmed: {w}"
+    );
+    assert!(!done.original.bytes.windows(4).any(|b| b == b"Exif"));
+    // What it shows is the stored picture turned (less the trimmed edge, on the left).
+    let got = image::load_from_memory(&done.original.bytes)
+        .unwrap()
+        .to_rgb8();
+    let want = image::load_from_memory(&stored)
+        .unwrap()
+        .rotate90()
+        .to_rgb8();
+    let want = image::imageops::crop_imm(&want, 1000 - w, 0, w, h).to_image();
+    let diff: u64 = got
+        .as_raw()
+        .iter()
+        .zip(want.as_raw())
+        .map(|(a, b)| u64::from(a.abs_diff(*b)))
+        .sum();
+    let mean = diff as f64 / got.as_raw().len() as f64;
+    assert!(mean < 1.0, "mean difference {mean:.2} ({w} x {h})");
+    assert_eq!(
+        (done.medium.width, done.medium.height),
+        render::fitted(w, h, MEDIUM_SIDE)
+    );
+}
+
+#[test]
 fn transparency_is_kept_as_png_and_an_opaque_png_becomes_jpeg() {
     let clear = RgbaImage::from_fn(300, 200, |x, _| {
         Rgba([200, 10, 10, if x < 150 { 0 } else { 255 }])

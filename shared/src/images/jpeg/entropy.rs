@@ -262,15 +262,17 @@ impl<'a> BitReader<'a> {
     }
 
     /// Reads one block: its DC difference from `pred` (which it updates) and its AC run
-    /// lengths. `None` for a code the tables lack or a run past the block's end.
+    /// lengths, each coefficient put where `place` says (the zigzag index in `out`, and
+    /// whether it changes sign: a block is moved as it is read). `out` must be all zeros.
+    /// `None` for a code the tables lack or a run past the block's end.
     pub fn block(
         &mut self,
         dc: &DecodeTable,
         ac: &DecodeTable,
         pred: &mut i32,
+        place: &Placement,
         out: &mut Block,
     ) -> Option<()> {
-        *out = [0; 64];
         let size = u32::from(self.symbol(dc)?);
         if size > 15 {
             return None;
@@ -292,12 +294,18 @@ impl<'a> BitReader<'a> {
             if k > 63 {
                 return None;
             }
-            out[k] = self.value(size) as i16;
+            let value = self.value(size) as i16;
+            let (to, negate) = place[k];
+            out[to] = if negate { value.wrapping_neg() } else { value };
             k += 1;
         }
         (k <= 64).then_some(())
     }
 }
+
+/// Where each coefficient read (zigzag order) goes in the block it is read into, and whether
+/// it changes sign.
+pub type Placement = [(usize, bool); 64];
 
 /// Writes entropy-coded data, stuffing a zero after every `0xFF`.
 pub struct BitWriter {
@@ -315,26 +323,39 @@ impl BitWriter {
         }
     }
 
-    /// The low `len` bits of `code` (`len` at most 32).
+    /// The low `len` bits of `code` (`len` at most 16).
     #[inline]
     fn put(&mut self, code: u32, len: u32) {
-        self.bits = (self.bits << len) | u64::from(code & ((1u64 << len) - 1) as u32);
+        self.bits = (self.bits << len) | u64::from(code & ((1u32 << len) - 1));
         self.count += len;
-        while self.count >= 8 {
+        if self.count >= 32 {
+            self.count -= 32;
+            let word = ((self.bits >> self.count) as u32).to_be_bytes();
+            if word.contains(&0xFF) {
+                for byte in word {
+                    self.out.push(byte);
+                    if byte == 0xFF {
+                        self.out.push(0);
+                    }
+                }
+            } else {
+                self.out.extend_from_slice(&word);
+            }
+        }
+    }
+
+    /// The bits still in hand, their last byte padded with one bits as T.81 asks.
+    pub fn finish(mut self) -> Vec<u8> {
+        let pad = (8 - self.count % 8) % 8;
+        self.bits = (self.bits << pad) | ((1u64 << pad) - 1);
+        self.count += pad;
+        while self.count > 0 {
             self.count -= 8;
             let byte = (self.bits >> self.count) as u8;
             self.out.push(byte);
             if byte == 0xFF {
                 self.out.push(0);
             }
-        }
-    }
-
-    /// Pads the last byte with one bits, as T.81 asks.
-    pub fn finish(mut self) -> Vec<u8> {
-        if self.count > 0 {
-            let pad = 8 - self.count;
-            self.put((1 << pad) - 1, pad);
         }
         self.out
     }
@@ -400,6 +421,17 @@ fn category(v: i32) -> (u32, u32) {
 mod tests {
     use super::*;
 
+    /// Every coefficient where it was read.
+    const AS_READ: Placement = {
+        let mut p = [(0, false); 64];
+        let mut k = 0;
+        while k < 64 {
+            p[k] = (k, false);
+            k += 1;
+        }
+        p
+    };
+
     #[test]
     fn blocks_read_back_as_they_were_written() {
         let tables = |dc, ac| {
@@ -432,7 +464,7 @@ mod tests {
         let mut pred = 0;
         for b in &blocks {
             let mut out = [0; 64];
-            r.block(&ddc, &dac, &mut pred, &mut out).unwrap();
+            r.block(&ddc, &dac, &mut pred, &AS_READ, &mut out).unwrap();
             assert_eq!(&out, b);
         }
     }

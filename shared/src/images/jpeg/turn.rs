@@ -14,7 +14,7 @@ use image::metadata::Orientation;
 
 use super::entropy::{
     AC_CHROMA, AC_LUMA, BitReader, BitWriter, Block, DC_CHROMA, DC_LUMA, DecodeTable, EncodeTable,
-    TableSpec, ZIGZAG,
+    Placement, TableSpec, ZIGZAG,
 };
 use super::{DHT, DQT, DRI, EOI, SOS, scan_end};
 use crate::images::decode::MAX_DECODE_BYTES;
@@ -58,26 +58,37 @@ impl Moves {
         }
     }
 
-    /// For each coefficient of a moved block (zigzag order): the coefficient of the source
-    /// block it is, and whether it changes sign.
-    fn coefficients(self) -> [(usize, bool); 64] {
+    /// Where each coefficient of a block (zigzag order) goes in the moved block, and whether
+    /// it changes sign: a transpose swaps the frequencies across and down, a mirror negates
+    /// the odd frequencies across it.
+    fn placement(self) -> Placement {
         let mut zigzag_of = [0usize; 64];
         for (k, &n) in ZIGZAG.iter().enumerate() {
             zigzag_of[n] = k;
         }
-        let mut out = [(0, false); 64];
-        for (k, slot) in out.iter_mut().enumerate() {
-            let (row, col) = (ZIGZAG[k] / 8, ZIGZAG[k] % 8);
-            let source = if self.transpose {
+        let mut place = [(0, false); 64];
+        for (k, &n) in ZIGZAG.iter().enumerate() {
+            // The moved block's coefficient k, at (row, col), is the source's `from`.
+            let (row, col) = (n / 8, n % 8);
+            let from = if self.transpose {
                 col * 8 + row
             } else {
                 row * 8 + col
             };
             let negate = (self.mirror_x && col % 2 == 1) ^ (self.mirror_y && row % 2 == 1);
-            *slot = (zigzag_of[source], negate);
+            place[zigzag_of[from]] = (k, negate);
         }
-        out
+        place
     }
+}
+
+/// The upright image: its size (a mirrored side cut to whole MCUs) and its MCUs.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    width: usize,
+    height: usize,
+    mcus_x: usize,
+    mcus_y: usize,
 }
 
 struct Component {
@@ -88,10 +99,13 @@ struct Component {
     quant: usize,
     dc: usize,
     ac: usize,
-    /// The blocks, row by row, `across` a row (the whole MCUs, padding included).
+    /// The blocks as coded: `across` a row, `down` rows (whole MCUs, padding included).
     across: usize,
     down: usize,
-    blocks: Vec<Block>,
+    /// The upright blocks, row by row, `upright_across` a row: each moved as it was read.
+    upright_across: usize,
+    upright_down: usize,
+    upright: Vec<Block>,
 }
 
 /// What the file says before its scan.
@@ -112,9 +126,11 @@ struct Header<'a> {
 /// `stripped` (a JPEG that [`super::Jpeg::read`] kept: its segments back to back) turned
 /// upright by `orientation`; `None` when it is not a single baseline scan this can move.
 pub fn upright(stripped: &[u8], orientation: Orientation) -> Option<Upright> {
+    let moves = Moves::of(orientation);
     let mut header = read_header(stripped)?;
-    decode_scan(&mut header)?;
-    write(&header, Moves::of(orientation))
+    let layout = lay_out(&mut header, moves)?;
+    decode_scan(&mut header, moves)?;
+    write(&header, moves, layout)
 }
 
 fn u16_at(b: &[u8], at: usize) -> Option<usize> {
@@ -210,7 +226,9 @@ fn read_header(bytes: &[u8]) -> Option<Header<'_>> {
                         ac: 0,
                         across: 0,
                         down: 0,
-                        blocks: Vec::new(),
+                        upright_across: 0,
+                        upright_down: 0,
+                        upright: Vec::new(),
                     });
                 }
             }
@@ -256,8 +274,10 @@ fn sampling(components: &[Component]) -> (usize, usize) {
     (hmax, vmax)
 }
 
-/// Reads every block of the scan into its component.
-fn decode_scan(h: &mut Header<'_>) -> Option<()> {
+/// Checks the sampling, sizes the blocks as coded and upright, and sets aside the upright
+/// blocks (within the decoder's memory limit). `None` for sampling factors a scan cannot
+/// have, or a mirrored side shorter than one MCU.
+fn lay_out(h: &mut Header<'_>, moves: Moves) -> Option<Layout> {
     if h.width == 0 || h.height == 0 {
         return None;
     }
@@ -274,20 +294,78 @@ fn decode_scan(h: &mut Header<'_>) -> Option<()> {
         return None;
     }
     let (mcus_x, mcus_y) = (h.width.div_ceil(8 * hmax), h.height.div_ceil(8 * vmax));
+    let (mut width, mut height, hmax, vmax) = if moves.transpose {
+        (h.height, h.width, vmax, hmax)
+    } else {
+        (h.width, h.height, hmax, vmax)
+    };
+    if moves.mirror_x {
+        width -= width % (8 * hmax);
+    }
+    if moves.mirror_y {
+        height -= height % (8 * vmax);
+    }
+    if width == 0 || height == 0 {
+        return None;
+    }
+    let layout = Layout {
+        width,
+        height,
+        mcus_x: width.div_ceil(8 * hmax),
+        mcus_y: height.div_ceil(8 * vmax),
+    };
     let mut bytes = 0usize;
     for c in &mut h.components {
-        c.across = mcus_x * c.h;
-        c.down = mcus_y * c.v;
-        bytes += c.across * c.down * std::mem::size_of::<Block>();
+        (c.across, c.down) = (mcus_x * c.h, mcus_y * c.v);
+        let (uh, uv) = upright_sampling(c, moves);
+        (c.upright_across, c.upright_down) = (layout.mcus_x * uh, layout.mcus_y * uv);
+        bytes += c.upright_across * c.upright_down * std::mem::size_of::<Block>();
     }
     if bytes as u64 > MAX_DECODE_BYTES {
         return None;
     }
     for c in &mut h.components {
-        c.blocks = vec![[0; 64]; c.across * c.down];
+        c.upright = vec![[0; 64]; c.upright_across * c.upright_down];
     }
+    Some(layout)
+}
+
+/// A component's sampling factors after the turn.
+fn upright_sampling(c: &Component, moves: Moves) -> (usize, usize) {
+    if moves.transpose {
+        (c.v, c.h)
+    } else {
+        (c.h, c.v)
+    }
+}
+
+/// Where the block coded at (`x`, `y`) goes among the component's upright blocks; `None` for
+/// a block of a trimmed edge.
+fn upright_index(c: &Component, moves: Moves, x: usize, y: usize) -> Option<usize> {
+    let (tx, ty) = if moves.transpose { (y, x) } else { (x, y) };
+    let ux = if moves.mirror_x {
+        c.upright_across.checked_sub(tx + 1)?
+    } else {
+        tx
+    };
+    let uy = if moves.mirror_y {
+        c.upright_down.checked_sub(ty + 1)?
+    } else {
+        ty
+    };
+    (ux < c.upright_across && uy < c.upright_down).then(|| uy * c.upright_across + ux)
+}
+
+/// Reads every block of the scan, each straight into its upright place, moved.
+fn decode_scan(h: &mut Header<'_>, moves: Moves) -> Option<()> {
+    let place = moves.placement();
+    let (mcus_x, mcus_y) = (
+        h.components[0].across / h.components[0].h,
+        h.components[0].down / h.components[0].v,
+    );
     let mut reader = BitReader::new(h.scan);
     let mut preds = vec![0i32; h.components.len()];
+    let mut trimmed: Block = [0; 64];
     for mcu in 0..mcus_x * mcus_y {
         if h.restart > 0 && mcu > 0 && mcu % h.restart == 0 {
             if !reader.restart() {
@@ -301,8 +379,15 @@ fn decode_scan(h: &mut Header<'_>) -> Option<()> {
             let ac = h.ac[c.ac].as_ref()?;
             for v in 0..c.v {
                 for u in 0..c.h {
-                    let at = (my * c.v + v) * c.across + mx * c.h + u;
-                    reader.block(dc, ac, pred, &mut c.blocks[at])?;
+                    let (x, y) = (mx * c.h + u, my * c.v + v);
+                    let out = match upright_index(c, moves, x, y) {
+                        Some(at) => &mut c.upright[at],
+                        None => {
+                            trimmed.fill(0);
+                            &mut trimmed
+                        }
+                    };
+                    reader.block(dc, ac, pred, &place, out)?;
                 }
             }
         }
@@ -324,31 +409,8 @@ fn dht(payload: &mut Vec<u8>, class_id: u8, spec: TableSpec<'_>) {
 
 /// The upright file: the kept APP segments, the quantization tables (transposed with the
 /// blocks), a baseline frame, the standard Huffman tables and one scan.
-fn write(h: &Header<'_>, moves: Moves) -> Option<Upright> {
-    let coefficients = moves.coefficients();
-    let (hmax, vmax) = sampling(&h.components);
-    // Sizes and sampling after the turn; a mirrored side is cut to whole MCUs.
-    let (mut width, mut height, hmax, vmax) = if moves.transpose {
-        (h.height, h.width, vmax, hmax)
-    } else {
-        (h.width, h.height, hmax, vmax)
-    };
-    if moves.mirror_x {
-        width -= width % (8 * hmax);
-    }
-    if moves.mirror_y {
-        height -= height % (8 * vmax);
-    }
-    if width == 0 || height == 0 {
-        return None;
-    }
-    let sampling_of = |c: &Component| {
-        if moves.transpose {
-            (c.v, c.h)
-        } else {
-            (c.h, c.v)
-        }
-    };
+fn write(h: &Header<'_>, moves: Moves, layout: Layout) -> Option<Upright> {
+    let place = moves.placement();
     let mut out = Vec::with_capacity(h.scan.len() + 4096);
     out.extend_from_slice(&[0xFF, 0xD8]);
     for app in &h.apps {
@@ -361,9 +423,13 @@ fn write(h: &Header<'_>, moves: Moves) -> Option<Upright> {
         let Some((precision, values)) = table else {
             continue;
         };
+        // The tables move with the coefficients they divide (never negated).
+        let mut moved = [0u16; 64];
+        for (k, &(to, _)) in place.iter().enumerate() {
+            moved[to] = values[k];
+        }
         let mut payload = vec![precision << 4 | id as u8];
-        for &(source, _) in &coefficients {
-            let q = values[source];
+        for q in moved {
             if *precision == 0 {
                 payload.push(q as u8);
             } else {
@@ -373,11 +439,11 @@ fn write(h: &Header<'_>, moves: Moves) -> Option<Upright> {
         segment(&mut out, DQT, &payload);
     }
     let mut sof = vec![8];
-    sof.extend_from_slice(&(height as u16).to_be_bytes());
-    sof.extend_from_slice(&(width as u16).to_be_bytes());
+    sof.extend_from_slice(&(layout.height as u16).to_be_bytes());
+    sof.extend_from_slice(&(layout.width as u16).to_be_bytes());
     sof.push(h.components.len() as u8);
     for c in &h.components {
-        let (ch, cv) = sampling_of(c);
+        let (ch, cv) = upright_sampling(c, moves);
         sof.extend_from_slice(&[c.id, (ch << 4 | cv) as u8, c.quant as u8]);
     }
     // Extended sequential when a quantization table has 16-bit values, baseline otherwise.
@@ -410,34 +476,17 @@ fn write(h: &Header<'_>, moves: Moves) -> Option<Upright> {
         EncodeTable::new(DC_CHROMA).expect("a standard table"),
         EncodeTable::new(AC_CHROMA).expect("a standard table"),
     );
-    let (mcus_x, mcus_y) = (width.div_ceil(8 * hmax), height.div_ceil(8 * vmax));
     let mut writer = BitWriter::new(h.scan.len() + h.scan.len() / 8);
     let mut preds = vec![0i32; h.components.len()];
-    let mut moved = [0i16; 64];
-    for my in 0..mcus_y {
-        for mx in 0..mcus_x {
+    for my in 0..layout.mcus_y {
+        for mx in 0..layout.mcus_x {
             for (i, (c, pred)) in h.components.iter().zip(preds.iter_mut()).enumerate() {
-                let (ch, cv) = sampling_of(c);
-                // This component's blocks across and down the upright image.
-                let (across, down) = (mcus_x * ch, mcus_y * cv);
+                let (ch, cv) = upright_sampling(c, moves);
+                let (dc, ac) = if i == 0 { &luma } else { &chroma };
                 for v in 0..cv {
-                    for u in 0..ch {
-                        let (ox, oy) = (mx * ch + u, my * cv + v);
-                        let tx = if moves.mirror_x { across - 1 - ox } else { ox };
-                        let ty = if moves.mirror_y { down - 1 - oy } else { oy };
-                        let (sx, sy) = if moves.transpose { (ty, tx) } else { (tx, ty) };
-                        match (sx < c.across && sy < c.down).then(|| &c.blocks[sy * c.across + sx])
-                        {
-                            Some(source) => {
-                                for (k, &(from, negate)) in coefficients.iter().enumerate() {
-                                    let value = source[from];
-                                    moved[k] = if negate { value.wrapping_neg() } else { value };
-                                }
-                            }
-                            None => moved = [0; 64],
-                        }
-                        let (dc, ac) = if i == 0 { &luma } else { &chroma };
-                        writer.block(dc, ac, pred, &moved)?;
+                    let row = (my * cv + v) * c.upright_across + mx * ch;
+                    for block in &c.upright[row..row + ch] {
+                        writer.block(dc, ac, pred, block)?;
                     }
                 }
             }
@@ -448,8 +497,8 @@ fn write(h: &Header<'_>, moves: Moves) -> Option<Upright> {
     bytes.extend_from_slice(&[0xFF, EOI]);
     Some(Upright {
         bytes,
-        width: width as u32,
-        height: height as u32,
+        width: layout.width as u32,
+        height: layout.height as u32,
     })
 }
 
