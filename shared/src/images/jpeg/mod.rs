@@ -5,13 +5,12 @@
 //! no generation loss, and no 12 MP decode and encode to pay for it.
 //!
 //! A turned photo is made upright the same way, without its pixels: its DCT blocks are moved
-//! ([`turn`], over [`entropy`]'s coefficient-level coding), as jpegtran does.
+//! (the `jpeg-turn` crate), as jpegtran does.
 //!
 //! Pixels come from jpeg-decoder, scaled in the DCT when only the renditions need them (a
 //! quarter of a 12 MP photo's pixels give its 640 px `medium`, as libjpeg's draft mode does).
 
-mod entropy;
-mod turn;
+use jpeg_turn::{Upright, scan_end};
 
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageBuffer, Luma, Rgb};
@@ -58,23 +57,6 @@ fn cut_off() -> ImageRefused {
 
 fn corrupt(why: &str) -> ImageRefused {
     ImageRefused::Corrupt(why.into())
-}
-
-/// Where the entropy-coded data that starts at `from` ends: the first marker that is not a
-/// stuffed byte or a restart (`bytes.len()` when there is none: the file is cut off).
-fn scan_end(bytes: &[u8], from: usize) -> usize {
-    let mut at = from;
-    while let Some(found) = memchr::memchr(0xFF, &bytes[at..]) {
-        let ff = at + found;
-        match bytes.get(ff + 1) {
-            None => return bytes.len(),
-            Some(0x00 | 0xD0..=0xD7) => at = ff + 2,
-            // Fill bytes before a marker: the marker is the last of them.
-            Some(0xFF) => at = ff + 1,
-            Some(_) => return ff,
-        }
-    }
-    bytes.len()
 }
 
 impl Jpeg {
@@ -235,18 +217,19 @@ impl Jpeg {
             && matches!(self.components, 1 | 3)
     }
 
-    /// A turned photo made upright without decoding it ([`turn`]): the kept original, lossless.
+    /// A turned photo made upright without decoding it (`jpeg_turn`): the kept original, lossless.
     /// `None` when the file is not one baseline scan of grey or YCbCr, or when the turn would
     /// trim more than 1% off a side (a mirrored side loses its partial MCU, 15 pixels at most:
     /// nothing to a photo, too much of a small image, whose pixels are encoded again instead).
-    pub fn upright_losslessly(&self) -> Option<turn::Upright> {
+    pub fn upright_losslessly(&self) -> Option<Upright> {
         if self.orientation == Orientation::NoTransforms
             || !self.common_coding
             || !matches!(self.components, 1 | 3)
         {
             return None;
         }
-        let turned = turn::upright(&self.stripped, self.orientation)?;
+        let turned =
+            jpeg_turn::upright(&self.stripped, self.orientation.to_exif(), MAX_DECODE_BYTES)?;
         let quarter = matches!(
             self.orientation,
             Orientation::Rotate90

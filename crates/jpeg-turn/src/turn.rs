@@ -10,14 +10,11 @@
 //! interleaved baseline scan at 8 bits with grey or YCbCr (progressive, several scans, odd
 //! sampling factors) gives `None`, and the caller decodes and encodes the pixels instead.
 
-use image::metadata::Orientation;
-
 use super::entropy::{
     AC_CHROMA, AC_LUMA, BitReader, BitWriter, Block, DC_CHROMA, DC_LUMA, DecodeTable, EncodeTable,
     Placement, TableSpec, ZIGZAG,
 };
-use super::{DHT, DQT, DRI, EOI, SOS, scan_end};
-use crate::images::decode::MAX_DECODE_BYTES;
+use super::{DHT, DQT, DRI, EOI, SOI, SOS, scan_end};
 
 /// An upright JPEG made from a turned one.
 #[derive(Debug, Clone)]
@@ -36,26 +33,32 @@ struct Moves {
 }
 
 impl Moves {
-    fn of(orientation: Orientation) -> Self {
-        let (transpose, mirror_x, mirror_y) = match orientation {
-            Orientation::NoTransforms => (false, false, false),
-            Orientation::FlipHorizontal => (false, true, false),
-            Orientation::FlipVertical => (false, false, true),
-            Orientation::Rotate180 => (false, true, true),
-            // (x, y) <- (y, h - 1 - x): transposed, then mirrored left-right.
-            Orientation::Rotate90 => (true, true, false),
-            // (x, y) <- (w - 1 - y, x)
-            Orientation::Rotate270 => (true, false, true),
-            // (x, y) <- (y, x)
-            Orientation::Rotate90FlipH => (true, false, false),
+    /// The moves that undo an EXIF orientation (1 to 8); `None` for any other number.
+    fn of(exif_orientation: u8) -> Option<Self> {
+        let (transpose, mirror_x, mirror_y) = match exif_orientation {
+            1 => (false, false, false),
+            // Mirrored left-right.
+            2 => (false, true, false),
+            // Turned half round.
+            3 => (false, true, true),
+            // Mirrored top-bottom.
+            4 => (false, false, true),
+            // (x, y) <- (y, x): transposed.
+            5 => (true, false, false),
+            // Turned a quarter clockwise to be upright, (x, y) <- (y, h - 1 - x): transposed,
+            // then mirrored left-right.
+            6 => (true, true, false),
             // (x, y) <- (w - 1 - y, h - 1 - x)
-            Orientation::Rotate270FlipH => (true, true, true),
+            7 => (true, true, true),
+            // (x, y) <- (w - 1 - y, x)
+            8 => (true, false, true),
+            _ => return None,
         };
-        Moves {
+        Some(Moves {
             transpose,
             mirror_x,
             mirror_y,
-        }
+        })
     }
 
     /// Where each coefficient of a block (zigzag order) goes in the moved block, and whether
@@ -123,12 +126,18 @@ struct Header<'a> {
     scan: &'a [u8],
 }
 
-/// `stripped` (a JPEG that [`super::Jpeg::read`] kept: its segments back to back) turned
-/// upright by `orientation`; `None` when it is not a single baseline scan this can move.
-pub fn upright(stripped: &[u8], orientation: Orientation) -> Option<Upright> {
-    let moves = Moves::of(orientation);
-    let mut header = read_header(stripped)?;
-    let layout = lay_out(&mut header, moves)?;
+/// The JPEG `bytes` (its segments back to back from SOI, as a camera or an encoder writes
+/// them) made upright from its EXIF orientation `exif_orientation` (1 to 8: the EXIF segment
+/// itself is not read, and not written), holding at most `max_bytes` of coefficients.
+/// `None` when it is not one baseline scan of grey or YCbCr this can move (progressive,
+/// several scans, arithmetic coding, odd sampling), or a mirrored side is shorter than an MCU.
+pub fn upright(bytes: &[u8], exif_orientation: u8, max_bytes: u64) -> Option<Upright> {
+    let moves = Moves::of(exif_orientation)?;
+    if bytes.get(..2)? != [0xFF, SOI] {
+        return None;
+    }
+    let mut header = read_header(bytes)?;
+    let layout = lay_out(&mut header, moves, max_bytes)?;
     decode_scan(&mut header, moves)?;
     write(&header, moves, layout)
 }
@@ -277,7 +286,7 @@ fn sampling(components: &[Component]) -> (usize, usize) {
 /// Checks the sampling, sizes the blocks as coded and upright, and sets aside the upright
 /// blocks (within the decoder's memory limit). `None` for sampling factors a scan cannot
 /// have, or a mirrored side shorter than one MCU.
-fn lay_out(h: &mut Header<'_>, moves: Moves) -> Option<Layout> {
+fn lay_out(h: &mut Header<'_>, moves: Moves, max_bytes: u64) -> Option<Layout> {
     if h.width == 0 || h.height == 0 {
         return None;
     }
@@ -321,7 +330,7 @@ fn lay_out(h: &mut Header<'_>, moves: Moves) -> Option<Layout> {
         (c.upright_across, c.upright_down) = (layout.mcus_x * uh, layout.mcus_y * uv);
         bytes += c.upright_across * c.upright_down * std::mem::size_of::<Block>();
     }
-    if bytes as u64 > MAX_DECODE_BYTES {
+    if bytes as u64 > max_bytes {
         return None;
     }
     for c in &mut h.components {
@@ -508,7 +517,7 @@ mod tests {
     use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
 
     use super::*;
-    use crate::images::orient;
+    use image::metadata::Orientation;
 
     const ALL: [Orientation; 8] = [
         Orientation::NoTransforms,
@@ -587,22 +596,22 @@ mod tests {
             (SamplingFactor::F_1_1, true, 7),
         ] {
             let bytes = encoded(&image, sampling, grey, restart);
-            let stripped = super::super::Jpeg::read(&bytes).unwrap().stripped;
-            let original = decoded(&stripped);
+            let original = decoded(&bytes);
             for orientation in ALL {
                 let what = format!("{sampling:?} grey {grey} restart {restart} {orientation:?}");
-                let turned = upright(&stripped, orientation).expect(&what);
+                let turned = upright(&bytes, orientation.to_exif(), u64::MAX).expect(&what);
                 let got = decoded(&turned.bytes);
                 assert_eq!(
                     (got.width(), got.height()),
                     (turned.width, turned.height),
                     "{what}"
                 );
-                let want = orient::upright(original.clone(), orientation);
+                let mut want = original.clone();
+                want.apply_orientation(orientation);
                 // A mirrored side lost its partial MCU at the start of the upright image.
                 let (dx, dy) = (want.width() - got.width(), want.height() - got.height());
                 assert!(dx < 16 && dy < 16, "{what}: trimmed {dx} x {dy}");
-                let moves = Moves::of(orientation);
+                let moves = Moves::of(orientation.to_exif()).unwrap();
                 assert!(dx == 0 || moves.mirror_x, "{what}");
                 assert!(dy == 0 || moves.mirror_y, "{what}");
                 let want = want.crop_imm(dx, dy, got.width(), got.height());
@@ -630,12 +639,14 @@ mod tests {
         let mut e = Encoder::new(&mut progressive, 80);
         e.set_progressive(true);
         e.encode(image.as_raw(), 64, 48, ColorType::Rgb).unwrap();
-        let stripped = super::super::Jpeg::read(&progressive).unwrap().stripped;
-        assert!(upright(&stripped, Orientation::Rotate90).is_none());
+        assert!(upright(&progressive, 6, u64::MAX).is_none());
         // A mirror of a side shorter than one MCU leaves nothing.
         let tiny = encoded(&picture(12, 12), SamplingFactor::F_2_2, false, 0);
-        let stripped = super::super::Jpeg::read(&tiny).unwrap().stripped;
-        assert!(upright(&stripped, Orientation::FlipHorizontal).is_none());
-        assert!(upright(&stripped, Orientation::Rotate90FlipH).is_some());
+        assert!(upright(&tiny, 2, u64::MAX).is_none());
+        assert!(upright(&tiny, 5, u64::MAX).is_some());
+        // Not an orientation; more coefficients than allowed; not a JPEG.
+        assert!(upright(&tiny, 9, u64::MAX).is_none());
+        assert!(upright(&tiny, 6, 1024).is_none());
+        assert!(upright(b"GIF89a", 6, u64::MAX).is_none());
     }
 }
