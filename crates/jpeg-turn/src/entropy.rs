@@ -177,6 +177,20 @@ impl<'a> BitReader<'a> {
     }
 
     fn refill(&mut self) {
+        // Four bytes at once while none of them is 0xFF (a stuffed byte or a marker).
+        if !self.at_marker
+            && self.count <= 32
+            && let Some(&[a, b, c, d]) = self.data.get(self.pos..self.pos + 4)
+            && a != 0xFF
+            && b != 0xFF
+            && c != 0xFF
+            && d != 0xFF
+        {
+            let word = u32::from_be_bytes([a, b, c, d]);
+            self.bits |= u64::from(word) << (32 - self.count);
+            self.count += 32;
+            self.pos += 4;
+        }
         while self.count <= 56 {
             let mut byte = 0u8;
             if !self.at_marker {
@@ -466,6 +480,54 @@ mod tests {
             let mut out = [0; 64];
             r.block(&ddc, &dac, &mut pred, &AS_READ, &mut out).unwrap();
             assert_eq!(&out, b);
+        }
+    }
+
+    #[test]
+    fn stuffed_bytes_and_restarts_read_back() {
+        let (edc, eac, ddc, dac) = (
+            EncodeTable::new(DC_CHROMA).unwrap(),
+            EncodeTable::new(AC_CHROMA).unwrap(),
+            DecodeTable::new(DC_CHROMA).unwrap(),
+            DecodeTable::new(AC_CHROMA).unwrap(),
+        );
+        // Blocks of pseudo-random coefficients, in two restart intervals.
+        let mut seed = 12345u32;
+        let mut next = || {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (seed >> 16) as i16 % 300 - 150
+        };
+        let blocks: Vec<Block> = (0..400)
+            .map(|_| {
+                let mut b = [0i16; 64];
+                for v in b.iter_mut().take(40) {
+                    *v = next();
+                }
+                b
+            })
+            .collect();
+        let mut data = Vec::new();
+        for half in blocks.chunks(200) {
+            let mut w = BitWriter::new(0);
+            let mut pred = 0;
+            for b in half {
+                w.block(&edc, &eac, &mut pred, b).unwrap();
+            }
+            data.extend_from_slice(&w.finish());
+            data.extend_from_slice(&[0xFF, 0xD0]);
+        }
+        assert!(data.windows(2).any(|w| w == [0xFF, 0x00]), "stuffed bytes");
+        let mut r = BitReader::new(&data);
+        for (i, half) in blocks.chunks(200).enumerate() {
+            if i > 0 {
+                assert!(r.restart());
+            }
+            let mut pred = 0;
+            for b in half {
+                let mut out = [0; 64];
+                r.block(&ddc, &dac, &mut pred, &AS_READ, &mut out).unwrap();
+                assert_eq!(&out, b);
+            }
         }
     }
 
