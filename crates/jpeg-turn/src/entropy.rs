@@ -266,6 +266,10 @@ impl<'a> BitReader<'a> {
         self.bits = 0;
         self.count = 0;
         self.at_marker = false;
+        // Fill bytes may come before the marker (T.81 B.1.1.2).
+        while self.data.get(self.pos) == Some(&0xFF) && self.data.get(self.pos + 1) == Some(&0xFF) {
+            self.pos += 1;
+        }
         match (self.data.get(self.pos), self.data.get(self.pos + 1)) {
             (Some(0xFF), Some(0xD0..=0xD7)) => {
                 self.pos += 2;

@@ -122,7 +122,10 @@ struct Header<'a> {
     restart: usize,
     width: usize,
     height: usize,
+    /// In the frame's order.
     components: Vec<Component>,
+    /// The components' indices in the order the scan codes them.
+    scan_order: Vec<usize>,
     scan: &'a [u8],
 }
 
@@ -153,12 +156,24 @@ fn read_header(bytes: &[u8]) -> Option<Header<'_>> {
     let mut h = Header {
         apps: Vec::new(),
         quant: [None; 4],
-        dc: [None, None, None, None],
-        ac: [None, None, None, None],
+        // A motion-JPEG frame leaves the standard tables out (T.81 Annex K, as AVI1 says).
+        dc: [
+            DecodeTable::new(DC_LUMA),
+            DecodeTable::new(DC_CHROMA),
+            None,
+            None,
+        ],
+        ac: [
+            DecodeTable::new(AC_LUMA),
+            DecodeTable::new(AC_CHROMA),
+            None,
+            None,
+        ],
         restart: 0,
         width: 0,
         height: 0,
         components: Vec::new(),
+        scan_order: Vec::new(),
         scan: &[],
     };
     let mut at = 2;
@@ -167,6 +182,11 @@ fn read_header(bytes: &[u8]) -> Option<Header<'_>> {
             return None;
         }
         let marker = *bytes.get(at + 1)?;
+        // After the one scan, only its end: tables redefined there would change what the
+        // coefficients mean, and a second scan is not this path.
+        if !h.scan.is_empty() && marker != EOI {
+            return None;
+        }
         if marker == EOI {
             return (!h.scan.is_empty()).then_some(h);
         }
@@ -175,11 +195,23 @@ fn read_header(bytes: &[u8]) -> Option<Header<'_>> {
         let payload = segment.get(4..)?;
         at += 2 + length;
         match marker {
-            0xE0..=0xEF => h.apps.push(segment),
+            // What says how to read the colours (JFIF, the ICC profile, Adobe's transform);
+            // never EXIF, whose orientation would turn the upright image again.
+            0xE0 | 0xE2 | 0xEE
+                if payload.starts_with(b"JFIF\0")
+                    || payload.starts_with(b"ICC_PROFILE\0")
+                    || payload.starts_with(b"Adobe") =>
+            {
+                h.apps.push(segment)
+            }
+            0xE0..=0xEF => {}
             DQT => {
                 let mut p = payload;
                 while let [pq_tq, rest @ ..] = p {
                     let (precision, id) = (pq_tq >> 4, usize::from(pq_tq & 15));
+                    if precision > 1 {
+                        return None;
+                    }
                     let size = if precision == 0 { 64 } else { 128 };
                     let (values, rest) = (rest.get(..size)?, rest.get(size..)?);
                     let mut table = [0u16; 64];
@@ -190,7 +222,7 @@ fn read_header(bytes: &[u8]) -> Option<Header<'_>> {
                             u16::from_be_bytes([values[2 * k], values[2 * k + 1]])
                         };
                     }
-                    *h.quant.get_mut(id)? = Some((precision.min(1), table));
+                    *h.quant.get_mut(id)? = Some((precision, table));
                     p = rest;
                 }
             }
@@ -251,17 +283,20 @@ fn read_header(bytes: &[u8]) -> Option<Header<'_>> {
                 {
                     return None;
                 }
-                let mut ordered = Vec::with_capacity(h.components.len());
+                // The scan may list the components in another order than the frame: it is
+                // read in its order, and written in the frame's (whose first is Y).
                 for sel in rest.chunks_exact(2).take(usize::from(*count)) {
                     let i = h.components.iter().position(|c| c.id == sel[0])?;
-                    let mut c = h.components.remove(i);
+                    if h.scan_order.contains(&i) {
+                        return None;
+                    }
+                    let c = &mut h.components[i];
                     (c.dc, c.ac) = (usize::from(sel[1] >> 4), usize::from(sel[1] & 15));
                     if c.dc > 3 || c.ac > 3 {
                         return None;
                     }
-                    ordered.push(c);
+                    h.scan_order.push(i);
                 }
-                h.components = ordered;
                 let end = scan_end(bytes, at);
                 h.scan = &bytes[at..end];
                 at = end;
@@ -383,7 +418,8 @@ fn decode_scan(h: &mut Header<'_>, moves: Moves) -> Option<()> {
             preds.fill(0);
         }
         let (mx, my) = (mcu % mcus_x, mcu / mcus_x);
-        for (c, pred) in h.components.iter_mut().zip(preds.iter_mut()) {
+        for &i in &h.scan_order {
+            let (c, pred) = (&mut h.components[i], &mut preds[i]);
             let dc = h.dc[c.dc].as_ref()?;
             let ac = h.ac[c.ac].as_ref()?;
             for v in 0..c.v {
@@ -630,6 +666,64 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The first quantization table of `bytes`, in natural (row-major) order.
+    fn first_table(bytes: &[u8]) -> [u16; 64] {
+        let at = bytes.windows(2).position(|w| w == [0xFF, DQT]).unwrap();
+        let values = &bytes[at + 5..at + 5 + 64];
+        let mut natural = [0u16; 64];
+        for (k, &n) in ZIGZAG.iter().enumerate() {
+            natural[n] = u16::from(values[k]);
+        }
+        natural
+    }
+
+    #[test]
+    fn quantization_tables_move_with_their_coefficients() {
+        // Quality 50: Annex K's tables as they are, far from symmetric (16 11 / 12 12 ...).
+        let mut bytes = Vec::new();
+        Encoder::new(&mut bytes, 50)
+            .encode(picture(64, 48).as_raw(), 64, 48, ColorType::Rgb)
+            .unwrap();
+        let before = first_table(&bytes);
+        assert_ne!(before[1], before[8], "the test needs an asymmetric table");
+        for exif in 1..=8 {
+            let after = first_table(&upright(&bytes, exif, u64::MAX).unwrap().bytes);
+            let transposed = exif >= 5;
+            for r in 0..8 {
+                for c in 0..8 {
+                    let want = if transposed {
+                        before[c * 8 + r]
+                    } else {
+                        before[r * 8 + c]
+                    };
+                    assert_eq!(after[r * 8 + c], want, "orientation {exif} at {r},{c}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn hostile_files_give_none_or_a_jpeg_never_a_panic() {
+        let bytes = encoded(&picture(48, 40), SamplingFactor::F_2_2, false, 2);
+        for exif in 1..=8 {
+            for cut in (0..bytes.len()).step_by(7) {
+                let _ = upright(&bytes[..cut], exif, u64::MAX);
+            }
+            for at in (2..bytes.len()).step_by(3) {
+                let mut bad = bytes.clone();
+                bad[at] ^= 0x5A;
+                let _ = upright(&bad, exif, u64::MAX);
+            }
+        }
+        // Tables redefined after the scan: refused, not applied to the wrong coefficients.
+        let mut late = bytes[..bytes.len() - 2].to_vec();
+        late.extend_from_slice(&[0xFF, DQT, 0, 67, 0]);
+        late.extend_from_slice(&[1; 64]);
+        late.extend_from_slice(&[0xFF, EOI]);
+        assert!(upright(&bytes, 6, u64::MAX).is_some());
+        assert!(upright(&late, 6, u64::MAX).is_none());
     }
 
     #[test]

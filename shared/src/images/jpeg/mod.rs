@@ -242,8 +242,9 @@ impl Jpeg {
         } else {
             (self.width, self.height)
         };
-        let small_trim =
-            (width - turned.width) * 100 <= width && (height - turned.height) * 100 <= height;
+        let cut_x = u64::from(width.checked_sub(turned.width)?);
+        let cut_y = u64::from(height.checked_sub(turned.height)?);
+        let small_trim = cut_x * 100 <= u64::from(width) && cut_y * 100 <= u64::from(height);
         small_trim.then_some(turned)
     }
 
