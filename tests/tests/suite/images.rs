@@ -581,28 +581,7 @@ async fn a_store_photo_uploaded_to_s3_reaches_image_process_through_the_queue() 
     assert_eq!(got["photo"]["state"]["upload_id"], upload.as_str());
 }
 
-macro_rules! cases {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(&catalog_tests::TestApi::embedded().await).await
-                }
-            )*
-        }
-        mod aws {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(&catalog_tests::TestApi::aws().await).await
-                }
-            )*
-        }
-    };
-}
-
-cases!(
+api_cases!(
     images_are_processed_stored_once_and_served,
     who_may_add_an_image,
     a_later_upload_wins_whatever_the_order,

@@ -213,6 +213,47 @@ impl DynamoStore {
         }
     }
 
+    /// Marks a store's item (a device, a key) revoked with `update`, once: an item revoked
+    /// already stays as it was; `NotFound` when there is no such item.
+    pub(super) async fn revoke_once(
+        &self,
+        pk: String,
+        sk: String,
+        update: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> StorageResult<()> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.tables.accounts)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression(update)
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(revoked_at)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        for (name, value) in values {
+            req = req.expression_attribute_values(*name, value.clone());
+        }
+        match req.send().await {
+            Ok(out) => {
+                self.wrote(out.consumed_capacity());
+                Ok(())
+            }
+            Err(e) => match e.as_service_error() {
+                // Revoked already: as it was. No item: no such thing.
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    if c.item().is_some() {
+                        Ok(())
+                    } else {
+                        Err(StorageError::NotFound)
+                    }
+                }
+                _ => Err(sdk_err(e)),
+            },
+        }
+    }
+
     /// Counts a write's units (what `bench-inventory` prints).
     pub(super) fn wrote(&self, consumed: Option<&ConsumedCapacity>) {
         let units = consumed.and_then(|c| c.capacity_units()).unwrap_or(0.0);
@@ -634,36 +675,13 @@ impl AccountStore for DynamoStore {
         id: &DeviceId,
         at: Timestamp,
     ) -> StorageResult<()> {
-        let r = self
-            .client
-            .update_item()
-            .table_name(&self.tables.accounts)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .key("pk", s(store_pk(store)))
-            .key("sk", s(format!("D#{id}")))
-            .update_expression("SET revoked_at = :at REMOVE pairing_mac")
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(revoked_at)")
-            .expression_attribute_values(":at", s(at.to_string()))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match r {
-            Ok(out) => {
-                self.wrote(out.consumed_capacity());
-                Ok(())
-            }
-            Err(e) => match e.as_service_error() {
-                // Revoked already: as it was. No item: no such device.
-                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
-                    if c.item().is_some() {
-                        Ok(())
-                    } else {
-                        Err(StorageError::NotFound)
-                    }
-                }
-                _ => Err(sdk_err(e)),
-            },
-        }
+        self.revoke_once(
+            store_pk(store),
+            format!("D#{id}"),
+            "SET revoked_at = :at REMOVE pairing_mac",
+            &[(":at", s(at.to_string()))],
+        )
+        .await
     }
 
     async fn revoke_session(&self, id: &SessionId, at: Timestamp) -> StorageResult<()> {

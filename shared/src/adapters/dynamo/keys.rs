@@ -75,37 +75,16 @@ impl KeyStore for DynamoStore {
     }
 
     async fn revoke_key(&self, store: &StoreId, id: &KeyId, at: Timestamp) -> StorageResult<()> {
-        let r = self
-            .client
-            .update_item()
-            .table_name(&self.tables.accounts)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .key("pk", s(store_pk(store)))
-            .key("sk", s(key_sk(id)))
-            .update_expression("SET revoked_at = :at, expires_epoch = :gone")
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(revoked_at)")
-            .expression_attribute_values(":at", s(at.to_string()))
-            .expression_attribute_values(":gone", n(at.plus(REVOKED_KEYS_KEPT).unix_seconds()))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match r {
-            Ok(out) => {
-                self.wrote(out.consumed_capacity());
-                Ok(())
-            }
-            Err(e) => match e.as_service_error() {
-                // Revoked already: as it was. No item: no such key.
-                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
-                    if c.item().is_some() {
-                        Ok(())
-                    } else {
-                        Err(StorageError::NotFound)
-                    }
-                }
-                _ => Err(sdk_err(e)),
-            },
-        }
+        self.revoke_once(
+            store_pk(store),
+            key_sk(id),
+            "SET revoked_at = :at, expires_epoch = :gone",
+            &[
+                (":at", s(at.to_string())),
+                (":gone", n(at.plus(REVOKED_KEYS_KEPT).unix_seconds())),
+            ],
+        )
+        .await
     }
 
     async fn use_key(&self, key: &ApiKey, at: Timestamp) -> StorageResult<KeyUse> {
