@@ -13,7 +13,7 @@ use super::{Accounts, sign_in_error, storage};
 use crate::auth::{Forbidden, Principal, Role};
 use crate::domain::key::MAX_KEYS;
 use crate::domain::{ApiKey, KeyId, KeyScope, StoreId, Timestamp};
-use crate::ports::{KeyUse, REVOKED_KEYS_KEPT, StorageError};
+use crate::ports::{KeyUse, REVOKED_KEYS_KEPT, StorageError, StorageResult};
 use crate::services::{ServiceError, ServiceResult};
 
 /// How long after it is made a key may not be in an eventually consistent read yet.
@@ -185,7 +185,7 @@ impl Accounts {
             ))
             .into());
         }
-        match self.store.use_key(&key, Timestamp::now()).await {
+        match self.take_request(&key).await {
             Ok(KeyUse::Admitted) => {}
             Ok(KeyUse::Revoked) => return Err(revoked()),
             Ok(KeyUse::Wait(ms)) => {
@@ -210,6 +210,26 @@ impl Accounts {
             stores: [store].into(),
             request_id: None,
         })
+    }
+
+    /// Takes one request from the key's bucket. Its time is read before the write, so a
+    /// request racing others of the same key can be counted at a moment before theirs were
+    /// and refused by no more than the time its own check took: such a refusal is checked
+    /// again at the current time (a real check each time: nothing beyond the rate gets
+    /// through).
+    async fn take_request(&self, key: &ApiKey) -> StorageResult<KeyUse> {
+        let (mut at, mut again) = (Timestamp::now(), 2);
+        loop {
+            let used = self.store.use_key(key, at).await?;
+            let KeyUse::Wait(ms) = used else {
+                return Ok(used);
+            };
+            let now = Timestamp::now();
+            if again == 0 || now.unix_millis() - at.unix_millis() < ms {
+                return Ok(used);
+            }
+            (at, again) = (now, again - 1);
+        }
     }
 
     /// The key as stored: an eventually consistent read (half the units), and a consistent
