@@ -98,6 +98,10 @@ fn canonical(spec: TableSpec<'_>) -> Option<Vec<(u8, u16, u8)>> {
 pub struct DecodeTable {
     /// `symbol << 8 | length` of the code the next 9 bits start with; 0 for a longer code.
     fast: Box<[u16; 1 << FAST_BITS]>,
+    /// For an AC table: when the next 9 bits hold a whole coefficient (its code and the bits
+    /// of its value), `value << 8 | run << 4 | bits`; 0 otherwise. Most coefficients of a
+    /// photo are small: one lookup reads them.
+    fast_ac: Box<[i16; 1 << FAST_BITS]>,
     /// Per length: the last code (or -1), and the index of its first symbol minus its first code.
     max_code: [i32; 17],
     offset: [i32; 17],
@@ -123,8 +127,21 @@ impl DecodeTable {
             }
             max_code[l] = code as i32;
         }
+        let mut fast_ac = Box::new([0i16; 1 << FAST_BITS]);
+        for (peek, entry) in fast_ac.iter_mut().enumerate() {
+            let hit = fast[peek];
+            let (symbol, len) = ((hit >> 8) as u32, u32::from(hit & 0xFF));
+            let (run, size) = (symbol >> 4, symbol & 15);
+            if hit == 0 || size == 0 || len + size > FAST_BITS {
+                continue;
+            }
+            let bits = (peek as u32 >> (FAST_BITS - len - size)) & ((1 << size) - 1);
+            let value = extend(bits, size);
+            *entry = (value << 8) as i16 | (run << 4 | (len + size)) as i16;
+        }
         Some(Self {
             fast,
+            fast_ac,
             max_code,
             offset,
             values: spec.values.to_vec(),
@@ -132,22 +149,17 @@ impl DecodeTable {
     }
 }
 
-/// A table for writing: each symbol's code and its length (0: the table has no code for it).
+/// A table for writing: each symbol's `code << 8 | length` (0: the table has no code for it).
 #[derive(Debug, Clone)]
 pub struct EncodeTable {
-    code: [u16; 256],
-    len: [u8; 256],
+    codes: [u32; 256],
 }
 
 impl EncodeTable {
     pub fn new(spec: TableSpec<'_>) -> Option<Self> {
-        let mut t = Self {
-            code: [0; 256],
-            len: [0; 256],
-        };
+        let mut t = Self { codes: [0; 256] };
         for (symbol, code, len) in canonical(spec)? {
-            t.code[usize::from(symbol)] = code;
-            t.len[usize::from(symbol)] = len;
+            t.codes[usize::from(symbol)] = u32::from(code) << 8 | u32::from(len);
         }
         Some(t)
     }
@@ -156,6 +168,7 @@ impl EncodeTable {
 /// Reads the entropy-coded data of a scan, most significant bit first, with its stuffed
 /// bytes removed. At a marker it gives zero bits (what a decoder does with a short scan)
 /// until [`BitReader::restart`] passes a restart marker.
+#[derive(Clone, Copy)]
 pub struct BitReader<'a> {
     data: &'a [u8],
     pos: usize,
@@ -176,6 +189,8 @@ impl<'a> BitReader<'a> {
         }
     }
 
+    /// At least 32 bits in hand (zeros past a marker), from fewer.
+    #[inline(always)]
     fn refill(&mut self) {
         // Four bytes at once while none of them is 0xFF (a stuffed byte or a marker).
         if !self.at_marker
@@ -190,7 +205,15 @@ impl<'a> BitReader<'a> {
             self.bits |= u64::from(word) << (32 - self.count);
             self.count += 32;
             self.pos += 4;
+        } else {
+            *self = self.bytewise();
         }
+    }
+
+    /// The reader with its bits topped up a byte at a time (a stuffed byte, a marker, the
+    /// end of the data). Taken and given by value: the hot loop keeps the reader in registers.
+    #[inline(never)]
+    fn bytewise(mut self) -> Self {
         while self.count <= 56 {
             let mut byte = 0u8;
             if !self.at_marker {
@@ -209,16 +232,17 @@ impl<'a> BitReader<'a> {
             self.bits |= u64::from(byte) << (56 - self.count);
             self.count += 8;
         }
+        self
     }
 
-    #[inline]
+    #[inline(always)]
     fn consume(&mut self, n: u32) {
         self.bits <<= n;
         self.count -= n;
     }
 
     /// The next Huffman-coded symbol; `None` for a code the table does not have.
-    #[inline]
+    #[inline(always)]
     fn symbol(&mut self, t: &DecodeTable) -> Option<u8> {
         if self.count < 16 {
             self.refill();
@@ -243,7 +267,7 @@ impl<'a> BitReader<'a> {
     }
 
     /// `size` bits as the signed value they code (T.81 F.2.2.1, EXTEND).
-    #[inline]
+    #[inline(always)]
     fn value(&mut self, size: u32) -> i32 {
         if size == 0 {
             return 0;
@@ -251,13 +275,9 @@ impl<'a> BitReader<'a> {
         if self.count < size {
             self.refill();
         }
-        let v = (self.bits >> (64 - size)) as i32;
+        let v = (self.bits >> (64 - size)) as u32;
         self.consume(size);
-        if v < 1 << (size - 1) {
-            v - (1 << size) + 1
-        } else {
-            v
-        }
+        extend(v, size)
     }
 
     /// Passes the restart marker that must come next (after the bits that pad the last
@@ -282,7 +302,10 @@ impl<'a> BitReader<'a> {
     /// Reads one block: its DC difference from `pred` (which it updates) and its AC run
     /// lengths, each coefficient put where `place` says (the zigzag index in `out`, and
     /// whether it changes sign: a block is moved as it is read). `out` must be all zeros.
-    /// `None` for a code the tables lack or a run past the block's end.
+    /// Gives the block's AC coefficients that are not zero, as the bits of their indices in
+    /// `out` (what [`BitWriter::block`] needs not to look at the others); `None` for a code
+    /// the tables lack or a run past the block's end.
+    #[inline(always)]
     pub fn block(
         &mut self,
         dc: &DecodeTable,
@@ -290,86 +313,172 @@ impl<'a> BitReader<'a> {
         pred: &mut i32,
         place: &Placement,
         out: &mut Block,
-    ) -> Option<()> {
+    ) -> Option<u64> {
+        // On a copy, which the compiler keeps in registers (nothing takes its address).
+        let mut r = *self;
+        let read = r.read_block(dc, ac, pred, place, out);
+        *self = r;
+        read
+    }
+
+    #[inline(always)]
+    fn read_block(
+        &mut self,
+        dc: &DecodeTable,
+        ac: &DecodeTable,
+        pred: &mut i32,
+        place: &Placement,
+        out: &mut Block,
+    ) -> Option<u64> {
         let size = u32::from(self.symbol(dc)?);
         if size > 15 {
             return None;
         }
         *pred += self.value(size);
         out[0] = i16::try_from(*pred).ok()?;
+        let mut nonzero = 0u64;
         let mut k = 1usize;
         while k < 64 {
-            let rs = self.symbol(ac)?;
-            let (run, size) = (usize::from(rs >> 4), u32::from(rs & 15));
-            if size == 0 {
-                if run == 15 {
-                    k += 16;
-                    continue;
-                }
-                break;
+            if self.count < 16 {
+                self.refill();
             }
+            let fast = ac.fast_ac[(self.bits >> (64 - FAST_BITS)) as usize];
+            let (run, value) = if fast != 0 {
+                self.consume((fast & 15) as u32);
+                (((fast >> 4) & 15) as usize, fast >> 8)
+            } else {
+                let rs = self.symbol(ac)?;
+                let (run, size) = (usize::from(rs >> 4), u32::from(rs & 15));
+                if size == 0 {
+                    if run == 15 {
+                        k += 16;
+                        continue;
+                    }
+                    break;
+                }
+                (run, self.value(size) as i16)
+            };
             k += run;
             if k > 63 {
                 return None;
             }
-            let value = self.value(size) as i16;
-            let (to, negate) = place[k];
-            out[to] = if negate { value.wrapping_neg() } else { value };
+            // A sign of -1 negates (two's complement), 0 keeps.
+            let (to, sign) = place[k];
+            out[usize::from(to)] = (value ^ sign).wrapping_sub(sign);
+            nonzero |= 1 << to;
             k += 1;
         }
-        (k <= 64).then_some(())
+        (k <= 64).then_some(nonzero)
     }
 }
 
-/// Where each coefficient read (zigzag order) goes in the block it is read into, and whether
-/// it changes sign.
-pub type Placement = [(usize, bool); 64];
+/// The value `size` bits code (T.81 F.2.2.1, EXTEND).
+#[inline]
+fn extend(bits: u32, size: u32) -> i32 {
+    let v = bits as i32;
+    if size == 0 {
+        0
+    } else if v < 1 << (size - 1) {
+        v - (1 << size) + 1
+    } else {
+        v
+    }
+}
+
+/// The AC coefficients of `block` that are not zero, as [`BitReader::block`] gives them.
+#[cfg(test)]
+pub fn nonzero(block: &Block) -> u64 {
+    block
+        .iter()
+        .enumerate()
+        .skip(1)
+        .fold(0, |m, (k, &v)| m | u64::from(v != 0) << k)
+}
+
+/// Where each coefficient read (zigzag order) goes in the block it is read into (its zigzag
+/// index there), and its sign there: 1 as it was, -1 negated (as the mask 0 or -1).
+pub type Placement = [(u8, i16); 64];
 
 /// Writes entropy-coded data, stuffing a zero after every `0xFF`.
 pub struct BitWriter {
     pub out: Vec<u8>,
+    hand: Hand,
+}
+
+/// The bits not yet written, the last one the least significant. Apart from the output, so
+/// that the hot loop keeps them in registers while it writes bytes.
+#[derive(Clone, Copy)]
+struct Hand {
     bits: u64,
     count: u32,
+}
+
+impl Hand {
+    /// `len` bits (at most 31; `code` has no bit above them); whole 32-bit words go to `out`.
+    #[inline(always)]
+    fn put(&mut self, out: &mut Vec<u8>, code: u32, len: u32) {
+        debug_assert!(len < 32 && u64::from(code) >> len == 0);
+        self.bits = (self.bits << len) | u64::from(code);
+        self.count += len;
+        if self.count >= 32 {
+            self.count -= 32;
+            let word = (self.bits >> self.count) as u32;
+            // Whether a byte of it is 0xFF (a zero byte of its complement).
+            let ones = (!word).wrapping_sub(0x0101_0101) & word & 0x8080_8080;
+            let word = word.to_be_bytes();
+            if ones != 0 {
+                for byte in word {
+                    out.push(byte);
+                    if byte == 0xFF {
+                        out.push(0);
+                    }
+                }
+            } else {
+                out.extend_from_slice(&word);
+            }
+        }
+    }
+
+    /// `symbol`'s code followed by `size` bits of its value.
+    #[inline(always)]
+    fn coded(
+        &mut self,
+        out: &mut Vec<u8>,
+        t: &EncodeTable,
+        symbol: u8,
+        bits: u32,
+        size: u32,
+    ) -> Option<()> {
+        let entry = t.codes[usize::from(symbol)];
+        let len = entry & 0xFF;
+        if len == 0 {
+            return None;
+        }
+        self.put(out, (entry >> 8) << size | bits, len + size);
+        Some(())
+    }
 }
 
 impl BitWriter {
     pub fn new(capacity: usize) -> Self {
         Self {
             out: Vec::with_capacity(capacity),
-            bits: 0,
-            count: 0,
-        }
-    }
-
-    /// The low `len` bits of `code` (`len` at most 16).
-    #[inline]
-    fn put(&mut self, code: u32, len: u32) {
-        self.bits = (self.bits << len) | u64::from(code & ((1u32 << len) - 1));
-        self.count += len;
-        if self.count >= 32 {
-            self.count -= 32;
-            let word = ((self.bits >> self.count) as u32).to_be_bytes();
-            if word.contains(&0xFF) {
-                for byte in word {
-                    self.out.push(byte);
-                    if byte == 0xFF {
-                        self.out.push(0);
-                    }
-                }
-            } else {
-                self.out.extend_from_slice(&word);
-            }
+            hand: Hand { bits: 0, count: 0 },
         }
     }
 
     /// The bits still in hand, their last byte padded with one bits as T.81 asks.
     pub fn finish(mut self) -> Vec<u8> {
-        let pad = (8 - self.count % 8) % 8;
-        self.bits = (self.bits << pad) | ((1u64 << pad) - 1);
-        self.count += pad;
-        while self.count > 0 {
-            self.count -= 8;
-            let byte = (self.bits >> self.count) as u8;
+        let Hand {
+            mut bits,
+            mut count,
+        } = self.hand;
+        let pad = (8 - count % 8) % 8;
+        bits = (bits << pad) | ((1u64 << pad) - 1);
+        count += pad;
+        while count > 0 {
+            count -= 8;
+            let byte = (bits >> count) as u8;
             self.out.push(byte);
             if byte == 0xFF {
                 self.out.push(0);
@@ -378,51 +487,43 @@ impl BitWriter {
         self.out
     }
 
-    /// Writes one block (its DC as the difference from `pred`, which it updates). `None` when
-    /// a table has no code for a symbol the block needs.
+    /// Writes one block (its DC as the difference from `pred`, which it updates; of its AC
+    /// coefficients, those `nonzero` says: see [`nonzero`]). `None` when a table has no code
+    /// for a symbol the block needs.
+    #[inline(always)]
     pub fn block(
         &mut self,
         dc: &EncodeTable,
         ac: &EncodeTable,
         pred: &mut i32,
         block: &Block,
+        nonzero: u64,
     ) -> Option<()> {
+        let (mut hand, out) = (self.hand, &mut self.out);
         let value = i32::from(block[0]);
         let (size, bits) = category(value - *pred);
         *pred = value;
-        self.symbol(dc, size as u8)?;
-        self.put(bits, size);
-        let mut run = 0u8;
-        for &v in &block[1..] {
-            if v == 0 {
-                run += 1;
-                continue;
-            }
+        hand.coded(out, dc, size as u8, bits, size)?;
+        let (mut rest, mut last) = (nonzero & !1, 0u32);
+        while rest != 0 {
+            let k = rest.trailing_zeros();
+            rest &= rest - 1;
+            let mut run = k - last - 1;
             while run > 15 {
-                self.symbol(ac, 0xF0)?;
+                hand.coded(out, ac, 0xF0, 0, 0)?;
                 run -= 16;
             }
-            let (size, bits) = category(i32::from(v));
+            let (size, bits) = category(i32::from(block[k as usize]));
             if size > 15 {
                 return None;
             }
-            self.symbol(ac, run << 4 | size as u8)?;
-            self.put(bits, size);
-            run = 0;
+            hand.coded(out, ac, (run << 4 | size) as u8, bits, size)?;
+            last = k;
         }
-        if run > 0 {
-            self.symbol(ac, 0x00)?;
+        if last < 63 {
+            hand.coded(out, ac, 0x00, 0, 0)?;
         }
-        Some(())
-    }
-
-    #[inline]
-    fn symbol(&mut self, t: &EncodeTable, symbol: u8) -> Option<()> {
-        let len = t.len[usize::from(symbol)];
-        if len == 0 {
-            return None;
-        }
-        self.put(u32::from(t.code[usize::from(symbol)]), u32::from(len));
+        self.hand = hand;
         Some(())
     }
 }
@@ -432,7 +533,7 @@ impl BitWriter {
 fn category(v: i32) -> (u32, u32) {
     let size = 32 - v.unsigned_abs().leading_zeros();
     let bits = if v < 0 { v - 1 } else { v } as u32;
-    (size, bits)
+    (size, bits & ((1u64 << size) - 1) as u32)
 }
 
 #[cfg(test)]
@@ -441,10 +542,10 @@ mod tests {
 
     /// Every coefficient where it was read.
     const AS_READ: Placement = {
-        let mut p = [(0, false); 64];
+        let mut p = [(0, 0); 64];
         let mut k = 0;
         while k < 64 {
-            p[k] = (k, false);
+            p[k] = (k as u8, 0);
             k += 1;
         }
         p
@@ -475,15 +576,16 @@ mod tests {
         let mut w = BitWriter::new(0);
         let mut pred = 0;
         for b in &blocks {
-            w.block(&edc, &eac, &mut pred, b).unwrap();
+            w.block(&edc, &eac, &mut pred, b, nonzero(b)).unwrap();
         }
         let data = w.finish();
         let mut r = BitReader::new(&data);
         let mut pred = 0;
         for b in &blocks {
             let mut out = [0; 64];
-            r.block(&ddc, &dac, &mut pred, &AS_READ, &mut out).unwrap();
+            let read = r.block(&ddc, &dac, &mut pred, &AS_READ, &mut out).unwrap();
             assert_eq!(&out, b);
+            assert_eq!(read, nonzero(b));
         }
     }
 
@@ -515,7 +617,7 @@ mod tests {
             let mut w = BitWriter::new(0);
             let mut pred = 0;
             for b in half {
-                w.block(&edc, &eac, &mut pred, b).unwrap();
+                w.block(&edc, &eac, &mut pred, b, nonzero(b)).unwrap();
             }
             data.extend_from_slice(&w.finish());
             data.extend_from_slice(&[0xFF, 0xD0]);
@@ -529,8 +631,9 @@ mod tests {
             let mut pred = 0;
             for b in half {
                 let mut out = [0; 64];
-                r.block(&ddc, &dac, &mut pred, &AS_READ, &mut out).unwrap();
+                let read = r.block(&ddc, &dac, &mut pred, &AS_READ, &mut out).unwrap();
                 assert_eq!(&out, b);
+                assert_eq!(read, nonzero(b));
             }
         }
     }
@@ -545,7 +648,7 @@ mod tests {
         block[0] = 4096; // size 13: no baseline DC code
         assert!(
             BitWriter::new(0)
-                .block(&edc, &eac, &mut 0, &block)
+                .block(&edc, &eac, &mut 0, &block, nonzero(&block))
                 .is_none()
         );
     }

@@ -22,6 +22,28 @@ pub struct Upright {
     pub bytes: Vec<u8>,
     pub width: u32,
     pub height: u32,
+    /// Its quantized DCT coefficients, one plane a component in the frame's order, as its
+    /// scan codes them: what a decoder would read out of `bytes`, at hand for one that wants
+    /// the pixels without reading them again.
+    pub planes: Vec<Plane>,
+}
+
+/// A component of an upright JPEG: its blocks of quantized coefficients and what divided them.
+#[derive(Debug, Clone)]
+pub struct Plane {
+    /// The component's id in the frame.
+    pub id: u8,
+    /// Its sampling factors across and down (as the frame says them).
+    pub h: usize,
+    pub v: usize,
+    /// Its blocks, row by row, `across` a row and `down` rows: whole MCUs, so past the image's
+    /// right and bottom edges when its sides are not whole MCUs. 64 coefficients a block, in
+    /// zigzag order, back to back.
+    pub across: usize,
+    pub down: usize,
+    pub coefficients: Vec<i16>,
+    /// Its quantization table, in zigzag order as the blocks.
+    pub quant: [u16; 64],
 }
 
 /// How a turn moves pixels: transpose first (if), then mirror left-right, then top-bottom.
@@ -69,7 +91,7 @@ impl Moves {
         for (k, &n) in ZIGZAG.iter().enumerate() {
             zigzag_of[n] = k;
         }
-        let mut place = [(0, false); 64];
+        let mut place = [(0, 0); 64];
         for (k, &n) in ZIGZAG.iter().enumerate() {
             // The moved block's coefficient k, at (row, col), is the source's `from`.
             let (row, col) = (n / 8, n % 8);
@@ -79,7 +101,7 @@ impl Moves {
                 row * 8 + col
             };
             let negate = (self.mirror_x && col % 2 == 1) ^ (self.mirror_y && row % 2 == 1);
-            place[zigzag_of[from]] = (k, negate);
+            place[zigzag_of[from]] = (k as u8, -i16::from(negate));
         }
         place
     }
@@ -106,9 +128,13 @@ struct Component {
     across: usize,
     down: usize,
     /// The upright blocks, row by row, `upright_across` a row: each moved as it was read.
+    /// 64 coefficients a block, back to back (allocated zeroed: a `Vec<Block>` would be
+    /// written with zeros block by block).
     upright_across: usize,
     upright_down: usize,
-    upright: Vec<Block>,
+    upright: Vec<i16>,
+    /// Each upright block's AC coefficients that are not zero (see [`BitReader::block`]).
+    nonzero: Vec<u64>,
 }
 
 /// What the file says before its scan.
@@ -136,13 +162,85 @@ struct Header<'a> {
 /// several scans, arithmetic coding, odd sampling), or a mirrored side is shorter than an MCU.
 pub fn upright(bytes: &[u8], exif_orientation: u8, max_bytes: u64) -> Option<Upright> {
     let moves = Moves::of(exif_orientation)?;
+    let (header, layout) = read(bytes, moves, max_bytes)?;
+    let bytes = write(&header, moves, layout)?;
+    let Coefficients {
+        width,
+        height,
+        planes,
+    } = planes(header, moves, layout)?;
+    Some(Upright {
+        bytes,
+        width,
+        height,
+        planes,
+    })
+}
+
+/// The quantized DCT coefficients of a JPEG as it is (what [`upright`] reads, for a caller
+/// that wants pixels of a baseline photo and can make them from its coefficients).
+#[derive(Debug, Clone)]
+pub struct Coefficients {
+    pub width: u32,
+    pub height: u32,
+    /// One plane a component, in the frame's order.
+    pub planes: Vec<Plane>,
+}
+
+/// The coefficients of the JPEG `bytes` (segments back to back from SOI), holding at most
+/// `max_bytes` of them; `None` when it is not one baseline scan of grey or YCbCr (the same
+/// files as [`upright`]).
+pub fn coefficients(bytes: &[u8], max_bytes: u64) -> Option<Coefficients> {
+    let moves = Moves::of(1)?;
+    let (header, layout) = read(bytes, moves, max_bytes)?;
+    planes(header, moves, layout)
+}
+
+/// The file's header and its scan's blocks, each moved as it is read.
+fn read(bytes: &[u8], moves: Moves, max_bytes: u64) -> Option<(Header<'_>, Layout)> {
     if bytes.get(..2)? != [0xFF, SOI] {
         return None;
     }
     let mut header = read_header(bytes)?;
     let layout = lay_out(&mut header, moves, max_bytes)?;
     decode_scan(&mut header, moves)?;
-    write(&header, moves, layout)
+    Some((header, layout))
+}
+
+/// The moved blocks, a plane a component; `None` when a component has no quantization table.
+fn planes(header: Header<'_>, moves: Moves, layout: Layout) -> Option<Coefficients> {
+    let place = moves.placement();
+    let planes = header
+        .components
+        .into_iter()
+        .map(|c| {
+            let (h, v) = upright_sampling(&c, moves);
+            let (_, values) = header.quant[c.quant]?;
+            Some(Plane {
+                id: c.id,
+                h,
+                v,
+                across: c.upright_across,
+                down: c.upright_down,
+                coefficients: c.upright,
+                quant: moved(&values, &place),
+            })
+        })
+        .collect::<Option<_>>()?;
+    Some(Coefficients {
+        width: layout.width as u32,
+        height: layout.height as u32,
+        planes,
+    })
+}
+
+/// A quantization table moved with the coefficients it divides (never negated).
+fn moved(values: &[u16; 64], place: &Placement) -> [u16; 64] {
+    let mut moved = [0u16; 64];
+    for (k, &(to, _)) in place.iter().enumerate() {
+        moved[usize::from(to)] = values[k];
+    }
+    moved
 }
 
 fn u16_at(b: &[u8], at: usize) -> Option<usize> {
@@ -270,6 +368,7 @@ fn read_header(bytes: &[u8]) -> Option<Header<'_>> {
                         upright_across: 0,
                         upright_down: 0,
                         upright: Vec::new(),
+                        nonzero: Vec::new(),
                     });
                 }
             }
@@ -363,13 +462,14 @@ fn lay_out(h: &mut Header<'_>, moves: Moves, max_bytes: u64) -> Option<Layout> {
         (c.across, c.down) = (mcus_x * c.h, mcus_y * c.v);
         let (uh, uv) = upright_sampling(c, moves);
         (c.upright_across, c.upright_down) = (layout.mcus_x * uh, layout.mcus_y * uv);
-        bytes += c.upright_across * c.upright_down * std::mem::size_of::<Block>();
+        bytes += c.upright_across * c.upright_down * (std::mem::size_of::<Block>() + 8);
     }
     if bytes as u64 > max_bytes {
         return None;
     }
     for c in &mut h.components {
-        c.upright = vec![[0; 64]; c.upright_across * c.upright_down];
+        c.upright = vec![0; 64 * c.upright_across * c.upright_down];
+        c.nonzero = vec![0; c.upright_across * c.upright_down];
     }
     Some(layout)
 }
@@ -400,6 +500,13 @@ fn upright_index(c: &Component, moves: Moves, x: usize, y: usize) -> Option<usiz
     (ux < c.upright_across && uy < c.upright_down).then(|| uy * c.upright_across + ux)
 }
 
+/// Block `at` of coefficients laid out 64 a block.
+fn block_at(coefficients: &mut [i16], at: usize) -> &mut Block {
+    (&mut coefficients[64 * at..64 * at + 64])
+        .try_into()
+        .expect("64 coefficients")
+}
+
 /// Reads every block of the scan, each straight into its upright place, moved.
 fn decode_scan(h: &mut Header<'_>, moves: Moves) -> Option<()> {
     let place = moves.placement();
@@ -425,14 +532,16 @@ fn decode_scan(h: &mut Header<'_>, moves: Moves) -> Option<()> {
             for v in 0..c.v {
                 for u in 0..c.h {
                     let (x, y) = (mx * c.h + u, my * c.v + v);
-                    let out = match upright_index(c, moves, x, y) {
-                        Some(at) => &mut c.upright[at],
+                    match upright_index(c, moves, x, y) {
+                        Some(at) => {
+                            c.nonzero[at] =
+                                reader.block(dc, ac, pred, &place, block_at(&mut c.upright, at))?;
+                        }
                         None => {
                             trimmed.fill(0);
-                            &mut trimmed
+                            reader.block(dc, ac, pred, &place, &mut trimmed)?;
                         }
-                    };
-                    reader.block(dc, ac, pred, &place, out)?;
+                    }
                 }
             }
         }
@@ -454,7 +563,7 @@ fn dht(payload: &mut Vec<u8>, class_id: u8, spec: TableSpec<'_>) {
 
 /// The upright file: the kept APP segments, the quantization tables (transposed with the
 /// blocks), a baseline frame, the standard Huffman tables and one scan.
-fn write(h: &Header<'_>, moves: Moves, layout: Layout) -> Option<Upright> {
+fn write(h: &Header<'_>, moves: Moves, layout: Layout) -> Option<Vec<u8>> {
     let place = moves.placement();
     let mut out = Vec::with_capacity(h.scan.len() + 4096);
     out.extend_from_slice(&[0xFF, 0xD8]);
@@ -468,13 +577,8 @@ fn write(h: &Header<'_>, moves: Moves, layout: Layout) -> Option<Upright> {
         let Some((precision, values)) = table else {
             continue;
         };
-        // The tables move with the coefficients they divide (never negated).
-        let mut moved = [0u16; 64];
-        for (k, &(to, _)) in place.iter().enumerate() {
-            moved[to] = values[k];
-        }
         let mut payload = vec![precision << 4 | id as u8];
-        for q in moved {
+        for q in moved(values, &place) {
             if *precision == 0 {
                 payload.push(q as u8);
             } else {
@@ -530,8 +634,10 @@ fn write(h: &Header<'_>, moves: Moves, layout: Layout) -> Option<Upright> {
                 let (dc, ac) = if i == 0 { &luma } else { &chroma };
                 for v in 0..cv {
                     let row = (my * cv + v) * c.upright_across + mx * ch;
-                    for block in &c.upright[row..row + ch] {
-                        writer.block(dc, ac, pred, block)?;
+                    let blocks = c.upright[64 * row..64 * (row + ch)].chunks_exact(64);
+                    for (block, &nonzero) in blocks.zip(&c.nonzero[row..row + ch]) {
+                        let block = block.try_into().expect("64 coefficients");
+                        writer.block(dc, ac, pred, block, nonzero)?;
                     }
                 }
             }
@@ -540,11 +646,7 @@ fn write(h: &Header<'_>, moves: Moves, layout: Layout) -> Option<Upright> {
     let mut bytes = out;
     bytes.extend_from_slice(&writer.finish());
     bytes.extend_from_slice(&[0xFF, EOI]);
-    Some(Upright {
-        bytes,
-        width: layout.width as u32,
-        height: layout.height as u32,
-    })
+    Some(bytes)
 }
 
 #[cfg(test)]

@@ -77,10 +77,10 @@ fn jpeg(bytes: &[u8]) -> Result<Decoded, ImageRefused> {
         });
     }
     if let Some(turned) = jpeg.upright_losslessly() {
-        // Its renditions from the upright file itself, scaled in the DCT as an upright photo's.
+        // Its renditions from the upright photo scaled in the DCT, as an upright photo's.
         // (A file this module wrote that its decoder cannot read would be a bug: the pixels
         // are then taken the long way, below.)
-        if let Ok(pixels) = super::jpeg::pixels_of(&turned.bytes, Some(MEDIUM_SIDE)) {
+        if let Ok(pixels) = jpeg.upright_pixels(&turned, MEDIUM_SIDE) {
             return Ok(Decoded {
                 pixels: normalised(pixels),
                 kept: Some(Encoded {
