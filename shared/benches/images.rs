@@ -51,27 +51,29 @@ fn main() {
     // Rounds over all the photos, each photo's best kept: a slow spell of a shared machine
     // then costs one round of one photo, not every try of it.
     let mut best = vec![f64::MAX; photos.len()];
-    let mut last: Vec<Option<Processed>> = photos.iter().map(|_| None).collect();
+    // What is printed of each photo's last run (not its images: they would stay on the heap).
+    let mut last = vec![None; photos.len()];
     for _ in 0..repeat.max(1) {
         for (i, photo) in photos.iter().enumerate() {
             let (ms, done) = process(photo);
             best[i] = best[i].min(ms);
-            last[i] = Some(done);
+            last[i] = Some((
+                if done.original_kept {
+                    "kept"
+                } else {
+                    "encoded"
+                },
+                done.original.bytes.len(),
+                done.hash,
+                done.perceptual.to_hex(),
+            ));
         }
     }
-    for ((photo, best), done) in photos.iter().zip(best).zip(last) {
-        let done = done.expect("processed");
+    for ((photo, best), last) in photos.iter().zip(best).zip(last) {
+        let (kept, size, hash, perceptual) = last.expect("processed");
         println!(
-            "{}\t{best:.1}\t{}\t{}\t{}\t{}",
+            "{}\t{best:.1}\t{kept}\t{size}\t{hash}\t{perceptual}",
             photo.file_name().unwrap_or_default().to_string_lossy(),
-            if done.original_kept {
-                "kept"
-            } else {
-                "encoded"
-            },
-            done.original.bytes.len(),
-            done.hash,
-            done.perceptual.to_hex()
         );
     }
 }

@@ -137,6 +137,11 @@ impl DecodeTable {
             }
             let bits = (peek as u32 >> (FAST_BITS - len - size)) & ((1 << size) - 1);
             let value = extend(bits, size);
+            // The entry's high byte holds the value: -128 to 127 (a table of the file's own
+            // may give a value of 8 bits a 1-bit code; that one is read the long way).
+            if !(-128..=127).contains(&value) {
+                continue;
+            }
             *entry = (value << 8) as i16 | (run << 4 | (len + size)) as i16;
         }
         Some(Self {
@@ -331,7 +336,8 @@ impl<'a> BitReader<'a> {
         out: &mut Block,
     ) -> Option<u64> {
         let size = u32::from(self.symbol(dc)?);
-        if size > 15 {
+        // At 8 bits a DC difference has at most 11 bits (T.81 F.1.2.1): more is a bad file.
+        if size > 11 {
             return None;
         }
         *pred += self.value(size);
@@ -396,7 +402,7 @@ pub fn nonzero(block: &Block) -> u64 {
 }
 
 /// Where each coefficient read (zigzag order) goes in the block it is read into (its zigzag
-/// index there), and its sign there: 1 as it was, -1 negated (as the mask 0 or -1).
+/// index there), and its sign there as a mask: 0 as it was, -1 negated.
 pub type Placement = [(u8, i16); 64];
 
 /// Writes entropy-coded data, stuffing a zero after every `0xFF`.
@@ -488,7 +494,7 @@ impl BitWriter {
     }
 
     /// Writes one block (its DC as the difference from `pred`, which it updates; of its AC
-    /// coefficients, those `nonzero` says: see [`nonzero`]). `None` when a table has no code
+    /// coefficients, those `nonzero` says, as [`BitReader::block`] gives them). `None` when a table has no code
     /// for a symbol the block needs.
     #[inline(always)]
     pub fn block(
@@ -636,6 +642,35 @@ mod tests {
                 assert_eq!(read, nonzero(b));
             }
         }
+    }
+
+    #[test]
+    fn a_short_code_for_a_long_value_reads_back() {
+        // A file's own AC table: a 1-bit code for run 0 and 8 bits of value (whole in the
+        // nine bits looked up at once, but a value past what the one-lookup table holds).
+        let spec = TableSpec {
+            counts: &[1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            values: &[0x08, 0x00],
+        };
+        let (edc, eac) = (
+            EncodeTable::new(DC_LUMA).unwrap(),
+            EncodeTable::new(spec).unwrap(),
+        );
+        let (ddc, dac) = (
+            DecodeTable::new(DC_LUMA).unwrap(),
+            DecodeTable::new(spec).unwrap(),
+        );
+        let mut block = [0i16; 64];
+        block[1..5].copy_from_slice(&[200, -200, 128, -128]);
+        let mut w = BitWriter::new(0);
+        w.block(&edc, &eac, &mut 0, &block, nonzero(&block))
+            .unwrap();
+        let data = w.finish();
+        let mut out = [0; 64];
+        BitReader::new(&data)
+            .block(&ddc, &dac, &mut 0, &AS_READ, &mut out)
+            .unwrap();
+        assert_eq!(out, block);
     }
 
     #[test]

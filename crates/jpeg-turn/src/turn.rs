@@ -33,7 +33,8 @@ pub struct Upright {
 pub struct Plane {
     /// The component's id in the frame.
     pub id: u8,
-    /// Its sampling factors across and down (as the frame says them).
+    /// Its sampling factors across and down (as the frame says them; 1 for the one
+    /// component of a grey image, whose blocks are its MCUs).
     pub h: usize,
     pub v: usize,
     /// Its blocks, row by row, `across` a row and `down` rows: whole MCUs, so past the image's

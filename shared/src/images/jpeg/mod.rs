@@ -271,6 +271,7 @@ impl Jpeg {
     pub fn pixels(&self, fit: Option<u32>) -> Result<DynamicImage, ImageRefused> {
         if let Some(fit) = fit
             && scaled::scale(self.width, self.height, fit).is_some()
+            && matches!(self.adobe_transform, None | Some(1))
             && let Some(c) = jpeg_turn::coefficients(&self.stripped, MAX_DECODE_BYTES)
             && let Some(pixels) =
                 scaled::pixels(c.width, c.height, &c.planes, fit, self.ycbcr(&c.planes))

@@ -192,12 +192,12 @@ fn reduced(p: &Plane, n: u32) -> Vec<u8> {
     let stride = p.across * n;
     let mut out = vec![0u8; stride * p.down * n];
     // Dequantized: the coefficients at zigzag 0 (DC), 1 (across), 2 (down) and 4 (both).
-    let [q00, q01, q10, q11] = [0, 1, 2, 4].map(|k| i32::from(p.quant[k]));
+    let [q00, q01, q10, q11] = [0, 1, 2, 4].map(|k| i64::from(p.quant[k]));
     let block_rows = p.coefficients.chunks_exact(64 * p.across);
     for (blocks, rows) in block_rows.zip(out.chunks_exact_mut(stride * n)) {
         if n == 1 {
             for (b, o) in blocks.chunks_exact(64).zip(rows.iter_mut()) {
-                *o = clamp((i32::from(b[0]) * q00 + 128 * 8) / 8);
+                *o = clamp((i64::from(b[0]) * q00 + 128 * 8) / 8);
             }
             continue;
         }
@@ -206,9 +206,10 @@ fn reduced(p: &Plane, n: u32) -> Vec<u8> {
             .chunks_exact_mut(2)
             .zip(bottom_row.chunks_exact_mut(2));
         for (b, (top_out, bottom_out)) in blocks.chunks_exact(64).zip(pairs) {
-            // jpeg-decoder's 2 x 2 reduced transform, rounding as it does.
-            let (s00, s01) = (i32::from(b[0]) * q00, i32::from(b[1]) * q01);
-            let (s10, s11) = (i32::from(b[2]) * q10, i32::from(b[4]) * q11);
+            // jpeg-decoder's 2 x 2 reduced transform, rounding as it does (in 64 bits: a
+            // 16-bit quantization table can take a sum past 32).
+            let (s00, s01) = (i64::from(b[0]) * q00, i64::from(b[1]) * q01);
+            let (s10, s11) = (i64::from(b[2]) * q10, i64::from(b[4]) * q11);
             let top = s00 + s10 + 4 + (128 << 3);
             let bottom = s00 - s10 + 4 + (128 << 3);
             let (across_top, across_bottom) = (s01 + s11, s01 - s11);
@@ -221,7 +222,7 @@ fn reduced(p: &Plane, n: u32) -> Vec<u8> {
     out
 }
 
-fn clamp(v: i32) -> u8 {
+fn clamp(v: i64) -> u8 {
     v.clamp(0, 255) as u8
 }
 
