@@ -9,7 +9,7 @@ use super::*;
 
 /// A picture with structure at every scale (a gradient, a disc, bars), composed differently
 /// per `seed`: the gradient's direction, the disc's place and the bars' angle and width.
-fn picture(width: u32, height: u32, seed: u32) -> RgbImage {
+pub(super) fn picture(width: u32, height: u32, seed: u32) -> RgbImage {
     let k = |n: u32| ((seed.wrapping_mul(2_654_435_761).rotate_left(n)) % 1000) as f32 / 1000.0;
     let angle = k(3) * std::f32::consts::TAU;
     let (cx, cy, radius) = (0.2 + 0.6 * k(7), 0.2 + 0.6 * k(11), 0.1 + 0.2 * k(13));

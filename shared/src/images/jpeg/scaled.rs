@@ -248,19 +248,7 @@ mod tests {
     use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
 
     use super::*;
-
-    /// Smooth colour with edges and a disc.
-    fn picture(width: u32, height: u32) -> RgbImage {
-        RgbImage::from_fn(width, height, |x, y| {
-            let disc = (x as i32 - 150).pow(2) + (y as i32 - 90).pow(2) < 60 * 60;
-            let bar = (x / 23 + y / 17) % 2 == 0;
-            image::Rgb([
-                (x * 255 / width) as u8,
-                if disc { 240 } else { (y * 255 / height) as u8 },
-                if bar { 200 } else { 40 },
-            ])
-        })
-    }
+    use crate::images::tests::picture;
 
     fn encoded(image: &RgbImage, sampling: SamplingFactor, grey: bool) -> Vec<u8> {
         let mut out = Vec::new();
@@ -304,7 +292,7 @@ mod tests {
 
     #[test]
     fn the_pixels_are_those_a_scaled_decode_of_the_upright_file_gives() {
-        let image = picture(301, 203);
+        let image = picture(301, 203, 7);
         let cases = [
             (SamplingFactor::R_4_2_0, false),
             (SamplingFactor::R_4_2_2, false),
@@ -358,7 +346,7 @@ mod tests {
 
     #[test]
     fn what_needs_more_than_a_quarter_is_left_to_the_decoder() {
-        let bytes = encoded(&picture(301, 203), SamplingFactor::R_4_2_0, false);
+        let bytes = encoded(&picture(301, 203, 7), SamplingFactor::R_4_2_0, false);
         let turned = jpeg_turn::upright(&bytes, 6, 1 << 28).unwrap();
         // A quarter of 301 is 76 pixels: 77 needs half the pixels, which a decoder gives.
         let at = |fit, ycbcr| pixels(turned.width, turned.height, &turned.planes, fit, ycbcr);
