@@ -5,6 +5,8 @@
 //! - `events`: job events on EventBridge and SQS (the import function).
 //! - `sqlite` + `blobdir`: an SQLite file and a folder (the local default behind `make run`).
 //! - `sms`: where sign-in codes leave (SNS in AWS, the log locally).
+//! - `off`: Open Food Facts' product API and image server (the enrichment's source).
+//! - `queues`: where products go for their OFF lookup (SQS in AWS, a task locally).
 //!
 //! `records` is the stored shape both families share and `stock` the stock writes they plan
 //! from what they read, so they cannot drift apart; the storage
@@ -17,6 +19,8 @@ pub mod blobdir;
 pub mod dynamo;
 #[cfg(feature = "aws")]
 pub mod events;
+pub mod off;
+pub mod queues;
 pub mod records;
 #[cfg(feature = "aws")]
 pub mod s3;

@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Actor, AdjustmentReason, ColumnUse, CsvJob, FieldChange, Gtin, HistoryEntry, ImageState,
-    ImageUrls, InventoryDetails, InventoryItem, ItemPhoto, JobCheckpoint, JobCounters, JobId,
-    JobKind, JobStatus, MatchReview, Money, Movement, MovementKind, Product, ProductAction,
-    ProductId, ProductSource, ProductSummary, Quantity, QuantityDelta, RegionCode, ReviewCandidate,
-    StockAlert, StoreId, Timestamp, VerificationStatus,
+    Actor, AdjustmentReason, Attribution, ColumnUse, CsvJob, Enrichment, EnrichmentStatus,
+    FieldChange, Gtin, HistoryEntry, ImageState, ImageUrls, InventoryDetails, InventoryItem,
+    ItemPhoto, JobCheckpoint, JobCounters, JobId, JobKind, JobStatus, MatchReview, Money, Movement,
+    MovementKind, Product, ProductAction, ProductId, ProductSource, ProductSummary, Quantity,
+    QuantityDelta, RegionCode, ReviewCandidate, StockAlert, StoreId, Timestamp, VerificationStatus,
 };
 use crate::ports::{StorageError, StorageResult};
 
@@ -100,6 +100,53 @@ impl ImageStateRecord {
     }
 }
 
+/// A product's Open Food Facts lookup at rest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrichmentRecord {
+    pub status: String,
+    pub queued_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub looked_up_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filled: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The source's product page (found only; the licence and notice follow from the source).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_url: Option<String>,
+}
+
+impl From<&Enrichment> for EnrichmentRecord {
+    fn from(e: &Enrichment) -> Self {
+        EnrichmentRecord {
+            status: e.status.as_str().to_string(),
+            queued_at: e.queued_at.to_string(),
+            looked_up_at: e.looked_up_at.map(|t| t.to_string()),
+            filled: e.filled.clone(),
+            detail: e.detail.clone(),
+            source_url: e.attribution.as_ref().map(|a| a.url.clone()),
+        }
+    }
+}
+
+impl EnrichmentRecord {
+    fn read(self, what: &str) -> Result<Enrichment, StorageError> {
+        Ok(Enrichment {
+            status: EnrichmentStatus::parse(&self.status)
+                .ok_or_else(|| corrupt(what, format!("enrichment status {}", self.status)))?,
+            queued_at: ts(what, &self.queued_at)?,
+            looked_up_at: self
+                .looked_up_at
+                .as_deref()
+                .map(|t| ts(what, t))
+                .transpose()?,
+            filled: self.filled,
+            detail: self.detail,
+            attribution: self.source_url.as_deref().map(Attribution::open_food_facts),
+        })
+    }
+}
+
 /// A store's photo of an item at rest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhotoRecord {
@@ -142,6 +189,8 @@ pub struct ProductRecord {
     pub quality_score: u8,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub match_review: Option<MatchReviewRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrichment: Option<EnrichmentRecord>,
     pub source: String,
     pub created_by: String,
     pub version: u64,
@@ -182,6 +231,7 @@ impl From<&Product> for ProductRecord {
                 row: m.row,
             }),
             quality_score: p.quality_score,
+            enrichment: p.enrichment.as_ref().map(Into::into),
             source: p.source.as_str().to_string(),
             created_by: p.created_by.clone(),
             version: p.version,
@@ -265,6 +315,7 @@ impl TryFrom<ProductRecord> for Product {
                     })
                 })
                 .transpose()?,
+            enrichment: r.enrichment.map(|e| e.read(what)).transpose()?,
             source: ProductSource::parse(&r.source)
                 .ok_or_else(|| corrupt(what, format!("source {}", r.source)))?,
             created_by: r.created_by,

@@ -25,16 +25,20 @@ pub enum ProductAction {
     Merged,
     /// An uploaded image processed (set, or failed).
     Image,
+    /// Looked up in Open Food Facts: filled from it, or marked not found or failed (or the
+    /// lookup asked for again).
+    Enriched,
 }
 
 impl ProductAction {
-    pub const ALL: [ProductAction; 6] = [
+    pub const ALL: [ProductAction; 7] = [
         Self::Created,
         Self::Updated,
         Self::Approved,
         Self::Rejected,
         Self::Merged,
         Self::Image,
+        Self::Enriched,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -45,6 +49,7 @@ impl ProductAction {
             Self::Rejected => "rejected",
             Self::Merged => "merged",
             Self::Image => "image",
+            Self::Enriched => "enriched",
         }
     }
 

@@ -8,6 +8,7 @@
 mod schema;
 pub mod account;
 mod amount;
+pub mod enrichment;
 mod gtin;
 pub mod history;
 mod ids;
@@ -23,6 +24,7 @@ pub use account::{
     Device, GlobalRole, Holder, Membership, Phone, Session, SignInCode, Store, StoreRole, User,
 };
 pub use amount::{AmountError, DecimalText, Money, Quantity, QuantityDelta};
+pub use enrichment::{Attribution, Enrichment, EnrichmentStatus, OffFacts};
 pub use gtin::{Gtin, GtinError, check_digit};
 pub use history::{Actor, FieldChange, HistoryEntry, ProductAction};
 pub use ids::{

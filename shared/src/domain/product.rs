@@ -31,6 +31,8 @@ pub enum ProductSource {
     Scan,
     /// Created by a CSV import.
     Import,
+    /// Loaded from an Open Food Facts export (`catalog off-import`).
+    OpenFoodFacts,
 }
 
 impl ProductSource {
@@ -39,6 +41,7 @@ impl ProductSource {
             ProductSource::Api => "api",
             ProductSource::Scan => "scan",
             ProductSource::Import => "import",
+            ProductSource::OpenFoodFacts => super::enrichment::OFF_SOURCE,
         }
     }
 
@@ -47,6 +50,7 @@ impl ProductSource {
             "api" => Some(Self::Api),
             "scan" => Some(Self::Scan),
             "import" => Some(Self::Import),
+            super::enrichment::OFF_SOURCE => Some(Self::OpenFoodFacts),
             _ => None,
         }
     }
@@ -266,6 +270,10 @@ pub struct Product {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub match_review: Option<MatchReview>,
     pub source: ProductSource,
+    /// Its lookup in Open Food Facts (products with a barcode): queued, found (with what was
+    /// filled and the attribution OFF's licence asks for), not found, failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enrichment: Option<super::Enrichment>,
     /// The `sub` of the token that created it.
     pub created_by: String,
     pub version: u64,
@@ -285,7 +293,8 @@ pub struct ProductContent {
 }
 
 impl Product {
-    /// A new product: pending review, version 1, scored.
+    /// A new product: pending review, version 1, scored; one with a barcode is queued for its
+    /// Open Food Facts lookup.
     pub fn create(
         id: ProductId,
         content: ProductContent,
@@ -293,6 +302,7 @@ impl Product {
         created_by: &str,
         now: Timestamp,
     ) -> Self {
+        let lookup = content.barcode.is_some();
         let mut p = Product {
             product_id: id,
             name: content.name,
@@ -312,6 +322,7 @@ impl Product {
             quality_score: 0,
             quality_reasons: Vec::new(),
             match_review: None,
+            enrichment: lookup.then(|| super::Enrichment::queued(now)),
             source,
             created_by: created_by.to_string(),
             version: 1,
@@ -471,7 +482,7 @@ pub struct QualityPart {
 }
 
 /// The attributes that give a product its size.
-const SIZE_KEYS: [&str; 4] = ["weight", "quantity", "pack_size", "volume"];
+pub(crate) const SIZE_KEYS: [&str; 4] = ["weight", "quantity", "pack_size", "volume"];
 
 /// How complete a product record is, part by part; the score is their sum (0 to 100). A rule,
 /// not a judgement: a named, branded, categorised product with a barcode, an image, regional

@@ -5,6 +5,7 @@
 //! knows about DynamoDB, S3 or SQLite.
 
 mod accounts;
+mod enrich;
 mod keys;
 
 use std::time::Duration;
@@ -19,6 +20,9 @@ use crate::domain::{
 };
 
 pub use accounts::{AccountStore, CodeSender, MAX_DEVICE_RECORDS, MAX_MEMBERSHIPS};
+pub use enrich::{
+    EnrichQueue, Lookup, MAX_REQUEST_DELAY, NoEnrichQueue, OpenFoodFacts, Unavailable,
+};
 pub use keys::{KeyStore, KeyUse, REVOKED_KEYS_KEPT};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -165,6 +169,15 @@ pub trait ProductStore: Send + Sync {
     async fn with_similar_image(
         &self,
         perceptual: crate::images::Perceptual,
+        limit: usize,
+    ) -> StorageResult<Vec<ProductId>>;
+
+    /// Products whose Open Food Facts lookup is still queued and was asked for before
+    /// `queued_before` (at most `limit`, in no particular order): what the enrichment sweep
+    /// asks for again. On DynamoDB a sparse index a moment behind answers.
+    async fn awaiting_enrichment(
+        &self,
+        queued_before: Timestamp,
         limit: usize,
     ) -> StorageResult<Vec<ProductId>>;
 

@@ -800,9 +800,13 @@ impl Catalog {
                 .await
                 .map_err(ServiceError::storage)?;
             stats.write_units += done.write_units.unwrap_or(0.0);
+            let mut made = Vec::new();
             for (p, r) in creates.iter().zip(done.results) {
                 match r {
-                    Ok(true) => stats.products_created += 1,
+                    Ok(true) => {
+                        stats.products_created += 1;
+                        made.push(p);
+                    }
                     // Made by an earlier run of these rows.
                     Ok(false) => {}
                     // The catalog has the barcode (since the index was built): that product it is,
@@ -824,6 +828,7 @@ impl Catalog {
                     Err(e) => return Err(ServiceError::storage(e)),
                 }
             }
+            self.request_enrichment(&made).await;
         }
         // One row per product (a retargeted product can meet a row linked to it directly).
         let mut rows: Vec<(ProductId, &RowPlan)> = Vec::with_capacity(plans.len());

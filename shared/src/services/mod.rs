@@ -5,6 +5,7 @@
 //! Services speak only to ports; they never see DynamoDB, S3 or SQL.
 
 pub mod accounts;
+pub mod enrichment;
 pub mod exports;
 pub mod health;
 pub mod images;
@@ -29,8 +30,8 @@ use crate::auth::Forbidden;
 use crate::cursor::{CursorKey, InvalidCursor};
 use crate::domain::{FieldErrors, Gtin, ProductId, Quantity, QuantityDelta};
 use crate::ports::{
-    BlobStore, Continuation, DEFAULT_PAGE_SIZE, Events, InventoryStore, JobStore, MAX_PAGE_SIZE,
-    Page, PageQuery, ProductStore, StorageError,
+    BlobStore, Continuation, DEFAULT_PAGE_SIZE, EnrichQueue, Events, InventoryStore, JobStore,
+    MAX_PAGE_SIZE, NoEnrichQueue, Page, PageQuery, ProductStore, StorageError,
 };
 
 /// The ports a running catalog uses, plus the key that seals cursors. Built once per cold start.
@@ -48,6 +49,9 @@ pub struct Catalog {
     /// Where events are announced and paused imports ask to be resumed (logs only until set
     /// with [`Catalog::with_events`]).
     pub events: Arc<dyn Events>,
+    /// Where new products with a barcode go for their Open Food Facts lookup (nowhere until
+    /// set with [`Catalog::with_enrich_queue`]: the sweep finds them).
+    pub enrich_queue: Arc<dyn EnrichQueue>,
     cursors: CursorKey,
 }
 
@@ -90,8 +94,15 @@ impl Catalog {
             images,
             matcher: Arc::new(matcher),
             events: Arc::new(LoggedEvents),
+            enrich_queue: Arc::new(NoEnrichQueue),
             cursors,
         }
+    }
+
+    /// The same catalog, sending new products' lookups to `queue`.
+    pub fn with_enrich_queue(mut self, queue: Arc<dyn EnrichQueue>) -> Self {
+        self.enrich_queue = queue;
+        self
     }
 
     /// The same catalog, announcing job events to `events`.

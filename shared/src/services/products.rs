@@ -56,10 +56,13 @@ impl Catalog {
         );
         let history = HistoryEntry::created(&product, actor(who), None);
         match self.products.insert(&product, &history).await {
-            Ok(()) => Ok(Created {
-                value: product,
-                created: true,
-            }),
+            Ok(()) => {
+                self.request_enrichment(&[&product]).await;
+                Ok(Created {
+                    value: product,
+                    created: true,
+                })
+            }
             Err(StorageError::AlreadyExists) => self.replayed_create(id, &content).await,
             Err(StorageError::BarcodeTaken { existing, .. }) if existing == id => {
                 self.replayed_create(id, &content).await

@@ -219,7 +219,10 @@ impl Catalog {
         let history =
             HistoryEntry::created(&placeholder, actor(who), Some(format!("scanned {barcode}")));
         match self.products.insert(&placeholder, &history).await {
-            Ok(()) => Ok((placeholder, true)),
+            Ok(()) => {
+                self.request_enrichment(&[&placeholder]).await;
+                Ok((placeholder, true))
+            }
             // Another scan of the same new barcode won the race: use its product.
             Err(StorageError::BarcodeTaken { existing, .. }) => {
                 Ok((self.get_product(who, &existing).await?, false))

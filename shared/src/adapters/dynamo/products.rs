@@ -13,7 +13,7 @@ use crate::adapters::records::{
     HistoryRecord, ProductRecord, category_path_key, category_root, created_sort_key,
     quality_sort_key, search_text,
 };
-use crate::domain::{Actor, Gtin, HistoryEntry, Product, ProductId, VerificationStatus};
+use crate::domain::{Actor, Gtin, HistoryEntry, Product, ProductId, Timestamp, VerificationStatus};
 use crate::ports::{
     BulkInsert, MAX_BULK_READ, Page, PageQuery, ProductFilter, ProductStore, ReviewOrder,
     StorageError, StorageResult, created, import_history,
@@ -44,6 +44,10 @@ fn product_item(p: &Product) -> StorageResult<Item> {
         item.insert("category_sort".into(), s(format!("{path}#{sort}")));
     }
     item.insert("search_text".into(), s(search_text(p)));
+    // The awaiting-enrichment index's key: only while the product's lookup is queued.
+    if let Some(e) = p.enrichment.as_ref().filter(|e| e.is_queued()) {
+        item.insert("enrich_queued".into(), s(e.queued_at.to_string()));
+    }
     // The by-image-q<i> indexes' keys: the quarters of the image's perceptual hash.
     if let Some(h) = p
         .image_perceptual_hash
@@ -430,6 +434,43 @@ impl ProductStore for DynamoStore {
         history: &HistoryEntry,
     ) -> StorageResult<()> {
         self.update_with(previous, next, history, None).await
+    }
+
+    async fn awaiting_enrichment(
+        &self,
+        queued_before: Timestamp,
+        limit: usize,
+    ) -> StorageResult<Vec<ProductId>> {
+        // A Scan of a sparse index: it holds only the products whose lookup is queued.
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.tables.products)
+                .index_name("awaiting-enrichment")
+                .filter_expression("enrich_queued < :before")
+                .expression_attribute_values(":before", s(queued_before.to_string()))
+                .limit(limit.clamp(1, 1000) as i32)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            for pk in page.items().iter().filter_map(|i| get_s(i, "pk")) {
+                let id = pk.strip_prefix("P#").unwrap_or(pk);
+                out.push(
+                    ProductId::parse(id)
+                        .map_err(|e| StorageError::Corrupt(format!("product key {id:?}: {e}")))?,
+                );
+            }
+            match page.last_evaluated_key {
+                Some(k) if out.len() < limit => start = Some(k),
+                _ => break,
+            }
+        }
+        out.truncate(limit);
+        Ok(out)
     }
 
     async fn with_image_hash(&self, hash: &str, limit: usize) -> StorageResult<Vec<ProductId>> {

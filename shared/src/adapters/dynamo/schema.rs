@@ -41,6 +41,9 @@ pub fn specs() -> Vec<TableSpec> {
                 ("by-image-q1", "image_q1", "pk", false),
                 ("by-image-q2", "image_q2", "pk", false),
                 ("by-image-q3", "image_q3", "pk", false),
+                // Products whose Open Food Facts lookup is queued (sparse: the enrichment
+                // sweep's outbox; keys only, and written only while a lookup is queued).
+                ("awaiting-enrichment", "enrich_queued", "pk", false),
             ],
             ttl_attribute: None,
         },

@@ -50,6 +50,9 @@ CREATE INDEX IF NOT EXISTS products_by_image_q0 ON products (substr(json_extract
 CREATE INDEX IF NOT EXISTS products_by_image_q1 ON products (substr(json_extract(doc, '$.image_perceptual_hash'), 5, 4));
 CREATE INDEX IF NOT EXISTS products_by_image_q2 ON products (substr(json_extract(doc, '$.image_perceptual_hash'), 9, 4));
 CREATE INDEX IF NOT EXISTS products_by_image_q3 ON products (substr(json_extract(doc, '$.image_perceptual_hash'), 13, 4));
+-- Products whose Open Food Facts lookup is queued (the enrichment sweep's outbox).
+CREATE INDEX IF NOT EXISTS products_awaiting_enrichment ON products (json_extract(doc, '$.enrichment.queued_at'))
+    WHERE json_extract(doc, '$.enrichment.status') = 'queued';
 -- The review queue's sorts: by quality score, then creation.
 CREATE INDEX IF NOT EXISTS products_by_quality ON products (status, printf('%03d#', json_extract(doc, '$.quality_score')) || status_sort);
 
@@ -448,6 +451,32 @@ impl ProductStore for SqliteStore {
         history: &HistoryEntry,
     ) -> StorageResult<()> {
         self.update_with(previous, next, history, None).await
+    }
+
+    async fn awaiting_enrichment(
+        &self,
+        queued_before: Timestamp,
+        limit: usize,
+    ) -> StorageResult<Vec<ProductId>> {
+        let before = queued_before.to_string();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT product_id FROM products WHERE json_extract(doc, '$.enrichment.status') = 'queued'
+                     AND json_extract(doc, '$.enrichment.queued_at') < ?1
+                     ORDER BY json_extract(doc, '$.enrichment.queued_at') LIMIT ?2",
+                )
+                .map_err(db_err)?;
+            let ids = stmt
+                .query_map(params![before, limit as i64], |r| r.get::<_, String>(0))
+                .map_err(db_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err)?;
+            ids.iter()
+                .map(|i| ProductId::parse(i).map_err(|e| StorageError::Corrupt(format!("stored product id {i:?}: {e}"))))
+                .collect()
+        })
+        .await
     }
 
     async fn with_image_hash(&self, hash: &str, limit: usize) -> StorageResult<Vec<ProductId>> {
