@@ -49,8 +49,12 @@ def main():
 
     # Routes: exactly one function per route, and a crate for each.
     want = {(r["function"], r["method"], r["path"]) for r in spec["routes"]}
-    want_triggers = {(t["function"], t["source"]) for t in spec.get("triggers", [])}
-    sources = {"Schedule": "schedule", "ScheduleV2": "schedule", "S3": "s3", "SQS": "s3"}
+    # A trigger's source in the code, as the template's events of its function: S3
+    # notifications come through a queue; the catalog's own queue comes with a schedule (its
+    # sweep).
+    kinds = {"schedule": {"Schedule"}, "s3": {"SQS"}, "queue": {"SQS", "Schedule"}}
+    event_kind = {"Schedule": "Schedule", "ScheduleV2": "Schedule", "S3": "SQS", "SQS": "SQS"}
+    want_triggers = {(t["function"], k) for t in spec.get("triggers", []) for k in kinds[t["source"]]}
     got = set()
     got_triggers = set()
     for name, res in resources.items():
@@ -63,8 +67,8 @@ def main():
         for ev in props.get("Events", {}).values():
             if ev.get("Type") == "HttpApi":
                 got.add((binary, ev["Properties"]["Method"], ev["Properties"]["Path"]))
-            elif ev.get("Type") in sources:
-                got_triggers.add((binary, sources[ev["Type"]]))
+            elif ev.get("Type") in event_kind:
+                got_triggers.add((binary, event_kind[ev["Type"]]))
         crate = pathlib.Path(template_path).parent.parent / "functions" / binary / "Cargo.toml"
         if not crate.exists():
             fail(f"{name} builds {binary}, but functions/{binary} does not exist")
@@ -95,9 +99,10 @@ def main():
 
     # The import queue hands a message to the dead-letter queue after the delivery on which the
     # code fails the job (it counts deliveries to know which is the last).
-    receives = resources["ImportQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
-    if receives != spec["import_max_receives"]:
-        fail(f"ImportQueue maxReceiveCount {receives} differs from the code's {spec['import_max_receives']}")
+    for queue, key in [("ImportQueue", "import_max_receives"), ("ImageQueue", "image_max_receives"), ("EnrichQueue", "enrich_max_receives")]:
+        receives = resources[queue]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+        if receives != spec[key]:
+            fail(f"{queue} maxReceiveCount {receives} differs from the code's {spec[key]}")
 
     # Tables: keys, indexes and TTL as the DynamoDB adapter creates them.
     logical = {"products": "ProductsTable", "inventory": "InventoryTable", "jobs": "JobsTable", "accounts": "AccountsTable"}
@@ -120,7 +125,7 @@ def main():
             fail(f"{t['logical']} must be on-demand")
         if not props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"):
             fail(f"{t['logical']} must have point-in-time recovery")
-    print(f"infra check: {len(want)} routes ({len(keyed)} taking integration keys), {len(want_triggers)} triggers, {len(spec['tables'])} tables match the code")
+    print(f"infra check: {len(want)} routes ({len(keyed)} taking integration keys), {len(spec['triggers'])} triggers, {len(spec['tables'])} tables match the code")
 
 
 def check_deployments(expanded):

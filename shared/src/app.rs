@@ -32,11 +32,14 @@ pub struct App {
     pub tokens: TokenKeys,
     /// `aws` or `embedded`.
     pub backend: &'static str,
+    /// Open Food Facts, for the functions that look products up (built on first use).
+    pub off: crate::adapters::off::LazyOff,
 }
 
 impl App {
     /// The app over `catalog`, with accounts on `accounts` whose codes leave by `codes`; the
-    /// token keys and the accounts' MAC key both come from `secret`.
+    /// token keys and the accounts' MAC key both come from `secret`; products are looked up
+    /// in Open Food Facts as `off` says (`None`: not here).
     pub fn new(
         catalog: Catalog,
         accounts: Arc<dyn AccountStore>,
@@ -44,6 +47,7 @@ impl App {
         secret: &[u8],
         tokens: TokenKeys,
         backend: &'static str,
+        off: Option<crate::adapters::off::OffConfig>,
     ) -> Arc<Self> {
         let accounts = Accounts::new(accounts, codes, tokens.clone(), secret);
         Arc::new(App {
@@ -51,6 +55,7 @@ impl App {
             accounts,
             tokens,
             backend,
+            off: crate::adapters::off::LazyOff::new(off),
         })
     }
 }
@@ -230,11 +235,18 @@ impl App {
         // Every function announces its events on the bus; only the import function has the
         // queue a paused job is resumed through.
         catalog = catalog.with_events(Arc::new(crate::adapters::events::AwsEvents {
-            sqs: clients.sqs,
+            sqs: clients.sqs.clone(),
             queue_url: config.import_queue_url.clone(),
             events: clients.eventbridge,
             bus: config.event_bus.clone(),
         }));
+        if let Some(queue_url) = &config.enrich_queue_url {
+            catalog =
+                catalog.with_enrich_queue(Arc::new(crate::adapters::queues::SqsEnrichQueue {
+                    sqs: clients.sqs.clone(),
+                    queue_url: queue_url.clone(),
+                }));
+        }
         let codes = Arc::new(crate::adapters::sms::SnsCodes {
             client: clients.sns,
             dlt: None,
@@ -246,6 +258,7 @@ impl App {
             secret.expose_secret().as_bytes(),
             tokens,
             "aws",
+            config.off.clone(),
         ))
     }
 }
@@ -277,6 +290,10 @@ pub struct EmbeddedPaths {
     pub database: std::path::PathBuf,
     pub uploads: crate::adapters::blobdir::BlobDir,
     pub images: crate::adapters::blobdir::BlobDir,
+    /// The products the catalog asks to have looked up in Open Food Facts: the local
+    /// server's worker reads them (`local::enrich_products`); dropped, the products stay
+    /// queued in storage for the next server's sweep.
+    pub enrich_requests: crate::adapters::queues::LocalEnrichReceiver,
 }
 
 #[cfg(feature = "embedded")]
@@ -294,17 +311,20 @@ impl App {
             secret,
             Arc::new(crate::services::LoggedEvents),
             Arc::new(crate::adapters::sms::LoggedCodes),
+            None,
         )
     }
 
-    /// [`App::embedded`], announcing job events to `events` (the local binary's webhook) and
-    /// sending sign-in codes by `codes`.
+    /// [`App::embedded`], announcing job events to `events` (the local binary's webhook),
+    /// sending sign-in codes by `codes` and looking products up in Open Food Facts as `off`
+    /// says (by the worker the caller runs on [`EmbeddedPaths::enrich_requests`]).
     pub fn embedded_with(
         data_dir: &Path,
         base_url: &str,
         secret: &str,
         events: Arc<dyn crate::ports::Events>,
         codes: Arc<dyn CodeSender>,
+        off: Option<crate::adapters::off::OffConfig>,
     ) -> Result<(Arc<Self>, EmbeddedPaths), ConfigError> {
         use crate::adapters::blobdir::BlobDir;
         use crate::adapters::sqlite::SqliteStore;
@@ -332,6 +352,7 @@ impl App {
         )
         .map_err(io)?;
         let (tokens, cursors) = keys_from_secret(secret, false)?;
+        let (enrich_queue, enrich_requests) = crate::adapters::queues::LocalEnrichQueue::new();
         let catalog = Catalog::new(
             store.clone(),
             store.clone(),
@@ -341,13 +362,23 @@ impl App {
             MatcherState::new(IndexSource::Store, LOCAL_MATCH_INDEX_MAX_AGE),
             cursors,
         )
-        .with_events(events);
+        .with_events(events)
+        .with_enrich_queue(Arc::new(enrich_queue));
         Ok((
-            App::new(catalog, store, codes, secret.as_bytes(), tokens, "embedded"),
+            App::new(
+                catalog,
+                store,
+                codes,
+                secret.as_bytes(),
+                tokens,
+                "embedded",
+                off,
+            ),
             EmbeddedPaths {
                 database,
                 uploads,
                 images,
+                enrich_requests,
             },
         ))
     }

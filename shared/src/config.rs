@@ -10,6 +10,9 @@
 //! | `MATCH_INDEX_KEY` | the matching-index snapshot in the uploads bucket (default `indexes/match-index.bin`) |
 //! | `IMPORT_QUEUE_URL` | the import queue (the import function resumes itself through it) |
 //! | `EVENT_BUS_NAME` | where `job.completed` goes (default `default`) |
+//! | `ENRICH_QUEUE_URL` | the enrich queue: new products with a barcode go there for their Open Food Facts lookup |
+//! | `OFF_BASE_URL` | Open Food Facts (default `https://world.openfoodfacts.org`; `off`: no lookups) |
+//! | `OFF_CONTACT`, `OFF_REQUESTS_PER_MINUTE` | the contact in the OFF client's `User-Agent`; its reads a minute (1 to 100, default 60) |
 //! | `S3_FORCE_PATH_STYLE` | `true` for S3-compatible local servers |
 //! | `CORS_ALLOWED_ORIGINS` | comma-separated origins allowed to call the API from a browser |
 //! | `METRICS_NAMESPACE` | CloudWatch namespace of the request metrics (EMF on stdout); unset: none |
@@ -109,6 +112,10 @@ pub struct Config {
     pub match_index_key: BlobKey,
     /// Only the import function has it (it sends job events).
     pub import_queue_url: Option<String>,
+    /// Where new products go for their Open Food Facts lookup (the enrich queue).
+    pub enrich_queue_url: Option<String>,
+    /// How the `enrich` function reaches Open Food Facts (`None`: `OFF_BASE_URL=off`).
+    pub off: Option<crate::adapters::off::OffConfig>,
     pub event_bus: String,
     pub edge: EdgeConfig,
 }
@@ -152,6 +159,8 @@ impl Config {
             match_index_key: BlobKey::parse(&index_key)
                 .map_err(|e| ConfigError(format!("MATCH_INDEX_KEY: {e}")))?,
             import_queue_url: get("IMPORT_QUEUE_URL"),
+            enrich_queue_url: get("ENRICH_QUEUE_URL"),
+            off: crate::adapters::off::OffConfig::from_vars(get).map_err(ConfigError)?,
             event_bus: get("EVENT_BUS_NAME").unwrap_or_else(|| "default".into()),
             edge: EdgeConfig {
                 metrics_namespace: get("METRICS_NAMESPACE"),

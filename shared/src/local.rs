@@ -5,8 +5,9 @@
 //! with the same layers); this module adds only the blob URLs S3 would serve in AWS. An upload
 //! of an import's CSV to the local blob store runs the import trigger with a synthesized S3
 //! notification, as S3 would in AWS. With no queue to redeliver what a crash interrupted,
-//! [`sweep_stalled_work`] resumes unfinished imports whose claim has lapsed and announces
-//! stock alerts still in the outbox, at start and then every few seconds.
+//! [`sweep_stalled_work`] resumes unfinished imports whose claim has lapsed, announces stock
+//! alerts still in the outbox and asks again for Open Food Facts lookups still queued, at
+//! start and then every few seconds; [`enrich_products`] is the local `enrich` function.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -255,12 +256,16 @@ async fn image_get(State(s): State<Shared>, Path(rest): Path<String>) -> AxumRes
 /// Finishes, now and every [`SWEEP_EVERY`], what a crash of this server (or of another process
 /// on the same data folder) left undone: imports not final whose claim has lapsed continue from
 /// their checkpoint (with `lease` as their claim), and stock alerts not announced yet are
-/// (what the `stock-alerts` function does in AWS). Runs until the task is dropped.
+/// (what the `stock-alerts` function does in AWS), and Open Food Facts lookups still queued
+/// go back on the local queue (all of them at start; later, those asked for over a minute
+/// ago: a product already waiting in the queue is not queued twice). Runs until the task is
+/// dropped.
 pub async fn sweep_stalled_work(app: Arc<App>, lease: time::Duration) {
     let opts = crate::services::imports::RunOptions {
         lease: Some(lease),
         ..Default::default()
     };
+    let mut lookups_older_than = std::time::Duration::ZERO;
     loop {
         match app.catalog.resume_stalled_imports(&opts).await {
             Ok(done) if !done.is_empty() => {
@@ -274,6 +279,49 @@ pub async fn sweep_stalled_work(app: Arc<App>, lease: time::Duration) {
             Ok(n) => tracing::info!(movements = n, "pending stock alerts announced"),
             Err(e) => tracing::warn!(error = %e, "announcing pending stock alerts failed"),
         }
+        match app
+            .catalog
+            .request_stalled_enrichments(lookups_older_than)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(products = n, "queued Open Food Facts lookups requested"),
+            Err(e) => tracing::warn!(error = %e, "sweeping for queued lookups failed"),
+        }
+        lookups_older_than = ENRICH_SWEEP_AGE;
         tokio::time::sleep(SWEEP_EVERY).await;
+    }
+}
+
+/// How long a queued lookup waits before the local sweep asks for it again.
+pub const ENRICH_SWEEP_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The local `enrich` function: looks up, one at a time, the products the catalog asks for
+/// (`requests`, from [`App::embedded`]'s queue) in `off`; a lookup OFF could not answer goes
+/// back on the queue for later, as SQS would redeliver it. Runs until the queue is dropped.
+pub async fn enrich_products(
+    app: Arc<App>,
+    off: Arc<dyn crate::ports::OpenFoodFacts>,
+    mut requests: crate::adapters::queues::LocalEnrichReceiver,
+) {
+    use crate::services::enrichment::{EnrichOutcome, FIRST_RETRY};
+    while let Some(id) = requests.next().await {
+        let again = match app.catalog.enrich(off.as_ref(), &id).await {
+            Ok(EnrichOutcome::Retry { after, detail }) => {
+                tracing::info!(product = %id, retry_in_s = after.as_secs(), detail, "Open Food Facts did not answer; the lookup waits");
+                Some(after)
+            }
+            Ok(outcome) => {
+                tracing::info!(product = %id, ?outcome, "Open Food Facts lookup done");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(product = %id, error = %ErrorChain(&e), "Open Food Facts lookup failed; it waits");
+                Some(FIRST_RETRY)
+            }
+        };
+        if let Some(after) = again {
+            let _ = app.catalog.enrich_queue.request(&[id], after).await;
+        }
     }
 }

@@ -6,6 +6,8 @@
 
 use std::sync::Arc;
 
+pub mod fake_off;
+
 use catalog_core::adapters::blobdir::BlobDir;
 use catalog_core::adapters::dynamo::{DynamoStore, TableNames};
 use catalog_core::adapters::s3::S3Blobs;
@@ -367,19 +369,35 @@ impl TestApi {
 
     /// The embedded backend in a temporary folder.
     pub async fn embedded() -> Self {
+        Self::embedded_with_off(None).await
+    }
+
+    /// The embedded backend in a temporary folder, its products looked up in the Open Food
+    /// Facts `off` names by a worker as `catalog serve` runs it, and its sweep running.
+    pub async fn embedded_with_off(off: Option<catalog_core::adapters::off::OffConfig>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let events = Arc::new(RecordedEvents::default());
         let codes = Arc::new(RecordedCodes::default());
+        let enrich = off.is_some();
         let (app, paths) = App::embedded_with(
             dir.path(),
             &base,
             TEST_SECRET,
             events.clone(),
             codes.clone(),
+            off,
         )
         .unwrap();
+        if enrich {
+            let off = app.off.get().expect("an OFF client");
+            tokio::spawn(catalog_core::local::enrich_products(
+                app.clone(),
+                off,
+                paths.enrich_requests,
+            ));
+        }
         Self::start(
             app,
             events,
@@ -395,7 +413,7 @@ impl TestApi {
     pub async fn aws() -> Self {
         let events = Arc::new(RecordedEvents::default());
         let recorder = events.clone();
-        let mut api = Self::aws_with(move |c, _, _| c.with_events(recorder)).await;
+        let mut api = Self::aws_with(None, move |c, _, _| c.with_events(recorder)).await;
         api.events = events;
         api
     }
@@ -473,7 +491,7 @@ impl TestApi {
             bus,
         });
         let (mut bucket, mut images_bucket) = (String::new(), String::new());
-        let api = Self::aws_with(|c, uploads, images| {
+        let api = Self::aws_with(None, |c, uploads, images| {
             bucket = uploads.to_string();
             images_bucket = images.to_string();
             c.with_events(job_events)
@@ -498,7 +516,34 @@ impl TestApi {
         )
     }
 
-    async fn aws_with(wire: impl FnOnce(Catalog, &str, &str) -> Catalog) -> Self {
+    /// DynamoDB Local and ministack, with new products' lookups sent to a fresh SQS queue (its
+    /// URL answered) and the app's Open Food Facts as `off` says (what the `enrich` function
+    /// reads the queue with).
+    pub async fn aws_with_enrichment(
+        off: catalog_core::adapters::off::OffConfig,
+    ) -> (Self, aws_sdk_sqs::Client, String) {
+        let endpoint = required_env("CATALOG_TEST_S3_ENDPOINT");
+        let sqs = aws_sdk_sqs::Client::new(&sdk_config(&endpoint).await);
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(unique("enrich"))
+            .send()
+            .await
+            .expect("create queue in ministack")
+            .queue_url
+            .unwrap();
+        let queue = Arc::new(catalog_core::adapters::queues::SqsEnrichQueue {
+            sqs: sqs.clone(),
+            queue_url: queue_url.clone(),
+        });
+        let api = Self::aws_with(Some(off), |c, _, _| c.with_enrich_queue(queue)).await;
+        (api, sqs, queue_url)
+    }
+
+    async fn aws_with(
+        off: Option<catalog_core::adapters::off::OffConfig>,
+        wire: impl FnOnce(Catalog, &str, &str) -> Catalog,
+    ) -> Self {
         let store = Arc::new(dynamo_store().await);
         let accounts: Arc<dyn catalog_core::ports::AccountStore> = store.clone();
         let (uploads, images) = (s3_blobs().await, s3_blobs().await);
@@ -533,6 +578,7 @@ impl TestApi {
             TEST_SECRET.as_bytes(),
             TokenKeys::new(TEST_SECRET.as_bytes()).unwrap(),
             "aws",
+            off,
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         Self::start(app, Default::default(), codes, vec![], None, listener).await
@@ -589,6 +635,41 @@ impl TestApi {
             headers,
             body,
         }
+    }
+
+    /// Creates an import job for `store` through the API and uploads `csv` with the presigned
+    /// request it returns (exactly as a client would).
+    pub async fn upload_import(
+        &self,
+        owner: &str,
+        store: &str,
+        csv: &[u8],
+    ) -> catalog_core::domain::JobId {
+        let r = self
+            .post(
+                &format!("/v1/stores/{store}/imports"),
+                owner,
+                serde_json::json!({"content_length": csv.len(), "content_type": "text/csv"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+        assert_eq!(r.body["status"], "awaiting_upload");
+        let upload = &r.body["upload"];
+        let mut req = self.http.request(
+            upload["method"].as_str().unwrap().parse().unwrap(),
+            upload["url"].as_str().unwrap(),
+        );
+        for h in upload["headers"].as_array().unwrap() {
+            req = req.header(h[0].as_str().unwrap(), h[1].as_str().unwrap());
+        }
+        let res = req.body(csv.to_vec()).send().await.unwrap();
+        assert!(
+            res.status().is_success(),
+            "upload refused: {} {}",
+            res.status(),
+            res.text().await.unwrap_or_default()
+        );
+        catalog_core::domain::JobId::parse(r.body["job_id"].as_str().unwrap()).unwrap()
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Reply {
@@ -754,6 +835,8 @@ pub fn aws_config(tables: Tables, uploads: &str, images: &str, secret: SecretSou
         s3_path_style: true,
         match_index_key: BlobKey::parse(catalog_core::app::DEFAULT_MATCH_INDEX_KEY).unwrap(),
         import_queue_url: None,
+        enrich_queue_url: None,
+        off: None,
         event_bus: "default".into(),
         edge: EdgeConfig::default(),
     }

@@ -21,6 +21,7 @@ pub async fn run(file: &Path, store: &str, data_dir: &Path, secret: &str) -> any
         secret,
         webhook_events(),
         Arc::new(catalog_core::adapters::sms::LoggedCodes),
+        None,
     )?;
     let who = Principal::operator("cli");
     let created = app

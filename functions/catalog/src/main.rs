@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use catalog_core::adapters::off::OffConfig;
 use catalog_core::app::{App, DEV_JWT_SECRET};
 use catalog_core::auth::{Role, TokenKeys};
 use catalog_core::config::EdgeConfig;
@@ -203,12 +204,14 @@ async fn serve(
         .await
         .with_context(|| format!("binding {addr}"))?;
     let base = format!("http://{}", listener.local_addr()?);
+    let off = OffConfig::from_vars(|k| std::env::var(k).ok()).map_err(anyhow::Error::msg)?;
     let (app, paths) = App::embedded_with(
         &data_dir,
         &base,
         &secret,
         import_cmd::webhook_events(),
         std::sync::Arc::new(catalog_core::adapters::sms::LoggedCodes),
+        off,
     )?;
     let admin = mint(&secret, Role::Admin, "dev-admin", &[], 30)?;
     let owner = mint(
@@ -252,6 +255,24 @@ async fn serve(
         app.clone(),
         import_lease,
     ));
+    // New products with a barcode are looked up in Open Food Facts (OFF_BASE_URL=off: not).
+    let enrich = match (app.off.get(), app.off.config()) {
+        (Some(off), Some(config)) => {
+            println!(
+                "Open Food Facts lookups from {} (OFF_BASE_URL=off turns them off)\n",
+                config.base_url
+            );
+            Some(tokio::spawn(catalog_core::local::enrich_products(
+                app.clone(),
+                off,
+                paths.enrich_requests,
+            )))
+        }
+        _ => {
+            println!("Open Food Facts lookups are off: new products stay queued\n");
+            None
+        }
+    };
     let router =
         catalog_core::local::router(app, vec![paths.uploads, paths.images], &edge, import_lease);
     // The peer's address reaches the handlers: the sign-in limits count per client address.
@@ -262,6 +283,9 @@ async fn serve(
         })
         .await;
     sweep.abort();
+    if let Some(enrich) = enrich {
+        enrich.abort();
+    }
     served?;
     Ok(())
 }
@@ -299,5 +323,7 @@ fn describe() -> serde_json::Value {
     serde_json::json!({
         "routes": routes, "triggers": triggers, "tables": tables, "local_only_crates": ["catalog"],
         "import_max_receives": catalog_core::triggers::IMPORT_MAX_RECEIVES,
+        "image_max_receives": catalog_core::triggers::IMAGE_MAX_RECEIVES,
+        "enrich_max_receives": catalog_core::triggers::ENRICH_MAX_RECEIVES,
     })
 }

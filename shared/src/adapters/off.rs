@@ -89,6 +89,44 @@ impl OffConfig {
     }
 }
 
+/// The OFF client a process builds when it first needs one (the `enrich` function, the
+/// local server's worker), from the configuration it was given: functions that never look a
+/// product up pay nothing for it at their cold start.
+pub struct LazyOff {
+    config: Option<OffConfig>,
+    client: std::sync::OnceLock<Option<std::sync::Arc<OffClient>>>,
+}
+
+impl LazyOff {
+    /// `None`: lookups are off here.
+    pub fn new(config: Option<OffConfig>) -> Self {
+        LazyOff {
+            config,
+            client: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The client (`None` when lookups are off, or it could not be built: logged).
+    pub fn get(&self) -> Option<std::sync::Arc<OffClient>> {
+        self.client
+            .get_or_init(|| {
+                let config = self.config.clone()?;
+                match OffClient::new(config) {
+                    Ok(c) => Some(std::sync::Arc::new(c)),
+                    Err(e) => {
+                        tracing::error!(error = %e, "no Open Food Facts client");
+                        None
+                    }
+                }
+            })
+            .clone()
+    }
+
+    pub fn config(&self) -> Option<&OffConfig> {
+        self.config.as_ref()
+    }
+}
+
 /// Spaces requests evenly: each waits for the slot after the last one taken. A 429 pushes
 /// every later slot back by what OFF asked.
 struct Pacer {

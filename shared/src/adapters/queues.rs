@@ -130,12 +130,20 @@ impl EnrichQueue for LocalEnrichQueue {
                 continue;
             }
             if delay.is_zero() {
-                let _ = self.tx.send(*id);
+                if self.tx.send(*id).is_err() {
+                    // Nobody reads the queue here: the product stays queued in storage.
+                    self.waiting().remove(id);
+                }
             } else {
-                let (tx, id) = (self.tx.clone(), *id);
+                let (tx, waiting, id) = (self.tx.clone(), self.waiting.clone(), *id);
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
-                    let _ = tx.send(id);
+                    if tx.send(id).is_err() {
+                        waiting
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .remove(&id);
+                    }
                 });
             }
         }

@@ -324,6 +324,33 @@ pub async fn approve(
     ))
 }
 
+/// `POST /v1/products/{product_id}/lookup` (admins, reviewers).
+#[utoipa::path(
+    post, path = "/v1/products/{product_id}/lookup", operation_id = "products-lookup", tag = "review",
+    summary = "Look a product up in Open Food Facts again (admins, reviewers)",
+    description = "Admins and reviewers. A product with a barcode is looked up in Open Food Facts when it is created; this asks for the lookup again (one that failed while OFF was down, found nothing, or found less than OFF knows now). The product's `enrichment` becomes `queued` and the lookup runs within seconds to minutes; it fills only what the product lacks, never its review status. A lookup already queued is asked for again as it is.",
+    security(("bearer" = [])),
+    params(Id<ProductId>),
+    responses(
+        (status = 202, description = "The product, its lookup queued", body = Product, headers(("ETag" = String))),
+        (status = 403, description = "`forbidden_role`"),
+        (status = 404, description = "`product_not_found`"),
+        (status = 409, description = "`no_barcode`: nothing to look up; `product_merged`: a merged product is final"),
+    )
+)]
+pub async fn lookup(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    Id(id): Id<ProductId>,
+) -> ApiResult {
+    let p = app.catalog.request_lookup(&who, &id).await?;
+    let version = p.version;
+    Ok(response::with_etag(
+        response::json(StatusCode::ACCEPTED, p),
+        version,
+    ))
+}
+
 /// Longest rejection reason.
 pub const MAX_REASON_CHARS: usize = 500;
 

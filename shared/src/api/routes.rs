@@ -136,6 +136,12 @@ pub static PRODUCTS_APPROVE: Route = Route {
     endpoint: || routes!(products::approve),
     warm_up: None,
 };
+pub static PRODUCTS_LOOKUP: Route = Route {
+    function: "products-lookup",
+    keys: &[],
+    endpoint: || routes!(products::lookup),
+    warm_up: None,
+};
 pub static PRODUCTS_REJECT: Route = Route {
     function: "products-reject",
     keys: &[],
@@ -364,6 +370,7 @@ pub static ALL: &[&Route] = &[
     &PRODUCTS_UPDATE,
     &PRODUCTS_APPROVE,
     &PRODUCTS_REJECT,
+    &PRODUCTS_LOOKUP,
     &PRODUCTS_MERGE,
     &PRODUCTS_HISTORY,
     &PRODUCTS_IMAGE_UPLOAD,

@@ -63,10 +63,22 @@ impl ProductAction {
 pub struct Actor {
     /// The token's `sub` (`cli` for the operator's commands).
     pub sub: String,
-    /// `admin`, `store_owner`, `scanner`, `reviewer`.
+    /// `admin`, `store_owner`, `scanner`, `reviewer`; `system` for the catalog's own work
+    /// (image processing, Open Food Facts enrichment).
     pub role: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+}
+
+impl Actor {
+    /// The catalog's own work, by the part that did it (`image-process`, `openfoodfacts`).
+    pub fn system(sub: &str) -> Self {
+        Actor {
+            sub: sub.to_string(),
+            role: "system".into(),
+            request_id: None,
+        }
+    }
 }
 
 /// A field's value before and after a change (`null`: not set).

@@ -107,9 +107,7 @@ fn tags<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
 
 /// OFF category tag -> catalog path, from `categories.csv`.
 static CATEGORIES: LazyLock<BTreeMap<&'static str, &'static str>> = LazyLock::new(|| {
-    data_rows(include_str!("categories.csv"))
-        .map(|(tag, path)| (tag, path))
-        .collect()
+    data_rows(include_str!("categories.csv")).collect()
 });
 
 /// Name language -> regions, from `languages.csv`.

@@ -21,8 +21,10 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{Catalog, ServiceError, ServiceResult};
-use crate::auth::{Principal, Role};
-use crate::domain::{Actor, HistoryEntry, Product, ProductAction, ProductId, Timestamp};
+use crate::auth::{Principal, REVIEWERS};
+use crate::domain::{
+    Actor, HistoryEntry, Product, ProductAction, ProductId, Timestamp, VerificationStatus,
+};
 use crate::images::MAX_UPLOAD_BYTES;
 use crate::off::product_url;
 use crate::ports::{BlobKey, Lookup, MAX_REQUEST_DELAY, OpenFoodFacts, StorageError};
@@ -71,11 +73,7 @@ mod secs {
 
 /// Who the history says made an enrichment.
 fn enricher() -> Actor {
-    Actor {
-        sub: crate::domain::enrichment::OFF_SOURCE.into(),
-        role: "system".into(),
-        request_id: None,
-    }
+    Actor::system(crate::domain::enrichment::OFF_SOURCE)
 }
 
 /// The pause before the next try of a lookup queued `waited` ago: as long as it has waited,
@@ -127,12 +125,18 @@ impl Catalog {
         Ok(ids.len())
     }
 
-    /// An admin asks for a product's lookup again (one that failed, was not found, or found
+    /// An admin or reviewer asks for a product's lookup again (one that failed, was not found, or found
     /// before OFF knew more): queued, and requested now.
     pub async fn request_lookup(&self, who: &Principal, id: &ProductId) -> ServiceResult<Product> {
-        who.require_role(&[Role::Admin])?;
+        who.require_role(REVIEWERS)?;
         for _ in 0..WRITE_ATTEMPTS {
             let product = self.get_product(who, id).await?;
+            if product.verification_status == VerificationStatus::Merged {
+                return Err(ServiceError::Conflict {
+                    code: "product_merged",
+                    detail: format!("product {id} was merged into another; look that one up"),
+                });
+            }
             if product.barcode.is_none() {
                 return Err(ServiceError::Conflict {
                     code: "no_barcode",

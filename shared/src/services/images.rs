@@ -242,11 +242,7 @@ fn urls(done: &images::Processed) -> ImageUrls {
 
 /// The actor of a processed upload's history entry when its key does not say who uploaded it.
 fn processor() -> Actor {
-    Actor {
-        sub: "image-process".into(),
-        role: "system".into(),
-        request_id: None,
-    }
+    Actor::system("image-process")
 }
 
 impl Catalog {

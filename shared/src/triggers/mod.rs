@@ -1,6 +1,6 @@
 //! The functions that are not API routes: each runs on an AWS event (a schedule, an S3
-//! notification) rather than an HTTP request. One file per trigger with its own work
-//! (`csv_import`, `image_process`); this one holds what they share (the trigger type, S3
+//! notification, a message of its queue) rather than an HTTP request. One file per trigger
+//! with its own work (`csv_import`, `image_process`, `enrich`); this one holds what they share (the trigger type, S3
 //! notifications) and the scheduled ones, which only call a service.
 //!
 //! Owns the event-to-service translation for them, as `api` does for routes. [`ALL`] is the
@@ -18,9 +18,11 @@ use crate::app::App;
 use crate::services::ServiceError;
 
 mod csv_import;
+mod enrich;
 mod image_process;
 
 pub use csv_import::{CSV_IMPORT, IMPORT_MAX_RECEIVES};
+pub use enrich::{ENRICH, ENRICH_MAX_RECEIVES, STALLED_AFTER};
 pub use image_process::{IMAGE_MAX_RECEIVES, IMAGE_PROCESS};
 
 /// What starts a trigger function.
@@ -31,6 +33,8 @@ pub enum TriggerSource {
     Schedule,
     /// S3 object-created notifications, delivered through an SQS queue.
     S3,
+    /// Messages the catalog itself puts on an SQS queue (and a schedule for its sweep).
+    Queue,
 }
 
 /// What the runtime tells a handler besides the event.
@@ -117,7 +121,13 @@ pub static STOCK_ALERTS: Trigger = Trigger {
 };
 
 /// Every trigger function.
-pub static ALL: &[&Trigger] = &[&INDEX_BUILD, &STOCK_ALERTS, &CSV_IMPORT, &IMAGE_PROCESS];
+pub static ALL: &[&Trigger] = &[
+    &INDEX_BUILD,
+    &STOCK_ALERTS,
+    &CSV_IMPORT,
+    &IMAGE_PROCESS,
+    &ENRICH,
+];
 
 /// The S3 notification for an object created under `key` (what the local blob store sends the
 /// import when an upload lands, as S3 would).

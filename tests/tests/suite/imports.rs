@@ -16,34 +16,9 @@ use serde_json::{Value, json};
 
 const STORE: &str = "s1";
 
-/// Creates an import job through the API and uploads `csv` with the presigned request it
-/// returns (exactly as a client would).
+/// Creates an import job through the API and uploads `csv` (as a client would).
 async fn upload(api: &TestApi, owner: &str, csv: &[u8]) -> JobId {
-    let r = api
-        .post(
-            &format!("/v1/stores/{STORE}/imports"),
-            owner,
-            json!({"content_length": csv.len(), "content_type": "text/csv"}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{r:?}");
-    assert_eq!(r.body["status"], "awaiting_upload");
-    let upload = &r.body["upload"];
-    let mut req = api.http.request(
-        upload["method"].as_str().unwrap().parse().unwrap(),
-        upload["url"].as_str().unwrap(),
-    );
-    for h in upload["headers"].as_array().unwrap() {
-        req = req.header(h[0].as_str().unwrap(), h[1].as_str().unwrap());
-    }
-    let res = req.body(csv.to_vec()).send().await.unwrap();
-    assert!(
-        res.status().is_success(),
-        "upload refused: {} {}",
-        res.status(),
-        res.text().await.unwrap_or_default()
-    );
-    JobId::parse(r.body["job_id"].as_str().unwrap()).unwrap()
+    api.upload_import(owner, STORE, csv).await
 }
 
 /// Runs csv-import on an SQS event, as Lambda would; returns its batch response.

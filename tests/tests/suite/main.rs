@@ -60,6 +60,7 @@ mod blob_contract;
 mod cold_start;
 mod deadlines;
 mod edge;
+mod enrichment;
 mod events;
 mod images;
 mod imports;
