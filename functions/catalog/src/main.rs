@@ -16,6 +16,7 @@ mod bench_import;
 mod bench_inventory;
 mod import_cmd;
 mod match_cmd;
+mod off_import_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -44,6 +45,9 @@ enum Command {
         /// Comma-separated origins allowed to call the API from a browser (CORS).
         #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = "")]
         cors_origins: String,
+        /// Start with an empty catalog: no demo catalog in a fresh data folder.
+        #[arg(long, env = "CATALOG_NO_DEMO")]
+        no_demo: bool,
         /// Seconds an import run's claim on its job lasts between progress saves: after a
         /// crash, the restarted server resumes the job once it lapses.
         #[arg(long, env = "CATALOG_IMPORT_LEASE_SECS", default_value_t = catalog_core::local::LOCAL_IMPORT_LEASE.whole_seconds() as u16, value_parser = clap::value_parser!(u16).range(2..=600))]
@@ -66,6 +70,9 @@ enum Command {
         #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
         jwt_secret: Option<String>,
     },
+    /// Load an Open Food Facts export (JSONL or CSV, maybe gzipped) into the catalog: new
+    /// products for barcodes it does not know, the others filled where they lack a field.
+    OffImport(off_import_cmd::Args),
     /// Benchmark the bulk import end to end against DynamoDB Local and ministack (`make
     /// bench-import` starts them): rows/s next to raw BatchWriteItem throughput, write units
     /// per row, peak RSS.
@@ -153,11 +160,12 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             jwt_secret,
             cors_origins,
+            no_demo,
             import_lease_secs,
         } => {
             let edge = EdgeConfig::parse_origins(&cors_origins)?;
             let lease = time::Duration::seconds(i64::from(import_lease_secs));
-            serve(addr, data_dir, secret(jwt_secret), edge, lease).await
+            serve(addr, data_dir, secret(jwt_secret), edge, lease, !no_demo).await
         }
         Command::Match(args) => match_cmd::run(args),
         Command::Import {
@@ -166,6 +174,10 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             jwt_secret,
         } => import_cmd::run(&file, &store, &data_dir, &secret(jwt_secret)).await,
+        Command::OffImport(args) => {
+            let secret = secret(args.jwt_secret.clone());
+            off_import_cmd::run(args, &secret).await
+        }
         Command::BenchImport(args) => bench_import::run(args).await,
         Command::BenchInventory(args) => bench_inventory::run(args).await,
         Command::BenchImportRun(args) => bench_import::run_import(args).await,
@@ -199,6 +211,7 @@ async fn serve(
     secret: String,
     edge: EdgeConfig,
     import_lease: time::Duration,
+    demo: bool,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -213,6 +226,13 @@ async fn serve(
         std::sync::Arc::new(catalog_core::adapters::sms::LoggedCodes),
         off,
     )?;
+    if demo && let Some(loaded) = off_import_cmd::load_demo(&app.catalog).await? {
+        println!(
+            "\nA fresh catalog: loaded {} demo products from Open Food Facts (ODbL: \
+             functions/catalog/demo/NOTICE.md); `--no-demo` (CATALOG_NO_DEMO=1) starts empty.",
+            loaded.created
+        );
+    }
     let admin = mint(&secret, Role::Admin, "dev-admin", &[], 30)?;
     let owner = mint(
         &secret,

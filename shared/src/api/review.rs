@@ -205,8 +205,9 @@ pub async fn decisions(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ReviewQuery {
-    /// Where the products came from: `api`, `scan` or `import`.
-    #[param(pattern = "^(api|scan|import)$")]
+    /// Where the products came from: `api`, `scan`, `import` or `openfoodfacts` (an OFF
+    /// export, the demo catalog).
+    #[param(pattern = "^(api|scan|import|openfoodfacts)$")]
     source: Option<String>,
     /// A category, or its top level (`Snacks` finds `Snacks > Namkeen`).
     category: Option<String>,
@@ -243,7 +244,7 @@ pub async fn queue(
             errors.add(
                 "query.source",
                 "invalid_source",
-                format!("source must be api, scan or import; not '{s}'"),
+                format!("source must be api, scan, import or openfoodfacts; not '{s}'"),
             );
             None
         })

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Product, ProductSource, RegionCode, Timestamp};
+use super::{Gtin, Product, ProductContent, ProductId, ProductSource, RegionCode, Timestamp};
 
 /// Where a product's Open Food Facts lookup stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
@@ -134,6 +134,11 @@ pub struct OffFacts {
     pub url: String,
 }
 
+/// Who creates the products an OFF export brings (`created_by`, the history's actor).
+pub const OFF_IMPORTER: &str = "off-import";
+/// The namespace of the ids of products made from OFF records (UUIDv5 of the barcode).
+const OFF_PRODUCT_NAMESPACE: uuid::Uuid = uuid::uuid!("0c8f6a7e-3d52-5b1e-9a44-6e2f1d7c9b30");
+
 /// The attribute the net content goes in (the first of the size attributes the matcher reads).
 pub const QUANTITY_ATTRIBUTE: &str = "quantity";
 
@@ -204,6 +209,52 @@ impl Product {
         next
     }
 
+    /// A new product made from OFF's record of `barcode` (an export's line): pending review,
+    /// its lookup `found` with OFF's attribution, its id derived from the barcode (a rerun
+    /// of the same export makes the same product). `None` without a name.
+    pub fn from_open_food_facts(
+        barcode: Gtin,
+        facts: &OffFacts,
+        now: Timestamp,
+    ) -> Option<Product> {
+        let name = facts.name.clone()?;
+        let mut attributes = BTreeMap::new();
+        if let Some(q) = &facts.quantity {
+            attributes.insert(QUANTITY_ATTRIBUTE.to_string(), q.clone());
+        }
+        let id = ProductId::from_uuid(uuid::Uuid::new_v5(
+            &OFF_PRODUCT_NAMESPACE,
+            barcode.as_str().as_bytes(),
+        ));
+        let content = ProductContent {
+            name,
+            brand: facts.brand.clone(),
+            category: facts.category.clone(),
+            barcode: Some(barcode),
+            regional_names: facts.regional_names.clone(),
+            attributes,
+        };
+        let mut p = Product::create(id, content, ProductSource::OpenFoodFacts, OFF_IMPORTER, now);
+        let mut filled = vec!["name".to_string()];
+        filled.extend(p.brand.as_ref().map(|_| "brand".to_string()));
+        filled.extend(p.category.as_ref().map(|_| "category".to_string()));
+        filled.extend(p.attributes.keys().map(|k| format!("attributes.{k}")));
+        filled.extend(
+            p.regional_names
+                .keys()
+                .map(|r| format!("regional_names.{}", r.as_str())),
+        );
+        p.enrichment = Some(Enrichment {
+            status: EnrichmentStatus::Found,
+            queued_at: now,
+            looked_up_at: Some(now),
+            filled,
+            detail: None,
+            attribution: Some(Attribution::open_food_facts(&facts.url)),
+        });
+        Some(p)
+    }
+
     /// The next version of this product saying OFF does not know its barcode.
     pub fn not_found_upstream(&self, now: Timestamp) -> Product {
         self.with_lookup(EnrichmentStatus::NotFound, None, now)
@@ -264,7 +315,7 @@ impl Product {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Gtin, ProductContent, ProductId, VerificationStatus};
+    use crate::domain::VerificationStatus;
 
     fn facts() -> OffFacts {
         OffFacts {
@@ -331,6 +382,31 @@ mod tests {
         assert_eq!(
             next.enrichment.unwrap().filled,
             ["category", "regional_names.IN-TN"]
+        );
+    }
+
+    #[test]
+    fn an_export_record_makes_the_same_found_product_every_time() {
+        let barcode = Gtin::parse("8901063093287").unwrap();
+        let at = Timestamp::now();
+        let a = Product::from_open_food_facts(barcode.clone(), &facts(), at).unwrap();
+        let b = Product::from_open_food_facts(barcode, &facts(), at).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.source, ProductSource::OpenFoodFacts);
+        assert_eq!(a.verification_status, VerificationStatus::Pending);
+        let e = a.enrichment.as_ref().unwrap();
+        assert_eq!(e.status, EnrichmentStatus::Found);
+        assert!(e.filled.contains(&"brand".to_string()));
+        // Nothing left to fill: enriching it again changes no field.
+        let again = a.enriched(&facts(), at);
+        assert!(again.enrichment.unwrap().filled.is_empty());
+        let nameless = OffFacts {
+            name: None,
+            ..facts()
+        };
+        assert!(
+            Product::from_open_food_facts(Gtin::parse("8901063093287").unwrap(), &nameless, at)
+                .is_none()
         );
     }
 

@@ -31,7 +31,8 @@ pub enum ProductSource {
     Scan,
     /// Created by a CSV import.
     Import,
-    /// Loaded from an Open Food Facts export (`catalog off-import`).
+    /// Loaded from an Open Food Facts export (`catalog off-import`, the demo catalog).
+    #[serde(rename = "openfoodfacts")]
     OpenFoodFacts,
 }
 

@@ -10,6 +10,8 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
+pub mod reader;
+
 use serde::{Deserialize, Deserializer};
 
 use crate::domain::product::{MAX_BRAND_CHARS, MAX_NAME_CHARS, MAX_URL_CHARS};
@@ -106,9 +108,8 @@ fn tags<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
 }
 
 /// OFF category tag -> catalog path, from `categories.csv`.
-static CATEGORIES: LazyLock<BTreeMap<&'static str, &'static str>> = LazyLock::new(|| {
-    data_rows(include_str!("categories.csv")).collect()
-});
+static CATEGORIES: LazyLock<BTreeMap<&'static str, &'static str>> =
+    LazyLock::new(|| data_rows(include_str!("categories.csv")).collect());
 
 /// Name language -> regions, from `languages.csv`.
 static LANGUAGES: LazyLock<Vec<(&'static str, Vec<RegionCode>)>> = LazyLock::new(|| {

@@ -137,6 +137,17 @@ pub trait ProductStore: Send + Sync {
     /// Strongly consistent lookup by barcode.
     async fn find_by_barcode(&self, barcode: &Gtin) -> StorageResult<Option<Product>>;
 
+    /// The products holding `barcodes` (bulk loads: at most [`MAX_BULK_READ`] barcodes;
+    /// eventually consistent on DynamoDB), in no particular order; barcodes no product holds
+    /// are absent.
+    async fn find_by_barcodes(&self, barcodes: &[Gtin]) -> StorageResult<Vec<Product>> {
+        let mut found = Vec::new();
+        for b in barcodes {
+            found.extend(self.find_by_barcode(b).await?);
+        }
+        Ok(found)
+    }
+
     /// Replaces `previous` by `next` if the stored version is still `previous.version`
     /// (`next.version` is the new version), with its history entry. A changed barcode is
     /// released and claimed in the same atomic write. Errors: `VersionConflict`,

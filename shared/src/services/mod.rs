@@ -14,6 +14,7 @@ mod inventory;
 mod jobs;
 pub mod matching;
 pub mod merge;
+pub mod off_import;
 mod products;
 pub mod review;
 mod scan;

@@ -65,4 +65,5 @@ mod events;
 mod images;
 mod imports;
 mod keys;
+mod off_import;
 mod storage_contract;

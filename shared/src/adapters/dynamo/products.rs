@@ -436,6 +436,21 @@ impl ProductStore for DynamoStore {
         self.update_with(previous, next, history, None).await
     }
 
+    async fn find_by_barcodes(&self, barcodes: &[Gtin]) -> StorageResult<Vec<Product>> {
+        // The guards in one batched read, then their products in another.
+        let keys: Vec<Item> = barcodes
+            .iter()
+            .map(|b| Item::from([("pk".to_string(), s(barcode_pk(b)))]))
+            .collect();
+        let ids: Vec<ProductId> = self
+            .batch_get(&self.tables.products, keys)
+            .await?
+            .iter()
+            .filter_map(|g| get_s(g, "product_id").and_then(|i| ProductId::parse(i).ok()))
+            .collect();
+        self.get_many(&ids).await
+    }
+
     async fn awaiting_enrichment(
         &self,
         queued_before: Timestamp,
