@@ -1,6 +1,6 @@
 # Kirana catalog backend. `make run` and `make test` are the whole set-up on a fresh machine.
 
-.PHONY: run test bench bench-import bench-inventory bench-images bench-init openapi package deploy smoke deploy-local validate-infra servers-start servers-stop fmt lint clean
+.PHONY: run test bench bench-import bench-inventory bench-images bench-init bench-off openapi package deploy smoke deploy-local validate-infra servers-start servers-stop fmt lint clean
 
 MATCHBENCH ?= ../shared/matchbench
 BENCH_BIN = target/perf/catalog
@@ -49,6 +49,19 @@ bench-inventory:
 	tests/scripts/servers.sh start
 	@eval "$$(tests/scripts/servers.sh env)"; status=0; \
 	target/debug/catalog bench-inventory --items 1000 || status=1; \
+	tests/scripts/servers.sh stop; exit $$status
+
+## Open Food Facts bulk load: `catalog off-import` of synthetic OFF exports (gzipped JSONL built
+## at run time from the OFF names in $(MATCHBENCH), never copied) of $(BENCH_OFF_ROWS) records
+## into a freshly started DynamoDB Local: records/s next to the raw BatchWriteItem rate of the
+## same server, write units per product, the import process's peak RSS.
+BENCH_OFF_ROWS ?= 100000,1000000
+bench-off:
+	cargo build -q --profile perf -p catalog
+	tests/scripts/servers.sh stop
+	tests/scripts/servers.sh start
+	@eval "$$(tests/scripts/servers.sh env)"; status=0; \
+	$(BENCH_BIN) bench-off --names $(MATCHBENCH)/data/off_lifyzer/off_barcode_names.csv --rows $(BENCH_OFF_ROWS) || status=1; \
 	tests/scripts/servers.sh stop; exit $$status
 
 ## Image pipeline on 12 MP photos against Pillow, one CPU: photos built at run time from

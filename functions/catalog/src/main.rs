@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod bench_import;
 mod bench_inventory;
+mod bench_off;
 mod import_cmd;
 mod match_cmd;
 mod off_import_cmd;
@@ -80,6 +81,9 @@ enum Command {
     /// What a store's inventory operations cost on DynamoDB Local, in capacity units (`make
     /// bench-inventory` starts the server).
     BenchInventory(bench_inventory::Args),
+    /// Benchmark `off-import` of a synthetic Open Food Facts export into DynamoDB Local (`make
+    /// bench-off` starts it): records/s next to raw BatchWriteItem, write units, peak RSS.
+    BenchOff(bench_off::Args),
     /// The import phase of `bench-import`, run in its own process.
     #[command(hide = true)]
     BenchImportRun(bench_import::RunArgs),
@@ -180,6 +184,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::BenchImport(args) => bench_import::run(args).await,
         Command::BenchInventory(args) => bench_inventory::run(args).await,
+        Command::BenchOff(args) => bench_off::run(args).await,
         Command::BenchImportRun(args) => bench_import::run_import(args).await,
         Command::Describe => {
             println!("{}", serde_json::to_string_pretty(&describe())?);

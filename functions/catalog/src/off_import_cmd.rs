@@ -20,6 +20,7 @@ use catalog_core::services::Catalog;
 use catalog_core::services::off_import::{
     DEFAULT_COUNTRY, OFF_CHUNK, OffImportOptions, OffImportStats,
 };
+use futures::StreamExt;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -116,7 +117,7 @@ pub async fn run(args: Args, secret: &str) -> anyhow::Result<()> {
     let records = reader::open(&args.file, read.clone())
         .with_context(|| format!("opening {}", args.file.display()))?;
     // The reader runs a chunk ahead on its own thread.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<anyhow::Result<Chunk>>(2);
+    let (tx, rx) = tokio::sync::mpsc::channel::<anyhow::Result<Chunk>>(2);
     let reader = tokio::task::spawn_blocking(move || {
         let mut records = records.skip(resume_from as usize);
         loop {
@@ -167,14 +168,27 @@ pub async fn run(args: Args, secret: &str) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let mut total = OffImportStats::default();
     let mut done = resume_from;
-    // Chunks are written one after another, the next one read meanwhile.
-    while let Some(chunk) = rx.recv().await {
-        let chunk = chunk?;
-        let n = chunk.records.len() as u64 + chunk.skipped;
-        let stats = catalog
-            .load_off_chunk(chunk.records, chunk.skipped, &opts)
-            .await
-            .map_err(|e| anyhow::anyhow!("after record {done}: {e}"))?;
+    // Two chunks are written at a time (their places saved in file order), the next ones
+    // read meanwhile.
+    let chunks =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    let mut loads = std::pin::pin!(
+        chunks
+            .map(|chunk| {
+                let (catalog, opts) = (&catalog, &opts);
+                async move {
+                    let chunk = chunk?;
+                    let n = chunk.records.len() as u64 + chunk.skipped;
+                    let stats = catalog
+                        .load_off_chunk(chunk.records, chunk.skipped, opts)
+                        .await?;
+                    anyhow::Ok((n, stats))
+                }
+            })
+            .buffered(2)
+    );
+    while let Some(loaded) = loads.next().await {
+        let (n, stats) = loaded.map_err(|e| anyhow::anyhow!("after record {done}: {e}"))?;
         total.add(&stats);
         done += n;
         let place = Place {
@@ -197,7 +211,11 @@ pub async fn run(args: Args, secret: &str) -> anyhow::Result<()> {
     if args.quiet {
         println!(
             "{}",
-            serde_json::json!({ "stats": total, "seconds": seconds })
+            serde_json::json!({
+                "stats": total,
+                "seconds": seconds,
+                "peak_rss_mb": crate::match_cmd::peak_rss_mb(),
+            })
         );
     } else {
         println!(

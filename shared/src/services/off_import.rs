@@ -21,7 +21,7 @@ use crate::off::{OffProduct, product_url};
 use crate::ports::{MAX_BULK_READ, StorageError};
 
 /// Records one chunk holds (the CLI reads this many, then writes them).
-pub const OFF_CHUNK: usize = 500;
+pub const OFF_CHUNK: usize = 1000;
 /// Default country filter: products OFF lists as sold in India.
 pub const DEFAULT_COUNTRY: &str = "en:india";
 /// Times an enrichment of an existing product is written again when it changed meanwhile.
@@ -43,7 +43,7 @@ impl Default for OffImportOptions {
 }
 
 /// What a load did, record by record.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OffImportStats {
     pub records: u64,
     /// Not sold in the chosen country.
@@ -132,59 +132,59 @@ impl Catalog {
             wanted.push((gtin, facts));
         }
         let now = Timestamp::now();
-        for part in wanted.chunks(MAX_BULK_READ) {
+        // Which barcodes the catalog knows: batched reads, all at once.
+        let reads = wanted.chunks(MAX_BULK_READ).map(|part| {
             let barcodes: Vec<Gtin> = part.iter().map(|(g, _)| g.clone()).collect();
-            let existing: HashMap<Gtin, Product> = self
-                .products
-                .find_by_barcodes(&barcodes)
-                .await
-                .map_err(ServiceError::storage)?
-                .into_iter()
-                .filter_map(|p| Some((p.barcode.clone()?, p)))
-                .collect();
-            let mut new = Vec::new();
-            let mut known = Vec::new();
-            for (gtin, facts) in part {
-                match existing.get(gtin) {
-                    Some(p) => known.push((p.clone(), facts)),
-                    None => new.extend(Product::from_open_food_facts(gtin.clone(), facts, now)),
-                }
+            async move { self.products.find_by_barcodes(&barcodes).await }
+        });
+        let existing: HashMap<Gtin, Product> = futures::future::try_join_all(reads)
+            .await
+            .map_err(ServiceError::storage)?
+            .into_iter()
+            .flatten()
+            .filter_map(|p| Some((p.barcode.clone()?, p)))
+            .collect();
+        let facts_of: HashMap<&Gtin, &OffFacts> = wanted.iter().map(|(g, f)| (g, f)).collect();
+        let mut new = Vec::new();
+        let mut known = Vec::new();
+        for (gtin, facts) in &wanted {
+            match existing.get(gtin) {
+                Some(p) => known.push((p.clone(), facts)),
+                None => new.extend(Product::from_open_food_facts(gtin.clone(), facts, now)),
             }
-            let done = self
-                .products
-                .insert_new(&new, &importer())
-                .await
-                .map_err(ServiceError::storage)?;
-            stats.write_units += done.write_units.unwrap_or(0.0);
-            for (p, r) in new.iter().zip(done.results) {
-                match r {
-                    Ok(true) => stats.created += 1,
-                    // Made by an earlier run (its guard not yet readable): nothing to add.
-                    Ok(false) => stats.unchanged += 1,
-                    // Created meanwhile by someone else: that product is enriched instead.
-                    Err(StorageError::BarcodeTaken { existing, .. }) => {
-                        let holder = self
-                            .products
-                            .get(&existing)
-                            .await
-                            .map_err(ServiceError::storage)?;
-                        let facts = part
-                            .iter()
-                            .find(|(g, _)| Some(g) == p.barcode.as_ref())
-                            .map(|(_, f)| f);
-                        if let (Some(holder), Some(facts)) = (holder, facts) {
-                            known.push((holder, facts));
-                        }
+        }
+        // The new ones in one bulk insert (grouped writes, several in flight).
+        let done = self
+            .products
+            .insert_new(&new, &importer())
+            .await
+            .map_err(ServiceError::storage)?;
+        stats.write_units += done.write_units.unwrap_or(0.0);
+        for (p, r) in new.iter().zip(done.results) {
+            match r {
+                Ok(true) => stats.created += 1,
+                // Made by an earlier run (its guard not yet readable): nothing to add.
+                Ok(false) => stats.unchanged += 1,
+                // Created meanwhile by someone else: that product is enriched instead.
+                Err(StorageError::BarcodeTaken { existing, .. }) => {
+                    let holder = self
+                        .products
+                        .get(&existing)
+                        .await
+                        .map_err(ServiceError::storage)?;
+                    let facts = p.barcode.as_ref().and_then(|b| facts_of.get(b));
+                    if let (Some(holder), Some(facts)) = (holder, facts) {
+                        known.push((holder, facts));
                     }
-                    Err(e) => return Err(ServiceError::storage(e)),
                 }
+                Err(e) => return Err(ServiceError::storage(e)),
             }
-            for (p, facts) in known {
-                if self.enrich_from_export(p, facts).await? {
-                    stats.enriched += 1;
-                } else {
-                    stats.unchanged += 1;
-                }
+        }
+        for (p, facts) in known {
+            if self.enrich_from_export(p, facts).await? {
+                stats.enriched += 1;
+            } else {
+                stats.unchanged += 1;
             }
         }
         Ok(stats)

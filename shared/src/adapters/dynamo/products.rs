@@ -259,6 +259,51 @@ impl DynamoStore {
             }
         }
     }
+
+    /// Inserts the products `group` picks from `products` in one transaction (each with its
+    /// guard and history entry): the write units, or `None` when a condition cancelled it
+    /// (nothing was written).
+    async fn insert_group(
+        &self,
+        products: &[Product],
+        group: &[usize],
+        actor: &Actor,
+    ) -> StorageResult<Option<f64>> {
+        let table = &self.tables.products;
+        let mut items = Vec::with_capacity(group.len() * 3);
+        for &i in group {
+            let p = &products[i];
+            let put = Put::builder()
+                .table_name(table)
+                .set_item(Some(product_item(p)?))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(build_err)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+            if let Some(b) = &p.barcode {
+                items.push(guard_put(b, &p.product_id, table)?);
+            }
+            items.push(history_put(table, &import_history(p, actor))?);
+        }
+        match self.transact(items).await {
+            Ok(units) => Ok(Some(units)),
+            Err(TxError::Canceled(_)) => Ok(None),
+            Err(TxError::Storage(e)) => Err(e),
+        }
+    }
+}
+
+/// Products written in one transaction by a bulk insert (three items each, of DynamoDB's 100
+/// a transaction).
+const GROUPED_INSERTS: usize = 33;
+
+/// A copy of a whole-group failure for each of its products (outages and backend failures
+/// end the bulk insert anyway; [`created`] passes them on).
+fn clone_err(e: &StorageError) -> StorageError {
+    match e {
+        StorageError::Unavailable(x) => StorageError::Unavailable(x.to_string().into()),
+        other => StorageError::Backend(other.to_string().into()),
+    }
 }
 
 #[async_trait]
@@ -317,19 +362,45 @@ impl ProductStore for DynamoStore {
                 }
             }
         }
-        // With a barcode: each with its guard, a few at a time.
+        // With a barcode: groups of products in one transaction each (product, guard and
+        // entry, all conditional), a few groups at a time. A group cancelled by one of its
+        // products (its barcode taken, or the product made by an earlier run) is tried one
+        // product at a time, which tells each one's answer.
         let guarded: Vec<usize> = (0..products.len())
             .filter(|&i| products[i].barcode.is_some())
             .collect();
-        let results: Vec<(usize, StorageResult<f64>)> =
-            futures::stream::iter(guarded.into_iter().map(|i| {
-                let history = import_history(&products[i], actor);
-                async move { (i, self.insert_units(&products[i], &history).await) }
+        let groups: Vec<Vec<usize>> = guarded
+            .chunks(GROUPED_INSERTS)
+            .map(<[usize]>::to_vec)
+            .collect();
+        let results: Vec<Vec<(usize, StorageResult<f64>)>> =
+            futures::stream::iter(groups.into_iter().map(|group| async move {
+                match self.insert_group(products, &group, actor).await {
+                    Ok(Some(units)) => {
+                        // The group's units, on its first product.
+                        let mut all = vec![(group[0], Ok(units))];
+                        all.extend(group[1..].iter().map(|&i| (i, Ok(0.0))));
+                        all
+                    }
+                    Ok(None) => {
+                        tracing::debug!(
+                            products = group.len(),
+                            "a grouped insert was cancelled; one at a time"
+                        );
+                        let mut all = Vec::with_capacity(group.len());
+                        for &i in &group {
+                            let history = import_history(&products[i], actor);
+                            all.push((i, self.insert_units(&products[i], &history).await));
+                        }
+                        all
+                    }
+                    Err(e) => group.iter().map(|&i| (i, Err(clone_err(&e)))).collect(),
+                }
             }))
-            .buffer_unordered(8)
+            .buffer_unordered(super::WRITES_IN_FLIGHT)
             .collect()
             .await;
-        for (i, r) in results {
+        for (i, r) in results.into_iter().flatten() {
             if let Ok(u) = &r {
                 units += u;
             }
