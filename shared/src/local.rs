@@ -320,8 +320,6 @@ pub async fn enrich_products(
                 Some(FIRST_RETRY)
             }
         };
-        if let Some(after) = again {
-            let _ = app.catalog.enrich_queue.request(&[id], after).await;
-        }
+        requests.finish(id, again);
     }
 }

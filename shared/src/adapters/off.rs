@@ -31,6 +31,9 @@ const IMAGE_HOSTS: [&str; 2] = ["images.openfoodfacts.org", "static.openfoodfact
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 /// Barcodes remembered as unknown by one process.
 const MAX_MISSES: usize = 100_000;
+/// Longest a lookup waits for its turn (OFF's pause after a 429 is usually longer: the lookup
+/// is then told to come back).
+const MAX_PACE_WAIT: Duration = Duration::from_secs(5);
 
 /// How to reach OFF and how politely.
 #[derive(Debug, Clone)]
@@ -128,7 +131,9 @@ impl LazyOff {
 }
 
 /// Spaces requests evenly: each waits for the slot after the last one taken. A 429 pushes
-/// every later slot back by what OFF asked.
+/// every later slot back by what OFF asked; a request whose slot is further off than
+/// [`MAX_PACE_WAIT`] is not sent (it is told how long is left) rather than kept waiting past
+/// its function's deadline.
 struct Pacer {
     interval: Duration,
     next: tokio::sync::Mutex<tokio::time::Instant>,
@@ -142,14 +147,19 @@ impl Pacer {
         }
     }
 
-    async fn wait(&self) {
+    async fn slot(&self, max_wait: Duration) -> Result<(), Duration> {
         let at = {
             let mut next = self.next.lock().await;
-            let at = (*next).max(tokio::time::Instant::now());
+            let now = tokio::time::Instant::now();
+            let at = (*next).max(now);
+            if at - now > max_wait {
+                return Err(at - now);
+            }
             *next = at + self.interval;
             at
         };
         tokio::time::sleep_until(at).await;
+        Ok(())
     }
 
     async fn hold_off(&self, pause: Duration) {
@@ -163,6 +173,25 @@ pub struct OffClient {
     config: OffConfig,
     pacer: Pacer,
     misses: Mutex<HashMap<String, Instant>>,
+}
+
+/// Redirects followed: at most three, and only to OFF's hosts or the configured server's (an
+/// image URL must not lead anywhere else).
+fn off_redirects(base_url: &str) -> reqwest::redirect::Policy {
+    let base_host = reqwest::Url::parse(base_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string));
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let host = attempt.url().host_str().unwrap_or("");
+        let ours = host == "openfoodfacts.org"
+            || host.ends_with(".openfoodfacts.org")
+            || base_host.as_deref() == Some(host);
+        if attempt.previous().len() >= 3 || !ours {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 fn unavailable(detail: impl Into<String>) -> Unavailable {
@@ -192,7 +221,7 @@ impl OffClient {
             .user_agent(config.user_agent.clone())
             .timeout(config.timeout)
             .connect_timeout(Duration::from_secs(3))
-            .redirect(reqwest::redirect::Policy::limited(3))
+            .redirect(off_redirects(&config.base_url))
             .build()
             .map_err(|e| format!("the Open Food Facts client: {e}"))?;
         let interval = Duration::from_secs(60) / config.requests_per_minute.max(1);
@@ -282,7 +311,15 @@ impl OpenFoodFacts for OffClient {
         if self.known_missing(&code) {
             return Ok(Lookup::NotFound);
         }
-        self.pacer.wait().await;
+        if let Err(left) = self.pacer.slot(MAX_PACE_WAIT).await {
+            return Err(Unavailable {
+                detail: format!(
+                    "held back for {} s more: Open Food Facts asked for a pause",
+                    left.as_secs()
+                ),
+                retry_after: Some(left),
+            });
+        }
         let url = format!(
             "{}/api/v2/product/{code}?fields={PRODUCT_FIELDS}",
             self.config.base_url
@@ -321,18 +358,24 @@ impl OpenFoodFacts for OffClient {
         let body = read_capped(resp, MAX_ANSWER_BYTES)
             .await?
             .ok_or_else(|| unavailable("the answer was larger than 1 MiB"))?;
-        // A 404 is "not found" only when it is OFF's own answer saying so (status 0), not a
-        // proxy's page.
+        // "Not found" only when it is OFF's own answer saying so (status 0), not a proxy's
+        // page or another server's JSON.
         let answer: ProductAnswer = serde_json::from_slice(&body).map_err(|e| {
             unavailable(format!("an answer that is not OFF's JSON ({status}): {e}"))
         })?;
-        match answer.found() {
-            Some(p) if status == StatusCode::OK => Ok(Lookup::Found(Box::new(p))),
-            _ => {
-                self.remember_missing(&code);
-                Ok(Lookup::NotFound)
-            }
+        if status == StatusCode::OK
+            && answer.says_found()
+            && let Some(p) = answer.product
+        {
+            return Ok(Lookup::Found(Box::new(p)));
         }
+        if answer.says_not_found() {
+            self.remember_missing(&code);
+            return Ok(Lookup::NotFound);
+        }
+        Err(unavailable(format!(
+            "an answer ({status}) that says neither found nor not found"
+        )))
     }
 
     async fn image(&self, url: &str, max_bytes: u64) -> Result<Option<Bytes>, Unavailable> {
@@ -414,11 +457,15 @@ mod tests {
         let pacer = Pacer::new(Duration::from_secs(1));
         let start = tokio::time::Instant::now();
         for _ in 0..3 {
-            pacer.wait().await;
+            pacer.slot(MAX_PACE_WAIT).await.unwrap();
         }
         assert_eq!(start.elapsed().as_secs(), 2);
+        // A 429's pause: no request is sent, each is told how long is left.
         pacer.hold_off(Duration::from_secs(30)).await;
-        pacer.wait().await;
+        let left = pacer.slot(MAX_PACE_WAIT).await.unwrap_err();
+        assert!(left > Duration::from_secs(29), "{left:?}");
+        tokio::time::sleep(left).await;
+        pacer.slot(MAX_PACE_WAIT).await.unwrap();
         assert!(start.elapsed().as_secs() >= 32);
     }
 }

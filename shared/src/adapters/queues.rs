@@ -87,6 +87,7 @@ pub struct LocalEnrichQueue {
 /// The reading end of a [`LocalEnrichQueue`].
 pub struct LocalEnrichReceiver {
     rx: mpsc::UnboundedReceiver<ProductId>,
+    tx: mpsc::UnboundedSender<ProductId>,
     waiting: Arc<Mutex<HashSet<ProductId>>>,
 }
 
@@ -96,10 +97,10 @@ impl LocalEnrichQueue {
         let waiting = Arc::new(Mutex::new(HashSet::new()));
         (
             LocalEnrichQueue {
-                tx,
+                tx: tx.clone(),
                 waiting: waiting.clone(),
             },
-            LocalEnrichReceiver { rx, waiting },
+            LocalEnrichReceiver { rx, tx, waiting },
         )
     }
 
@@ -109,15 +110,31 @@ impl LocalEnrichQueue {
 }
 
 impl LocalEnrichReceiver {
-    /// The next product to look up (`None` once every queue handle is gone). It may be
-    /// queued again from now on.
+    /// The next product to look up (`None` once every queue handle is gone). It stays
+    /// waiting (requests for it change nothing) until [`LocalEnrichReceiver::finish`].
     pub async fn next(&mut self) -> Option<ProductId> {
-        let id = self.rx.recv().await?;
-        self.waiting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
-        Some(id)
+        self.rx.recv().await
+    }
+
+    /// The lookup of `id` is done (`again: None`), or comes back after `again`.
+    pub fn finish(&self, id: ProductId, again: Option<Duration>) {
+        let Some(delay) = again else {
+            self.waiting
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
+            return;
+        };
+        let (tx, waiting) = (self.tx.clone(), self.waiting.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(delay.min(MAX_REQUEST_DELAY)).await;
+            if tx.send(id).is_err() {
+                waiting
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
+            }
+        });
     }
 }
 
@@ -166,8 +183,16 @@ mod tests {
         let start = tokio::time::Instant::now();
         assert_eq!(rx.next().await, Some(b));
         assert_eq!(start.elapsed().as_secs(), 60);
-        // Taken: it may come again.
+        // Being looked up: a request changes nothing; done, it may come again.
+        q.request(&[a], Duration::ZERO).await.unwrap();
+        rx.finish(a, None);
         q.request(&[a], Duration::ZERO).await.unwrap();
         assert_eq!(rx.next().await, Some(a));
+        // Back after a pause, whatever is asked meanwhile.
+        rx.finish(a, Some(Duration::from_secs(30)));
+        q.request(&[a], Duration::ZERO).await.unwrap();
+        let start = tokio::time::Instant::now();
+        assert_eq!(rx.next().await, Some(a));
+        assert_eq!(start.elapsed().as_secs(), 30);
     }
 }

@@ -106,6 +106,8 @@ pub struct EnrichmentRecord {
     pub status: String,
     pub queued_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub looked_up_at: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filled: Vec<String>,
@@ -121,6 +123,7 @@ impl From<&Enrichment> for EnrichmentRecord {
         EnrichmentRecord {
             status: e.status.as_str().to_string(),
             queued_at: e.queued_at.to_string(),
+            due: e.due.map(|t| t.to_string()),
             looked_up_at: e.looked_up_at.map(|t| t.to_string()),
             filled: e.filled.clone(),
             detail: e.detail.clone(),
@@ -135,6 +138,7 @@ impl EnrichmentRecord {
             status: EnrichmentStatus::parse(&self.status)
                 .ok_or_else(|| corrupt(what, format!("enrichment status {}", self.status)))?,
             queued_at: ts(what, &self.queued_at)?,
+            due: self.due.as_deref().map(|t| ts(what, t)).transpose()?,
             looked_up_at: self
                 .looked_up_at
                 .as_deref()

@@ -83,17 +83,21 @@ pub struct Enrichment {
     pub status: EnrichmentStatus,
     /// When the lookup was asked for.
     pub queued_at: Timestamp,
+    /// While OFF does not answer: when the next try is due (a try's bookkeeping, written
+    /// without a new version: the enrichment sweep reads it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due: Option<Timestamp>,
     /// When OFF answered (found, not found) or the lookup was given up (failed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub looked_up_at: Option<Timestamp>,
-    /// The product's fields that were filled from OFF (`name`, `brand`, `category`,
-    /// `attributes.quantity`, `regional_names.IN-TN`, `image`).
+    /// The product's fields that were filled from OFF, by this lookup and earlier ones
+    /// (`name`, `brand`, `category`, `attributes.quantity`, `regional_names.IN-TN`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub filled: Vec<String>,
     /// Why the lookup failed (failed only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
-    /// Set when OFF knew the product.
+    /// Set once OFF knew the product (kept by later lookups: the data stays OFF's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attribution: Option<Attribution>,
 }
@@ -104,11 +108,18 @@ impl Enrichment {
         Enrichment {
             status: EnrichmentStatus::Queued,
             queued_at: at,
+            due: None,
             looked_up_at: None,
             filled: Vec::new(),
             detail: None,
             attribution: None,
         }
+    }
+
+    /// When the sweep may take the lookup for lost: its next try's due time, else when it
+    /// was asked for.
+    pub fn due_at(&self) -> Timestamp {
+        self.due.unwrap_or(self.queued_at)
     }
 
     pub fn is_queued(&self) -> bool {
@@ -149,8 +160,9 @@ impl Product {
     }
 
     /// The next version of this product filled from `facts` where it lacks a field, its
-    /// lookup `found` with OFF's attribution, rescored. Its review status stays.
-    pub fn enriched(&self, facts: &OffFacts, now: Timestamp) -> Product {
+    /// lookup `found` with OFF's attribution, rescored, and the fields this filled (none:
+    /// OFF had nothing to add). Its review status stays.
+    pub fn enriched(&self, facts: &OffFacts, now: Timestamp) -> (Product, Vec<String>) {
         let mut next = self.clone();
         let mut filled = Vec::new();
         if let Some(name) = &facts.name
@@ -195,18 +207,27 @@ impl Product {
                 filled.push(format!("regional_names.{}", region.as_str()));
             }
         }
+        let mut all = self.earlier_filled();
+        all.extend(
+            filled
+                .iter()
+                .filter(|f| !all.contains(f))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
         next.enrichment = Some(Enrichment {
             status: EnrichmentStatus::Found,
             queued_at: self.queued_at_or(now),
+            due: None,
             looked_up_at: Some(now),
-            filled,
+            filled: all,
             detail: None,
             attribution: Some(Attribution::open_food_facts(&facts.url)),
         });
         next.version = self.version + 1;
         next.updated_at = now;
         next.rescore();
-        next
+        (next, filled)
     }
 
     /// A new product made from OFF's record of `barcode` (an export's line): pending review,
@@ -247,6 +268,7 @@ impl Product {
         p.enrichment = Some(Enrichment {
             status: EnrichmentStatus::Found,
             queued_at: now,
+            due: None,
             looked_up_at: Some(now),
             filled,
             detail: None,
@@ -265,30 +287,33 @@ impl Product {
         self.with_lookup(EnrichmentStatus::Failed, Some(detail.to_string()), now)
     }
 
-    /// The next version of this product with its lookup asked for again (an admin's request).
+    /// The next version of this product with its lookup asked for again (a reviewer's
+    /// request); what earlier lookups filled, and OFF's attribution for it, stay.
     pub fn lookup_queued(&self, now: Timestamp) -> Product {
         let mut next = self.clone();
-        next.enrichment = Some(Enrichment::queued(now));
+        next.enrichment = Some(Enrichment {
+            filled: self.earlier_filled(),
+            attribution: self.earlier_attribution(),
+            ..Enrichment::queued(now)
+        });
         next.version = self.version + 1;
         next.updated_at = now;
         next
     }
 
-    /// The next version with the image a lookup found recorded as filled.
-    pub fn image_filled_from_upstream(&self, now: Timestamp) -> Option<Product> {
-        let mut next = self.clone();
-        let e = next.enrichment.as_mut()?;
-        if e.filled.iter().any(|f| f == "image") {
-            return None;
-        }
-        e.filled.push("image".into());
-        next.version = self.version + 1;
-        next.updated_at = now;
-        Some(next)
-    }
-
     fn queued_at_or(&self, now: Timestamp) -> Timestamp {
         self.enrichment.as_ref().map_or(now, |e| e.queued_at)
+    }
+
+    fn earlier_filled(&self) -> Vec<String> {
+        self.enrichment
+            .as_ref()
+            .map(|e| e.filled.clone())
+            .unwrap_or_default()
+    }
+
+    fn earlier_attribution(&self) -> Option<Attribution> {
+        self.enrichment.as_ref().and_then(|e| e.attribution.clone())
     }
 
     fn with_lookup(
@@ -301,10 +326,11 @@ impl Product {
         next.enrichment = Some(Enrichment {
             status,
             queued_at: self.queued_at_or(now),
+            due: None,
             looked_up_at: Some(now),
-            filled: Vec::new(),
+            filled: self.earlier_filled(),
             detail,
-            attribution: None,
+            attribution: self.earlier_attribution(),
         });
         next.version = self.version + 1;
         next.updated_at = now;
@@ -337,7 +363,7 @@ mod tests {
         let barcode = Gtin::parse("8901063093287").unwrap();
         let p = Product::from_unknown_scan(barcode, "scanner-1", Timestamp::now());
         assert!(p.enrichment.as_ref().is_some_and(Enrichment::is_queued));
-        let next = p.enriched(&facts(), Timestamp::now());
+        let (next, _) = p.enriched(&facts(), Timestamp::now());
         assert_eq!(next.name, "Good Day Cashew Cookies");
         assert_eq!(next.brand.as_deref(), Some("Britannia"));
         assert_eq!(next.attributes["quantity"], "200 g");
@@ -375,7 +401,7 @@ mod tests {
             "u",
             Timestamp::now(),
         );
-        let next = p.enriched(&facts(), Timestamp::now());
+        let (next, _) = p.enriched(&facts(), Timestamp::now());
         assert_eq!(next.name, p.name);
         assert_eq!(next.brand, p.brand);
         assert!(!next.attributes.contains_key("quantity"));
@@ -398,8 +424,18 @@ mod tests {
         assert_eq!(e.status, EnrichmentStatus::Found);
         assert!(e.filled.contains(&"brand".to_string()));
         // Nothing left to fill: enriching it again changes no field.
-        let again = a.enriched(&facts(), at);
-        assert!(again.enrichment.unwrap().filled.is_empty());
+        let (again, filled) = a.enriched(&facts(), at);
+        assert!(filled.is_empty());
+        assert_eq!(
+            again.enrichment.unwrap().filled,
+            a.enrichment.as_ref().unwrap().filled
+        );
+        // Asked for again and not found this time: OFF's data and attribution stay.
+        let missed = a.lookup_queued(at).not_found_upstream(at);
+        let e = missed.enrichment.unwrap();
+        assert_eq!(e.status, EnrichmentStatus::NotFound);
+        assert_eq!(e.filled, a.enrichment.as_ref().unwrap().filled);
+        assert!(e.attribution.is_some());
         let nameless = OffFacts {
             name: None,
             ..facts()

@@ -251,14 +251,31 @@ pub struct ProductAnswer {
 }
 
 impl ProductAnswer {
+    fn status_is(&self, n: u64, word: &str) -> bool {
+        match &self.status {
+            Some(serde_json::Value::Number(x)) => x.as_u64() == Some(n),
+            Some(serde_json::Value::String(s)) => *s == n.to_string() || s == word,
+            _ => false,
+        }
+    }
+
+    /// Whether the answer says OFF has the product (`status` 1).
+    pub fn says_found(&self) -> bool {
+        self.status_is(1, "success")
+    }
+
+    /// Whether the answer says OFF does not know the barcode (`status` 0).
+    pub fn says_not_found(&self) -> bool {
+        self.status_is(0, "failure")
+    }
+
     /// The product, when the answer says OFF has it.
     pub fn found(self) -> Option<OffProduct> {
-        let found = match &self.status {
-            Some(serde_json::Value::Number(n)) => n.as_u64() == Some(1),
-            Some(serde_json::Value::String(s)) => s == "1" || s == "success",
-            _ => self.product.is_some(),
-        };
-        self.product.filter(|_| found)
+        if self.says_found() {
+            self.product
+        } else {
+            None
+        }
     }
 }
 

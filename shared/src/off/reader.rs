@@ -186,21 +186,30 @@ impl<R: BufRead> Iterator for JsonLines<R> {
     }
 }
 
-/// The CSV export, row by row.
+/// The CSV export, row by row. Cells are read as text, every one (a barcode's leading zeros,
+/// a name of digits), and named by the header.
 pub struct CsvRows<R: Read> {
-    rows: csv::DeserializeRecordsIntoIter<R, OffProduct>,
+    rows: csv::StringRecordsIntoIter<R>,
+    header: Vec<String>,
     line: u64,
 }
 
 impl<R: Read> CsvRows<R> {
     pub fn new(reader: R) -> Self {
-        let rows = csv::ReaderBuilder::new()
+        let mut reader = csv::ReaderBuilder::new()
             .delimiter(b'\t')
             .quoting(false)
             .flexible(true)
-            .from_reader(reader)
-            .into_deserialize();
-        CsvRows { rows, line: 1 }
+            .from_reader(reader);
+        let header = reader
+            .headers()
+            .map(|h| h.iter().map(str::to_string).collect())
+            .unwrap_or_default();
+        CsvRows {
+            rows: reader.into_records(),
+            header,
+            line: 1,
+        }
     }
 }
 
@@ -211,17 +220,33 @@ impl<R: Read> Iterator for CsvRows<R> {
         let row = self.rows.next()?;
         self.line += 1;
         let line = self.line;
-        Some(match row {
-            Ok(p) => Ok(Ok(p)),
+        let row = match row {
+            Ok(r) => r,
             Err(e) if e.is_io_error() => match e.into_kind() {
-                csv::ErrorKind::Io(io) => Err(io),
+                csv::ErrorKind::Io(io) => return Some(Err(io)),
                 _ => unreachable!("an I/O error is an I/O error"),
             },
-            Err(e) => Ok(Err(Skipped {
-                line,
-                why: format!("not a product row: {e}"),
-            })),
-        })
+            Err(e) => {
+                return Some(Ok(Err(Skipped {
+                    line,
+                    why: format!("not a product row: {e}"),
+                })));
+            }
+        };
+        let fields: serde_json::Map<String, serde_json::Value> = self
+            .header
+            .iter()
+            .zip(row.iter())
+            .filter(|(_, cell)| !cell.is_empty())
+            .map(|(name, cell)| (name.clone(), serde_json::Value::String(cell.to_string())))
+            .collect();
+        Some(Ok(serde_json::from_value::<OffProduct>(
+            serde_json::Value::Object(fields),
+        )
+        .map_err(|e| Skipped {
+            line,
+            why: format!("not a product row: {e}"),
+        })))
     }
 }
 
@@ -260,7 +285,8 @@ mod tests {
     fn csv_rows_are_records() {
         let input = "code\tproduct_name\tbrands\tcategories_tags\tcountries_tags\textra\n\
                      8901063093287\tGood \"Day\"\tBritannia\ten:snacks,en:biscuits\ten:india\tx\n\
-                     8901030154409\tDarjeeling tea\n";
+                     8901030154409\tDarjeeling tea\n\
+                     0016000275287\t1.50\ttrue\n";
         let records: Vec<OffProduct> = CsvRows::new(input.as_bytes())
             .map(|r| r.unwrap().unwrap())
             .collect();
@@ -268,6 +294,10 @@ mod tests {
         assert_eq!(records[0].categories_tags, ["en:snacks", "en:biscuits"]);
         assert!(records[0].sold_in("en:india"));
         assert_eq!(records[1].brands, None);
+        // Text stays text: a barcode's leading zero, a name of digits.
+        assert_eq!(records[2].code.as_deref(), Some("0016000275287"));
+        assert_eq!(records[2].product_name.as_deref(), Some("1.50"));
+        assert_eq!(records[2].brands.as_deref(), Some("true"));
     }
 
     #[test]

@@ -183,14 +183,22 @@ pub trait ProductStore: Send + Sync {
         limit: usize,
     ) -> StorageResult<Vec<ProductId>>;
 
-    /// Products whose Open Food Facts lookup is still queued and was asked for before
-    /// `queued_before` (at most `limit`, in no particular order): what the enrichment sweep
-    /// asks for again. On DynamoDB a sparse index a moment behind answers.
+    /// Products whose Open Food Facts lookup is still queued and was due before
+    /// `due_before` (its next try's due time, else when it was asked for), at most `limit`,
+    /// the longest overdue first where the store can tell: what the enrichment sweep asks for
+    /// again. On DynamoDB a sparse index a moment behind answers.
     async fn awaiting_enrichment(
         &self,
-        queued_before: Timestamp,
+        due_before: Timestamp,
         limit: usize,
     ) -> StorageResult<Vec<ProductId>>;
+
+    /// Records when the next try of a product's queued lookup is due (`enrichment.due`, and
+    /// the sweep's key), if the product is still at `version` with its lookup queued; no new
+    /// version (a try's bookkeeping, not a change of the product). `VersionConflict` when it
+    /// changed meanwhile.
+    async fn defer_lookup(&self, id: &ProductId, version: u64, due: Timestamp)
+    -> StorageResult<()>;
 
     /// A product's history, newest first.
     async fn history(&self, id: &ProductId, page: &PageQuery) -> StorageResult<Page<HistoryEntry>>;

@@ -5,12 +5,16 @@
 //! write), then a request goes on the enrich queue (best effort). A lookup reads the product
 //! and acts only while it is still queued, so a repeated or late request changes nothing:
 //! - found: what the product lacks is filled (`Product::enriched`), with OFF's attribution and
-//!   a history entry; its front image, when the product has none, is handed to the image
-//!   pipeline as an upload; the review status stays (never approved by this);
+//!   a history entry; its front image, when the product still has none, is handed to the
+//!   image pipeline as an upload (whose own history entry and `image_state` say what became
+//!   of it); the review status stays (never approved by this);
 //! - not found: the product says so (OFF is not asked again for it);
 //! - OFF down, slow or throttling: asked again later, after a pause that doubles with the
 //!   time the product has waited (1 minute to 15), for up to [`GIVE_UP_AFTER`]; then the
-//!   product says `failed` and why. Nothing of this blocks or fails what created the product.
+//!   product says `failed` and why. The next try's due time is kept on the product, so the
+//!   sweep leaves waiting lookups alone and an early request ends at once: one chain of
+//!   retries per product, whatever was redelivered. Nothing of this blocks or fails what
+//!   created the product.
 //!
 //! A request lost (the queue refused it, the process died) is found by the sweep
 //! ([`Catalog::request_stalled_enrichments`]): the local server's every few seconds, the
@@ -57,9 +61,11 @@ pub enum EnrichOutcome {
         after: Duration,
         detail: String,
     },
-    /// Nothing to do: the product is gone, has no barcode, or its lookup is not queued (done
-    /// before: a repeated request).
+    /// Nothing to do: the product is gone, or its lookup is not queued (done before: a
+    /// repeated request).
     NotQueued,
+    /// The lookup's next try is not due yet: another request waits for it, this one ends.
+    NotDue,
 }
 
 mod secs {
@@ -105,9 +111,11 @@ impl Catalog {
         }
     }
 
-    /// Asks again for the lookups still queued that were asked for more than `older_than`
-    /// ago (at most [`SWEEP_LIMIT`]): the requests a crash or a refused send lost. Products
-    /// whose request is only waiting out a retry are asked twice, which a lookup shrugs off.
+    /// Asks again for the lookups still queued whose try was due more than `older_than` ago
+    /// (at most [`SWEEP_LIMIT`], the longest overdue first): the requests a crash or a
+    /// refused send lost. A lookup waiting out a retry is due later, so it is not asked for;
+    /// were it asked anyway (a late retry), the request that comes before its due time ends
+    /// at once ([`EnrichOutcome::NotDue`]).
     pub async fn request_stalled_enrichments(&self, older_than: Duration) -> ServiceResult<usize> {
         let before =
             Timestamp::now().plus(-time::Duration::try_from(older_than).unwrap_or_default());
@@ -144,6 +152,16 @@ impl Catalog {
                 });
             }
             if product.enrichment.as_ref().is_some_and(|e| e.is_queued()) {
+                // Waiting out a pause: its next try is due now.
+                match self
+                    .products
+                    .defer_lookup(id, product.version, Timestamp::now())
+                    .await
+                {
+                    Ok(()) => {}
+                    Err(StorageError::VersionConflict { .. }) => continue,
+                    Err(e) => return Err(ServiceError::storage(e)),
+                }
                 self.request_enrichment(&[&product]).await;
                 return Ok(product);
             }
@@ -176,39 +194,68 @@ impl Catalog {
         let Some(product) = self.queued_product(id).await? else {
             return Ok(EnrichOutcome::NotQueued);
         };
-        let Some(barcode) = product.barcode.clone() else {
-            return Ok(EnrichOutcome::NotQueued);
-        };
         let now = Timestamp::now();
-        let queued_at = product.enrichment.as_ref().map_or(now, |e| e.queued_at);
+        let (queued_at, due) = product
+            .enrichment
+            .as_ref()
+            .map_or((now, None), |e| (e.queued_at, e.due));
+        // A request early for the next try: another request waits for it (a duplicate, or the
+        // sweep's), and this one ends here, so retries never multiply.
+        if due.is_some_and(|d| d > now.plus(time::Duration::seconds(2))) {
+            return Ok(EnrichOutcome::NotDue);
+        }
+        // A product merged meanwhile stands for another: its lookup ends.
+        if product.verification_status == VerificationStatus::Merged || product.barcode.is_none() {
+            let detail =
+                "the product was merged into another (or lost its barcode) before its lookup";
+            let done = self
+                .write_enrichment(id, detail, |p| p.lookup_failed(detail, Timestamp::now()))
+                .await?;
+            return Ok(
+                done.map_or(EnrichOutcome::NotQueued, |_| EnrichOutcome::Failed {
+                    detail: detail.into(),
+                }),
+            );
+        }
+        let barcode = product
+            .barcode
+            .clone()
+            .unwrap_or_else(|| unreachable!("checked above"));
         match off.lookup(&barcode).await {
             Ok(Lookup::Found(record)) => {
                 let facts = record.facts(product_url(barcode.as_str()));
-                // The image first: a crash after the write would lose it, one before loses
-                // nothing (the product is still queued, the upload is processed or swept).
-                let upload = match (&product.canonical_image_urls, &facts.image_url) {
+                // OFF's front image, for a product without one (fetched before the write,
+                // decided again on the product the write reads).
+                let image = match (&product.canonical_image_urls, &facts.image_url) {
                     (None, Some(url)) => self.fetch_image(off, url).await,
                     _ => None,
                 };
-                let filled = self
+                let image_wanted = std::sync::atomic::AtomicBool::new(false);
+                let filled = std::sync::Mutex::new(Vec::new());
+                let written = self
                     .write_enrichment(id, "filled from Open Food Facts", |p| {
-                        let mut next = p.enriched(&facts, Timestamp::now());
-                        if upload.is_some()
-                            && let Some(e) = next.enrichment.as_mut()
-                        {
-                            e.filled.push("image".into());
-                        }
+                        image_wanted.store(
+                            p.canonical_image_urls.is_none(),
+                            std::sync::atomic::Ordering::Relaxed,
+                        );
+                        let (next, new) = p.enriched(&facts, Timestamp::now());
+                        *filled.lock().unwrap_or_else(|e| e.into_inner()) = new;
                         next
                     })
-                    .await?
-                    .and_then(|p| p.enrichment.map(|e| e.filled));
-                let Some(filled) = filled else {
+                    .await?;
+                if written.is_none() {
                     return Ok(EnrichOutcome::NotQueued);
-                };
-                if let Some(bytes) = upload {
+                }
+                // The image goes through the pipeline as an upload of the product's image
+                // (after the write: a crash between them costs only the image).
+                if let Some(bytes) = image
+                    && image_wanted.load(std::sync::atomic::Ordering::Relaxed)
+                {
                     self.hand_image_over(id, bytes).await;
                 }
-                Ok(EnrichOutcome::Found { filled })
+                Ok(EnrichOutcome::Found {
+                    filled: filled.into_inner().unwrap_or_else(|e| e.into_inner()),
+                })
             }
             Ok(Lookup::NotFound) => {
                 let done = self
@@ -221,8 +268,15 @@ impl Catalog {
             Err(unavailable) => {
                 let waited = since(queued_at, now);
                 if waited < GIVE_UP_AFTER {
+                    let after = retry_delay(waited, unavailable.retry_after);
+                    // The next try's due time, for the sweep and for requests that come early.
+                    let due = now.plus(time::Duration::try_from(after).unwrap_or_default());
+                    match self.products.defer_lookup(id, product.version, due).await {
+                        Ok(()) | Err(StorageError::VersionConflict { .. }) => {}
+                        Err(e) => return Err(ServiceError::storage(e)),
+                    }
                     return Ok(EnrichOutcome::Retry {
-                        after: retry_delay(waited, unavailable.retry_after),
+                        after,
                         detail: unavailable.detail,
                     });
                 }
@@ -301,12 +355,12 @@ impl Catalog {
         let Ok(blob) = BlobKey::parse(&key) else {
             return;
         };
-        let content_type = match bytes.first() {
-            Some(0x89) => "image/png",
-            Some(b'R') => "image/webp",
-            _ => "image/jpeg",
-        };
-        if let Err(e) = self.images.put(&blob, bytes, content_type).await {
+        // The pipeline reads what the bytes are; the type stored with them says nothing.
+        if let Err(e) = self
+            .images
+            .put(&blob, bytes, "application/octet-stream")
+            .await
+        {
             tracing::warn!(product = %id, error = %e, "storing the Open Food Facts image failed");
             return;
         }

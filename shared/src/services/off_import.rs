@@ -78,18 +78,14 @@ fn importer() -> Actor {
     Actor::system(OFF_IMPORTER)
 }
 
-/// Whether enriching `p` from `facts` would change it: a field it lacks, or a lookup not
-/// yet recorded as found.
-fn changes(p: &Product, next: &Product) -> bool {
+/// Whether enriching `p` changes it: it fills a field (`filled`), or records a lookup that
+/// was not yet recorded as found.
+fn changes(p: &Product, filled: &[String]) -> bool {
     let found_before = p
         .enrichment
         .as_ref()
         .is_some_and(|e| e.status == EnrichmentStatus::Found);
-    let filled = next
-        .enrichment
-        .as_ref()
-        .is_some_and(|e| !e.filled.is_empty());
-    !found_before || filled
+    !found_before || !filled.is_empty()
 }
 
 impl Catalog {
@@ -197,8 +193,8 @@ impl Catalog {
             if p.verification_status == VerificationStatus::Merged {
                 return Ok(false);
             }
-            let next = p.enriched(facts, Timestamp::now());
-            if !changes(&p, &next) {
+            let (next, filled) = p.enriched(facts, Timestamp::now());
+            if !changes(&p, &filled) {
                 return Ok(false);
             }
             let history = HistoryEntry::of(

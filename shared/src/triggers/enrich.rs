@@ -5,7 +5,9 @@
 //!   `batchItemFailures`, so SQS redelivers only it (after [`ENRICH_MAX_RECEIVES`], to the
 //!   dead-letter queue; the product stays queued and the sweep asks again);
 //! - its hourly schedule (an EventBridge scheduled event): the sweep, which asks again for the
-//!   lookups still queued that were asked for over [`STALLED_AFTER`] ago.
+//!   lookups still queued whose try was due over [`STALLED_AFTER`] ago (a lost message).
+//!
+//! With lookups off (`OFF_BASE_URL=off`) both let their event go: the products stay queued.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,8 +25,8 @@ use crate::services::enrichment::EnrichOutcome;
 /// Deliveries of an enrich message before SQS moves it to the dead-letter queue (the queue's
 /// `maxReceiveCount` in infra/template.yaml).
 pub const ENRICH_MAX_RECEIVES: u32 = 5;
-/// A queued lookup asked for longer ago than this is asked for again by the sweep: longer
-/// than a request's longest pause (15 minutes) and its run.
+/// A queued lookup whose try was due longer ago than this is asked for again by the sweep
+/// (its message was lost: a delivered one is run within seconds of its due time).
 pub const STALLED_AFTER: Duration = Duration::from_secs(20 * 60);
 
 pub static ENRICH: Trigger = Trigger {
@@ -40,6 +42,12 @@ fn is_schedule(event: &Value) -> bool {
 }
 
 async fn enrich(app: Arc<App>, event: Value) -> Result<Value, ServiceError> {
+    let Some(off) = app.off.get() else {
+        // Lookups are off here (OFF_BASE_URL=off): messages are let go and nothing is swept.
+        // The products stay queued; once lookups are on again, the next sweep asks for them.
+        tracing::warn!("Open Food Facts lookups are off in this function; requests let go");
+        return Ok(json!({ "lookups": "off" }));
+    };
     if is_schedule(&event) {
         let requested = app
             .catalog
@@ -49,18 +57,6 @@ async fn enrich(app: Arc<App>, event: Value) -> Result<Value, ServiceError> {
         return Ok(json!({ "requested": requested }));
     }
     let sqs: SqsEvent = serde_json::from_value(event).map_err(bad_event)?;
-    let Some(off) = app.off.get() else {
-        // Lookups are off here (OFF_BASE_URL=off): every message back to the queue, so none
-        // is lost while an operator turns them on again.
-        tracing::error!(
-            "Open Food Facts lookups are off in this function; the batch returns to the queue"
-        );
-        return Ok(failures(
-            sqs.records
-                .iter()
-                .map(|m| m.message_id.clone().unwrap_or_default()),
-        ));
-    };
     let mut failed = Vec::new();
     let mut done = Vec::new();
     for message in &sqs.records {

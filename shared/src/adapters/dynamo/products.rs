@@ -46,7 +46,7 @@ fn product_item(p: &Product) -> StorageResult<Item> {
     item.insert("search_text".into(), s(search_text(p)));
     // The awaiting-enrichment index's key: only while the product's lookup is queued.
     if let Some(e) = p.enrichment.as_ref().filter(|e| e.is_queued()) {
-        item.insert("enrich_queued".into(), s(e.queued_at.to_string()));
+        item.insert("enrich_queued".into(), s(e.due_at().to_string()));
     }
     // The by-image-q<i> indexes' keys: the quarters of the image's perceptual hash.
     if let Some(h) = p
@@ -366,9 +366,17 @@ impl ProductStore for DynamoStore {
         // entry, all conditional), a few groups at a time. A group cancelled by one of its
         // products (its barcode taken, or the product made by an earlier run) is tried one
         // product at a time, which tells each one's answer.
-        let guarded: Vec<usize> = (0..products.len())
+        // A product repeating another's barcode or id goes alone, after the groups (one
+        // transaction cannot write an item twice): it then gets its own answer.
+        let mut seen = std::collections::HashSet::new();
+        let (guarded, repeats): (Vec<usize>, Vec<usize>) = (0..products.len())
             .filter(|&i| products[i].barcode.is_some())
-            .collect();
+            .partition(|&i| {
+                let p = &products[i];
+                let first_barcode = seen.insert(barcode_pk(p.barcode.as_ref().expect("filtered")));
+                let first_id = seen.insert(product_pk(&p.product_id));
+                first_barcode && first_id
+            });
         let groups: Vec<Vec<usize>> = guarded
             .chunks(GROUPED_INSERTS)
             .map(<[usize]>::to_vec)
@@ -400,7 +408,12 @@ impl ProductStore for DynamoStore {
             .buffer_unordered(super::WRITES_IN_FLIGHT)
             .collect()
             .await;
-        for (i, r) in results.into_iter().flatten() {
+        let mut results: Vec<(usize, StorageResult<f64>)> = results.into_iter().flatten().collect();
+        for i in repeats {
+            let history = import_history(&products[i], actor);
+            results.push((i, self.insert_units(&products[i], &history).await));
+        }
+        for (i, r) in results {
             if let Ok(u) = &r {
                 units += u;
             }
@@ -522,9 +535,42 @@ impl ProductStore for DynamoStore {
         self.get_many(&ids).await
     }
 
+    async fn defer_lookup(
+        &self,
+        id: &ProductId,
+        version: u64,
+        due: Timestamp,
+    ) -> StorageResult<()> {
+        let due = s(due.to_string());
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.tables.products)
+            .key("pk", s(product_pk(id)))
+            .update_expression("SET enrichment.#due = :due, enrich_queued = :due")
+            .condition_expression("version = :v AND enrichment.#status = :queued")
+            .expression_attribute_names("#due", "due")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":due", due)
+            .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+            .expression_attribute_values(":queued", s("queued"))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StorageError::VersionConflict { current: None })
+            }
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
     async fn awaiting_enrichment(
         &self,
-        queued_before: Timestamp,
+        due_before: Timestamp,
         limit: usize,
     ) -> StorageResult<Vec<ProductId>> {
         // A Scan of a sparse index: it holds only the products whose lookup is queued.
@@ -537,7 +583,7 @@ impl ProductStore for DynamoStore {
                 .table_name(&self.tables.products)
                 .index_name("awaiting-enrichment")
                 .filter_expression("enrich_queued < :before")
-                .expression_attribute_values(":before", s(queued_before.to_string()))
+                .expression_attribute_values(":before", s(due_before.to_string()))
                 .limit(limit.clamp(1, 1000) as i32)
                 .set_exclusive_start_key(start.take())
                 .send()

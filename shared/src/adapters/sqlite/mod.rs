@@ -50,8 +50,9 @@ CREATE INDEX IF NOT EXISTS products_by_image_q0 ON products (substr(json_extract
 CREATE INDEX IF NOT EXISTS products_by_image_q1 ON products (substr(json_extract(doc, '$.image_perceptual_hash'), 5, 4));
 CREATE INDEX IF NOT EXISTS products_by_image_q2 ON products (substr(json_extract(doc, '$.image_perceptual_hash'), 9, 4));
 CREATE INDEX IF NOT EXISTS products_by_image_q3 ON products (substr(json_extract(doc, '$.image_perceptual_hash'), 13, 4));
--- Products whose Open Food Facts lookup is queued (the enrichment sweep's outbox).
-CREATE INDEX IF NOT EXISTS products_awaiting_enrichment ON products (json_extract(doc, '$.enrichment.queued_at'))
+-- Products whose Open Food Facts lookup is queued, by when it is due (the enrichment sweep's
+-- outbox).
+CREATE INDEX IF NOT EXISTS products_lookups_due ON products (coalesce(json_extract(doc, '$.enrichment.due'), json_extract(doc, '$.enrichment.queued_at')))
     WHERE json_extract(doc, '$.enrichment.status') = 'queued';
 -- The review queue's sorts: by quality score, then creation.
 CREATE INDEX IF NOT EXISTS products_by_quality ON products (status, printf('%03d#', json_extract(doc, '$.quality_score')) || status_sort);
@@ -453,18 +454,42 @@ impl ProductStore for SqliteStore {
         self.update_with(previous, next, history, None).await
     }
 
+    async fn defer_lookup(
+        &self,
+        id: &ProductId,
+        version: u64,
+        due: Timestamp,
+    ) -> StorageResult<()> {
+        let (id, due) = (id.to_string(), due.to_string());
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE products SET doc = json_set(doc, '$.enrichment.due', ?3)
+                     WHERE product_id = ?1 AND version = ?2 AND json_extract(doc, '$.enrichment.status') = 'queued'",
+                    params![id, version as i64, due],
+                )
+                .map_err(db_err)?;
+            if n == 1 {
+                Ok(())
+            } else {
+                Err(StorageError::VersionConflict { current: None })
+            }
+        })
+        .await
+    }
+
     async fn awaiting_enrichment(
         &self,
-        queued_before: Timestamp,
+        due_before: Timestamp,
         limit: usize,
     ) -> StorageResult<Vec<ProductId>> {
-        let before = queued_before.to_string();
+        let before = due_before.to_string();
         self.read(move |c| {
             let mut stmt = c
                 .prepare_cached(
                     "SELECT product_id FROM products WHERE json_extract(doc, '$.enrichment.status') = 'queued'
-                     AND json_extract(doc, '$.enrichment.queued_at') < ?1
-                     ORDER BY json_extract(doc, '$.enrichment.queued_at') LIMIT ?2",
+                     AND coalesce(json_extract(doc, '$.enrichment.due'), json_extract(doc, '$.enrichment.queued_at')) < ?1
+                     ORDER BY coalesce(json_extract(doc, '$.enrichment.due'), json_extract(doc, '$.enrichment.queued_at')) LIMIT ?2",
                 )
                 .map_err(db_err)?;
             let ids = stmt
