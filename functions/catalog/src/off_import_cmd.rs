@@ -16,10 +16,10 @@ use anyhow::{Context, bail};
 use catalog_core::app::App;
 use catalog_core::off::OffProduct;
 use catalog_core::off::reader;
-use catalog_core::services::Catalog;
 use catalog_core::services::off_import::{
     DEFAULT_COUNTRY, OFF_CHUNK, OffImportOptions, OffImportStats,
 };
+use catalog_core::services::{Catalog, ServiceError};
 use futures::StreamExt;
 
 #[derive(clap::Args)]
@@ -48,6 +48,11 @@ pub struct Args {
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
 }
+
+/// Chunks written at a time.
+const CHUNKS_IN_FLIGHT: usize = 1;
+/// Tries of a chunk while storage is unavailable (pauses of 1, 2, 4... s).
+const CHUNK_ATTEMPTS: u32 = 6;
 
 /// Where a run got to in a file, saved beside it.
 #[derive(serde::Serialize, serde::Deserialize, PartialEq)]
@@ -168,8 +173,9 @@ pub async fn run(args: Args, secret: &str) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let mut total = OffImportStats::default();
     let mut done = resume_from;
-    // Two chunks are written at a time (their places saved in file order), the next ones
-    // read meanwhile.
+    // Chunks are written in file order (their places saved so), the next ones read meanwhile;
+    // each chunk's writes go several at a time (a chunk more in flight only queued them
+    // longer in DynamoDB Local, past a call's 5 s budget).
     let chunks =
         futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
     let mut loads = std::pin::pin!(
@@ -179,13 +185,27 @@ pub async fn run(args: Args, secret: &str) -> anyhow::Result<()> {
                 async move {
                     let chunk = chunk?;
                     let n = chunk.records.len() as u64 + chunk.skipped;
-                    let stats = catalog
-                        .load_off_chunk(chunk.records, chunk.skipped, opts)
-                        .await?;
-                    anyhow::Ok((n, stats))
+                    // Storage too busy or down for a moment: the chunk again (the load is
+                    // idempotent), after a pause that doubles.
+                    let mut pause = std::time::Duration::from_secs(1);
+                    for attempt in 1.. {
+                        match catalog
+                            .load_off_chunk(chunk.records.clone(), chunk.skipped, opts)
+                            .await
+                        {
+                            Ok(stats) => return anyhow::Ok((n, stats)),
+                            Err(ServiceError::Unavailable(e)) if attempt < CHUNK_ATTEMPTS => {
+                                tracing::warn!(error = %e, attempt, "storage unavailable; the chunk again in {pause:?}");
+                                tokio::time::sleep(pause).await;
+                                pause *= 2;
+                            }
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                    unreachable!("the loop returns")
                 }
             })
-            .buffered(2)
+            .buffered(CHUNKS_IN_FLIGHT)
     );
     while let Some(loaded) = loads.next().await {
         let (n, stats) = loaded.map_err(|e| anyhow::anyhow!("after record {done}: {e}"))?;

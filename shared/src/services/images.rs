@@ -149,7 +149,7 @@ pub fn parse_image_upload_key(key: &str) -> Option<UploadKey> {
 #[derive(Debug, Clone)]
 pub enum ProcessedUpload {
     /// The product as it now is (`None`: it is gone).
-    Product(Option<Product>),
+    Product(Option<Box<Product>>),
     /// The item as it now is (`None`: the store no longer stocks the product).
     Item(Option<InventoryItem>),
     /// The upload was processed before (it is gone).
@@ -453,7 +453,7 @@ impl Catalog {
                 .delete(blob_key)
                 .await
                 .map_err(ServiceError::storage)?;
-            return Ok(ProcessedUpload::Product(Some(current)));
+            return Ok(ProcessedUpload::Product(Some(Box::new(current))));
         }
         let Some(outcome) = self.processed(blob_key).await? else {
             return Ok(ProcessedUpload::Gone);
@@ -495,7 +495,7 @@ impl Catalog {
             .delete(blob_key)
             .await
             .map_err(ServiceError::storage)?;
-        Ok(ProcessedUpload::Product(product))
+        Ok(ProcessedUpload::Product(product.map(Box::new)))
     }
 
     /// A store's photo of its item: the item's `photo` says what became of it.
