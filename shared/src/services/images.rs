@@ -151,7 +151,7 @@ pub enum ProcessedUpload {
     /// The product as it now is (`None`: it is gone).
     Product(Option<Box<Product>>),
     /// The item as it now is (`None`: the store no longer stocks the product).
-    Item(Option<InventoryItem>),
+    Item(Option<Box<InventoryItem>>),
     /// The upload was processed before (it is gone).
     Gone,
     /// The key is not an image upload's.
@@ -521,7 +521,7 @@ impl Catalog {
                 .delete(blob_key)
                 .await
                 .map_err(ServiceError::storage)?;
-            return Ok(ProcessedUpload::Item(current));
+            return Ok(ProcessedUpload::Item(current.map(Box::new)));
         }
         let Some(outcome) = self.processed(blob_key).await? else {
             return Ok(ProcessedUpload::Gone);
@@ -541,7 +541,7 @@ impl Catalog {
             .delete(blob_key)
             .await
             .map_err(ServiceError::storage)?;
-        Ok(ProcessedUpload::Item(item))
+        Ok(ProcessedUpload::Item(item.map(Box::new)))
     }
 
     /// Writes what became of upload `upload_id` onto the store's item, with the item's
