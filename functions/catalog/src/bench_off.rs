@@ -213,31 +213,23 @@ async fn raw_rate(ddb: &aws_sdk_dynamodb::Client, table: &str) -> anyhow::Result
         .chunks(25)
         .map(<[WriteRequest]>::to_vec)
         .collect();
-    let started = Instant::now();
-    let results: Vec<anyhow::Result<()>> =
-        futures::stream::iter(requests.into_iter().map(|mut batch| async move {
-            loop {
-                let out = ddb
-                    .batch_write_item()
-                    .request_items(table, batch)
-                    .send()
-                    .await?;
-                batch = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(table))
-                    .unwrap_or_default();
-                if batch.is_empty() {
-                    return Ok(());
-                }
+    products_per_second(requests.into_iter().map(|mut batch| async move {
+        loop {
+            let out = ddb
+                .batch_write_item()
+                .request_items(table, batch)
+                .send()
+                .await?;
+            batch = out
+                .unprocessed_items
+                .and_then(|mut u| u.remove(table))
+                .unwrap_or_default();
+            if batch.is_empty() {
+                return Ok(());
             }
-        }))
-        .buffer_unordered(IN_FLIGHT)
-        .collect()
-        .await;
-    for r in results {
-        r?;
-    }
-    Ok(RAW_PRODUCTS as f64 / started.elapsed().as_secs_f64())
+        }
+    }))
+    .await
 }
 
 /// Products a second the server takes as the import writes them: the same three items each,
@@ -265,15 +257,23 @@ async fn raw_transaction_rate(ddb: &aws_sdk_dynamodb::Client, table: &str) -> an
                 .collect()
         })
         .collect();
+    products_per_second(groups.into_iter().map(|items| async move {
+        ddb.transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await?;
+        Ok(())
+    }))
+    .await
+}
+
+/// [`RAW_PRODUCTS`] over the time `writes` take, [`IN_FLIGHT`] at a time.
+async fn products_per_second<F>(writes: impl Iterator<Item = F>) -> anyhow::Result<f64>
+where
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
     let started = Instant::now();
-    let results: Vec<anyhow::Result<()>> =
-        futures::stream::iter(groups.into_iter().map(|items| async move {
-            ddb.transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await?;
-            Ok(())
-        }))
+    let results: Vec<anyhow::Result<()>> = futures::stream::iter(writes)
         .buffer_unordered(IN_FLIGHT)
         .collect()
         .await;

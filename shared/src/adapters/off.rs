@@ -171,16 +171,15 @@ impl Pacer {
 pub struct OffClient {
     http: reqwest::Client,
     config: OffConfig,
+    /// The configured server's host (a fake OFF's in tests), trusted as OFF's own.
+    base_host: Option<String>,
     pacer: Pacer,
     misses: Mutex<HashMap<String, Instant>>,
 }
 
 /// Redirects followed: at most three, and only to OFF's hosts or the configured server's (an
 /// image URL must not lead anywhere else).
-fn off_redirects(base_url: &str) -> reqwest::redirect::Policy {
-    let base_host = reqwest::Url::parse(base_url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string));
+fn off_redirects(base_host: Option<String>) -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(move |attempt| {
         let host = attempt.url().host_str().unwrap_or("");
         let ours = host == "openfoodfacts.org"
@@ -216,12 +215,15 @@ fn tls() -> rustls::ClientConfig {
 
 impl OffClient {
     pub fn new(config: OffConfig) -> Result<Self, String> {
+        let base_host = reqwest::Url::parse(&config.base_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string));
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls())
             .user_agent(config.user_agent.clone())
             .timeout(config.timeout)
             .connect_timeout(Duration::from_secs(3))
-            .redirect(off_redirects(&config.base_url))
+            .redirect(off_redirects(base_host.clone()))
             .build()
             .map_err(|e| format!("the Open Food Facts client: {e}"))?;
         let interval = Duration::from_secs(60) / config.requests_per_minute.max(1);
@@ -229,12 +231,9 @@ impl OffClient {
             http,
             pacer: Pacer::new(interval),
             config,
+            base_host,
             misses: Mutex::new(HashMap::new()),
         })
-    }
-
-    pub fn config(&self) -> &OffConfig {
-        &self.config
     }
 
     fn known_missing(&self, barcode: &str) -> bool {
@@ -261,11 +260,8 @@ impl OffClient {
         let Some(host) = url.host_str() else {
             return false;
         };
-        let base_host = reqwest::Url::parse(&self.config.base_url)
-            .ok()
-            .and_then(|b| b.host_str().map(str::to_string));
         matches!(url.scheme(), "http" | "https")
-            && (IMAGE_HOSTS.contains(&host) || base_host.as_deref() == Some(host))
+            && (IMAGE_HOSTS.contains(&host) || self.base_host.as_deref() == Some(host))
     }
 }
 

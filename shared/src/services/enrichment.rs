@@ -204,23 +204,23 @@ impl Catalog {
         if due.is_some_and(|d| d > now.plus(time::Duration::seconds(2))) {
             return Ok(EnrichOutcome::NotDue);
         }
-        // A product merged meanwhile stands for another: its lookup ends.
-        if product.verification_status == VerificationStatus::Merged || product.barcode.is_none() {
-            let detail =
-                "the product was merged into another (or lost its barcode) before its lookup";
-            let done = self
-                .write_enrichment(id, detail, |p| p.lookup_failed(detail, Timestamp::now()))
-                .await?;
-            return Ok(
-                done.map_or(EnrichOutcome::NotQueued, |_| EnrichOutcome::Failed {
-                    detail: detail.into(),
-                }),
-            );
-        }
-        let barcode = product
-            .barcode
-            .clone()
-            .unwrap_or_else(|| unreachable!("checked above"));
+        // A product merged meanwhile stands for another (and one without a barcode has
+        // nothing to look up): its lookup ends.
+        let barcode = match &product.barcode {
+            Some(b) if product.verification_status != VerificationStatus::Merged => b.clone(),
+            _ => {
+                let detail =
+                    "the product was merged into another (or lost its barcode) before its lookup";
+                let done = self
+                    .write_enrichment(id, detail, |p| p.lookup_failed(detail, Timestamp::now()))
+                    .await?;
+                return Ok(
+                    done.map_or(EnrichOutcome::NotQueued, |_| EnrichOutcome::Failed {
+                        detail: detail.into(),
+                    }),
+                );
+            }
+        };
         match off.lookup(&barcode).await {
             Ok(Lookup::Found(record)) => {
                 let facts = record.facts(product_url(barcode.as_str()));

@@ -123,6 +123,24 @@ pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
 }
 
+/// The product ids a query of one `product_id` column answers.
+fn product_ids(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    params: impl rusqlite::Params,
+) -> StorageResult<Vec<ProductId>> {
+    let ids = stmt
+        .query_map(params, |r| r.get::<_, String>(0))
+        .map_err(db_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db_err)?;
+    ids.iter()
+        .map(|i| {
+            ProductId::parse(i)
+                .map_err(|e| StorageError::Corrupt(format!("stored product id {i:?}: {e}")))
+        })
+        .collect()
+}
+
 fn db_err(e: rusqlite::Error) -> StorageError {
     match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
@@ -492,14 +510,7 @@ impl ProductStore for SqliteStore {
                      ORDER BY coalesce(json_extract(doc, '$.enrichment.due'), json_extract(doc, '$.enrichment.queued_at')) LIMIT ?2",
                 )
                 .map_err(db_err)?;
-            let ids = stmt
-                .query_map(params![before, limit as i64], |r| r.get::<_, String>(0))
-                .map_err(db_err)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(db_err)?;
-            ids.iter()
-                .map(|i| ProductId::parse(i).map_err(|e| StorageError::Corrupt(format!("stored product id {i:?}: {e}"))))
-                .collect()
+            product_ids(&mut stmt, params![before, limit as i64])
         })
         .await
     }
@@ -512,14 +523,7 @@ impl ProductStore for SqliteStore {
                     "SELECT product_id FROM products WHERE json_extract(doc, '$.image_hash') = ?1 ORDER BY product_id LIMIT ?2",
                 )
                 .map_err(db_err)?;
-            let ids = stmt
-                .query_map(params![hash, limit as i64], |r| r.get::<_, String>(0))
-                .map_err(db_err)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(db_err)?;
-            ids.iter()
-                .map(|i| ProductId::parse(i).map_err(|e| StorageError::Corrupt(format!("stored product id {i:?}: {e}"))))
-                .collect()
+            product_ids(&mut stmt, params![hash, limit as i64])
         })
         .await
     }
@@ -538,14 +542,7 @@ impl ProductStore for SqliteStore {
                     1 + 4 * i
                 );
                 let mut stmt = c.prepare_cached(&sql).map_err(db_err)?;
-                let ids = stmt
-                    .query_map(params![&hex[4 * i..4 * i + 4], limit as i64], |r| r.get::<_, String>(0))
-                    .map_err(db_err)?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(db_err)?;
-                for id in ids {
-                    let id = ProductId::parse(&id)
-                        .map_err(|e| StorageError::Corrupt(format!("stored product id {id:?}: {e}")))?;
+                for id in product_ids(&mut stmt, params![&hex[4 * i..4 * i + 4], limit as i64])? {
                     if !out.contains(&id) {
                         out.push(id);
                     }
