@@ -11,7 +11,8 @@ its own, used through its API Gateway, updated, and deleted.
      SMS the auth-code function publishes through SNS is read from ministack's record of them);
   5. each request's metrics record (Embedded Metric Format) is in the function's log group,
      and the smoke import's `job.completed` reached the stack's event bus (a rule there sends
-     it to a queue of the test's);
+     it to a queue of the test's); an Open Food Facts export put under off/ in the uploads
+     bucket is loaded by off-import (S3 -> its queue -> the function), its place completed;
   6. the black-box fuzz (tests/scripts/fuzz.sh) through the same URL: its generated and
      stateful phases, every operation with valid and invalid input (the coverage phase's
      thousands of boundary cases ran against `catalog serve`, the same handlers, already);
@@ -249,6 +250,35 @@ def job_completed_on_the_bus(ms, url):
     log(f"job.completed on {bus}: job {d['job_id']} of {d['store_id']}, {d['successful']} rows")
 
 
+def off_export_loaded(ms):
+    """An Open Food Facts export put under off/ in the uploads bucket (the demo catalog's,
+    every country: off/all/) reaches off-import through its queue and is loaded: its place
+    says completed, with every record accounted for and the products created."""
+    s3 = ms.client("s3")
+    bucket = stack_outputs()["outputs"]["UploadsBucketName"]
+    demo = ROOT / "functions" / "catalog" / "demo" / "off-india.jsonl.gz"
+    key = "off/all/demo.jsonl.gz"
+    s3.put_object(Bucket=bucket, Key=key, Body=demo.read_bytes(), ContentType="application/gzip")
+    state_key = "off-state/all/demo.jsonl.gz.json"
+    state = None
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            state = json.loads(s3.get_object(Bucket=bucket, Key=state_key)["Body"].read())
+        except s3.exceptions.NoSuchKey:
+            state = None
+        if state and state["status"] != "loading":
+            break
+        time.sleep(1)
+    if not state or state["status"] != "completed":
+        sys.exit(f"[deploy-local] the OFF export's load did not complete: {state}")
+    st = state["stats"]
+    accounted = st["created"] + st["enriched"] + st["unchanged"] + st["other_country"] + st["invalid"] + st["repeated"]
+    if st["created"] == 0 or accounted != st["records"] or state["records_done"] != st["records"]:
+        sys.exit(f"[deploy-local] the OFF export's load does not add up: {state}")
+    log(f"off-import of {key}: {st['records']} records, {st['created']} products created, in {state['runs']} run(s)")
+
+
 def delete_stack(ms):
     cfn, lam, ddb, s3 = (ms.client(s) for s in ("cloudformation", "lambda", "dynamodb", "s3"))
     cfn.delete_stack(StackName=STACK)
@@ -327,6 +357,7 @@ def main():
         )
         steps.run("request metrics in the functions' logs", lambda: metrics_in_the_logs(ms))
         steps.run("job.completed on the stack's event bus", lambda: job_completed_on_the_bus(ms, events_queue))
+        steps.run("an Open Food Facts export uploaded under off/ is loaded", lambda: off_export_loaded(ms))
         fuzz_env = dict(
             env,
             FUZZ_BASE_URL=base,

@@ -8,7 +8,7 @@
 //! | `JWT_SECRET_PARAM` | SSM SecureString parameter holding the token secret |
 //! | `JWT_SECRET` | the secret itself (local runs and tests only) |
 //! | `MATCH_INDEX_KEY` | the matching-index snapshot in the uploads bucket (default `indexes/match-index.bin`) |
-//! | `IMPORT_QUEUE_URL` | the import queue (the import function resumes itself through it) |
+//! | `IMPORT_QUEUE_URL` | an import function's own queue, which it resumes itself through (`csv-import`'s import queue, `off-import`'s) |
 //! | `EVENT_BUS_NAME` | where `job.completed` goes (default `default`) |
 //! | `ENRICH_QUEUE_URL` | the enrich queue: new products with a barcode go there for their Open Food Facts lookup |
 //! | `OFF_BASE_URL` | Open Food Facts (default `https://world.openfoodfacts.org`; `off`: no lookups) |

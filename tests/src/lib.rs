@@ -207,7 +207,11 @@ pub const TEST_SECRET: &str = catalog_core::app::DEV_JWT_SECRET;
 
 /// Events announced by a test app, kept to be looked at; [`RecordedEvents::fail`] makes the
 /// bus refuse them (an outage).
+/// What [`RecordedEvents`] records a run's request for another run as.
+pub const RUN_AGAIN: &str = "(run again)";
+
 #[derive(Default)]
+
 pub struct RecordedEvents(
     std::sync::Mutex<Vec<(String, serde_json::Value)>>,
     std::sync::atomic::AtomicBool,
@@ -248,10 +252,15 @@ impl catalog_core::ports::Events for RecordedEvents {
         Ok(())
     }
 
-    async fn resume_later(
+    /// Recorded as an event of type [`RUN_AGAIN`].
+    async fn run_again(
         &self,
-        _: &catalog_core::domain::CsvJob,
+        message: serde_json::Value,
     ) -> Result<(), catalog_core::ports::StorageError> {
+        self.0
+            .lock()
+            .unwrap()
+            .push((RUN_AGAIN.to_string(), message));
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use catalog_core::app::App;
 use catalog_core::auth::Principal;
-use catalog_core::domain::{CsvJob, StoreId};
+use catalog_core::domain::StoreId;
 use catalog_core::ports::{BlobKey, Events, StorageError};
 use catalog_core::services::imports::{NewImport, Progress, RunOptions, RunOutcome};
 
@@ -166,8 +166,8 @@ impl Events for Webhook {
         Ok(())
     }
 
-    async fn resume_later(&self, job: &CsvJob) -> Result<(), StorageError> {
-        tracing::warn!(job = %job.job_id, "a local import paused; run it again");
+    async fn run_again(&self, message: serde_json::Value) -> Result<(), StorageError> {
+        tracing::warn!(%message, "a local run paused; run it again");
         Ok(())
     }
 }

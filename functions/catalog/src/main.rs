@@ -350,5 +350,6 @@ fn describe() -> serde_json::Value {
         "import_max_receives": catalog_core::triggers::IMPORT_MAX_RECEIVES,
         "image_max_receives": catalog_core::triggers::IMAGE_MAX_RECEIVES,
         "enrich_max_receives": catalog_core::triggers::ENRICH_MAX_RECEIVES,
+        "off_import_max_receives": catalog_core::triggers::OFF_IMPORT_MAX_RECEIVES,
     })
 }

@@ -4,7 +4,7 @@
 //! with a progress bar.
 //!
 //! The file is read on a thread of its own, a chunk ahead of the writes (memory stays flat
-//! whatever its size). The place reached is saved beside the file after every chunk
+//! whatever its size; `services::off_import::run`). The place reached is saved beside the file after every chunk
 //! (`FILE.off-import-place`), so a run cut short goes on from there when started again; the
 //! load is idempotent besides, so starting over (`--restart`) writes nothing twice.
 
@@ -14,12 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, bail};
 use catalog_core::app::App;
-use catalog_core::off::OffProduct;
-use catalog_core::off::reader;
-use catalog_core::services::off_import::{
-    DEFAULT_COUNTRY, OFF_CHUNK, OffImportOptions, OffImportStats,
-};
-use catalog_core::services::{Catalog, ServiceError};
+use catalog_core::off::reader::{self, OffFormat};
+use catalog_core::services::Catalog;
+use catalog_core::services::off_import::{DEFAULT_COUNTRY, OffImportOptions, OffImportStats};
 use futures::StreamExt;
 
 #[derive(clap::Args)]
@@ -48,11 +45,6 @@ pub struct Args {
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
 }
-
-/// Chunks written at a time.
-const CHUNKS_IN_FLIGHT: usize = 1;
-/// Tries of a chunk while storage is unavailable (pauses of 1, 2, 4... s).
-const CHUNK_ATTEMPTS: u32 = 6;
 
 /// Where a run got to in a file, saved beside it.
 #[derive(serde::Serialize, serde::Deserialize, PartialEq)]
@@ -98,12 +90,6 @@ async fn catalog(args: &Args, secret: &str) -> anyhow::Result<Catalog> {
     }
 }
 
-/// A chunk the reader hands over: its records and how many lines it could not read.
-struct Chunk {
-    records: Vec<OffProduct>,
-    skipped: u64,
-}
-
 pub async fn run(args: Args, secret: &str) -> anyhow::Result<()> {
     let catalog = catalog(&args, secret).await?;
     let (size, modified_ms) = file_id(&args.file)?;
@@ -119,40 +105,10 @@ pub async fn run(args: Args, secret: &str) -> anyhow::Result<()> {
         country: (!args.all_countries).then(|| args.country.clone()),
     };
     let read = Arc::new(AtomicU64::new(0));
+    // Opened here, so that a file that is not an export is said before anything starts.
     let records = reader::open(&args.file, read.clone())
         .with_context(|| format!("opening {}", args.file.display()))?;
-    // The reader runs a chunk ahead on its own thread.
-    let (tx, rx) = tokio::sync::mpsc::channel::<anyhow::Result<Chunk>>(2);
-    let reader = tokio::task::spawn_blocking(move || {
-        let mut records = records.skip(resume_from as usize);
-        loop {
-            let mut chunk = Chunk {
-                records: Vec::with_capacity(OFF_CHUNK),
-                skipped: 0,
-            };
-            for r in records.by_ref() {
-                match r {
-                    Ok(Ok(p)) => chunk.records.push(p),
-                    Ok(Err(skipped)) => {
-                        tracing::debug!(%skipped, "line skipped");
-                        chunk.skipped += 1;
-                    }
-                    Err(e) => {
-                        let _ = tx
-                            .blocking_send(Err(anyhow::Error::new(e).context("reading the file")));
-                        return;
-                    }
-                }
-                if chunk.records.len() as u64 + chunk.skipped >= OFF_CHUNK as u64 {
-                    break;
-                }
-            }
-            let last = (chunk.records.len() as u64 + chunk.skipped) < OFF_CHUNK as u64;
-            if tx.blocking_send(Ok(chunk)).is_err() || last {
-                return;
-            }
-        }
-    });
+    let mut loads = std::pin::pin!(catalog.load_off_export(move || Ok(records), resume_from, opts));
 
     let bar = if args.quiet {
         indicatif::ProgressBar::hidden()
@@ -173,44 +129,10 @@ pub async fn run(args: Args, secret: &str) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let mut total = OffImportStats::default();
     let mut done = resume_from;
-    // Chunks are written in file order (their places saved so), the next ones read meanwhile;
-    // each chunk's writes go several at a time (a chunk more in flight only queued them
-    // longer in DynamoDB Local, past a call's 5 s budget).
-    let chunks =
-        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
-    let mut loads = std::pin::pin!(
-        chunks
-            .map(|chunk| {
-                let (catalog, opts) = (&catalog, &opts);
-                async move {
-                    let chunk = chunk?;
-                    let n = chunk.records.len() as u64 + chunk.skipped;
-                    // Storage too busy or down for a moment: the chunk again (the load is
-                    // idempotent), after a pause that doubles.
-                    let mut pause = std::time::Duration::from_secs(1);
-                    for attempt in 1.. {
-                        match catalog
-                            .load_off_chunk(chunk.records.clone(), chunk.skipped, opts)
-                            .await
-                        {
-                            Ok(stats) => return anyhow::Ok((n, stats)),
-                            Err(ServiceError::Unavailable(e)) if attempt < CHUNK_ATTEMPTS => {
-                                tracing::warn!(error = %e, attempt, "storage unavailable; the chunk again in {pause:?}");
-                                tokio::time::sleep(pause).await;
-                                pause *= 2;
-                            }
-                            Err(e) => return Err(e.into()),
-                        }
-                    }
-                    unreachable!("the loop returns")
-                }
-            })
-            .buffered(CHUNKS_IN_FLIGHT)
-    );
     while let Some(loaded) = loads.next().await {
-        let (n, stats) = loaded.map_err(|e| anyhow::anyhow!("after record {done}: {e}"))?;
-        total.add(&stats);
-        done += n;
+        let chunk = loaded?;
+        total.add(&chunk.stats);
+        done += chunk.records;
         let place = Place {
             size,
             modified_ms,
@@ -224,7 +146,6 @@ pub async fn run(args: Args, secret: &str) -> anyhow::Result<()> {
             total.records, total.created, total.enriched
         ));
     }
-    reader.await?;
     bar.finish_and_clear();
     let _ = std::fs::remove_file(&place_file);
     let seconds = started.elapsed().as_secs_f64();
@@ -279,24 +200,20 @@ pub async fn load_demo(catalog: &Catalog) -> anyhow::Result<Option<OffImportStat
     if !any.items.is_empty() {
         return Ok(None);
     }
-    let lines = std::io::BufReader::new(flate2::read::GzDecoder::new(DEMO));
     let mut total = OffImportStats::default();
-    let mut chunk = Vec::new();
-    let mut skipped = 0;
+    let open = || {
+        let counted = Arc::new(AtomicU64::new(0));
+        Ok(reader::records(
+            Box::new(DEMO),
+            OffFormat::Jsonl,
+            true,
+            counted,
+        ))
+    };
     let opts = OffImportOptions { country: None };
-    let mut records = reader::JsonLines::new(lines).peekable();
-    while let Some(r) = records.next() {
-        match r? {
-            Ok(p) => chunk.push(p),
-            Err(_) => skipped += 1,
-        }
-        if chunk.len() == OFF_CHUNK || records.peek().is_none() {
-            let stats = catalog
-                .load_off_chunk(std::mem::take(&mut chunk), skipped, &opts)
-                .await?;
-            total.add(&stats);
-            skipped = 0;
-        }
+    let mut loads = std::pin::pin!(catalog.load_off_export(open, 0, opts));
+    while let Some(loaded) = loads.next().await {
+        total.add(&loaded?.stats);
     }
     Ok(Some(total))
 }

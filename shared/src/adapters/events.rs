@@ -1,11 +1,9 @@
 //! Events in AWS: `job.completed` and stock alerts on EventBridge, and a paused import's
-//! continuation as a message on the import queue (the same queue S3 notifications arrive on,
-//! so the same function picks it up).
+//! continuation as a message on its function's own queue (the same queue S3 notifications
+//! arrive on, so the same function picks it up).
 
 use async_trait::async_trait;
 
-use crate::domain::CsvJob;
-use crate::domain::job::ResumeMessage;
 use crate::ports::{Events, StorageError, StorageResult};
 
 /// The `source` of the events this service puts on the bus.
@@ -14,7 +12,8 @@ pub const EVENT_SOURCE: &str = "kirana.catalog";
 #[derive(Clone, Debug)]
 pub struct AwsEvents {
     pub sqs: aws_sdk_sqs::Client,
-    /// The import queue (`IMPORT_QUEUE_URL`; only the import function has it).
+    /// The function's own queue (`IMPORT_QUEUE_URL`; only the import functions have one:
+    /// `csv-import`'s import queue, `off-import`'s).
     pub queue_url: Option<String>,
     pub events: aws_sdk_eventbridge::Client,
     /// The bus (`EVENT_BUS_NAME`, default `default`).
@@ -55,21 +54,16 @@ impl Events for AwsEvents {
         Ok(())
     }
 
-    async fn resume_later(&self, job: &CsvJob) -> StorageResult<()> {
+    async fn run_again(&self, message: serde_json::Value) -> StorageResult<()> {
         let Some(queue_url) = &self.queue_url else {
             return Err(StorageError::backend(
-                "this function has no import queue to resume a job on",
+                "this function has no queue of its own to run again from",
             ));
         };
-        let body = serde_json::to_string(&ResumeMessage {
-            resume_job: job.job_id,
-            store_id: job.store_id.clone(),
-        })
-        .map_err(StorageError::backend)?;
         self.sqs
             .send_message()
             .queue_url(queue_url)
-            .message_body(body)
+            .message_body(message.to_string())
             .send()
             .await
             .map_err(unavailable)?;

@@ -25,9 +25,15 @@ pub enum OffFormat {
 }
 
 impl OffFormat {
-    /// The format a file name says (`.jsonl`, `.json`, `.csv`, `.tsv`, each maybe `.gz`).
+    /// The format a file name says (`.jsonl`, `.json`, `.csv`, `.tsv`, each maybe `.gz`), and
+    /// whether it is gzipped.
     pub fn of(path: &Path) -> Option<(OffFormat, bool)> {
-        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+        Self::of_name(path.file_name()?.to_str()?)
+    }
+
+    /// [`OffFormat::of`] for a name (an object key).
+    pub fn of_name(name: &str) -> Option<(OffFormat, bool)> {
+        let name = name.to_ascii_lowercase();
         let (base, gz) = match name.strip_suffix(".gz") {
             Some(b) => (b.to_string(), true),
             None => (name, false),
@@ -67,12 +73,27 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
+/// An export's records, one by one: what a load reads.
+pub trait Records: Iterator<Item = io::Result<Record>> + Send {
+    /// Passes over the next `n` records without reading them as records (where the format
+    /// allows: a JSONL line is only found, not parsed), as a resumed load does with the ones
+    /// an earlier run loaded. How many there were (fewer at the end of the file).
+    fn pass(&mut self, n: u64) -> io::Result<u64> {
+        let mut passed = 0;
+        while passed < n {
+            match self.next() {
+                Some(Err(e)) => return Err(e),
+                Some(Ok(_)) => passed += 1,
+                None => break,
+            }
+        }
+        Ok(passed)
+    }
+}
+
 /// The records of an export file, decompressed as it is read; `read` counts the file's bytes
 /// read so far.
-pub fn open(
-    path: &Path,
-    read: Arc<AtomicU64>,
-) -> io::Result<Box<dyn Iterator<Item = io::Result<Record>> + Send>> {
+pub fn open(path: &Path, read: Arc<AtomicU64>) -> io::Result<Box<dyn Records>> {
     let (format, gz) = OffFormat::of(path).ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -82,20 +103,29 @@ pub fn open(
             ),
         )
     })?;
-    let file = Counted {
-        inner: std::fs::File::open(path)?,
-        read,
-    };
-    let raw: Box<dyn Read + Send> = if gz {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
+    let file = std::fs::File::open(path)?;
+    Ok(records(Box::new(file), format, gz, read))
+}
+
+/// The records of an export read from `raw` (the file's bytes as stored), decompressed as it
+/// is read when `gz`; `read` counts the bytes read from `raw`.
+pub fn records(
+    raw: Box<dyn Read + Send>,
+    format: OffFormat,
+    gz: bool,
+    read: Arc<AtomicU64>,
+) -> Box<dyn Records> {
+    let counted = Counted { inner: raw, read };
+    let bytes: Box<dyn Read + Send> = if gz {
+        Box::new(flate2::read::MultiGzDecoder::new(counted))
     } else {
-        Box::new(file)
+        Box::new(counted)
     };
-    let reader = BufReader::with_capacity(256 * 1024, raw);
-    Ok(match format {
+    let reader = BufReader::with_capacity(256 * 1024, bytes);
+    match format {
         OffFormat::Jsonl => Box::new(JsonLines::new(reader)),
         OffFormat::Csv => Box::new(CsvRows::new(reader)),
-    })
+    }
 }
 
 /// The JSONL export, line by line.
@@ -155,34 +185,67 @@ fn read_line_capped(
     }
 }
 
+/// A line of the JSONL export.
+enum Line {
+    End,
+    /// Over [`MAX_LINE_BYTES`]: passed over, not read.
+    TooLong,
+    /// In the buffer.
+    Read,
+}
+
+impl<R: BufRead> JsonLines<R> {
+    /// The next line that is not blank (numbered in `self.line`).
+    fn next_line(&mut self) -> io::Result<Line> {
+        loop {
+            let fits = match read_line_capped(&mut self.reader, &mut self.buf, MAX_LINE_BYTES)? {
+                None => return Ok(Line::End),
+                Some(fits) => fits,
+            };
+            self.line += 1;
+            if !fits {
+                return Ok(Line::TooLong);
+            }
+            if !self.buf.iter().all(u8::is_ascii_whitespace) {
+                return Ok(Line::Read);
+            }
+        }
+    }
+}
+
 impl<R: BufRead> Iterator for JsonLines<R> {
     type Item = io::Result<Record>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            let fits = match read_line_capped(&mut self.reader, &mut self.buf, MAX_LINE_BYTES) {
-                Ok(None) => return None,
-                Ok(Some(fits)) => fits,
-                Err(e) => return Some(Err(e)),
-            };
-            self.line += 1;
-            let line = self.line;
-            if !fits {
-                return Some(Ok(Err(Skipped {
-                    line,
-                    why: format!("longer than {MAX_LINE_BYTES} bytes"),
-                })));
+        let line = match self.next_line() {
+            Ok(Line::End) => return None,
+            Ok(line) => line,
+            Err(e) => return Some(Err(e)),
+        };
+        let number = self.line;
+        Some(Ok(match line {
+            Line::TooLong => Err(Skipped {
+                line: number,
+                why: format!("longer than {MAX_LINE_BYTES} bytes"),
+            }),
+            _ => serde_json::from_slice::<OffProduct>(&self.buf).map_err(|e| Skipped {
+                line: number,
+                why: format!("not a JSON product record: {e}"),
+            }),
+        }))
+    }
+}
+
+impl<R: BufRead + Send> Records for JsonLines<R> {
+    fn pass(&mut self, n: u64) -> io::Result<u64> {
+        let mut passed = 0;
+        while passed < n {
+            if let Line::End = self.next_line()? {
+                break;
             }
-            if self.buf.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            return Some(Ok(serde_json::from_slice::<OffProduct>(&self.buf).map_err(
-                |e| Skipped {
-                    line,
-                    why: format!("not a JSON product record: {e}"),
-                },
-            )));
+            passed += 1;
         }
+        Ok(passed)
     }
 }
 
@@ -250,6 +313,8 @@ impl<R: Read> Iterator for CsvRows<R> {
     }
 }
 
+impl<R: Read + Send> Records for CsvRows<R> {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,6 +343,29 @@ mod tests {
         assert_eq!(
             records[3].as_ref().unwrap().code.as_deref(),
             Some("8901030154409")
+        );
+    }
+
+    #[test]
+    fn passing_over_records_counts_as_reading_them() {
+        let long = format!("{{\"code\":\"{}\"}}", "1".repeat(MAX_LINE_BYTES));
+        let input = format!(
+            "{{\"code\":\"1\"}}\n\nnot json\n{long}\n{{\"code\":\"2\"}}\n{{\"code\":\"3\"}}\n"
+        );
+        let mut lines = JsonLines::new(input.as_bytes());
+        // A blank line is not a record; one not JSON and one too long are (skipped ones).
+        assert_eq!(lines.pass(3).unwrap(), 3);
+        let next = lines.next().unwrap().unwrap().unwrap();
+        assert_eq!(next.code.as_deref(), Some("2"));
+        assert_eq!(lines.pass(5).unwrap(), 1, "only one was left");
+        assert!(lines.next().is_none());
+
+        let csv = "code\tproduct_name\n1\ta\n2\tb\n3\tc\n";
+        let mut rows = CsvRows::new(csv.as_bytes());
+        assert_eq!(rows.pass(2).unwrap(), 2);
+        assert_eq!(
+            rows.next().unwrap().unwrap().unwrap().code.as_deref(),
+            Some("3")
         );
     }
 

@@ -622,7 +622,7 @@ pub trait BlobStore: Send + Sync {
 
 /// What the catalog tells the world: events for integrators (`job.completed`, stock alerts:
 /// EventBridge in AWS; a log line and an optional webhook locally), and that an import paused
-/// and must be run again (a message on the import queue in AWS).
+/// and must be run again (a message on the import function's own queue in AWS).
 #[async_trait]
 pub trait Events: Send + Sync {
     /// Announces one event: its type (`job.completed`, `inventory.low_stock`, ...) and detail.
@@ -634,8 +634,20 @@ pub trait Events: Send + Sync {
             .await
     }
 
+    /// Asks for another run of the function that calls it, with `message` for its event: a
+    /// message on its own queue (`IMPORT_QUEUE_URL`), as a run that nears its deadline with
+    /// work left hands over.
+    async fn run_again(&self, message: serde_json::Value) -> StorageResult<()>;
+
     /// Asks for another run of `job`, which paused at its checkpoint.
-    async fn resume_later(&self, job: &crate::domain::CsvJob) -> StorageResult<()>;
+    async fn resume_later(&self, job: &crate::domain::CsvJob) -> StorageResult<()> {
+        let message = crate::domain::job::ResumeMessage {
+            resume_job: job.job_id,
+            store_id: job.store_id.clone(),
+        };
+        self.run_again(serde_json::to_value(message).map_err(StorageError::backend)?)
+            .await
+    }
 }
 
 /// The `job.completed` event's detail (what EventBridge rules and webhooks receive).

@@ -71,8 +71,8 @@ impl Events for LoggedEvents {
         Ok(())
     }
 
-    async fn resume_later(&self, job: &crate::domain::CsvJob) -> Result<(), StorageError> {
-        tracing::warn!(job = %job.job_id, "import paused; nothing will resume it here (run it again)");
+    async fn run_again(&self, message: serde_json::Value) -> Result<(), StorageError> {
+        tracing::warn!(%message, "a run paused; nothing will resume it here (run it again)");
         Ok(())
     }
 }

@@ -9,9 +9,13 @@ use std::sync::atomic::AtomicU64;
 use catalog_core::auth::Role;
 use catalog_core::domain::Gtin;
 use catalog_core::off::reader;
+use catalog_core::ports::BlobKey;
+use catalog_core::services::off_import::upload::OffUploadStatus;
 use catalog_core::services::off_import::{OFF_CHUNK, OffImportOptions, OffImportStats};
-use catalog_tests::TestApi;
+use catalog_core::triggers::{OFF_IMPORT, TriggerContext, s3_object_created};
+use catalog_tests::{RUN_AGAIN, TestApi};
 use serde_json::json;
+use std::time::Instant;
 
 /// The demo catalog: 864 OFF products made for India.
 fn demo() -> std::path::PathBuf {
@@ -194,7 +198,198 @@ async fn what_an_export_must_not_load_is_skipped(api: &TestApi) {
     assert_eq!(tea.attributes["quantity"], "250 g");
 }
 
+/// An SQS batch of one message with `body`, as the function's queue delivers it.
+fn queued(body: &serde_json::Value) -> serde_json::Value {
+    json!({ "Records": [{
+        "messageId": "m-1", "receiptHandle": "r-1", "body": body.to_string(),
+        "attributes": { "ApproximateReceiveCount": "1" }, "messageAttributes": {},
+        "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:off-import",
+        "awsRegion": "us-east-1"
+    }]})
+}
+
+/// Puts `bytes` at `key` in the uploads bucket; the S3 notification it makes.
+async fn upload_export(api: &TestApi, key: &str, bytes: Vec<u8>) -> serde_json::Value {
+    let size = bytes.len() as u64;
+    api.app
+        .catalog
+        .uploads
+        .put(
+            &BlobKey::parse(key).unwrap(),
+            bytes.into(),
+            "application/gzip",
+        )
+        .await
+        .unwrap();
+    s3_object_created("uploads", key, size)
+}
+
+fn gzipped(text: &str) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut enc, text.as_bytes()).unwrap();
+    enc.finish().unwrap()
+}
+
+async fn an_export_uploaded_under_off_loads_over_runs_once(api: &TestApi) {
+    // 2,500 records: India's every other one (the folder says India), the rest Nepal's.
+    let barcodes = catalog_tests::gtin_run(2_500);
+    let export: String = barcodes
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let country = if i % 2 == 0 { "en:india" } else { "en:nepal" };
+            let record = json!({"code": g.as_str(), "product_name": format!("Export product {i}"), "brands": "Acme", "countries_tags": [country], "nutriments": {"energy_100g": i}});
+            format!("{record}\n")
+        })
+        .collect();
+    let key = format!("off/india/{}.jsonl.gz", catalog_tests::unique("export"));
+    let created = upload_export(api, &key, gzipped(&export)).await;
+    let run = |event: serde_json::Value, deadline: Option<Instant>| {
+        let app = api.app.clone();
+        async move {
+            OFF_IMPORT
+                .call(
+                    app,
+                    event,
+                    TriggerContext {
+                        deadline,
+                        lease: None,
+                    },
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let state = || async {
+        api.app
+            .catalog
+            .off_upload_state(&key)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+
+    // WHEN the run is at its deadline THEN it loads a chunk, keeps its place and hands over.
+    let first = run(created.clone(), Some(Instant::now())).await;
+    assert_eq!(first["runs"][0]["outcome"], "handed over", "{first}");
+    let at = state().await;
+    assert_eq!(
+        (at.status, at.records_done, at.stats.created),
+        (OffUploadStatus::Loading, 1000, 500)
+    );
+    assert!(at.bytes_read > 0 && at.bytes_read <= at.size, "{at:?}");
+    let handed = api.events.of(RUN_AGAIN);
+    assert_eq!(handed.len(), 1, "{handed:?}");
+    assert_eq!(handed[0]["resume_off_import"], key);
+
+    // The hand-over, queued, goes on from the place (a batch of one: its outcome is not
+    // reported, only that nothing failed).
+    let second = run(queued(&handed[0]), Some(Instant::now())).await;
+    assert_eq!(second["batchItemFailures"], json!([]), "{second}");
+    assert_eq!(state().await.records_done, 2000);
+    let handed = api.events.of(RUN_AGAIN);
+    assert_eq!(handed.len(), 2);
+    run(queued(&handed[1]), None).await;
+    let done = state().await;
+    assert_eq!(done.status, OffUploadStatus::Completed, "{done:?}");
+    assert_eq!(
+        (
+            done.records_done,
+            done.stats.records,
+            done.stats.created,
+            done.stats.other_country,
+            done.runs
+        ),
+        (2500, 2500, 1250, 1250, 3),
+        "{done:?}"
+    );
+    let products = api
+        .app
+        .catalog
+        .products
+        .find_by_barcodes(&barcodes[..100])
+        .await
+        .unwrap();
+    assert_eq!(products.len(), 50, "India's only");
+
+    // GIVEN the notification again (SQS delivers at least once) or a stale hand-over THEN
+    // nothing is loaded again.
+    let again = run(created.clone(), None).await;
+    assert_eq!(
+        again["runs"][0]["outcome"], "this upload's load has ended",
+        "{again}"
+    );
+    run(queued(&handed[1]), None).await;
+    assert_eq!(state().await, done);
+
+    // GIVEN the key uploaded again (another file) THEN its load starts over, and writes only
+    // what is new; a hand-over of the old upload is dropped.
+    let more: String = export.clone() + &json!({"code": "8901063093287", "product_name": "Good Day", "countries_tags": ["en:india"]}).to_string();
+    let replaced = upload_export(api, &key, gzipped(&more)).await;
+    let stale = run(queued(&handed[1]), None).await;
+    assert_eq!(stale["batchItemFailures"], json!([]));
+    let reloaded = run(replaced, None).await;
+    assert_eq!(reloaded["runs"][0]["outcome"], "completed", "{reloaded}");
+    let st = state().await;
+    assert_eq!(
+        (
+            st.records_done,
+            st.stats.created,
+            st.stats.unchanged,
+            st.runs
+        ),
+        (2501, 1, 1250, 1),
+        "{st:?}"
+    );
+}
+
+async fn an_upload_that_is_not_an_export_fails_or_is_let_go(api: &TestApi) {
+    // Not gzip though named so: the load fails, saying why, and is not tried again.
+    let key = format!("off/{}.jsonl.gz", catalog_tests::unique("bad"));
+    let event = upload_export(api, &key, b"{\"code\": \"1\"}\n".to_vec()).await;
+    let ctx = TriggerContext::default();
+    let out = OFF_IMPORT
+        .call(api.app.clone(), event.clone(), ctx)
+        .await
+        .unwrap();
+    assert_eq!(out["runs"][0]["outcome"], "failed", "{out}");
+    let state = api
+        .app
+        .catalog
+        .off_upload_state(&key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.status, OffUploadStatus::Failed);
+    assert!(
+        state
+            .failure
+            .as_deref()
+            .unwrap_or("")
+            .contains("reading the export"),
+        "{state:?}"
+    );
+
+    // Empty: failed too.
+    let key = format!("off/{}.jsonl", catalog_tests::unique("empty"));
+    let event = upload_export(api, &key, b"\n\n".to_vec()).await;
+    let out = OFF_IMPORT.call(api.app.clone(), event, ctx).await.unwrap();
+    assert_eq!(out["runs"][0]["outcome"], "failed", "{out}");
+
+    // Another kind of file, or one too deep: let go.
+    for key in ["off/notes.txt", "off/a/b/x.jsonl"] {
+        let event = upload_export(api, key, b"x".to_vec()).await;
+        let out = OFF_IMPORT.call(api.app.clone(), event, ctx).await.unwrap();
+        assert_eq!(
+            out["runs"][0]["outcome"], "not an export under off/",
+            "{out}"
+        );
+    }
+}
+
 api_cases!(
     an_export_loads_once_and_a_rerun_changes_nothing,
     what_an_export_must_not_load_is_skipped,
+    an_export_uploaded_under_off_loads_over_runs_once,
+    an_upload_that_is_not_an_export_fails_or_is_let_go,
 );

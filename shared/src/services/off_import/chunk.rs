@@ -1,5 +1,4 @@
-//! Loading an Open Food Facts export into the catalog, a chunk of records at a time (the
-//! caller streams the file: `catalog off-import`).
+//! One chunk of an Open Food Facts export loaded into the catalog.
 //!
 //! Per chunk: records not sold in the chosen country, without a valid GTIN or without a name
 //! are skipped (counted); the barcodes are looked up in one batched read; a barcode the
@@ -12,67 +11,17 @@
 
 use std::collections::HashMap;
 
-use super::{Catalog, ServiceError, ServiceResult};
+use super::{OffImportOptions, OffImportStats};
 use crate::domain::enrichment::{EnrichmentStatus, OFF_IMPORTER};
 use crate::domain::{
     Actor, Gtin, HistoryEntry, OffFacts, Product, ProductAction, Timestamp, VerificationStatus,
 };
 use crate::off::{OffProduct, product_url};
 use crate::ports::{MAX_BULK_READ, StorageError};
+use crate::services::{Catalog, ServiceError, ServiceResult};
 
-/// Records one chunk holds (the CLI reads this many, then writes them).
-pub const OFF_CHUNK: usize = 1000;
-/// Default country filter: products OFF lists as sold in India.
-pub const DEFAULT_COUNTRY: &str = "en:india";
 /// Times an enrichment of an existing product is written again when it changed meanwhile.
 const WRITE_ATTEMPTS: usize = 5;
-
-/// What to load.
-#[derive(Debug, Clone)]
-pub struct OffImportOptions {
-    /// An OFF country tag (`en:india`); `None` loads every country.
-    pub country: Option<String>,
-}
-
-impl Default for OffImportOptions {
-    fn default() -> Self {
-        OffImportOptions {
-            country: Some(DEFAULT_COUNTRY.into()),
-        }
-    }
-}
-
-/// What a load did, record by record.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct OffImportStats {
-    pub records: u64,
-    /// Not sold in the chosen country.
-    pub other_country: u64,
-    /// No valid GTIN, no usable name, or a line that is not a record.
-    pub invalid: u64,
-    /// The same barcode again within a chunk (the first one counts).
-    pub repeated: u64,
-    pub created: u64,
-    /// Existing products filled (or marked found) from their record.
-    pub enriched: u64,
-    /// Existing products the record had nothing to add to.
-    pub unchanged: u64,
-    /// Write capacity units, where storage reports them.
-    pub write_units: f64,
-}
-
-impl OffImportStats {
-    pub fn add(&mut self, o: &OffImportStats) {
-        self.records += o.records;
-        self.other_country += o.other_country;
-        self.invalid += o.invalid;
-        self.repeated += o.repeated;
-        self.created += o.created;
-        self.enriched += o.enriched;
-        self.unchanged += o.unchanged;
-        self.write_units += o.write_units;
-    }
-}
 
 fn importer() -> Actor {
     Actor::system(OFF_IMPORTER)

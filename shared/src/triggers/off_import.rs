@@ -1,0 +1,166 @@
+//! `off-import`: loads an Open Food Facts export uploaded under `off/` (see
+//! [`crate::services::off_import::upload`]). The event is an SQS batch from its queue whose
+//! bodies are S3 notifications (an export created under `off/`) or the messages a run that
+//! handed over sent itself ([`OffResumeMessage`]); a direct S3 event works too. A message that
+//! fails is reported in `batchItemFailures`, so SQS redelivers it (the load goes on from its
+//! last place); after [`OFF_IMPORT_MAX_RECEIVES`] the load is marked failed.
+
+use std::sync::Arc;
+
+use aws_lambda_events::s3::S3Event;
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use serde_json::{Value, json};
+
+use super::{
+    Trigger, TriggerContext, TriggerSource, bad_event, decode_s3_key, is_s3_event, s3_notification,
+};
+use crate::app::App;
+use crate::error_chain::ErrorChain;
+use crate::services::ServiceError;
+use crate::services::off_import::upload::{OffResumeMessage, OffUploadOutcome, OffUploadWork};
+
+/// Deliveries of a message before SQS moves it to the dead-letter queue (the queue's
+/// `maxReceiveCount` in infra/template.yaml). A run that fails on the last one fails the load.
+pub const OFF_IMPORT_MAX_RECEIVES: u32 = 5;
+
+pub static OFF_IMPORT: Trigger = Trigger {
+    function: "off-import",
+    source: TriggerSource::S3,
+    handler: |app, event, ctx| Box::pin(off_import(app, event, ctx)),
+    warm_up: None,
+};
+
+/// The exports an S3 notification says were created, each with its version (S3's ETag; the
+/// sequencer or the size where a notification has none, as a local one).
+fn s3_work(event: &S3Event) -> Vec<OffUploadWork> {
+    event
+        .records
+        .iter()
+        .filter(|r| {
+            r.event_name
+                .as_deref()
+                .is_some_and(|n| n.starts_with("ObjectCreated"))
+        })
+        .filter_map(|r| {
+            let o = &r.s3.object;
+            let key = decode_s3_key(o.key.as_deref()?);
+            let etag = o
+                .e_tag
+                .clone()
+                .or_else(|| o.sequencer.clone())
+                .unwrap_or_else(|| format!("size-{}", o.size.unwrap_or(0)));
+            Some(OffUploadWork::Uploaded { key, etag })
+        })
+        .collect()
+}
+
+/// The work in one SQS message body; `None` for a body that is neither (logged, dropped).
+fn message_work(body: &str) -> Option<Vec<OffUploadWork>> {
+    if let Ok(m) = serde_json::from_str::<OffResumeMessage>(body) {
+        return Some(vec![OffUploadWork::Resume(m)]);
+    }
+    s3_notification(body).map(|e| s3_work(&e))
+}
+
+/// Runs one load; its summary.
+async fn run_work(
+    app: &App,
+    work: &OffUploadWork,
+    ctx: TriggerContext,
+) -> Result<Value, ServiceError> {
+    let outcome = app.catalog.load_off_upload(work, ctx.deadline).await?;
+    let (status, state) = match &outcome {
+        OffUploadOutcome::Completed(s) => ("completed", Some(s)),
+        OffUploadOutcome::Paused(s) => ("handed over", Some(s)),
+        OffUploadOutcome::Failed(s) => ("failed", Some(s)),
+        OffUploadOutcome::Skipped(why) => (*why, None),
+    };
+    Ok(json!({ "work": format!("{work:?}"), "outcome": status, "load": state }))
+}
+
+fn key_of(work: &OffUploadWork) -> &str {
+    match work {
+        OffUploadWork::Uploaded { key, .. } => key,
+        OffUploadWork::Resume(m) => &m.resume_off_import,
+    }
+}
+
+async fn off_import(
+    app: Arc<App>,
+    event: Value,
+    ctx: TriggerContext,
+) -> Result<Value, ServiceError> {
+    if is_s3_event(&event) {
+        let s3: S3Event = serde_json::from_value(event).map_err(bad_event)?;
+        let mut done = Vec::new();
+        for work in s3_work(&s3) {
+            done.push(run_work(&app, &work, ctx).await?);
+        }
+        return Ok(json!({ "runs": done }));
+    }
+    let sqs: SqsEvent = serde_json::from_value(event).map_err(bad_event)?;
+    let mut response = SqsBatchResponse::default();
+    let mut done = Vec::new();
+    for message in &sqs.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        let Some(work) = message.body.as_deref().and_then(message_work) else {
+            tracing::warn!(message = %id, "dropping a message that is neither an S3 notification nor a hand-over");
+            continue;
+        };
+        for w in work {
+            match run_work(&app, &w, ctx).await {
+                Ok(summary) => {
+                    tracing::info!(%summary, "off-import run");
+                    done.push(summary);
+                }
+                Err(e) => {
+                    let receives: u32 = message
+                        .attributes
+                        .get("ApproximateReceiveCount")
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(1);
+                    if receives >= OFF_IMPORT_MAX_RECEIVES {
+                        tracing::error!(message = %id, error = %ErrorChain(&e), receives, "the load failed on its last delivery; marking it failed");
+                        let why = format!("failed {receives} times, the last: {e}");
+                        if let Err(e) = app.catalog.abandon_off_upload(key_of(&w), &why).await {
+                            tracing::error!(error = %ErrorChain(&e), "could not mark the load failed either");
+                        }
+                    } else {
+                        tracing::error!(message = %id, error = %ErrorChain(&e), receives, "the load failed; SQS will redeliver the message and it goes on from its place");
+                    }
+                    let mut failure = BatchItemFailure::default();
+                    failure.item_identifier = id.clone();
+                    response.batch_item_failures.push(failure);
+                    break;
+                }
+            }
+        }
+    }
+    Ok(serde_json::to_value(response).unwrap_or(Value::Null))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_their_work() {
+        let resume = OffResumeMessage {
+            resume_off_import: "off/india/p.jsonl.gz".into(),
+            etag: "\"abc\"".into(),
+        };
+        assert_eq!(
+            message_work(&serde_json::to_string(&resume).unwrap()),
+            Some(vec![OffUploadWork::Resume(resume)])
+        );
+        let created = super::super::s3_object_created("uploads", "off/india/a b.jsonl", 10);
+        assert_eq!(
+            message_work(&created.to_string()),
+            Some(vec![OffUploadWork::Uploaded {
+                key: "off/india/a b.jsonl".into(),
+                etag: "size-10".into()
+            }])
+        );
+        assert_eq!(message_work("not json"), None);
+    }
+}
