@@ -12,7 +12,7 @@ its own, used through its API Gateway, updated, and deleted.
   5. each request's metrics record (Embedded Metric Format) is in the function's log group,
      and the smoke import's `job.completed` reached the stack's event bus (a rule there sends
      it to a queue of the test's); an Open Food Facts export put under off/ in the uploads
-     bucket is loaded by off-import (S3 -> its queue -> the function), its place completed;
+     bucket is loaded by off-import (S3 -> its queue -> the function), its job completed;
   6. the black-box fuzz (tests/scripts/fuzz.sh) through the same URL: its generated and
      stateful phases, every operation with valid and invalid input (the coverage phase's
      thousands of boundary cases ran against `catalog serve`, the same handlers, already);
@@ -42,6 +42,7 @@ import boto3
 from botocore.config import Config
 
 import deploy
+import smoke
 
 ROOT = deploy.ROOT
 WORK = ROOT / "target" / "deploy-local"
@@ -250,33 +251,33 @@ def job_completed_on_the_bus(ms, url):
     log(f"job.completed on {bus}: job {d['job_id']} of {d['store_id']}, {d['successful']} rows")
 
 
-def off_export_loaded(ms):
+def off_export_loaded(ms, base, secret):
     """An Open Food Facts export put under off/ in the uploads bucket (the demo catalog's,
-    every country: off/all/) reaches off-import through its queue and is loaded: its place
-    says completed, with every record accounted for and the products created."""
-    s3 = ms.client("s3")
+    every country: off/all/) reaches off-import through its queue and is loaded: its job
+    (under the store id _catalog, as an admin lists it through the API) completes with every
+    record accounted for and the products created."""
     bucket = stack_outputs()["outputs"]["UploadsBucketName"]
     demo = ROOT / "functions" / "catalog" / "demo" / "off-india.jsonl.gz"
     key = "off/all/demo.jsonl.gz"
-    s3.put_object(Bucket=bucket, Key=key, Body=demo.read_bytes(), ContentType="application/gzip")
-    state_key = "off-state/all/demo.jsonl.gz.json"
-    state = None
+    ms.client("s3").put_object(Bucket=bucket, Key=key, Body=demo.read_bytes(), ContentType="application/gzip")
+    admin = smoke.token(secret, "admin", "deploy-local")
+    request = urllib.request.Request(f"{base}/v1/stores/_catalog/imports", headers={"Authorization": f"Bearer {admin}"})
+    job = None
     deadline = time.time() + 180
     while time.time() < deadline:
-        try:
-            state = json.loads(s3.get_object(Bucket=bucket, Key=state_key)["Body"].read())
-        except s3.exceptions.NoSuchKey:
-            state = None
-        if state and state["status"] != "loading":
+        with urllib.request.urlopen(request, timeout=10) as r:
+            jobs = [j for j in json.load(r)["items"] if j["upload_key"] == key]
+        job = jobs[0] if jobs else None
+        if job and job["status"] in ("completed", "failed"):
             break
         time.sleep(1)
-    if not state or state["status"] != "completed":
-        sys.exit(f"[deploy-local] the OFF export's load did not complete: {state}")
-    st = state["stats"]
+    if not job or job["status"] != "completed":
+        sys.exit(f"[deploy-local] the OFF export's load did not complete: {job}")
+    st = job["off_stats"]
     accounted = st["created"] + st["enriched"] + st["unchanged"] + st["other_country"] + st["invalid"] + st["repeated"]
-    if st["created"] == 0 or accounted != st["records"] or state["records_done"] != st["records"]:
-        sys.exit(f"[deploy-local] the OFF export's load does not add up: {state}")
-    log(f"off-import of {key}: {st['records']} records, {st['created']} products created, in {state['runs']} run(s)")
+    if job["kind"] != "off_import" or st["created"] == 0 or accounted != st["records"]:
+        sys.exit(f"[deploy-local] the OFF export's load does not add up: {job}")
+    log(f"off-import of {key}: job {job['job_id']}, {st['records']} records, {st['created']} products created")
 
 
 def delete_stack(ms):
@@ -357,7 +358,7 @@ def main():
         )
         steps.run("request metrics in the functions' logs", lambda: metrics_in_the_logs(ms))
         steps.run("job.completed on the stack's event bus", lambda: job_completed_on_the_bus(ms, events_queue))
-        steps.run("an Open Food Facts export uploaded under off/ is loaded", lambda: off_export_loaded(ms))
+        steps.run("an Open Food Facts export uploaded under off/ is loaded", lambda: off_export_loaded(ms, base, secret))
         fuzz_env = dict(
             env,
             FUZZ_BASE_URL=base,

@@ -205,13 +205,12 @@ pub fn changed_by_test(
 /// The secret of test apps (the local development one, so `events/` tokens verify too).
 pub const TEST_SECRET: &str = catalog_core::app::DEV_JWT_SECRET;
 
-/// Events announced by a test app, kept to be looked at; [`RecordedEvents::fail`] makes the
-/// bus refuse them (an outage).
 /// What [`RecordedEvents`] records a run's request for another run as.
 pub const RUN_AGAIN: &str = "(run again)";
 
+/// Events announced by a test app, kept to be looked at; [`RecordedEvents::fail`] makes the
+/// bus refuse them (an outage).
 #[derive(Default)]
-
 pub struct RecordedEvents(
     std::sync::Mutex<Vec<(String, serde_json::Value)>>,
     std::sync::atomic::AtomicBool,

@@ -223,6 +223,7 @@ impl BlobStore for BlobDir {
         let size = file.metadata().await.map_err(io_err)?.len();
         Ok(Some(BlobReader {
             size,
+            etag: None,
             reader: Box::new(file),
         }))
     }

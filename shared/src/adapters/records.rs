@@ -843,6 +843,8 @@ pub struct JobRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub off_stats: Option<crate::domain::job::OffImportStats>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<CheckpointRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_until: Option<String>,
@@ -887,6 +889,7 @@ impl From<&CsvJob> for JobRecord {
             column_notes: j.column_notes.clone(),
             kind: (j.kind != JobKind::Import).then(|| j.kind.as_str().to_string()),
             export_key: j.export_key.clone(),
+            off_stats: j.off_stats.clone(),
             checkpoint: j.checkpoint.map(|c| CheckpointRecord {
                 next_row: c.next_row,
                 bytes_read: c.bytes_read,
@@ -947,6 +950,7 @@ impl TryFrom<JobRecord> for CsvJob {
                 Some(k) => JobKind::parse(k).ok_or_else(|| corrupt(what, format!("kind {k}")))?,
             },
             export_key: r.export_key,
+            off_stats: r.off_stats,
             checkpoint,
             lease_until: r.lease_until.as_deref().map(|s| ts(what, s)).transpose()?,
             created_by: r.created_by,

@@ -204,8 +204,13 @@ impl BlobStore for S3Blobs {
             .content_length
             .and_then(|l| u64::try_from(l).ok())
             .unwrap_or(0);
+        let etag = out
+            .e_tag
+            .as_deref()
+            .map(|t| t.trim_matches('"').to_string());
         Ok(Some(BlobReader {
             size,
+            etag,
             reader: Box::new(out.body.into_async_read()),
         }))
     }

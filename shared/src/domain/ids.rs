@@ -120,6 +120,14 @@ pub struct StoreId(String);
 
 impl StoreId {
     pub const MAX_LEN: usize = 64;
+    /// The id the catalog's own jobs are kept under (Open Food Facts loads): no store may
+    /// have it.
+    pub const CATALOG: &'static str = "_catalog";
+
+    /// The catalog's own "store" for its jobs ([`StoreId::CATALOG`]).
+    pub fn catalog() -> Self {
+        Self(Self::CATALOG.to_string())
+    }
 
     pub fn parse(s: &str) -> Result<Self, IdError> {
         if is_slug(s, Self::MAX_LEN) {

@@ -72,6 +72,40 @@ pub struct JobCheckpoint {
     pub counters: JobCounters,
 }
 
+/// What a load of an Open Food Facts export did, record by record (`services::off_import`).
+#[derive(
+    Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+pub struct OffImportStats {
+    pub records: u64,
+    /// Not sold in the chosen country.
+    pub other_country: u64,
+    /// No valid GTIN, no usable name, or a line that is not a record.
+    pub invalid: u64,
+    /// The same barcode again within a chunk (the first one counts).
+    pub repeated: u64,
+    pub created: u64,
+    /// Existing products filled (or marked found) from their record.
+    pub enriched: u64,
+    /// Existing products the record had nothing to add to.
+    pub unchanged: u64,
+    /// Write capacity units, where storage reports them.
+    pub write_units: f64,
+}
+
+impl OffImportStats {
+    pub fn add(&mut self, o: &OffImportStats) {
+        self.records += o.records;
+        self.other_country += o.other_country;
+        self.invalid += o.invalid;
+        self.repeated += o.repeated;
+        self.created += o.created;
+        self.enriched += o.enriched;
+        self.unchanged += o.unchanged;
+        self.write_units += o.write_units;
+    }
+}
+
 /// A column the import reads, and the header cell it reads it from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ColumnUse {
@@ -86,7 +120,7 @@ pub struct ColumnUse {
 /// redelivers the dead run's message (16 minutes), which then finds the job free.
 pub const JOB_LEASE: time::Duration = time::Duration::minutes(3);
 
-/// What a CSV job does.
+/// What a job does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobKind {
@@ -95,6 +129,9 @@ pub enum JobKind {
     Import,
     /// Writes the store's inventory as a CSV to download.
     Export,
+    /// Loads an Open Food Facts export into the catalog (the catalog's own job, kept under
+    /// [`StoreId::catalog`]).
+    OffImport,
 }
 
 impl JobKind {
@@ -102,17 +139,18 @@ impl JobKind {
         match self {
             Self::Import => "import",
             Self::Export => "export",
+            Self::OffImport => "off_import",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Import, Self::Export]
+        [Self::Import, Self::Export, Self::OffImport]
             .into_iter()
             .find(|k| k.as_str() == s)
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CsvJob {
     pub job_id: JobId,
     pub store_id: StoreId,
@@ -139,6 +177,9 @@ pub struct CsvJob {
     /// An export's file, when it is written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub export_key: Option<String>,
+    /// An Open Food Facts load's counts, record by record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub off_stats: Option<OffImportStats>,
     #[serde(skip)]
     pub checkpoint: Option<JobCheckpoint>,
     /// A run is working on the job until then (see [`JOB_LEASE`]).
@@ -169,6 +210,7 @@ impl CsvJob {
             columns: Vec::new(),
             column_notes: Vec::new(),
             export_key: None,
+            off_stats: None,
             checkpoint: None,
             lease_until: None,
             created_by: created_by.to_string(),

@@ -560,6 +560,8 @@ pub struct Blob {
 /// A blob being read: its size and its bytes as a stream.
 pub struct BlobReader {
     pub size: u64,
+    /// The version read, where the store names one (S3's ETag, without its quotes).
+    pub etag: Option<String>,
     pub reader: Box<dyn tokio::io::AsyncRead + Send + Unpin>,
 }
 

@@ -3,7 +3,9 @@
 //! bodies are S3 notifications (an export created under `off/`) or the messages a run that
 //! handed over sent itself ([`OffResumeMessage`]); a direct S3 event works too. A message that
 //! fails is reported in `batchItemFailures`, so SQS redelivers it (the load goes on from its
-//! last place); after [`OFF_IMPORT_MAX_RECEIVES`] the load is marked failed.
+//! last place); after [`OFF_IMPORT_MAX_RECEIVES`] the load's job fails as `unavailable` (a
+//! message redriven from the dead-letter queue resumes it). A message for a load another run
+//! holds is let go: that run carries it on.
 
 use std::sync::Arc;
 
@@ -17,10 +19,10 @@ use super::{
 use crate::app::App;
 use crate::error_chain::ErrorChain;
 use crate::services::ServiceError;
-use crate::services::off_import::upload::{OffResumeMessage, OffUploadOutcome, OffUploadWork};
+use crate::services::off_import::upload::{OffResumeMessage, OffUpload, OffUploadOutcome};
 
 /// Deliveries of a message before SQS moves it to the dead-letter queue (the queue's
-/// `maxReceiveCount` in infra/template.yaml). A run that fails on the last one fails the load.
+/// `maxReceiveCount` in infra/template.yaml). A run that fails on the last one fails the job.
 pub const OFF_IMPORT_MAX_RECEIVES: u32 = 5;
 
 pub static OFF_IMPORT: Trigger = Trigger {
@@ -30,9 +32,8 @@ pub static OFF_IMPORT: Trigger = Trigger {
     warm_up: None,
 };
 
-/// The exports an S3 notification says were created, each with its version (S3's ETag; the
-/// sequencer or the size where a notification has none, as a local one).
-fn s3_work(event: &S3Event) -> Vec<OffUploadWork> {
+/// The uploads an S3 notification says were created, each with its version (S3's ETag).
+fn s3_work(event: &S3Event) -> Vec<OffUpload> {
     event
         .records
         .iter()
@@ -43,46 +44,40 @@ fn s3_work(event: &S3Event) -> Vec<OffUploadWork> {
         })
         .filter_map(|r| {
             let o = &r.s3.object;
-            let key = decode_s3_key(o.key.as_deref()?);
-            let etag = o
-                .e_tag
-                .clone()
-                .or_else(|| o.sequencer.clone())
-                .unwrap_or_else(|| format!("size-{}", o.size.unwrap_or(0)));
-            Some(OffUploadWork::Uploaded { key, etag })
+            Some(OffUpload {
+                key: decode_s3_key(o.key.as_deref()?),
+                etag: o.e_tag.clone().filter(|t| !t.is_empty()),
+                size: o.size.and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+            })
         })
         .collect()
 }
 
 /// The work in one SQS message body; `None` for a body that is neither (logged, dropped).
-fn message_work(body: &str) -> Option<Vec<OffUploadWork>> {
+fn message_work(body: &str) -> Option<Vec<OffUpload>> {
     if let Ok(m) = serde_json::from_str::<OffResumeMessage>(body) {
-        return Some(vec![OffUploadWork::Resume(m)]);
+        return Some(vec![m.resume_off_import]);
     }
     s3_notification(body).map(|e| s3_work(&e))
 }
 
 /// Runs one load; its summary.
-async fn run_work(
-    app: &App,
-    work: &OffUploadWork,
-    ctx: TriggerContext,
-) -> Result<Value, ServiceError> {
-    let outcome = app.catalog.load_off_upload(work, ctx.deadline).await?;
-    let (status, state) = match &outcome {
-        OffUploadOutcome::Completed(s) => ("completed", Some(s)),
-        OffUploadOutcome::Paused(s) => ("handed over", Some(s)),
-        OffUploadOutcome::Failed(s) => ("failed", Some(s)),
+async fn run_work(app: &App, work: &OffUpload, ctx: TriggerContext) -> Result<Value, ServiceError> {
+    let outcome = app
+        .catalog
+        .load_off_upload(work, ctx.deadline, ctx.lease)
+        .await?;
+    let (status, job) = match &outcome {
+        OffUploadOutcome::Finished(j) => (j.status.as_str(), Some(j)),
+        OffUploadOutcome::Paused(j) => ("handed over", Some(j)),
         OffUploadOutcome::Skipped(why) => (*why, None),
     };
-    Ok(json!({ "work": format!("{work:?}"), "outcome": status, "load": state }))
-}
-
-fn key_of(work: &OffUploadWork) -> &str {
-    match work {
-        OffUploadWork::Uploaded { key, .. } => key,
-        OffUploadWork::Resume(m) => &m.resume_off_import,
-    }
+    Ok(json!({
+        "key": work.key,
+        "outcome": status,
+        "job_id": job.map(|j| j.job_id),
+        "stats": job.and_then(|j| j.off_stats.clone()),
+    }))
 }
 
 async fn off_import(
@@ -100,7 +95,6 @@ async fn off_import(
     }
     let sqs: SqsEvent = serde_json::from_value(event).map_err(bad_event)?;
     let mut response = SqsBatchResponse::default();
-    let mut done = Vec::new();
     for message in &sqs.records {
         let id = message.message_id.clone().unwrap_or_default();
         let Some(work) = message.body.as_deref().and_then(message_work) else {
@@ -109,10 +103,7 @@ async fn off_import(
         };
         for w in work {
             match run_work(&app, &w, ctx).await {
-                Ok(summary) => {
-                    tracing::info!(%summary, "off-import run");
-                    done.push(summary);
-                }
+                Ok(summary) => tracing::info!(%summary, "off-import run"),
                 Err(e) => {
                     let receives: u32 = message
                         .attributes
@@ -120,10 +111,10 @@ async fn off_import(
                         .and_then(|n| n.parse().ok())
                         .unwrap_or(1);
                     if receives >= OFF_IMPORT_MAX_RECEIVES {
-                        tracing::error!(message = %id, error = %ErrorChain(&e), receives, "the load failed on its last delivery; marking it failed");
+                        tracing::error!(message = %id, error = %ErrorChain(&e), receives, "the load failed on its last delivery; failing its job");
                         let why = format!("failed {receives} times, the last: {e}");
-                        if let Err(e) = app.catalog.abandon_off_upload(key_of(&w), &why).await {
-                            tracing::error!(error = %ErrorChain(&e), "could not mark the load failed either");
+                        if let Err(e) = app.catalog.abandon_off_upload(&w, &why).await {
+                            tracing::error!(error = %ErrorChain(&e), "could not fail the job either");
                         }
                     } else {
                         tracing::error!(message = %id, error = %ErrorChain(&e), receives, "the load failed; SQS will redeliver the message and it goes on from its place");
@@ -145,22 +136,36 @@ mod tests {
 
     #[test]
     fn messages_name_their_work() {
+        let upload = OffUpload {
+            key: "off/india/p.jsonl.gz".into(),
+            etag: Some("abc".into()),
+            size: 10,
+        };
         let resume = OffResumeMessage {
-            resume_off_import: "off/india/p.jsonl.gz".into(),
-            etag: "\"abc\"".into(),
+            resume_off_import: upload.clone(),
         };
         assert_eq!(
             message_work(&serde_json::to_string(&resume).unwrap()),
-            Some(vec![OffUploadWork::Resume(resume)])
+            Some(vec![upload])
         );
         let created = super::super::s3_object_created("uploads", "off/india/a b.jsonl", 10);
         assert_eq!(
             message_work(&created.to_string()),
-            Some(vec![OffUploadWork::Uploaded {
+            Some(vec![OffUpload {
                 key: "off/india/a b.jsonl".into(),
-                etag: "size-10".into()
+                etag: None,
+                size: 10,
             }])
         );
         assert_eq!(message_work("not json"), None);
+        // The sample event's notification names its ETag.
+        let sample: Value =
+            serde_json::from_str(include_str!("../../../events/off-import.json")).unwrap();
+        let body = sample["Records"][0]["body"].as_str().unwrap();
+        let work = message_work(body).unwrap();
+        assert_eq!(
+            work[0].etag.as_deref(),
+            Some("9b2cf535f27731c974343645a3985328-2")
+        );
     }
 }

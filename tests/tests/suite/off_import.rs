@@ -8,9 +8,10 @@ use std::sync::atomic::AtomicU64;
 
 use catalog_core::auth::Role;
 use catalog_core::domain::Gtin;
+use catalog_core::domain::{CsvJob, JobKind, JobStatus, Timestamp};
 use catalog_core::off::reader;
 use catalog_core::ports::BlobKey;
-use catalog_core::services::off_import::upload::OffUploadStatus;
+use catalog_core::services::off_import::upload::OffUpload;
 use catalog_core::services::off_import::{OFF_CHUNK, OffImportOptions, OffImportStats};
 use catalog_core::triggers::{OFF_IMPORT, TriggerContext, s3_object_created};
 use catalog_tests::{RUN_AGAIN, TestApi};
@@ -230,6 +231,43 @@ fn gzipped(text: &str) -> Vec<u8> {
     enc.finish().unwrap()
 }
 
+/// The upload the notification `event` (from [`upload_export`]) names.
+fn upload_of(event: &serde_json::Value) -> OffUpload {
+    let object = &event["Records"][0]["s3"]["object"];
+    OffUpload {
+        key: object["key"].as_str().unwrap().to_string(),
+        etag: object["eTag"].as_str().map(str::to_string),
+        size: object["size"].as_u64().unwrap(),
+    }
+}
+
+async fn job_of(api: &TestApi, upload: &OffUpload) -> CsvJob {
+    api.app
+        .catalog
+        .off_upload_job(upload)
+        .await
+        .unwrap()
+        .expect("the upload's job")
+}
+
+async fn run(
+    api: &TestApi,
+    event: serde_json::Value,
+    deadline: Option<Instant>,
+) -> serde_json::Value {
+    OFF_IMPORT
+        .call(
+            api.app.clone(),
+            event,
+            TriggerContext {
+                deadline,
+                lease: None,
+            },
+        )
+        .await
+        .unwrap()
+}
+
 async fn an_export_uploaded_under_off_loads_over_runs_once(api: &TestApi) {
     // 2,500 records: India's every other one (the folder says India), the rest Nepal's.
     let barcodes = catalog_tests::gtin_run(2_500);
@@ -244,65 +282,81 @@ async fn an_export_uploaded_under_off_loads_over_runs_once(api: &TestApi) {
         .collect();
     let key = format!("off/india/{}.jsonl.gz", catalog_tests::unique("export"));
     let created = upload_export(api, &key, gzipped(&export)).await;
-    let run = |event: serde_json::Value, deadline: Option<Instant>| {
-        let app = api.app.clone();
-        async move {
-            OFF_IMPORT
-                .call(
-                    app,
-                    event,
-                    TriggerContext {
-                        deadline,
-                        lease: None,
-                    },
-                )
-                .await
-                .unwrap()
-        }
-    };
-    let state = || async {
-        api.app
-            .catalog
-            .off_upload_state(&key)
-            .await
-            .unwrap()
-            .unwrap()
-    };
+    let upload = upload_of(&created);
 
-    // WHEN the run is at its deadline THEN it loads a chunk, keeps its place and hands over.
-    let first = run(created.clone(), Some(Instant::now())).await;
+    // WHEN the run is at its deadline THEN it loads a chunk, keeps its place in the job,
+    // releases it and hands over.
+    let first = run(api, created.clone(), Some(Instant::now())).await;
     assert_eq!(first["runs"][0]["outcome"], "handed over", "{first}");
-    let at = state().await;
+    let job = job_of(api, &upload).await;
     assert_eq!(
-        (at.status, at.records_done, at.stats.created),
-        (OffUploadStatus::Loading, 1000, 500)
+        (job.store_id.as_str(), job.kind, job.status),
+        ("_catalog", JobKind::OffImport, JobStatus::Processing)
     );
-    assert!(at.bytes_read > 0 && at.bytes_read <= at.size, "{at:?}");
+    let stats = job.off_stats.clone().unwrap();
+    assert_eq!(
+        (stats.records, stats.created, job.counters.processed),
+        (1000, 500, 1000)
+    );
+    assert!(
+        job.lease_until.is_none(),
+        "a run that hands over releases the job"
+    );
+    assert!(job.progress() > 0.0 && job.progress() < 1.0, "{job:?}");
     let handed = api.events.of(RUN_AGAIN);
     assert_eq!(handed.len(), 1, "{handed:?}");
-    assert_eq!(handed[0]["resume_off_import"], key);
+    assert_eq!(handed[0]["resume_off_import"]["key"], key);
 
-    // The hand-over, queued, goes on from the place (a batch of one: its outcome is not
-    // reported, only that nothing failed).
-    let second = run(queued(&handed[0]), Some(Instant::now())).await;
+    // A message for a load another run holds is let go (that run carries it on).
+    let mut held = job.clone();
+    held.lease_until = Some(Timestamp::now().plus(time::Duration::hours(1)));
+    held.version += 1;
+    api.app.catalog.jobs.update(&held).await.unwrap();
+    let busy = run(api, created.clone(), None).await;
+    assert_eq!(
+        busy["runs"][0]["outcome"], "another run holds the load",
+        "{busy}"
+    );
+    assert_eq!(job_of(api, &upload).await, held);
+    held.lease_until = None;
+    held.version += 1;
+    api.app.catalog.jobs.update(&held).await.unwrap();
+
+    // A load that gave up (its last delivery failed) is resumed by its message redriven.
+    api.app
+        .catalog
+        .abandon_off_upload(&upload, "test: storage down")
+        .await
+        .unwrap();
+    let gave_up = job_of(api, &upload).await;
+    assert_eq!(
+        (gave_up.status, gave_up.failure_code.as_deref()),
+        (JobStatus::Failed, Some("unavailable"))
+    );
+    let second = run(api, queued(&handed[0]), Some(Instant::now())).await;
     assert_eq!(second["batchItemFailures"], json!([]), "{second}");
-    assert_eq!(state().await.records_done, 2000);
+    let job = job_of(api, &upload).await;
+    assert_eq!(
+        (job.status, job.off_stats.unwrap().records),
+        (JobStatus::Processing, 2000)
+    );
     let handed = api.events.of(RUN_AGAIN);
     assert_eq!(handed.len(), 2);
-    run(queued(&handed[1]), None).await;
-    let done = state().await;
-    assert_eq!(done.status, OffUploadStatus::Completed, "{done:?}");
+    run(api, queued(&handed[1]), None).await;
+    let done = job_of(api, &upload).await;
+    assert_eq!(done.status, JobStatus::Completed, "{done:?}");
+    let stats = done.off_stats.clone().unwrap();
     assert_eq!(
         (
-            done.records_done,
-            done.stats.records,
-            done.stats.created,
-            done.stats.other_country,
-            done.runs
+            stats.records,
+            stats.created,
+            stats.other_country,
+            done.counters.successful
         ),
-        (2500, 2500, 1250, 1250, 3),
+        (2500, 1250, 1250, 1250),
         "{done:?}"
     );
+    assert_eq!(done.progress(), 1.0);
     let products = api
         .app
         .catalog
@@ -311,70 +365,116 @@ async fn an_export_uploaded_under_off_loads_over_runs_once(api: &TestApi) {
         .await
         .unwrap();
     assert_eq!(products.len(), 50, "India's only");
+    let announced = api.events.of("job.completed");
+    assert!(
+        announced
+            .iter()
+            .any(|e| e["job_id"] == done.job_id.to_string() && e["store_id"] == "_catalog"),
+        "{announced:?}"
+    );
+    // Admins see it as a job.
+    let r = api
+        .get(&format!("/v1/jobs/{}", done.job_id), &api.admin())
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        (
+            r.body["kind"].as_str(),
+            r.body["off_stats"]["created"].as_u64()
+        ),
+        (Some("off_import"), Some(1250))
+    );
+
+    // No store may take the catalog's id.
+    let phone = "+919900000001";
+    let body = json!({"store_id": "_catalog", "name": "Not the catalog", "region": "IN-MH", "owner": {"phone": phone, "display_name": "Someone"}});
+    let r = api.post("/v1/stores", &api.admin(), body).await;
+    assert_eq!((r.status, r.code()), (409, "store_exists"), "{r:?}");
 
     // GIVEN the notification again (SQS delivers at least once) or a stale hand-over THEN
     // nothing is loaded again.
-    let again = run(created.clone(), None).await;
+    let again = run(api, created.clone(), None).await;
     assert_eq!(
         again["runs"][0]["outcome"], "this upload's load has ended",
         "{again}"
     );
-    run(queued(&handed[1]), None).await;
-    assert_eq!(state().await, done);
+    run(api, queued(&handed[1]), None).await;
+    assert_eq!(job_of(api, &upload).await, done);
 
-    // GIVEN the key uploaded again (another file) THEN its load starts over, and writes only
-    // what is new; a hand-over of the old upload is dropped.
-    let more: String = export.clone() + &json!({"code": "8901063093287", "product_name": "Good Day", "countries_tags": ["en:india"]}).to_string();
+    // GIVEN the key uploaded again (another file) THEN its load is a job of its own, and
+    // writes only what is new.
+    let more = export.clone() + &json!({"code": "8901063093287", "product_name": "Good Day", "countries_tags": ["en:india"]}).to_string();
     let replaced = upload_export(api, &key, gzipped(&more)).await;
-    let stale = run(queued(&handed[1]), None).await;
-    assert_eq!(stale["batchItemFailures"], json!([]));
-    let reloaded = run(replaced, None).await;
+    let reloaded = run(api, replaced.clone(), None).await;
     assert_eq!(reloaded["runs"][0]["outcome"], "completed", "{reloaded}");
-    let st = state().await;
+    let st = job_of(api, &upload_of(&replaced)).await.off_stats.unwrap();
     assert_eq!(
-        (
-            st.records_done,
-            st.stats.created,
-            st.stats.unchanged,
-            st.runs
-        ),
-        (2501, 1, 1250, 1),
+        (st.records, st.created, st.unchanged),
+        (2501, 1, 1250),
         "{st:?}"
     );
 }
 
 async fn an_upload_that_is_not_an_export_fails_or_is_let_go(api: &TestApi) {
+    let ctx = TriggerContext::default();
     // Not gzip though named so: the load fails, saying why, and is not tried again.
     let key = format!("off/{}.jsonl.gz", catalog_tests::unique("bad"));
     let event = upload_export(api, &key, b"{\"code\": \"1\"}\n".to_vec()).await;
-    let ctx = TriggerContext::default();
     let out = OFF_IMPORT
         .call(api.app.clone(), event.clone(), ctx)
         .await
         .unwrap();
     assert_eq!(out["runs"][0]["outcome"], "failed", "{out}");
-    let state = api
-        .app
-        .catalog
-        .off_upload_state(&key)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(state.status, OffUploadStatus::Failed);
+    let job = job_of(api, &upload_of(&event)).await;
+    assert_eq!(
+        job.failure_code.as_deref(),
+        Some("not_an_export"),
+        "{job:?}"
+    );
     assert!(
-        state
-            .failure
+        job.failure_reason
             .as_deref()
             .unwrap_or("")
             .contains("reading the export"),
-        "{state:?}"
+        "{job:?}"
     );
+    let again = OFF_IMPORT.call(api.app.clone(), event, ctx).await.unwrap();
+    assert_eq!(again["runs"][0]["outcome"], "this upload's load has ended");
 
     // Empty: failed too.
     let key = format!("off/{}.jsonl", catalog_tests::unique("empty"));
     let event = upload_export(api, &key, b"\n\n".to_vec()).await;
-    let out = OFF_IMPORT.call(api.app.clone(), event, ctx).await.unwrap();
+    let out = OFF_IMPORT
+        .call(api.app.clone(), event.clone(), ctx)
+        .await
+        .unwrap();
     assert_eq!(out["runs"][0]["outcome"], "failed", "{out}");
+    assert_eq!(
+        job_of(api, &upload_of(&event))
+            .await
+            .failure_code
+            .as_deref(),
+        Some("no_records")
+    );
+
+    // A version other than the one read (S3 names it; a local store does not): the job of
+    // the version named fails, as the one read is another's.
+    if api.app.backend == "aws" {
+        let key = format!("off/{}.jsonl", catalog_tests::unique("versions"));
+        let mut event = upload_export(api, &key, b"{}\n".to_vec()).await;
+        event["Records"][0]["s3"]["object"]["eTag"] = json!("0123456789abcdef0123456789abcdef");
+        let out = OFF_IMPORT
+            .call(api.app.clone(), event.clone(), ctx)
+            .await
+            .unwrap();
+        assert_eq!(out["runs"][0]["outcome"], "failed", "{out}");
+        let job = job_of(api, &upload_of(&event)).await;
+        assert_eq!(
+            job.failure_code.as_deref(),
+            Some("upload_replaced"),
+            "{job:?}"
+        );
+    }
 
     // Another kind of file, or one too deep: let go.
     for key in ["off/notes.txt", "off/a/b/x.jsonl"] {

@@ -17,6 +17,15 @@ impl Accounts {
             code: "store_exists",
             detail: format!("store {id} already exists"),
         };
+        if new.store_id == StoreId::catalog() {
+            return Err(ServiceError::Conflict {
+                code: "store_exists",
+                detail: format!(
+                    "store id {} is the catalog's own (its jobs are kept under it)",
+                    StoreId::CATALOG
+                ),
+            });
+        }
         // Before the owner is added: a taken id leaves no user behind (the insert below still
         // decides a race).
         if self

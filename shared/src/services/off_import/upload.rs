@@ -5,97 +5,94 @@
 //! `off/india/FILE`, `off/nepal/FILE`; `off/all/FILE` loads every country; a file right under
 //! `off/` loads India's products ([`DEFAULT_COUNTRY`]).
 //!
-//! An export is larger than one run of a function can load, so a run keeps its place in a
-//! small JSON blob beside the upload (`off-state/...json`, outside `off/` so that saving it
-//! starts nothing), saved after every chunk, and hands over before its deadline: it asks for
-//! another run ([`crate::ports::Events::run_again`]), which passes over the records loaded and
-//! goes on. A run that dies is run again by its queue's redelivery, from the last place saved.
-//! The place belongs to one upload (its ETag): uploading the key again starts over, and a
-//! hand-over for an upload since replaced is dropped. Nothing depends on the place for being
-//! right (the load is idempotent); it saves the work of loading again what was loaded.
+//! Each upload (its key and version, S3's ETag) is a job of kind `off_import`, kept under the
+//! catalog's own store id ([`StoreId::catalog`]): `GET /v1/jobs/{job_id}` shows it to admins.
+//! Its id comes from the key and version, so the notification delivered twice is one job, and
+//! the key uploaded again is another. An export is larger than one run of a function can load,
+//! so the job is run as a CSV import is:
+//! - a run claims it with a lease (renewed with every chunk), so two runs never load it at
+//!   once: a message for a job another run holds is let go (that run carries it on);
+//! - after every chunk it saves the place (the records loaded, with the counts), and before
+//!   the deadline it releases the job and asks for another run
+//!   ([`crate::ports::Events::run_again`]), which passes over the records loaded (gzip cannot
+//!   be sought; a JSONL line is found, not parsed) and goes on;
+//! - a run that dies leaves its lease to lapse; its message, redelivered, goes on from the
+//!   place. After the last delivery the job fails as `unavailable`, and a message redriven
+//!   from the dead-letter queue resumes it.
+//!
+//! Nothing depends on the place for being right (the load is idempotent); it saves loading
+//! again what was loaded.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::run::OffLoadError;
 use super::{DEFAULT_COUNTRY, OffImportOptions, OffImportStats};
-use crate::domain::Timestamp;
+use crate::domain::enrichment::OFF_IMPORTER;
+use crate::domain::{
+    CsvJob, JOB_LEASE, JobCounters, JobId, JobKind, JobStatus, StoreId, Timestamp,
+};
+use crate::error_chain::ErrorChain;
 use crate::off::reader::{self, OffFormat};
 use crate::ports::{BlobKey, StorageError};
 use crate::services::{Catalog, ServiceError, ServiceResult};
 
 /// Where exports are uploaded to be loaded.
 pub const OFF_UPLOAD_PREFIX: &str = "off/";
-/// Where a load keeps its place.
-pub const OFF_STATE_PREFIX: &str = "off-state/";
 /// The folder that loads every country.
 pub const ALL_COUNTRIES: &str = "all";
 /// A run hands over this long before its deadline (a chunk takes a few seconds).
 pub const OFF_HAND_OFF_MARGIN: Duration = Duration::from_secs(60);
+/// The failure code of a load whose last delivery failed (storage or S3 unavailable): a
+/// redriven message resumes it.
+pub const UNAVAILABLE: &str = "unavailable";
 
-/// Where a load of an upload stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OffUploadStatus {
-    Loading,
-    Completed,
-    /// The file cannot be loaded (`failure` says why).
-    Failed,
+/// An upload to load: its key and the version the notification named (S3's ETag; `None`
+/// where a notification names none, as a local one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OffUpload {
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// The size the notification said (with no ETag, the version is told by it).
+    #[serde(default)]
+    pub size: u64,
 }
 
-/// The place a load of an upload keeps (`off-state/{name}.json`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OffUploadState {
-    /// The upload's key.
-    pub key: String,
-    /// The upload's version (its ETag): the place belongs to it.
-    pub etag: String,
-    pub status: OffUploadStatus,
-    /// Records loaded (skipped ones included): a run goes on after them.
-    pub records_done: u64,
-    /// The upload's size, and how much of it had been read at the last place.
-    pub size: u64,
-    pub bytes_read: u64,
-    pub stats: OffImportStats,
-    /// Runs the load took so far.
-    pub runs: u32,
-    pub failure: Option<String>,
-    pub started_at: Timestamp,
-    pub updated_at: Timestamp,
+impl OffUpload {
+    /// The job that loads this upload: the same for the same key and version.
+    pub fn job_id(&self) -> JobId {
+        let version = match &self.etag {
+            Some(t) => t.trim_matches('"').to_string(),
+            None => format!("size {}", self.size),
+        };
+        let name = format!("off-import {} {version}", self.key);
+        JobId::from_uuid(uuid::Uuid::new_v5(
+            &uuid::Uuid::NAMESPACE_URL,
+            name.as_bytes(),
+        ))
+    }
 }
 
 /// The message a load that handed over sends itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OffResumeMessage {
-    /// The upload's key.
-    pub resume_off_import: String,
-    /// The upload it was (a newer one under the same key starts over on its own).
-    pub etag: String,
+    pub resume_off_import: OffUpload,
 }
 
 /// What a run of a load did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OffUploadOutcome {
-    Completed(OffUploadState),
+    /// The job ended, `completed` or `failed` (it says why).
+    Finished(Box<CsvJob>),
     /// Handed over near its deadline: another run was asked for.
-    Paused(OffUploadState),
-    Failed(OffUploadState),
+    Paused(Box<CsvJob>),
     /// Nothing to do (why).
     Skipped(&'static str),
-}
-
-/// How a run came to be asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OffUploadWork {
-    /// S3 said the object was created (again, maybe: a notification can come twice).
-    Uploaded { key: String, etag: String },
-    /// A run handed over.
-    Resume(OffResumeMessage),
 }
 
 /// What an upload's key says to load: the country (`None`: every one). `None` for a key that
@@ -114,117 +111,130 @@ pub fn upload_options(key: &str) -> Option<OffImportOptions> {
     Some(OffImportOptions { country })
 }
 
-/// Where the load of `key` keeps its place.
-fn state_key(key: &str) -> Result<BlobKey, String> {
-    let rest = key.strip_prefix(OFF_UPLOAD_PREFIX).unwrap_or(key);
-    BlobKey::parse(&format!("{OFF_STATE_PREFIX}{rest}.json"))
+/// The job's counters from a load's counts: rows are records, `processed` the records loaded
+/// (the place), `successful` those that made or matched a product, `failed` the invalid ones,
+/// `duplicates_found` a barcode again.
+fn counters(stats: &OffImportStats) -> JobCounters {
+    JobCounters {
+        total_rows: stats.records,
+        processed: stats.records,
+        successful: stats.created + stats.enriched + stats.unchanged,
+        failed: stats.invalid,
+        duplicates_found: stats.repeated,
+    }
+}
+
+fn new_job(upload: &OffUpload, now: Timestamp) -> CsvJob {
+    let mut job = CsvJob::new(upload.job_id(), StoreId::catalog(), OFF_IMPORTER, now);
+    job.kind = JobKind::OffImport;
+    job.status = JobStatus::Queued;
+    job.upload_key = upload.key.clone();
+    job.upload_bytes = upload.size;
+    job.off_stats = Some(OffImportStats::default());
+    job
+}
+
+/// How far `job` is: the records loaded.
+fn place(job: &CsvJob) -> u64 {
+    job.off_stats.as_ref().map_or(0, |s| s.records)
 }
 
 impl Catalog {
-    /// Where the load of the upload `key` stands, if one started.
-    pub async fn off_upload_state(&self, key: &str) -> ServiceResult<Option<OffUploadState>> {
-        let Ok(at) = state_key(key) else {
-            return Ok(None);
-        };
-        let Some(blob) = self.uploads.get(&at).await.map_err(ServiceError::storage)? else {
-            return Ok(None);
-        };
-        // A place that does not read back is no place: the load starts over (it is
-        // idempotent).
-        Ok(serde_json::from_slice(&blob.bytes).ok())
-    }
-
-    async fn save_off_upload_state(&self, state: &OffUploadState) -> ServiceResult<()> {
-        let at =
-            state_key(&state.key).map_err(|e| ServiceError::Internal(StorageError::backend(e)))?;
-        let bytes = serde_json::to_vec(state)
-            .map_err(|e| ServiceError::Internal(StorageError::backend(e)))?;
-        self.uploads
-            .put(&at, Bytes::from(bytes), "application/json")
+    /// The job that loads `upload`, if one started.
+    pub async fn off_upload_job(&self, upload: &OffUpload) -> ServiceResult<Option<CsvJob>> {
+        self.jobs
+            .get(&upload.job_id())
             .await
             .map_err(ServiceError::storage)
     }
 
-    /// Runs the load `work` asks for until the export ends or `deadline` nears (see the
-    /// module's docs). An error is one to try again (storage or S3 unavailable): the place
-    /// saved stays.
+    /// Runs the load of `upload` until the export ends or `deadline` nears (see the module's
+    /// docs); `lease` is how long its claim lasts between saves (default [`JOB_LEASE`]). An
+    /// error is one to try again (storage or S3 unavailable): the place saved stays.
     pub async fn load_off_upload(
         &self,
-        work: &OffUploadWork,
+        upload: &OffUpload,
         deadline: Option<Instant>,
+        lease: Option<time::Duration>,
     ) -> ServiceResult<OffUploadOutcome> {
-        let (key, etag) = match work {
-            OffUploadWork::Uploaded { key, etag } => (key, etag),
-            OffUploadWork::Resume(m) => (&m.resume_off_import, &m.etag),
-        };
-        let (Some(opts), Ok(blob_key)) = (upload_options(key), BlobKey::parse(key)) else {
+        let lease = lease.unwrap_or(JOB_LEASE);
+        let (Some(opts), Ok(blob_key)) = (upload_options(&upload.key), BlobKey::parse(&upload.key))
+        else {
             tracing::warn!(
-                key,
+                key = upload.key,
                 "not an Open Food Facts export under off/ (.jsonl, .csv, maybe .gz, under off/ or off/COUNTRY/)"
             );
             return Ok(OffUploadOutcome::Skipped("not an export under off/"));
         };
-        let (format, gz) = OffFormat::of_name(key).expect("upload_options read the format");
+        let (format, gz) = OffFormat::of_name(&upload.key).expect("upload_options read the format");
         let now = Timestamp::now();
-        let mut state = match (self.off_upload_state(key).await?, work) {
-            (Some(s), _) if &s.etag == etag => {
-                if s.status != OffUploadStatus::Loading {
-                    return Ok(OffUploadOutcome::Skipped("this upload's load has ended"));
+        let mut job = match self.off_upload_job(upload).await? {
+            Some(job) => job,
+            None => {
+                let job = new_job(upload, now);
+                match self.jobs.insert(&job).await {
+                    Ok(()) => job,
+                    // Made meanwhile by the same notification delivered again.
+                    Err(StorageError::AlreadyExists) => {
+                        return Ok(OffUploadOutcome::Skipped("another run holds the load"));
+                    }
+                    Err(e) => return Err(ServiceError::storage(e)),
                 }
-                s
             }
-            (_, OffUploadWork::Resume(_)) => {
-                return Ok(OffUploadOutcome::Skipped("the upload was replaced since"));
-            }
-            (_, OffUploadWork::Uploaded { .. }) => OffUploadState {
-                key: key.clone(),
-                etag: etag.clone(),
-                status: OffUploadStatus::Loading,
-                records_done: 0,
-                size: 0,
-                bytes_read: 0,
-                stats: OffImportStats::default(),
-                runs: 0,
-                failure: None,
-                started_at: now,
-                updated_at: now,
-            },
         };
+        let gave_up =
+            job.status == JobStatus::Failed && job.failure_code.as_deref() == Some(UNAVAILABLE);
+        if job.status.is_final() && !gave_up {
+            return Ok(OffUploadOutcome::Skipped("this upload's load has ended"));
+        }
+        if job.leased_at(now) {
+            return Ok(OffUploadOutcome::Skipped("another run holds the load"));
+        }
+        // Claim it.
+        job.status = JobStatus::Processing;
+        job.failure_code = None;
+        job.failure_reason = None;
+        job.completed_at = None;
+        job.lease_until = Some(now.plus(lease));
+        if !self.save_off_job(&mut job).await? {
+            return Ok(OffUploadOutcome::Skipped("another run holds the load"));
+        }
+
         let Some(blob) = self
             .uploads
             .open(&blob_key)
             .await
             .map_err(ServiceError::storage)?
         else {
-            return Ok(OffUploadOutcome::Skipped("the upload is gone"));
+            return self
+                .fail_off_job(job, "upload_missing", "the upload is gone")
+                .await;
         };
-        state.size = blob.size;
-        state.runs += 1;
-        state.updated_at = now;
-        self.save_off_upload_state(&state).await?;
+        // The object read must be the version the job is for: a newer upload under the key is
+        // a job of its own.
+        if let (Some(want), Some(have)) = (&upload.etag, &blob.etag)
+            && want.trim_matches('"') != have
+        {
+            let why = "the upload was replaced by a newer one (loaded by a job of its own)";
+            return self.fail_off_job(job, "upload_replaced", why).await;
+        }
+        job.upload_bytes = blob.size;
 
         let read = Arc::new(AtomicU64::new(0));
         let counted = read.clone();
         let bytes = tokio_util::io::SyncIoBridge::new(blob.reader);
         let open = move || Ok(reader::records(Box::new(bytes), format, gz, counted));
-        let mut loads = std::pin::pin!(self.load_off_export(open, state.records_done, opts));
-        let started_from = state.records_done;
+        let mut stats = job.off_stats.clone().unwrap_or_default();
+        let started_from = place(&job);
+        let mut loads = std::pin::pin!(self.load_off_export(open, started_from, opts));
         while let Some(loaded) = loads.next().await {
-            match loaded {
-                Ok(chunk) => {
-                    state.records_done += chunk.records;
-                    state.stats.add(&chunk.stats);
-                    state.bytes_read = read.load(Ordering::Relaxed);
-                    state.updated_at = Timestamp::now();
-                    self.save_off_upload_state(&state).await?;
-                }
+            let chunk = match loaded {
+                Ok(chunk) => chunk,
                 Err(e) if e.is_bad_file() => {
-                    state.status = OffUploadStatus::Failed;
-                    state.failure = Some(e.to_string());
-                    state.updated_at = Timestamp::now();
-                    self.save_off_upload_state(&state).await?;
-                    tracing::error!(key, error = %e, "the export cannot be loaded");
-                    return Ok(OffUploadOutcome::Failed(state));
+                    tracing::error!(key = upload.key, error = %e, "the export cannot be loaded");
+                    return self
+                        .fail_off_job(job, "not_an_export", &e.to_string())
+                        .await;
                 }
                 Err(OffLoadError::Write { source, .. }) => return Err(source),
                 Err(e @ OffLoadError::Read { .. }) => {
@@ -232,55 +242,87 @@ impl Catalog {
                         e.to_string().into(),
                     )));
                 }
-            }
+            };
+            stats.add(&chunk.stats);
+            job.counters = counters(&stats);
+            job.off_stats = Some(stats.clone());
+            job.bytes_read = read.load(Ordering::Relaxed).min(job.upload_bytes);
             let near_deadline = deadline
                 .is_some_and(|d| d.saturating_duration_since(Instant::now()) < OFF_HAND_OFF_MARGIN);
+            job.lease_until = (!near_deadline).then(|| Timestamp::now().plus(lease));
+            if !self.save_off_job(&mut job).await? {
+                return Ok(OffUploadOutcome::Skipped("another run took the load over"));
+            }
             if near_deadline {
+                let message = OffResumeMessage {
+                    resume_off_import: upload.clone(),
+                };
+                let message = serde_json::to_value(message)
+                    .map_err(|e| ServiceError::Internal(StorageError::backend(e)))?;
                 self.events
-                    .run_again(
-                        serde_json::to_value(OffResumeMessage {
-                            resume_off_import: key.clone(),
-                            etag: etag.clone(),
-                        })
-                        .map_err(|e| ServiceError::Internal(StorageError::backend(e)))?,
-                    )
+                    .run_again(message)
                     .await
                     .map_err(ServiceError::storage)?;
-                tracing::info!(
-                    key,
-                    records = state.records_done,
-                    "handing the load over to the next run"
-                );
-                return Ok(OffUploadOutcome::Paused(state));
+                tracing::info!(key = upload.key, job = %job.job_id, records = place(&job), "handing the load over to the next run");
+                return Ok(OffUploadOutcome::Paused(Box::new(job)));
             }
         }
-        if state.records_done == 0 && started_from == 0 {
-            state.status = OffUploadStatus::Failed;
-            state.failure = Some("the file holds no records".into());
-        } else {
-            state.status = OffUploadStatus::Completed;
+        if place(&job) == 0 {
+            return self
+                .fail_off_job(job, "no_records", "the file holds no records")
+                .await;
         }
-        state.bytes_read = state.size;
-        state.updated_at = Timestamp::now();
-        self.save_off_upload_state(&state).await?;
-        Ok(match state.status {
-            OffUploadStatus::Completed => OffUploadOutcome::Completed(state),
-            _ => OffUploadOutcome::Failed(state),
-        })
+        job.status = JobStatus::Completed;
+        job.bytes_read = job.upload_bytes;
+        self.close_off_job(job).await
     }
 
-    /// Ends the load of `key` as failed (its last delivery failed too), if it is loading.
-    pub async fn abandon_off_upload(&self, key: &str, why: &str) -> ServiceResult<()> {
-        let Some(mut state) = self.off_upload_state(key).await? else {
+    /// Ends the load of `upload` as failed for want of storage (its last delivery failed too),
+    /// if it is still going: a redriven message resumes it.
+    pub async fn abandon_off_upload(&self, upload: &OffUpload, why: &str) -> ServiceResult<()> {
+        let Some(job) = self.off_upload_job(upload).await? else {
             return Ok(());
         };
-        if state.status != OffUploadStatus::Loading {
+        if job.status.is_final() {
             return Ok(());
         }
-        state.status = OffUploadStatus::Failed;
-        state.failure = Some(why.to_string());
-        state.updated_at = Timestamp::now();
-        self.save_off_upload_state(&state).await
+        self.fail_off_job(job, UNAVAILABLE, why).await.map(|_| ())
+    }
+
+    async fn fail_off_job(
+        &self,
+        mut job: CsvJob,
+        code: &str,
+        why: &str,
+    ) -> ServiceResult<OffUploadOutcome> {
+        job.status = JobStatus::Failed;
+        job.failure_code = Some(code.to_string());
+        job.failure_reason = Some(why.to_string());
+        self.close_off_job(job).await
+    }
+
+    /// Saves `job` final and released, and announces it (`job.completed`).
+    async fn close_off_job(&self, mut job: CsvJob) -> ServiceResult<OffUploadOutcome> {
+        job.lease_until = None;
+        job.completed_at = Some(Timestamp::now());
+        if !self.save_off_job(&mut job).await? {
+            return Ok(OffUploadOutcome::Skipped("another run took the load over"));
+        }
+        if let Err(e) = self.events.completed(&job).await {
+            tracing::warn!(job = %job.job_id, error = %ErrorChain(&e), "job.completed not announced");
+        }
+        Ok(OffUploadOutcome::Finished(Box::new(job)))
+    }
+
+    /// Saves the next version of `job`; `false` if another run got there first.
+    async fn save_off_job(&self, job: &mut CsvJob) -> ServiceResult<bool> {
+        job.version += 1;
+        job.updated_at = Timestamp::now();
+        match self.jobs.update(job).await {
+            Ok(()) => Ok(true),
+            Err(StorageError::VersionConflict { .. }) => Ok(false),
+            Err(e) => Err(ServiceError::storage(e)),
+        }
     }
 }
 
@@ -309,10 +351,20 @@ mod tests {
     }
 
     #[test]
-    fn the_place_sits_outside_off() {
+    fn an_upload_is_one_job_per_version() {
+        let upload = |etag: Option<&str>, size| OffUpload {
+            key: "off/india/p.jsonl.gz".into(),
+            etag: etag.map(str::to_string),
+            size,
+        };
+        let a = upload(Some("abc"), 10);
         assert_eq!(
-            state_key("off/india/p.jsonl.gz").unwrap().as_str(),
-            "off-state/india/p.jsonl.gz.json"
+            a.job_id(),
+            upload(Some("\"abc\""), 99).job_id(),
+            "S3 quotes ETags in places"
         );
+        assert_ne!(a.job_id(), upload(Some("abd"), 10).job_id());
+        assert_eq!(upload(None, 10).job_id(), upload(None, 10).job_id());
+        assert_ne!(upload(None, 10).job_id(), upload(None, 11).job_id());
     }
 }
