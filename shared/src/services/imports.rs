@@ -1083,7 +1083,7 @@ impl Catalog {
     }
 
     /// Saves the next version of `job`; `false` if another writer got there first.
-    async fn save_job(&self, job: &mut CsvJob) -> ServiceResult<bool> {
+    pub(super) async fn save_job(&self, job: &mut CsvJob) -> ServiceResult<bool> {
         job.version += 1;
         job.updated_at = Timestamp::now();
         match self.jobs.update(job).await {

@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use aws_lambda_events::s3::S3Event;
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::SqsEvent;
 use serde_json::{Value, json};
 
 use super::{
-    Trigger, TriggerContext, TriggerSource, bad_event, created_keys, is_s3_event, s3_notification,
+    Trigger, TriggerContext, TriggerSource, bad_event, created_keys, is_s3_event, receive_count,
+    redeliver, s3_notification,
 };
 use crate::app::App;
 use crate::domain::job::ResumeMessage;
@@ -101,7 +102,7 @@ async fn csv_import(
         return Ok(json!({ "runs": done }));
     }
     let sqs: SqsEvent = serde_json::from_value(event).map_err(bad_event)?;
-    let mut response = SqsBatchResponse::default();
+    let mut failed = Vec::new();
     let mut done = Vec::new();
     for message in &sqs.records {
         let id = message.message_id.clone().unwrap_or_default();
@@ -119,11 +120,7 @@ async fn csv_import(
                     busy
                 }
                 Err(e) => {
-                    let receives: u32 = message
-                        .attributes
-                        .get("ApproximateReceiveCount")
-                        .and_then(|n| n.parse().ok())
-                        .unwrap_or(1);
+                    let receives = receive_count(message);
                     if receives >= IMPORT_MAX_RECEIVES {
                         tracing::error!(message = %id, error = %ErrorChain(&e), receives, "import run failed on its last delivery; failing the job");
                         give_up(&app, &w).await;
@@ -134,16 +131,14 @@ async fn csv_import(
                 }
             };
             if retry {
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = id.clone();
-                response.batch_item_failures.push(failure);
+                failed.push(id.clone());
                 break;
             }
         }
     }
     let runs = Value::Array(done);
     tracing::info!(%runs, "csv-import batch done");
-    Ok(serde_json::to_value(response).unwrap_or(Value::Null))
+    Ok(redeliver(failed))
 }
 
 /// Fails the job `work` is for, after its last delivery failed (logged if even that fails).

@@ -12,10 +12,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::SqsEvent;
 use serde_json::{Value, json};
 
-use super::{Trigger, TriggerContext, TriggerSource, bad_event};
+use super::{Trigger, TriggerContext, TriggerSource, bad_event, redeliver};
 use crate::adapters::queues::EnrichMessage;
 use crate::app::App;
 use crate::error_chain::ErrorChain;
@@ -87,16 +87,5 @@ async fn enrich(app: Arc<App>, event: Value) -> Result<Value, ServiceError> {
     }
     let lookups = Value::Array(done);
     tracing::info!(%lookups, "enrich batch done");
-    Ok(failures(failed.into_iter()))
-}
-
-/// The partial batch response naming `ids`.
-fn failures(ids: impl Iterator<Item = String>) -> Value {
-    let mut response = SqsBatchResponse::default();
-    for id in ids {
-        let mut failure = BatchItemFailure::default();
-        failure.item_identifier = id;
-        response.batch_item_failures.push(failure);
-    }
-    serde_json::to_value(response).unwrap_or(Value::Null)
+    Ok(redeliver(failed))
 }

@@ -8,11 +8,12 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::SqsEvent;
 use serde_json::{Value, json};
 
 use super::{
-    Trigger, TriggerContext, TriggerSource, bad_event, created_keys, is_s3_event, s3_notification,
+    Trigger, TriggerContext, TriggerSource, bad_event, created_keys, is_s3_event, redeliver,
+    s3_notification,
 };
 use crate::app::App;
 use crate::error_chain::ErrorChain;
@@ -48,7 +49,7 @@ async fn image_process(app: Arc<App>, event: Value) -> Result<Value, ServiceErro
         return Ok(json!({ "images": done }));
     }
     let sqs: SqsEvent = serde_json::from_value(event).map_err(bad_event)?;
-    let mut response = SqsBatchResponse::default();
+    let mut failed = Vec::new();
     let mut done = Vec::new();
     for message in &sqs.records {
         let id = message.message_id.clone().unwrap_or_default();
@@ -61,9 +62,7 @@ async fn image_process(app: Arc<App>, event: Value) -> Result<Value, ServiceErro
                 Ok(summary) => done.push(summary),
                 Err(e) => {
                     tracing::error!(message = %id, key, error = %ErrorChain(&e), "image processing failed; SQS will redeliver the message");
-                    let mut failure = BatchItemFailure::default();
-                    failure.item_identifier = id.clone();
-                    response.batch_item_failures.push(failure);
+                    failed.push(id.clone());
                     break;
                 }
             }
@@ -71,5 +70,5 @@ async fn image_process(app: Arc<App>, event: Value) -> Result<Value, ServiceErro
     }
     let images = Value::Array(done);
     tracing::info!(%images, "image-process batch done");
-    Ok(serde_json::to_value(response).unwrap_or(Value::Null))
+    Ok(redeliver(failed))
 }

@@ -9,7 +9,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use aws_lambda_events::s3::S3Event;
+use aws_lambda_events::s3::{S3Event, S3Object};
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsMessage};
 use futures::future::BoxFuture;
 
 use serde_json::{Value, json};
@@ -170,9 +171,8 @@ pub fn decode_s3_key(raw: &str) -> String {
         .into_owned()
 }
 
-/// The keys of the objects an S3 notification says were created (decoded; S3's test event
-/// has none).
-pub fn created_keys(event: &S3Event) -> Vec<String> {
+/// The objects an S3 notification says were created (S3's test event has none).
+pub fn created_objects(event: &S3Event) -> impl Iterator<Item = &S3Object> {
     event
         .records
         .iter()
@@ -181,9 +181,35 @@ pub fn created_keys(event: &S3Event) -> Vec<String> {
                 .as_deref()
                 .is_some_and(|n| n.starts_with("ObjectCreated"))
         })
-        .filter_map(|r| r.s3.object.key.as_deref())
+        .map(|r| &r.s3.object)
+}
+
+/// The keys of the objects an S3 notification says were created (decoded).
+pub fn created_keys(event: &S3Event) -> Vec<String> {
+    created_objects(event)
+        .filter_map(|o| o.key.as_deref())
         .map(decode_s3_key)
         .collect()
+}
+
+/// How many times SQS has delivered `message` (1 the first time).
+pub(crate) fn receive_count(message: &SqsMessage) -> u32 {
+    message
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+}
+
+/// The partial batch response naming the messages (by id) SQS must deliver again.
+pub(crate) fn redeliver(ids: impl IntoIterator<Item = String>) -> Value {
+    let mut response = SqsBatchResponse::default();
+    for id in ids {
+        let mut failure = BatchItemFailure::default();
+        failure.item_identifier = id;
+        response.batch_item_failures.push(failure);
+    }
+    serde_json::to_value(response).unwrap_or(Value::Null)
 }
 
 /// Whether `event` is an S3 notification itself (a function invoked by S3, locally or in

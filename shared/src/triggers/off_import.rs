@@ -10,11 +10,12 @@
 use std::sync::Arc;
 
 use aws_lambda_events::s3::S3Event;
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::SqsEvent;
 use serde_json::{Value, json};
 
 use super::{
-    Trigger, TriggerContext, TriggerSource, bad_event, decode_s3_key, is_s3_event, s3_notification,
+    Trigger, TriggerContext, TriggerSource, bad_event, created_objects, decode_s3_key, is_s3_event,
+    receive_count, redeliver, s3_notification,
 };
 use crate::app::App;
 use crate::error_chain::ErrorChain;
@@ -34,16 +35,8 @@ pub static OFF_IMPORT: Trigger = Trigger {
 
 /// The uploads an S3 notification says were created, each with its version (S3's ETag).
 fn s3_work(event: &S3Event) -> Vec<OffUpload> {
-    event
-        .records
-        .iter()
-        .filter(|r| {
-            r.event_name
-                .as_deref()
-                .is_some_and(|n| n.starts_with("ObjectCreated"))
-        })
-        .filter_map(|r| {
-            let o = &r.s3.object;
+    created_objects(event)
+        .filter_map(|o| {
             Some(OffUpload {
                 key: decode_s3_key(o.key.as_deref()?),
                 etag: o.e_tag.clone().filter(|t| !t.is_empty()),
@@ -94,7 +87,7 @@ async fn off_import(
         return Ok(json!({ "runs": done }));
     }
     let sqs: SqsEvent = serde_json::from_value(event).map_err(bad_event)?;
-    let mut response = SqsBatchResponse::default();
+    let mut failed = Vec::new();
     for message in &sqs.records {
         let id = message.message_id.clone().unwrap_or_default();
         let Some(work) = message.body.as_deref().and_then(message_work) else {
@@ -105,11 +98,7 @@ async fn off_import(
             match run_work(&app, &w, ctx).await {
                 Ok(summary) => tracing::info!(%summary, "off-import run"),
                 Err(e) => {
-                    let receives: u32 = message
-                        .attributes
-                        .get("ApproximateReceiveCount")
-                        .and_then(|n| n.parse().ok())
-                        .unwrap_or(1);
+                    let receives = receive_count(message);
                     if receives >= OFF_IMPORT_MAX_RECEIVES {
                         tracing::error!(message = %id, error = %ErrorChain(&e), receives, "the load failed on its last delivery; failing its job");
                         let why = format!("failed {receives} times, the last: {e}");
@@ -119,15 +108,13 @@ async fn off_import(
                     } else {
                         tracing::error!(message = %id, error = %ErrorChain(&e), receives, "the load failed; SQS will redeliver the message and it goes on from its place");
                     }
-                    let mut failure = BatchItemFailure::default();
-                    failure.item_identifier = id.clone();
-                    response.batch_item_failures.push(failure);
+                    failed.push(id.clone());
                     break;
                 }
             }
         }
     }
-    Ok(serde_json::to_value(response).unwrap_or(Value::Null))
+    Ok(redeliver(failed))
 }
 
 #[cfg(test)]

@@ -415,47 +415,32 @@ async fn an_export_uploaded_under_off_loads_over_runs_once(api: &TestApi) {
     );
 }
 
+/// Runs the load `event` notifies of, which must fail; its job.
+async fn failed_load(api: &TestApi, event: serde_json::Value) -> CsvJob {
+    let out = run(api, event.clone(), None).await;
+    assert_eq!(out["runs"][0]["outcome"], "failed", "{out}");
+    job_of(api, &upload_of(&event)).await
+}
+
 async fn an_upload_that_is_not_an_export_fails_or_is_let_go(api: &TestApi) {
-    let ctx = TriggerContext::default();
     // Not gzip though named so: the load fails, saying why, and is not tried again.
     let key = format!("off/{}.jsonl.gz", catalog_tests::unique("bad"));
     let event = upload_export(api, &key, b"{\"code\": \"1\"}\n".to_vec()).await;
-    let out = OFF_IMPORT
-        .call(api.app.clone(), event.clone(), ctx)
-        .await
-        .unwrap();
-    assert_eq!(out["runs"][0]["outcome"], "failed", "{out}");
-    let job = job_of(api, &upload_of(&event)).await;
+    let job = failed_load(api, event.clone()).await;
     assert_eq!(
         job.failure_code.as_deref(),
         Some("not_an_export"),
         "{job:?}"
     );
-    assert!(
-        job.failure_reason
-            .as_deref()
-            .unwrap_or("")
-            .contains("reading the export"),
-        "{job:?}"
-    );
-    let again = OFF_IMPORT.call(api.app.clone(), event, ctx).await.unwrap();
+    let why = job.failure_reason.as_deref().unwrap_or("");
+    assert!(why.contains("reading the export"), "{job:?}");
+    let again = run(api, event, None).await;
     assert_eq!(again["runs"][0]["outcome"], "this upload's load has ended");
 
     // Empty: failed too.
     let key = format!("off/{}.jsonl", catalog_tests::unique("empty"));
-    let event = upload_export(api, &key, b"\n\n".to_vec()).await;
-    let out = OFF_IMPORT
-        .call(api.app.clone(), event.clone(), ctx)
-        .await
-        .unwrap();
-    assert_eq!(out["runs"][0]["outcome"], "failed", "{out}");
-    assert_eq!(
-        job_of(api, &upload_of(&event))
-            .await
-            .failure_code
-            .as_deref(),
-        Some("no_records")
-    );
+    let job = failed_load(api, upload_export(api, &key, b"\n\n".to_vec()).await).await;
+    assert_eq!(job.failure_code.as_deref(), Some("no_records"));
 
     // A version other than the one read (S3 names it; a local store does not): the job of
     // the version named fails, as the one read is another's.
@@ -463,12 +448,7 @@ async fn an_upload_that_is_not_an_export_fails_or_is_let_go(api: &TestApi) {
         let key = format!("off/{}.jsonl", catalog_tests::unique("versions"));
         let mut event = upload_export(api, &key, b"{}\n".to_vec()).await;
         event["Records"][0]["s3"]["object"]["eTag"] = json!("0123456789abcdef0123456789abcdef");
-        let out = OFF_IMPORT
-            .call(api.app.clone(), event.clone(), ctx)
-            .await
-            .unwrap();
-        assert_eq!(out["runs"][0]["outcome"], "failed", "{out}");
-        let job = job_of(api, &upload_of(&event)).await;
+        let job = failed_load(api, event).await;
         assert_eq!(
             job.failure_code.as_deref(),
             Some("upload_replaced"),
@@ -478,8 +458,7 @@ async fn an_upload_that_is_not_an_export_fails_or_is_let_go(api: &TestApi) {
 
     // Another kind of file, or one too deep: let go.
     for key in ["off/notes.txt", "off/a/b/x.jsonl"] {
-        let event = upload_export(api, key, b"x".to_vec()).await;
-        let out = OFF_IMPORT.call(api.app.clone(), event, ctx).await.unwrap();
+        let out = run(api, upload_export(api, key, b"x".to_vec()).await, None).await;
         assert_eq!(
             out["runs"][0]["outcome"], "not an export under off/",
             "{out}"

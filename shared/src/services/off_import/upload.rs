@@ -196,7 +196,7 @@ impl Catalog {
         job.failure_reason = None;
         job.completed_at = None;
         job.lease_until = Some(now.plus(lease));
-        if !self.save_off_job(&mut job).await? {
+        if !self.save_job(&mut job).await? {
             return Ok(OffUploadOutcome::Skipped("another run holds the load"));
         }
 
@@ -250,7 +250,7 @@ impl Catalog {
             let near_deadline = deadline
                 .is_some_and(|d| d.saturating_duration_since(Instant::now()) < OFF_HAND_OFF_MARGIN);
             job.lease_until = (!near_deadline).then(|| Timestamp::now().plus(lease));
-            if !self.save_off_job(&mut job).await? {
+            if !self.save_job(&mut job).await? {
                 return Ok(OffUploadOutcome::Skipped("another run took the load over"));
             }
             if near_deadline {
@@ -305,24 +305,13 @@ impl Catalog {
     async fn close_off_job(&self, mut job: CsvJob) -> ServiceResult<OffUploadOutcome> {
         job.lease_until = None;
         job.completed_at = Some(Timestamp::now());
-        if !self.save_off_job(&mut job).await? {
+        if !self.save_job(&mut job).await? {
             return Ok(OffUploadOutcome::Skipped("another run took the load over"));
         }
         if let Err(e) = self.events.completed(&job).await {
             tracing::warn!(job = %job.job_id, error = %ErrorChain(&e), "job.completed not announced");
         }
         Ok(OffUploadOutcome::Finished(Box::new(job)))
-    }
-
-    /// Saves the next version of `job`; `false` if another run got there first.
-    async fn save_off_job(&self, job: &mut CsvJob) -> ServiceResult<bool> {
-        job.version += 1;
-        job.updated_at = Timestamp::now();
-        match self.jobs.update(job).await {
-            Ok(()) => Ok(true),
-            Err(StorageError::VersionConflict { .. }) => Ok(false),
-            Err(e) => Err(ServiceError::storage(e)),
-        }
     }
 }
 
