@@ -8,8 +8,8 @@ use aws_lambda_events::sqs::SqsEvent;
 use serde_json::{Value, json};
 
 use super::{
-    Trigger, TriggerContext, TriggerSource, bad_event, created_keys, is_s3_event, receive_count,
-    redeliver, s3_notification,
+    Delivery, Trigger, TriggerContext, TriggerSource, bad_event, created_keys, deliveries,
+    is_s3_event, redeliver, s3_notification,
 };
 use crate::app::App;
 use crate::domain::job::ResumeMessage;
@@ -104,12 +104,7 @@ async fn csv_import(
     let sqs: SqsEvent = serde_json::from_value(event).map_err(bad_event)?;
     let mut failed = Vec::new();
     let mut done = Vec::new();
-    for message in &sqs.records {
-        let id = message.message_id.clone().unwrap_or_default();
-        let Some(work) = message.body.as_deref().and_then(message_work) else {
-            tracing::warn!(message = %id, "dropping a message that is neither an S3 notification nor a resume request");
-            continue;
-        };
+    for Delivery { id, receives, work } in deliveries(&sqs, message_work) {
         for w in work {
             let retry = match run_work(&app, &w, ctx).await {
                 Ok((summary, busy)) => {
@@ -120,7 +115,6 @@ async fn csv_import(
                     busy
                 }
                 Err(e) => {
-                    let receives = receive_count(message);
                     if receives >= IMPORT_MAX_RECEIVES {
                         tracing::error!(message = %id, error = %ErrorChain(&e), receives, "import run failed on its last delivery; failing the job");
                         give_up(&app, &w).await;
@@ -131,7 +125,7 @@ async fn csv_import(
                 }
             };
             if retry {
-                failed.push(id.clone());
+                failed.push(id);
                 break;
             }
         }

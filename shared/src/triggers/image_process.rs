@@ -12,8 +12,8 @@ use aws_lambda_events::sqs::SqsEvent;
 use serde_json::{Value, json};
 
 use super::{
-    Trigger, TriggerContext, TriggerSource, bad_event, created_keys, is_s3_event, redeliver,
-    s3_notification,
+    Delivery, Trigger, TriggerContext, TriggerSource, bad_event, created_keys, deliveries,
+    is_s3_event, redeliver, s3_notification,
 };
 use crate::app::App;
 use crate::error_chain::ErrorChain;
@@ -51,18 +51,14 @@ async fn image_process(app: Arc<App>, event: Value) -> Result<Value, ServiceErro
     let sqs: SqsEvent = serde_json::from_value(event).map_err(bad_event)?;
     let mut failed = Vec::new();
     let mut done = Vec::new();
-    for message in &sqs.records {
-        let id = message.message_id.clone().unwrap_or_default();
-        let Some(s3) = message.body.as_deref().and_then(s3_notification) else {
-            tracing::warn!(message = %id, "dropping a message that is not an S3 notification");
-            continue;
-        };
-        for key in created_keys(&s3) {
+    let keys = |body: &str| s3_notification(body).map(|s3| created_keys(&s3));
+    for Delivery { id, work, .. } in deliveries(&sqs, keys) {
+        for key in work {
             match process(&app, &key).await {
                 Ok(summary) => done.push(summary),
                 Err(e) => {
                     tracing::error!(message = %id, key, error = %ErrorChain(&e), "image processing failed; SQS will redeliver the message");
-                    failed.push(id.clone());
+                    failed.push(id);
                     break;
                 }
             }

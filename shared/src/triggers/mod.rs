@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use aws_lambda_events::s3::{S3Event, S3Object};
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsMessage};
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::future::BoxFuture;
 
 use serde_json::{Value, json};
@@ -192,8 +192,40 @@ pub fn created_keys(event: &S3Event) -> Vec<String> {
         .collect()
 }
 
+/// One SQS message to work on: its id (for the log and the partial batch response), how many
+/// times SQS has delivered it, and the work its body asks for.
+#[derive(Debug, Clone)]
+pub(crate) struct Delivery<W> {
+    pub id: String,
+    pub receives: u32,
+    pub work: Vec<W>,
+}
+
+/// The messages of an SQS batch with the work `work` reads from each body; a body that is
+/// none of this function's (`work` says `None`) is logged and let go.
+pub(crate) fn deliveries<W>(
+    sqs: &SqsEvent,
+    work: impl Fn(&str) -> Option<Vec<W>>,
+) -> Vec<Delivery<W>> {
+    sqs.records
+        .iter()
+        .filter_map(|message| {
+            let id = message.message_id.clone().unwrap_or_default();
+            let Some(work) = message.body.as_deref().and_then(&work) else {
+                tracing::warn!(message = %id, "dropping a message that is not one of this function's");
+                return None;
+            };
+            Some(Delivery {
+                id,
+                receives: receive_count(message),
+                work,
+            })
+        })
+        .collect()
+}
+
 /// How many times SQS has delivered `message` (1 the first time).
-pub(crate) fn receive_count(message: &SqsMessage) -> u32 {
+fn receive_count(message: &SqsMessage) -> u32 {
     message
         .attributes
         .get("ApproximateReceiveCount")

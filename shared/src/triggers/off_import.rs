@@ -14,8 +14,8 @@ use aws_lambda_events::sqs::SqsEvent;
 use serde_json::{Value, json};
 
 use super::{
-    Trigger, TriggerContext, TriggerSource, bad_event, created_objects, decode_s3_key, is_s3_event,
-    receive_count, redeliver, s3_notification,
+    Delivery, Trigger, TriggerContext, TriggerSource, bad_event, created_objects, decode_s3_key,
+    deliveries, is_s3_event, redeliver, s3_notification,
 };
 use crate::app::App;
 use crate::error_chain::ErrorChain;
@@ -88,30 +88,26 @@ async fn off_import(
     }
     let sqs: SqsEvent = serde_json::from_value(event).map_err(bad_event)?;
     let mut failed = Vec::new();
-    for message in &sqs.records {
-        let id = message.message_id.clone().unwrap_or_default();
-        let Some(work) = message.body.as_deref().and_then(message_work) else {
-            tracing::warn!(message = %id, "dropping a message that is neither an S3 notification nor a hand-over");
-            continue;
-        };
+    for Delivery { id, receives, work } in deliveries(&sqs, message_work) {
         for w in work {
-            match run_work(&app, &w, ctx).await {
-                Ok(summary) => tracing::info!(%summary, "off-import run"),
-                Err(e) => {
-                    let receives = receive_count(message);
-                    if receives >= OFF_IMPORT_MAX_RECEIVES {
-                        tracing::error!(message = %id, error = %ErrorChain(&e), receives, "the load failed on its last delivery; failing its job");
-                        let why = format!("failed {receives} times, the last: {e}");
-                        if let Err(e) = app.catalog.abandon_off_upload(&w, &why).await {
-                            tracing::error!(error = %ErrorChain(&e), "could not fail the job either");
-                        }
-                    } else {
-                        tracing::error!(message = %id, error = %ErrorChain(&e), receives, "the load failed; SQS will redeliver the message and it goes on from its place");
-                    }
-                    failed.push(id.clone());
-                    break;
+            let e = match run_work(&app, &w, ctx).await {
+                Ok(summary) => {
+                    tracing::info!(%summary, "off-import run");
+                    continue;
                 }
+                Err(e) => e,
+            };
+            if receives >= OFF_IMPORT_MAX_RECEIVES {
+                tracing::error!(message = %id, error = %ErrorChain(&e), receives, "the load failed on its last delivery; failing its job");
+                let why = format!("failed {receives} times, the last: {e}");
+                if let Err(e) = app.catalog.abandon_off_upload(&w, &why).await {
+                    tracing::error!(error = %ErrorChain(&e), "could not fail the job either");
+                }
+            } else {
+                tracing::error!(message = %id, error = %ErrorChain(&e), receives, "the load failed; SQS will redeliver the message and it goes on from its place");
             }
+            failed.push(id);
+            break;
         }
     }
     Ok(redeliver(failed))

@@ -32,11 +32,11 @@ async fn load(api: &TestApi, file: &Path, opts: &OffImportOptions) -> OffImportS
     let mut total = OffImportStats::default();
     for chunk in records.chunks(OFF_CHUNK) {
         let skipped = chunk.iter().filter(|r| r.is_err()).count() as u64;
-        let good = chunk.iter().filter_map(|r| r.clone().ok()).collect();
+        let good: Vec<_> = chunk.iter().filter_map(|r| r.clone().ok()).collect();
         let stats = api
             .app
             .catalog
-            .load_off_chunk(good, skipped, opts)
+            .load_off_chunk(&good, skipped, opts)
             .await
             .unwrap();
         total.add(&stats);

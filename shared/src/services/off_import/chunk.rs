@@ -42,7 +42,7 @@ impl Catalog {
     /// reader could not read count as invalid.
     pub async fn load_off_chunk(
         &self,
-        records: Vec<OffProduct>,
+        records: &[OffProduct],
         skipped: u64,
         opts: &OffImportOptions,
     ) -> ServiceResult<OffImportStats> {

@@ -166,7 +166,7 @@ impl Catalog {
         let mut pause = FIRST_PAUSE;
         let mut attempt = 1;
         loop {
-            match self.load_off_chunk(records.clone(), skipped, opts).await {
+            match self.load_off_chunk(&records, skipped, opts).await {
                 Err(ServiceError::Unavailable(e)) if attempt < CHUNK_ATTEMPTS => {
                     tracing::warn!(error = %e, attempt, "storage unavailable; the chunk again in {pause:?}");
                     tokio::time::sleep(pause).await;
