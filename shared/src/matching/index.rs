@@ -313,7 +313,15 @@ impl MatchIndex {
             })
             .collect();
         let mut order: Vec<usize> = (0..rows.len()).collect();
-        order.sort_by(|&a, &b| keys[a].cmp(&keys[b]).then(a.cmp(&b)));
+        // By brand and name, then id: the catalog's own order (a table scan's, which moves
+        // with every write) must not number the products, or ties would fall differently after
+        // a rebuild of the same catalog.
+        order.sort_by(|&a, &b| {
+            keys[a]
+                .cmp(&keys[b])
+                .then_with(|| rows[a].id.cmp(rows[b].id))
+                .then(a.cmp(&b))
+        });
         drop(keys);
         rows = order.into_iter().map(|i| rows[i]).collect();
         let mut vocab: HashMap<String, u32> = HashMap::new();

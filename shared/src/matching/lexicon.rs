@@ -3,7 +3,7 @@
 //! in and parsed once). Nothing here names a product; changing matching behaviour for a class of
 //! words means editing a table, not code.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
 use super::fuzzy::within_one;
@@ -28,7 +28,8 @@ pub struct Unit {
 }
 
 pub struct Lexicon {
-    units: HashMap<String, Unit>,
+    /// Sorted, so the typo pass below reads them in one order in every process.
+    units: BTreeMap<String, Unit>,
     /// Indic-origin spelling -> (unit spelling, Tamil only).
     indic_units: HashMap<String, (String, bool)>,
     /// Native phrase (space-joined words) -> catalog words.
@@ -56,7 +57,7 @@ impl Lexicon {
     }
 
     fn parse() -> Lexicon {
-        let mut units = HashMap::new();
+        let mut units = BTreeMap::new();
         for f in lines(UNITS) {
             let base = match f[1] {
                 "g" => BaseUnit::Gram,
@@ -145,7 +146,9 @@ impl Lexicon {
     }
 
     /// The unit a word names after a number, if any: exact spellings, Indic unit words (for
-    /// words from those scripts), then one typo (same first letter) or two swapped letters.
+    /// words from those scripts), then one typo (same first letter) or two swapped letters. A
+    /// typo that could be two different units (`mgl`: mg or ml) is neither: the answer must not
+    /// depend on which spelling is tried first.
     pub fn unit(&self, word: &str, origin: Origin) -> Option<Unit> {
         let w = word.trim_matches(|c| c == '.' || c == '\'');
         if let Some(u) = self.units.get(w) {
@@ -157,29 +160,32 @@ impl Lexicon {
         {
             return self.units.get(spelling).copied();
         }
-        if w.len() >= 3 && w.is_ascii() {
-            let mut sorted: Vec<u8> = w.bytes().collect();
-            sorted.sort_unstable();
-            for (spelling, unit) in &self.units {
-                if spelling.len() < 2
-                    || unit.glued_only
-                    || spelling.as_bytes()[0] != w.as_bytes()[0]
-                {
-                    continue;
-                }
-                if within_one(w, spelling) {
-                    return Some(*unit);
-                }
-                if spelling.len() == w.len() {
+        if w.len() < 3 || !w.is_ascii() {
+            return None;
+        }
+        let mut sorted: Vec<u8> = w.bytes().collect();
+        sorted.sort_unstable();
+        let mut found: Option<Unit> = None;
+        for (spelling, unit) in &self.units {
+            if spelling.len() < 2 || unit.glued_only || spelling.as_bytes()[0] != w.as_bytes()[0] {
+                continue;
+            }
+            let near = within_one(w, spelling)
+                || (spelling.len() == w.len() && {
                     let mut s: Vec<u8> = spelling.bytes().collect();
                     s.sort_unstable();
-                    if s == sorted {
-                        return Some(*unit);
-                    }
-                }
+                    s == sorted
+                });
+            if !near {
+                continue;
+            }
+            match found {
+                None => found = Some(*unit),
+                Some(f) if f.base == unit.base && f.mult == unit.mult => {}
+                Some(_) => return None,
             }
         }
-        None
+        found
     }
 
     /// The catalog words for the longest native phrase starting at `words[0]`, and how many
@@ -229,5 +235,21 @@ mod tests {
         assert_eq!(l.glossary(&["काली", "मिर्च", "पाउडर"]).unwrap().1, 2);
         assert!(l.synonyms("haldi").contains(&"turmeric".to_string()));
         assert!(l.is_stopword("with"));
+    }
+
+    #[test]
+    fn a_typo_is_a_unit_only_when_every_reading_agrees() {
+        let l = Lexicon::builtin();
+        // One reading, or several of the same unit (grms, grm: grams).
+        assert_eq!(l.unit("gmms", Origin::Latin).unwrap().base, BaseUnit::Gram);
+        assert_eq!(l.unit("ltrs", Origin::Latin).unwrap().mult, 1000.0);
+        assert_eq!(
+            l.unit("mlz", Origin::Latin).unwrap().base,
+            BaseUnit::Millilitre
+        );
+        // mg or ml, mg or mm, cl or cm: no unit, rather than whichever was tried first.
+        for w in ["mgl", "mgm", "mml", "clm", "ctm"] {
+            assert_eq!(l.unit(w, Origin::Latin), None, "{w}");
+        }
     }
 }
