@@ -28,7 +28,7 @@ import sys
 def evidence(c):
     e = c["evidence"]
     return (round(e["text"], 4), round(e["q_cov"], 4), round(e["c_cov"], 4), e["brand"],
-            e["size"], e["barcode"], e["number_conflict"])
+            e["size"], e["barcode"], e["number_conflict"], json.dumps(e.get("conflict")))
 
 
 def classify(expected, candidates):

@@ -13,7 +13,9 @@
 //! - the text explains the query well (almost every word of the row), and clearly better than
 //!   any rival that could be the same product;
 //! - no sibling in another size explains it better;
-//! - no barcode, brand or model number contradicts it.
+//! - no barcode, brand or model number contradicts it, and no variant either: a colour, a
+//!   flavour or scent, an audience, a material or a strength the row and the product state
+//!   differently (`search::conflict`).
 //!
 //! Everything else with a plausible candidate goes to review; weak text means a new product.
 
@@ -118,7 +120,8 @@ pub fn decide(ranked: &[Candidate], query_barcode: QueryBarcode) -> Decision {
     let no_better_sibling = best_other_text <= best.text + SIBLING_SLACK;
     let barcode_ok =
         best.barcode != BarcodeState::Conflict && query_barcode != QueryBarcode::UnknownValid;
-    let contradicted = best.brand == BrandState::Conflict || best.number_conflict;
+    let contradicted =
+        best.brand == BrandState::Conflict || best.number_conflict || best.conflict.is_some();
 
     if best.barcode == BarcodeState::Near
         && best.text >= NEAR_BARCODE_TEXT

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::analyze::{Analyzed, analyze, lex_field, sized, split_head, text_words};
 use super::fuzzy::WordSig;
-use super::lexicon::Lexicon;
+use super::lexicon::{Lexicon, WordClass};
 use super::phonetic;
 use super::quantity::Size;
 use super::text::is_alpha;
@@ -241,6 +241,10 @@ pub struct MatchIndex {
     /// half the products it is in), so a row naming it names a brand.
     #[serde(skip)]
     pub(crate) term_brand: Vec<bool>,
+    /// Per word: the variant it names (a colour, a flavour...: `variants.tsv`), unless it is
+    /// mostly a brand.
+    #[serde(skip)]
+    pub(crate) term_class: Vec<Option<WordClass>>,
     /// Per word: what scoring needs to rule it out against a query word without reading the
     /// strings (one memory access instead of four).
     #[serde(skip)]
@@ -487,6 +491,7 @@ impl MatchIndex {
             term_idf: Vec::new(),
             term_numeric: Vec::new(),
             term_brand: Vec::new(),
+            term_class: Vec::new(),
             term_sig: Vec::new(),
             term_hashes: Vec::new(),
             term_dir: HashDir::default(),
@@ -536,6 +541,13 @@ impl MatchIndex {
             .iter()
             .zip(&self.term_df)
             .map(|(&b, &df)| b >= 2 && b * 2 >= df)
+            .collect();
+        let lexicon = Lexicon::builtin();
+        self.term_class = (0..self.terms.len())
+            .map(|t| {
+                let brand = self.term_brand[t as usize];
+                lexicon.variant(self.terms.get(t)).filter(|_| !brand)
+            })
             .collect();
         self.term_sig = (0..self.terms.len())
             .map(|t| {

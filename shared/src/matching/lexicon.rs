@@ -17,6 +17,31 @@ const GLOSSARY_TA: &str = include_str!("data/glossary_ta.tsv");
 const SYNONYMS: &str = include_str!("data/synonyms.tsv");
 const ABBREVIATIONS: &str = include_str!("data/abbreviations.tsv");
 const STOPWORDS: &str = include_str!("data/stopwords.txt");
+const VARIANTS: &str = include_str!("data/variants.tsv");
+
+/// A class of words that name one variant of a product among its siblings (`variants.tsv`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum WordClass {
+    Colour,
+    Flavour,
+    Audience,
+    Material,
+}
+
+impl WordClass {
+    pub const ALL: [WordClass; 4] = [
+        WordClass::Colour,
+        WordClass::Flavour,
+        WordClass::Audience,
+        WordClass::Material,
+    ];
+
+    fn of_name(name: &str) -> Option<WordClass> {
+        WordClass::ALL
+            .into_iter()
+            .find(|c| format!("{c:?}").eq_ignore_ascii_case(name))
+    }
+}
 
 /// A unit spelling: its base unit, the multiplier to it, and whether it only counts when written
 /// against the number (`6n`, `6's`).
@@ -38,6 +63,7 @@ pub struct Lexicon {
     synonyms: HashMap<String, Vec<String>>,
     abbreviations: HashMap<String, Vec<String>>,
     stopwords: std::collections::HashSet<String>,
+    variants: HashMap<String, WordClass>,
     /// Identifies this vocabulary; a snapshot built with another one is stale.
     pub fingerprint: u64,
 }
@@ -121,6 +147,15 @@ impl Lexicon {
             .flat_map(str::split_whitespace)
             .map(str::to_string)
             .collect();
+        let mut variants = HashMap::new();
+        for f in lines(VARIANTS) {
+            let class = WordClass::of_name(f[0])
+                .unwrap_or_else(|| panic!("variants.tsv: unknown class {}", f[0]));
+            for w in f[1].split_whitespace() {
+                let before = variants.insert(w.to_string(), class);
+                assert!(before.is_none(), "variants.tsv: {w} is in two classes");
+            }
+        }
         let mut fingerprint: u64 = 0xcbf2_9ce4_8422_2325;
         for part in [
             UNITS,
@@ -130,6 +165,7 @@ impl Lexicon {
             SYNONYMS,
             ABBREVIATIONS,
             STOPWORDS,
+            VARIANTS,
         ] {
             fingerprint = super::index::fnv1a(part.as_bytes(), fingerprint);
         }
@@ -141,6 +177,7 @@ impl Lexicon {
             synonyms,
             abbreviations,
             stopwords,
+            variants,
             fingerprint,
         }
     }
@@ -199,6 +236,11 @@ impl Lexicon {
         None
     }
 
+    /// The variant class of a (normalised) word, if it names one.
+    pub fn variant(&self, word: &str) -> Option<WordClass> {
+        self.variants.get(word).copied()
+    }
+
     pub fn synonyms(&self, word: &str) -> &[String] {
         self.synonyms.get(word).map(Vec::as_slice).unwrap_or(&[])
     }
@@ -235,6 +277,9 @@ mod tests {
         assert_eq!(l.glossary(&["काली", "मिर्च", "पाउडर"]).unwrap().1, 2);
         assert!(l.synonyms("haldi").contains(&"turmeric".to_string()));
         assert!(l.is_stopword("with"));
+        assert_eq!(l.variant("green"), Some(WordClass::Colour));
+        assert_eq!(l.variant("lavender"), Some(WordClass::Flavour));
+        assert_eq!(l.variant("shampoo"), None);
     }
 
     #[test]

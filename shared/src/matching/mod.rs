@@ -40,7 +40,8 @@ pub use index::{CatalogRow, FORMAT_VERSION, MatchIndex, SnapshotError};
 pub use loaded::LoadedIndex;
 pub use quantity::{BaseUnit, Size};
 pub use search::{
-    BarcodeState, BrandState, CANDIDATES, Candidate, MatchQuery, QueryBarcode, Scratch, SizeState,
+    BarcodeState, BrandState, CANDIDATES, Candidate, Conflict, MatchQuery, QueryBarcode, Scratch,
+    SizeState, Unstated, VariantKind,
 };
 
 /// The result of matching one row.
@@ -350,6 +351,141 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(best(&index, q), (Decision::Match, "milk-ru".into()));
+    }
+
+    fn variants_catalog() -> MatchIndex {
+        MatchIndex::build([
+            row(
+                "bottle-green",
+                "BB Home",
+                "Glass Water Bottle With Round Base - Green",
+                "1 L",
+                "",
+            ),
+            row(
+                "charcoal-250",
+                "Healthvit",
+                "Activated Charcoal 250 mg Capsules",
+                "60 pcs",
+                "",
+            ),
+            row(
+                "perk-2",
+                "Cadbury",
+                "Perk - Chocolate, 175.5 g",
+                "2x175.5 g",
+                "",
+            ),
+            row(
+                "deo-men",
+                "Wild Stone",
+                "Deodorant Spray For Men",
+                "150 ml",
+                "",
+            ),
+            row(
+                "tawa",
+                "Prestige",
+                "Non Stick Dosa Tawa - 250 mm",
+                "1 pc",
+                "",
+            ),
+        ])
+    }
+
+    fn outcome(index: &MatchIndex, name: &str, brand: &str) -> (Decision, Candidate) {
+        let mut scratch = Scratch::new(index);
+        let q = MatchQuery {
+            name,
+            brand,
+            ..Default::default()
+        };
+        let o = index.match_row(&q, &mut scratch);
+        (o.decision, o.candidates[0].clone())
+    }
+
+    #[test]
+    fn a_variant_the_row_states_otherwise_blocks_the_link() {
+        let index = variants_catalog();
+        let cases = [
+            (
+                "glass water bottle with round base red 1 l",
+                "BB Home",
+                VariantKind::Colour,
+                "red",
+                "green",
+            ),
+            (
+                "deodorant spray for women 150 ml",
+                "Wild Stone",
+                VariantKind::Audience,
+                "women",
+                "men",
+            ),
+            (
+                "activated charcoal 500 mg capsules 60 pcs",
+                "Healthvit",
+                VariantKind::Strength,
+                "0.5g",
+                "0.25g",
+            ),
+            (
+                "non stick dosa tawa 28 cm 1 pc",
+                "Prestige",
+                VariantKind::Strength,
+                "28cm",
+                "25cm",
+            ),
+        ];
+        for (name, brand, kind, row_says, product_says) in cases {
+            let (decision, c) = outcome(&index, name, brand);
+            assert_ne!(decision, Decision::Match, "{name}: {c:?}");
+            let conflict = c.conflict.expect(name);
+            assert_eq!(
+                (
+                    conflict.kind,
+                    conflict.row.as_str(),
+                    conflict.product.as_str()
+                ),
+                (kind, row_says, product_says),
+                "{name}"
+            );
+        }
+        // The same words, a typo or another spelling of the same amount: no conflict.
+        for (name, brand) in [
+            ("glass water bottle with round base grene 1 l", "BB Home"),
+            ("activated charcoal 0.25 g capsules 60 pcs", "Healthvit"),
+            ("non stick dosa tawa 25 cm 1 pc", "Prestige"),
+        ] {
+            let (decision, c) = outcome(&index, name, brand);
+            assert_eq!((decision, c.conflict), (Decision::Match, None), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_variant_the_row_leaves_out_is_evidence_not_a_block() {
+        let index = variants_catalog();
+        let (decision, c) = outcome(&index, "glass water bottle with round base 1 l", "BB Home");
+        assert_eq!(decision, Decision::Match);
+        assert_eq!(c.conflict, None);
+        let unstated = c
+            .unstated
+            .expect("the product names a colour the row leaves out");
+        assert_eq!(
+            (unstated.kind, unstated.product.as_str()),
+            (VariantKind::Colour, "green")
+        );
+    }
+
+    #[test]
+    fn a_pack_in_the_rows_unit_that_differs_is_another_size_whatever_the_name_says() {
+        let index = variants_catalog();
+        // The name states one bar of the two-pack: the row's single bar is not this product.
+        let (decision, c) = outcome(&index, "perk chocolate 175.5 g", "Cadbury");
+        assert_eq!(c.size, SizeState::Conflict);
+        assert_ne!(decision, Decision::Match);
+        let (decision, c) = outcome(&index, "perk chocolate 2 x 175.5 g", "Cadbury");
+        assert_eq!((decision, c.size), (Decision::Match, SizeState::Agree));
     }
 
     #[test]

@@ -10,16 +10,19 @@
 //! other, so it is the decision either way.
 //!
 //! One concern per file: `query` (the row analysed), `candidates` (stage 1), `barcode`,
-//! `similarity` (word against word), `score` (stage 2); [`MatchIndex::search`] runs them.
+//! `similarity` (word against word), `score` (stage 2), `conflict` (variants the row and a
+//! product disagree on); [`MatchIndex::search`] runs them.
 
 mod barcode;
 mod candidates;
+mod conflict;
 mod query;
 mod score;
 mod similarity;
 
 pub use barcode::{BarcodeState, QueryBarcode};
 pub use candidates::Scratch;
+pub use conflict::{Conflict, Unstated, VariantKind};
 pub use query::MatchQuery;
 pub(crate) use query::Parsed;
 pub use score::{BrandState, Candidate, SizeState};

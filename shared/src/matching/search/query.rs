@@ -5,7 +5,7 @@ use super::*;
 use crate::matching::analyze::{analyze, text_words};
 use crate::matching::fuzzy::{WordSig, within_one};
 use crate::matching::index::{MatchIndex, hash_str};
-use crate::matching::lexicon::Lexicon;
+use crate::matching::lexicon::{Lexicon, WordClass};
 use crate::matching::phonetic;
 use crate::matching::quantity::Size;
 use crate::matching::text::{Origin, is_alpha};
@@ -29,6 +29,9 @@ pub(super) struct QToken {
     pub(super) sigs: Vec<(WordSig, WordSig)>,
     pub(super) weight: f32,
     pub(super) matches: Vec<(u32, f32)>,
+    /// The variant it names (a colour, a flavour...), if any: by its own spelling or, for a
+    /// typo, by the catalog word it most likely means.
+    pub(super) class: Option<WordClass>,
 }
 
 /// A parsed query.
@@ -36,6 +39,8 @@ pub(crate) struct Parsed {
     pub(super) tokens: Vec<QToken>,
     pub(crate) sizes: Vec<Size>,
     pub(super) has_brand: bool,
+    /// Tokens from here on are the brand column's.
+    pub(super) brand_from: usize,
     /// Tokens at the start or end of the name that are catalog brand words: a row without a
     /// brand column may still name one there.
     pub(super) edge_brands: Vec<usize>,
@@ -73,6 +78,7 @@ impl MatchIndex {
         }
         let brand_words: Vec<_> = text_words(&brand, lexicon).map(|(_, l)| l).collect();
         let has_brand = !brand_words.is_empty();
+        let brand_from = lexemes.len();
         lexemes.extend(brand_words);
         let mut tokens = Vec::with_capacity(lexemes.len());
         let mut words = Vec::new();
@@ -122,9 +128,11 @@ impl MatchIndex {
                 sigs,
                 weight: 0.0,
                 matches: Vec::new(),
+                class: None,
             };
             t.matches = self.term_matches(&t);
             t.weight = self.token_weight(&t);
+            t.class = self.token_class(&t, lexicon);
             tokens.push(t);
         }
         let mut edge_brands: Vec<usize> = [0, name_words.saturating_sub(1)]
@@ -142,6 +150,7 @@ impl MatchIndex {
             tokens,
             sizes,
             has_brand,
+            brand_from,
             edge_brands,
             words,
             numbers,
@@ -243,6 +252,21 @@ impl MatchIndex {
                     .then(a.1.total_cmp(&b.1))
             })
             .map(|(t, _)| *t)
+    }
+
+    /// The variant a query word names: its own spelling's class, else (a typo, one edit or a
+    /// spelling variant) the class of the catalog word it most likely means.
+    fn token_class(&self, q: &QToken, lexicon: &Lexicon) -> Option<WordClass> {
+        if let Some(c) = q.alts.iter().find_map(|a| lexicon.variant(a)) {
+            return Some(c);
+        }
+        let t = self.likeliest(q)?;
+        let close = q.matches.iter().any(|&(x, s)| x == t && s >= 0.85);
+        if close {
+            self.term_class[t as usize]
+        } else {
+            None
+        }
     }
 
     /// `df(t) x P(typed | t)` for a match `(t, similarity)`.

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::conflict::Variants;
 use super::*;
 use crate::matching::index::{MatchIndex, WEIGHT_FULL};
 use crate::matching::quantity::Size;
@@ -34,6 +35,8 @@ pub enum BrandState {
 
 /// Score added for a product whose brand the row names.
 pub(super) const BRAND_HIT_BONUS: f32 = 0.08;
+/// Score taken from a product whose variant the row contradicts.
+pub(super) const CONFLICT_PENALTY: f32 = 0.05;
 /// Score added for a product whose size agrees with the row's.
 pub(super) const SIZE_AGREE_BONUS: f32 = 0.10;
 /// The most a product without the row's exact barcode can score: full text, brand and size
@@ -61,6 +64,14 @@ pub struct Candidate {
     pub barcode: BarcodeState,
     /// The query has a number (model, SPF) the product lacks while the product has another.
     pub number_conflict: bool,
+    /// A variant (colour, flavour or scent, audience, material, strength) the row and the
+    /// product state differently: the row is not linked to this product on its own.
+    pub conflict: Option<Conflict>,
+    /// A variant the product names and the row leaves out: the row may mean a sibling the
+    /// catalog does not hold. Shown for a person to judge; it does not block a link.
+    // Blocking it on held-out rows cost about ten correct links for each wrong one it stopped
+    // (`search::conflict`).
+    pub unstated: Option<Unstated>,
     #[serde(skip)]
     pub class: u32,
 }
@@ -87,6 +98,9 @@ impl MatchIndex {
         let (mut num, mut den) = (0f32, 0f32);
         // How well the product explains each of the query's edge brand words.
         let mut edge_best = [0f32; 2];
+        // How well the product explains each query word (the first 64), and with which of its
+        // words (u8::MAX: none).
+        let mut bests = [(0f32, u8::MAX); 64];
         for (qi, q) in parsed.tokens.iter().enumerate() {
             let mut best = 0f32;
             let mut at = usize::MAX;
@@ -104,6 +118,9 @@ impl MatchIndex {
                         break;
                     }
                 }
+            }
+            if let Some(b) = bests.get_mut(qi) {
+                *b = (best, u8::try_from(at).unwrap_or(u8::MAX));
             }
             if let Some(j) = parsed.edge_brands.iter().position(|&e| e == qi) {
                 edge_best[j] = best;
@@ -165,6 +182,9 @@ impl MatchIndex {
         let number_conflict = product_has_number && query_numbers_found < parsed.numbers.len();
 
         let size = self.size_state(parsed, p);
+        let nq = parsed.tokens.len().min(bests.len());
+        let Variants { conflict, unstated } =
+            self.variants(parsed, p, &bests[..nq], &matched[..nterms], nb);
         let mut score = text;
         score += match brand {
             BrandState::Hit => BRAND_HIT_BONUS,
@@ -182,6 +202,10 @@ impl MatchIndex {
         if number_conflict {
             score -= 0.10;
         }
+        // A sibling that contradicts the row ranks below one that only leaves a variant out.
+        if conflict.is_some() {
+            score -= CONFLICT_PENALTY;
+        }
         score += match barcode {
             BarcodeState::Exact => 0.5,
             BarcodeState::Near => 0.4,
@@ -198,6 +222,8 @@ impl MatchIndex {
             brand,
             barcode,
             number_conflict,
+            conflict,
+            unstated,
             class: self.prod_class[p as usize],
         }
     }
@@ -231,6 +257,10 @@ impl MatchIndex {
             }
             Some(c) if parsed.sizes.iter().any(|q| q.agrees(&c)) => SizeState::Agree,
             Some(c) if parsed.sizes.iter().any(|q| q.same_total(&c)) => SizeState::TotalOnly,
+            // The pack is in the row's unit and is another size: that the name states the
+            // row's size too (a multipack's unit, "2 x 175 g" named "175 g") does not make it
+            // the row's pack.
+            Some(c) if parsed.sizes.iter().any(|q| q.unit == c.unit) => SizeState::Conflict,
             Some(_) if parsed.sizes.iter().all(stated) => SizeState::Agree,
             Some(_) => SizeState::Conflict,
         }
