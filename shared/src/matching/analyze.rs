@@ -15,7 +15,16 @@ pub fn lex_field(text: &str, lexicon: &Lexicon) -> Vec<Lexeme> {
     while i < ws.len() {
         let (w, origin) = ws[i];
         if origin == Origin::Latin {
+            let first = out.len();
             lex_word(w, origin, &mut out);
+            // A model code is also one word (`kx-ts208w` and `kxts208w` are the same code),
+            // an alternative of the word's first lexeme.
+            if let Some(code) = model_code(w, lexicon)
+                && let Some(l) = out.get_mut(first)
+                && l.text != code
+            {
+                l.alts.push(code);
+            }
             i += 1;
             continue;
         }
@@ -40,6 +49,55 @@ pub fn lex_field(text: &str, lexicon: &Lexicon) -> Vec<Lexeme> {
     }
     fold_fractions(&mut out);
     out
+}
+
+/// Shortest model code, in letters and digits.
+const MIN_CODE: usize = 4;
+
+/// Whether a (normalised) word is a model code: letters and digits mixed (`kx-ts208w`,
+/// `cli-8m`, `mach3`), with its separators dropped; not a size written as one word (`100gm`,
+/// `2x500g`, `1kgx2`), whose letters are all units.
+pub fn model_code(word: &str, lexicon: &Lexicon) -> Option<String> {
+    let code: String = word.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    let digits = code.bytes().any(|b| b.is_ascii_digit());
+    let letters = code.bytes().any(|b| b.is_ascii_lowercase());
+    if code.len() < MIN_CODE || !digits || !letters {
+        return None;
+    }
+    (!size_shaped(&code, lexicon)).then_some(code)
+}
+
+/// `500g`, `2x500g`, `500gx2`: a number, a unit, and a count before or after.
+fn size_shaped(code: &str, lexicon: &Lexicon) -> bool {
+    let digits = |s: &str| s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let mut rest = &code[code.len() - digits(code)..];
+    if rest.len() == code.len() {
+        return false;
+    }
+    if let Some(after) = rest.strip_prefix('x')
+        && after.starts_with(|c: char| c.is_ascii_digit())
+    {
+        rest = &after[after.len() - digits(after)..];
+    }
+    let unit_len = rest.len()
+        - rest
+            .trim_start_matches(|c: char| c.is_ascii_lowercase())
+            .len();
+    let (unit, after) = rest.split_at(unit_len);
+    let (unit, count) = match unit.strip_suffix('x') {
+        Some(u) if !after.is_empty() => (u, after),
+        _ => (unit, after),
+    };
+    let count_ok = count.is_empty() || (unit.len() < rest.len() && digits(count) == 0);
+    !unit.is_empty() && count_ok && lexicon.unit(unit, Origin::Latin).is_some()
+}
+
+/// Whether a catalog or query word is a model code (`model_code`'s form).
+pub fn is_code(word: &str) -> bool {
+    word.len() >= MIN_CODE
+        && word.bytes().all(|b| b.is_ascii_alphanumeric())
+        && word.bytes().any(|b| b.is_ascii_digit())
+        && word.bytes().any(|b| b.is_ascii_lowercase())
 }
 
 /// A field's lexemes with the sizes found in them.
@@ -104,7 +162,34 @@ pub fn text_words<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::split_head;
+    use super::*;
+
+    #[test]
+    fn a_model_code_is_one_word_whatever_its_separators() {
+        let l = Lexicon::builtin();
+        let code = |w: &str| model_code(w, l);
+        assert_eq!(code("kx-ts208w").as_deref(), Some("kxts208w"));
+        assert_eq!(code("kxts208w").as_deref(), Some("kxts208w"));
+        assert_eq!(code("cli-8m").as_deref(), Some("cli8m"));
+        assert_eq!(code("dscw150/b").as_deref(), Some("dscw150b"));
+        // Sizes, plain numbers, plain words and short codes are not.
+        for w in [
+            "100gm",
+            "2x500g",
+            "1kgx2",
+            "500ml",
+            "12345",
+            "non-stick",
+            "b12",
+            "7up",
+        ] {
+            assert_eq!(code(w), None, "{w}");
+        }
+        // The code goes with the word's first lexeme.
+        let lx = lex_field("Panasonic KX-TS208W Phone", l);
+        let kx = lx.iter().find(|x| x.text == "kx").unwrap();
+        assert_eq!(kx.alts, ["kxts208w"]);
+    }
 
     #[test]
     fn the_head_ends_at_the_first_separator_but_not_at_a_decimal_comma() {

@@ -13,15 +13,15 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::analyze::{Analyzed, analyze, lex_field, sized, split_head, text_words};
+use super::analyze::{Analyzed, analyze, is_code, lex_field, sized, split_head, text_words};
 use super::fuzzy::WordSig;
 use super::lexicon::{Lexicon, WordClass};
 use super::phonetic;
 use super::quantity::Size;
 use super::text::is_alpha;
 
-/// Snapshot format version: bump when the layout or the analysis changes.
-pub const FORMAT_VERSION: u32 = 3;
+/// Snapshot format version: bump when the layout or the analysis changes (4: model codes).
+pub const FORMAT_VERSION: u32 = 4;
 const MAGIC: &[u8; 8] = b"KCMATCH\0";
 
 /// FNV-1a: a fixed hash, so snapshots built anywhere agree.
@@ -245,6 +245,9 @@ pub struct MatchIndex {
     /// mostly a brand.
     #[serde(skip)]
     pub(crate) term_class: Vec<Option<WordClass>>,
+    /// Per word: a model code (`analyze::model_code`).
+    #[serde(skip)]
+    pub(crate) term_code: Vec<bool>,
     /// Per word: what scoring needs to rule it out against a query word without reading the
     /// strings (one memory access instead of four).
     #[serde(skip)]
@@ -492,6 +495,7 @@ impl MatchIndex {
             term_numeric: Vec::new(),
             term_brand: Vec::new(),
             term_class: Vec::new(),
+            term_code: Vec::new(),
             term_sig: Vec::new(),
             term_hashes: Vec::new(),
             term_dir: HashDir::default(),
@@ -548,6 +552,9 @@ impl MatchIndex {
                 let brand = self.term_brand[t as usize];
                 lexicon.variant(self.terms.get(t)).filter(|_| !brand)
             })
+            .collect();
+        self.term_code = (0..self.terms.len())
+            .map(|t| is_code(self.terms.get(t)))
             .collect();
         self.term_sig = (0..self.terms.len())
             .map(|t| {

@@ -390,6 +390,13 @@ mod tests {
                 "1 pc",
                 "",
             ),
+            row(
+                "coffee-maker",
+                "DeLonghi",
+                "DC50B Twenty Four Seven Drip Coffee Maker",
+                "",
+                "",
+            ),
         ])
     }
 
@@ -436,6 +443,13 @@ mod tests {
                 "28cm",
                 "25cm",
             ),
+            (
+                "twenty four seven drip coffee maker - DC50W",
+                "DeLonghi",
+                VariantKind::Model,
+                "dc50w",
+                "dc50b",
+            ),
         ];
         for (name, brand, kind, row_says, product_says) in cases {
             let (decision, c) = outcome(&index, name, brand);
@@ -456,6 +470,7 @@ mod tests {
             ("glass water bottle with round base grene 1 l", "BB Home"),
             ("activated charcoal 0.25 g capsules 60 pcs", "Healthvit"),
             ("non stick dosa tawa 25 cm 1 pc", "Prestige"),
+            ("twenty four seven drip coffee maker - DC-50B", "DeLonghi"),
         ] {
             let (decision, c) = outcome(&index, name, brand);
             assert_eq!((decision, c.conflict), (Decision::Match, None), "{name}");

@@ -6,7 +6,8 @@
 //!     against `rose`;
 //!   - a strength: an amount the row states that the product's name states otherwise in the
 //!     same unit, when the pack size is not what differs (`500 mg` tablets, 60 of them,
-//!     against `250 mg` capsules, 60 of them; `28 cm` against `25 cm`).
+//!     against `250 mg` capsules, 60 of them; `28 cm` against `25 cm`);
+//!   - a model code: the row names codes (`dc50w`), the product others (`dc50b`), none the same.
 //! - An unstated variant is evidence, not a block: the product names a variant word and the
 //!   row names none of that class that the product lacks. The row may mean a sibling the
 //!   catalog does not hold, or may just leave the colour out; blocking it on held-out rows
@@ -18,6 +19,7 @@
 use serde::Serialize;
 
 use super::*;
+use crate::matching::analyze::is_code;
 use crate::matching::lexicon::WordClass;
 use crate::matching::quantity::Size;
 
@@ -36,6 +38,8 @@ pub enum VariantKind {
     Material,
     /// An amount with a unit inside the name (`400 mg`, `28 cm`).
     Strength,
+    /// A model code (`kx-ts208w`, `cch1b`).
+    Model,
 }
 
 impl From<WordClass> for VariantKind {
@@ -124,7 +128,8 @@ impl MatchIndex {
                     product: word(product[c as usize]?),
                 })
             })
-            .or_else(|| self.strength_conflict(parsed, p));
+            .or_else(|| self.strength_conflict(parsed, p))
+            .or_else(|| self.model_conflict(parsed, terms, nb));
         let unstated = WordClass::ALL.into_iter().find_map(|c| {
             if row[c as usize].is_some() {
                 return None;
@@ -135,6 +140,31 @@ impl MatchIndex {
             })
         });
         Variants { conflict, unstated }
+    }
+
+    /// The row names model codes and the product others, none of them the same (`dc50w`
+    /// against `dc50b`: often a colour, as here, or a generation).
+    fn model_conflict(&self, parsed: &Parsed, terms: &[u32], nb: usize) -> Option<Conflict> {
+        let mut row = parsed.tokens[..parsed.brand_from]
+            .iter()
+            .flat_map(|q| q.alts.iter().skip(1))
+            .filter(|a| is_code(a))
+            .peekable();
+        let first = (*row.peek()?).clone();
+        let product: Vec<&str> = terms
+            .iter()
+            .skip(nb)
+            .filter(|&&t| self.term_code[t as usize])
+            .map(|&t| self.terms.get(t))
+            .collect();
+        if product.is_empty() || row.any(|a| product.contains(&a.as_str())) {
+            return None;
+        }
+        Some(Conflict {
+            kind: VariantKind::Model,
+            row: first,
+            product: product[0].to_string(),
+        })
     }
 
     /// An amount the row states that the product's name states otherwise, in the same unit,
