@@ -786,10 +786,18 @@ async fn rows_are_matched_to_the_catalog(api: &TestApi) {
         json!({"name": "Turmeric Powder", "brand": "Everest", "attributes": {"weight": "100 g"}}),
     )
     .await;
+    let r = api
+        .post(
+            "/v1/products",
+            &owner,
+            json!({"name": "Glass Water Bottle - Green", "brand": "BB Home", "attributes": {"volume": "1 L"}}),
+        )
+        .await;
+    let bottle = r.body["product_id"].as_str().unwrap().to_string();
     // What the index-build function does on its schedule (the AWS backend then loads the
     // snapshot it wrote to S3).
     let published = api.app.catalog.publish_match_index().await.unwrap();
-    assert_eq!(published.products, 3);
+    assert_eq!(published.products, 4);
     assert_eq!(published.key.is_some(), api.app.backend == "aws");
 
     // GIVEN a messy row with its size WHEN it is matched THEN it links to that size.
@@ -856,6 +864,42 @@ async fn rows_are_matched_to_the_catalog(api: &TestApi) {
         )
         .await;
     assert_eq!(r.body["decision"], "new", "{r:?}");
+
+    // A colour the row states against the product's: a person decides, told why. One the row
+    // leaves out is shown but links.
+    let r = api
+        .get(
+            "/v1/products/match?name=bb%20home%20glass%20water%20bottle%20red%201l",
+            &owner,
+        )
+        .await;
+    let best = &r.body["candidates"][0];
+    assert_eq!(
+        (
+            r.body["decision"].as_str(),
+            best["product"]["product_id"].as_str()
+        ),
+        (Some("review"), Some(bottle.as_str())),
+        "{r:?}"
+    );
+    assert_eq!(
+        best["conflict"],
+        json!({"kind": "colour", "row": "red", "product": "green"})
+    );
+    let r = api
+        .get(
+            "/v1/products/match?name=bb%20home%20glass%20water%20bottle%201l",
+            &owner,
+        )
+        .await;
+    assert_eq!(r.body["decision"], "match", "{r:?}");
+    assert_eq!(
+        (
+            &r.body["candidates"][0]["conflict"],
+            &r.body["candidates"][0]["unstated"]
+        ),
+        (&json!(null), &json!({"kind": "colour", "product": "green"}))
+    );
 
     // Bad input is a precise 422; no token is a 401.
     for (query, field, code) in [
