@@ -17,10 +17,15 @@ pub fn lex_field(text: &str, lexicon: &Lexicon) -> Vec<Lexeme> {
         if origin == Origin::Latin {
             let first = out.len();
             lex_word(w, origin, &mut out);
-            // A model code is also one word (`kx-ts208w` and `kxts208w` are the same code),
-            // an alternative of the word's first lexeme.
-            if let Some(code) = model_code(w, lexicon)
-                && let Some(l) = out.get_mut(first)
+            // A model code is also one word (`kx-ts208w` and `kxts208w` are the same code): an
+            // alternative of the word's first lexeme that stays a word (not a bracket, not `x`,
+            // not a stopword).
+            if let Some(code) = model_code(w)
+                && let Some(l) = out[first..].iter_mut().find(|l| match l.kind {
+                    LexKind::Number(_) => true,
+                    LexKind::Word => l.text != "x" && !lexicon.is_stopword(&l.text),
+                    _ => false,
+                })
                 && l.text != code
             {
                 l.alts.push(code);
@@ -54,50 +59,27 @@ pub fn lex_field(text: &str, lexicon: &Lexicon) -> Vec<Lexeme> {
 /// Shortest model code, in letters and digits.
 const MIN_CODE: usize = 4;
 
-/// Whether a (normalised) word is a model code: letters and digits mixed (`kx-ts208w`,
-/// `cli-8m`, `mach3`), with its separators dropped; not a size written as one word (`100gm`,
-/// `2x500g`, `1kgx2`), whose letters are all units.
-pub fn model_code(word: &str, lexicon: &Lexicon) -> Option<String> {
-    let code: String = word.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-    let digits = code.bytes().any(|b| b.is_ascii_digit());
-    let letters = code.bytes().any(|b| b.is_ascii_lowercase());
-    if code.len() < MIN_CODE || !digits || !letters {
+/// Whether a (normalised) word is a model code, and its code: letters and digits mixed,
+/// starting with a letter (`kx-ts208w`, `cli-8m`, `mach3`), with its separators dropped.
+/// Digits first is a size or a spec (`100gm`, `750w`, `128gb`, `3in1`), not a code; a word
+/// with letters of another script is not one either.
+pub fn model_code(word: &str) -> Option<String> {
+    if word
+        .chars()
+        .any(|c| c.is_alphanumeric() && !c.is_ascii_alphanumeric())
+    {
         return None;
     }
-    (!size_shaped(&code, lexicon)).then_some(code)
-}
-
-/// `500g`, `2x500g`, `500gx2`: a number, a unit, and a count before or after.
-fn size_shaped(code: &str, lexicon: &Lexicon) -> bool {
-    let digits = |s: &str| s.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-    let mut rest = &code[code.len() - digits(code)..];
-    if rest.len() == code.len() {
-        return false;
-    }
-    if let Some(after) = rest.strip_prefix('x')
-        && after.starts_with(|c: char| c.is_ascii_digit())
-    {
-        rest = &after[after.len() - digits(after)..];
-    }
-    let unit_len = rest.len()
-        - rest
-            .trim_start_matches(|c: char| c.is_ascii_lowercase())
-            .len();
-    let (unit, after) = rest.split_at(unit_len);
-    let (unit, count) = match unit.strip_suffix('x') {
-        Some(u) if !after.is_empty() => (u, after),
-        _ => (unit, after),
-    };
-    let count_ok = count.is_empty() || (unit.len() < rest.len() && digits(count) == 0);
-    !unit.is_empty() && count_ok && lexicon.unit(unit, Origin::Latin).is_some()
+    let code: String = word.chars().filter(char::is_ascii_alphanumeric).collect();
+    is_code(&code).then_some(code)
 }
 
 /// Whether a catalog or query word is a model code (`model_code`'s form).
 pub fn is_code(word: &str) -> bool {
     word.len() >= MIN_CODE
+        && word.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
         && word.bytes().all(|b| b.is_ascii_alphanumeric())
         && word.bytes().any(|b| b.is_ascii_digit())
-        && word.bytes().any(|b| b.is_ascii_lowercase())
 }
 
 /// A field's lexemes with the sizes found in them.
@@ -166,29 +148,41 @@ mod tests {
 
     #[test]
     fn a_model_code_is_one_word_whatever_its_separators() {
-        let l = Lexicon::builtin();
-        let code = |w: &str| model_code(w, l);
+        let code = model_code;
         assert_eq!(code("kx-ts208w").as_deref(), Some("kxts208w"));
         assert_eq!(code("kxts208w").as_deref(), Some("kxts208w"));
         assert_eq!(code("cli-8m").as_deref(), Some("cli8m"));
         assert_eq!(code("dscw150/b").as_deref(), Some("dscw150b"));
-        // Sizes, plain numbers, plain words and short codes are not.
+        assert_eq!(code("(dc50b)").as_deref(), Some("dc50b"));
+        // Sizes, specs, plain numbers, plain words, short codes and other scripts are not.
         for w in [
             "100gm",
             "2x500g",
             "1kgx2",
             "500ml",
+            "750w",
+            "128gb",
+            "3in1",
+            "24x7",
             "12345",
             "non-stick",
             "b12",
             "7up",
+            "айфон13pro",
         ] {
             assert_eq!(code(w), None, "{w}");
         }
-        // The code goes with the word's first lexeme.
-        let lx = lex_field("Panasonic KX-TS208W Phone", l);
-        let kx = lx.iter().find(|x| x.text == "kx").unwrap();
-        assert_eq!(kx.alts, ["kxts208w"]);
+        // The code goes with the word's first lexeme that stays a word.
+        let l = Lexicon::builtin();
+        for (field, first) in [
+            ("Panasonic KX-TS208W Phone", "kx"),
+            ("Coffee Maker (DC50B)", "dc"),
+            ("Fujifilm X-T30 Camera", "t"),
+        ] {
+            let lx = lex_field(field, l);
+            let holder = lx.iter().find(|x| !x.alts.is_empty()).expect(field);
+            assert_eq!(holder.text, first, "{field}");
+        }
     }
 
     #[test]

@@ -14,8 +14,8 @@
 //!   any rival that could be the same product;
 //! - no sibling in another size explains it better;
 //! - no barcode, brand or model number contradicts it, and no variant either: a colour, a
-//!   flavour or scent, an audience, a material or a strength the row and the product state
-//!   differently (`search::conflict`).
+//!   flavour or scent, an audience, a material, a strength or a model code the row and the
+//!   product state differently (`search::conflict`).
 //!
 //! Everything else with a plausible candidate goes to review; weak text means a new product.
 

@@ -37,9 +37,13 @@ impl WordClass {
     ];
 
     fn of_name(name: &str) -> Option<WordClass> {
-        WordClass::ALL
-            .into_iter()
-            .find(|c| format!("{c:?}").eq_ignore_ascii_case(name))
+        Some(match name {
+            "colour" => WordClass::Colour,
+            "flavour" => WordClass::Flavour,
+            "audience" => WordClass::Audience,
+            "material" => WordClass::Material,
+            _ => return None,
+        })
     }
 }
 
@@ -53,7 +57,8 @@ pub struct Unit {
 }
 
 pub struct Lexicon {
-    /// Sorted, so the typo pass below reads them in one order in every process.
+    /// Sorted: the typo pass below reads them in one order in every process (its answer
+    /// does not depend on the order, but what it reads should not either).
     units: BTreeMap<String, Unit>,
     /// Indic-origin spelling -> (unit spelling, Tamil only).
     indic_units: HashMap<String, (String, bool)>,

@@ -397,6 +397,8 @@ mod tests {
                 "",
                 "",
             ),
+            row("tea", "Tetley", "Green Tea - Lemongrass", "100 g", ""),
+            row("grape-juice", "Real", "Fruit Juice - Grape", "1 L", ""),
         ])
     }
 
@@ -450,6 +452,21 @@ mod tests {
                 "dc50w",
                 "dc50b",
             ),
+            (
+                "twenty four seven drip coffee maker (DC50W)",
+                "DeLonghi",
+                VariantKind::Model,
+                "dc50w",
+                "dc50b",
+            ),
+            // Another word of the class, not a spelling of the product's.
+            (
+                "green tea lemon 100 g",
+                "Tetley",
+                VariantKind::Flavour,
+                "lemon",
+                "lemongrass",
+            ),
         ];
         for (name, brand, kind, row_says, product_says) in cases {
             let (decision, c) = outcome(&index, name, brand);
@@ -471,6 +488,9 @@ mod tests {
             ("activated charcoal 0.25 g capsules 60 pcs", "Healthvit"),
             ("non stick dosa tawa 25 cm 1 pc", "Prestige"),
             ("twenty four seven drip coffee maker - DC-50B", "DeLonghi"),
+            ("deodorant spray for mens 150 ml", "Wild Stone"),
+            ("fruit juice grapes 1 l", "Real"),
+            ("green tea lemongras 100 g", "Tetley"),
         ] {
             let (decision, c) = outcome(&index, name, brand);
             assert_eq!((decision, c.conflict), (Decision::Match, None), "{name}");

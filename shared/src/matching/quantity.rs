@@ -63,12 +63,12 @@ impl Size {
         self.unit == other.unit && self.count == other.count && close(self.milli, other.milli)
     }
 
-    /// Different packing of the same total (2 x 500 g vs 1 kg): not the same product.
     /// Same unit and unit size, whatever the count (3 x 125 g and 125 g).
     pub fn same_amount(&self, other: &Size) -> bool {
         self.unit == other.unit && close(self.milli, other.milli)
     }
 
+    /// Different packing of the same total (2 x 500 g vs 1 kg): not the same product.
     pub fn same_total(&self, other: &Size) -> bool {
         self.unit == other.unit
             && close(

@@ -5,8 +5,9 @@
 //!     audience, material) that the other does not: `green` against `black`, `lavender`
 //!     against `rose`;
 //!   - a strength: an amount the row states that the product's name states otherwise in the
-//!     same unit, when the pack size is not what differs (`500 mg` tablets, 60 of them,
-//!     against `250 mg` capsules, 60 of them; `28 cm` against `25 cm`);
+//!     same unit, other than the pack (a pack of another size is `SizeState::Conflict`):
+//!     `500 mg` tablets, 60 of them, against `250 mg` capsules, 60 of them; `28 cm` against
+//!     `25 cm`;
 //!   - a model code: the row names codes (`dc50w`), the product others (`dc50b`), none the same.
 //! - An unstated variant is evidence, not a block: the product names a variant word and the
 //!   row names none of that class that the product lacks. The row may mean a sibling the
@@ -25,6 +26,18 @@ use crate::matching::quantity::Size;
 
 /// Stage 2's alignment threshold: a word pair this similar is the same word.
 const ALIGNED: f32 = 0.7;
+
+/// The same word but for a plural ending (`grapes`, `grape`).
+fn same_word(a: &str, b: &str) -> bool {
+    let stem = |w: &'_ str| -> String {
+        let w = w
+            .strip_suffix("es")
+            .filter(|s| s.ends_with(['s', 'x', 'h']))
+            .unwrap_or(w);
+        w.strip_suffix('s').unwrap_or(w).to_string()
+    };
+    stem(a) == stem(b)
+}
 
 /// What makes siblings different products.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -58,9 +71,9 @@ impl From<WordClass> for VariantKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Conflict {
     pub kind: VariantKind,
-    /// What the row says (`green`, `400mg`).
+    /// What the row says (`green`, `0.4g`, `dc50w`).
     pub row: String,
-    /// What the product says (`black`, `250mg`).
+    /// What the product says (`black`, `0.25g`, `dc50b`).
     pub product: String,
 }
 
@@ -95,22 +108,34 @@ impl MatchIndex {
         const CLASSES: usize = WordClass::ALL.len();
         let terms = self.prod_terms.get(p);
         // Per class, the first word each side names that the other does not. A row's variant
-        // word is explained by the same word or a spelling of a variant word of its class, not
-        // by a loose likeness to another kind of word (`red` is not an abbreviation of `round`).
+        // word is explained by the same word (or a synonym), or by a variant word of its class
+        // it is a spelling of: a typo (`bluwe`, `blue`) or a plural (`grapes`, `grape`), not
+        // another word of the class it merely resembles (`lemon`, `lemongrass`), nor a loose
+        // likeness to another kind of word (`red` is not an abbreviation of `round`).
         let mut row: [Option<usize>; CLASSES] = [None; CLASSES];
+        // A product's variant word the row only resembles (`lemongrass` for `lemon`).
+        let mut resembled: [Option<u32>; CLASSES] = [None; CLASSES];
         for (qi, q) in parsed.tokens.iter().enumerate().take(parsed.brand_from) {
             let Some(c) = q.class else { continue };
             let Some(&(b, at)) = best.get(qi) else {
                 continue;
             };
-            let same_class = terms
+            let aligned = terms[..matched.len()]
                 .get(usize::from(at))
-                .is_some_and(|&t| self.term_class[t as usize] == Some(c));
-            if b < ALIGNED || (b < 1.0 && !same_class) {
+                .copied()
+                .filter(|&t| self.term_class[t as usize] == Some(c));
+            let explained = b >= 1.0
+                || aligned.is_some_and(|t| {
+                    b >= ALIGNED && (!q.class_named || same_word(&q.alts[0], self.terms.get(t)))
+                });
+            if !explained {
                 row[c as usize].get_or_insert(qi);
+                if let Some(t) = aligned {
+                    resembled[c as usize].get_or_insert(t);
+                }
             }
         }
-        let mut product: [Option<u32>; CLASSES] = [None; CLASSES];
+        let mut product: [Option<u32>; CLASSES] = resembled;
         for (k, &t) in terms.iter().enumerate().take(matched.len()).skip(nb) {
             if let Some(c) = self.term_class[t as usize]
                 && matched[k] < ALIGNED

@@ -32,6 +32,8 @@ pub(super) struct QToken {
     /// The variant it names (a colour, a flavour...), if any: by its own spelling or, for a
     /// typo, by the catalog word it most likely means.
     pub(super) class: Option<WordClass>,
+    /// Its own spelling (or a synonym's) is a variant word: not a typo of one.
+    pub(super) class_named: bool,
 }
 
 /// A parsed query.
@@ -129,9 +131,11 @@ impl MatchIndex {
                 weight: 0.0,
                 matches: Vec::new(),
                 class: None,
+                class_named: false,
             };
             t.matches = self.term_matches(&t);
             t.weight = self.token_weight(&t);
+            t.class_named = t.alts.iter().any(|a| lexicon.variant(a).is_some());
             t.class = self.token_class(&t, lexicon);
             tokens.push(t);
         }

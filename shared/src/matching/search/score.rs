@@ -64,8 +64,8 @@ pub struct Candidate {
     pub barcode: BarcodeState,
     /// The query has a number (model, SPF) the product lacks while the product has another.
     pub number_conflict: bool,
-    /// A variant (colour, flavour or scent, audience, material, strength) the row and the
-    /// product state differently: the row is not linked to this product on its own.
+    /// A variant (colour, flavour or scent, audience, material, strength, model code) the row
+    /// and the product state differently: the row is not linked to this product on its own.
     pub conflict: Option<Conflict>,
     /// A variant the product names and the row leaves out: the row may mean a sibling the
     /// catalog does not hold. Shown for a person to judge; it does not block a link.
