@@ -240,6 +240,9 @@ impl App {
             events: clients.eventbridge,
             bus: config.event_bus.clone(),
         }));
+        catalog = catalog.with_metrics(crate::metrics::Metrics::stdout_or_none(
+            config.edge.metrics_namespace.as_deref(),
+        ));
         if let Some(queue_url) = &config.enrich_queue_url {
             catalog =
                 catalog.with_enrich_queue(Arc::new(crate::adapters::queues::SqsEnrichQueue {

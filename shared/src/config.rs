@@ -15,7 +15,7 @@
 //! | `OFF_CONTACT`, `OFF_REQUESTS_PER_MINUTE` | the contact in the OFF client's `User-Agent`; its reads a minute (1 to 100, default 60) |
 //! | `S3_FORCE_PATH_STYLE` | `true` for S3-compatible local servers |
 //! | `CORS_ALLOWED_ORIGINS` | comma-separated origins allowed to call the API from a browser |
-//! | `METRICS_NAMESPACE` | CloudWatch namespace of the request metrics (EMF on stdout); unset: none |
+//! | `METRICS_NAMESPACE` | CloudWatch namespace of the metrics (requests, match decisions, job rows: EMF on stdout); unset: none |
 //! | `AWS_LAMBDA_FUNCTION_NAME` | set by Lambda: the variables below are required, and the local development secret is refused |
 //! | `AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` | set by Lambda: the region and the execution role's credentials |
 //! | `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>` (SDK standard) | local servers' endpoints |

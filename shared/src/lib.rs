@@ -20,6 +20,7 @@ pub mod lambda;
 #[cfg(feature = "embedded")]
 pub mod local;
 pub mod matching;
+pub mod metrics;
 pub mod off;
 pub mod ports;
 pub mod services;

@@ -311,6 +311,9 @@ pub struct TestApi {
     pub events: Arc<RecordedEvents>,
     /// The sign-in codes the app sent.
     pub codes: Arc<RecordedCodes>,
+    /// The metrics records (EMF lines) the app wrote: the AWS backend's only (locally there
+    /// are none).
+    pub metrics: Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
     pub http: reqwest::Client,
     keys: TokenKeys,
     _dir: Option<tempfile::TempDir>,
@@ -368,6 +371,7 @@ impl TestApi {
             app,
             events,
             codes,
+            metrics: Default::default(),
             http: reqwest::Client::new(),
             keys: TokenKeys::new(TEST_SECRET.as_bytes()).unwrap(),
             _dir: dir,
@@ -577,7 +581,19 @@ impl TestApi {
             matcher,
             CursorKey::derive(TEST_SECRET.as_bytes()),
         );
-        let catalog = wire(catalog, &uploads_bucket, &images_bucket);
+        let metrics: Arc<std::sync::Mutex<Vec<serde_json::Value>>> = Default::default();
+        let recorded = metrics.clone();
+        let catalog = wire(catalog, &uploads_bucket, &images_bucket).with_metrics(
+            catalog_core::metrics::Metrics::new(
+                "KiranaCatalog/test",
+                Arc::new(move |line: &str| {
+                    recorded
+                        .lock()
+                        .unwrap()
+                        .push(serde_json::from_str(line).unwrap())
+                }),
+            ),
+        );
         let codes = Arc::new(RecordedCodes::default());
         let app = App::new(
             catalog,
@@ -589,7 +605,20 @@ impl TestApi {
             off,
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        Self::start(app, Default::default(), codes, vec![], None, listener).await
+        let mut api = Self::start(app, Default::default(), codes, vec![], None, listener).await;
+        api.metrics = metrics;
+        api
+    }
+
+    /// The recorded metrics records whose dimensions have these values.
+    pub fn metric_records(&self, dimensions: &[(&str, &str)]) -> Vec<serde_json::Value> {
+        self.metrics
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| dimensions.iter().all(|(k, v)| r[*k] == *v))
+            .cloned()
+            .collect()
     }
 
     pub fn token(&self, role: Role, stores: &[&str]) -> String {

@@ -56,7 +56,7 @@ pub fn apply(router: Router, edge: &EdgeConfig) -> Router {
     let metrics = edge
         .metrics_namespace
         .as_deref()
-        .map(RequestMetrics::stdout);
+        .map(|ns| RequestMetrics::new(crate::metrics::Metrics::stdout(ns)));
     apply_with(router, edge, metrics)
 }
 
@@ -298,10 +298,10 @@ mod tests {
     async fn a_panic_is_counted_as_its_routes_5xx() {
         let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
         let seen = lines.clone();
-        let metrics = RequestMetrics::new(
+        let metrics = RequestMetrics::new(crate::metrics::Metrics::new(
             "ns",
             std::sync::Arc::new(move |l: &str| seen.lock().unwrap().push(l.to_owned())),
-        );
+        ));
         let router = Router::new()
             .route(
                 "/boom/{id}",

@@ -1,55 +1,25 @@
-//! Request metrics in CloudWatch's Embedded Metric Format (EMF): in Lambda, one JSON line per
-//! request on stdout, which CloudWatch Logs turns into two metrics, `Requests` (count) and
-//! `Latency` (milliseconds), by `Route` (`GET /v1/products/{product_id}`) and `Status` class
-//! (`2xx`, `4xx`, `5xx`), in the stack's namespace. No agent and no API call: the only
-//! cost on the request's path is one formatted line, written as the response's head leaves
-//! (the latency is to there: a gzipped body's streaming is not in it). Where no namespace is
-//! configured (`catalog serve`) nothing is written.
-//!
-//! Hand-written rather than through a metrics crate: one fixed record per request, a dozen
-//! lines of serde_json, where the crates bring a global registry and a flush cycle made for
-//! many metrics per invocation.
+//! Request metrics (`crate::metrics`, CloudWatch's Embedded Metric Format): one record per
+//! request, `Requests` (count) and `Latency` (milliseconds), by `Route` (`GET
+//! /v1/products/{product_id}`) and `Status` class (`2xx`, `4xx`, `5xx`), written as the
+//! response's head leaves (the latency is to there: a gzipped body's streaming is not in it).
+//! Where no namespace is configured (`catalog serve`) nothing is written.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use http::StatusCode;
-use serde_json::json;
 
-/// Where the records go: stdout in Lambda, a buffer in tests.
-pub type Sink = Arc<dyn Fn(&str) + Send + Sync>;
+use crate::metrics::{Metrics, Unit, record as emf};
 
-/// The middleware's state: the namespace and the sink.
+/// The middleware's state: where the records go.
 #[derive(Clone)]
-pub struct RequestMetrics {
-    namespace: Arc<str>,
-    sink: Sink,
-}
+pub struct RequestMetrics(Metrics);
 
 impl RequestMetrics {
-    pub fn new(namespace: &str, sink: Sink) -> Self {
-        RequestMetrics {
-            namespace: namespace.into(),
-            sink,
-        }
-    }
-
-    /// Records on stdout, one line each (what CloudWatch Logs reads in Lambda).
-    pub fn stdout(namespace: &str) -> Self {
-        Self::new(
-            namespace,
-            Arc::new(|line: &str| {
-                use std::io::Write;
-                // The whole line under stdout's lock, as tracing writes its lines: the two never
-                // interleave.
-                let _ = std::io::stdout()
-                    .lock()
-                    .write_all(format!("{line}\n").as_bytes());
-            }),
-        )
+    pub fn new(metrics: Metrics) -> Self {
+        RequestMetrics(metrics)
     }
 }
 
@@ -64,15 +34,34 @@ pub async fn record(State(metrics): State<RequestMetrics>, req: Request, next: N
     );
     let started = Instant::now();
     let res = next.run(req).await;
-    let line = emf_record(
-        &metrics.namespace,
-        &route,
-        res.status(),
-        started.elapsed(),
-        SystemTime::now(),
+    let (dimensions, values) = request_record(&route, res.status(), started.elapsed());
+    metrics.0.put(
+        &dimensions.each_ref().map(|(n, v)| (*n, v.as_str())),
+        &values,
     );
-    (metrics.sink)(&line);
     res
+}
+
+/// One request's dimensions and values.
+fn request_record(
+    route: &str,
+    status: StatusCode,
+    latency: Duration,
+) -> ([(&'static str, String); 2], [(&'static str, Unit, f64); 2]) {
+    (
+        [
+            ("Route", route.to_string()),
+            ("Status", format!("{}xx", status.as_u16() / 100)),
+        ],
+        [
+            ("Requests", Unit::Count, 1.0),
+            (
+                "Latency",
+                Unit::Milliseconds,
+                latency.as_secs_f64() * 1000.0,
+            ),
+        ],
+    )
 }
 
 /// One request's EMF record.
@@ -83,28 +72,13 @@ pub fn emf_record(
     latency: Duration,
     at: SystemTime,
 ) -> String {
-    let millis = at
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64;
-    json!({
-        "_aws": {
-            "Timestamp": millis,
-            "CloudWatchMetrics": [{
-                "Namespace": namespace,
-                "Dimensions": [["Route", "Status"]],
-                "Metrics": [
-                    {"Name": "Requests", "Unit": "Count"},
-                    {"Name": "Latency", "Unit": "Milliseconds"}
-                ]
-            }]
-        },
-        "Route": route,
-        "Status": format!("{}xx", status.as_u16() / 100),
-        "Requests": 1,
-        "Latency": latency.as_secs_f64() * 1000.0,
-    })
-    .to_string()
+    let (dimensions, values) = request_record(route, status, latency);
+    emf(
+        namespace,
+        &dimensions.each_ref().map(|(n, v)| (*n, v.as_str())),
+        &values,
+        at,
+    )
 }
 
 #[cfg(test)]
@@ -116,6 +90,11 @@ mod tests {
     use axum::routing::get;
     use serde_json::Value;
     use tower::ServiceExt;
+
+    use std::sync::Arc;
+    use std::time::UNIX_EPOCH;
+
+    use serde_json::json;
 
     use super::*;
 
@@ -144,7 +123,7 @@ mod tests {
         }
         assert_eq!(v["Route"], "GET /v1/products/{product_id}");
         assert_eq!(v["Status"], "5xx");
-        assert_eq!(v["Requests"], 1);
+        assert_eq!(v["Requests"], 1.0);
         assert_eq!(v["Latency"], 12.5);
     }
 
@@ -152,10 +131,10 @@ mod tests {
     async fn every_request_leaves_one_record_with_its_route_template() {
         let lines = Arc::new(Mutex::new(Vec::<String>::new()));
         let seen = lines.clone();
-        let metrics = RequestMetrics::new(
+        let metrics = RequestMetrics::new(Metrics::new(
             "ns",
             Arc::new(move |l: &str| seen.lock().unwrap().push(l.to_owned())),
-        );
+        ));
         let router = Router::new()
             .route("/v1/items/{id}", get(|| async { "ok" }))
             .layer(axum::middleware::from_fn_with_state(metrics, record));

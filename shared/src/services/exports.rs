@@ -190,6 +190,7 @@ impl Catalog {
             .update(&job)
             .await
             .map_err(ServiceError::storage)?;
+        self.record_job_rows(&job);
         self.job_view(job).await
     }
 }

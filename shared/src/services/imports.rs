@@ -450,10 +450,7 @@ impl Catalog {
         }
         let reason = "the import could not run (the service was unavailable through every retry); upload the file again";
         if let RunOutcome::Finished(job) = self.fail(job, "import_unavailable", reason).await? {
-            self.events
-                .completed(&job)
-                .await
-                .map_err(ServiceError::storage)?;
+            self.job_ended(&job).await.map_err(ServiceError::storage)?;
         }
         Ok(())
     }
@@ -769,10 +766,7 @@ impl Catalog {
         // The reading thread stops at its next send once the receiver is gone.
         let _ = reading.await;
         if let RunOutcome::Finished(job) = &outcome {
-            self.events
-                .completed(job)
-                .await
-                .map_err(ServiceError::storage)?;
+            self.job_ended(job).await.map_err(ServiceError::storage)?;
         }
         Ok((outcome, stats))
     }

@@ -18,6 +18,7 @@ use crate::domain::{Product, ProductId, VerificationStatus};
 use crate::error_chain::ErrorChain;
 use crate::matching::LoadedIndex;
 use crate::matching::{CatalogRow, Decision, MatchIndex, MatchQuery, QueryBarcode};
+use crate::metrics::Unit;
 use crate::ports::{
     BlobKey, BlobStore, MAX_PAGE_SIZE, PageQuery, ProductFilter, ProductStore, StorageError,
 };
@@ -288,6 +289,10 @@ impl Catalog {
         })
         .await
         .map_err(|e| ServiceError::Internal(StorageError::backend(e)))?;
+        self.metrics.put(
+            &[("Decision", outcome.decision.as_str())],
+            &[("MatchDecisions", Unit::Count, 1.0)],
+        );
         let mut candidates = Vec::new();
         for c in outcome.candidates.iter().take(limit) {
             let Ok(id) = ProductId::parse(index.index.product_id(c.product)) else {

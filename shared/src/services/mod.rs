@@ -30,6 +30,7 @@ pub use scan::{MAX_SCAN_BATCH, ScanMode, ScanOutcome, ScanRequest};
 use crate::auth::Forbidden;
 use crate::cursor::{CursorKey, InvalidCursor};
 use crate::domain::{FieldErrors, Gtin, ProductId, Quantity, QuantityDelta};
+use crate::metrics::{Metrics, Unit};
 use crate::ports::{
     BlobStore, Continuation, DEFAULT_PAGE_SIZE, EnrichQueue, Events, InventoryStore, JobStore,
     MAX_PAGE_SIZE, NoEnrichQueue, Page, PageQuery, ProductStore, StorageError,
@@ -53,6 +54,8 @@ pub struct Catalog {
     /// Where new products with a barcode go for their Open Food Facts lookup (nowhere until
     /// set with [`Catalog::with_enrich_queue`]: the sweep finds them).
     pub enrich_queue: Arc<dyn EnrichQueue>,
+    /// Where operational metrics go (none until set with [`Catalog::with_metrics`]).
+    pub metrics: Metrics,
     cursors: CursorKey,
 }
 
@@ -96,7 +99,37 @@ impl Catalog {
             matcher: Arc::new(matcher),
             events: Arc::new(LoggedEvents),
             enrich_queue: Arc::new(NoEnrichQueue),
+            metrics: Metrics::none(),
             cursors,
+        }
+    }
+
+    /// The same catalog, recording its metrics in `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// An import or load has ended (`completed` or `failed`): its rows go to the metrics and
+    /// `job.completed` is announced.
+    pub(crate) async fn job_ended(&self, job: &crate::domain::CsvJob) -> Result<(), StorageError> {
+        self.record_job_rows(job);
+        self.events.completed(job).await
+    }
+
+    /// A job's rows by outcome, in the metrics (`JobRows` by `Kind` and `Outcome`): once, as it
+    /// ends.
+    pub(crate) fn record_job_rows(&self, job: &crate::domain::CsvJob) {
+        let c = &job.counters;
+        for (outcome, rows) in [
+            ("successful", c.successful),
+            ("failed", c.failed),
+            ("duplicates", c.duplicates_found),
+        ] {
+            self.metrics.put(
+                &[("Kind", job.kind.as_str()), ("Outcome", outcome)],
+                &[("JobRows", Unit::Count, rows as f64)],
+            );
         }
     }
 

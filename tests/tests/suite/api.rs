@@ -864,6 +864,14 @@ async fn rows_are_matched_to_the_catalog(api: &TestApi) {
         )
         .await;
     assert_eq!(r.body["decision"], "new", "{r:?}");
+    // In AWS each decision is a metric (MatchDecisions by Decision).
+    if api.app.backend == "aws" {
+        for (decision, times) in [("match", 3), ("review", 1), ("new", 1)] {
+            let records = api.metric_records(&[("Decision", decision)]);
+            assert_eq!(records.len(), times, "{decision}: {records:?}");
+            assert_eq!(records[0]["MatchDecisions"], 1.0);
+        }
+    }
 
     // A colour the row states against the product's: a person decides, told why. One the row
     // leaves out is shown but links.

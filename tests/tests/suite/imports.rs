@@ -227,6 +227,12 @@ async fn upload_through_s3_drives_the_import() {
         (Some("job.completed"), Some(id.to_string().as_str()))
     );
     assert_eq!(event["detail"]["successful"], 4);
+    // And its rows are metrics: JobRows by Kind and Outcome.
+    for (outcome, rows) in [("successful", 4.0), ("failed", 3.0), ("duplicates", 1.0)] {
+        let records = api.metric_records(&[("Kind", "import"), ("Outcome", outcome)]);
+        assert_eq!(records.len(), 1, "{outcome}: {records:?}");
+        assert_eq!(records[0]["JobRows"], rows, "{outcome}");
+    }
 
     // GIVEN the same notification delivered again (as SQS redelivers it) THEN nothing changes.
     let before = items;
@@ -234,6 +240,12 @@ async fn upload_through_s3_drives_the_import() {
     assert_eq!(summary["batchItemFailures"], json!([]));
     assert_eq!(job(&api, &id).await, done);
     assert_eq!(all_items(&api, &owner).await, before);
+    assert_eq!(
+        api.metric_records(&[("Kind", "import"), ("Outcome", "successful")])
+            .len(),
+        1,
+        "a job's rows are counted once"
+    );
 }
 
 async fn a_paused_import_resumes_and_a_rerun_changes_nothing() {

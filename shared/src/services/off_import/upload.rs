@@ -308,7 +308,7 @@ impl Catalog {
         if !self.save_job(&mut job).await? {
             return Ok(OffUploadOutcome::Skipped("another run took the load over"));
         }
-        if let Err(e) = self.events.completed(&job).await {
+        if let Err(e) = self.job_ended(&job).await {
             tracing::warn!(job = %job.job_id, error = %ErrorChain(&e), "job.completed not announced");
         }
         Ok(OffUploadOutcome::Finished(Box::new(job)))
