@@ -34,34 +34,42 @@ pub async fn record(State(metrics): State<RequestMetrics>, req: Request, next: N
     );
     let started = Instant::now();
     let res = next.run(req).await;
-    let (dimensions, values) = request_record(&route, res.status(), started.elapsed());
-    metrics.0.put(
-        &dimensions.each_ref().map(|(n, v)| (*n, v.as_str())),
-        &values,
-    );
+    let record = RequestRecord::new(&route, res.status(), started.elapsed());
+    metrics.0.put(&record.dimensions(), &record.values());
     res
 }
 
-/// One request's dimensions and values.
-fn request_record(
-    route: &str,
-    status: StatusCode,
+/// One request's record: its dimensions (`Route`, `Status` class) and values (`Requests`,
+/// `Latency`).
+struct RequestRecord {
+    route: String,
+    status: String,
     latency: Duration,
-) -> ([(&'static str, String); 2], [(&'static str, Unit, f64); 2]) {
-    (
-        [
-            ("Route", route.to_string()),
-            ("Status", format!("{}xx", status.as_u16() / 100)),
-        ],
+}
+
+impl RequestRecord {
+    fn new(route: &str, status: StatusCode, latency: Duration) -> Self {
+        RequestRecord {
+            route: route.to_string(),
+            status: format!("{}xx", status.as_u16() / 100),
+            latency,
+        }
+    }
+
+    fn dimensions(&self) -> [(&str, &str); 2] {
+        [("Route", &self.route), ("Status", &self.status)]
+    }
+
+    fn values(&self) -> [(&'static str, Unit, f64); 2] {
         [
             ("Requests", Unit::Count, 1.0),
             (
                 "Latency",
                 Unit::Milliseconds,
-                latency.as_secs_f64() * 1000.0,
+                self.latency.as_secs_f64() * 1000.0,
             ),
-        ],
-    )
+        ]
+    }
 }
 
 /// One request's EMF record.
@@ -72,13 +80,8 @@ pub fn emf_record(
     latency: Duration,
     at: SystemTime,
 ) -> String {
-    let (dimensions, values) = request_record(route, status, latency);
-    emf(
-        namespace,
-        &dimensions.each_ref().map(|(n, v)| (*n, v.as_str())),
-        &values,
-        at,
-    )
+    let record = RequestRecord::new(route, status, latency);
+    emf(namespace, &record.dimensions(), &record.values(), at)
 }
 
 #[cfg(test)]
