@@ -4,14 +4,14 @@
 //! response's head leaves (the latency is to there: a gzipped body's streaming is not in it).
 //! Where no namespace is configured (`catalog serve`) nothing is written.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use http::StatusCode;
 
-use crate::metrics::{Metrics, Unit, record as emf};
+use crate::metrics::{Metrics, Unit};
 
 /// The middleware's state: where the records go.
 #[derive(Clone)]
@@ -72,18 +72,6 @@ impl RequestRecord {
     }
 }
 
-/// One request's EMF record.
-pub fn emf_record(
-    namespace: &str,
-    route: &str,
-    status: StatusCode,
-    latency: Duration,
-    at: SystemTime,
-) -> String {
-    let record = RequestRecord::new(route, status, latency);
-    emf(namespace, &record.dimensions(), &record.values(), at)
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
@@ -95,39 +83,30 @@ mod tests {
     use tower::ServiceExt;
 
     use std::sync::Arc;
-    use std::time::UNIX_EPOCH;
-
-    use serde_json::json;
 
     use super::*;
 
     #[test]
-    fn a_record_is_emf_with_its_dimensions_and_values() {
-        let at = UNIX_EPOCH + Duration::from_millis(1_795_323_600_123);
-        let line = emf_record(
-            "KiranaCatalog/kirana-catalog-dev",
+    fn a_request_is_its_route_its_status_class_and_its_latency() {
+        let r = RequestRecord::new(
             "GET /v1/products/{product_id}",
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_micros(12_500),
-            at,
         );
-        assert!(!line.contains('\n'), "one line: {line}");
-        let v: Value = serde_json::from_str(&line).unwrap();
-        let meta = &v["_aws"]["CloudWatchMetrics"][0];
-        assert_eq!(v["_aws"]["Timestamp"], 1_795_323_600_123u64);
-        assert_eq!(meta["Namespace"], "KiranaCatalog/kirana-catalog-dev");
-        assert_eq!(meta["Dimensions"], json!([["Route", "Status"]]));
-        // Every dimension and metric the metadata names is a member of the record.
-        for d in meta["Dimensions"][0].as_array().unwrap() {
-            assert!(v[d.as_str().unwrap()].is_string(), "{d}");
-        }
-        for m in meta["Metrics"].as_array().unwrap() {
-            assert!(v[m["Name"].as_str().unwrap()].is_number(), "{m}");
-        }
-        assert_eq!(v["Route"], "GET /v1/products/{product_id}");
-        assert_eq!(v["Status"], "5xx");
-        assert_eq!(v["Requests"], 1.0);
-        assert_eq!(v["Latency"], 12.5);
+        assert_eq!(
+            r.dimensions(),
+            [
+                ("Route", "GET /v1/products/{product_id}"),
+                ("Status", "5xx")
+            ]
+        );
+        assert_eq!(
+            r.values(),
+            [
+                ("Requests", Unit::Count, 1.0),
+                ("Latency", Unit::Milliseconds, 12.5)
+            ]
+        );
     }
 
     #[tokio::test]
