@@ -1,7 +1,7 @@
 //! Metrics in CloudWatch's Embedded Metric Format (EMF): a record is one JSON line on stdout,
 //! which CloudWatch Logs turns into metrics in the stack's namespace (`METRICS_NAMESPACE`), by
 //! the dimensions the record names. No agent and no API call: a record costs one formatted
-//! line. Where no namespace is configured (`catalog serve`, tests) nothing is written.
+//! line. Where no namespace is configured (`catalog serve`) nothing is written.
 //!
 //! What is recorded, and where:
 //! - `Requests` and `Latency` by `Route` and `Status` class: every API request
@@ -9,7 +9,8 @@
 //! - `MatchDecisions` by `Decision` (`match`, `review`, `new`): every row matched through the
 //!   API;
 //! - `JobRows` by `Kind` (`import`, `off_import`, `export`) and `Outcome` (`successful`,
-//!   `failed`, `duplicates`): every job that ends, with its counts.
+//!   `failed`, `duplicates`): the rows of every job, once, when it ends for good (a failed
+//!   job's rows are counted too; `failed` counts rows, not jobs).
 //!
 //! Hand-written rather than through a metrics crate: a few fixed records, each a dozen lines
 //! of serde_json, where the crates bring a global registry and a flush cycle made for many
@@ -40,7 +41,7 @@ impl Unit {
 }
 
 /// Where records go, and in which namespace; [`Metrics::none`] writes nothing.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Metrics {
     to: Option<(Arc<str>, Sink)>,
 }
@@ -93,8 +94,9 @@ impl Metrics {
     }
 }
 
-/// One EMF record: the metadata naming one dimension set and the metrics, then the members.
-pub fn record(
+/// One EMF record: the metadata naming one dimension set and the metrics, then the members
+/// (each name once, and none of them `_aws`).
+fn record(
     namespace: &str,
     dimensions: &[(&str, &str)],
     values: &[(&str, Unit, f64)],
@@ -105,6 +107,19 @@ pub fn record(
         .unwrap_or_default()
         .as_millis() as u64;
     let names: Vec<&str> = dimensions.iter().map(|(name, _)| *name).collect();
+    debug_assert!(
+        {
+            let mut all: Vec<&str> = names
+                .iter()
+                .copied()
+                .chain(values.iter().map(|v| v.0))
+                .collect();
+            all.push("_aws");
+            all.sort_unstable();
+            all.windows(2).all(|w| w[0] != w[1])
+        },
+        "a metric record names each member once"
+    );
     let metrics: Vec<Value> = values
         .iter()
         .map(|(name, unit, _)| json!({"Name": name, "Unit": unit.as_str()}))

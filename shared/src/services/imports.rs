@@ -449,9 +449,7 @@ impl Catalog {
             return Ok(());
         }
         let reason = "the import could not run (the service was unavailable through every retry); upload the file again";
-        if let RunOutcome::Finished(job) = self.fail(job, "import_unavailable", reason).await? {
-            self.job_ended(&job).await.map_err(ServiceError::storage)?;
-        }
+        self.fail(job, "import_unavailable", reason).await?;
         Ok(())
     }
 
@@ -765,9 +763,6 @@ impl Catalog {
         drop(rx);
         // The reading thread stops at its next send once the receiver is gone.
         let _ = reading.await;
-        if let RunOutcome::Finished(job) = &outcome {
-            self.job_ended(job).await.map_err(ServiceError::storage)?;
-        }
         Ok((outcome, stats))
     }
 
@@ -1069,10 +1064,14 @@ impl Catalog {
         if !self.save_job(&mut job).await? {
             return Ok(RunOutcome::Skipped("another run took the job over"));
         }
-        self.uploads
-            .delete(state_blob)
-            .await
-            .map_err(ServiceError::storage)?;
+        // The job is final: what follows is done once, here, whatever fails (a run that finds
+        // the job final does nothing, so nothing after this point would be tried again).
+        if let Err(e) = self.uploads.delete(state_blob).await {
+            tracing::warn!(job = %job.job_id, error = %ErrorChain(&e), "the run's state was not deleted");
+        }
+        if let Err(e) = self.job_ended(&job).await {
+            tracing::warn!(job = %job.job_id, error = %ErrorChain(&e), "job.completed not announced");
+        }
         Ok(RunOutcome::Finished(job))
     }
 

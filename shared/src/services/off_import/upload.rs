@@ -301,14 +301,21 @@ impl Catalog {
         self.close_off_job(job).await
     }
 
-    /// Saves `job` final and released, and announces it (`job.completed`).
+    /// Saves `job` final and released, and announces it (`job.completed`); its rows go to the
+    /// metrics unless a redriven message may resume it.
     async fn close_off_job(&self, mut job: CsvJob) -> ServiceResult<OffUploadOutcome> {
         job.lease_until = None;
         job.completed_at = Some(Timestamp::now());
         if !self.save_job(&mut job).await? {
             return Ok(OffUploadOutcome::Skipped("another run took the load over"));
         }
-        if let Err(e) = self.job_ended(&job).await {
+        let told = if job.failure_code.as_deref() == Some(UNAVAILABLE) {
+            // A redriven message resumes it: its rows are counted when it ends for good.
+            self.events.completed(&job).await
+        } else {
+            self.job_ended(&job).await
+        };
+        if let Err(e) = told {
             tracing::warn!(job = %job.job_id, error = %ErrorChain(&e), "job.completed not announced");
         }
         Ok(OffUploadOutcome::Finished(Box::new(job)))
