@@ -3,7 +3,7 @@
 //! in and parsed once). Nothing here names a product; changing matching behaviour for a class of
 //! words means editing a table, not code.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::fuzzy::within_one;
@@ -57,9 +57,7 @@ pub struct Unit {
 }
 
 pub struct Lexicon {
-    /// Sorted: the typo pass below reads them in one order in every process (its answer
-    /// does not depend on the order, but what it reads should not either).
-    units: BTreeMap<String, Unit>,
+    units: HashMap<String, Unit>,
     /// Indic-origin spelling -> (unit spelling, Tamil only).
     indic_units: HashMap<String, (String, bool)>,
     /// Native phrase (space-joined words) -> catalog words.
@@ -88,7 +86,7 @@ impl Lexicon {
     }
 
     fn parse() -> Lexicon {
-        let mut units = BTreeMap::new();
+        let mut units = HashMap::new();
         for f in lines(UNITS) {
             let base = match f[1] {
                 "g" => BaseUnit::Gram,
@@ -189,8 +187,8 @@ impl Lexicon {
 
     /// The unit a word names after a number, if any: exact spellings, Indic unit words (for
     /// words from those scripts), then one typo (same first letter) or two swapped letters. A
-    /// typo that could be two different units (`mgl`: mg or ml) is neither: the answer must not
-    /// depend on which spelling is tried first.
+    /// typo that could be two different units (`mgl`: mg or ml) is neither, so the answer does
+    /// not depend on the order the spellings are tried in (a hash map's, seeded per process).
     pub fn unit(&self, word: &str, origin: Origin) -> Option<Unit> {
         let w = word.trim_matches(|c| c == '.' || c == '\'');
         if let Some(u) = self.units.get(w) {

@@ -135,8 +135,7 @@ impl MatchIndex {
             };
             t.matches = self.term_matches(&t);
             t.weight = self.token_weight(&t);
-            t.class_named = t.alts.iter().any(|a| lexicon.variant(a).is_some());
-            t.class = self.token_class(&t, lexicon);
+            (t.class, t.class_named) = self.token_class(&t, lexicon);
             tokens.push(t);
         }
         let mut edge_brands: Vec<usize> = [0, name_words.saturating_sub(1)]
@@ -258,19 +257,17 @@ impl MatchIndex {
             .map(|(t, _)| *t)
     }
 
-    /// The variant a query word names: its own spelling's class, else (a typo, one edit or a
-    /// spelling variant) the class of the catalog word it most likely means.
-    fn token_class(&self, q: &QToken, lexicon: &Lexicon) -> Option<WordClass> {
+    /// The variant a query word names, and whether by its own spelling (or a synonym's): else
+    /// (a typo, one edit or a spelling variant) the class of the catalog word it most likely
+    /// means.
+    fn token_class(&self, q: &QToken, lexicon: &Lexicon) -> (Option<WordClass>, bool) {
         if let Some(c) = q.alts.iter().find_map(|a| lexicon.variant(a)) {
-            return Some(c);
+            return (Some(c), true);
         }
-        let t = self.likeliest(q)?;
-        let close = q.matches.iter().any(|&(x, s)| x == t && s >= 0.85);
-        if close {
-            self.term_class[t as usize]
-        } else {
-            None
-        }
+        let typo_of = self
+            .likeliest(q)
+            .filter(|&t| q.matches.iter().any(|&(x, s)| x == t && s >= 0.85));
+        (typo_of.and_then(|t| self.term_class[t as usize]), false)
     }
 
     /// `df(t) x P(typed | t)` for a match `(t, similarity)`.

@@ -139,6 +139,12 @@ fn place(job: &CsvJob) -> u64 {
     job.off_stats.as_ref().map_or(0, |s| s.records)
 }
 
+/// A load that gave up for want of storage (its last delivery failed): final, but a redriven
+/// message resumes it.
+fn gave_up(job: &CsvJob) -> bool {
+    job.status == JobStatus::Failed && job.failure_code.as_deref() == Some(UNAVAILABLE)
+}
+
 impl Catalog {
     /// The job that loads `upload`, if one started.
     pub async fn off_upload_job(&self, upload: &OffUpload) -> ServiceResult<Option<CsvJob>> {
@@ -182,9 +188,7 @@ impl Catalog {
                 }
             }
         };
-        let gave_up =
-            job.status == JobStatus::Failed && job.failure_code.as_deref() == Some(UNAVAILABLE);
-        if job.status.is_final() && !gave_up {
+        if job.status.is_final() && !gave_up(&job) {
             return Ok(OffUploadOutcome::Skipped("this upload's load has ended"));
         }
         if job.leased_at(now) {
@@ -309,7 +313,7 @@ impl Catalog {
         if !self.save_job(&mut job).await? {
             return Ok(OffUploadOutcome::Skipped("another run took the load over"));
         }
-        let told = if job.failure_code.as_deref() == Some(UNAVAILABLE) {
+        let told = if gave_up(&job) {
             // A redriven message resumes it: its rows are counted when it ends for good.
             self.events.completed(&job).await
         } else {
