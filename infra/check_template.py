@@ -99,7 +99,7 @@ def main():
 
     # The import queue hands a message to the dead-letter queue after the delivery on which the
     # code fails the job (it counts deliveries to know which is the last).
-    for queue, key in [("ImportQueue", "import_max_receives"), ("ImageQueue", "image_max_receives"), ("EnrichQueue", "enrich_max_receives"), ("OffImportQueue", "off_import_max_receives")]:
+    for queue, key in [("ImportQueue", "import_max_receives"), ("ImageQueue", "image_max_receives"), ("EnrichQueue", "enrich_max_receives"), ("OffImportQueue", "off_import_max_receives"), ("WebhookQueue", "webhook_max_receives")]:
         receives = resources[queue]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
         if receives != spec[key]:
             fail(f"{queue} maxReceiveCount {receives} differs from the code's {spec[key]}")

@@ -244,10 +244,11 @@ def job_completed_on_the_bus(ms, url):
             seen.append(json.loads(m["Body"]))
     events.remove_targets(Rule=RULE, EventBusName=bus, Ids=["queue"])
     events.delete_rule(Name=RULE, EventBusName=bus)
-    done = [e for e in seen if e.get("detail-type") == "job.completed" and e["detail"].get("status") == "completed"]
+    # The detail is the event's envelope; its `data` is the job's.
+    done = [e for e in seen if e.get("detail-type") == "job.completed" and e["detail"].get("data", {}).get("status") == "completed"]
     if not done:
         sys.exit(f"[deploy-local] no completed job.completed on {bus}: {seen}")
-    d = done[0]["detail"]
+    d = done[0]["detail"]["data"]
     log(f"job.completed on {bus}: job {d['job_id']} of {d['store_id']}, {d['successful']} rows")
 
 

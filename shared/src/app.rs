@@ -15,6 +15,7 @@ use crate::services::Catalog;
 use crate::services::accounts::Accounts;
 #[cfg(any(feature = "aws", feature = "embedded"))]
 use crate::services::matching::{IndexSource, MatcherState};
+use crate::services::webhooks::{WebhookConfig, Webhooks};
 
 pub use crate::config::{ConfigError, DEFAULT_MATCH_INDEX_KEY};
 /// How long a Lambda serves a loaded index before looking for a newer snapshot.
@@ -29,6 +30,8 @@ pub struct App {
     pub catalog: Catalog,
     /// Stores, their people, and signing in.
     pub accounts: Accounts,
+    /// Stores' webhooks and the delivery of events to them.
+    pub webhooks: Webhooks,
     pub tokens: TokenKeys,
     /// `aws` or `embedded`.
     pub backend: &'static str,
@@ -37,9 +40,11 @@ pub struct App {
 }
 
 impl App {
-    /// The app over `catalog`, with accounts on `accounts` whose codes leave by `codes`; the
-    /// token keys and the accounts' MAC key both come from `secret`; products are looked up
-    /// in Open Food Facts as `off` says (`None`: not here).
+    /// The app over `catalog`, with accounts (and webhooks) on `accounts` whose codes leave
+    /// by `codes`; the token keys, the accounts' MAC key and the webhooks' secrets all come
+    /// from `secret`; products are looked up in Open Food Facts as `off` says (`None`: not
+    /// here); webhooks reach the targets `webhooks` allows.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         catalog: Catalog,
         accounts: Arc<dyn AccountStore>,
@@ -48,15 +53,28 @@ impl App {
         tokens: TokenKeys,
         backend: &'static str,
         off: Option<crate::adapters::off::OffConfig>,
-    ) -> Arc<Self> {
+        webhooks: WebhookConfig,
+    ) -> Result<Arc<Self>, ConfigError> {
+        let sender = crate::adapters::webhook_http::HttpWebhooks::new(webhooks.allow_private)
+            .map_err(ConfigError)?;
+        let hooks = Webhooks::new(
+            accounts.clone(),
+            Arc::new(sender),
+            secret,
+            catalog.cursor_key().clone(),
+            webhooks.allow_private,
+        )
+        .with_metrics(catalog.metrics.clone())
+        .with_wake(webhooks.wake);
         let accounts = Accounts::new(accounts, codes, tokens.clone(), secret);
-        Arc::new(App {
+        Ok(Arc::new(App {
             catalog,
             accounts,
+            webhooks: hooks,
             tokens,
             backend,
             off: crate::adapters::off::LazyOff::new(off),
-        })
+        }))
     }
 }
 
@@ -254,7 +272,7 @@ impl App {
             client: clients.sns,
             dlt: None,
         });
-        Ok(App::new(
+        App::new(
             catalog,
             store,
             codes,
@@ -262,7 +280,11 @@ impl App {
             tokens,
             "aws",
             config.off.clone(),
-        ))
+            WebhookConfig {
+                allow_private: config.webhooks_allow_private,
+                ..WebhookConfig::default()
+            },
+        )
     }
 }
 
@@ -364,9 +386,21 @@ impl App {
             Arc::new(images.clone()),
             MatcherState::new(IndexSource::Store, LOCAL_MATCH_INDEX_MAX_AGE),
             cursors,
-        )
-        .with_events(events)
-        .with_enrich_queue(Arc::new(enrich_queue));
+        );
+        // The local bus: events go to `events` and to the webhooks, whose deliveries the local
+        // server's loop attempts (`local::deliver_webhooks`).
+        let webhooks = WebhookConfig {
+            allow_private: true,
+            ..WebhookConfig::default()
+        };
+        let bus = crate::services::webhooks::WebhookBus::new(
+            events,
+            store.clone(),
+            webhooks.wake.clone(),
+        );
+        let catalog = catalog
+            .with_events(Arc::new(bus))
+            .with_enrich_queue(Arc::new(enrich_queue));
         Ok((
             App::new(
                 catalog,
@@ -376,7 +410,8 @@ impl App {
                 tokens,
                 "embedded",
                 off,
-            ),
+                webhooks,
+            )?,
             EmbeddedPaths {
                 database,
                 uploads,

@@ -118,6 +118,9 @@ pub struct Config {
     pub off: Option<crate::adapters::off::OffConfig>,
     pub event_bus: String,
     pub edge: EdgeConfig,
+    /// Webhooks may target loopback and private addresses, and plain http
+    /// (`WEBHOOK_ALLOW_PRIVATE_TARGETS=true`; never in a real deployment: SSRF).
+    pub webhooks_allow_private: bool,
 }
 
 #[cfg(feature = "aws")]
@@ -166,6 +169,8 @@ impl Config {
                 metrics_namespace: get("METRICS_NAMESPACE"),
                 ..EdgeConfig::parse_origins(&get("CORS_ALLOWED_ORIGINS").unwrap_or_default())?
             },
+            webhooks_allow_private: get("WEBHOOK_ALLOW_PRIVATE_TARGETS")
+                .is_some_and(|v| v == "true" || v == "1"),
         })
     }
 }

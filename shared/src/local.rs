@@ -7,7 +7,8 @@
 //! notification, as S3 would in AWS. With no queue to redeliver what a crash interrupted,
 //! [`sweep_stalled_work`] resumes unfinished imports whose claim has lapsed, announces stock
 //! alerts still in the outbox and asks again for Open Food Facts lookups still queued, at
-//! start and then every few seconds; [`enrich_products`] is the local `enrich` function.
+//! start and then every few seconds; [`enrich_products`] is the local `enrich` function and
+//! [`deliver_webhooks`] the local `webhook-deliver`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -292,6 +293,33 @@ pub async fn sweep_stalled_work(app: Arc<App>, lease: time::Duration) {
         tokio::time::sleep(SWEEP_EVERY).await;
     }
 }
+
+/// The local `webhook-deliver` function: attempts the webhook deliveries that are due, when
+/// the bus says an event made some and at least every [`SWEEP_EVERY`] (retries come due,
+/// and deliveries a crash interrupted are taken up again when their hold ends). Runs until
+/// the task is dropped.
+pub async fn deliver_webhooks(app: Arc<App>) {
+    loop {
+        loop {
+            match app
+                .webhooks
+                .deliver_due(crate::domain::Timestamp::now(), DELIVERIES_PER_SWEEP)
+                .await
+            {
+                Ok(done) if done.len() == DELIVERIES_PER_SWEEP => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %ErrorChain(&e), "delivering webhooks failed");
+                    break;
+                }
+            }
+        }
+        let _ = tokio::time::timeout(SWEEP_EVERY, app.webhooks.wake.notified()).await;
+    }
+}
+
+/// Deliveries the local loop reads at once.
+const DELIVERIES_PER_SWEEP: usize = 50;
 
 /// How long a queued lookup waits before the local sweep asks for it again.
 pub const ENRICH_SWEEP_AGE: std::time::Duration = std::time::Duration::from_secs(60);

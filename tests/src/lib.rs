@@ -222,11 +222,20 @@ impl RecordedEvents {
         self.1.store(down, std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// The details of the events of `detail_type` so far.
-    pub fn of(&self, detail_type: &str) -> Vec<serde_json::Value> {
+    /// The payloads (`data`) of the events of `kind` so far.
+    pub fn of(&self, kind: &str) -> Vec<serde_json::Value> {
+        self.events(kind)
+            .into_iter()
+            .map(|e| e.get("data").cloned().unwrap_or(e))
+            .collect()
+    }
+
+    /// The events of `kind` so far, whole (their envelopes), or what a run asked for
+    /// ([`RUN_AGAIN`]).
+    pub fn events(&self, kind: &str) -> Vec<serde_json::Value> {
         let all = self.0.lock().unwrap();
         all.iter()
-            .filter(|(t, _)| t == detail_type)
+            .filter(|(t, _)| t == kind)
             .map(|(_, d)| d.clone())
             .collect()
     }
@@ -236,8 +245,7 @@ impl RecordedEvents {
 impl catalog_core::ports::Events for RecordedEvents {
     async fn publish(
         &self,
-        detail_type: &str,
-        detail: serde_json::Value,
+        event: &catalog_core::domain::Event,
     ) -> Result<(), catalog_core::ports::StorageError> {
         if self.1.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(catalog_core::ports::StorageError::Unavailable(
@@ -247,7 +255,7 @@ impl catalog_core::ports::Events for RecordedEvents {
         self.0
             .lock()
             .unwrap()
-            .push((detail_type.to_string(), detail));
+            .push((event.kind.to_string(), serde_json::to_value(event).unwrap()));
         Ok(())
     }
 
@@ -583,8 +591,11 @@ impl TestApi {
         );
         let metrics: Arc<std::sync::Mutex<Vec<serde_json::Value>>> = Default::default();
         let recorded = metrics.clone();
-        let catalog = wire(catalog, &uploads_bucket, &images_bucket).with_metrics(
-            catalog_core::metrics::Metrics::new(
+        // DynamoDB Local writes an index with its item: a change settles at once (1 s covers a
+        // write stamped just before the read).
+        let catalog = wire(catalog, &uploads_bucket, &images_bucket)
+            .with_change_settle(std::time::Duration::from_secs(1))
+            .with_metrics(catalog_core::metrics::Metrics::new(
                 "KiranaCatalog/test",
                 Arc::new(move |line: &str| {
                     recorded
@@ -592,8 +603,7 @@ impl TestApi {
                         .unwrap()
                         .push(serde_json::from_str(line).unwrap())
                 }),
-            ),
-        );
+            ));
         let codes = Arc::new(RecordedCodes::default());
         let app = App::new(
             catalog,
@@ -603,7 +613,13 @@ impl TestApi {
             TokenKeys::new(TEST_SECRET.as_bytes()).unwrap(),
             "aws",
             off,
-        );
+            // Test receivers listen on loopback.
+            catalog_core::services::webhooks::WebhookConfig {
+                allow_private: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mut api = Self::start(app, Default::default(), codes, vec![], None, listener).await;
         api.metrics = metrics;
@@ -876,6 +892,7 @@ pub fn aws_config(tables: Tables, uploads: &str, images: &str, secret: SecretSou
         off: None,
         event_bus: "default".into(),
         edge: EdgeConfig::default(),
+        webhooks_allow_private: false,
     }
 }
 

@@ -553,5 +553,120 @@ async fn accounts(store: &Arc<DynamoStore>) -> anyhow::Result<()> {
         accounts.revoke_key(&owner, &shop, &key.key.key_id),
     )
     .await?;
+    webhooks(store, &owner, &shop).await
+}
+
+/// A receiver on loopback answering every request with `status`; its URL.
+async fn receiver(status: u16) -> anyhow::Result<String> {
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || async move {
+            axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::OK)
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(url)
+}
+
+/// What webhooks cost: a subscription, an event delivered at once, one whose receiver fails
+/// and is tried again, and the listing (receivers on loopback, as a test's).
+async fn webhooks(
+    store: &Arc<DynamoStore>,
+    owner: &Principal,
+    shop: &StoreId,
+) -> anyhow::Result<()> {
+    use catalog_core::services::ServiceError;
+    use catalog_core::services::webhooks::{NewWebhook, Webhooks};
+
+    let secret = b"bench-inventory-webhooks-secret-32";
+    let hooks = Webhooks::new(
+        store.clone(),
+        Arc::new(
+            catalog_core::adapters::webhook_http::HttpWebhooks::new(true)
+                .map_err(anyhow::Error::msg)?,
+        ),
+        secret,
+        CursorKey::derive(secret),
+        true,
+    );
+    let new = |url: String| NewWebhook {
+        url,
+        events: [catalog_core::domain::EventType::JobCompleted].into(),
+        description: "bench".into(),
+    };
+    let ok = receiver(200).await?;
+    let made = measure(
+        store,
+        "webhooks: an owner subscribes a URL",
+        hooks.create(owner, shop, new(ok)),
+    )
+    .await?;
+    let completion = || {
+        let mut job = catalog_core::domain::CsvJob::new(
+            catalog_core::domain::JobId::new(),
+            shop.clone(),
+            "bench",
+            Timestamp::now(),
+        );
+        job.completed_at = Some(Timestamp::now());
+        catalog_core::domain::Event::job_completed(&job)
+    };
+    let event = completion();
+    measure(
+        store,
+        "webhooks: an event delivered (fan-out, held, delivered)",
+        async {
+            hooks
+                .deliver_event(&event)
+                .await
+                .map_err(ServiceError::storage)
+        },
+    )
+    .await?;
+    hooks
+        .delete(owner, shop, &made.webhook.webhook_id)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let failing = receiver(500).await?;
+    let made = hooks
+        .create(owner, shop, new(failing))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let event = completion();
+    measure(
+        store,
+        "webhooks: an event whose receiver fails (its first attempt)",
+        async {
+            hooks
+                .deliver_event(&event)
+                .await
+                .map_err(ServiceError::storage)
+        },
+    )
+    .await?;
+    measure(
+        store,
+        "webhooks: the sweep's retry of it (read due, held, failed again)",
+        async {
+            hooks
+                .deliver_due(Timestamp::now().plus(time::Duration::seconds(6)), 100)
+                .await
+                .map_err(ServiceError::storage)
+        },
+    )
+    .await?;
+    measure(
+        store,
+        "webhooks: a page of its deliveries",
+        hooks.deliveries(
+            owner,
+            shop,
+            &made.webhook.webhook_id,
+            &PageRequest::default(),
+        ),
+    )
+    .await?;
     Ok(())
 }

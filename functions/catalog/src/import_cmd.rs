@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use catalog_core::app::App;
 use catalog_core::auth::Principal;
 use catalog_core::domain::StoreId;
-use catalog_core::ports::{BlobKey, Events, StorageError};
+use catalog_core::ports::BlobKey;
 use catalog_core::services::imports::{NewImport, Progress, RunOptions, RunOutcome};
 
 pub async fn run(file: &Path, store: &str, data_dir: &Path, secret: &str) -> anyhow::Result<()> {
@@ -19,7 +19,7 @@ pub async fn run(file: &Path, store: &str, data_dir: &Path, secret: &str) -> any
         data_dir,
         "http://127.0.0.1:8080",
         secret,
-        webhook_events(),
+        Arc::new(catalog_core::services::LoggedEvents),
         Arc::new(catalog_core::adapters::sms::LoggedCodes),
         None,
     )?;
@@ -120,54 +120,5 @@ fn service_detail(e: &catalog_core::services::ServiceError) -> String {
             .collect::<Vec<_>>()
             .join("; "),
         other => other.to_string(),
-    }
-}
-
-/// Events for local runs: the log line, and a POST of each event (`job.completed`, stock
-/// alerts) to `CATALOG_WEBHOOK_URL` when it is set.
-pub fn webhook_events() -> Arc<dyn Events> {
-    Arc::new(Webhook {
-        url: std::env::var("CATALOG_WEBHOOK_URL")
-            .ok()
-            .filter(|u| !u.is_empty()),
-        http: reqwest::Client::new(),
-    })
-}
-
-struct Webhook {
-    url: Option<String>,
-    http: reqwest::Client,
-}
-
-#[async_trait::async_trait]
-impl Events for Webhook {
-    async fn publish(
-        &self,
-        detail_type: &str,
-        detail: serde_json::Value,
-    ) -> Result<(), StorageError> {
-        tracing::info!(event = detail_type, %detail, "{detail_type}");
-        if let Some(url) = &self.url {
-            let body = serde_json::json!({ "detail-type": detail_type, "source": "kirana.catalog", "detail": detail });
-            // A webhook that is down must not fail the change that raised the event: it is logged.
-            match self
-                .http
-                .post(url)
-                .json(&body)
-                .timeout(std::time::Duration::from_secs(5))
-                .send()
-                .await
-            {
-                Ok(r) if r.status().is_success() => {}
-                Ok(r) => tracing::warn!(status = r.status().as_u16(), url, "event webhook refused"),
-                Err(e) => tracing::warn!(error = %e, url, "event webhook failed"),
-            }
-        }
-        Ok(())
-    }
-
-    async fn run_again(&self, message: serde_json::Value) -> Result<(), StorageError> {
-        tracing::warn!(%message, "a local run paused; run it again");
-        Ok(())
     }
 }

@@ -227,7 +227,7 @@ async fn serve(
         &data_dir,
         &base,
         &secret,
-        import_cmd::webhook_events(),
+        std::sync::Arc::new(catalog_core::services::LoggedEvents),
         std::sync::Arc::new(catalog_core::adapters::sms::LoggedCodes),
         off,
     )?;
@@ -280,6 +280,8 @@ async fn serve(
         app.clone(),
         import_lease,
     ));
+    // Events reach the stores' webhooks (now, and as retries come due).
+    let deliver = tokio::spawn(catalog_core::local::deliver_webhooks(app.clone()));
     // New products with a barcode are looked up in Open Food Facts (OFF_BASE_URL=off: not).
     let enrich = match (app.off.get(), app.off.config()) {
         (Some(off), Some(config)) => {
@@ -308,6 +310,7 @@ async fn serve(
         })
         .await;
     sweep.abort();
+    deliver.abort();
     if let Some(enrich) = enrich {
         enrich.abort();
     }
@@ -351,5 +354,6 @@ fn describe() -> serde_json::Value {
         "image_max_receives": catalog_core::triggers::IMAGE_MAX_RECEIVES,
         "enrich_max_receives": catalog_core::triggers::ENRICH_MAX_RECEIVES,
         "off_import_max_receives": catalog_core::triggers::OFF_IMPORT_MAX_RECEIVES,
+        "webhook_max_receives": catalog_core::triggers::WEBHOOK_MAX_RECEIVES,
     })
 }

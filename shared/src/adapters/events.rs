@@ -1,4 +1,4 @@
-//! Events in AWS: `job.completed` and stock alerts on EventBridge, and a paused import's
+//! Events in AWS: `job.completed` and stock alerts on EventBridge (the envelope as the detail), and a paused import's
 //! continuation as a message on its function's own queue (the same queue S3 notifications
 //! arrive on, so the same function picks it up).
 
@@ -26,12 +26,18 @@ fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> StorageErro
 
 #[async_trait]
 impl Events for AwsEvents {
-    async fn publish(&self, detail_type: &str, detail: serde_json::Value) -> StorageResult<()> {
+    async fn publish(&self, event: &crate::domain::Event) -> StorageResult<()> {
+        let detail_type = event.kind.as_str();
+        // The envelope is the detail: rules match on `detail-type` (the event's type), and the
+        // webhooks' queue receives the event as webhooks will.
         let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus)
             .source(EVENT_SOURCE)
             .detail_type(detail_type)
-            .detail(detail.to_string())
+            .detail(serde_json::to_string(event).map_err(StorageError::backend)?)
+            .time(aws_smithy_types::DateTime::from_millis(
+                event.timestamp.unix_millis(),
+            ))
             .build();
         let out = self
             .events

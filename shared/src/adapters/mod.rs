@@ -7,6 +7,7 @@
 //! - `sms`: where sign-in codes leave (SNS in AWS, the log locally).
 //! - `off`: Open Food Facts' product API and image server (the enrichment's source).
 //! - `queues`: where products go for their OFF lookup (SQS in AWS, a task locally).
+//! - `webhook_http`: webhook deliveries over HTTPS, reaching public addresses only (in AWS).
 //!
 //! `records` is the stored shape both families share and `stock` the stock writes they plan
 //! from what they read, so they cannot drift apart; the storage
@@ -28,3 +29,4 @@ pub mod sms;
 #[cfg(feature = "embedded")]
 pub mod sqlite;
 pub mod stock;
+pub mod webhook_http;

@@ -201,7 +201,7 @@ fn unavailable(detail: impl Into<String>) -> Unavailable {
 }
 
 /// A TLS configuration trusting Mozilla's roots (compiled in), with ring.
-fn tls() -> rustls::ClientConfig {
+pub(crate) fn tls() -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     roots.add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
     rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(

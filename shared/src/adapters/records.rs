@@ -962,6 +962,24 @@ impl TryFrom<JobRecord> for CsvJob {
     }
 }
 
+/// A webhook delivery's place among its webhook's deliveries, in key order (newest first is
+/// this, descending): the event's time in milliseconds (15 digits), then the delivery's id.
+pub fn delivery_place(d: &crate::domain::Delivery) -> String {
+    format!(
+        "{:015}#{}",
+        d.event_time.unix_millis().max(0),
+        d.delivery_id
+    )
+}
+
+/// When a webhook delivery is due (milliseconds), while it is pending: what the adapters
+/// index to find the due ones without reading the rest.
+pub fn delivery_due_ms(d: &crate::domain::Delivery) -> Option<i64> {
+    (d.status == crate::domain::DeliveryStatus::Pending)
+        .then(|| d.next_attempt_at.map(|t| t.unix_millis()))
+        .flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

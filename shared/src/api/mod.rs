@@ -21,3 +21,4 @@ pub mod products;
 pub mod review;
 pub mod routes;
 pub mod scan;
+pub mod webhooks;

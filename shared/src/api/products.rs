@@ -13,11 +13,11 @@ use crate::domain::{
     FieldErrors, Gtin, HistoryEntry, Product, ProductId, VerificationStatus, clean_text,
 };
 use crate::http::extract::{
-    Caller, Deadline, Id, Idempotency, IfMatch, JsonBody, MergePatch, PageParams, Paged,
+    Caller, Deadline, Id, Idempotency, IfMatch, JsonBody, MergePatch, PageParams, Paged, Query,
     RequireIfMatch,
 };
 use crate::http::{ApiError, ApiResult, response};
-use crate::ports::ProductFilter;
+use crate::ports::{MAX_PAGE_SIZE, ProductFilter};
 use crate::services::merge::MergeReport;
 use crate::services::{Decision, Listing};
 
@@ -91,6 +91,51 @@ pub async fn get(
         response::json(StatusCode::OK, p),
         version,
     ))
+}
+
+/// Where a read of the change feed starts, and its size.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ChangesQuery {
+    /// `next_since` of the last page; absent: from the start (a first sync reads every
+    /// product once).
+    since: Option<String>,
+    /// Products a page, 1 to 100 (100 when absent).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+}
+
+/// `GET /v1/products/changes?since=&limit=`: the catalog's change feed.
+#[utoipa::path(
+    get, path = "/v1/products/changes", operation_id = "products-changes", tag = "products",
+    summary = "The catalog's changes since a cursor (syncing a copy of the catalog)",
+    description = "Every role. The products created or changed after `since`, as they are now, in the order of their last change, and `next_since` to go on from. Start without `since` (every product, once), follow `next_since` while `more` is true, keep the last `next_since` and ask again later for what changed meanwhile: each change is given once, in order, across pages, while writes go on (a product changed twice before it is read is given once, as it is then). A change is in the feed about 10 seconds after it is made. Merged and rejected products are given too (their `verification_status` says so).",
+    security(("bearer" = [])),
+    params(ChangesQuery),
+    responses(
+        (status = 200, description = "A page of changes", body = crate::services::Changes),
+    )
+)]
+pub async fn changes(
+    State(app): State<Arc<App>>,
+    Caller(who): Caller,
+    Query(query): Query<ChangesQuery>,
+) -> ApiResult {
+    if let Some(l) = query.limit
+        && !(1..=MAX_PAGE_SIZE).contains(&l)
+    {
+        return Err(ApiError::field(
+            "query.limit",
+            "out_of_range",
+            format!("limit must be between 1 and {MAX_PAGE_SIZE}"),
+        ));
+    }
+    let page = app
+        .catalog
+        .product_changes(&who, query.since.as_deref(), query.limit)
+        .await?;
+    Ok(response::json(StatusCode::OK, page))
 }
 
 /// Filters of the product listing.

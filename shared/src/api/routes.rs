@@ -14,10 +14,12 @@ use utoipa_axum::routes;
 
 use super::{
     accounts, auth, devices, health, images, inventory, jobs, keys, matching, openapi, products,
-    review, scan,
+    review, scan, webhooks,
 };
 use crate::app::App;
-use crate::domain::KeyScope::{self, CatalogRead, Imports, InventoryRead, InventoryWrite};
+use crate::domain::KeyScope::{
+    self, CatalogRead, Imports, InventoryRead, InventoryWrite, Webhooks,
+};
 use crate::http::ApiError;
 use crate::http::extract::RouteKeys;
 
@@ -110,6 +112,12 @@ pub static PRODUCTS_LIST: Route = Route {
     function: "products-list",
     keys: &[CatalogRead],
     endpoint: || routes!(products::list),
+    warm_up: None,
+};
+pub static PRODUCTS_CHANGES: Route = Route {
+    function: "products-changes",
+    keys: &[CatalogRead],
+    endpoint: || routes!(products::changes),
     warm_up: None,
 };
 pub static PRODUCTS_MATCH: Route = Route {
@@ -336,6 +344,30 @@ pub static STORE_KEYS_REVOKE: Route = Route {
     endpoint: || routes!(keys::revoke),
     warm_up: None,
 };
+pub static STORE_WEBHOOKS_CREATE: Route = Route {
+    function: "store-webhooks-create",
+    keys: &[Webhooks],
+    endpoint: || routes!(webhooks::create),
+    warm_up: None,
+};
+pub static STORE_WEBHOOKS_LIST: Route = Route {
+    function: "store-webhooks-list",
+    keys: &[Webhooks],
+    endpoint: || routes!(webhooks::list),
+    warm_up: None,
+};
+pub static STORE_WEBHOOKS_DELETE: Route = Route {
+    function: "store-webhooks-delete",
+    keys: &[Webhooks],
+    endpoint: || routes!(webhooks::delete),
+    warm_up: None,
+};
+pub static STORE_WEBHOOK_DELIVERIES: Route = Route {
+    function: "store-webhook-deliveries",
+    keys: &[Webhooks],
+    endpoint: || routes!(webhooks::deliveries),
+    warm_up: None,
+};
 pub static USERS_UPDATE: Route = Route {
     function: "users-update",
     keys: &[],
@@ -366,6 +398,7 @@ pub static ALL: &[&Route] = &[
     &PRODUCTS_CREATE,
     &PRODUCTS_LIST,
     &PRODUCTS_MATCH,
+    &PRODUCTS_CHANGES,
     &PRODUCTS_GET,
     &PRODUCTS_UPDATE,
     &PRODUCTS_APPROVE,
@@ -402,6 +435,10 @@ pub static ALL: &[&Route] = &[
     &STORE_KEYS_CREATE,
     &STORE_KEYS_LIST,
     &STORE_KEYS_REVOKE,
+    &STORE_WEBHOOKS_CREATE,
+    &STORE_WEBHOOKS_LIST,
+    &STORE_WEBHOOKS_DELETE,
+    &STORE_WEBHOOK_DELIVERIES,
     &USERS_UPDATE,
 ];
 

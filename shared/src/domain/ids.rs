@@ -112,6 +112,11 @@ uuid_id!(
     KeyId,
     "key id"
 );
+uuid_id!(
+    /// A store's webhook (a URL its events are delivered to).
+    WebhookId,
+    "webhook id"
+);
 
 /// A store. Stores are named by the identity provider that issues tokens, so the id is a short
 /// slug (`[A-Za-z0-9_-]`, 1 to 64 characters) rather than a UUID.
@@ -220,6 +225,12 @@ text_schema!(
     KeyId,
     "KeyId",
     "An integration key's id (a UUID).",
+    format = Uuid
+);
+text_schema!(
+    WebhookId,
+    "WebhookId",
+    "A webhook's id (a UUID).",
     format = Uuid
 );
 text_schema!(

@@ -42,8 +42,7 @@ pub enum KeyScope {
     /// Start and follow CSV imports.
     #[serde(rename = "imports")]
     Imports,
-    /// Manage the store's webhooks (the routes arrive with the webhooks; until then this scope
-    /// reaches nothing).
+    /// Manage the store's webhooks and see their deliveries.
     #[serde(rename = "webhooks")]
     Webhooks,
 }

@@ -9,6 +9,7 @@ mod schema;
 pub mod account;
 mod amount;
 pub mod enrichment;
+pub mod event;
 mod gtin;
 pub mod history;
 mod ids;
@@ -19,16 +20,19 @@ pub mod movement;
 pub mod product;
 mod timestamp;
 mod validation;
+pub mod webhook;
 
 pub use account::{
     Device, GlobalRole, Holder, Membership, Phone, Session, SignInCode, Store, StoreRole, User,
 };
 pub use amount::{AmountError, DecimalText, Money, Quantity, QuantityDelta};
 pub use enrichment::{Attribution, Enrichment, EnrichmentStatus, OffFacts};
+pub use event::{Event, EventType};
 pub use gtin::{Gtin, GtinError, check_digit};
 pub use history::{Actor, FieldChange, HistoryEntry, ProductAction};
 pub use ids::{
     DeviceId, IdError, IdempotencyKey, JobId, KeyId, ProductId, SessionId, StoreId, UserId,
+    WebhookId,
 };
 pub use inventory::{
     Adjustment, AdjustmentReason, InventoryDetails, InventoryItem, ItemPhoto, Operation,
@@ -48,3 +52,4 @@ pub use product::{
 };
 pub use timestamp::Timestamp;
 pub use validation::{Coded, FieldError, FieldErrors, TextError, clean_text};
+pub use webhook::{Delivery, DeliveryStatus, Webhook};

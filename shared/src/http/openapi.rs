@@ -33,7 +33,7 @@ refresh token that gives the next pair. Errors are RFC 9457 problems (`applicati
 Amounts are decimal strings. Lists page with an opaque `next_cursor`. Every response carries \
 `X-Request-Id` (yours, if well-formed)."
     ),
-    components(schemas(Problem, FieldError)),
+    components(schemas(Problem, FieldError, crate::domain::Event)),
     tags(
         (name = "health", description = "Liveness, readiness and this document (no token)"),
         (name = "products", description = "The global catalog"),
@@ -41,6 +41,7 @@ Amounts are decimal strings. Lists page with an opaque `next_cursor`. Every resp
         (name = "scans", description = "What barcode scanners saw"),
         (name = "imports", description = "Bulk CSV imports and their jobs"),
         (name = "accounts", description = "Stores as records, their people, and signing in"),
+        (name = "webhooks", description = "Stores' subscriptions to their events, and the deliveries (each delivery's body is an `Event`)"),
     )
 )]
 struct Frame;
@@ -102,8 +103,9 @@ pub fn accept_keys(item: &mut PathItem, scopes: &[crate::domain::KeyScope]) {
 
 /// The problem responses an operation can give besides its own, by what it takes: a token
 /// (401, and 403 for an integration key it does not take; and storage behind it, 503; a key's
-/// rate, 429), parameters or a body (400, 422), a body (413, 415). The rest of a 403 is the
-/// operation's own: only some roles or stores can be refused.
+/// rate, 429), parameters or a body (400, 422), a body (413, 415), path parameters (404, a
+/// path that is no route). The rest of a 403 is the operation's own: only some roles or
+/// stores can be refused.
 fn shared_problems(op: &Operation) -> Vec<(&'static str, String)> {
     let params = op.parameters.as_deref().unwrap_or_default();
     let takes = |place: ParameterIn| params.iter().any(|p| p.parameter_in == place);
@@ -117,7 +119,10 @@ fn shared_problems(op: &Operation) -> Vec<(&'static str, String)> {
     if takes(ParameterIn::Header) {
         unreadable.push("`invalid_header`");
     }
-    if params.iter().any(|p| p.name == "cursor") {
+    if params
+        .iter()
+        .any(|p| p.name == "cursor" || p.name == "since")
+    {
         unreadable.push("`invalid_cursor`");
     }
     let mut out = Vec::new();
@@ -160,6 +165,14 @@ fn shared_problems(op: &Operation) -> Vec<(&'static str, String)> {
             .to_string(),
         ));
     }
+    if takes(ParameterIn::Path) {
+        out.push((
+            "404",
+            "`route_not_found`: a path parameter holding `/`, `?` or `#` (percent-encoded too: \
+             a gateway may decode them) makes the path one no route serves"
+                .to_string(),
+        ));
+    }
     if keyed {
         out.push((
             "429",
@@ -192,8 +205,9 @@ pub fn finish(doc: &mut OpenApi) {
         for op in operations(item) {
             for (status, description) in shared_problems(op) {
                 match op.responses.responses.get_mut(status) {
-                    // An operation's own 403 says which roles it refuses; a key's is added.
-                    Some(RefOr::T(own)) if status == "403" => {
+                    // An operation's own 403 says which roles it refuses, its own 404 what it
+                    // did not find; a key's refusal and a path that is no route are added.
+                    Some(RefOr::T(own)) if status == "403" || status == "404" => {
                         own.description = format!("{}; {description}", own.description);
                     }
                     Some(_) => {}

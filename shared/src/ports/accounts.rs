@@ -8,7 +8,7 @@
 
 use async_trait::async_trait;
 
-use super::{KeyStore, StorageResult};
+use super::{KeyStore, StorageResult, WebhookStore};
 use crate::domain::{
     Device, DeviceId, Membership, Phone, Session, SessionId, SignInCode, Store, StoreId, Timestamp,
     User, UserId,
@@ -19,9 +19,10 @@ pub const MAX_MEMBERSHIPS: usize = 100;
 /// Most device records a store's listing reads (paired, pending and revoked).
 pub const MAX_DEVICE_RECORDS: usize = 200;
 
-/// Accounts include their stores' integration keys ([`KeyStore`]): one table, one adapter.
+/// Accounts include their stores' integration keys ([`KeyStore`]) and webhooks
+/// ([`WebhookStore`]): one table, one adapter.
 #[async_trait]
-pub trait AccountStore: KeyStore + Send + Sync {
+pub trait AccountStore: KeyStore + WebhookStore + Send + Sync {
     /// `AlreadyExists` when the id or the phone number is taken.
     async fn insert_user(&self, user: &User) -> StorageResult<()>;
     async fn get_user(&self, id: &UserId) -> StorageResult<Option<User>>;

@@ -7,6 +7,7 @@
 mod accounts;
 mod enrich;
 mod keys;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ pub use enrich::{
     EnrichQueue, Lookup, MAX_REQUEST_DELAY, NoEnrichQueue, OpenFoodFacts, Unavailable,
 };
 pub use keys::{KeyStore, KeyUse, REVOKED_KEYS_KEPT};
+pub use webhooks::{WebhookAnswer, WebhookRequest, WebhookSender, WebhookStore};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -94,6 +96,17 @@ pub const MAX_PAGE_SIZE: u32 = 100;
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next: Option<Continuation>,
+}
+
+/// A page of the change feed ([`ProductStore::changes`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangePage {
+    pub items: Vec<Product>,
+    /// Where the next page starts: after the last item, or where this one started when it
+    /// is empty (the feed is read again from there later).
+    pub next: Continuation,
+    /// Whether more changes were ready than this page holds.
+    pub more: bool,
 }
 
 /// Filters for listing products. All given filters must hold.
@@ -207,6 +220,21 @@ pub trait ProductStore: Send + Sync {
     /// a filter then); with `category`, by category path then oldest first; otherwise in
     /// storage order.
     async fn list(&self, filter: &ProductFilter, page: &PageQuery) -> StorageResult<Page<Product>>;
+
+    /// The change feed: products whose last change comes after `after` (none: from the
+    /// start), in the order of their last change, up to `limit`, and the position to go on
+    /// from. Every insert and update moves its product to the feed's end (a lookup deferred
+    /// does not: it is not a change); a product changed twice before it is read is read once,
+    /// as it is now. Only changes made before `settled` are read (DynamoDB's index of changes
+    /// is written with the product, but a change stamped a moment ago may still be on its
+    /// way; the embedded store orders changes as they commit and reads every one).
+    /// `BadContinuation` for a position that is not one of this store's.
+    async fn changes(
+        &self,
+        after: Option<&Continuation>,
+        settled: Timestamp,
+        limit: u32,
+    ) -> StorageResult<ChangePage>;
 
     /// Inserts each product that does not exist yet (bulk import: new pending products with
     /// ids derived from their rows, so a product that exists is the same one, made by an
@@ -623,16 +651,18 @@ pub trait BlobStore: Send + Sync {
 }
 
 /// What the catalog tells the world: events for integrators (`job.completed`, stock alerts:
-/// EventBridge in AWS; a log line and an optional webhook locally), and that an import paused
-/// and must be run again (a message on the import function's own queue in AWS).
+/// EventBridge in AWS, which forwards them to the webhooks' queue; the local bus, which hands
+/// them to the webhooks, locally), and that an import paused and must be run again (a message
+/// on the import function's own queue in AWS).
 #[async_trait]
 pub trait Events: Send + Sync {
-    /// Announces one event: its type (`job.completed`, `inventory.low_stock`, ...) and detail.
-    async fn publish(&self, detail_type: &str, detail: serde_json::Value) -> StorageResult<()>;
+    /// Announces one event. At least once: a caller that does not know whether it went out
+    /// announces it again, with the same id.
+    async fn publish(&self, event: &crate::domain::Event) -> StorageResult<()>;
 
     /// A `job.completed` event (the job is `completed` or `failed`).
     async fn completed(&self, job: &crate::domain::CsvJob) -> StorageResult<()> {
-        self.publish("job.completed", job_completed_detail(job))
+        self.publish(&crate::domain::Event::job_completed(job))
             .await
     }
 
@@ -650,24 +680,6 @@ pub trait Events: Send + Sync {
         self.run_again(serde_json::to_value(message).map_err(StorageError::backend)?)
             .await
     }
-}
-
-/// The `job.completed` event's detail (what EventBridge rules and webhooks receive).
-pub fn job_completed_detail(job: &crate::domain::CsvJob) -> serde_json::Value {
-    serde_json::json!({
-        "job_id": job.job_id,
-        "store_id": job.store_id,
-        "status": job.status,
-        "total_rows": job.counters.total_rows,
-        "processed": job.counters.processed,
-        "successful": job.counters.successful,
-        "failed": job.counters.failed,
-        "duplicates_found": job.counters.duplicates_found,
-        "failure_code": job.failure_code,
-        "failure_reason": job.failure_reason,
-        "has_report": job.report_key.is_some(),
-        "completed_at": job.completed_at,
-    })
 }
 
 #[cfg(test)]

@@ -303,7 +303,7 @@ impl Catalog {
         for m in movements {
             for alert in &m.alerts {
                 self.events
-                    .publish(alert.event_type(), m.alert_detail(*alert))
+                    .publish(&crate::domain::Event::stock_alert(m, *alert))
                     .await
                     .map_err(ServiceError::storage)?;
             }

@@ -18,13 +18,14 @@ pub mod off_import;
 mod products;
 pub mod review;
 mod scan;
+pub mod webhooks;
 
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
 pub use inventory::{AdjustRequest, PutRequest};
-pub use products::Decision;
+pub use products::{Changes, Decision};
 pub use scan::{MAX_SCAN_BATCH, ScanMode, ScanOutcome, ScanRequest};
 
 use crate::auth::Forbidden;
@@ -56,8 +57,16 @@ pub struct Catalog {
     pub enrich_queue: Arc<dyn EnrichQueue>,
     /// Where operational metrics go (none until set with [`Catalog::with_metrics`]).
     pub metrics: Metrics,
+    /// How old a change must be before the change feed gives it (see
+    /// [`Catalog::with_change_settle`]).
+    change_settle: std::time::Duration,
     cursors: CursorKey,
 }
+
+/// How long after it is made a change is in the change feed: longer than a product write can
+/// take from its stamp to its index (a DynamoDB call's budget is 5 s), so a reader that has
+/// passed a moment never sees a change stamped before it arrive later.
+pub const CHANGE_SETTLE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Events that only go to the log (and runs that pause are resumed by whoever runs them next:
 /// `catalog import` and the local server never pause).
@@ -65,12 +74,9 @@ pub struct LoggedEvents;
 
 #[async_trait::async_trait]
 impl Events for LoggedEvents {
-    async fn publish(
-        &self,
-        detail_type: &str,
-        detail: serde_json::Value,
-    ) -> Result<(), StorageError> {
-        tracing::info!(event = detail_type, %detail, "{detail_type}");
+    async fn publish(&self, event: &crate::domain::Event) -> Result<(), StorageError> {
+        let body = serde_json::to_string(event).unwrap_or_default();
+        tracing::info!(event = %event.kind, id = %event.id, %body, "{}", event.kind);
         Ok(())
     }
 
@@ -100,8 +106,22 @@ impl Catalog {
             events: Arc::new(LoggedEvents),
             enrich_queue: Arc::new(NoEnrichQueue),
             metrics: Metrics::none(),
+            change_settle: CHANGE_SETTLE,
             cursors,
         }
+    }
+
+    /// The same catalog, giving changes in the feed once they are `settle` old (tests against
+    /// a local server, whose index is written with the item, shorten it).
+    pub fn with_change_settle(mut self, settle: std::time::Duration) -> Self {
+        self.change_settle = settle;
+        self
+    }
+
+    /// The key that seals this catalog's cursors (other services' listings seal theirs with
+    /// it too).
+    pub fn cursor_key(&self) -> &CursorKey {
+        &self.cursors
     }
 
     /// The same catalog, recording its metrics in `metrics`.

@@ -6,7 +6,7 @@ use crate::domain::{
     FieldErrors, Gtin, HistoryEntry, IdempotencyKey, Product, ProductAction, ProductChanges,
     ProductContent, ProductId, ProductSource, Timestamp, VerificationStatus,
 };
-use crate::ports::{ProductFilter, StorageError};
+use crate::ports::{MAX_PAGE_SIZE, ProductFilter, StorageError};
 
 use super::{Catalog, Listing, PageRequest, ServiceError, ServiceResult, actor};
 
@@ -113,6 +113,36 @@ impl Catalog {
                 what: "product",
                 id: id.to_string(),
             })
+    }
+
+    /// The change feed: products changed after `since` (a cursor from the last page; none: from
+    /// the start), in the order of their last change, `limit` at a time. The answer's
+    /// `next_since` goes on from the page's end; with `more` false the feed is read to now,
+    /// and the same cursor later gives what changed meanwhile. Every role may read it.
+    pub async fn product_changes(
+        &self,
+        who: &Principal,
+        since: Option<&str>,
+        limit: Option<u32>,
+    ) -> ServiceResult<Changes> {
+        let _ = who; // every role may read the catalog
+        let after = since
+            .map(|c| self.cursors.open(CHANGES_SCOPE, c))
+            .transpose()?;
+        let settled = Timestamp::from_datetime(Timestamp::now().datetime() - self.change_settle);
+        let page = self
+            .products
+            .changes(after.as_ref(), settled, limit.unwrap_or(MAX_PAGE_SIZE))
+            .await
+            .map_err(|e| match e {
+                StorageError::BadContinuation => crate::cursor::InvalidCursor.into(),
+                e => ServiceError::storage(e),
+            })?;
+        Ok(Changes {
+            items: page.items,
+            next_since: self.cursors.seal(CHANGES_SCOPE, &page.next),
+            more: page.more,
+        })
     }
 
     pub async fn find_product_by_barcode(
@@ -322,4 +352,18 @@ impl Catalog {
             .map_err(ServiceError::storage)?;
         Ok(self.seal_page(&scope, found, |h| h))
     }
+}
+
+/// What a change feed's cursor is sealed for.
+const CHANGES_SCOPE: &str = "product-changes";
+
+/// A page of the change feed.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Changes {
+    /// The products changed after `since`, as they are now, in the order of their last change.
+    pub items: Vec<Product>,
+    /// Pass as `since` for the next page, or later for what changes meanwhile.
+    pub next_since: String,
+    /// More changes are ready now: ask again at once with `next_since`.
+    pub more: bool,
 }

@@ -1,6 +1,7 @@
 //! The functions that are not API routes: each runs on an AWS event (a schedule, an S3
 //! notification, a message of its queue) rather than an HTTP request. One file per trigger
-//! with its own work (`csv_import`, `image_process`, `enrich`, `off_import`); this one holds what they share (the trigger type, S3
+//! with its own work (`csv_import`, `image_process`, `enrich`, `off_import`,
+//! `webhook_deliver`); this one holds what they share (the trigger type, S3
 //! notifications) and the scheduled ones, which only call a service.
 //!
 //! Owns the event-to-service translation for them, as `api` does for routes. [`ALL`] is the
@@ -22,11 +23,13 @@ mod csv_import;
 mod enrich;
 mod image_process;
 mod off_import;
+mod webhook_deliver;
 
 pub use csv_import::{CSV_IMPORT, IMPORT_MAX_RECEIVES};
 pub use enrich::{ENRICH, ENRICH_MAX_RECEIVES, STALLED_AFTER};
 pub use image_process::{IMAGE_MAX_RECEIVES, IMAGE_PROCESS};
 pub use off_import::{OFF_IMPORT, OFF_IMPORT_MAX_RECEIVES};
+pub use webhook_deliver::{WEBHOOK_DELIVER, WEBHOOK_MAX_RECEIVES};
 
 /// What starts a trigger function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -131,6 +134,7 @@ pub static ALL: &[&Trigger] = &[
     &IMAGE_PROCESS,
     &ENRICH,
     &OFF_IMPORT,
+    &WEBHOOK_DELIVER,
 ];
 
 /// The S3 notification for an object created under `key` (what the local blob store sends the

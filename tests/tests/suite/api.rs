@@ -1869,6 +1869,16 @@ async fn an_alert_the_bus_refused_is_announced_later_once(api: &TestApi) {
             .unwrap()
             .ends_with("/out_of_stock")
     );
+    // The envelope's id names the crossing: announced again, it would be the same.
+    let envelope = api
+        .events
+        .events("inventory.out_of_stock")
+        .into_iter()
+        .find(|e| e["data"]["product_id"] == pid.as_str())
+        .unwrap();
+    assert_eq!(envelope["store_id"], "s1");
+    assert_eq!(envelope["version"], 1);
+    assert!(uuid::Uuid::parse_str(envelope["id"].as_str().unwrap()).is_ok());
 }
 
 async fn offline_scans_sync_as_one_batch(api: &TestApi) {
@@ -1940,7 +1950,76 @@ async fn offline_scans_sync_as_one_batch(api: &TestApi) {
     assert_eq!(r.body["errors"][0]["code"], "empty");
 }
 
+/// Every page of the change feed from `since`, until `more` is false: the products' ids and
+/// versions, and the last `next_since`.
+async fn changes_since(
+    api: &TestApi,
+    token: &str,
+    since: Option<&str>,
+) -> (Vec<(String, u64)>, String) {
+    let (mut seen, mut since) = (Vec::new(), since.map(str::to_string));
+    loop {
+        let path = match &since {
+            Some(s) => format!("/v1/products/changes?limit=2&since={s}"),
+            None => "/v1/products/changes?limit=2".to_string(),
+        };
+        let r = api.get(&path, token).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        for p in r.body["items"].as_array().unwrap() {
+            seen.push((
+                p["product_id"].as_str().unwrap().to_string(),
+                p["version"].as_u64().unwrap(),
+            ));
+        }
+        since = Some(r.body["next_since"].as_str().unwrap().to_string());
+        if r.body["more"] == false {
+            return (seen, since.unwrap());
+        }
+    }
+}
+
+/// A copy of the catalog syncs through the change feed: every product once, then only what
+/// changed, in order; a cursor it did not get is refused.
+async fn the_change_feed_syncs_a_copy_of_the_catalog(api: &TestApi) {
+    let scanner = api.token(Role::Scanner, &["s1"]);
+    let mut ids = Vec::new();
+    for name in ["Feed Salt 1 kg", "Feed Sugar 1 kg", "Feed Tea 250 g"] {
+        ids.push(api.create_product(name, None).await);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (all, since) = changes_since(api, &scanner, None).await;
+    let mut got: Vec<&str> = all.iter().map(|(id, _)| id.as_str()).collect();
+    got.sort();
+    let mut want: Vec<&str> = ids.iter().map(String::as_str).collect();
+    want.sort();
+    assert_eq!(got, want);
+    // Caught up: nothing new.
+    let (none, same) = changes_since(api, &scanner, Some(&since)).await;
+    assert!(none.is_empty(), "{none:?}");
+    // The tea is approved: the next read gives it alone, at its new version.
+    let r = api
+        .send(
+            "PATCH",
+            &format!("/v1/products/{}", ids[2]),
+            Some(&api.admin()),
+            Some(json!({"verification_status": "approved"})),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (changed, _) = changes_since(api, &scanner, Some(&same)).await;
+    assert_eq!(changed, vec![(ids[2].clone(), 2)]);
+    let r = api
+        .get("/v1/products/changes?since=made-up", &scanner)
+        .await;
+    assert_eq!((r.status, r.code()), (400, "invalid_cursor"), "{r:?}");
+    let r = api.get("/v1/products/changes?limit=0", &scanner).await;
+    assert_eq!((r.status, r.code()), (422, "validation_failed"), "{r:?}");
+}
+
 api_cases!(
+    the_change_feed_syncs_a_copy_of_the_catalog,
     health_is_public,
     inventory_lists_show_products_and_search_them,
     admins_approve_and_reject_with_history,

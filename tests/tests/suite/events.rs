@@ -10,14 +10,15 @@ use catalog_core::api::routes;
 use catalog_core::app::App;
 use catalog_core::auth::Principal;
 use catalog_core::domain::{
-    ApiKey, Device, DeviceId, KeyId, KeyScope, Phone, RegionCode, User, UserId,
+    ApiKey, Device, DeviceId, EventType, KeyId, KeyScope, Phone, RegionCode, User, UserId, Webhook,
+    WebhookId,
 };
 use catalog_core::domain::{
     CsvJob, Gtin, InventoryDetails, JobId, MovementKind, MovementOrigin, Product, ProductContent,
     ProductId, ProductSource, ProductSummary, Quantity, StoreId, Timestamp,
 };
 use catalog_core::lambda::{FunctionService, Starting};
-use catalog_core::ports::{AccountStore, Expect, KeyStore, SetItem};
+use catalog_core::ports::{AccountStore, Expect, KeyStore, SetItem, WebhookStore};
 use catalog_core::services::accounts::{Invitee, NewStore};
 use catalog_tests::TEST_SECRET;
 use http_body_util::BodyExt;
@@ -31,6 +32,9 @@ const JOB: &str = "0190f1a2-8000-7000-8000-000000000001";
 const DEVICE: &str = "0190f1a2-a000-7000-8000-000000000001";
 /// The key the store-keys-revoke event revokes.
 const KEY: &str = "0190f1a2-b000-7000-8000-000000000001";
+/// The webhook the store-webhooks-delete and store-webhook-deliveries events name (the
+/// webhook-deliver event's job.completed is delivered to it, and refused: nothing listens).
+const WEBHOOK: &str = "0190f1a2-c000-7000-8000-000000000001";
 /// The signed-in user the auth-sign-out-everywhere event's token names.
 const USER: &str = "0190f1a2-9000-7000-8000-000000000001";
 
@@ -149,6 +153,18 @@ async fn seeded_app(dir: &std::path::Path) -> Arc<App> {
         })
         .await
         .unwrap();
+    accounts
+        .insert_webhook(&Webhook {
+            webhook_id: WebhookId::parse(WEBHOOK).unwrap(),
+            store_id: store.clone(),
+            url: "http://127.0.0.1:9/hook".into(),
+            events: [EventType::JobCompleted].into(),
+            description: "Counter POS".into(),
+            created_by: "seed".into(),
+            created_at: Timestamp::now(),
+        })
+        .await
+        .unwrap();
     let job = CsvJob::new(JobId::parse(JOB).unwrap(), store, "seed", Timestamp::now());
     c.jobs.insert(&job).await.unwrap();
     // The upload the csv-import event announces.
@@ -167,12 +183,17 @@ async fn seeded_app(dir: &std::path::Path) -> Arc<App> {
 /// What each sample event should get back.
 fn expected_status(function: &str) -> u16 {
     match function {
-        "products-create" | "stores-create" | "store-devices-add" | "store-keys-create" => 201,
+        "products-create"
+        | "stores-create"
+        | "store-devices-add"
+        | "store-keys-create"
+        | "store-webhooks-create" => 201,
         "inventory-delete"
         | "auth-sign-out"
         | "auth-sign-out-everywhere"
         | "store-devices-revoke"
-        | "store-keys-revoke" => 204,
+        | "store-keys-revoke"
+        | "store-webhooks-delete" => 204,
         "auth-code" | "products-lookup" => 202,
         // A made-up code for the number: what a sign-in sends, answered `code_invalid`.
         "auth-token" => 401,

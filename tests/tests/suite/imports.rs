@@ -222,11 +222,12 @@ async fn upload_through_s3_drives_the_import() {
     assert_eq!(
         (
             event["detail-type"].as_str(),
-            event["detail"]["job_id"].as_str()
+            event["detail"]["data"]["job_id"].as_str()
         ),
         (Some("job.completed"), Some(id.to_string().as_str()))
     );
-    assert_eq!(event["detail"]["successful"], 4);
+    assert_eq!(event["detail"]["data"]["successful"], 4);
+    assert_eq!(event["detail"]["type"], "job.completed");
     // And its rows are metrics: JobRows by Kind and Outcome.
     for (outcome, rows) in [("successful", 4.0), ("failed", 3.0), ("duplicates", 1.0)] {
         let records = api.metric_records(&[("Kind", "import"), ("Outcome", outcome)]);

@@ -67,3 +67,4 @@ mod imports;
 mod keys;
 mod off_import;
 mod storage_contract;
+mod webhooks;

@@ -1972,8 +1972,143 @@ async fn job_checkpoints_and_leases_round_trip(s: &Stores) {
     assert_eq!(s.jobs.get(&job.job_id).await.unwrap().unwrap(), job);
 }
 
+/// Reads the whole change feed from `after`, `limit` at a time, with changes older than
+/// `settle` ready: each page's `(product id, version)` in order, and where it ended.
+async fn read_feed(
+    s: &Stores,
+    mut after: Option<Continuation>,
+    limit: u32,
+    settle: time::Duration,
+) -> (Vec<(ProductId, u64)>, Continuation) {
+    let mut seen = Vec::new();
+    loop {
+        let settled = Timestamp::from_datetime(Timestamp::now().datetime() - settle);
+        let page = s
+            .products
+            .changes(after.as_ref(), settled, limit)
+            .await
+            .unwrap();
+        assert!(page.items.len() <= limit as usize);
+        seen.extend(page.items.iter().map(|p| (p.product_id, p.version)));
+        after = Some(page.next.clone());
+        if !page.more {
+            return (seen, page.next);
+        }
+    }
+}
+
+/// The change feed while a writer changes products: every change is given once and in order
+/// across pages (a product's versions only go up; no change twice), and once the writer stops
+/// and its changes settle, the feed ends with every product as it last was. Reading on from
+/// the end gives nothing until a product changes again; a deferred lookup is not a change.
+async fn the_change_feed_gives_each_change_once_in_order(s: &Stores) {
+    let settle = time::Duration::milliseconds(1200);
+    let mut products = Vec::new();
+    for i in 0..12 {
+        let p = product(&format!("Feed Product {i}"), None);
+        s.products
+            .insert(&p, &catalog_tests::created_by_test(&p))
+            .await
+            .unwrap();
+        products.push(p);
+    }
+    let writer = {
+        let store = s.products.clone();
+        let mut current = products.clone();
+        tokio::spawn(async move {
+            for round in 0..40usize {
+                let i = (round * 7 + round / 3) % current.len();
+                let mut next = current[i].clone();
+                next.name = format!("Feed Product {i} r{round}");
+                next.version += 1;
+                store
+                    .update(
+                        &current[i],
+                        &next,
+                        &catalog_tests::changed_by_test(&current[i], &next),
+                    )
+                    .await
+                    .unwrap();
+                current[i] = next;
+                tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+            }
+            current
+        })
+    };
+    // Read while the writer writes, then until its last change has settled.
+    let mut seen = Vec::new();
+    let mut after = None;
+    let mut finished_at = None;
+    loop {
+        let (page, next) = read_feed(s, after.clone(), 3, settle).await;
+        seen.extend(page);
+        after = Some(next);
+        if finished_at.is_none() && writer.is_finished() {
+            finished_at = Some(std::time::Instant::now());
+        }
+        if finished_at.is_some_and(|t| t.elapsed() > std::time::Duration::from_millis(1500)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+    }
+    let last = writer.await.unwrap();
+    let mut distinct = seen.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), seen.len(), "a change given twice: {seen:?}");
+    for p in &last {
+        let versions: Vec<u64> = seen
+            .iter()
+            .filter(|(id, _)| *id == p.product_id)
+            .map(|(_, v)| *v)
+            .collect();
+        assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
+        assert_eq!(
+            versions.last(),
+            Some(&p.version),
+            "{}: {versions:?}",
+            p.name
+        );
+    }
+    // Caught up: nothing more until something changes.
+    let end = after.unwrap();
+    let (nothing, same) = read_feed(s, Some(end.clone()), 5, settle).await;
+    assert!(nothing.is_empty(), "{nothing:?}");
+    assert_eq!(same, end);
+    let p = &last[0];
+    let mut next = s.products.get(&p.product_id).await.unwrap().unwrap();
+    let before = next.clone();
+    next.brand = Some("Changed".into());
+    next.version += 1;
+    s.products
+        .update(
+            &before,
+            &next,
+            &catalog_tests::changed_by_test(&before, &next),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    let (again, _) = read_feed(s, Some(end), 5, settle).await;
+    assert_eq!(again, vec![(next.product_id, next.version)]);
+    // From the start, each product once, as it is now; a position from elsewhere is refused.
+    let (all, _) = read_feed(s, None, 5, settle).await;
+    assert_eq!(all.len(), last.len());
+    assert!(matches!(
+        s.products
+            .changes(
+                Some(&Continuation("not a position".into())),
+                Timestamp::now(),
+                5
+            )
+            .await,
+        Err(StorageError::BadContinuation)
+    ));
+}
+
 store_cases!(
     embedded:
+    the_change_feed_gives_each_change_once_in_order,
     product_round_trips_every_field,
     barcode_lookup_is_immediate_and_canonical,
     duplicate_barcode_names_the_holder,

@@ -22,6 +22,7 @@ mod keys;
 mod paging;
 mod products;
 pub mod schema;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::time::Duration;

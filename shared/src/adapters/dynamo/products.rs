@@ -1,22 +1,26 @@
-//! The products table: products and their barcode guards.
+//! The products table: products and their barcode guards, and (in the sparse `changes`
+//! index, by partition and the time of their last write) the change feed.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, Put, PutRequest, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, WriteRequest,
+    AttributeValue, ConditionCheck, Delete, Put, PutRequest, ReturnConsumedCapacity,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, WriteRequest,
 };
 use futures::{FutureExt, StreamExt};
 
 use super::paging::{Fetch, collect_page, decode};
-use super::{DynamoStore, Item, TxError, build_err, failed, from_item, get_s, s, sdk_err, to_item};
+use super::{
+    DynamoStore, Item, TxError, build_err, failed, from_item, get_s, read_units, s, sdk_err,
+    to_item,
+};
 use crate::adapters::records::{
     HistoryRecord, ProductRecord, category_path_key, category_root, created_sort_key,
     quality_sort_key, search_text,
 };
 use crate::domain::{Actor, Gtin, HistoryEntry, Product, ProductId, Timestamp, VerificationStatus};
 use crate::ports::{
-    BulkInsert, MAX_BULK_READ, Page, PageQuery, ProductFilter, ProductStore, ReviewOrder,
-    StorageError, StorageResult, created, import_history,
+    BulkInsert, ChangePage, Continuation, MAX_BULK_READ, Page, PageQuery, ProductFilter,
+    ProductStore, ReviewOrder, StorageError, StorageResult, created, import_history,
 };
 
 fn product_pk(id: &ProductId) -> String {
@@ -27,11 +31,41 @@ fn barcode_pk(b: &Gtin) -> String {
     format!("B#{b}")
 }
 
-/// The product item: its record plus the attributes the table and indexes key on.
+/// Partitions of the `changes` index: a product's change goes to one by its id, so writes
+/// spread over them (each takes about 1,000 writes a second) and a page reads each.
+pub const CHANGE_SHARDS: u8 = 4;
+
+/// Which partition of the `changes` index the product's changes go to.
+fn change_shard(id: &ProductId) -> String {
+    (id.as_uuid().as_bytes()[15] % CHANGE_SHARDS).to_string()
+}
+
+/// A change's place in the feed: the time the adapter wrote it (milliseconds, 15 digits),
+/// then the product's id.
+fn change_position(at: Timestamp, id: &ProductId) -> String {
+    format!("{:015}#{id}", at.unix_millis().max(0))
+}
+
+/// Whether `p` is a feed position (what a change feed's continuation holds): `0` (the start)
+/// or one [`change_position`] wrote.
+fn is_change_position(p: &str) -> bool {
+    p == "0"
+        || p.split_once('#').is_some_and(|(ms, id)| {
+            ms.len() == 15 && ms.bytes().all(|b| b.is_ascii_digit()) && ProductId::parse(id).is_ok()
+        })
+}
+
+/// The product item: its record plus the attributes the table and indexes key on. Every
+/// write of the whole item is a change: it moves the product to the end of the change feed.
 fn product_item(p: &Product) -> StorageResult<Item> {
     let mut item = to_item(&ProductRecord::from(p))?;
     item.insert("pk".into(), s(product_pk(&p.product_id)));
     item.insert("entity".into(), s("product"));
+    item.insert("change_shard".into(), s(change_shard(&p.product_id)));
+    item.insert(
+        "change_sort".into(),
+        s(change_position(Timestamp::now(), &p.product_id)),
+    );
     let sort = created_sort_key(&p.created_at, &p.product_id);
     item.insert("status_sort".into(), s(sort.clone()));
     // Only pending products are in the by-quality index (the review queue's sorts).
@@ -667,6 +701,80 @@ impl ProductStore for DynamoStore {
         into: &ProductId,
     ) -> StorageResult<()> {
         self.update_with(previous, next, history, Some(into)).await
+    }
+
+    async fn changes(
+        &self,
+        after: Option<&Continuation>,
+        settled: Timestamp,
+        limit: u32,
+    ) -> StorageResult<ChangePage> {
+        // Each partition from the position on, up to the settled time; the pages are merged,
+        // and only what precedes every partition's unread rest is given (so a partition that
+        // had more cannot hold a change that belongs before the page's end).
+        let from = match after {
+            None => String::new(),
+            Some(Continuation(p)) if is_change_position(p) => p.clone(),
+            Some(_) => return Err(StorageError::BadContinuation),
+        };
+        let until = format!("{:015}#", settled.unix_millis().max(0));
+        let limit = limit.clamp(1, 1000) as usize;
+        let mut found: Vec<(String, Product)> = Vec::new();
+        let mut bound: Option<String> = None;
+        for shard in 0..CHANGE_SHARDS {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.tables.products)
+                .index_name("changes")
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .key_condition_expression(
+                    "change_shard = :shard AND change_sort BETWEEN :from AND :until",
+                )
+                .expression_attribute_values(":shard", s(shard.to_string()))
+                .expression_attribute_values(":from", s(if from.is_empty() { "0" } else { &from }))
+                .expression_attribute_values(":until", s(&until))
+                .limit(limit as i32 + 1)
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            self.meter.add(read_units(out.consumed_capacity()), 0.0);
+            let more = out.last_evaluated_key().is_some_and(|k| !k.is_empty());
+            let mut last = None;
+            for item in out.items.unwrap_or_default() {
+                let Some(position) = get_s(&item, "change_sort").map(str::to_string) else {
+                    continue;
+                };
+                last = Some(position.clone());
+                // The lower end is inclusive: the page before ended with it.
+                if position == from {
+                    continue;
+                }
+                found.push((position, product_from(item)?));
+            }
+            if more && let Some(last) = last {
+                bound = Some(match bound {
+                    Some(b) if b < last => b,
+                    _ => last,
+                });
+            }
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        let ready = found.len();
+        if let Some(b) = &bound {
+            found.retain(|(p, _)| p <= b);
+        }
+        let more = ready > limit || found.len() < ready;
+        found.truncate(limit);
+        let next = found
+            .last()
+            .map(|(p, _)| p.clone())
+            .unwrap_or_else(|| if from.is_empty() { "0".into() } else { from });
+        Ok(ChangePage {
+            items: found.into_iter().map(|(_, p)| p).collect(),
+            next: Continuation(next),
+            more,
+        })
     }
 
     async fn list(&self, filter: &ProductFilter, page: &PageQuery) -> StorageResult<Page<Product>> {

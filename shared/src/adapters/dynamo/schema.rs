@@ -44,6 +44,10 @@ pub fn specs() -> Vec<TableSpec> {
                 // Products whose Open Food Facts lookup is queued (sparse: the enrichment
                 // sweep's outbox; keys only, and written only while a lookup is queued).
                 ("awaiting-enrichment", "enrich_queued", "pk", false),
+                // The change feed: every product by the time of its last write, in
+                // CHANGE_SHARDS partitions (only products carry the keys; the whole product,
+                // so a page is one read per partition). Each product write writes it too.
+                ("changes", "change_shard", "change_sort", true),
             ],
             ttl_attribute: None,
         },
@@ -77,7 +81,9 @@ pub fn specs() -> Vec<TableSpec> {
             logical: "accounts",
             hash_key: "pk",
             range_key: Some("sk"),
-            indexes: vec![],
+            // Webhook deliveries due for an attempt (sparse: only pending ones carry the
+            // keys), by when they are due: the delivery sweep's reading.
+            indexes: vec![("due-deliveries", "delivery_due", "due_sort", true)],
             // Sign-in codes, sessions and request counters end by themselves.
             ttl_attribute: Some("expires_epoch"),
         },

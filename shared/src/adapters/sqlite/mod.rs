@@ -1,5 +1,5 @@
 //! Embedded storage: products, inventory, jobs and accounts in one SQLite file (the local
-//! default). Accounts are in `accounts`.
+//! default). Accounts are in `accounts`, integration keys in `keys`, webhooks in `webhooks`.
 //!
 //! Owns the SQL. Each entity is stored as its shared record (JSON) plus the columns the queries
 //! need; writes run in `BEGIN IMMEDIATE` transactions, so every read-check-write below is atomic
@@ -8,6 +8,7 @@
 
 mod accounts;
 mod keys;
+mod webhooks;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -26,9 +27,9 @@ use crate::domain::{
     inventory::OPERATION_TTL,
 };
 use crate::ports::{
-    AdjustOutcome, BulkWrite, Continuation, Expect, InventoryFilter, InventoryOrder, InventorySort,
-    InventoryStore, ItemMerge, JobStore, MergedItem, Page, PageQuery, ProductFilter, ProductStore,
-    PutOutcome, ReviewOrder, SetItem, StockWrite, StorageError, StorageResult,
+    AdjustOutcome, BulkWrite, ChangePage, Continuation, Expect, InventoryFilter, InventoryOrder,
+    InventorySort, InventoryStore, ItemMerge, JobStore, MergedItem, Page, PageQuery, ProductFilter,
+    ProductStore, PutOutcome, ReviewOrder, SetItem, StockWrite, StorageError, StorageResult,
 };
 
 const SCHEMA: &str = r#"
@@ -40,7 +41,10 @@ CREATE TABLE IF NOT EXISTS products (
     category_sort TEXT,
     search_text   TEXT NOT NULL,
     version       INTEGER NOT NULL,
-    doc           TEXT NOT NULL
+    doc           TEXT NOT NULL,
+    -- The change feed's order: one more than the greatest, written by every insert and update
+    -- (writes are serialised, so changes are numbered as they commit).
+    change_seq    INTEGER
 );
 CREATE INDEX IF NOT EXISTS products_by_status ON products (status, status_sort);
 -- Products by image SHA-256 (the same image on two products).
@@ -183,8 +187,10 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db_err)?;
         conn.execute_batch(SCHEMA).map_err(db_err)?;
+        number_changes(&conn)?;
         conn.execute_batch(accounts::SCHEMA).map_err(db_err)?;
         conn.execute_batch(keys::SCHEMA).map_err(db_err)?;
+        conn.execute_batch(webhooks::SCHEMA).map_err(db_err)?;
         conn.execute(
             "DELETE FROM operations WHERE expires_at < ?1",
             params![Timestamp::now().unix_seconds()],
@@ -323,8 +329,8 @@ impl SqliteStore {
                     }
             let row = product_row(&n)?;
             tx.execute(
-                "UPDATE products SET barcode = ?2, status = ?3, status_sort = ?4, category_sort = ?5, search_text = ?6,
-                 version = ?7, doc = ?8 WHERE product_id = ?1",
+                &format!("UPDATE products SET barcode = ?2, status = ?3, status_sort = ?4, category_sort = ?5, search_text = ?6,
+                 version = ?7, doc = ?8, change_seq = {NEXT_CHANGE} WHERE product_id = ?1"),
                 params![
                     id,
                     row.barcode,
@@ -343,6 +349,39 @@ impl SqliteStore {
         .await
     }
 }
+
+/// The change feed's column on a database made before it: added, and every product numbered
+/// by its last update (then id), so a first sync reads them all; then its index.
+fn number_changes(conn: &Connection) -> StorageResult<()> {
+    let has: bool = conn
+        .query_row(
+            "SELECT 1 FROM pragma_table_info('products') WHERE name = 'change_seq'",
+            [],
+            |_| Ok(true),
+        )
+        .optional()
+        .map_err(db_err)?
+        .unwrap_or(false);
+    if !has {
+        conn.execute_batch(
+            "BEGIN IMMEDIATE;
+             ALTER TABLE products ADD COLUMN change_seq INTEGER;
+             WITH ordered AS (
+                 SELECT product_id, ROW_NUMBER() OVER (ORDER BY json_extract(doc, '$.updated_at'), product_id) AS n
+                 FROM products)
+             UPDATE products SET change_seq = (SELECT n FROM ordered WHERE ordered.product_id = products.product_id);
+             COMMIT;",
+        )
+        .map_err(db_err)?;
+    }
+    conn.execute_batch(
+        "CREATE UNIQUE INDEX IF NOT EXISTS products_by_change ON products (change_seq);",
+    )
+    .map_err(db_err)
+}
+
+/// The next change's number (inside the write's transaction).
+const NEXT_CHANGE: &str = "(SELECT coalesce(max(change_seq), 0) + 1 FROM products)";
 
 #[async_trait]
 impl ProductStore for SqliteStore {
@@ -363,8 +402,8 @@ impl ProductStore for SqliteStore {
                 }
             let row = product_row(&p)?;
             tx.execute(
-                "INSERT INTO products (product_id, barcode, status, status_sort, category_sort, search_text, version, doc)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                &format!("INSERT INTO products (product_id, barcode, status, status_sort, category_sort, search_text, version, doc, change_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, {NEXT_CHANGE})"),
                 params![
                     p.product_id.to_string(),
                     row.barcode,
@@ -379,6 +418,52 @@ impl ProductStore for SqliteStore {
             .map_err(db_err)?;
             save_history(tx, &h)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn changes(
+        &self,
+        after: Option<&Continuation>,
+        _settled: Timestamp,
+        limit: u32,
+    ) -> StorageResult<ChangePage> {
+        let from: i64 = match after {
+            None => 0,
+            Some(c) => {
+                c.0.parse()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or(StorageError::BadContinuation)?
+            }
+        };
+        let limit = limit.clamp(1, 1000) as usize;
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT change_seq, doc FROM products WHERE change_seq > ?1
+                     ORDER BY change_seq LIMIT ?2",
+                )
+                .map_err(db_err)?;
+            let rows = stmt
+                .query_map(params![from, limit as i64 + 1], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(db_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err)?;
+            let more = rows.len() > limit;
+            let mut items = Vec::with_capacity(limit);
+            let mut next = from;
+            for (seq, doc) in rows.into_iter().take(limit) {
+                items.push(product_from_doc(&doc)?);
+                next = seq;
+            }
+            Ok(ChangePage {
+                items,
+                next: Continuation(next.to_string()),
+                more,
+            })
         })
         .await
     }

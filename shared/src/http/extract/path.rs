@@ -9,7 +9,7 @@ use utoipa::openapi::Required;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::{IntoParams, PartialSchema};
 
-use crate::domain::{DeviceId, IdError, JobId, KeyId, ProductId, StoreId, UserId};
+use crate::domain::{DeviceId, IdError, JobId, KeyId, ProductId, StoreId, UserId, WebhookId};
 use crate::http::ApiError;
 
 /// A value a route template names (`{product_id}`), parsed from its text.
@@ -41,6 +41,7 @@ path_param!(JobId, "job_id", "The import job.");
 path_param!(UserId, "user_id", "The user.");
 path_param!(DeviceId, "device_id", "The store's device.");
 path_param!(KeyId, "key_id", "The store's integration key.");
+path_param!(WebhookId, "webhook_id", "The store's webhook.");
 
 /// The path parameter `T::NAME`, parsed; a bad value is 422 `invalid_id` on `path.<name>`.
 #[derive(Debug, Clone)]
