@@ -54,9 +54,8 @@ impl App {
         backend: &'static str,
         off: Option<crate::adapters::off::OffConfig>,
         webhooks: WebhookConfig,
-    ) -> Result<Arc<Self>, ConfigError> {
-        let sender = crate::adapters::webhook_http::HttpWebhooks::new(webhooks.allow_private)
-            .map_err(ConfigError)?;
+    ) -> Arc<Self> {
+        let sender = crate::adapters::webhook_http::HttpWebhooks::new(webhooks.allow_private);
         let hooks = Webhooks::new(
             accounts.clone(),
             Arc::new(sender),
@@ -67,14 +66,14 @@ impl App {
         .with_metrics(catalog.metrics.clone())
         .with_wake(webhooks.wake);
         let accounts = Accounts::new(accounts, codes, tokens.clone(), secret);
-        Ok(Arc::new(App {
+        Arc::new(App {
             catalog,
             accounts,
             webhooks: hooks,
             tokens,
             backend,
             off: crate::adapters::off::LazyOff::new(off),
-        }))
+        })
     }
 }
 
@@ -272,7 +271,7 @@ impl App {
             client: clients.sns,
             dlt: None,
         });
-        App::new(
+        Ok(App::new(
             catalog,
             store,
             codes,
@@ -284,7 +283,7 @@ impl App {
                 allow_private: config.webhooks_allow_private,
                 ..WebhookConfig::default()
             },
-        )
+        ))
     }
 }
 
@@ -411,7 +410,7 @@ impl App {
                 "embedded",
                 off,
                 webhooks,
-            )?,
+            ),
             EmbeddedPaths {
                 database,
                 uploads,

@@ -618,8 +618,7 @@ impl TestApi {
                 allow_private: true,
                 ..Default::default()
             },
-        )
-        .unwrap();
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mut api = Self::start(app, Default::default(), codes, vec![], None, listener).await;
         api.metrics = metrics;

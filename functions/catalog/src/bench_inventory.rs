@@ -583,10 +583,9 @@ async fn webhooks(
     let secret = b"bench-inventory-webhooks-secret-32";
     let hooks = Webhooks::new(
         store.clone(),
-        Arc::new(
-            catalog_core::adapters::webhook_http::HttpWebhooks::new(true)
-                .map_err(anyhow::Error::msg)?,
-        ),
+        Arc::new(catalog_core::adapters::webhook_http::HttpWebhooks::new(
+            true,
+        )),
         secret,
         CursorKey::derive(secret),
         true,

@@ -23,7 +23,9 @@ use crate::ports::{WebhookAnswer, WebhookRequest, WebhookSender};
 const USER_AGENT: &str = concat!("kirana-catalog-webhooks/", env!("CARGO_PKG_VERSION"));
 
 pub struct HttpWebhooks {
-    http: reqwest::Client,
+    /// Built at the first delivery: only `webhook-deliver` (and the local server) send, and
+    /// the TLS roots cost every other function's cold start nothing.
+    http: std::sync::OnceLock<Result<reqwest::Client, String>>,
     allow_private: bool,
 }
 
@@ -54,7 +56,21 @@ impl reqwest::dns::Resolve for PublicOnly {
 
 impl HttpWebhooks {
     /// `allow_private`: reach loopback and private addresses too (never in AWS).
-    pub fn new(allow_private: bool) -> Result<Self, String> {
+    pub fn new(allow_private: bool) -> Self {
+        HttpWebhooks {
+            http: std::sync::OnceLock::new(),
+            allow_private,
+        }
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, String> {
+        self.http
+            .get_or_init(|| Self::build(self.allow_private))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn build(allow_private: bool) -> Result<reqwest::Client, String> {
         let mut builder = reqwest::Client::builder()
             .tls_backend_preconfigured(super::off::tls())
             .user_agent(USER_AGENT)
@@ -65,13 +81,9 @@ impl HttpWebhooks {
         if !allow_private {
             builder = builder.dns_resolver(Arc::new(PublicOnly));
         }
-        let http = builder
+        builder
             .build()
-            .map_err(|e| format!("the webhook client: {e}"))?;
-        Ok(HttpWebhooks {
-            http,
-            allow_private,
-        })
+            .map_err(|e| format!("the webhook client: {e}"))
     }
 }
 
@@ -94,8 +106,11 @@ impl WebhookSender for HttpWebhooks {
                 ));
             }
         }
-        let mut req = self
-            .http
+        let http = match self.client() {
+            Ok(c) => c,
+            Err(e) => return WebhookAnswer::NoAnswer(e),
+        };
+        let mut req = http
             .post(url)
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(request.body.clone());

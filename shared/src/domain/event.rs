@@ -123,7 +123,9 @@ impl Event {
         Event::new(
             EventType::JobCompleted,
             &format!("job.completed/{}", job.job_id),
-            job.completed_at.unwrap_or_else(Timestamp::now),
+            // Deterministic, so an announcement repeated is the same event (a job that ended
+            // has its completed_at).
+            job.completed_at.unwrap_or(job.created_at),
             job.store_id.clone(),
             data,
         )

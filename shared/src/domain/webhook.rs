@@ -137,21 +137,27 @@ impl Delivery {
         self.status == DeliveryStatus::Pending && self.next_attempt_at.is_none_or(|t| t <= now)
     }
 
-    /// The delivery held by an attempt starting at `now`: no other run attempts it until
-    /// [`ATTEMPT_LEASE`] has passed (then it was lost, and is tried again).
+    /// The delivery held by an attempt starting at `now`: the attempt is counted now (so one
+    /// whose run dies still uses up its turn), and no other run attempts the delivery until
+    /// [`ATTEMPT_LEASE`] has passed (then the attempt was lost, and the next one is due).
     pub fn claimed(&self, now: Timestamp) -> Self {
         Delivery {
+            attempts: self.attempts + 1,
             next_attempt_at: Some(now.plus(ATTEMPT_LEASE)),
             version: self.version + 1,
             ..self.clone()
         }
     }
 
-    /// The delivery after an attempt at `now` that the receiver accepted (2xx).
+    /// Whether every attempt has been made (the last one's run died if it is still pending).
+    pub fn attempts_spent(&self) -> bool {
+        self.attempts >= MAX_ATTEMPTS
+    }
+
+    /// The held delivery after its attempt at `now`, which the receiver accepted (2xx).
     pub fn delivered(&self, now: Timestamp, status: u16) -> Self {
         Delivery {
             status: DeliveryStatus::Delivered,
-            attempts: self.attempts + 1,
             next_attempt_at: None,
             last_attempt_at: Some(now),
             last_status: Some(status),
@@ -161,19 +167,17 @@ impl Delivery {
         }
     }
 
-    /// The delivery after an attempt at `now` that failed (`status`: the receiver's answer,
+    /// The held delivery after its attempt at `now` failed (`status`: the receiver's answer,
     /// when there was one): due again after the schedule's next wait, or parked after
     /// [`MAX_ATTEMPTS`].
     pub fn attempt_failed(&self, now: Timestamp, status: Option<u16>, error: &str) -> Self {
-        let attempts = self.attempts + 1;
-        let wait = RETRY_WAITS.get(attempts as usize - 1);
+        let wait = RETRY_WAITS.get((self.attempts as usize).saturating_sub(1));
         Delivery {
             status: if wait.is_some() {
                 DeliveryStatus::Pending
             } else {
                 DeliveryStatus::Failed
             },
-            attempts,
             next_attempt_at: wait.map(|w| now.plus(*w)),
             last_attempt_at: Some(now),
             last_status: status,
@@ -183,7 +187,8 @@ impl Delivery {
         }
     }
 
-    /// The delivery parked without an attempt (`why`: its webhook is gone).
+    /// The delivery parked without another attempt (`why`: its webhook is gone, or its last
+    /// attempt's run died).
     pub fn abandoned(&self, why: &str) -> Self {
         Delivery {
             status: DeliveryStatus::Failed,
@@ -303,6 +308,7 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || a == 0
         || (a == 100 && (64..128).contains(&b))
         || (a == 192 && b == 0 && c == 0)
+        || (a == 192 && b == 88 && c == 99)
         || (a == 198 && (18..20).contains(&b))
         || a >= 240)
 }
@@ -321,9 +327,18 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     !(ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
+        // Unique local, link-local and the old site-local.
         || (seg[0] & 0xfe00) == 0xfc00
         || (seg[0] & 0xffc0) == 0xfe80
+        || (seg[0] & 0xffc0) == 0xfec0
+        // Documentation, and the tunnels that carry an IPv4 address (6to4, Teredo) or a
+        // local translation (64:ff9b:1::/48), whose far end is not this address.
         || (seg[0] == 0x2001 && seg[1] == 0x0db8)
+        || seg[0] == 0x2002
+        || (seg[0] == 0x2001 && seg[1] == 0)
+        || (seg[0] == 0x64 && seg[1] == 0xff9b && seg[2] == 1)
+        // Discard-only (100::/64) and the IPv4-compatible block.
+        || (seg[0] == 0x100 && seg[1..4] == [0, 0, 0])
         || seg[0..6] == [0, 0, 0, 0, 0, 0])
 }
 
@@ -346,6 +361,10 @@ mod tests {
             "https://[fe80::1]/",
             "https://[::ffff:127.0.0.1]/",
             "https://[64:ff9b::a00:1]/",
+            "https://[2002:c0a8:101::1]/",
+            "https://[2001:0:4136:e378::1]/",
+            "https://[fec0::1]/",
+            "https://192.88.99.1/",
             "https://localhost/",
             "https://api.localhost./",
             "https://printer.local/",

@@ -23,8 +23,12 @@ use crate::services::ServiceError;
 /// Deliveries of a message before SQS moves it to the dead-letter queue (the queue's
 /// `maxReceiveCount` in infra/template.yaml).
 pub const WEBHOOK_MAX_RECEIVES: u32 = 5;
-/// Due deliveries a sweep reads at once.
-const SWEEP_PAGE: usize = 100;
+/// Due deliveries a sweep reads at once: 8 attempted at a time, each up to 10 s, so a page
+/// takes at most about 50 s.
+const SWEEP_PAGE: usize = 40;
+/// A sweep starts no page with less than this left before its deadline (an attempt cut off
+/// by the deadline is counted, and taken up again when its hold ends).
+const PAGE_TIME: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub static WEBHOOK_DELIVER: Trigger = Trigger {
     function: "webhook-deliver",
@@ -70,6 +74,12 @@ async fn deliver(app: Arc<App>, event: Value, ctx: TriggerContext) -> Result<Val
 async fn sweep(app: &App, ctx: TriggerContext) -> Result<Value, ServiceError> {
     let mut counts = std::collections::BTreeMap::<&str, usize>::new();
     loop {
+        let enough_time = ctx
+            .deadline
+            .is_none_or(|d| d.saturating_duration_since(Instant::now()) > PAGE_TIME);
+        if !enough_time {
+            break;
+        }
         let done = app
             .webhooks
             .deliver_due(Timestamp::now(), SWEEP_PAGE)
@@ -78,10 +88,7 @@ async fn sweep(app: &App, ctx: TriggerContext) -> Result<Value, ServiceError> {
         for outcome in &done {
             *counts.entry(outcome.as_str()).or_default() += 1;
         }
-        let near_deadline = ctx
-            .deadline
-            .is_some_and(|d| d.saturating_duration_since(Instant::now()).as_secs() < 20);
-        if done.len() < SWEEP_PAGE || near_deadline {
+        if done.len() < SWEEP_PAGE {
             break;
         }
     }

@@ -1998,9 +1998,9 @@ async fn read_feed(
 }
 
 /// The change feed while a writer changes products: every change is given once and in order
-/// across pages (a product's versions only go up; no change twice), and once the writer stops
-/// and its changes settle, the feed ends with every product as it last was. Reading on from
-/// the end gives nothing until a product changes again; a deferred lookup is not a change.
+/// across pages (in the order the writer wrote them; no change twice), and once the writer
+/// stops and its changes settle, the feed ends with every product as it last was. Reading on
+/// from the end gives nothing until a product changes again.
 async fn the_change_feed_gives_each_change_once_in_order(s: &Stores) {
     let settle = time::Duration::milliseconds(1200);
     let mut products = Vec::new();
@@ -2016,6 +2016,7 @@ async fn the_change_feed_gives_each_change_once_in_order(s: &Stores) {
         let store = s.products.clone();
         let mut current = products.clone();
         tokio::spawn(async move {
+            let mut written: Vec<(ProductId, u64)> = Vec::new();
             for round in 0..40usize {
                 let i = (round * 7 + round / 3) % current.len();
                 let mut next = current[i].clone();
@@ -2029,10 +2030,11 @@ async fn the_change_feed_gives_each_change_once_in_order(s: &Stores) {
                     )
                     .await
                     .unwrap();
+                written.push((next.product_id, next.version));
                 current[i] = next;
                 tokio::time::sleep(std::time::Duration::from_millis(15)).await;
             }
-            current
+            (current, written)
         })
     };
     // Read while the writer writes, then until its last change has settled.
@@ -2051,7 +2053,23 @@ async fn the_change_feed_gives_each_change_once_in_order(s: &Stores) {
         }
         tokio::time::sleep(std::time::Duration::from_millis(40)).await;
     }
-    let last = writer.await.unwrap();
+    let (last, written) = writer.await.unwrap();
+    // In the order written: the inserts first, then the writer's updates.
+    let mut order: Vec<(ProductId, u64)> = products.iter().map(|p| (p.product_id, 1)).collect();
+    order.extend(written);
+    let places: Vec<usize> = seen
+        .iter()
+        .map(|c| {
+            order
+                .iter()
+                .position(|w| w == c)
+                .expect("a change that was written")
+        })
+        .collect();
+    assert!(
+        places.windows(2).all(|w| w[0] < w[1]),
+        "out of order: {seen:?}"
+    );
     let mut distinct = seen.clone();
     distinct.sort();
     distinct.dedup();

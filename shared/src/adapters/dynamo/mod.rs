@@ -150,6 +150,11 @@ impl DynamoStore {
         let mut delay = Duration::from_millis(25);
         for attempt in 1.. {
             sent += 1;
+            for request in &mut batch {
+                if let Some(put) = request.put_request.as_mut() {
+                    products::restamp_change(&mut put.item);
+                }
+            }
             let res = self
                 .client
                 .batch_write_item()
@@ -263,9 +268,14 @@ impl DynamoStore {
     /// Runs a transaction, retrying while it only lost a race with another transaction
     /// (`TransactionConflict`); any other cancellation is returned with its reasons. Returns
     /// the write units the applied transaction consumed.
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<f64, TxError> {
+    async fn transact(&self, mut items: Vec<TransactWriteItem>) -> Result<f64, TxError> {
         let mut delay = Duration::from_millis(20);
         for attempt in 0.. {
+            for item in &mut items {
+                if let Some(put) = item.put.as_mut() {
+                    products::restamp_change(&mut put.item);
+                }
+            }
             let result = self
                 .client
                 .transact_write_items()

@@ -55,6 +55,17 @@ fn is_change_position(p: &str) -> bool {
         })
 }
 
+/// Moves a product item's place in the change feed to now, as it is sent: an item built a
+/// while ago (a bulk write, a batch retried while throttled) must not land behind readers
+/// of the feed. Other items are left as they are.
+pub(super) fn restamp_change(item: &mut Item) {
+    if let Some(AttributeValue::S(position)) = item.get_mut("change_sort")
+        && let Some((_, id)) = position.split_once('#')
+    {
+        *position = format!("{:015}#{id}", Timestamp::now().unix_millis().max(0));
+    }
+}
+
 /// The product item: its record plus the attributes the table and indexes key on. Every
 /// write of the whole item is a change: it moves the product to the end of the change feed.
 fn product_item(p: &Product) -> StorageResult<Item> {
@@ -719,6 +730,15 @@ impl ProductStore for DynamoStore {
         };
         let until = format!("{:015}#", settled.unix_millis().max(0));
         let limit = limit.clamp(1, 1000) as usize;
+        if !from.is_empty() && from >= until {
+            // The cursor is past the settled time (this clock runs behind the one that read
+            // the last page): nothing is ready yet.
+            return Ok(ChangePage {
+                items: Vec::new(),
+                next: Continuation(from),
+                more: false,
+            });
+        }
         let mut found: Vec<(String, Product)> = Vec::new();
         let mut bound: Option<String> = None;
         for shard in 0..CHANGE_SHARDS {

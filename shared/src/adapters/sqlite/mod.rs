@@ -351,28 +351,39 @@ impl SqliteStore {
 }
 
 /// The change feed's column on a database made before it: added, and every product numbered
-/// by its last update (then id), so a first sync reads them all; then its index.
+/// by its last update (then id), so a first sync reads them all; then its index. Checked again
+/// inside the write lock: two processes opening an old file at once add it once.
 fn number_changes(conn: &Connection) -> StorageResult<()> {
-    let has: bool = conn
-        .query_row(
+    let has_column = |c: &Connection| -> StorageResult<bool> {
+        Ok(c.query_row(
             "SELECT 1 FROM pragma_table_info('products') WHERE name = 'change_seq'",
             [],
             |_| Ok(true),
         )
         .optional()
         .map_err(db_err)?
-        .unwrap_or(false);
-    if !has {
-        conn.execute_batch(
-            "BEGIN IMMEDIATE;
-             ALTER TABLE products ADD COLUMN change_seq INTEGER;
-             WITH ordered AS (
-                 SELECT product_id, ROW_NUMBER() OVER (ORDER BY json_extract(doc, '$.updated_at'), product_id) AS n
-                 FROM products)
-             UPDATE products SET change_seq = (SELECT n FROM ordered WHERE ordered.product_id = products.product_id);
-             COMMIT;",
-        )
-        .map_err(db_err)?;
+        .unwrap_or(false))
+    };
+    if !has_column(conn)? {
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(db_err)?;
+        let added = (|| {
+            if has_column(conn)? {
+                return Ok(());
+            }
+            conn.execute_batch(
+                "ALTER TABLE products ADD COLUMN change_seq INTEGER;
+                 WITH ordered AS (
+                     SELECT product_id, ROW_NUMBER() OVER (
+                         ORDER BY julianday(json_extract(doc, '$.updated_at')), product_id) AS n
+                     FROM products)
+                 UPDATE products SET change_seq =
+                     (SELECT n FROM ordered WHERE ordered.product_id = products.product_id);",
+            )
+            .map_err(db_err)
+        })();
+        let end = if added.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        conn.execute_batch(end).map_err(db_err)?;
+        added?;
     }
     conn.execute_batch(
         "CREATE UNIQUE INDEX IF NOT EXISTS products_by_change ON products (change_seq);",
@@ -1369,5 +1380,80 @@ impl JobStore for SqliteStore {
             docs.iter().map(|d| job_from_doc(d)).collect()
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ProductContent, ProductSource};
+
+    /// A database made before the change feed gets its column on open, every product numbered
+    /// by its last update: a first sync reads them all, oldest change first.
+    #[tokio::test]
+    async fn an_older_database_gets_its_change_feed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite3");
+        let store = SqliteStore::open(&path).unwrap();
+        let products: &dyn ProductStore = &store;
+        let at = |s| Timestamp::from_unix_seconds(s).unwrap();
+        let mut made = Vec::new();
+        for (name, updated) in [("Newer", 2_000_000_000), ("Older", 1_900_000_000)] {
+            let content = ProductContent {
+                name: name.into(),
+                ..Default::default()
+            };
+            let p = Product::create(
+                ProductId::new(),
+                content,
+                ProductSource::Api,
+                "t",
+                at(updated),
+            );
+            products
+                .insert(
+                    &p,
+                    &HistoryEntry::created(&p, crate::domain::Actor::system("test"), None),
+                )
+                .await
+                .unwrap();
+            made.push(p);
+        }
+        drop(store);
+        let raw = Connection::open(&path).unwrap();
+        raw.execute_batch(
+            "DROP INDEX products_by_change; ALTER TABLE products DROP COLUMN change_seq;",
+        )
+        .unwrap();
+        drop(raw);
+        let store = SqliteStore::open(&path).unwrap();
+        let products: &dyn ProductStore = &store;
+        let page = products.changes(None, Timestamp::now(), 10).await.unwrap();
+        let names: Vec<&str> = page.items.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["Older", "Newer"]);
+        // And a change after it goes to the end.
+        let p = &made[1];
+        let mut next = p.clone();
+        next.version += 1;
+        products
+            .update(
+                p,
+                &next,
+                &HistoryEntry::of(
+                    Some(p),
+                    &next,
+                    crate::domain::ProductAction::Updated,
+                    crate::domain::Actor::system("test"),
+                    None,
+                ),
+            )
+            .await
+            .unwrap();
+        let after = products
+            .changes(Some(&page.next), Timestamp::now(), 10)
+            .await
+            .unwrap();
+        assert_eq!(after.items.len(), 1);
+        assert_eq!(after.items[0].name, "Older");
     }
 }

@@ -3,9 +3,9 @@
 //! schedule gives up ([`Webhooks::attempt`]).
 //!
 //! Owns the at-least-once promise: a delivery is written before its first attempt, an attempt
-//! holds it by a conditional write (two runs never attempt it at once; a run that dies
-//! mid-attempt lets go when its lease ends), and each outcome is written over the version the
-//! attempt held. In AWS the event arrives through the webhooks' queue and a schedule sweeps
+//! holds it by a conditional write that also counts it (two runs never attempt it at once; a
+//! run that dies mid-attempt lets go when its lease ends, its turn used), and each outcome is
+//! written over the version the attempt held. In AWS the event arrives through the webhooks' queue and a schedule sweeps
 //! the due retries; locally the bus fans out and the server's loop sweeps.
 
 use futures::StreamExt;
@@ -90,11 +90,27 @@ impl Webhooks {
         results.into_iter().collect()
     }
 
-    /// One attempt of `delivery` at `now`, if it is due: held, signed, sent, and its outcome
-    /// written.
+    /// One attempt of `delivery`, if it is due at `now`: held, signed, sent, and its outcome
+    /// written. The hold and the signature take the later of `now` and the clock (a sweep's
+    /// page is attempted over a while, and tests move `now` ahead).
     pub async fn attempt(&self, delivery: Delivery, now: Timestamp) -> StorageResult<Attempted> {
         if !delivery.is_due(now) {
             return Ok(Attempted::Skipped);
+        }
+        let now = now.max(Timestamp::now());
+        if delivery.attempts_spent() {
+            // Its last attempt was held and never written back: the run died mid-attempt.
+            return match self
+                .store
+                .update_delivery(&delivery.abandoned("its last attempt did not finish"))
+                .await
+            {
+                Ok(()) => Ok(self.count(Attempted::Parked)),
+                Err(StorageError::VersionConflict { .. } | StorageError::NotFound) => {
+                    Ok(Attempted::Skipped)
+                }
+                Err(e) => Err(e),
+            };
         }
         let held = delivery.claimed(now);
         match self.store.update_delivery(&held).await {
@@ -115,7 +131,9 @@ impl Webhooks {
             return Ok(self.count(Attempted::Parked));
         };
         let timestamp = now.unix_seconds();
-        let msg_id = held.event_id.to_string();
+        // The message's id (Standard Webhooks): the same on every attempt of this delivery,
+        // another for the same event at another webhook. The body's `id` is the event's.
+        let msg_id = format!("msg_{}", held.delivery_id.simple());
         let secret = self.key.secret(&held.store_id, &held.webhook_id);
         let request = WebhookRequest {
             url: webhook.url.clone(),
