@@ -256,8 +256,8 @@ async fn image_get(State(s): State<Shared>, Path(rest): Path<String>) -> AxumRes
 
 /// Finishes, now and every [`SWEEP_EVERY`], what a crash of this server (or of another process
 /// on the same data folder) left undone: imports not final whose claim has lapsed continue from
-/// their checkpoint (with `lease` as their claim), and stock alerts not announced yet are
-/// (what the `stock-alerts` function does in AWS), and Open Food Facts lookups still queued
+/// their checkpoint (with `lease` as their claim), stock alerts not announced yet and product
+/// events are announced (what the `stock-alerts` function does in AWS), and Open Food Facts lookups still queued
 /// go back on the local queue (all of them at start; later, those asked for over a minute
 /// ago: a product already waiting in the queue is not queued twice). Runs until the task is
 /// dropped.
@@ -279,6 +279,15 @@ pub async fn sweep_stalled_work(app: Arc<App>, lease: time::Duration) {
             Ok(0) => {}
             Ok(n) => tracing::info!(movements = n, "pending stock alerts announced"),
             Err(e) => tracing::warn!(error = %e, "announcing pending stock alerts failed"),
+        }
+        loop {
+            match app.catalog.announce_product_events().await {
+                Ok(n) if n >= crate::services::EVENTS_PER_PAGE => continue,
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(entries = n, "product events announced"),
+                Err(e) => tracing::warn!(error = %e, "announcing product events failed"),
+            }
+            break;
         }
         match app
             .catalog

@@ -403,6 +403,25 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         catalog.product_history(&who, &reviewed, &PageRequest::default()),
     )
     .await?;
+    let mut announced = 0;
+    let started = store.consumed();
+    loop {
+        let n = catalog
+            .announce_product_events()
+            .await
+            .map_err(|e| anyhow::anyhow!("announcing product events: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        announced += n;
+    }
+    let used = store.consumed();
+    println!(
+        "{:<58} {:>7.1} {:>7.1}",
+        format!("product events: the outbox announced ({announced} entries)"),
+        used.read - started.read,
+        used.write - started.write
+    );
     accounts(&store).await
 }
 

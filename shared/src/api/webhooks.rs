@@ -25,8 +25,10 @@ pub struct NewWebhookBody {
     /// Where deliveries go: an `https` URL on a public address (up to 2,000 characters).
     #[schema(value_type = String, required, example = "https://pos.example.com/hooks/catalog")]
     url: Option<String>,
-    /// The event types it receives: one or more of `job.completed`, `inventory.low_stock`,
-    /// `inventory.out_of_stock`.
+    /// The event types it receives: a store's, one or more of `job.completed`,
+    /// `inventory.low_stock`, `inventory.out_of_stock`; the catalog's (`_catalog`),
+    /// `product.created`, `product.updated`, `product.approved`, `product.rejected`,
+    /// `product.merged` and `job.completed` (its Open Food Facts loads).
     #[schema(value_type = Vec<EventType>, required, min_items = 1, example = json!(["job.completed", "inventory.low_stock"]))]
     events: Option<Vec<String>>,
     /// What it is for, up to 120 characters.
@@ -100,7 +102,7 @@ pub struct WebhookList {
 #[utoipa::path(
     post, path = "/v1/stores/{store_id}/webhooks", operation_id = "store-webhooks-create", tag = "webhooks",
     summary = "Subscribe a URL to the store's events",
-    description = "Admins and the store's owners (the catalog's own events, under `_catalog`: admins). Each event of the chosen types is POSTed to `url` as JSON (the event: `id`, `type`, `timestamp`, `store_id`, `version`, `data`), signed as the Standard Webhooks spec says (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256 of id.timestamp.body>`) with `secret`, which is shown this once. A 2xx answer within 10 s delivers it; anything else is retried 5 s, 1 min, 5 min, 30 min, 2 h, 5 h, 8 h and 8 h later, then the delivery is parked (`failed`): see the deliveries. Redirects are not followed. The URL must be `https` on a public address (`private_target` otherwise: loopback, private and link-local addresses are refused, also when a name resolves to one at delivery). At most 10 webhooks a store.",
+    description = "Admins and the store's owners (the catalog's own events, `product.*` and its jobs' `job.completed`, under `_catalog`: admins). Each event of the chosen types is POSTed to `url` as JSON (the event: `id`, `type`, `timestamp`, `store_id`, `version`, `data`), signed as the Standard Webhooks spec says (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256 of id.timestamp.body>`) with `secret`, which is shown this once. A 2xx answer within 10 s delivers it; anything else is retried 5 s, 1 min, 5 min, 30 min, 2 h, 5 h, 8 h and 8 h later, then the delivery is parked (`failed`): see the deliveries. Redirects are not followed. The URL must be `https` on a public address (`private_target` otherwise: loopback, private and link-local addresses are refused, also when a name resolves to one at delivery). At most 10 webhooks a store.",
     security(("bearer" = [])),
     params(Id<StoreId>),
     request_body(content = NewWebhookBody, content_type = "application/json"),
@@ -108,7 +110,7 @@ pub struct WebhookList {
         (status = 201, description = "The webhook and its secret (shown once)", body = CreatedWebhook, headers(("Location" = String))),
         (status = 403, description = "`forbidden_role`, `forbidden_store`"),
         (status = 409, description = "`too_many_webhooks`"),
-        (status = 422, description = "`validation_failed`: `url` (`required`, `invalid_url`, `https_required`, `private_target`), `events` (`required`, `unknown_event_type`), `description`"),
+        (status = 422, description = "`validation_failed`: `url` (`required`, `invalid_url`, `https_required`, `private_target`), `events` (`required`, `unknown_event_type`, `wrong_place`: product events under a store, stock events under `_catalog`), `description`"),
     ),
 )]
 pub async fn create(

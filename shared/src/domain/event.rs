@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{CsvJob, Movement, StockAlert, StoreId, Timestamp};
+use super::{CsvJob, HistoryEntry, Movement, ProductAction, StockAlert, StoreId, Timestamp};
 
 /// The version of every payload below. A change that removes or renames a field makes a new
 /// version (and a new `version` in the envelope); a new field does not.
@@ -28,13 +28,32 @@ pub enum EventType {
     /// An item's quantity fell to zero.
     #[serde(rename = "inventory.out_of_stock")]
     InventoryOutOfStock,
+    /// A product was added to the catalog (through the API, a scan, an import or an Open Food
+    /// Facts load): a catalog event (`_catalog`).
+    #[serde(rename = "product.created")]
+    ProductCreated,
+    /// A product was edited, its image processed, or filled from Open Food Facts.
+    #[serde(rename = "product.updated")]
+    ProductUpdated,
+    #[serde(rename = "product.approved")]
+    ProductApproved,
+    #[serde(rename = "product.rejected")]
+    ProductRejected,
+    /// A product was folded into another (`merged_into` in the changes).
+    #[serde(rename = "product.merged")]
+    ProductMerged,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 3] = [
+    pub const ALL: [EventType; 8] = [
         EventType::JobCompleted,
         EventType::InventoryLowStock,
         EventType::InventoryOutOfStock,
+        EventType::ProductCreated,
+        EventType::ProductUpdated,
+        EventType::ProductApproved,
+        EventType::ProductRejected,
+        EventType::ProductMerged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,7 +61,25 @@ impl EventType {
             EventType::JobCompleted => "job.completed",
             EventType::InventoryLowStock => "inventory.low_stock",
             EventType::InventoryOutOfStock => "inventory.out_of_stock",
+            EventType::ProductCreated => "product.created",
+            EventType::ProductUpdated => "product.updated",
+            EventType::ProductApproved => "product.approved",
+            EventType::ProductRejected => "product.rejected",
+            EventType::ProductMerged => "product.merged",
         }
+    }
+
+    /// Whether it is one of the catalog's own events (products: announced under `_catalog`,
+    /// where admins subscribe to them), not a store's.
+    pub fn is_catalog(self) -> bool {
+        matches!(
+            self,
+            EventType::ProductCreated
+                | EventType::ProductUpdated
+                | EventType::ProductApproved
+                | EventType::ProductRejected
+                | EventType::ProductMerged
+        )
     }
 
     pub fn parse(s: &str) -> Option<EventType> {
@@ -128,6 +165,28 @@ impl Event {
             job.completed_at.unwrap_or(job.created_at),
             job.store_id.clone(),
             data,
+        )
+    }
+
+    /// `product.*`: the change a product's history entry records (its data is the entry:
+    /// `product_id`, `version`, `action`, `actor`, `at`, `reason`, `changes`), under the
+    /// catalog (`_catalog`). The product and version name the event.
+    pub fn product_change(entry: &HistoryEntry) -> Self {
+        let kind = match entry.action {
+            ProductAction::Created => EventType::ProductCreated,
+            ProductAction::Approved => EventType::ProductApproved,
+            ProductAction::Rejected => EventType::ProductRejected,
+            ProductAction::Merged => EventType::ProductMerged,
+            ProductAction::Updated | ProductAction::Image | ProductAction::Enriched => {
+                EventType::ProductUpdated
+            }
+        };
+        Event::new(
+            kind,
+            &format!("product/{}/{}", entry.product_id, entry.version),
+            entry.at,
+            StoreId::catalog(),
+            serde_json::to_value(entry).unwrap_or_default(),
         )
     }
 

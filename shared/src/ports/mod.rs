@@ -216,6 +216,13 @@ pub trait ProductStore: Send + Sync {
     /// A product's history, newest first.
     async fn history(&self, id: &ProductId, page: &PageQuery) -> StorageResult<Page<HistoryEntry>>;
 
+    /// History entries whose product event (`product.*`) is not announced yet, up to `limit`,
+    /// in any order: every entry enters this outbox with its change, in the same write.
+    async fn unannounced_history(&self, limit: usize) -> StorageResult<Vec<HistoryEntry>>;
+
+    /// Takes `entries` out of the outbox (their events are announced).
+    async fn history_announced(&self, entries: &[HistoryEntry]) -> StorageResult<()>;
+
     /// Lists products. With `status`, oldest first (`pending` ones in `order`, with `category`
     /// a filter then); with `category`, by category path then oldest first; otherwise in
     /// storage order.

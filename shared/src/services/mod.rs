@@ -15,6 +15,7 @@ mod jobs;
 pub mod matching;
 pub mod merge;
 pub mod off_import;
+mod product_events;
 mod products;
 pub mod review;
 mod scan;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 pub use inventory::{AdjustRequest, PutRequest};
+pub use product_events::{EVENTS_PER_PAGE, ORPHAN_AFTER};
 pub use products::{Changes, Decision};
 pub use scan::{MAX_SCAN_BATCH, ScanMode, ScanOutcome, ScanRequest};
 

@@ -100,27 +100,36 @@ pub static INDEX_BUILD: Trigger = Trigger {
     warm_up: None,
 };
 
-/// `stock-alerts`: announces the stock alerts still in the outbox (a change whose function
-/// died, or whose EventBridge call failed, before its announcement), pages of 100 until none
-/// are left or the deadline nears. The event (a scheduled EventBridge event) carries nothing
-/// it needs.
+/// `stock-alerts`: announces what is left in the outboxes: stock alerts (a change whose
+/// function died, or whose EventBridge call failed, before its announcement) and product
+/// events (announced only here), pages of 100 until none are left or the deadline nears. The
+/// event (a scheduled EventBridge event) carries nothing it needs.
 pub static STOCK_ALERTS: Trigger = Trigger {
     function: "stock-alerts",
     source: TriggerSource::Schedule,
     handler: |app, _event, ctx| {
         Box::pin(async move {
+            let near_deadline = || {
+                ctx.deadline
+                    .is_some_and(|d| d.saturating_duration_since(Instant::now()).as_secs() < 10)
+            };
             let mut announced = 0;
             loop {
                 let n = app.catalog.announce_pending().await?;
                 announced += n;
-                let near_deadline = ctx
-                    .deadline
-                    .is_some_and(|d| d.saturating_duration_since(Instant::now()).as_secs() < 10);
-                if n < 100 || near_deadline {
+                if n < 100 || near_deadline() {
                     break;
                 }
             }
-            Ok(serde_json::json!({ "announced": announced }))
+            let mut product_events = 0;
+            loop {
+                let n = app.catalog.announce_product_events().await?;
+                product_events += n;
+                if n < crate::services::EVENTS_PER_PAGE || near_deadline() {
+                    break;
+                }
+            }
+            Ok(serde_json::json!({ "announced": announced, "product_events": product_events }))
         })
     },
     warm_up: None,

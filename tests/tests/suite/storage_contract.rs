@@ -2124,8 +2124,66 @@ async fn the_change_feed_gives_each_change_once_in_order(s: &Stores) {
     ));
 }
 
+/// Every history entry enters the product events' outbox with its change, and leaves it when
+/// announced.
+async fn history_waits_in_the_outbox_until_announced(s: &Stores) {
+    let p = product("Outbox Product", Some(random_gtin()));
+    s.products
+        .insert(&p, &catalog_tests::created_by_test(&p))
+        .await
+        .unwrap();
+    let mut v2 = p.clone();
+    v2.name = "Outbox Product Two".into();
+    v2.version = 2;
+    s.products
+        .update(&p, &v2, &catalog_tests::changed_by_test(&p, &v2))
+        .await
+        .unwrap();
+    let ours = |all: Vec<catalog_core::domain::HistoryEntry>| {
+        let mut v: Vec<u64> = all
+            .into_iter()
+            .filter(|e| e.product_id == p.product_id)
+            .map(|e| e.version)
+            .collect();
+        v.sort();
+        v
+    };
+    let pending = s.products.unannounced_history(1000).await.unwrap();
+    assert_eq!(ours(pending.clone()), vec![1, 2]);
+    let first: Vec<_> = pending
+        .into_iter()
+        .filter(|e| e.product_id == p.product_id && e.version == 1)
+        .collect();
+    assert_eq!(
+        first[0].action,
+        catalog_core::domain::ProductAction::Created
+    );
+    s.products.history_announced(&first).await.unwrap();
+    assert_eq!(
+        ours(s.products.unannounced_history(1000).await.unwrap()),
+        vec![2]
+    );
+    let rest = s.products.unannounced_history(1000).await.unwrap();
+    s.products.history_announced(&rest).await.unwrap();
+    assert!(ours(s.products.unannounced_history(1000).await.unwrap()).is_empty());
+    // The history itself is as it was.
+    let page = s
+        .products
+        .history(
+            &p.product_id,
+            &PageQuery {
+                after: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 2);
+}
+
 store_cases!(
     embedded:
+    history_waits_in_the_outbox_until_announced,
     the_change_feed_gives_each_change_once_in_order,
     product_round_trips_every_field,
     barcode_lookup_is_immediate_and_canonical,

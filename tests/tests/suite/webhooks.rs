@@ -552,7 +552,92 @@ async fn webhooks_are_managed_by_the_stores_owners(api: &TestApi) {
     assert_eq!((r.status, r.code()), (404, "webhook_not_found"));
 }
 
+/// Product changes are announced by the sweep under the catalog, once each, named by product
+/// and version; an admin's `_catalog` webhook for them gets them (store owners cannot
+/// subscribe to them).
+async fn product_changes_are_announced_once(api: &TestApi) {
+    let id = api.create_product("Announced Namkeen 200 g", None).await;
+    let r = api
+        .send(
+            "PATCH",
+            &format!("/v1/products/{id}"),
+            Some(&api.admin()),
+            Some(json!({"verification_status": "approved"})),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let mut announced = 0;
+    loop {
+        let n = api.app.catalog.announce_product_events().await.unwrap();
+        if n == 0 {
+            break;
+        }
+        announced += n;
+    }
+    assert!(announced >= 2);
+    let ours = |kind: &str| -> Vec<Value> {
+        api.events
+            .events(kind)
+            .into_iter()
+            .filter(|e| e["data"]["product_id"] == id.as_str())
+            .collect()
+    };
+    let created = ours("product.created");
+    let approved = ours("product.approved");
+    assert_eq!(
+        (created.len(), approved.len()),
+        (1, 1),
+        "{created:?} {approved:?}"
+    );
+    assert_eq!(created[0]["store_id"], "_catalog");
+    assert_eq!(created[0]["data"]["version"], 1);
+    assert_eq!(approved[0]["data"]["version"], 2);
+    assert_eq!(
+        approved[0]["data"]["changes"]["verification_status"]["after"],
+        "approved"
+    );
+    assert_ne!(created[0]["id"], approved[0]["id"]);
+    // Nothing is left to announce.
+    assert_eq!(api.app.catalog.announce_product_events().await.unwrap(), 0);
+    assert_eq!(ours("product.created").len(), 1);
+
+    // A store's owner cannot subscribe to them; an admin under _catalog can, and gets them.
+    let owner = api.token(Role::StoreOwner, &[STORE]);
+    let r = api
+        .post(
+            &format!("/v1/stores/{STORE}/webhooks"),
+            &owner,
+            json!({"url": "https://x.example.com/h", "events": ["product.created"]}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["errors"][0]["code"].as_str()),
+        (422, Some("wrong_place")),
+        "{r:?}"
+    );
+    let (url, got) = receiver(204).await;
+    let r = api
+        .post(
+            "/v1/stores/_catalog/webhooks",
+            &api.admin(),
+            json!({"url": url, "events": ["product.approved"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let secret = r.body["secret"].as_str().unwrap().to_string();
+    let event: Event = serde_json::from_value(approved[0].clone()).unwrap();
+    assert_eq!(
+        api.app.webhooks.deliver_event(&event).await.unwrap(),
+        vec![Attempted::Delivered]
+    );
+    let got = got.all();
+    assert_eq!(got.len(), 1);
+    assert!(verify(&secret, &got[0].0, &got[0].1));
+}
+
 api_cases!(
+    product_changes_are_announced_once,
     a_failing_receiver_is_retried_then_parked,
     private_targets_are_refused_under_the_aws_configuration,
     webhooks_are_managed_by_the_stores_owners,

@@ -139,13 +139,29 @@ fn product_from(item: Item) -> StorageResult<Product> {
 }
 
 /// A history entry's item: `H#<product>#<version>`, listed through the `history` index.
+/// Partitions of the `pending-events` index (the product events' outbox), by product id, so a
+/// bulk load's entries spread their index writes.
+const EVENT_PARTITIONS: u8 = 4;
+
+fn event_partition(n: u8) -> String {
+    format!("e#{n}")
+}
+
+fn history_pk(id: &ProductId, version: u64) -> String {
+    format!("H#{id}#{version:012}")
+}
+
+/// A history entry's item; it enters the product events' outbox (`event_pending`, the sparse
+/// `pending-events` index's key) with it.
 fn history_item(h: &HistoryEntry) -> StorageResult<Item> {
     let mut item = to_item(&HistoryRecord::from(h))?;
     let sort = format!("{:012}", h.version);
-    item.insert("pk".into(), s(format!("H#{}#{sort}", h.product_id)));
+    item.insert("pk".into(), s(history_pk(&h.product_id, h.version)));
     item.insert("entity".into(), s("history"));
     item.insert("history_of".into(), s(h.product_id.to_string()));
     item.insert("history_sort".into(), s(sort));
+    let n = h.product_id.as_uuid().as_bytes()[15] % EVENT_PARTITIONS;
+    item.insert("event_pending".into(), s(event_partition(n)));
     Ok(item)
 }
 
@@ -472,6 +488,66 @@ impl ProductStore for DynamoStore {
 
     async fn insert(&self, product: &Product, history: &HistoryEntry) -> StorageResult<()> {
         self.insert_units(product, history).await.map(|_| ())
+    }
+
+    async fn unannounced_history(&self, limit: usize) -> StorageResult<Vec<HistoryEntry>> {
+        // The outbox's keys, a share of each partition, then the entries themselves.
+        let limit = limit.clamp(1, 1000);
+        let per = limit.div_ceil(EVENT_PARTITIONS as usize);
+        let mut keys = Vec::new();
+        for n in 0..EVENT_PARTITIONS {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.tables.products)
+                .index_name("pending-events")
+                .key_condition_expression("event_pending = :p")
+                .expression_attribute_values(":p", s(event_partition(n)))
+                .limit(per as i32)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            self.meter.add(read_units(out.consumed_capacity()), 0.0);
+            for item in out.items.unwrap_or_default() {
+                if let Some(pk) = get_s(&item, "pk") {
+                    keys.push(Item::from([("pk".to_string(), s(pk))]));
+                }
+            }
+        }
+        self.batch_get_with(&self.tables.products, keys, false)
+            .await?
+            .into_iter()
+            .filter(|i| i.contains_key("event_pending"))
+            .map(|i| from_item::<HistoryRecord>("product history entry", i)?.try_into())
+            .collect()
+    }
+
+    async fn history_announced(&self, entries: &[HistoryEntry]) -> StorageResult<()> {
+        for e in entries {
+            let out = self
+                .client
+                .update_item()
+                .table_name(&self.tables.products)
+                .key("pk", s(history_pk(&e.product_id, e.version)))
+                .update_expression("REMOVE event_pending")
+                .condition_expression("attribute_exists(pk)")
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await;
+            match out {
+                Ok(o) => {
+                    let units = o.consumed_capacity().and_then(|c| c.capacity_units());
+                    self.meter.add(0.0, units.unwrap_or(0.0));
+                }
+                // Gone (never: entries are not deleted): nothing left to take out.
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(sdk_err(e)),
+            }
+        }
+        Ok(())
     }
 
     async fn history(&self, id: &ProductId, page: &PageQuery) -> StorageResult<Page<HistoryEntry>> {

@@ -48,6 +48,9 @@ pub fn specs() -> Vec<TableSpec> {
                 // CHANGE_SHARDS partitions (only products carry the keys; the whole product,
                 // so a page is one read per partition). Each product write writes it too.
                 ("changes", "change_shard", "change_sort", true),
+                // The product events' outbox: history entries whose event is not announced
+                // yet (sparse, keys only, 4 partitions by product id).
+                ("pending-events", "event_pending", "pk", false),
             ],
             ttl_attribute: None,
         },

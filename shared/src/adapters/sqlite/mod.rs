@@ -66,6 +66,8 @@ CREATE TABLE IF NOT EXISTS product_history (
     product_id TEXT NOT NULL,
     version    INTEGER NOT NULL,
     doc        TEXT NOT NULL,
+    -- 1 until the entry's product event is announced (the outbox).
+    unannounced INTEGER,
     PRIMARY KEY (product_id, version)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS products_by_category ON products (category_sort);
@@ -187,7 +189,7 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db_err)?;
         conn.execute_batch(SCHEMA).map_err(db_err)?;
-        number_changes(&conn)?;
+        migrate(&conn)?;
         conn.execute_batch(accounts::SCHEMA).map_err(db_err)?;
         conn.execute_batch(keys::SCHEMA).map_err(db_err)?;
         conn.execute_batch(webhooks::SCHEMA).map_err(db_err)?;
@@ -282,7 +284,7 @@ fn product_row(p: &Product) -> StorageResult<ProductRow> {
 /// Records a history entry (never over another: the product's version check makes each new).
 fn save_history(tx: &Connection, h: &HistoryEntry) -> StorageResult<()> {
     tx.execute(
-        "INSERT INTO product_history (product_id, version, doc) VALUES (?1, ?2, ?3)",
+        "INSERT INTO product_history (product_id, version, doc, unannounced) VALUES (?1, ?2, ?3, 1)",
         params![
             h.product_id.to_string(),
             h.version as i64,
@@ -350,43 +352,58 @@ impl SqliteStore {
     }
 }
 
-/// The change feed's column on a database made before it: added, and every product numbered
-/// by its last update (then id), so a first sync reads them all; then its index. Checked again
-/// inside the write lock: two processes opening an old file at once add it once.
-fn number_changes(conn: &Connection) -> StorageResult<()> {
+/// Adds `column` to `table` of a database made before it, running `fill` in the same
+/// transaction. Checked again inside the write lock: two processes opening an old file at once
+/// add it once.
+fn add_column_once(conn: &Connection, table: &str, column: &str, fill: &str) -> StorageResult<()> {
     let has_column = |c: &Connection| -> StorageResult<bool> {
         Ok(c.query_row(
-            "SELECT 1 FROM pragma_table_info('products') WHERE name = 'change_seq'",
-            [],
+            "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2",
+            params![table, column],
             |_| Ok(true),
         )
         .optional()
         .map_err(db_err)?
         .unwrap_or(false))
     };
-    if !has_column(conn)? {
-        conn.execute_batch("BEGIN IMMEDIATE").map_err(db_err)?;
-        let added = (|| {
-            if has_column(conn)? {
-                return Ok(());
-            }
-            conn.execute_batch(
-                "ALTER TABLE products ADD COLUMN change_seq INTEGER;
-                 WITH ordered AS (
-                     SELECT product_id, ROW_NUMBER() OVER (
-                         ORDER BY julianday(json_extract(doc, '$.updated_at')), product_id) AS n
-                     FROM products)
-                 UPDATE products SET change_seq =
-                     (SELECT n FROM ordered WHERE ordered.product_id = products.product_id);",
-            )
-            .map_err(db_err)
-        })();
-        let end = if added.is_ok() { "COMMIT" } else { "ROLLBACK" };
-        conn.execute_batch(end).map_err(db_err)?;
-        added?;
+    if has_column(conn)? {
+        return Ok(());
     }
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(db_err)?;
+    let added = (|| {
+        if has_column(conn)? {
+            return Ok(());
+        }
+        conn.execute_batch(&format!(
+            "ALTER TABLE {table} ADD COLUMN {column} INTEGER; {fill}"
+        ))
+        .map_err(db_err)
+    })();
+    let end = if added.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    conn.execute_batch(end).map_err(db_err)?;
+    added
+}
+
+/// What a database made before them lacks: the change feed's column (every product numbered
+/// by its last update, then id, so a first sync reads them all) and the product events'
+/// outbox (older entries are not announced); then their indexes.
+fn migrate(conn: &Connection) -> StorageResult<()> {
+    add_column_once(
+        conn,
+        "products",
+        "change_seq",
+        "WITH ordered AS (
+             SELECT product_id, ROW_NUMBER() OVER (
+                 ORDER BY julianday(json_extract(doc, '$.updated_at')), product_id) AS n
+             FROM products)
+         UPDATE products SET change_seq =
+             (SELECT n FROM ordered WHERE ordered.product_id = products.product_id);",
+    )?;
+    add_column_once(conn, "product_history", "unannounced", "")?;
     conn.execute_batch(
-        "CREATE UNIQUE INDEX IF NOT EXISTS products_by_change ON products (change_seq);",
+        "CREATE UNIQUE INDEX IF NOT EXISTS products_by_change ON products (change_seq);
+         CREATE INDEX IF NOT EXISTS history_unannounced ON product_history (product_id, version)
+             WHERE unannounced = 1;",
     )
     .map_err(db_err)
 }
@@ -475,6 +492,46 @@ impl ProductStore for SqliteStore {
                 next: Continuation(next.to_string()),
                 more,
             })
+        })
+        .await
+    }
+
+    async fn unannounced_history(&self, limit: usize) -> StorageResult<Vec<HistoryEntry>> {
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT doc FROM product_history WHERE unannounced = 1
+                     ORDER BY product_id, version LIMIT ?1",
+                )
+                .map_err(db_err)?;
+            let docs = stmt
+                .query_map(params![limit.clamp(1, 1000) as i64], |r| {
+                    r.get::<_, String>(0)
+                })
+                .map_err(db_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db_err)?;
+            docs.iter()
+                .map(|d| from_doc::<HistoryRecord>("product history entry", d)?.try_into())
+                .collect()
+        })
+        .await
+    }
+
+    async fn history_announced(&self, entries: &[HistoryEntry]) -> StorageResult<()> {
+        let keys: Vec<(String, i64)> = entries
+            .iter()
+            .map(|e| (e.product_id.to_string(), e.version as i64))
+            .collect();
+        self.write(move |tx| {
+            for (id, version) in &keys {
+                tx.execute(
+                    "UPDATE product_history SET unannounced = NULL WHERE product_id = ?1 AND version = ?2",
+                    params![id, version],
+                )
+                .map_err(db_err)?;
+            }
+            Ok(())
         })
         .await
     }

@@ -219,6 +219,29 @@ impl Webhooks {
             errors.add("url", e.code(), format!("the URL {e}"));
             ServiceError::Invalid(errors)
         })?;
+        // Product events are the catalog's (announced under `_catalog`); the catalog has no
+        // stock.
+        let catalog = store.as_str() == StoreId::CATALOG;
+        let misplaced: Vec<&str> = new
+            .events
+            .iter()
+            .filter(|t| t.is_catalog() != catalog && !(catalog && **t == EventType::JobCompleted))
+            .map(|t| t.as_str())
+            .collect();
+        if !misplaced.is_empty() {
+            let mut errors = FieldErrors::new();
+            let why = if catalog {
+                "the catalog (_catalog) has product events and its jobs' job.completed"
+            } else {
+                "product events are the catalog's: an admin subscribes to them under _catalog"
+            };
+            errors.add(
+                "events",
+                "wrong_place",
+                format!("{} cannot be subscribed here: {why}", misplaced.join(", ")),
+            );
+            return Err(ServiceError::Invalid(errors));
+        }
         let existing = self.store.webhooks_of(store).await.map_err(storage)?;
         if existing.len() >= MAX_WEBHOOKS {
             return Err(ServiceError::Conflict {
