@@ -1,6 +1,6 @@
 # Kirana catalog backend. `make run` and `make test` are the whole set-up on a fresh machine.
 
-.PHONY: run test bench bench-er bench-heldout bench-import bench-inventory bench-images bench-init bench-off openapi package deploy smoke deploy-local validate-infra servers-start servers-stop fmt lint clean
+.PHONY: run test bench bench-api bench-er bench-heldout bench-import bench-inventory bench-images bench-init bench-off openapi package deploy smoke deploy-local validate-infra servers-start servers-stop fmt lint clean
 
 MATCHBENCH ?= ../shared/matchbench
 BENCH_BIN = target/perf/catalog
@@ -76,6 +76,18 @@ bench-inventory:
 	@eval "$$(tests/scripts/servers.sh env)"; status=0; \
 	target/debug/catalog bench-inventory --items 1000 || status=1; \
 	tests/scripts/servers.sh stop; exit $$status
+
+## The local server (catalog serve's router, SQLite) under $(BENCH_API_CLIENTS) concurrent clients of
+## oha (the load generator from crates.io, installed into .local/oha on first use): requests/s,
+## p50 and p99 for a product, an inventory page, a match and a scan, each read next to the
+## storage call it makes, timed in the same run.
+OHA_VERSION ?= 1.14.0
+BENCH_API_CLIENTS ?= 50
+bench-api:
+	@[ -x .local/oha/bin/oha ] || { echo "installing oha $(OHA_VERSION) into .local/oha (once)"; \
+	  cargo install --quiet --locked --root .local/oha oha --version $(OHA_VERSION); }
+	cargo build -q --profile perf -p catalog
+	RUST_LOG=warn target/perf/catalog bench-api --oha .local/oha/bin/oha --clients $(BENCH_API_CLIENTS)
 
 ## Open Food Facts bulk load: `catalog off-import` of synthetic OFF exports (gzipped JSONL built
 ## at run time from the OFF names in $(MATCHBENCH), never copied) of $(BENCH_OFF_ROWS) records

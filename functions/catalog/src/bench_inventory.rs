@@ -69,13 +69,13 @@ const GOODS: [(&str, &str, &str); 8] = [
     ),
 ];
 
-fn gtin(n: u64) -> Gtin {
+pub(crate) fn gtin(n: u64) -> Gtin {
     let body = format!("{:012}", 890_500_000_000 + n);
     let digits: Vec<u8> = body.bytes().map(|b| b - b'0').collect();
     Gtin::parse(&format!("{body}{}", check_digit(&digits))).expect("a valid GTIN")
 }
 
-fn product(i: usize, now: Timestamp) -> Product {
+pub(crate) fn product(i: usize, now: Timestamp) -> Product {
     let (name, category, size) = GOODS[i % GOODS.len()];
     let brand = BRANDS[(i / GOODS.len()) % BRANDS.len()];
     let mut attributes = std::collections::BTreeMap::new();
@@ -92,7 +92,7 @@ fn product(i: usize, now: Timestamp) -> Product {
 }
 
 /// An item as an owner keeps it: a count, both prices, a reorder level, a supplier and shelf.
-fn item(store: &StoreId, p: &Product, i: usize, now: Timestamp) -> StockWrite {
+pub(crate) fn item(store: &StoreId, p: &Product, i: usize, now: Timestamp) -> StockWrite {
     let details = InventoryDetails {
         quantity: Quantity::from_minor((i as i64 % 90 + 10) * Quantity::UNIT).unwrap(),
         selling_price: Money::from_minor(4_500 + i as i64 % 9_000).ok(),

@@ -12,6 +12,7 @@ use catalog_core::config::EdgeConfig;
 use catalog_core::domain::StoreId;
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod bench_api;
 mod bench_import;
 mod bench_inventory;
 mod bench_off;
@@ -81,6 +82,10 @@ enum Command {
     /// What a store's inventory operations cost on DynamoDB Local, in capacity units (`make
     /// bench-inventory` starts the server).
     BenchInventory(bench_inventory::Args),
+    /// The local server under concurrent clients (`make bench-api` installs the load
+    /// generator, oha): requests/s, p50 and p99 of the most called routes, next to the storage
+    /// call each read makes.
+    BenchApi(bench_api::Args),
     /// Benchmark `off-import` of a synthetic Open Food Facts export into DynamoDB Local (`make
     /// bench-off` starts it): records/s next to raw BatchWriteItem, write units, peak RSS.
     BenchOff(bench_off::Args),
@@ -184,6 +189,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::BenchImport(args) => bench_import::run(args).await,
         Command::BenchInventory(args) => bench_inventory::run(args).await,
+        Command::BenchApi(args) => bench_api::run(args).await,
         Command::BenchOff(args) => bench_off::run(args).await,
         Command::BenchImportRun(args) => bench_import::run_import(args).await,
         Command::Describe => {

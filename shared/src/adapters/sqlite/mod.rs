@@ -1090,7 +1090,8 @@ impl InventoryStore for SqliteStore {
                 "SELECT {key}, doc FROM inventory WHERE store_id = ?1{conds} ORDER BY {key} {dir} LIMIT {}",
                 page.limit + 1
             );
-            let mut stmt = c.prepare(&sql).map_err(db_err)?;
+            // Cached by its text: a screen asks for the same listing again and again.
+            let mut stmt = c.prepare_cached(&sql).map_err(db_err)?;
             let rows = stmt
                 .query_map(rusqlite::params_from_iter(args.iter()), |r| {
                     Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
