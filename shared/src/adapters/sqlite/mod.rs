@@ -4,7 +4,8 @@
 //! Owns the SQL. Each entity is stored as its shared record (JSON) plus the columns the queries
 //! need; writes run in `BEGIN IMMEDIATE` transactions, so every read-check-write below is atomic
 //! with respect to other writers, in this process or another one on the same file (WAL mode,
-//! busy timeout). Blocking SQLite calls run on Tokio's blocking pool.
+//! busy timeout); reads run on a few read-only connections beside the writer, each seeing
+//! every write committed before it began. Blocking SQLite calls run on Tokio's blocking pool.
 
 mod accounts;
 mod keys;
@@ -126,8 +127,15 @@ CREATE INDEX IF NOT EXISTS jobs_by_store ON jobs (store_id, store_sort);
 /// Products, inventory (with its movements) and jobs in one SQLite database.
 #[derive(Clone)]
 pub struct SqliteStore {
+    /// The one connection that writes (and reads, for a database in memory).
     conn: Arc<Mutex<Connection>>,
+    /// Read-only connections to the same file: reads run beside each other and beside the
+    /// writer (WAL), and each sees every write committed before it began.
+    readers: Arc<Vec<Mutex<Connection>>>,
 }
+
+/// Read-only connections of a file database.
+const READERS: usize = 4;
 
 /// The product ids a query of one `product_id` column answers.
 fn product_ids(
@@ -173,7 +181,21 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file.
     pub fn open(path: &Path) -> StorageResult<Self> {
         let conn = Connection::open(path).map_err(db_err)?;
-        Self::init(conn)
+        let mut store = Self::init(conn)?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let r = Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(db_err)?;
+            r.busy_timeout(std::time::Duration::from_secs(5))
+                .map_err(db_err)?;
+            readers.push(Mutex::new(r));
+        }
+        store.readers = Arc::new(readers);
+        Ok(store)
     }
 
     /// A private in-memory database (tests).
@@ -200,6 +222,7 @@ impl SqliteStore {
         .map_err(db_err)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            readers: Arc::new(Vec::new()),
         })
     }
 
@@ -223,15 +246,29 @@ impl SqliteStore {
         .map_err(StorageError::backend)?
     }
 
+    /// Runs `f` on a free read-only connection (the writer's, in memory) on the blocking pool.
     async fn read<T, F>(&self, f: F) -> StorageResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StorageResult<T> + Send + 'static,
     {
-        let conn = self.conn.clone();
+        let (conn, readers) = (self.conn.clone(), self.readers.clone());
         tokio::task::spawn_blocking(move || {
-            let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&conn)
+            if readers.is_empty() {
+                let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+                return f(&conn);
+            }
+            // The first free reader, else wait for one (taken in turn).
+            static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let free = readers.iter().find_map(|r| r.try_lock().ok());
+            let reader = match free {
+                Some(r) => r,
+                None => {
+                    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % readers.len();
+                    readers[n].lock().unwrap_or_else(|p| p.into_inner())
+                }
+            };
+            f(&reader)
         })
         .await
         .map_err(StorageError::backend)?
