@@ -820,29 +820,12 @@ impl InventoryStore for DynamoStore {
 
     async fn announced(&self, movements: &[Movement]) -> StorageResult<()> {
         for m in movements {
-            let out = self
-                .client
-                .update_item()
-                .table_name(&self.tables.inventory)
-                .key("store_id", s(m.store_id.as_str()))
-                .key("sk", s(movement_sk(m)))
-                .update_expression("REMOVE #pending")
-                .condition_expression("attribute_exists(sk)")
-                .expression_attribute_names("#pending", PENDING_ALERT)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await;
-            match out {
-                Ok(o) => {
-                    let units = o.consumed_capacity().and_then(|c| c.capacity_units());
-                    self.meter.add(0.0, units.unwrap_or(0.0));
-                }
-                // Gone (never, movements are not deleted): nothing left to mark.
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-                Err(e) => return Err(sdk_err(e)),
-            }
+            let key = Item::from([
+                ("store_id".to_string(), s(m.store_id.as_str())),
+                ("sk".to_string(), s(movement_sk(m))),
+            ]);
+            self.take_out_of_outbox(&self.tables.inventory, key, PENDING_ALERT)
+                .await?;
         }
         Ok(())
     }

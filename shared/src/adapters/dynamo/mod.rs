@@ -139,6 +139,43 @@ fn batches<T>(items: Vec<T>, n: usize) -> Vec<Vec<T>> {
 }
 
 impl DynamoStore {
+    /// Takes the item at `key` out of a sparse index's outbox: removes its `mark` attribute
+    /// (one write). An item that is gone has nothing left to take out.
+    pub(super) async fn take_out_of_outbox(
+        &self,
+        table: &str,
+        key: Item,
+        mark: &str,
+    ) -> Result<(), StorageError> {
+        let first_key = key.keys().next().cloned().unwrap_or_default();
+        let out = self
+            .client
+            .update_item()
+            .table_name(table)
+            .set_key(Some(key))
+            .update_expression("REMOVE #mark")
+            .condition_expression("attribute_exists(#key)")
+            .expression_attribute_names("#mark", mark)
+            .expression_attribute_names("#key", first_key)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match out {
+            Ok(o) => {
+                let units = o.consumed_capacity().and_then(|c| c.capacity_units());
+                self.meter.add(0.0, units.unwrap_or(0.0));
+                Ok(())
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
     /// One BatchWriteItem of at most 25 requests to `table`, retrying unprocessed items with
     /// backoff. Returns the write units consumed and the requests sent.
     async fn write_batch(

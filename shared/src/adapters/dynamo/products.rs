@@ -525,27 +525,9 @@ impl ProductStore for DynamoStore {
 
     async fn history_announced(&self, entries: &[HistoryEntry]) -> StorageResult<()> {
         for e in entries {
-            let out = self
-                .client
-                .update_item()
-                .table_name(&self.tables.products)
-                .key("pk", s(history_pk(&e.product_id, e.version)))
-                .update_expression("REMOVE event_pending")
-                .condition_expression("attribute_exists(pk)")
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await;
-            match out {
-                Ok(o) => {
-                    let units = o.consumed_capacity().and_then(|c| c.capacity_units());
-                    self.meter.add(0.0, units.unwrap_or(0.0));
-                }
-                // Gone (never: entries are not deleted): nothing left to take out.
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-                Err(e) => return Err(sdk_err(e)),
-            }
+            let key = Item::from([("pk".to_string(), s(history_pk(&e.product_id, e.version)))]);
+            self.take_out_of_outbox(&self.tables.products, key, "event_pending")
+                .await?;
         }
         Ok(())
     }
