@@ -274,14 +274,14 @@ fn oha(
     })
 }
 
-/// Calls `call` from the run's number of tasks at once for half the run's seconds; its rate and
+/// Calls `call` from the run's number of tasks at once for the run's seconds; its rate and
 /// latency percentiles.
 async fn storage_call<F, Fut>(args: &Args, call: F) -> anyhow::Result<Figures>
 where
     F: Fn() -> Fut + Send + Sync + Clone + 'static,
     Fut: std::future::Future<Output = Result<(), catalog_core::ports::StorageError>> + Send,
 {
-    let until = Instant::now() + Duration::from_secs(args.seconds.div_ceil(2).max(1));
+    let until = Instant::now() + Duration::from_secs(args.seconds.max(1));
     let started = Instant::now();
     let tasks: Vec<_> = (0..args.clients)
         .map(|_| {

@@ -7,7 +7,9 @@
 //! with ids named by product and version (a repeat is the same event). An entry whose product
 //! is not stored yet (a bulk insert writes entries before their products) waits; one whose
 //! product never came (its import stopped between the two writes, and was not run again) is
-//! let go after [`ORPHAN_AFTER`].
+//! let go after [`ORPHAN_AFTER`]. While such entries wait they come first in their outbox
+//! partition, so a partition holding a page of them holds back the rest until the import runs
+//! again (SQS redelivers it within about 16 minutes) or they are let go.
 
 use std::collections::HashSet;
 
@@ -53,10 +55,14 @@ impl Catalog {
                 }
                 continue;
             }
-            self.events
-                .publish(&Event::product_change(&entry))
-                .await
-                .map_err(ServiceError::storage)?;
+            if let Err(e) = self.events.publish(&Event::product_change(&entry)).await {
+                // What went out before it leaves the outbox; the rest waits for the next run.
+                self.products
+                    .history_announced(&done)
+                    .await
+                    .map_err(ServiceError::storage)?;
+                return Err(ServiceError::storage(e));
+            }
             done.push(entry);
         }
         self.products

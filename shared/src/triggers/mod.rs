@@ -113,21 +113,42 @@ pub static STOCK_ALERTS: Trigger = Trigger {
                 ctx.deadline
                     .is_some_and(|d| d.saturating_duration_since(Instant::now()).as_secs() < 10)
             };
+            // Each outbox on its own: one that fails (or is long) does not hold back the other.
             let mut announced = 0;
+            let mut failed = Vec::new();
             loop {
-                let n = app.catalog.announce_pending().await?;
-                announced += n;
-                if n < 100 || near_deadline() {
-                    break;
+                match app.catalog.announce_pending().await {
+                    Ok(n) => {
+                        announced += n;
+                        if n < 100 || near_deadline() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %crate::error_chain::ErrorChain(&e), "stock alerts not announced; the next run tries again");
+                        failed.push(e);
+                        break;
+                    }
                 }
             }
             let mut product_events = 0;
             loop {
-                let n = app.catalog.announce_product_events().await?;
-                product_events += n;
-                if n < crate::services::EVENTS_PER_PAGE || near_deadline() {
-                    break;
+                match app.catalog.announce_product_events().await {
+                    Ok(n) => {
+                        product_events += n;
+                        if n < crate::services::EVENTS_PER_PAGE || near_deadline() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %crate::error_chain::ErrorChain(&e), "product events not announced; the next run tries again");
+                        failed.push(e);
+                        break;
+                    }
                 }
+            }
+            if let Some(e) = failed.into_iter().next() {
+                return Err(e);
             }
             Ok(serde_json::json!({ "announced": announced, "product_events": product_events }))
         })

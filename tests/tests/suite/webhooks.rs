@@ -568,7 +568,7 @@ async fn product_changes_are_announced_once(api: &TestApi) {
         .await;
     assert_eq!(r.status, 200, "{r:?}");
     let mut announced = 0;
-    loop {
+    for _ in 0..10 {
         let n = api.app.catalog.announce_product_events().await.unwrap();
         if n == 0 {
             break;
@@ -576,6 +576,18 @@ async fn product_changes_are_announced_once(api: &TestApi) {
         announced += n;
     }
     assert!(announced >= 2);
+    // Announced entries left the outbox.
+    let left: Vec<_> = api
+        .app
+        .catalog
+        .products
+        .unannounced_history(1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.product_id.to_string() == id)
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
     let ours = |kind: &str| -> Vec<Value> {
         api.events
             .events(kind)

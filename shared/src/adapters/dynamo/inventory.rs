@@ -824,7 +824,7 @@ impl InventoryStore for DynamoStore {
                 ("store_id".to_string(), s(m.store_id.as_str())),
                 ("sk".to_string(), s(movement_sk(m))),
             ]);
-            self.take_out_of_outbox(&self.tables.inventory, key, PENDING_ALERT)
+            self.take_out_of_outbox(&self.tables.inventory, key, "sk", PENDING_ALERT)
                 .await?;
         }
         Ok(())

@@ -140,14 +140,14 @@ fn batches<T>(items: Vec<T>, n: usize) -> Vec<Vec<T>> {
 
 impl DynamoStore {
     /// Takes the item at `key` out of a sparse index's outbox: removes its `mark` attribute
-    /// (one write). An item that is gone has nothing left to take out.
+    /// (one write). An item that is gone (no `key_attr`) has nothing left to take out.
     pub(super) async fn take_out_of_outbox(
         &self,
         table: &str,
         key: Item,
+        key_attr: &str,
         mark: &str,
     ) -> Result<(), StorageError> {
-        let first_key = key.keys().next().cloned().unwrap_or_default();
         let out = self
             .client
             .update_item()
@@ -156,7 +156,7 @@ impl DynamoStore {
             .update_expression("REMOVE #mark")
             .condition_expression("attribute_exists(#key)")
             .expression_attribute_names("#mark", mark)
-            .expression_attribute_names("#key", first_key)
+            .expression_attribute_names("#key", key_attr)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;

@@ -59,6 +59,10 @@ fn is_change_position(p: &str) -> bool {
 /// while ago (a bulk write, a batch retried while throttled) must not land behind readers
 /// of the feed. Other items are left as they are.
 pub(super) fn restamp_change(item: &mut Item) {
+    let is_product = matches!(item.get("entity"), Some(AttributeValue::S(e)) if e == "product");
+    if !is_product {
+        return;
+    }
     if let Some(AttributeValue::S(position)) = item.get_mut("change_sort")
         && let Some((_, id)) = position.split_once('#')
     {
@@ -515,7 +519,9 @@ impl ProductStore for DynamoStore {
                 }
             }
         }
-        self.batch_get_with(&self.tables.products, keys, false)
+        keys.truncate(limit);
+        // Consistent: an entry taken out a moment ago must not be read back as still in.
+        self.batch_get_with(&self.tables.products, keys, true)
             .await?
             .into_iter()
             .filter(|i| i.contains_key("event_pending"))
@@ -526,7 +532,7 @@ impl ProductStore for DynamoStore {
     async fn history_announced(&self, entries: &[HistoryEntry]) -> StorageResult<()> {
         for e in entries {
             let key = Item::from([("pk".to_string(), s(history_pk(&e.product_id, e.version)))]);
-            self.take_out_of_outbox(&self.tables.products, key, "event_pending")
+            self.take_out_of_outbox(&self.tables.products, key, "pk", "event_pending")
                 .await?;
         }
         Ok(())

@@ -1517,7 +1517,8 @@ mod tests {
         drop(store);
         let raw = Connection::open(&path).unwrap();
         raw.execute_batch(
-            "DROP INDEX products_by_change; ALTER TABLE products DROP COLUMN change_seq;",
+            "DROP INDEX products_by_change; ALTER TABLE products DROP COLUMN change_seq;
+             DROP INDEX history_unannounced; ALTER TABLE product_history DROP COLUMN unannounced;",
         )
         .unwrap();
         drop(raw);
@@ -1526,6 +1527,8 @@ mod tests {
         let page = products.changes(None, Timestamp::now(), 10).await.unwrap();
         let names: Vec<&str> = page.items.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["Older", "Newer"]);
+        // Entries from before the outbox are not announced; the next change's is.
+        assert!(products.unannounced_history(10).await.unwrap().is_empty());
         // And a change after it goes to the end.
         let p = &made[1];
         let mut next = p.clone();
@@ -1550,5 +1553,8 @@ mod tests {
             .unwrap();
         assert_eq!(after.items.len(), 1);
         assert_eq!(after.items[0].name, "Older");
+        let pending = products.unannounced_history(10).await.unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].version, next.version);
     }
 }
