@@ -962,21 +962,34 @@ impl TryFrom<JobRecord> for CsvJob {
     }
 }
 
-/// A webhook delivery's place among its webhook's deliveries, in key order (newest first is
-/// this, descending): the event's time in milliseconds (15 digits), then the delivery's id.
-pub fn delivery_place(d: &crate::domain::Delivery) -> String {
-    format!(
-        "{:015}#{}",
-        d.event_time.unix_millis().max(0),
-        d.delivery_id
-    )
+/// A place in a time-ordered key: the time in milliseconds (15 digits), `#`, then `tail` (an
+/// id, or `""`/`"~"` for the bounds of a millisecond), so text order is time order. The change
+/// feed, webhook deliveries and the due deliveries' index key on it.
+pub fn time_place(at: crate::domain::Timestamp, tail: &impl std::fmt::Display) -> String {
+    format!("{:015}#{tail}", at.unix_millis().max(0))
 }
 
-/// When a webhook delivery is due (milliseconds), while it is pending: what the adapters
-/// index to find the due ones without reading the rest.
-pub fn delivery_due_ms(d: &crate::domain::Delivery) -> Option<i64> {
+/// Whether `s` is a [`time_place`] with a UUID for its tail (a continuation a client sent
+/// back must be one before it becomes a key).
+pub fn is_time_place(s: &str) -> bool {
+    s.split_once('#').is_some_and(|(ms, id)| {
+        ms.len() == 15
+            && ms.bytes().all(|b| b.is_ascii_digit())
+            && uuid::Uuid::try_parse(id).is_ok()
+    })
+}
+
+/// A webhook delivery's place among its webhook's deliveries, in key order (newest first is
+/// this, descending): the event's time, then the delivery's id.
+pub fn delivery_place(d: &crate::domain::Delivery) -> String {
+    time_place(d.event_time, &d.delivery_id)
+}
+
+/// When a webhook delivery is due, while it is pending: what the adapters index to find the
+/// due ones without reading the rest.
+pub fn delivery_due(d: &crate::domain::Delivery) -> Option<crate::domain::Timestamp> {
     (d.status == crate::domain::DeliveryStatus::Pending)
-        .then(|| d.next_attempt_at.map(|t| t.unix_millis()))
+        .then_some(d.next_attempt_at)
         .flatten()
 }
 

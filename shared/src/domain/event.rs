@@ -69,17 +69,19 @@ impl EventType {
         }
     }
 
-    /// Whether it is one of the catalog's own events (products: announced under `_catalog`,
-    /// where admins subscribe to them), not a store's.
-    pub fn is_catalog(self) -> bool {
-        matches!(
-            self,
+    /// Whether events of this type are announced under the catalog (`_catalog`: its products,
+    /// and its own jobs' `job.completed`) when `catalog`, or under a store otherwise (its jobs
+    /// and its stock): where a webhook for them can be subscribed.
+    pub fn announced_under(self, catalog: bool) -> bool {
+        match self {
+            EventType::JobCompleted => true,
+            EventType::InventoryLowStock | EventType::InventoryOutOfStock => !catalog,
             EventType::ProductCreated
-                | EventType::ProductUpdated
-                | EventType::ProductApproved
-                | EventType::ProductRejected
-                | EventType::ProductMerged
-        )
+            | EventType::ProductUpdated
+            | EventType::ProductApproved
+            | EventType::ProductRejected
+            | EventType::ProductMerged => catalog,
+        }
     }
 
     pub fn parse(s: &str) -> Option<EventType> {
@@ -217,6 +219,19 @@ mod tests {
             assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
         }
         assert_eq!(EventType::parse("job.started"), None);
+    }
+
+    #[test]
+    fn product_events_are_the_catalogs_and_stock_events_a_stores() {
+        use EventType::*;
+        for t in EventType::ALL {
+            let (catalog, store) = (t.announced_under(true), t.announced_under(false));
+            match t {
+                JobCompleted => assert!(catalog && store),
+                InventoryLowStock | InventoryOutOfStock => assert!(!catalog && store),
+                _ => assert!(catalog && !store, "{t}"),
+            }
+        }
     }
 
     #[test]

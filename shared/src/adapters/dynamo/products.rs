@@ -15,7 +15,7 @@ use super::{
 };
 use crate::adapters::records::{
     HistoryRecord, ProductRecord, category_path_key, category_root, created_sort_key,
-    quality_sort_key, search_text,
+    is_time_place, quality_sort_key, search_text, time_place,
 };
 use crate::domain::{Actor, Gtin, HistoryEntry, Product, ProductId, Timestamp, VerificationStatus};
 use crate::ports::{
@@ -43,16 +43,13 @@ fn change_shard(id: &ProductId) -> String {
 /// A change's place in the feed: the time the adapter wrote it (milliseconds, 15 digits),
 /// then the product's id.
 fn change_position(at: Timestamp, id: &ProductId) -> String {
-    format!("{:015}#{id}", at.unix_millis().max(0))
+    time_place(at, id)
 }
 
 /// Whether `p` is a feed position (what a change feed's continuation holds): `0` (the start)
 /// or one [`change_position`] wrote.
 fn is_change_position(p: &str) -> bool {
-    p == "0"
-        || p.split_once('#').is_some_and(|(ms, id)| {
-            ms.len() == 15 && ms.bytes().all(|b| b.is_ascii_digit()) && ProductId::parse(id).is_ok()
-        })
+    p == "0" || is_time_place(p)
 }
 
 /// Moves a product item's place in the change feed to now, as it is sent: an item built a
@@ -66,7 +63,8 @@ pub(super) fn restamp_change(item: &mut Item) {
     if let Some(AttributeValue::S(position)) = item.get_mut("change_sort")
         && let Some((_, id)) = position.split_once('#')
     {
-        *position = format!("{:015}#{id}", Timestamp::now().unix_millis().max(0));
+        let now = time_place(Timestamp::now(), &id);
+        *position = now;
     }
 }
 
@@ -792,7 +790,7 @@ impl ProductStore for DynamoStore {
             Some(Continuation(p)) if is_change_position(p) => p.clone(),
             Some(_) => return Err(StorageError::BadContinuation),
         };
-        let until = format!("{:015}#", settled.unix_millis().max(0));
+        let until = time_place(settled, &"");
         let limit = limit.clamp(1, 1000) as usize;
         if !from.is_empty() && from >= until {
             // The cursor is past the settled time (this clock runs behind the one that read

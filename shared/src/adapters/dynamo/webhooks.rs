@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::types::{ReturnConsumedCapacity, ReturnValuesOnConditionChe
 
 use super::accounts::{keyed, store_pk};
 use super::{DynamoStore, Item, from_item, get_n, n, s, sdk_err};
-use crate::adapters::records::{delivery_due_ms, delivery_place};
+use crate::adapters::records::{delivery_due, delivery_place, time_place};
 use crate::domain::webhook::DELIVERIES_KEPT;
 use crate::domain::{Delivery, StoreId, Timestamp, Webhook, WebhookId};
 use crate::ports::{Continuation, Page, PageQuery, StorageError, StorageResult, WebhookStore};
@@ -53,13 +53,10 @@ fn delivery_item(d: &Delivery) -> StorageResult<Item> {
         "expires_epoch".into(),
         n(d.created_at.plus(DELIVERIES_KEPT).unix_seconds()),
     );
-    if let Some(due) = delivery_due_ms(d) {
+    if let Some(due) = delivery_due(d) {
         let n = d.delivery_id.as_bytes()[15] % DUE_PARTITIONS;
         item.insert("delivery_due".into(), s(due_partition(n)));
-        item.insert(
-            "due_sort".into(),
-            s(format!("{:015}#{}", due.max(0), d.delivery_id)),
-        );
+        item.insert("due_sort".into(), s(time_place(due, &d.delivery_id)));
     }
     Ok(item)
 }
@@ -225,7 +222,7 @@ impl WebhookStore for DynamoStore {
         // Each partition's longest due, merged: the page is the `limit` longest due of all.
         let limit = limit.clamp(1, 1000);
         // `~` sorts after every id character: every delivery due at this millisecond.
-        let until = format!("{:015}#~", now.unix_millis().max(0));
+        let until = time_place(now, &"~");
         let mut due: Vec<(String, Delivery)> = Vec::new();
         for n in 0..DUE_PARTITIONS {
             let out = self

@@ -6,7 +6,12 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStore, db_err, from_doc, to_doc};
-use crate::adapters::records::{delivery_due_ms as due_ms, delivery_place};
+use crate::adapters::records::{delivery_due, delivery_place, is_time_place};
+
+/// The `due_ms` column: when the delivery is due, while it is pending.
+fn due_ms(d: &crate::domain::Delivery) -> Option<i64> {
+    delivery_due(d).map(|t| t.unix_millis())
+}
 use crate::domain::webhook::DELIVERIES_KEPT;
 use crate::domain::{Delivery, StoreId, Timestamp, Webhook, WebhookId};
 use crate::ports::{Continuation, Page, PageQuery, StorageError, StorageResult, WebhookStore};
@@ -37,15 +42,6 @@ CREATE INDEX IF NOT EXISTS webhook_deliveries_due
     ON webhook_deliveries (due_ms) WHERE due_ms IS NOT NULL;
 DELETE FROM webhook_deliveries WHERE delete_after < unixepoch();
 "#;
-
-/// Whether `s` is a delivery's place (what a continuation of a listing holds).
-fn is_place(s: &str) -> bool {
-    s.split_once('#').is_some_and(|(ms, id)| {
-        ms.len() == 15
-            && ms.bytes().all(|b| b.is_ascii_digit())
-            && uuid::Uuid::try_parse(id).is_ok()
-    })
-}
 
 #[async_trait]
 impl WebhookStore for SqliteStore {
@@ -186,7 +182,7 @@ impl WebhookStore for SqliteStore {
     ) -> StorageResult<Page<Delivery>> {
         let (store, webhook) = (store.as_str().to_string(), webhook.to_string());
         let after = page.after.as_ref().map(|c| c.0.clone());
-        if after.as_deref().is_some_and(|a| !is_place(a)) {
+        if after.as_deref().is_some_and(|a| !is_time_place(a)) {
             return Err(StorageError::BadContinuation);
         }
         let limit = page.limit.max(1) as usize;

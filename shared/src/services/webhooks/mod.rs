@@ -225,7 +225,7 @@ impl Webhooks {
         let misplaced: Vec<&str> = new
             .events
             .iter()
-            .filter(|t| t.is_catalog() != catalog && !(catalog && **t == EventType::JobCompleted))
+            .filter(|t| !t.announced_under(catalog))
             .map(|t| t.as_str())
             .collect();
         if !misplaced.is_empty() {
