@@ -180,14 +180,14 @@ async fn bench(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
                 )
                 .await?;
             let ids: Vec<_> = page.items.iter().map(|i| i.product_id).collect();
-            catalog.get_many(&ids).await.map(|_| ())
+            catalog.summaries(&ids).await.map(|_| ())
         }
     })
     .await?;
     line(
         "GET /v1/stores/{s}/inventory?limit=25",
         &http,
-        "inventory list + its 25 products",
+        "inventory list + 25 summaries",
         Some(&raw),
     );
 

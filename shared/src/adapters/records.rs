@@ -245,6 +245,81 @@ impl From<&Product> for ProductRecord {
     }
 }
 
+/// The fields of a stored product a [`ProductSummary`] is made of, read from a
+/// [`ProductRecord`]'s shape without the rest (an inventory page reads 25 of these; reading
+/// whole products also checked every id, time and candidate, and rescored each).
+#[derive(Debug, Deserialize)]
+pub struct ProductSummaryRecord {
+    pub product_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub brand: Option<String>,
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub barcode: Option<String>,
+    #[serde(default)]
+    pub canonical_image_urls: Option<ThumbnailRecord>,
+    #[serde(default)]
+    pub attributes: SizeAttributesRecord,
+    pub verification_status: String,
+}
+
+/// A stored product's image URLs, of which a summary shows the thumbnail.
+#[derive(Debug, Deserialize)]
+pub struct ThumbnailRecord {
+    pub thumbnail: String,
+}
+
+/// The attributes that may hold a product's pack size ([`crate::domain::SIZE_ATTRIBUTES`]);
+/// the others are passed over.
+#[derive(Debug, Default, Deserialize)]
+pub struct SizeAttributesRecord {
+    #[serde(default)]
+    pack_size: Option<String>,
+    #[serde(default)]
+    quantity: Option<String>,
+    #[serde(default)]
+    weight: Option<String>,
+    #[serde(default)]
+    volume: Option<String>,
+}
+
+impl SizeAttributesRecord {
+    /// The first one present, in `SIZE_ATTRIBUTES`' order.
+    fn size(self) -> Option<String> {
+        self.pack_size
+            .or(self.quantity)
+            .or(self.weight)
+            .or(self.volume)
+    }
+}
+
+impl TryFrom<ProductSummaryRecord> for (ProductId, ProductSummary) {
+    type Error = StorageError;
+
+    fn try_from(r: ProductSummaryRecord) -> Result<Self, StorageError> {
+        let what = "product";
+        let id = ProductId::parse(&r.product_id).map_err(|e| corrupt(what, e))?;
+        let summary = ProductSummary {
+            name: r.name,
+            brand: r.brand,
+            size: r.attributes.size(),
+            barcode: r
+                .barcode
+                .as_deref()
+                .map(Gtin::parse)
+                .transpose()
+                .map_err(|e| corrupt(what, e))?,
+            category: r.category,
+            verification_status: VerificationStatus::parse(&r.verification_status)
+                .ok_or_else(|| corrupt(what, format!("status {}", r.verification_status)))?,
+            thumbnail_url: r.canonical_image_urls.map(|u| u.thumbnail),
+        };
+        Ok((id, summary))
+    }
+}
+
 impl TryFrom<ProductRecord> for Product {
     type Error = StorageError;
 

@@ -25,8 +25,8 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -44,6 +44,10 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest client request id kept.
 pub const MAX_REQUEST_ID_LEN: usize = 128;
 /// Responses smaller than this are sent as they are (gzip would not pay for its header).
+/// Larger ones are compressed at gzip's fastest level (1, nginx's default), not the default
+/// (6): a page of 25 inventory items (16 KB of JSON) comes out 8% larger (2.6 KB, not 2.4)
+/// for about two thirds of the CPU (zlib's figures), and CPU is what a function is billed
+/// for.
 const COMPRESS_ABOVE_BYTES: u16 = 1024;
 /// A request gives up this long before its Lambda's deadline, to answer 503 itself rather than
 /// be cut off by the runtime (which the client would see as API Gateway's bare 503).
@@ -140,6 +144,7 @@ fn apply_with(router: Router, edge: &EdgeConfig, metrics: Option<RequestMetrics>
         .layer(axum::middleware::from_fn(within_deadline))
         .layer(
             CompressionLayer::new()
+                .quality(CompressionLevel::Fastest)
                 .compress_when(DefaultPredicate::new().and(SizeAbove::new(COMPRESS_ABOVE_BYTES))),
         )
         .layer(CatchPanicLayer::custom(panic_problem));

@@ -147,6 +147,21 @@ pub trait ProductStore: Send + Sync {
     /// the answer, which is in no particular order.
     async fn get_many(&self, ids: &[ProductId]) -> StorageResult<Vec<Product>>;
 
+    /// What a listing shows of each product of `ids` beside its own record (an inventory
+    /// page's items): [`ProductSummary::of`] each product [`get_many`](Self::get_many)
+    /// finds, read as that reads. An adapter may read less than whole products to give it.
+    async fn summaries(
+        &self,
+        ids: &[ProductId],
+    ) -> StorageResult<Vec<(ProductId, ProductSummary)>> {
+        Ok(self
+            .get_many(ids)
+            .await?
+            .iter()
+            .map(|p| (p.product_id, ProductSummary::of(p)))
+            .collect())
+    }
+
     /// Strongly consistent lookup by barcode.
     async fn find_by_barcode(&self, barcode: &Gtin) -> StorageResult<Option<Product>>;
 

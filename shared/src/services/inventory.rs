@@ -71,11 +71,10 @@ impl Catalog {
         let ids: Vec<ProductId> = items.iter().map(|i| i.product_id).collect();
         let mut found: std::collections::HashMap<ProductId, ProductSummary> = self
             .products
-            .get_many(&ids)
+            .summaries(&ids)
             .await
             .map_err(ServiceError::storage)?
-            .iter()
-            .map(|p| (p.product_id, ProductSummary::of(p)))
+            .into_iter()
             .collect();
         Ok(items
             .into_iter()

@@ -1323,6 +1323,51 @@ async fn products_are_read_many_at_once(s: &Stores) {
     assert!(s.products.get_many(&[]).await.unwrap().is_empty());
 }
 
+/// A listing's summaries are what whole products would give, whichever attribute holds the
+/// size, with and without the optional fields.
+async fn summaries_are_what_whole_products_give(s: &Stores) {
+    let mut full = product("Surf Excel Matic 1 kg", Some(random_gtin()));
+    full.brand = Some("Surf Excel".into());
+    full.category = Some("Home Care > Detergents".into());
+    full.verification_status = VerificationStatus::Approved;
+    full.canonical_image_urls = Some(catalog_core::domain::ImageUrls {
+        original: "/images/sha256/ab/original.jpg".into(),
+        thumbnail: "/images/sha256/ab/thumb.webp".into(),
+        medium: "/images/sha256/ab/medium.webp".into(),
+    });
+    // No pack_size: quantity comes before weight.
+    full.attributes = BTreeMap::from([
+        ("weight".to_string(), "1.02 kg".to_string()),
+        ("quantity".to_string(), "1 kg".to_string()),
+        ("colour".to_string(), "blue".to_string()),
+    ]);
+    let mut volume = product("Fortune Sunflower Oil", None);
+    volume.attributes = BTreeMap::from([("volume".to_string(), "1 l".to_string())]);
+    let bare = product("Loose Jaggery", None);
+    for p in [&full, &volume, &bare] {
+        s.products
+            .insert(p, &catalog_tests::created_by_test(p))
+            .await
+            .unwrap();
+    }
+    let ids = [
+        full.product_id,
+        ProductId::new(),
+        volume.product_id,
+        bare.product_id,
+    ];
+    let mut got = s.products.summaries(&ids).await.unwrap();
+    got.sort_by_key(|(_, p)| p.name.clone());
+    let want: Vec<_> = [&volume, &bare, &full]
+        .into_iter()
+        .map(|p| (p.product_id, ProductSummary::of(p)))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(got[2].1.size.as_deref(), Some("1 kg"));
+    assert_eq!(got[0].1.size.as_deref(), Some("1 l"));
+    assert!(s.products.summaries(&[]).await.unwrap().is_empty());
+}
+
 async fn inventory_sorts_and_searches_within_a_store(s: &Stores) {
     let st = store(&format!("shelf-{}", ProductId::new()));
     let items = [
@@ -2209,6 +2254,7 @@ store_cases!(
     every_change_writes_its_movement,
     inventory_sorts_and_searches_within_a_store,
     products_are_read_many_at_once,
+    summaries_are_what_whole_products_give,
     every_product_change_has_its_history_entry,
     merging_moves_each_stores_item_once,
     stock_never_lands_on_a_merged_product,

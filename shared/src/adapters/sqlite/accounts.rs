@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
-use super::{SqliteStore, db_err, from_doc, to_doc};
+use super::{Prepared, SqliteStore, db_err, from_doc, to_doc};
 use crate::domain::{
     Device, DeviceId, Membership, Phone, Session, SessionId, SignInCode, Store, StoreId, Timestamp,
     User, UserId,
@@ -65,13 +65,13 @@ fn user_from(doc: &str) -> StorageResult<User> {
 }
 
 fn one_doc(c: &rusqlite::Connection, sql: &str, key: &str) -> StorageResult<Option<String>> {
-    c.query_row(sql, params![key], |r| r.get(0))
+    c.query_row_cached(sql, params![key], |r| r.get(0))
         .optional()
         .map_err(db_err)
 }
 
 fn memberships(c: &rusqlite::Connection, sql: &str, key: &str) -> StorageResult<Vec<Membership>> {
-    let mut stmt = c.prepare(sql).map_err(db_err)?;
+    let mut stmt = c.prepare_cached(sql).map_err(db_err)?;
     let docs = stmt
         .query_map(params![key, MAX_MEMBERSHIPS as i64], |r| {
             r.get::<_, String>(0)
@@ -88,7 +88,7 @@ impl AccountStore for SqliteStore {
         let user = user.clone();
         self.write(move |tx| {
             let n = tx
-                .execute(
+                .execute_cached(
                     "INSERT OR IGNORE INTO users (user_id, phone, doc) VALUES (?1, ?2, ?3)",
                     params![
                         user.user_id.to_string(),
@@ -161,7 +161,7 @@ impl AccountStore for SqliteStore {
         let (store, owner) = (store.clone(), owner.clone());
         self.write(move |tx| {
             let n = tx
-                .execute(
+                .execute_cached(
                     "INSERT OR IGNORE INTO stores (store_id, doc) VALUES (?1, ?2)",
                     params![store.store_id.as_str(), to_doc(&store)?],
                 )
@@ -217,7 +217,7 @@ impl AccountStore for SqliteStore {
     async fn put_code(&self, code: &SignInCode) -> StorageResult<()> {
         let code = code.clone();
         self.write(move |tx| {
-            tx.execute(
+            tx.execute_cached(
                 "INSERT INTO sign_in_codes (phone, expires_at, doc) VALUES (?1, ?2, ?3)
                  ON CONFLICT (phone) DO UPDATE SET expires_at = excluded.expires_at, doc = excluded.doc",
                 params![code.phone.as_str(), code.expires_at.unix_seconds(), to_doc(&code)?],
@@ -244,7 +244,7 @@ impl AccountStore for SqliteStore {
                 return Ok(None);
             }
             code.attempts_left -= 1;
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE sign_in_codes SET doc = ?2 WHERE phone = ?1",
                 params![phone, to_doc(&code)?],
             )
@@ -266,7 +266,7 @@ impl AccountStore for SqliteStore {
             if stored.sent_at != code.sent_at {
                 return Ok(false);
             }
-            tx.execute("DELETE FROM sign_in_codes WHERE phone = ?1", params![phone])
+            tx.execute_cached("DELETE FROM sign_in_codes WHERE phone = ?1", params![phone])
                 .map_err(db_err)?;
             Ok(true)
         })
@@ -283,7 +283,7 @@ impl AccountStore for SqliteStore {
         let end = window_end.unix_seconds();
         self.write(move |tx| {
             let current: Option<(i64, i64)> = tx
-                .query_row(
+                .query_row_cached(
                     "SELECT window_end, count FROM request_counts WHERE key = ?1",
                     params![key],
                     |r| Ok((r.get(0)?, r.get(1)?)),
@@ -299,7 +299,7 @@ impl AccountStore for SqliteStore {
             if count >= i64::from(limit) {
                 return Ok(false);
             }
-            tx.execute(
+            tx.execute_cached(
                 "INSERT INTO request_counts (key, window_end, count) VALUES (?1, ?2, ?3)
                  ON CONFLICT (key) DO UPDATE SET window_end = excluded.window_end, count = excluded.count",
                 params![key, end, count + 1],
@@ -314,7 +314,7 @@ impl AccountStore for SqliteStore {
         let s = session.clone();
         self.write(move |tx| {
             let n = tx
-                .execute(
+                .execute_cached(
                     "INSERT OR IGNORE INTO sessions (session_id, expires_at, doc) VALUES (?1, ?2, ?3)",
                     params![s.session_id.to_string(), s.expires_at.unix_seconds(), to_doc(&s)?],
                 )
@@ -349,7 +349,7 @@ impl AccountStore for SqliteStore {
                     current: Some(u64::from(stored.generation)),
                 });
             }
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE sessions SET doc = ?2 WHERE session_id = ?1",
                 params![id, to_doc(&next)?],
             )
@@ -363,7 +363,7 @@ impl AccountStore for SqliteStore {
         let d = device.clone();
         self.write(move |tx| {
             let n = tx
-                .execute(
+                .execute_cached(
                     "INSERT OR IGNORE INTO devices (store_id, device_id, doc) VALUES (?1, ?2, ?3)",
                     params![d.store_id.as_str(), d.device_id.to_string(), to_doc(&d)?],
                 )
@@ -386,7 +386,7 @@ impl AccountStore for SqliteStore {
         let store = store.as_str().to_string();
         self.read(move |c| {
             let mut stmt = c
-                .prepare(
+                .prepare_cached(
                     "SELECT doc FROM devices WHERE store_id = ?1 ORDER BY device_id DESC LIMIT ?2",
                 )
                 .map_err(db_err)?;
@@ -465,7 +465,7 @@ impl AccountStore for SqliteStore {
             let mut s: Session = from_doc("session", &doc)?;
             if s.revoked_at.is_none() {
                 s.revoked_at = Some(at);
-                tx.execute(
+                tx.execute_cached(
                     "UPDATE sessions SET doc = ?2 WHERE session_id = ?1",
                     params![id, to_doc(&s)?],
                 )
@@ -478,7 +478,7 @@ impl AccountStore for SqliteStore {
 }
 
 fn load_device(c: &rusqlite::Connection, store: &str, id: &str) -> StorageResult<Option<Device>> {
-    c.query_row(
+    c.query_row_cached(
         "SELECT doc FROM devices WHERE store_id = ?1 AND device_id = ?2",
         params![store, id],
         |r| r.get::<_, String>(0),
@@ -491,7 +491,7 @@ fn load_device(c: &rusqlite::Connection, store: &str, id: &str) -> StorageResult
 }
 
 fn save_device(tx: &rusqlite::Connection, d: &Device) -> StorageResult<()> {
-    tx.execute(
+    tx.execute_cached(
         "UPDATE devices SET doc = ?3 WHERE store_id = ?1 AND device_id = ?2",
         params![d.store_id.as_str(), d.device_id.to_string(), to_doc(d)?],
     )
@@ -507,7 +507,7 @@ fn load_user(c: &rusqlite::Connection, id: &str) -> StorageResult<Option<User>> 
 }
 
 fn save_user(tx: &rusqlite::Connection, user: &User) -> StorageResult<()> {
-    tx.execute(
+    tx.execute_cached(
         "UPDATE users SET doc = ?2 WHERE user_id = ?1",
         params![user.user_id.to_string(), to_doc(user)?],
     )
@@ -516,7 +516,7 @@ fn save_user(tx: &rusqlite::Connection, user: &User) -> StorageResult<()> {
 }
 
 fn save_membership(tx: &rusqlite::Connection, m: &Membership) -> StorageResult<()> {
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO memberships (store_id, user_id, doc) VALUES (?1, ?2, ?3)
          ON CONFLICT (store_id, user_id) DO UPDATE SET doc = excluded.doc",
         params![m.store_id.as_str(), m.user_id.to_string(), to_doc(m)?],

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
-use super::{SqliteStore, db_err, from_doc, to_doc};
+use super::{Prepared, SqliteStore, db_err, from_doc, to_doc};
 use crate::domain::{ApiKey, KeyId, StoreId, Take, Timestamp};
 use crate::ports::{KeyStore, KeyUse, REVOKED_KEYS_KEPT, StorageError, StorageResult};
 
@@ -26,7 +26,7 @@ impl KeyStore for SqliteStore {
         let k = key.clone();
         self.write(move |tx| {
             let n = tx
-                .execute(
+                .execute_cached(
                     "INSERT OR IGNORE INTO integration_keys (store_id, key_id, doc) VALUES (?1, ?2, ?3)",
                     params![k.store_id.as_str(), k.key_id.to_string(), to_doc(&k)?],
                 )
@@ -54,7 +54,7 @@ impl KeyStore for SqliteStore {
         let store = store.as_str().to_string();
         self.read(move |c| {
             let mut stmt = c
-                .prepare(
+                .prepare_cached(
                     "SELECT doc FROM integration_keys WHERE store_id = ?1 ORDER BY key_id DESC",
                 )
                 .map_err(db_err)?;
@@ -77,7 +77,7 @@ impl KeyStore for SqliteStore {
             if k.revoked_at.is_none() {
                 k.revoked_at = Some(at);
                 save_key(tx, &k)?;
-                tx.execute(
+                tx.execute_cached(
                     "UPDATE integration_keys SET delete_after = ?3 WHERE store_id = ?1 AND key_id = ?2",
                     params![store, id, at.plus(REVOKED_KEYS_KEPT).unix_seconds()],
                 )
@@ -112,7 +112,7 @@ impl KeyStore for SqliteStore {
 }
 
 fn load_key(c: &rusqlite::Connection, store: &str, id: &str) -> StorageResult<Option<ApiKey>> {
-    c.query_row(
+    c.query_row_cached(
         "SELECT doc FROM integration_keys WHERE store_id = ?1 AND key_id = ?2",
         params![store, id],
         |r| r.get::<_, String>(0),
@@ -125,7 +125,7 @@ fn load_key(c: &rusqlite::Connection, store: &str, id: &str) -> StorageResult<Op
 }
 
 fn save_key(tx: &rusqlite::Connection, k: &ApiKey) -> StorageResult<()> {
-    tx.execute(
+    tx.execute_cached(
         "UPDATE integration_keys SET doc = ?3 WHERE store_id = ?1 AND key_id = ?2",
         params![k.store_id.as_str(), k.key_id.to_string(), to_doc(k)?],
     )

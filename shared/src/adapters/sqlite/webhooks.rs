@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
-use super::{SqliteStore, db_err, from_doc, to_doc};
+use super::{Prepared, SqliteStore, db_err, from_doc, to_doc};
 use crate::adapters::records::{delivery_due, delivery_place, is_time_place};
 
 /// The `due_ms` column: when the delivery is due, while it is pending.
@@ -49,7 +49,7 @@ impl WebhookStore for SqliteStore {
         let w = webhook.clone();
         self.write(move |tx| {
             let n = tx
-                .execute(
+                .execute_cached(
                     "INSERT OR IGNORE INTO webhooks (store_id, webhook_id, doc) VALUES (?1, ?2, ?3)",
                     params![w.store_id.as_str(), w.webhook_id.to_string(), to_doc(&w)?],
                 )
@@ -66,7 +66,7 @@ impl WebhookStore for SqliteStore {
     async fn get_webhook(&self, store: &StoreId, id: &WebhookId) -> StorageResult<Option<Webhook>> {
         let (store, id) = (store.as_str().to_string(), id.to_string());
         self.read(move |c| {
-            c.query_row(
+            c.query_row_cached(
                 "SELECT doc FROM webhooks WHERE store_id = ?1 AND webhook_id = ?2",
                 params![store, id],
                 |r| r.get::<_, String>(0),
@@ -84,7 +84,7 @@ impl WebhookStore for SqliteStore {
         let store = store.as_str().to_string();
         self.read(move |c| {
             let mut stmt = c
-                .prepare("SELECT doc FROM webhooks WHERE store_id = ?1")
+                .prepare_cached("SELECT doc FROM webhooks WHERE store_id = ?1")
                 .map_err(db_err)?;
             let docs = stmt
                 .query_map(params![store], |r| r.get::<_, String>(0))
@@ -100,7 +100,7 @@ impl WebhookStore for SqliteStore {
         let (store, id) = (store.as_str().to_string(), id.to_string());
         self.write(move |tx| {
             let n = tx
-                .execute(
+                .execute_cached(
                     "DELETE FROM webhooks WHERE store_id = ?1 AND webhook_id = ?2",
                     params![store, id],
                 )
@@ -118,7 +118,7 @@ impl WebhookStore for SqliteStore {
         let d = delivery.clone();
         self.write(move |tx| {
             let n = tx
-                .execute(
+                .execute_cached(
                     "INSERT OR IGNORE INTO webhook_deliveries
                         (delivery_id, store_id, webhook_id, place, due_ms, version, delete_after, doc)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -148,7 +148,7 @@ impl WebhookStore for SqliteStore {
         self.write(move |tx| {
             let id = d.delivery_id.to_string();
             let current: Option<i64> = tx
-                .query_row(
+                .query_row_cached(
                     "SELECT version FROM webhook_deliveries WHERE delivery_id = ?1",
                     params![id],
                     |r| r.get(0),
@@ -161,7 +161,7 @@ impl WebhookStore for SqliteStore {
                     current: Some(v as u64),
                 }),
                 Some(_) => {
-                    tx.execute(
+                    tx.execute_cached(
                         "UPDATE webhook_deliveries SET due_ms = ?2, version = ?3, doc = ?4
                          WHERE delivery_id = ?1",
                         params![id, due_ms(&d), d.version as i64, to_doc(&d)?],
@@ -188,7 +188,7 @@ impl WebhookStore for SqliteStore {
         let limit = page.limit.max(1) as usize;
         self.read(move |c| {
             let mut stmt = c
-                .prepare(
+                .prepare_cached(
                     "SELECT place, doc FROM webhook_deliveries
                      WHERE store_id = ?1 AND webhook_id = ?2 AND (?3 IS NULL OR place < ?3)
                      ORDER BY place DESC LIMIT ?4",
@@ -220,7 +220,7 @@ impl WebhookStore for SqliteStore {
         let now = now.unix_millis();
         self.read(move |c| {
             let mut stmt = c
-                .prepare(
+                .prepare_cached(
                     "SELECT doc FROM webhook_deliveries WHERE due_ms IS NOT NULL AND due_ms <= ?1
                      ORDER BY due_ms LIMIT ?2",
                 )
