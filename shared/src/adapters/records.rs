@@ -271,7 +271,7 @@ pub struct ThumbnailRecord {
     pub thumbnail: String,
 }
 
-/// The attributes that may hold a product's pack size ([`crate::domain::SIZE_ATTRIBUTES`]);
+/// The attributes that may hold a product's pack size ([`crate::domain::inventory::SIZE_ATTRIBUTES`]);
 /// the others are passed over.
 #[derive(Debug, Default, Deserialize)]
 pub struct SizeAttributesRecord {
@@ -1071,6 +1071,29 @@ pub fn delivery_due(d: &crate::domain::Delivery) -> Option<crate::domain::Timest
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The summary's size comes from the attributes `SIZE_ATTRIBUTES` names, the first
+    /// present in its order, as `ProductSummary::of` reads them.
+    #[test]
+    fn summary_sizes_follow_the_size_attributes() {
+        let size = |attrs: &[&str]| {
+            let attributes: serde_json::Map<String, serde_json::Value> = attrs
+                .iter()
+                .map(|a| (a.to_string(), serde_json::Value::from(format!("{a} value"))))
+                .chain([("colour".to_string(), serde_json::Value::from("red"))])
+                .collect();
+            serde_json::from_value::<SizeAttributesRecord>(attributes.into())
+                .unwrap()
+                .size()
+        };
+        let all = crate::domain::inventory::SIZE_ATTRIBUTES;
+        for (i, a) in all.iter().enumerate() {
+            assert_eq!(size(&[a]), Some(format!("{a} value")), "{a} alone");
+            // With every later one present too, this one still wins.
+            assert_eq!(size(&all[i..]), Some(format!("{a} value")), "{a} first");
+        }
+        assert_eq!(size(&[]), None);
+    }
 
     #[test]
     fn category_keys_compare_by_segment() {

@@ -149,7 +149,9 @@ pub trait ProductStore: Send + Sync {
 
     /// What a listing shows of each product of `ids` beside its own record (an inventory
     /// page's items): [`ProductSummary::of`] each product [`get_many`](Self::get_many)
-    /// finds, read as that reads. An adapter may read less than whole products to give it.
+    /// finds, read as that reads. An adapter may read less than whole products to give it;
+    /// it then checks only the fields a summary shows (a product damaged elsewhere still has
+    /// its summary, where `get_many` would say `Corrupt`).
     async fn summaries(
         &self,
         ids: &[ProductId],

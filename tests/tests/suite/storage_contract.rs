@@ -1343,8 +1343,13 @@ async fn summaries_are_what_whole_products_give(s: &Stores) {
     ]);
     let mut volume = product("Fortune Sunflower Oil", None);
     volume.attributes = BTreeMap::from([("volume".to_string(), "1 l".to_string())]);
+    let mut packed = product("Parle-G Biscuits", None);
+    packed.attributes = BTreeMap::from([
+        ("weight".to_string(), "250 g".to_string()),
+        ("pack_size".to_string(), "4 x 62.5 g".to_string()),
+    ]);
     let bare = product("Loose Jaggery", None);
-    for p in [&full, &volume, &bare] {
+    for p in [&full, &volume, &packed, &bare] {
         s.products
             .insert(p, &catalog_tests::created_by_test(p))
             .await
@@ -1354,16 +1359,18 @@ async fn summaries_are_what_whole_products_give(s: &Stores) {
         full.product_id,
         ProductId::new(),
         volume.product_id,
+        packed.product_id,
         bare.product_id,
     ];
     let mut got = s.products.summaries(&ids).await.unwrap();
     got.sort_by_key(|(_, p)| p.name.clone());
-    let want: Vec<_> = [&volume, &bare, &full]
+    let want: Vec<_> = [&volume, &bare, &packed, &full]
         .into_iter()
         .map(|p| (p.product_id, ProductSummary::of(p)))
         .collect();
     assert_eq!(got, want);
-    assert_eq!(got[2].1.size.as_deref(), Some("1 kg"));
+    assert_eq!(got[3].1.size.as_deref(), Some("1 kg"));
+    assert_eq!(got[2].1.size.as_deref(), Some("4 x 62.5 g"));
     assert_eq!(got[0].1.size.as_deref(), Some("1 l"));
     assert!(s.products.summaries(&[]).await.unwrap().is_empty());
 }

@@ -238,7 +238,9 @@ impl Prepared for Connection {
     }
 }
 
-/// Statements each connection keeps prepared (more than the store has: none is evicted).
+/// Statements each connection keeps prepared, the least recently used evicted past it: room
+/// for every fixed statement and the inventory listing's shapes (an order and the filters
+/// used; its values are parameters).
 const PREPARED_STATEMENTS: usize = 256;
 
 fn db_err(e: rusqlite::Error) -> StorageError {
@@ -1210,10 +1212,11 @@ impl InventoryStore for SqliteStore {
         let (store, filter, page) = (store.to_string(), filter.clone(), page.clone());
         self.read(move |c| {
             let key = sort_sql(order.by);
-            let mut args: Vec<String> = vec![store];
+            use rusqlite::types::Value;
+            let mut args: Vec<Value> = vec![Value::Text(store)];
             let mut conds = Vec::new();
             if let Some(after) = page.after {
-                args.push(after.0);
+                args.push(Value::Text(after.0));
                 let op = if order.descending { "<" } else { ">" };
                 conds.push(format!("{key} {op} ?{}", args.len()));
             }
@@ -1224,14 +1227,17 @@ impl InventoryStore for SqliteStore {
                 conds.push("quantity_milli = 0".into());
             }
             for w in &filter.words {
-                args.push(format!("%{}%", like_escape(w)));
+                args.push(Value::Text(format!("%{}%", like_escape(w))));
                 conds.push(format!(
                     "json_extract(doc, '$.search_text') LIKE ?{} ESCAPE '\\'",
                     args.len()
                 ));
             }
             if let Some(cat) = &filter.category {
-                args.push(format!("{}%", like_escape(&category_path_key(cat))));
+                args.push(Value::Text(format!(
+                    "{}%",
+                    like_escape(&category_path_key(cat))
+                )));
                 conds.push(format!(
                     "json_extract(doc, '$.category_sort') LIKE ?{} ESCAPE '\\'",
                     args.len()
@@ -1239,11 +1245,13 @@ impl InventoryStore for SqliteStore {
             }
             let conds: String = conds.iter().map(|c| format!(" AND {c}")).collect();
             let dir = if order.descending { "DESC" } else { "ASC" };
+            args.push(Value::Integer(i64::from(page.limit) + 1));
             let sql = format!(
-                "SELECT {key}, doc FROM inventory WHERE store_id = ?1{conds} ORDER BY {key} {dir} LIMIT {}",
-                page.limit + 1
+                "SELECT {key}, doc FROM inventory WHERE store_id = ?1{conds} ORDER BY {key} {dir} LIMIT ?{}",
+                args.len()
             );
-            // Cached by its text: a screen asks for the same listing again and again.
+            // Cached by its text, which names the listing's shape (order and filters), not its
+            // values: a screen asks for the same listing again and again.
             let mut stmt = c.prepare_cached(&sql).map_err(db_err)?;
             let rows = stmt
                 .query_map(rusqlite::params_from_iter(args.iter()), |r| {
