@@ -55,10 +55,10 @@ impl App {
         off: Option<crate::adapters::off::OffConfig>,
         webhooks: WebhookConfig,
     ) -> Arc<Self> {
-        let sender = crate::adapters::webhook_http::HttpWebhooks::new(webhooks.allow_private);
+        let sender = webhooks.sender.map(|make| make(webhooks.allow_private));
         let hooks = Webhooks::new(
             accounts.clone(),
-            Arc::new(sender),
+            sender,
             secret,
             catalog.cursor_key().clone(),
             webhooks.allow_private,
@@ -281,6 +281,7 @@ impl App {
             config.off.clone(),
             WebhookConfig {
                 allow_private: config.webhooks_allow_private,
+                sender: config.webhook_sender,
                 ..WebhookConfig::default()
             },
         ))
@@ -390,6 +391,7 @@ impl App {
         // server's loop attempts (`local::deliver_webhooks`).
         let webhooks = WebhookConfig {
             allow_private: true,
+            sender: Some(crate::adapters::webhook_http::HttpWebhooks::make),
             ..WebhookConfig::default()
         };
         let bus = crate::services::webhooks::WebhookBus::new(

@@ -121,6 +121,9 @@ pub struct Config {
     /// Webhooks may target loopback and private addresses, and plain http
     /// (`WEBHOOK_ALLOW_PRIVATE_TARGETS=true`; never in a real deployment: SSRF).
     pub webhooks_allow_private: bool,
+    /// How webhook deliveries leave: not a variable, the function's trigger says it
+    /// (`webhook-deliver`'s; None elsewhere, so no other binary links an HTTP client for it).
+    pub webhook_sender: Option<crate::services::webhooks::MakeSender>,
 }
 
 #[cfg(feature = "aws")]
@@ -171,6 +174,7 @@ impl Config {
             },
             webhooks_allow_private: get("WEBHOOK_ALLOW_PRIVATE_TARGETS")
                 .is_some_and(|v| v == "true" || v == "1"),
+            webhook_sender: None,
         })
     }
 }

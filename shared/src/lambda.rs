@@ -68,7 +68,8 @@ pub async fn run(route: &'static Route) -> Result<(), lambda_http::Error> {
 /// retries.
 pub async fn run_trigger(trigger: &'static Trigger) -> Result<(), lambda_http::Error> {
     logs::init();
-    let config = config_from_env()?;
+    let mut config = config_from_env()?;
+    config.webhook_sender = trigger.webhook_sender;
     tracing::info!(function = trigger.function, source = ?trigger.source, "cold start");
     let starting = Starting::from_config(config, move |app| {
         Box::pin(async move { trigger.warm_up(&app).await })

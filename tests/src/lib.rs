@@ -616,6 +616,7 @@ impl TestApi {
             // Test receivers listen on loopback.
             catalog_core::services::webhooks::WebhookConfig {
                 allow_private: true,
+                sender: Some(catalog_core::adapters::webhook_http::HttpWebhooks::make),
                 ..Default::default()
             },
         );
@@ -892,6 +893,8 @@ pub fn aws_config(tables: Tables, uploads: &str, images: &str, secret: SecretSou
         event_bus: "default".into(),
         edge: EdgeConfig::default(),
         webhooks_allow_private: false,
+        // Not a variable: the webhook-deliver trigger's static sets it (lambda::run_trigger).
+        webhook_sender: None,
     }
 }
 

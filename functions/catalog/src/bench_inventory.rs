@@ -602,7 +602,7 @@ async fn webhooks(
     let secret = b"bench-inventory-webhooks-secret-32";
     let hooks = Webhooks::new(
         store.clone(),
-        Arc::new(catalog_core::adapters::webhook_http::HttpWebhooks::new(
+        Some(catalog_core::adapters::webhook_http::HttpWebhooks::make(
             true,
         )),
         secret,

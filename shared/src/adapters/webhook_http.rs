@@ -63,6 +63,11 @@ impl HttpWebhooks {
         }
     }
 
+    /// The sender, for [`WebhookConfig::sender`](crate::services::webhooks::WebhookConfig).
+    pub fn make(allow_private: bool) -> std::sync::Arc<dyn WebhookSender> {
+        std::sync::Arc::new(Self::new(allow_private))
+    }
+
     fn client(&self) -> Result<&reqwest::Client, String> {
         self.http
             .get_or_init(|| Self::build(self.allow_private))

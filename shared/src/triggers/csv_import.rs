@@ -30,6 +30,7 @@ pub static CSV_IMPORT: Trigger = Trigger {
     // Every import matches its rows: the index loads while the first import claims its job
     // and opens its file.
     warm_up: Some(|app| Box::pin(app.catalog.warm_match_index())),
+    webhook_sender: None,
 };
 
 /// Deliveries of an import message before SQS moves it to the dead-letter queue (the queue's

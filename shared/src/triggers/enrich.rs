@@ -34,6 +34,7 @@ pub static ENRICH: Trigger = Trigger {
     source: TriggerSource::Queue,
     handler: |app, event, _ctx: TriggerContext| Box::pin(enrich(app, event)),
     warm_up: None,
+    webhook_sender: None,
 };
 
 /// Whether `event` is an EventBridge scheduled event (the sweep's).

@@ -28,6 +28,7 @@ pub static IMAGE_PROCESS: Trigger = Trigger {
     source: TriggerSource::S3,
     handler: |app, event, _ctx: TriggerContext| Box::pin(image_process(app, event)),
     warm_up: None,
+    webhook_sender: None,
 };
 
 /// Processes the upload at `key`; its summary.

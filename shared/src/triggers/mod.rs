@@ -65,6 +65,9 @@ pub struct Trigger {
     /// What the function's init starts doing before its first event needs it. A field, not a
     /// match on the trigger, so that a function's binary links only its own trigger's code.
     pub warm_up: Option<for<'a> fn(&'a App) -> BoxFuture<'a, ()>>,
+    /// How its app sends webhooks, for the trigger that delivers them. A field for the same
+    /// reason: only that binary links the HTTP client.
+    pub webhook_sender: Option<crate::services::webhooks::MakeSender>,
 }
 
 impl Trigger {
@@ -98,6 +101,7 @@ pub static INDEX_BUILD: Trigger = Trigger {
         })
     },
     warm_up: None,
+    webhook_sender: None,
 };
 
 /// `stock-alerts`: announces what is left in the outboxes: stock alerts (a change whose
@@ -154,6 +158,7 @@ pub static STOCK_ALERTS: Trigger = Trigger {
         })
     },
     warm_up: None,
+    webhook_sender: None,
 };
 
 /// Every trigger function.

@@ -31,6 +31,7 @@ pub static OFF_IMPORT: Trigger = Trigger {
     source: TriggerSource::S3,
     handler: |app, event, ctx| Box::pin(off_import(app, event, ctx)),
     warm_up: None,
+    webhook_sender: None,
 };
 
 /// The uploads an S3 notification says were created, each with its version (S3's ETag).

@@ -35,6 +35,7 @@ pub static WEBHOOK_DELIVER: Trigger = Trigger {
     source: TriggerSource::Queue,
     handler: |app, event, ctx| Box::pin(deliver(app, event, ctx)),
     warm_up: None,
+    webhook_sender: Some(crate::adapters::webhook_http::HttpWebhooks::make),
 };
 
 /// The catalog's event in an SQS body: EventBridge's envelope around it (`detail`), or the

@@ -341,6 +341,43 @@ async fn a_failing_receiver_is_retried_then_parked(api: &TestApi) {
     );
 }
 
+/// A process whose route or trigger names no sender (every function but webhook-deliver)
+/// attempts nothing: the delivery is written, not claimed nor counted, and the process that
+/// sends delivers it at its first attempt.
+async fn a_process_without_a_sender_claims_nothing(api: &TestApi) {
+    let (url, got) = receiver(200).await;
+    let (webhook, _) = subscribe(api, &url, &["job.completed"]).await;
+    let no_sender = Webhooks::new(
+        api.app.webhooks.store(),
+        None,
+        TEST_SECRET.as_bytes(),
+        api.app.catalog.cursor_key().clone(),
+        true,
+    );
+    let event = some_completion();
+    assert!(no_sender.deliver_event(&event).await.is_err());
+    let d = &deliveries(api, &webhook).await[0];
+    assert_eq!(
+        (d["status"].as_str(), d["attempts"].as_u64()),
+        (Some("pending"), Some(0)),
+        "{d}"
+    );
+    assert!(got.all().is_empty());
+    let done = api
+        .app
+        .webhooks
+        .deliver_due(Timestamp::now(), 100)
+        .await
+        .unwrap();
+    assert!(done.contains(&Attempted::Delivered), "{done:?}");
+    let d = &deliveries(api, &webhook).await[0];
+    assert_eq!(
+        (d["status"].as_str(), d["attempts"].as_u64()),
+        (Some("delivered"), Some(1))
+    );
+    assert_eq!(got.all().len(), 1);
+}
+
 /// Points the webhook at `url` in storage (the API has no update: an owner would make a new
 /// one; the test keeps the delivery).
 async fn repoint(api: &TestApi, webhook: &str, url: &str) {
@@ -359,7 +396,7 @@ async fn repoint(api: &TestApi, webhook: &str, url: &str) {
 async fn private_targets_are_refused_under_the_aws_configuration(api: &TestApi) {
     let aws_like = Webhooks::new(
         api.app.webhooks.store(),
-        Arc::new(HttpWebhooks::new(false)),
+        Some(HttpWebhooks::make(false)),
         TEST_SECRET.as_bytes(),
         api.app.catalog.cursor_key().clone(),
         false,
@@ -651,6 +688,7 @@ async fn product_changes_are_announced_once(api: &TestApi) {
 api_cases!(
     product_changes_are_announced_once,
     a_failing_receiver_is_retried_then_parked,
+    a_process_without_a_sender_claims_nothing,
     private_targets_are_refused_under_the_aws_configuration,
     webhooks_are_managed_by_the_stores_owners,
 );

@@ -94,6 +94,12 @@ impl Webhooks {
     /// written. The hold and the signature take the later of `now` and the clock (a sweep's
     /// page is attempted over a while, and tests move `now` ahead).
     pub async fn attempt(&self, delivery: Delivery, now: Timestamp) -> StorageResult<Attempted> {
+        // Before anything is claimed or counted.
+        let Some(sender) = self.sender.clone() else {
+            return Err(StorageError::backend(
+                "this process does not deliver webhooks (its route or trigger names no sender)",
+            ));
+        };
         if !delivery.is_due(now) {
             return Ok(Attempted::Skipped);
         }
@@ -147,7 +153,7 @@ impl Webhooks {
             ],
             body: held.body.clone(),
         };
-        let answer = self.sender.send(&request).await;
+        let answer = sender.send(&request).await;
         let after = match &answer {
             WebhookAnswer::Status(s) if (200..300).contains(s) => held.delivered(now, *s),
             WebhookAnswer::Status(s) => {

@@ -34,7 +34,8 @@ use sign::WebhookKey;
 #[derive(Clone)]
 pub struct Webhooks {
     store: Arc<dyn WebhookStore>,
-    sender: Arc<dyn WebhookSender>,
+    /// None in a function that does not deliver (every one but `webhook-deliver`).
+    sender: Option<Arc<dyn WebhookSender>>,
     key: WebhookKey,
     cursors: CursorKey,
     allow_private: bool,
@@ -44,9 +45,19 @@ pub struct Webhooks {
     pub wake: Arc<tokio::sync::Notify>,
 }
 
+/// Makes the sender deliveries leave by, allowing private targets or not.
+///
+/// A function pointer the caller names, not a sender every app builds: only `webhook-deliver`
+/// (its trigger's static names it) and the local server send, and a sender built in every
+/// app put its HTTP client (reqwest) in every function's binary.
+pub type MakeSender = fn(allow_private: bool) -> Arc<dyn WebhookSender>;
+
 /// How an app's webhooks are set up.
 #[derive(Clone, Default)]
 pub struct WebhookConfig {
+    /// How deliveries leave; None: this process does not deliver (the webhooks can still be
+    /// made, listed and fanned out to).
+    pub sender: Option<MakeSender>,
     /// Targets on loopback and private addresses, and over plain http, are allowed (local runs
     /// and tests; never in AWS unless `WEBHOOK_ALLOW_PRIVATE_TARGETS` says so).
     pub allow_private: bool,
@@ -158,7 +169,7 @@ fn not_found(id: &WebhookId) -> ServiceError {
 impl Webhooks {
     pub fn new(
         store: Arc<dyn WebhookStore>,
-        sender: Arc<dyn WebhookSender>,
+        sender: Option<Arc<dyn WebhookSender>>,
         service_secret: &[u8],
         cursors: CursorKey,
         allow_private: bool,
