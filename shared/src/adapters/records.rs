@@ -245,6 +245,17 @@ impl From<&Product> for ProductRecord {
     }
 }
 
+fn stored_barcode(what: &str, barcode: Option<&str>) -> Result<Option<Gtin>, StorageError> {
+    barcode
+        .map(Gtin::parse)
+        .transpose()
+        .map_err(|e| corrupt(what, e))
+}
+
+fn stored_status(what: &str, status: &str) -> Result<VerificationStatus, StorageError> {
+    VerificationStatus::parse(status).ok_or_else(|| corrupt(what, format!("status {status}")))
+}
+
 /// The fields of a stored product a [`ProductSummary`] is made of, read from a
 /// [`ProductRecord`]'s shape without the rest (an inventory page reads 25 of these; reading
 /// whole products also checked every id, time and candidate, and rescored each).
@@ -305,15 +316,9 @@ impl TryFrom<ProductSummaryRecord> for (ProductId, ProductSummary) {
             name: r.name,
             brand: r.brand,
             size: r.attributes.size(),
-            barcode: r
-                .barcode
-                .as_deref()
-                .map(Gtin::parse)
-                .transpose()
-                .map_err(|e| corrupt(what, e))?,
+            barcode: stored_barcode(what, r.barcode.as_deref())?,
             category: r.category,
-            verification_status: VerificationStatus::parse(&r.verification_status)
-                .ok_or_else(|| corrupt(what, format!("status {}", r.verification_status)))?,
+            verification_status: stored_status(what, &r.verification_status)?,
             thumbnail_url: r.canonical_image_urls.map(|u| u.thumbnail),
         };
         Ok((id, summary))
@@ -334,12 +339,7 @@ impl TryFrom<ProductRecord> for Product {
             name: r.name,
             brand: r.brand,
             category: r.category,
-            barcode: r
-                .barcode
-                .as_deref()
-                .map(Gtin::parse)
-                .transpose()
-                .map_err(|e| corrupt(what, e))?,
+            barcode: stored_barcode(what, r.barcode.as_deref())?,
             image_hash: r.image_hash,
             canonical_image_urls: r.canonical_image_urls.map(Into::into),
             image_perceptual_hash: r.image_perceptual_hash,
@@ -358,8 +358,7 @@ impl TryFrom<ProductRecord> for Product {
                 .map_err(|e| corrupt(what, e))?,
             regional_names,
             attributes: r.attributes,
-            verification_status: VerificationStatus::parse(&r.verification_status)
-                .ok_or_else(|| corrupt(what, format!("status {}", r.verification_status)))?,
+            verification_status: stored_status(what, &r.verification_status)?,
             merged_into: r
                 .merged_into
                 .as_deref()
@@ -547,14 +546,9 @@ impl TryFrom<SummaryRecord> for ProductSummary {
             name: r.name,
             brand: r.brand,
             size: r.size,
-            barcode: r
-                .barcode
-                .map(|b| Gtin::parse(&b))
-                .transpose()
-                .map_err(|e| corrupt(what, e))?,
+            barcode: stored_barcode(what, r.barcode.as_deref())?,
             category: r.category,
-            verification_status: VerificationStatus::parse(&r.status)
-                .ok_or_else(|| corrupt(what, format!("status {}", r.status)))?,
+            verification_status: stored_status(what, &r.status)?,
             thumbnail_url: r.thumbnail_url,
         })
     }

@@ -426,6 +426,22 @@ fn save_history(tx: &Connection, h: &HistoryEntry) -> StorageResult<()> {
     Ok(())
 }
 
+/// The stored documents of the products of `ids` that exist, in `ids`' order.
+fn product_docs(c: &Connection, ids: &[String]) -> StorageResult<Vec<String>> {
+    let mut stmt = c
+        .prepare_cached("SELECT doc FROM products WHERE product_id = ?1")
+        .map_err(db_err)?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let doc: Option<String> = stmt
+            .query_row(params![id], |r| r.get(0))
+            .optional()
+            .map_err(db_err)?;
+        out.extend(doc);
+    }
+    Ok(out)
+}
+
 fn product_from_doc(doc: &str) -> StorageResult<Product> {
     from_doc::<ProductRecord>("product", doc)?.try_into()
 }
@@ -713,20 +729,10 @@ impl ProductStore for SqliteStore {
     async fn get_many(&self, ids: &[ProductId]) -> StorageResult<Vec<Product>> {
         let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
         self.read(move |c| {
-            let mut stmt = c
-                .prepare_cached("SELECT doc FROM products WHERE product_id = ?1")
-                .map_err(db_err)?;
-            let mut out = Vec::with_capacity(ids.len());
-            for id in &ids {
-                let doc: Option<String> = stmt
-                    .query_row(params![id], |r| r.get(0))
-                    .optional()
-                    .map_err(db_err)?;
-                if let Some(d) = doc {
-                    out.push(product_from_doc(&d)?);
-                }
-            }
-            Ok(out)
+            product_docs(c, &ids)?
+                .iter()
+                .map(|d| product_from_doc(d))
+                .collect()
         })
         .await
     }
@@ -737,20 +743,10 @@ impl ProductStore for SqliteStore {
     ) -> StorageResult<Vec<(ProductId, ProductSummary)>> {
         let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
         self.read(move |c| {
-            let mut stmt = c
-                .prepare_cached("SELECT doc FROM products WHERE product_id = ?1")
-                .map_err(db_err)?;
-            let mut out = Vec::with_capacity(ids.len());
-            for id in &ids {
-                let doc: Option<String> = stmt
-                    .query_row(params![id], |r| r.get(0))
-                    .optional()
-                    .map_err(db_err)?;
-                if let Some(d) = doc {
-                    out.push(from_doc::<ProductSummaryRecord>("product", &d)?.try_into()?);
-                }
-            }
-            Ok(out)
+            product_docs(c, &ids)?
+                .iter()
+                .map(|d| from_doc::<ProductSummaryRecord>("product", d)?.try_into())
+                .collect()
         })
         .await
     }
