@@ -15,9 +15,9 @@ use catalog_core::app::App;
 use catalog_core::auth::Role;
 use catalog_core::config::EdgeConfig;
 use catalog_core::domain::{Product, StoreId, Timestamp};
-use catalog_core::ports::{InventoryFilter, InventoryOrder, PageQuery, StockWrite};
+use catalog_core::ports::{InventoryFilter, InventoryOrder, PageQuery};
 
-use crate::bench_inventory::{gtin, item, product};
+use crate::bench_inventory::{gtin, product, stock};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -74,14 +74,13 @@ async fn bench(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
     for chunk in products.chunks(500) {
         app.catalog.products.insert_new(chunk, &actor).await?;
     }
-    let writes: Vec<StockWrite> = products[..args.items]
-        .iter()
-        .enumerate()
-        .map(|(i, p)| item(&shop, p, i, now))
-        .collect();
-    for chunk in writes.chunks(500) {
-        app.catalog.inventory.put_many(chunk).await?;
-    }
+    stock(
+        app.catalog.inventory.as_ref(),
+        &shop,
+        &products[..args.items],
+        now,
+    )
+    .await?;
     let router = catalog_core::local::router(
         app.clone(),
         vec![paths.uploads, paths.images],

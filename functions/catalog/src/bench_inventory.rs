@@ -120,6 +120,25 @@ pub(crate) fn item(store: &StoreId, p: &Product, i: usize, now: Timestamp) -> St
     }
 }
 
+/// Stocks `shop` with an item of each of `products`, 500 to a bulk write (as an import
+/// writes them). Returns what it wrote.
+pub(crate) async fn stock(
+    inventory: &dyn InventoryStore,
+    shop: &StoreId,
+    products: &[Product],
+    now: Timestamp,
+) -> anyhow::Result<Vec<StockWrite>> {
+    let writes: Vec<StockWrite> = products
+        .iter()
+        .enumerate()
+        .map(|(i, p)| item(shop, p, i, now))
+        .collect();
+    for chunk in writes.chunks(500) {
+        inventory.put_many(chunk).await?;
+    }
+    Ok(writes)
+}
+
 /// Runs `f` and prints the units the store consumed meanwhile.
 async fn measure<T, F>(store: &DynamoStore, what: &str, f: F) -> anyhow::Result<T>
 where
@@ -172,14 +191,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             )
             .await?;
     }
-    let writes: Vec<StockWrite> = products[..args.items]
-        .iter()
-        .enumerate()
-        .map(|(i, p)| item(&shop, p, i, now))
-        .collect();
-    for chunk in writes.chunks(500) {
-        store.put_many(chunk).await?;
-    }
+    let writes = stock(store.as_ref(), &shop, &products[..args.items], now).await?;
     let who = Principal::operator("bench");
     let list = |order: InventoryOrder, filter: InventoryFilter, limit: u32| {
         let (catalog, who, shop) = (&catalog, &who, &shop);
