@@ -1,14 +1,30 @@
 # Kirana catalog backend. `make run` and `make test` are the whole set-up on a fresh machine.
 
-.PHONY: run test bench bench-api bench-er bench-heldout bench-import bench-inventory bench-images bench-init bench-off openapi package deploy smoke deploy-local validate-infra servers-start servers-stop fmt lint clean
+.PHONY: run web test test-browser bench bench-api bench-er bench-heldout bench-import bench-inventory bench-images bench-init bench-off openapi package deploy smoke deploy-local validate-infra servers-start servers-stop fmt lint clean
 
 MATCHBENCH ?= ../shared/matchbench
 BENCH_BIN = target/perf/catalog
 BENCH_OUT = target/bench-results
 
-## Serve every route on the embedded backend (SQLite + blob folder under ./data) at 127.0.0.1:8080.
-run:
+## Serve every route on the embedded backend (SQLite + blob folder under ./data) at 127.0.0.1:8080,
+## and the web app (built first) at /.
+run: web
 	cargo run -p catalog -- serve
+
+## The web app (web/): its npm packages (when package-lock.json changed), the API's types from
+## shared/openapi.json, a type check, and the bundle in web/dist.
+web: web/node_modules/.package-lock.json
+	cd web && npm run --silent build
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+
+## The web app in a real browser (Chromium, headless, installed with apt when missing) against a
+## fresh `catalog serve`: sign-in, scans online and offline, an import, a review. Screenshots
+## in target/browser/. Part of `make test`.
+test-browser: web
+	cargo build -q -p catalog
+	tests/scripts/browser.sh
 
 ## Install and start DynamoDB Local + ministack, run all tests, validate infra, stop the servers.
 test:

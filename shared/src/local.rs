@@ -53,6 +53,19 @@ pub fn router(
     edge: &EdgeConfig,
     import_lease: time::Duration,
 ) -> Router {
+    router_with(app, blobs, edge, import_lease, Router::new())
+}
+
+/// [`router`], with `extra` routes beside the API's, under the same layers: `catalog serve`
+/// adds the web app's files. `extra` must not claim `/v1/...` paths, nor have a fallback (the
+/// API's answers `route_not_found`).
+pub fn router_with(
+    app: Arc<App>,
+    blobs: Vec<BlobDir>,
+    edge: &EdgeConfig,
+    import_lease: time::Duration,
+    extra: Router,
+) -> Router {
     let shared = Shared {
         import_lease,
         app: app.clone(),
@@ -71,7 +84,9 @@ pub fn router(
         .route("/images/{*rest}", axum::routing::get(image_get))
         .with_state(shared);
     layers::apply(
-        routes::router(app, routes::ALL.iter().copied()).merge(blob_routes),
+        routes::router(app, routes::ALL.iter().copied())
+            .merge(blob_routes)
+            .merge(extra),
         edge,
     )
 }

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `make test`: install and start the local servers, run every test of the workspace against
-# them, validate the infrastructure template and the CI workflows, fuzz the API over its
-# OpenAPI document (schemathesis), deploy the whole stack to a ministack of its own and use
-# it through its API Gateway (infra/deploy_local.py), stop the servers. Fails if the
-# DynamoDB/S3 suites did not run.
+# them, use the web app in a real browser, validate the infrastructure template and the CI
+# workflows, fuzz the API over its OpenAPI document (schemathesis), deploy the whole stack to
+# a ministack of its own and use it through its API Gateway (infra/deploy_local.py), stop the
+# servers. Fails if the DynamoDB/S3 suites did not run.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -41,6 +41,10 @@ for suite in "storage_contract dynamodb" "api aws" "accounts aws" "accounts dyna
   fi
 done
 
+# The web app, built (npm packages, the API's types, a type check) and used in headless
+# Chromium against a `catalog serve` of its own (installs Chromium with apt when missing).
+make --no-print-directory web
+tests/scripts/browser.sh
 infra/validate.sh
 tests/scripts/fuzz.sh
 # The whole stack deployed to a ministack of its own and used through its API Gateway

@@ -19,6 +19,7 @@ mod bench_off;
 mod import_cmd;
 mod match_cmd;
 mod off_import_cmd;
+mod web;
 
 #[derive(Parser)]
 #[command(
@@ -54,6 +55,9 @@ enum Command {
         /// crash, the restarted server resumes the job once it lapses.
         #[arg(long, env = "CATALOG_IMPORT_LEASE_SECS", default_value_t = catalog_core::local::LOCAL_IMPORT_LEASE.whole_seconds() as u16, value_parser = clap::value_parser!(u16).range(2..=600))]
         import_lease_secs: u16,
+        /// The web app's built files (`make web` writes them), served at `/`.
+        #[arg(long, env = "CATALOG_WEB_DIR", default_value = "web/dist")]
+        web_dir: PathBuf,
     },
     /// Match every row of a queries CSV against a catalog CSV (matchbench columns) and print
     /// the speed and memory figures.
@@ -112,6 +116,14 @@ enum Command {
         days: i64,
         #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
         jwt_secret: Option<String>,
+        /// Also print the web app's sign-in link (`<url>/#token=...`) as a QR code, for a
+        /// phone's camera: the pairing a shop does once per phone. Drawn for a dark terminal.
+        #[arg(long)]
+        qr: bool,
+        /// Where the phone reaches `catalog serve` (serve it on the LAN with
+        /// `CATALOG_ADDR=0.0.0.0:8080`).
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
     },
 }
 
@@ -171,10 +183,17 @@ async fn main() -> anyhow::Result<()> {
             cors_origins,
             no_demo,
             import_lease_secs,
+            web_dir,
         } => {
             let edge = EdgeConfig::parse_origins(&cors_origins)?;
             let lease = time::Duration::seconds(i64::from(import_lease_secs));
-            serve(addr, data_dir, secret(jwt_secret), edge, lease, !no_demo).await
+            let local = Local {
+                data_dir,
+                web_dir,
+                import_lease: lease,
+                demo: !no_demo,
+            };
+            serve(addr, local, secret(jwt_secret), edge).await
         }
         Command::Match(args) => match_cmd::run(args),
         Command::Import {
@@ -206,24 +225,59 @@ async fn main() -> anyhow::Result<()> {
             stores,
             days,
             jwt_secret,
+            qr,
+            url,
         } => {
-            println!(
-                "{}",
-                mint(&secret(jwt_secret), role.into(), &sub, &stores, days)?
-            );
+            let token = mint(&secret(jwt_secret), role.into(), &sub, &stores, days)?;
+            println!("{token}");
+            if qr {
+                let link = sign_in_link(&url, &token);
+                println!("\n{}\n{link}", qr_code(&link)?);
+            }
             Ok(())
         }
     }
 }
 
-async fn serve(
-    addr: SocketAddr,
+/// The web app's sign-in link for `token`: the app reads the token from the fragment, which
+/// browsers never send to a server.
+fn sign_in_link(base: &str, token: &str) -> String {
+    format!("{}/#token={token}", base.trim_end_matches('/'))
+}
+
+/// `text` as a QR code of unicode half blocks, light on dark (a dark terminal's colours), with
+/// its quiet zone.
+fn qr_code(text: &str) -> anyhow::Result<String> {
+    use qrcode::render::unicode::Dense1x2;
+    let code = qrcode::QrCode::new(text.as_bytes())?;
+    Ok(code
+        .render::<Dense1x2>()
+        .dark_color(Dense1x2::Light)
+        .light_color(Dense1x2::Dark)
+        .quiet_zone(true)
+        .build())
+}
+
+/// What `catalog serve` serves from the disk.
+struct Local {
     data_dir: PathBuf,
-    secret: String,
-    edge: EdgeConfig,
+    web_dir: PathBuf,
     import_lease: time::Duration,
     demo: bool,
+}
+
+async fn serve(
+    addr: SocketAddr,
+    local: Local,
+    secret: String,
+    edge: EdgeConfig,
 ) -> anyhow::Result<()> {
+    let Local {
+        data_dir,
+        web_dir,
+        import_lease,
+        demo,
+    } = local;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
@@ -259,8 +313,20 @@ async fn serve(
         &["store-1".into()],
         30,
     )?;
+    let web = if web_dir.join("index.html").is_file() {
+        format!(
+            "The web app: open {base}/ in a browser. Sign in with a token below, or straight \
+             from this link as store-1's owner:\n  {}\n\n",
+            sign_in_link(&base, &owner)
+        )
+    } else {
+        format!(
+            "The web app is not built in {} (`make web`; `make run` builds it).\n\n",
+            web_dir.display()
+        )
+    };
     println!(
-        "\nKirana catalog API on {base} (embedded backend: {})\n\n\
+        "\nKirana catalog API on {base} (embedded backend: {})\n\n{web}\
          admin token:         {admin}\n\
          store-1 owner token: {owner}\n\
          store-1 scanner:     {scanner}\n\n\
@@ -306,8 +372,13 @@ async fn serve(
             None
         }
     };
-    let router =
-        catalog_core::local::router(app, vec![paths.uploads, paths.images], &edge, import_lease);
+    let router = catalog_core::local::router_with(
+        app,
+        vec![paths.uploads, paths.images],
+        &edge,
+        import_lease,
+        web::router(&web_dir)?,
+    );
     // The peer's address reaches the handlers: the sign-in limits count per client address.
     let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, service)

@@ -1,0 +1,128 @@
+//! The web app at `/` on `catalog serve`: the files `make web` builds into `web/dist` (the
+//! store owners' and admins' PWA, `web/`). Only this local binary serves them; in AWS the same
+//! files go to the static bucket behind CloudFront. Each file is a route of its own, so every
+//! other path stays the API's (`/v1/...` and unknown paths answer problems, as in Lambda).
+//!
+//! Caching: `/assets/*` are named by their content's hash and never change (a year,
+//! `immutable`); the shell (`/`, `sw.js`, the manifest, icons) is revalidated on every load
+//! (`no-cache`), so a new build shows at once.
+
+use std::path::Path;
+
+use axum::Router;
+use axum::response::{Html, IntoResponse};
+use axum::routing::{get, get_service};
+use http::{HeaderValue, StatusCode, header};
+use tower::ServiceBuilder;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+const REVALIDATE: &str = "no-cache";
+
+/// The routes serving the app built in `dir`, or a page saying how to build it.
+pub fn router(dir: &Path) -> anyhow::Result<Router> {
+    let index = dir.join("index.html");
+    if !index.is_file() {
+        let hint = format!(
+            "<!doctype html><title>Kirana Catalog</title><p>The web app is not built in <code>{}</code>: \
+             run <code>make web</code> (<code>make run</code> does it first). The API is at <code>/v1/</code>.",
+            dir.display()
+        );
+        return Ok(Router::new().route(
+            "/",
+            get(move || async move { (StatusCode::NOT_FOUND, Html(hint)).into_response() }),
+        ));
+    }
+    let revalidate = SetResponseHeaderLayer::overriding(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(REVALIDATE),
+    );
+    let mut router = Router::new()
+        .route_service(
+            "/",
+            get_service(ServeFile::new(&index)).layer(revalidate.clone()),
+        )
+        .nest_service(
+            "/assets",
+            ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static(IMMUTABLE),
+                ))
+                .service(ServeDir::new(dir.join("assets"))),
+        );
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if entry.file_type()?.is_file() {
+            router = router.route_service(
+                &format!("/{name}"),
+                get_service(ServeFile::new(entry.path())).layer(revalidate.clone()),
+            );
+        }
+    }
+    Ok(router)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use http::Request;
+    use tower::ServiceExt;
+
+    async fn get_path(router: &Router, path: &str) -> (StatusCode, Option<String>, String) {
+        let res = router
+            .clone()
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let cache = res
+            .headers()
+            .get(header::CACHE_CONTROL)
+            .map(|v| v.to_str().unwrap().to_string());
+        let status = res.status();
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, cache, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn serves_the_shell_fresh_and_the_hashed_assets_for_a_year() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("assets")).unwrap();
+        std::fs::write(dir.path().join("index.html"), "<!doctype html>shell").unwrap();
+        std::fs::write(dir.path().join("sw.js"), "// worker").unwrap();
+        std::fs::write(dir.path().join("assets/app-X.js"), "app()").unwrap();
+        let router = router(dir.path()).unwrap();
+
+        let (status, cache, body) = get_path(&router, "/").await;
+        assert_eq!(
+            (status, cache.as_deref(), body.as_str()),
+            (StatusCode::OK, Some(REVALIDATE), "<!doctype html>shell")
+        );
+        let (status, cache, _) = get_path(&router, "/sw.js").await;
+        assert_eq!(
+            (status, cache.as_deref()),
+            (StatusCode::OK, Some(REVALIDATE))
+        );
+        let (status, cache, body) = get_path(&router, "/assets/app-X.js").await;
+        assert_eq!(
+            (status, cache.as_deref(), body.as_str()),
+            (StatusCode::OK, Some(IMMUTABLE), "app()")
+        );
+        let (status, _, _) = get_path(&router, "/assets/../index.html").await;
+        assert_ne!(status, StatusCode::OK, "no path leaves the folder");
+    }
+
+    #[tokio::test]
+    async fn says_how_to_build_the_app_when_it_is_not_built() {
+        let dir = tempfile::tempdir().unwrap();
+        let (status, _, body) = get_path(&router(dir.path()).unwrap(), "/").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(body.contains("make web"), "{body}");
+    }
+}

@@ -1,0 +1,301 @@
+"""The web app in headless Chromium against a fresh `catalog serve` (tests/scripts/browser.sh
+starts it): what a store owner, a scanner phone and an admin do on their first day.
+
+- sign-in: an expired token is refused with a message; the owner's token signs in;
+- scans typed by hand: a barcode the catalog does not know (a pending product is made) and one
+  it knows (from the demo catalog); the list shows both, an item's +1 and its movements;
+- offline: with the network cut (Chromium's network emulation) two scans wait on the device,
+  and once back online both are applied, once each (the server's quantity says so);
+- an import: a CSV picked in the file input, uploaded to its presigned URL, the job followed
+  to the end;
+- a session that runs out goes back to sign-in with the reason;
+- the admin approves the pending product the unknown scan made;
+- a phone's camera (Chromium's fake camera playing the QR code `catalog token --qr` prints)
+  signs a second device in.
+
+A screenshot of each screen goes to --out. Every wait has a deadline: a failure says what was
+awaited and leaves a screenshot of the page as it was.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+STORE = "store-1"
+KNOWN = "8901058851298"  # "Maggi 2-minutes Noodles" in the demo catalog
+
+
+def ean13(first12: str) -> str:
+    odd = sum(int(d) for d in first12[0::2])
+    even = sum(int(d) for d in first12[1::2])
+    return first12 + str((10 - (odd + 3 * even) % 10) % 10)
+
+
+UNKNOWN = ean13("200000" + time.strftime("%H%M%S"))
+
+
+class Suite:
+    def __init__(self, base: str, catalog: str, out: Path):
+        self.base, self.catalog, self.out = base, catalog, out
+        self.drivers = []
+
+    # -- the server's side ---------------------------------------------------------------
+    def token(self, *args: str) -> str:
+        out = subprocess.run([self.catalog, "token", *args], check=True, capture_output=True, text=True).stdout
+        return out.splitlines()[0].strip()
+
+    def api(self, path: str, token: str):
+        req = urllib.request.Request(self.base + path, headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(req, timeout=10) as res:
+            return json.load(res)
+
+    def quantity(self, owner: str, barcode: str) -> str:
+        products = self.api(f"/v1/products?barcode={barcode}", owner)["items"]
+        assert products, f"no product has barcode {barcode}"
+        pid = products[0]["product_id"]
+        return self.api(f"/v1/stores/{STORE}/inventory/{pid}", owner)["quantity"]
+
+    # -- the browser's side --------------------------------------------------------------
+    def browser(self, *extra_args: str) -> webdriver.Chrome:
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = "/usr/bin/chromium"
+        for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=360,800", *extra_args):
+            opts.add_argument(a)
+        d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+        self.drivers.append(d)
+        return d
+
+    def shot(self, d, name: str) -> None:
+        d.save_screenshot(str(self.out / f"{name}.png"))
+
+    def wait(self, d, what: str, cond, timeout: float = 15):
+        try:
+            return WebDriverWait(d, timeout, poll_frequency=0.1).until(lambda _: cond())
+        except TimeoutException:
+            self.shot(d, "failed")
+            body = d.find_element(By.TAG_NAME, "body").text
+            raise AssertionError(f"waited {timeout} s for {what}; the page says:\n{body}") from None
+
+    def text(self, d) -> str:
+        return d.find_element(By.TAG_NAME, "body").text
+
+    def has(self, d, css: str):
+        found = d.find_elements(By.CSS_SELECTOR, css)
+        return found[0] if found else None
+
+    def click_text(self, d, tag: str, label: str) -> None:
+        for el in d.find_elements(By.TAG_NAME, tag):
+            if el.text.strip() == label and el.is_displayed():
+                el.click()
+                return
+        raise AssertionError(f"no {tag} labelled {label!r}; the page says:\n{self.text(d)}")
+
+    def type_into(self, d, name: str, value: str) -> None:
+        el = d.find_element(By.NAME, name)
+        el.clear()
+        el.send_keys(value)
+
+    def sign_in_with_token(self, d, token: str) -> None:
+        self.click_text(d, "button", "Token or pairing code")
+        self.type_into(d, "token", token)
+        self.click_text(d, "button", "Sign in")
+
+    def scan(self, d, barcode: str) -> None:
+        self.type_into(d, "barcode", barcode)
+        self.click_text(d, "button", "Scan")
+
+    def go(self, d, route: str) -> None:
+        d.execute_script("location.hash = arguments[0]", route)
+
+    # -- the steps -----------------------------------------------------------------------
+    def run(self) -> None:
+        steps = [
+            self.signs_in_and_scans,
+            self.scans_offline_and_syncs_each_once,
+            self.imports_a_csv,
+            self.ends_an_expired_session,
+            self.admin_approves_the_pending_product,
+            self.signs_in_from_the_printed_qr_code,
+        ]
+        self.owner = self.token("--role", "store-owner", "--store", STORE, "--sub", "owner-asha")
+        self.d = self.browser()
+        try:
+            for step in steps:
+                t = time.monotonic()
+                step()
+                print(f"[browser] ok {step.__name__} ({time.monotonic() - t:.1f} s)", flush=True)
+        finally:
+            for d in self.drivers:
+                d.quit()
+
+    def signs_in_and_scans(self) -> None:
+        d = self.d
+        d.get(self.base + "/")
+        self.wait(d, "the sign-in screen", lambda: "Send me a code" in self.text(d))
+        self.shot(d, "1-sign-in")
+        expired = self.token("--role", "store-owner", "--store", STORE, "--days=-1")
+        self.sign_in_with_token(d, expired)
+        self.wait(d, "the expired token refused", lambda: "expired" in self.text(d))
+        self.type_into(d, "token", self.owner)
+        self.click_text(d, "button", "Sign in")
+        self.wait(d, "the empty stock list", lambda: "No stock yet" in self.text(d))
+
+        self.go(d, "#/scan")
+        self.wait(d, "the scanner", lambda: self.has(d, "input[name=barcode]"))
+        self.scan(d, UNKNOWN)
+        self.wait(d, "the unknown barcode's scan", lambda: "new product, pending review" in self.text(d))
+        self.scan(d, KNOWN)
+        self.wait(d, "the known barcode's scan", lambda: "Maggi" in self.text(d))
+        self.shot(d, "2-scan")
+
+        self.go(d, "#/")
+        self.wait(d, "both items in the list", lambda: "Maggi" in self.text(d) and UNKNOWN in self.text(d))
+        self.shot(d, "3-stock")
+        self.click_text(d, "span", "Maggi 2-minutes Noodles")
+        self.wait(d, "the item", lambda: self.has(d, "button[aria-label='Received one']"))
+        d.find_element(By.CSS_SELECTOR, "button[aria-label='Received one']").click()
+        self.wait(d, "the +1 applied", lambda: d.find_element(By.CSS_SELECTOR, ".stock .n").text == "2")
+        self.wait(d, "the movements", lambda: "Adjusted (restock)" in self.text(d) and "Scanned" in self.text(d))
+        self.shot(d, "4-item")
+        assert self.quantity(self.owner, KNOWN) == "2"
+
+    def scans_offline_and_syncs_each_once(self) -> None:
+        d = self.d
+        before = int(self.quantity(self.owner, KNOWN))
+        self.go(d, "#/scan")
+        self.wait(d, "the scanner", lambda: self.has(d, "input[name=barcode]"))
+        d.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
+        try:
+            self.scan(d, KNOWN)
+            self.scan(d, KNOWN)
+            self.wait(d, "two scans waiting", lambda: "2 scans waiting" in d.find_element(By.CSS_SELECTOR, "[data-testid=queue]").text)
+            time.sleep(1)
+            assert int(self.quantity(self.owner, KNOWN)) == before, "nothing reached the server while offline"
+            self.shot(d, "5-offline")
+        finally:
+            d.set_network_conditions(offline=False, latency=0, download_throughput=-1, upload_throughput=-1)
+        self.wait(d, "the queue sent", lambda: "Every scan has been sent" in d.find_element(By.CSS_SELECTOR, "[data-testid=queue]").text, 20)
+        assert int(self.quantity(self.owner, KNOWN)) == before + 2, "each offline scan counted once"
+        # Reloading sends nothing again: the queue is empty and the count stays.
+        d.refresh()
+        self.wait(d, "the scanner again", lambda: "Every scan has been sent" in self.text(d))
+        time.sleep(1)
+        assert int(self.quantity(self.owner, KNOWN)) == before + 2
+
+    def imports_a_csv(self) -> None:
+        d = self.d
+        rows = "name,brand,size,qty,selling_price\nToor Dal,Tata Sampann,1 kg,12,180.00\nSunflower Oil,Fortune,1 l,6,145.50\n"
+        with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as f:
+            f.write(rows)
+        self.go(d, "#/import")
+        self.wait(d, "the import screen", lambda: self.has(d, "input[type=file]"))
+        d.find_element(By.CSS_SELECTOR, "input[type=file]").send_keys(f.name)
+        self.click_text(d, "button", "Import")
+        self.wait(d, "the job done", lambda: self.has(d, "[data-testid=job][data-status=completed]"), 30)
+        self.wait(d, "its counts", lambda: "2 imported" in self.text(d))
+        self.shot(d, "6-import")
+        Path(f.name).unlink()
+
+    def ends_an_expired_session(self) -> None:
+        d = self.d
+        # The session as a pasted token leaves it, run out (no refresh token to renew it).
+        expired = self.token("--role", "store-owner", "--store", STORE, "--days=-1")
+        d.execute_script(
+            "const s = JSON.parse(localStorage.getItem('kirana.session'));"
+            "s.access = arguments[0]; s.exp = 1; localStorage.setItem('kirana.session', JSON.stringify(s));",
+            expired,
+        )
+        self.go(d, "#/")
+        d.refresh()
+        self.wait(d, "the sign-in screen with why", lambda: "Your sign-in has expired" in self.text(d))
+
+    def admin_approves_the_pending_product(self) -> None:
+        d = self.d
+        self.sign_in_with_token(d, self.token("--role", "admin", "--sub", "admin-ravi"))
+        self.wait(d, "the admin signed in", lambda: "Review" in self.text(d))
+        self.go(d, "#/review")
+        self.wait(d, "the review queue", lambda: "Scans" in self.text(d))
+        self.click_text(d, "button", "Scans")
+        self.wait(d, "the pending product", lambda: UNKNOWN in self.text(d))
+        self.shot(d, "7-review")
+        card = next(c for c in d.find_elements(By.CSS_SELECTOR, "[data-testid=pending]") if UNKNOWN in c.text)
+        next(b for b in card.find_elements(By.TAG_NAME, "button") if b.text == "Approve").click()
+        self.wait(d, "the approval", lambda: "Approved." in self.text(d))
+        admin = self.token("--role", "admin")
+        product = self.api(f"/v1/products?barcode={UNKNOWN}", admin)["items"][0]
+        assert product["verification_status"] == "approved", product
+        history = self.api(f"/v1/products/{product['product_id']}/history", admin)["items"]
+        assert history[0]["action"] == "approved" and history[0]["actor"]["sub"] == "admin-ravi", history[0]
+
+    def signs_in_from_the_printed_qr_code(self) -> None:
+        # The QR code as the terminal shows it, turned back into pixels: each character is a
+        # module wide and two tall; a block is light, a space dark (drawn for a dark terminal).
+        printed = subprocess.run(
+            [self.catalog, "token", "--role", "scanner", "--store", STORE, "--sub", "phone-2", "--qr", "--url", self.base],
+            check=True, capture_output=True, text=True,
+        ).stdout.splitlines()
+        art = [line for line in printed if line and set(line) <= set("█▀▄ ")]
+        light = {"█": (1, 1), "▀": (1, 0), "▄": (0, 1), " ": (0, 0)}
+        modules = []
+        for line in art:
+            top, bottom = zip(*(light[c] for c in line))
+            modules += [top, bottom]
+        scale, w, h = 5, 640, 480
+        size = len(modules[0]) * scale
+        assert size <= w and len(modules) * scale <= h, "the QR code fits the camera's frame"
+        y_plane = bytearray([255] * (w * h))
+        x0, y0 = (w - size) // 2, (h - len(modules) * scale) // 2
+        for r, row in enumerate(modules):
+            for c, on in enumerate(row):
+                if not on:
+                    for dy in range(scale):
+                        start = (y0 + r * scale + dy) * w + x0 + c * scale
+                        y_plane[start : start + scale] = bytes(scale)
+        video = self.out / "qr.y4m"
+        with open(video, "wb") as f:
+            f.write(f"YUV4MPEG2 W{w} H{h} F5:1 Ip A1:1 C420jpeg\n".encode())
+            for _ in range(2):
+                f.write(b"FRAME\n" + bytes(y_plane) + bytes([128] * (w * h // 2)))
+
+        phone = self.browser(
+            "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={video}"
+        )
+        phone.get(self.base + "/")
+        self.wait(phone, "the sign-in screen", lambda: "Token or pairing code" in self.text(phone))
+        self.click_text(phone, "button", "Token or pairing code")
+        self.click_text(phone, "button", "Scan a QR code")
+        self.wait(phone, "signed in from the camera", lambda: "Every scan has been sent" in self.text(phone), 30)
+        self.shot(phone, "8-scanner-signed-in-by-qr")
+        session = json.loads(phone.execute_script("return localStorage.getItem('kirana.session')"))
+        assert session["role"] == "scanner" and session["sub"] == "phone-2", session
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--base", required=True)
+    ap.add_argument("--catalog", required=True)
+    ap.add_argument("--out", required=True, type=Path)
+    a = ap.parse_args()
+    a.out.mkdir(parents=True, exist_ok=True)
+    t = time.monotonic()
+    Suite(a.base, a.catalog, a.out).run()
+    print(f"[browser] all passed in {time.monotonic() - t:.1f} s", flush=True)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except AssertionError as e:
+        print(f"[browser] FAILED: {e}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,145 @@
+// The app: sign-in until there is a session, then the screens its role may use, picked by the
+// URL's hash (`#/`, `#/item/<id>`, `#/scan`, `#/import`, `#/review`) so the same files work
+// from `catalog serve` and from a static bucket. A link with `#token=...` (the QR code
+// `catalog token --qr` prints) signs this device in.
+import { render } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { messageOf, onSessionEnded, signOut } from "./api";
+import { useLowStockAlerts } from "./alerts";
+import { Import } from "./screens/Import";
+import { Inventory } from "./screens/Inventory";
+import { ItemScreen } from "./screens/Item";
+import { Review } from "./screens/Review";
+import { Scan } from "./screens/Scan";
+import { SignIn, credentialOf, signInWith } from "./screens/SignIn";
+import { canReview, currentStore, load, ownsStores, pickStore, type Session } from "./session";
+import "./style.css";
+
+function useHash(): string {
+  const [hash, setHash] = useState(location.hash);
+  useEffect(() => {
+    const f = () => setHash(location.hash);
+    window.addEventListener("hashchange", f);
+    return () => window.removeEventListener("hashchange", f);
+  }, []);
+  return hash;
+}
+
+function App() {
+  const [session, setSession] = useState<Session | null>(load);
+  const [linkError, setLinkError] = useState<string | null>(null);
+  const hash = useHash();
+
+  useEffect(() => {
+    const off = onSessionEnded(() => setSession(null));
+    // A session that ended before this listened (a screen's first request found it run out).
+    if (!load()) setSession(null);
+    return off;
+  }, []);
+  // A sign-in link: the token in the hash is used once, then removed from the address bar.
+  useEffect(() => {
+    if (!hash.startsWith("#token=")) return;
+    const credential = credentialOf(hash);
+    history.replaceState(null, "", location.pathname + location.search);
+    signInWith(credential)
+      .then(setSession)
+      .catch((e) => setLinkError(messageOf(e)));
+  }, [hash]);
+
+  if (!session) {
+    return (
+      <>
+        {linkError && (
+          <p class="error" role="alert">
+            {linkError}
+          </p>
+        )}
+        <SignIn onSignedIn={setSession} />
+      </>
+    );
+  }
+  return <Signed session={session} hash={hash} />;
+}
+
+function Signed({ session, hash }: { session: Session; hash: string }) {
+  const [store, setStore] = useState(currentStore(session));
+  const alerts = useLowStockAlerts(ownsStores(session) ? store : null);
+  const route = hash.replace(/^#\/?/, "").split("/");
+  const reviewer = canReview(session);
+  const scannerOnly = session.role === "scanner";
+
+  let screen;
+  if (route[0] === "review" && reviewer) screen = <Review />;
+  else if (!store) screen = <StorePicker admin={session.role === "admin"} onPick={setStore} />;
+  else if (route[0] === "scan" || (scannerOnly && route[0] !== "item")) screen = <Scan store={store} />;
+  else if (route[0] === "import" && ownsStores(session)) screen = <Import store={store} />;
+  else if (route[0] === "item" && route[1]) screen = <ItemScreen store={store} productId={decodeURIComponent(route[1])} />;
+  else if (reviewer && !ownsStores(session)) screen = <Review />;
+  else screen = <Inventory store={store} />;
+
+  const here = route[0] || "";
+  const link = (to: string, label: string) => (
+    <a href={`#/${to}`} aria-current={here === to ? "page" : undefined}>
+      {label}
+    </a>
+  );
+  return (
+    <>
+      <header class="bar">
+        <span class="store">
+          {store ?? "No store"}
+          {session.role === "admin" && store && (
+            <button class="link" onClick={() => setStore(null)}>
+              change
+            </button>
+          )}
+        </span>
+        <button class="link" onClick={() => void signOut()}>
+          Sign out
+        </button>
+      </header>
+      <nav class="tabs" aria-label="Screens">
+        {store && !scannerOnly && link("", "Stock")}
+        {store && link("scan", "Scan")}
+        {store && ownsStores(session) && link("import", "Import")}
+        {reviewer && link("review", "Review")}
+      </nav>
+      {alerts}
+      {screen}
+    </>
+  );
+}
+
+function StorePicker({ admin, onPick }: { admin: boolean; onPick: (s: string) => void }) {
+  const [id, setId] = useState("");
+  return (
+    <main>
+      <h1>Which store?</h1>
+      {admin ? (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            pickStore(id.trim());
+            onPick(id.trim());
+          }}
+        >
+          <label class="field">
+            <span>Store id</span>
+            <input name="store" required value={id} onInput={(e) => setId(e.currentTarget.value)} />
+          </label>
+          <button class="primary">Open</button>
+        </form>
+      ) : (
+        <p>This sign-in has no store. Ask the store's owner to add you.</p>
+      )}
+    </main>
+  );
+}
+
+const root = document.getElementById("app")!;
+root.textContent = "";
+render(<App />, root);
+
+if ("serviceWorker" in navigator) {
+  window.addEventListener("load", () => void navigator.serviceWorker.register("/sw.js").catch(() => undefined));
+}

@@ -1,0 +1,252 @@
+// One item: its product, quantity and prices, quick adjustments (+/- with a reason), a price
+// edit (a PUT of the version shown: a change made meanwhile is not overwritten), and its
+// movements, newest first.
+import { useCallback, useEffect, useState } from "preact/hooks";
+import { stockChanged } from "../alerts";
+import { ApiError, call, client, type Schemas } from "../api";
+import { ErrorLine, Field, Sentinel, StockBadges, Thumb, usePaged, when } from "../ui";
+
+type Item = Schemas["InventoryItem"];
+type Reason = Schemas["AdjustmentReason"];
+
+const REASONS: Reason[] = ["sale", "restock", "return", "damage", "expiry", "correction", "other"];
+
+export function ItemScreen({ store, productId }: { store: string; productId: string }) {
+  const [item, setItem] = useState<Item | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [movesKey, setMovesKey] = useState(0);
+
+  const load = useCallback(async () => {
+    try {
+      setItem(
+        await call(client.GET("/v1/stores/{store_id}/inventory/{product_id}", { params: { path: { store_id: store, product_id: productId } } })),
+      );
+      setError(null);
+    } catch (e) {
+      setError(e);
+    }
+  }, [store, productId]);
+  useEffect(() => void load(), [load]);
+
+  const changed = (next: Item) => {
+    setItem((old) => ({ ...next, product: next.product ?? old?.product }));
+    setMovesKey((k) => k + 1);
+    stockChanged();
+  };
+
+  if (!item) {
+    return (
+      <main>
+        <a href="#/" class="back">
+          ← Stock
+        </a>
+        {error ? <ErrorLine error={error} /> : <p class="loading">Loading…</p>}
+      </main>
+    );
+  }
+  const name = item.product?.name ?? item.product_id;
+  return (
+    <main class="item">
+      <a href="#/" class="back">
+        ← Stock
+      </a>
+      <header class="item-head">
+        <Thumb url={item.photo?.urls?.thumbnail ?? item.product?.thumbnail_url} name={name} />
+        <div>
+          <h1>{name}</h1>
+          <p class="sub">{[item.product?.brand, item.product?.size, item.product?.barcode].filter(Boolean).join(" · ")}</p>
+        </div>
+      </header>
+      <p class="stock">
+        <span class="n" data-testid="quantity">
+          {item.quantity}
+        </span>{" "}
+        in stock <StockBadges quantity={item.quantity} low={item.low_stock} />
+      </p>
+      <Adjust store={store} item={item} onChanged={changed} />
+      <Prices store={store} item={item} onChanged={changed} onStale={load} />
+      <Movements store={store} productId={productId} key={movesKey} />
+    </main>
+  );
+}
+
+function Adjust({ store, item, onChanged }: { store: string; item: Item; onChanged: (i: Item) => void }) {
+  const [amount, setAmount] = useState("1");
+  const [reason, setReason] = useState<Reason>("sale");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+
+  const adjust = async (delta: string, why: Reason) => {
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await call(
+        client.POST("/v1/stores/{store_id}/inventory/{product_id}/adjustments", {
+          params: { path: { store_id: store, product_id: item.product_id }, header: { "Idempotency-Key": crypto.randomUUID() } },
+          body: { delta, reason: why },
+        }),
+      );
+      onChanged(r.item);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const valid = /^\d{1,8}(\.\d{1,3})?$/.test(amount) && Number(amount) > 0;
+
+  return (
+    <section aria-labelledby="adjust-h">
+      <h2 id="adjust-h">Adjust</h2>
+      <div class="quick">
+        <button aria-label="Sold one" disabled={busy} onClick={() => adjust("-1", "sale")}>
+          −1
+        </button>
+        <button aria-label="Received one" disabled={busy} onClick={() => adjust("1", "restock")}>
+          +1
+        </button>
+      </div>
+      <form
+        class="inline"
+        onSubmit={(e) => {
+          e.preventDefault();
+          const out = ["sale", "damage", "expiry"].includes(reason);
+          void adjust(out ? `-${amount}` : amount, reason);
+        }}
+      >
+        <Field label="Amount">
+          <input name="amount" inputMode="decimal" value={amount} onInput={(e) => setAmount(e.currentTarget.value)} />
+        </Field>
+        <Field label="Reason">
+          <select name="reason" value={reason} onChange={(e) => setReason(e.currentTarget.value as Reason)}>
+            {REASONS.map((r) => (
+              <option value={r}>{r}</option>
+            ))}
+          </select>
+        </Field>
+        <button disabled={busy || !valid}>Apply</button>
+      </form>
+      <p class="hint">Sale, damage and expiry take stock away; the others add to it.</p>
+      <ErrorLine error={error} />
+    </section>
+  );
+}
+
+function Prices({ store, item, onChanged, onStale }: { store: string; item: Item; onChanged: (i: Item) => void; onStale: () => void }) {
+  const [selling, setSelling] = useState(item.selling_price ?? "");
+  const [cost, setCost] = useState(item.cost_price ?? "");
+  const [reorder, setReorder] = useState(item.reorder_level ?? "");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [saved, setSaved] = useState(false);
+  useEffect(() => {
+    setSelling(item.selling_price ?? "");
+    setCost(item.cost_price ?? "");
+    setReorder(item.reorder_level ?? "");
+  }, [item.version]);
+
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    setSaved(false);
+    try {
+      // A PUT sets every field: the others are sent as they are, and If-Match makes it apply
+      // only to the version on screen.
+      const next = await call(
+        client.PUT("/v1/stores/{store_id}/inventory/{product_id}", {
+          params: { path: { store_id: store, product_id: item.product_id }, header: { "If-Match": `"${item.version}"` } },
+          body: {
+            quantity: item.quantity,
+            selling_price: selling.trim() || null,
+            cost_price: cost.trim() || null,
+            reorder_level: reorder.trim() || null,
+            supplier: item.supplier ?? null,
+            location: item.location ?? null,
+            notes: item.notes ?? null,
+            custom_image_urls: item.custom_image_urls,
+          },
+        }),
+      );
+      onChanged(next);
+      setSaved(true);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 412) {
+        setError(new Error("Someone changed this item meanwhile. It has been reloaded: check it and save again."));
+        onStale();
+      } else setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <section aria-labelledby="prices-h">
+      <h2 id="prices-h">Prices and reorder level</h2>
+      <form onSubmit={save} class="grid">
+        <Field label="Selling price (₹)">
+          <input name="selling_price" inputMode="decimal" value={selling} onInput={(e) => setSelling(e.currentTarget.value)} />
+        </Field>
+        <Field label="Cost price (₹)">
+          <input name="cost_price" inputMode="decimal" value={cost} onInput={(e) => setCost(e.currentTarget.value)} />
+        </Field>
+        <Field label="Reorder at">
+          <input name="reorder_level" inputMode="decimal" value={reorder} onInput={(e) => setReorder(e.currentTarget.value)} />
+        </Field>
+        <button disabled={busy}>Save</button>
+      </form>
+      {saved && <p role="status">Saved.</p>}
+      <ErrorLine error={error} />
+    </section>
+  );
+}
+
+const KIND: Record<string, string> = {
+  adjust: "Adjusted",
+  scan: "Scanned",
+  count: "Counted",
+  put: "Set",
+  import: "Imported",
+  delete: "Removed",
+  merge: "Merged",
+};
+
+function Movements({ store, productId }: { store: string; productId: string }) {
+  const page = useCallback(
+    (cursor?: string) =>
+      call(
+        client.GET("/v1/stores/{store_id}/inventory/{product_id}/movements", {
+          params: { path: { store_id: store, product_id: productId }, query: { limit: 20, cursor } },
+        }),
+      ),
+    [store, productId],
+  );
+  const list = usePaged<Schemas["Movement"]>(page, [page]);
+  return (
+    <section aria-labelledby="moves-h">
+      <h2 id="moves-h">Movements</h2>
+      <ul class="moves">
+        {list.items.map((m) => (
+          <li key={m.version}>
+            <span class="what">
+              {KIND[m.kind] ?? m.kind}
+              {m.reason ? ` (${m.reason})` : ""}
+            </span>
+            <span class="delta">{m.delta ? (m.delta.startsWith("-") ? m.delta : `+${m.delta}`) : m.count ? `= ${m.count}` : ""}</span>
+            <span class="after">→ {m.quantity_after}</span>
+            <time dateTime={m.at}>{when(m.at)}</time>
+          </li>
+        ))}
+      </ul>
+      <ErrorLine error={list.error} />
+      {!list.done && !list.loading && (
+        <>
+          <Sentinel onVisible={list.more} />
+          <button class="more" onClick={list.more}>
+            Older
+          </button>
+        </>
+      )}
+    </section>
+  );
+}

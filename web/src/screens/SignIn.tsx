@@ -1,0 +1,208 @@
+// Signing in on this device: with the phone number's SMS code (a person), a device pairing code
+// the store's owner shows (a shop's scanner), or a token pasted or read from the QR code
+// `catalog token --qr` prints (local development and operators). A session that ended comes
+// back here with why.
+import { useEffect, useRef, useState } from "preact/hooks";
+import { ApiError, call, client, endReason, signIn } from "../api";
+import { type Running, startCamera } from "../camera";
+import { expired, fromAccessToken, save, type Session } from "../session";
+import { ErrorLine, Field } from "../ui";
+
+/** A token or pairing code out of what was pasted or scanned: the code itself, or a link with `#token=`. */
+export function credentialOf(text: string): string {
+  const t = text.trim();
+  const m = /[#&?]token=([^&\s]+)/.exec(t);
+  return m ? decodeURIComponent(m[1]) : t;
+}
+
+/** Signs in with a token or a pairing code; the token is checked with the API before it is kept. */
+export async function signInWith(credential: string): Promise<Session> {
+  if (credential.startsWith("kcpc_")) return signIn({ grant_type: "pairing_code", pairing_code: credential });
+  const s = fromAccessToken(credential);
+  if (expired(s)) throw new Error("This token has expired. Ask for a new one.");
+  let res: Response;
+  try {
+    res = await fetch("/v1/products?limit=1", { headers: { Authorization: `Bearer ${s.access}` } });
+  } catch {
+    throw new ApiError(0, "offline", "No connection to the server. Check the network and try again.");
+  }
+  if (res.status === 401) {
+    const body = await res.json().catch(() => ({}));
+    throw new ApiError(401, body.code ?? "unauthorized", `This token is not accepted: ${body.detail ?? "unauthorized"}`);
+  }
+  save(s);
+  return s;
+}
+
+export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
+  const reason = endReason();
+  const [tab, setTab] = useState<"phone" | "token">("phone");
+  return (
+    <main class="signin">
+      <h1>Kirana Catalog</h1>
+      {reason && (
+        <p class="notice" role="status">
+          {reason}
+        </p>
+      )}
+      <div class="tabs" role="tablist">
+        <button role="tab" aria-selected={tab === "phone"} onClick={() => setTab("phone")}>
+          Phone number
+        </button>
+        <button role="tab" aria-selected={tab === "token"} onClick={() => setTab("token")}>
+          Token or pairing code
+        </button>
+      </div>
+      {tab === "phone" ? <PhoneSignIn onSignedIn={onSignedIn} /> : <TokenSignIn onSignedIn={onSignedIn} />}
+    </main>
+  );
+}
+
+function PhoneSignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
+  const [phone, setPhone] = useState("");
+  const [code, setCode] = useState("");
+  const [sent, setSent] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+
+  const askCode = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await call(client.POST("/v1/auth/code", { body: { phone } }));
+      setSent(true);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const useCode = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      onSignedIn(await signIn({ grant_type: "code", phone, code }));
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return sent ? (
+    <form onSubmit={useCode}>
+      <p>We sent a 6-digit code to {phone}. It works for 10 minutes.</p>
+      <Field label="Code">
+        <input
+          name="code"
+          inputMode="numeric"
+          autoComplete="one-time-code"
+          pattern="[0-9]{6}"
+          maxLength={6}
+          required
+          value={code}
+          onInput={(e) => setCode(e.currentTarget.value)}
+        />
+      </Field>
+      <ErrorLine error={error} />
+      <button class="primary" disabled={busy}>
+        Sign in
+      </button>
+      <button type="button" class="link" onClick={() => setSent(false)}>
+        Use another number
+      </button>
+    </form>
+  ) : (
+    <form onSubmit={askCode}>
+      <Field label="Mobile number">
+        <input
+          name="phone"
+          type="tel"
+          inputMode="tel"
+          autoComplete="tel"
+          required
+          value={phone}
+          onInput={(e) => setPhone(e.currentTarget.value)}
+        />
+      </Field>
+      <ErrorLine error={error} />
+      <button class="primary" disabled={busy}>
+        Send me a code
+      </button>
+    </form>
+  );
+}
+
+function TokenSignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
+  const [text, setText] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [scanning, setScanning] = useState(false);
+  const video = useRef<HTMLVideoElement>(null);
+
+  const submit = async (credential: string) => {
+    setBusy(true);
+    setError(null);
+    try {
+      onSignedIn(await signInWith(credentialOf(credential)));
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  useEffect(() => {
+    if (!scanning || !video.current) return;
+    let cam: Running | null = null;
+    let cancelled = false;
+    startCamera(video.current, ["qr_code"], (code) => {
+      setScanning(false);
+      void submit(code);
+    })
+      .then((c) => (cancelled ? c.stop() : (cam = c)))
+      .catch((err) => {
+        setError(err);
+        setScanning(false);
+      });
+    return () => {
+      cancelled = true;
+      cam?.stop();
+    };
+  }, [scanning]);
+
+  return (
+    <form
+      onSubmit={(e) => {
+        e.preventDefault();
+        void submit(text);
+      }}
+    >
+      <Field label="Token or pairing code">
+        <textarea
+          name="token"
+          rows={4}
+          required
+          spellcheck={false}
+          autoCapitalize="off"
+          value={text}
+          onInput={(e) => setText(e.currentTarget.value)}
+        />
+      </Field>
+      <p class="hint">
+        A scanner phone signs in with the pairing code its store’s owner adds for it; on a computer, <code>catalog token --qr</code> prints a QR code to
+        scan.
+      </p>
+      <ErrorLine error={error} />
+      <button class="primary" disabled={busy}>
+        Sign in
+      </button>
+      <button type="button" onClick={() => setScanning(!scanning)}>
+        {scanning ? "Stop the camera" : "Scan a QR code"}
+      </button>
+      {scanning && <video ref={video} class="camera" muted aria-label="Camera" />}
+    </form>
+  );
+}
