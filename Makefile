@@ -183,7 +183,7 @@ smoke:
 ## binaries, API Gateway, DynamoDB, S3, SQS): deployed, smoke-tested and fuzzed through its
 ## API Gateway, updated with one changed function, deleted. Part of `make test`. The build
 ## is `make test`'s, so neither compiles anything twice.
-deploy-local:
+deploy-local: web
 	cargo build --workspace --all-targets
 	tests/scripts/servers.sh install
 	@infra/venv.sh

@@ -280,6 +280,40 @@ def publish_match_index(lam, stack):
     log(f"match index published ({time.time() - started:.1f} s): {answer[:200]}")
 
 
+WEB_DIST = ROOT / "web" / "dist"
+# What the browser needs told (Python's table lacks the manifest's, and some systems' the
+# module script's or WebAssembly's).
+WEB_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".webmanifest": "application/manifest+json",
+    ".wasm": "application/wasm",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+}
+
+
+def publish_web(s3, bucket):
+    """Copies the web app (`make web`'s web/dist) to `app/` in the images bucket, which the
+    stack's CloudFront distribution serves at `/`: the hashed assets first (a year, immutable),
+    then the shell that names them (revalidated on every load), so no browser is handed a
+    shell whose assets are not there yet. Old assets stay for pages still open on them; the
+    bucket's lifecycle does not touch `app/`."""
+    if not (WEB_DIST / "index.html").is_file():
+        fail("web/dist is not built: run `make web` (make deploy does)")
+    files = sorted(p for p in WEB_DIST.rglob("*") if p.is_file())
+    assets = [p for p in files if p.relative_to(WEB_DIST).parts[0] == "assets"]
+    shell = [p for p in files if p not in assets]
+    for group, cache in ((assets, "public, max-age=31536000, immutable"), (shell, "no-cache")):
+        for path in group:
+            key = "app/" + path.relative_to(WEB_DIST).as_posix()
+            kind = WEB_TYPES.get(path.suffix, "application/octet-stream")
+            s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType=kind, CacheControl=cache)
+    log(f"web app published: {len(files)} files to s3://{bucket}/app/")
+    return [("app/" + p.relative_to(WEB_DIST).as_posix()) for p in files]
+
+
 def write_outputs(stack, outs, changes):
     out = ROOT / "target" / "deploy" / f"{stack}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -355,6 +389,7 @@ def deploy_aws(args, parameters):
     )
     publish_match_index(session.client("lambda", config=INVOKE_CONFIG), args.stack_name)
     outs = outputs(cfn, args.stack_name)
+    publish_web(s3, outs["ImagesBucketName"])
     outs["ApiBaseUrl"] = outs["ApiUrl"]
     write_outputs(args.stack_name, outs, changes)
 
@@ -417,6 +452,7 @@ def deploy_local(endpoint, stack, bin_dir, parameters, bucket="kirana-catalog-ar
     changes = deploy_stack(cfn, stack, f"{endpoint}/{bucket}/{key}", parameters, ["CAPABILITY_IAM"])
     publish_match_index(lam, stack)
     outs = outputs(cfn, stack)
+    publish_web(s3, outs["ImagesBucketName"])
     api = next(
         r["PhysicalResourceId"]
         for r in cfn.list_stack_resources(StackName=stack)["StackResourceSummaries"]

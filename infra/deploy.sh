@@ -2,7 +2,8 @@
 # `make deploy STAGE=dev|staging|prod`: checks the AWS credentials and the stage's token
 # secret first (nothing is built without them), builds every function (`make package`:
 # cargo lambda, arm64) unless DEPLOY_BUILD=0 (CI deploys the zips its package job built),
-# then deploys the stack kirana-catalog-<stage> (infra/deploy.py says how).
+# and the web app (`make web`), then deploys the stack kirana-catalog-<stage> and copies the
+# web app to it (infra/deploy.py says how).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -14,5 +15,6 @@ PY="$ROOT/.local/infra-venv/bin/python"
 "$PY" infra/deploy.py --stage "$STAGE" --check
 if [ "$BUILD" = 1 ]; then
   infra/package.sh
+  make --no-print-directory web
 fi
 "$PY" infra/deploy.py --stage "$STAGE"

@@ -9,7 +9,9 @@ its own, used through its API Gateway, updated, and deleted.
   3. deploy.py --local: every function, table, bucket, queue and route (CREATE_COMPLETE);
   4. the smoke flow (infra/smoke.py) through the API Gateway URL, with its sign-in steps (the
      SMS the auth-code function publishes through SNS is read from ministack's record of them);
-  5. each request's metrics record (Embedded Metric Format) is in the function's log group,
+  5. the web app is in the images bucket under app/ (where CloudFront reads it) as web/dist
+     has it, with its types and caching, and both buckets take browsers' presigned uploads;
+     each request's metrics record (Embedded Metric Format) is in the function's log group,
      and the smoke import's `job.completed` reached the stack's event bus (a rule there sends
      it to a queue of the test's); an Open Food Facts export put under off/ in the uploads
      bucket is loaded by off-import (S3 -> its queue -> the function), its job completed;
@@ -281,6 +283,30 @@ def off_export_loaded(ms, base, secret):
     log(f"off-import of {key}: job {job['job_id']}, {st['records']} records, {st['created']} products created")
 
 
+def web_app_published(ms):
+    """The web app is where CloudFront reads it (the images bucket under app/, the
+    distribution's default origin): every file of web/dist, byte for byte, with the type a
+    browser needs and its caching (hashed assets a year, the shell revalidated); and both
+    buckets answer browsers' presigned uploads (their CORS rules)."""
+    outs = stack_outputs()["outputs"]
+    s3 = ms.client("s3")
+    dist = ROOT / "web" / "dist"
+    files = sorted(p for p in dist.rglob("*") if p.is_file())
+    for path in files:
+        key = "app/" + path.relative_to(dist).as_posix()
+        got = s3.get_object(Bucket=outs["ImagesBucketName"], Key=key)
+        if got["Body"].read() != path.read_bytes():
+            sys.exit(f"[deploy-local] {key} is not web/dist's")
+        want = "public, max-age=31536000, immutable" if key.startswith("app/assets/") else "no-cache"
+        if got.get("CacheControl") != want or got["ContentType"] != deploy.WEB_TYPES.get(path.suffix, "application/octet-stream"):
+            sys.exit(f"[deploy-local] {key}: {got.get('CacheControl')}, {got['ContentType']}")
+    for name in ("ImagesBucketName", "UploadsBucketName"):
+        rules = s3.get_bucket_cors(Bucket=outs[name])["CORSRules"]
+        if not any("PUT" in r["AllowedMethods"] for r in rules):
+            sys.exit(f"[deploy-local] {name} takes no browser upload: {rules}")
+    log(f"web app: {len(files)} files in s3://{outs['ImagesBucketName']}/app/; both buckets take browsers' uploads")
+
+
 def delete_stack(ms):
     cfn, lam, ddb, s3 = (ms.client(s) for s in ("cloudformation", "lambda", "dynamodb", "s3"))
     cfn.delete_stack(StackName=STACK)
@@ -357,6 +383,7 @@ def main():
                 check=True,
             ),
         )
+        steps.run("the web app where CloudFront reads it", lambda: web_app_published(ms))
         steps.run("request metrics in the functions' logs", lambda: metrics_in_the_logs(ms))
         steps.run("job.completed on the stack's event bus", lambda: job_completed_on_the_bus(ms, events_queue))
         steps.run("an Open Food Facts export uploaded under off/ is loaded", lambda: off_export_loaded(ms, base, secret))

@@ -1,24 +1,31 @@
 """The web app in headless Chromium against a fresh `catalog serve` (tests/scripts/browser.sh
 starts it): what a store owner, a scanner phone and an admin do on their first day.
 
-- sign-in: an expired token is refused with a message; the owner's token signs in;
+- sign-in: an expired token is refused with a message; the store's owner (made by an admin
+  through the API) signs in with the SMS code (read from the server's log, where the local
+  server sends it);
 - scans typed by hand: a barcode the catalog does not know (a pending product is made) and one
   it knows (from the demo catalog); the list shows both, an item's +1 and its movements;
 - offline: with the network cut (Chromium's network emulation) two scans wait on the device,
   and once back online both are applied, once each (the server's quantity says so);
 - an import: a CSV picked in the file input, uploaded to its presigned URL, the job followed
   to the end;
-- a session that runs out goes back to sign-in with the reason;
+- the owner pairs a scanner phone (a second browser opens the pairing link the QR code holds),
+  which scans, then revokes it: at its next refresh the phone is back at sign-in, told why;
+- an access token that runs out is renewed with the refresh token, unseen; a session that
+  cannot be renewed goes back to sign-in with the reason;
 - the admin approves the pending product the unknown scan made;
 - a phone's camera (Chromium's fake camera playing the QR code `catalog token --qr` prints)
   signs a second device in.
 
-A screenshot of each screen goes to --out. Every wait has a deadline: a failure says what was
+A screenshot of each screen goes to --out, and axe-core (npm, web's dev dependency) checks
+each against WCAG 2.1 A and AA. Every wait has a deadline: a failure says what was
 awaited and leaves a screenshot of the page as it was.
 """
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -32,7 +39,10 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+ROOT = Path(__file__).resolve().parents[2]
+AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 STORE = "store-1"
+PHONE = "9876543210"
 KNOWN = "8901058851298"  # "Maggi 2-minutes Noodles" in the demo catalog
 
 
@@ -46,8 +56,9 @@ UNKNOWN = ean13("200000" + time.strftime("%H%M%S"))
 
 
 class Suite:
-    def __init__(self, base: str, catalog: str, out: Path):
-        self.base, self.catalog, self.out = base, catalog, out
+    def __init__(self, base: str, catalog: str, out: Path, chrome: str, driver: str, log: Path):
+        self.base, self.catalog, self.out, self.log = base, catalog, out, log
+        self.chrome, self.driver = chrome, driver
         self.drivers = []
 
     # -- the server's side ---------------------------------------------------------------
@@ -55,10 +66,21 @@ class Suite:
         out = subprocess.run([self.catalog, "token", *args], check=True, capture_output=True, text=True).stdout
         return out.splitlines()[0].strip()
 
-    def api(self, path: str, token: str):
-        req = urllib.request.Request(self.base + path, headers={"Authorization": f"Bearer {token}"})
+    def api(self, path: str, token: str, body=None):
+        req = urllib.request.Request(
+            self.base + path,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            data=None if body is None else json.dumps(body).encode(),
+        )
         with urllib.request.urlopen(req, timeout=10) as res:
             return json.load(res)
+
+    def sms_code(self, after: int) -> str:
+        """The last sign-in code the server 'sent' (its log, past byte `after`)."""
+        text = self.log.read_bytes()[after:].decode(errors="replace")
+        codes = re.findall(r"SMS \(not sent[^\n]*?\b(\d{6})\b", text)
+        assert codes, f"no SMS in the server's log since byte {after}"
+        return codes[-1]
 
     def quantity(self, owner: str, barcode: str) -> str:
         products = self.api(f"/v1/products?barcode={barcode}", owner)["items"]
@@ -69,21 +91,32 @@ class Suite:
     # -- the browser's side --------------------------------------------------------------
     def browser(self, *extra_args: str) -> webdriver.Chrome:
         opts = webdriver.ChromeOptions()
-        opts.binary_location = "/usr/bin/chromium"
+        opts.binary_location = self.chrome
         for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=360,800", *extra_args):
             opts.add_argument(a)
-        d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+        d = webdriver.Chrome(service=Service(self.driver), options=opts)
         self.drivers.append(d)
         return d
 
     def shot(self, d, name: str) -> None:
+        """A screenshot of the screen, and axe-core's WCAG 2.1 A/AA checks of it (labels,
+        contrast, roles, keyboard reach): any violation fails the suite."""
         d.save_screenshot(str(self.out / f"{name}.png"))
+        if not d.execute_script("return !!window.axe"):
+            d.execute_script(AXE.read_text())
+        violations = d.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})"
+            ".then(r => done(r.violations.map(v => `${v.id} (${v.impact}): ${v.help}: `"
+            " + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))))"
+        )
+        assert not violations, f"{name}: accessibility violations:\n" + "\n".join(violations)
 
     def wait(self, d, what: str, cond, timeout: float = 15):
         try:
             return WebDriverWait(d, timeout, poll_frequency=0.1).until(lambda _: cond())
         except TimeoutException:
-            self.shot(d, "failed")
+            d.save_screenshot(str(self.out / "failed.png"))
             body = d.find_element(By.TAG_NAME, "body").text
             raise AssertionError(f"waited {timeout} s for {what}; the page says:\n{body}") from None
 
@@ -96,7 +129,8 @@ class Suite:
 
     def click_text(self, d, tag: str, label: str) -> None:
         for el in d.find_elements(By.TAG_NAME, tag):
-            if el.text.strip() == label and el.is_displayed():
+            # The visible label: a visually hidden part for screen readers follows on its own line.
+            if el.text.strip().split("\n")[0] == label and el.is_displayed():
                 el.click()
                 return
         raise AssertionError(f"no {tag} labelled {label!r}; the page says:\n{self.text(d)}")
@@ -124,11 +158,18 @@ class Suite:
             self.signs_in_and_scans,
             self.scans_offline_and_syncs_each_once,
             self.imports_a_csv,
+            self.pairs_and_revokes_a_scanner_phone,
             self.ends_an_expired_session,
             self.admin_approves_the_pending_product,
             self.signs_in_from_the_printed_qr_code,
         ]
         self.owner = self.token("--role", "store-owner", "--store", STORE, "--sub", "owner-asha")
+        # An admin makes the store and its owner, as "Signing in" in the README does.
+        self.api(
+            "/v1/stores",
+            self.token("--role", "admin"),
+            {"store_id": STORE, "name": "Asha Kirana", "region": "IN-MH", "owner": {"phone": PHONE, "display_name": "Asha"}},
+        )
         self.d = self.browser()
         try:
             for step in steps:
@@ -147,9 +188,16 @@ class Suite:
         expired = self.token("--role", "store-owner", "--store", STORE, "--days=-1")
         self.sign_in_with_token(d, expired)
         self.wait(d, "the expired token refused", lambda: "expired" in self.text(d))
-        self.type_into(d, "token", self.owner)
+        self.click_text(d, "button", "Phone number")
+        self.type_into(d, "phone", PHONE)
+        mark = self.log.stat().st_size
+        self.click_text(d, "button", "Send me a code")
+        self.wait(d, "the code's field", lambda: self.has(d, "input[name=code]"))
+        self.type_into(d, "code", self.sms_code(mark))
         self.click_text(d, "button", "Sign in")
         self.wait(d, "the empty stock list", lambda: "No stock yet" in self.text(d))
+        session = json.loads(d.execute_script("return localStorage.getItem('kirana.session')"))
+        assert session["role"] == "store_owner" and session["refresh"].startswith("kcrt_"), session
 
         self.go(d, "#/scan")
         self.wait(d, "the scanner", lambda: self.has(d, "input[name=barcode]"))
@@ -163,8 +211,8 @@ class Suite:
         self.wait(d, "both items in the list", lambda: "Maggi" in self.text(d) and UNKNOWN in self.text(d))
         self.shot(d, "3-stock")
         self.click_text(d, "span", "Maggi 2-minutes Noodles")
-        self.wait(d, "the item", lambda: self.has(d, "button[aria-label='Received one']"))
-        d.find_element(By.CSS_SELECTOR, "button[aria-label='Received one']").click()
+        self.wait(d, "the item", lambda: "Adjust" in self.text(d))
+        self.click_text(d, "button", "+1")
         self.wait(d, "the +1 applied", lambda: d.find_element(By.CSS_SELECTOR, ".stock .n").text == "2")
         self.wait(d, "the movements", lambda: "Adjusted (restock)" in self.text(d) and "Scanned" in self.text(d))
         self.shot(d, "4-item")
@@ -207,16 +255,62 @@ class Suite:
         self.shot(d, "6-import")
         Path(f.name).unlink()
 
+    def pairs_and_revokes_a_scanner_phone(self) -> None:
+        d = self.d
+        self.go(d, "#/devices")
+        self.wait(d, "the devices screen", lambda: self.has(d, "input[name=device_name]"))
+        self.type_into(d, "device_name", "Counter phone")
+        self.click_text(d, "button", "Add")
+        self.wait(d, "the pairing QR code", lambda: self.has(d, ".qr svg"))
+        self.shot(d, "7-devices")
+        code = d.find_element(By.CSS_SELECTOR, "[data-testid=pairing-code]").text
+        assert code.startswith("kcpc_"), code
+
+        # The phone's camera app opens the link in the QR code.
+        phone = self.browser()
+        phone.get(f"{self.base}/#token={code}")
+        self.wait(phone, "the phone paired as a scanner", lambda: "Every scan has been sent" in self.text(phone))
+        session = json.loads(phone.execute_script("return localStorage.getItem('kirana.session')"))
+        assert session["role"] == "scanner" and session.get("refresh"), session
+        self.scan(phone, KNOWN)
+        self.wait(phone, "the phone's scan", lambda: "Maggi" in self.text(phone))
+
+        d.refresh()
+        self.wait(d, "the device paired", lambda: "paired" in self.text(d))
+        d.find_element(By.CSS_SELECTOR, "button[aria-label='Revoke Counter phone']").click()
+        self.wait(d, "the device revoked", lambda: "revoked" in self.text(d))
+        # Its access token lasts its 15 minutes; the next refresh is refused, and the phone
+        # goes back to sign-in saying why.
+        phone.execute_script(
+            "const s = JSON.parse(localStorage.getItem('kirana.session')); s.exp = 1;"
+            "localStorage.setItem('kirana.session', JSON.stringify(s));"
+        )
+        phone.refresh()
+        self.wait(phone, "the phone signed out", lambda: "removed from the store" in self.text(phone))
+        phone.quit()
+        self.drivers.remove(phone)
+
     def ends_an_expired_session(self) -> None:
         d = self.d
-        # The session as a pasted token leaves it, run out (no refresh token to renew it).
+        session = lambda: json.loads(d.execute_script("return localStorage.getItem('kirana.session')") or "null")  # noqa: E731
+        # The access token runs out: the refresh token renews it (and is spent for a new one).
+        before = session()
+        d.execute_script(
+            "const s = JSON.parse(localStorage.getItem('kirana.session')); s.exp = 1;"
+            "localStorage.setItem('kirana.session', JSON.stringify(s));"
+        )
+        self.go(d, "#/")
+        d.refresh()
+        self.wait(d, "the list, renewed", lambda: "Maggi" in self.text(d))
+        after = session()
+        assert after["exp"] > 1 and after["refresh"] != before["refresh"] and after["access"] != before["access"], after
+        # A pasted token (no refresh token) that runs out ends the session.
         expired = self.token("--role", "store-owner", "--store", STORE, "--days=-1")
         d.execute_script(
             "const s = JSON.parse(localStorage.getItem('kirana.session'));"
-            "s.access = arguments[0]; s.exp = 1; localStorage.setItem('kirana.session', JSON.stringify(s));",
+            "s.access = arguments[0]; s.exp = 1; delete s.refresh; localStorage.setItem('kirana.session', JSON.stringify(s));",
             expired,
         )
-        self.go(d, "#/")
         d.refresh()
         self.wait(d, "the sign-in screen with why", lambda: "Your sign-in has expired" in self.text(d))
 
@@ -228,7 +322,7 @@ class Suite:
         self.wait(d, "the review queue", lambda: "Scans" in self.text(d))
         self.click_text(d, "button", "Scans")
         self.wait(d, "the pending product", lambda: UNKNOWN in self.text(d))
-        self.shot(d, "7-review")
+        self.shot(d, "8-review")
         card = next(c for c in d.find_elements(By.CSS_SELECTOR, "[data-testid=pending]") if UNKNOWN in c.text)
         next(b for b in card.find_elements(By.TAG_NAME, "button") if b.text == "Approve").click()
         self.wait(d, "the approval", lambda: "Approved." in self.text(d))
@@ -276,7 +370,7 @@ class Suite:
         self.click_text(phone, "button", "Token or pairing code")
         self.click_text(phone, "button", "Scan a QR code")
         self.wait(phone, "signed in from the camera", lambda: "Every scan has been sent" in self.text(phone), 30)
-        self.shot(phone, "8-scanner-signed-in-by-qr")
+        self.shot(phone, "9-scanner-signed-in-by-qr")
         session = json.loads(phone.execute_script("return localStorage.getItem('kirana.session')"))
         assert session["role"] == "scanner" and session["sub"] == "phone-2", session
 
@@ -286,10 +380,13 @@ def main() -> None:
     ap.add_argument("--base", required=True)
     ap.add_argument("--catalog", required=True)
     ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--log", required=True, type=Path, help="catalog serve's log (the SMS codes)")
+    ap.add_argument("--chrome", default="/usr/bin/chromium", help="the browser's binary")
+    ap.add_argument("--driver", default="/usr/bin/chromedriver", help="its WebDriver")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     t = time.monotonic()
-    Suite(a.base, a.catalog, a.out).run()
+    Suite(a.base, a.catalog, a.out, a.chrome, a.driver, a.log).run()
     print(f"[browser] all passed in {time.monotonic() - t:.1f} s", flush=True)
 
 

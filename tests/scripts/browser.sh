@@ -15,7 +15,11 @@ CATALOG="${CATALOG_BIN:-target/debug/catalog}"
 
 log() { printf '[browser] %s\n' "$*" >&2; }
 
-if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+# The browser: $CHROME_BIN, else Debian's chromium, else Google Chrome (GitHub's runners have it
+# with its driver); the driver: $CHROMEDRIVER, else chromedriver.
+CHROME_BIN="${CHROME_BIN:-$(command -v chromium || command -v google-chrome || true)}"
+CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver || true)}"
+if [ -z "$CHROME_BIN" ] || [ -z "$CHROMEDRIVER" ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     log "installing chromium and chromium-driver (apt)"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null \
@@ -23,6 +27,7 @@ if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null
   else
     log "the browser tests need Chromium and its driver: install chromium and chromium-driver"; exit 1
   fi
+  CHROME_BIN="$(command -v chromium)" CHROMEDRIVER="$(command -v chromedriver)"
 fi
 if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
 if [ "$("$VENV/bin/pip" show selenium 2>/dev/null | sed -n 's/^Version: //p')" != "$SELENIUM_VERSION" ]; then
@@ -36,7 +41,8 @@ rm -rf "$OUT" && mkdir -p "$OUT"
 DATA="$(mktemp -d)"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 BASE="http://127.0.0.1:$PORT"
-OFF_BASE_URL=off RUST_LOG=warn "$CATALOG" serve --addr "127.0.0.1:$PORT" --data-dir "$DATA" --web-dir web/dist \
+# Its log has the sign-in codes' SMS (info), which the suite reads as a phone would.
+OFF_BASE_URL=off RUST_LOG=info "$CATALOG" serve --addr "127.0.0.1:$PORT" --data-dir "$DATA" --web-dir web/dist \
   >"$OUT/serve.log" 2>&1 &
 SERVER=$!
 cleanup() { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$DATA"; }
@@ -47,5 +53,6 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 start=$(date +%s)
-SE_OFFLINE=true "$VENV/bin/python" tests/browser/test_pwa.py --base "$BASE" --catalog "$CATALOG" --out "$OUT"
+SE_OFFLINE=true "$VENV/bin/python" tests/browser/test_pwa.py --base "$BASE" --catalog "$CATALOG" --out "$OUT" --log "$OUT/serve.log" \
+  --chrome "$CHROME_BIN" --driver "$CHROMEDRIVER"
 log "passed in $(( $(date +%s) - start )) s; screenshots in $OUT/"

@@ -56,7 +56,7 @@ export function useLowStockAlerts(store: string | null) {
     };
   }, [store]);
 
-  if (!alerts.length && !ask) return null;
+  if (!store || (!alerts.length && !ask)) return null;
   return (
     <section class="alerts" aria-live="polite">
       {alerts.map((a) => (

@@ -72,24 +72,35 @@ async function problemOf(res: Response): Promise<ApiError> {
 
 let renewing: Promise<Session> | null = null;
 
-/** A fresh access token from the refresh token (one request however many callers wait). */
+/**
+ * A fresh access token from the refresh token, in place of `s`'s: one request however many
+ * callers wait, and one at a time across the app's tabs (a Web Lock): a refresh token is spent
+ * when used, and the same one sent twice would end the session as stolen. A tab that gets the
+ * lock after another renewed finds the new session stored and uses it.
+ */
 function renew(s: Session): Promise<Session> {
+  const run = async (): Promise<Session> => {
+    const now = load();
+    if (!now) throw new ApiError(401, "signed_out", "Signed out.");
+    if (now.access !== s.access && !expired(now)) return now;
+    const res = await fetch("/v1/auth/token", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ grant_type: "refresh_token", refresh_token: now.refresh }),
+    });
+    if (!res.ok) {
+      const err = await problemOf(res);
+      if (res.status === 401 || res.status === 403) endSession(MESSAGES[err.code] ?? err.detail);
+      throw err;
+    }
+    const pair = (await res.json()) as Schemas["TokenPair"];
+    const next = fromAccessToken(pair.access_token, pair.refresh_token, pair.device_id);
+    save(next);
+    return next;
+  };
   renewing ??= (async () => {
     try {
-      const res = await fetch("/v1/auth/token", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ grant_type: "refresh_token", refresh_token: s.refresh }),
-      });
-      if (!res.ok) {
-        const err = await problemOf(res);
-        if (res.status === 401 || res.status === 403) endSession(MESSAGES[err.code] ?? err.detail);
-        throw err;
-      }
-      const pair = (await res.json()) as Schemas["TokenPair"];
-      const next = fromAccessToken(pair.access_token, pair.refresh_token, pair.device_id);
-      save(next);
-      return next;
+      return await (navigator.locks ? navigator.locks.request("kirana-renew", run) : run());
     } finally {
       renewing = null;
     }
@@ -105,6 +116,19 @@ async function sessionForCall(): Promise<Session | null> {
   if (s.refresh) return renew(s);
   endSession(MESSAGES.token_expired);
   throw new ApiError(401, "token_expired", MESSAGES.token_expired);
+}
+
+/**
+ * Renews the access token when it has run out, without waiting for a request to need it: a
+ * screen that makes no call (the scanner, offline) still learns that its device was revoked
+ * or its session ended. Offline, it waits for the next try.
+ */
+export async function keepFresh(): Promise<void> {
+  try {
+    await sessionForCall();
+  } catch {
+    /* ended (the app is back at sign-in) or offline (tried again later) */
+  }
 }
 
 const auth: Middleware = {

@@ -1,11 +1,12 @@
 // The app: sign-in until there is a session, then the screens its role may use, picked by the
-// URL's hash (`#/`, `#/item/<id>`, `#/scan`, `#/import`, `#/review`) so the same files work
+// URL's hash (`#/`, `#/item/<id>`, `#/scan`, `#/import`, `#/devices`, `#/review`) so the same files work
 // from `catalog serve` and from a static bucket. A link with `#token=...` (the QR code
 // `catalog token --qr` prints) signs this device in.
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { messageOf, onSessionEnded, signOut } from "./api";
+import { keepFresh, messageOf, onSessionEnded, signOut } from "./api";
 import { useLowStockAlerts } from "./alerts";
+import { Devices } from "./screens/Devices";
 import { Import } from "./screens/Import";
 import { Inventory } from "./screens/Inventory";
 import { ItemScreen } from "./screens/Item";
@@ -63,16 +64,34 @@ function App() {
 
 function Signed({ session, hash }: { session: Session; hash: string }) {
   const [store, setStore] = useState(currentStore(session));
+  const pick = (s: string) => {
+    pickStore(s);
+    setStore(s);
+    location.hash = "#/";
+  };
   const alerts = useLowStockAlerts(ownsStores(session) ? store : null);
+  // The session is renewed as it runs out (every half minute's look), and when the app
+  // comes back to the foreground.
+  useEffect(() => {
+    void keepFresh();
+    const t = setInterval(keepFresh, 30_000);
+    const visible = () => document.visibilityState === "visible" && void keepFresh();
+    document.addEventListener("visibilitychange", visible);
+    return () => {
+      clearInterval(t);
+      document.removeEventListener("visibilitychange", visible);
+    };
+  }, []);
   const route = hash.replace(/^#\/?/, "").split("/");
   const reviewer = canReview(session);
   const scannerOnly = session.role === "scanner";
 
   let screen;
   if (route[0] === "review" && reviewer) screen = <Review />;
-  else if (!store) screen = <StorePicker admin={session.role === "admin"} onPick={setStore} />;
+  else if (!store || route[0] === "stores") screen = <StorePicker admin={session.role === "admin"} onPick={pick} />;
   else if (route[0] === "scan" || (scannerOnly && route[0] !== "item")) screen = <Scan store={store} />;
   else if (route[0] === "import" && ownsStores(session)) screen = <Import store={store} />;
+  else if (route[0] === "devices" && ownsStores(session)) screen = <Devices store={store} />;
   else if (route[0] === "item" && route[1]) screen = <ItemScreen store={store} productId={decodeURIComponent(route[1])} />;
   else if (reviewer && !ownsStores(session)) screen = <Review />;
   else screen = <Inventory store={store} />;
@@ -88,10 +107,10 @@ function Signed({ session, hash }: { session: Session; hash: string }) {
       <header class="bar">
         <span class="store">
           {store ?? "No store"}
-          {session.role === "admin" && store && (
-            <button class="link" onClick={() => setStore(null)}>
-              change
-            </button>
+          {session.role === "admin" && (
+            <a class="link" href="#/stores">
+              {store ? "change" : "open a store"}
+            </a>
           )}
         </span>
         <button class="link" onClick={() => void signOut()}>
@@ -102,6 +121,7 @@ function Signed({ session, hash }: { session: Session; hash: string }) {
         {store && !scannerOnly && link("", "Stock")}
         {store && link("scan", "Scan")}
         {store && ownsStores(session) && link("import", "Import")}
+        {store && ownsStores(session) && link("devices", "Devices")}
         {reviewer && link("review", "Review")}
       </nav>
       {alerts}
@@ -119,7 +139,6 @@ function StorePicker({ admin, onPick }: { admin: boolean; onPick: (s: string) =>
         <form
           onSubmit={(e) => {
             e.preventDefault();
-            pickStore(id.trim());
             onPick(id.trim());
           }}
         >

@@ -6,6 +6,9 @@
 //! Caching: `/assets/*` are named by their content's hash and never change (a year,
 //! `immutable`); the shell (`/`, `sw.js`, the manifest, icons) is revalidated on every load
 //! (`no-cache`), so a new build shows at once.
+//!
+//! The page carries the Content-Security-Policy the stack's CloudFront distribution sends
+//! (`AppResponseHeaders` in infra/template.yaml), so the browser suite runs the app under it.
 
 use std::path::Path;
 
@@ -19,6 +22,12 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
+/// Only the app's own scripts and styles (and WebAssembly: the camera's decoder); calls to its
+/// own origin and to S3's presigned uploads; images from anywhere over https; never framed.
+/// infra/template.yaml's `AppResponseHeaders` sends the same (a test compares them).
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+    style-src 'self'; img-src 'self' data: blob: https:; media-src 'self' blob:; \
+    connect-src 'self' https://*.amazonaws.com; frame-ancestors 'none'; base-uri 'none'";
 
 /// The routes serving the app built in `dir`, or a page saying how to build it.
 pub fn router(dir: &Path) -> anyhow::Result<Router> {
@@ -38,10 +47,19 @@ pub fn router(dir: &Path) -> anyhow::Result<Router> {
         header::CACHE_CONTROL,
         HeaderValue::from_static(REVALIDATE),
     );
+    let policy = SetResponseHeaderLayer::overriding(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
     let mut router = Router::new()
         .route_service(
             "/",
-            get_service(ServeFile::new(&index)).layer(revalidate.clone()),
+            get_service(
+                ServiceBuilder::new()
+                    .layer(revalidate.clone())
+                    .layer(policy)
+                    .service(ServeFile::new(&index)),
+            ),
         )
         .nest_service(
             "/assets",
@@ -99,6 +117,15 @@ mod tests {
         std::fs::write(dir.path().join("assets/app-X.js"), "app()").unwrap();
         let router = router(dir.path()).unwrap();
 
+        let res = router
+            .clone()
+            .oneshot(Request::get("/").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            res.headers()[header::CONTENT_SECURITY_POLICY],
+            CONTENT_SECURITY_POLICY
+        );
         let (status, cache, body) = get_path(&router, "/").await;
         assert_eq!(
             (status, cache.as_deref(), body.as_str()),
@@ -124,5 +151,21 @@ mod tests {
         let (status, _, body) = get_path(&router(dir.path()).unwrap(), "/").await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert!(body.contains("make web"), "{body}");
+    }
+
+    #[test]
+    fn the_page_has_the_policy_cloudfront_sends() {
+        let template = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml"),
+        )
+        .unwrap();
+        let squashed = CONTENT_SECURITY_POLICY
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            template.contains(&format!("ContentSecurityPolicy: \"{squashed}\"")),
+            "AppResponseHeaders in infra/template.yaml sends: {squashed}"
+        );
     }
 }

@@ -99,11 +99,11 @@ function Adjust({ store, item, onChanged }: { store: string; item: Item; onChang
     <section aria-labelledby="adjust-h">
       <h2 id="adjust-h">Adjust</h2>
       <div class="quick">
-        <button aria-label="Sold one" disabled={busy} onClick={() => adjust("-1", "sale")}>
-          −1
+        <button disabled={busy} onClick={() => adjust("-1", "sale")}>
+          −1<span class="visually-hidden"> (a sale)</span>
         </button>
-        <button aria-label="Received one" disabled={busy} onClick={() => adjust("1", "restock")}>
-          +1
+        <button disabled={busy} onClick={() => adjust("1", "restock")}>
+          +1<span class="visually-hidden"> (restocked)</span>
         </button>
       </div>
       <form

@@ -108,7 +108,7 @@ function Pending({ item, onDecided }: { item: ReviewItem; onDecided: (id: string
             Quality {p.quality_score}/100{missing.length ? `: ${missing.map((r) => r.missing).join("; ")}` : ""}
           </p>
           <p class="sub">
-            In {item.stocked.stores} store{item.stocked.stores === 1 ? "" : "s"} ({item.stocked.units} units)
+            In {item.stocked.stores} store{item.stocked.stores === 1 ? "" : "s"} ({item.stocked.units} unit{item.stocked.units === "1" ? "" : "s"})
           </p>
         </div>
       </header>
