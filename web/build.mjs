@@ -14,12 +14,19 @@ const out = "dist";
 rmSync(out, { recursive: true, force: true });
 mkdirSync(join(out, "assets"), { recursive: true });
 
+// The decoder's WebAssembly, served from our own origin under a name carrying its hash (it is
+// cached a year like the bundles): src/camera.ts learns the name through `define`.
+const wasm = readFileSync("node_modules/zxing-wasm/dist/reader/zxing_reader.wasm");
+const wasmName = `zxing_reader-${createHash("sha256").update(wasm).digest("hex").slice(0, 12)}.wasm`;
+writeFileSync(join(out, "assets", wasmName), wasm);
+
 const result = await build({
   entryPoints: { app: "src/main.tsx" },
   bundle: true,
   splitting: true,
   format: "esm",
-  target: ["es2022", "chrome100", "safari15"],
+  // Safari 16 (iOS 16): the first to allow WebAssembly under the CSP's 'wasm-unsafe-eval'.
+  target: ["es2022", "chrome100", "safari16"],
   minify: true,
   sourcemap: false,
   outdir: join(out, "assets"),
@@ -31,10 +38,9 @@ const result = await build({
   metafile: true,
   legalComments: "none",
   logLevel: "warning",
+  define: { ZXING_WASM: JSON.stringify(`/assets/${wasmName}`) },
 });
 
-// The decoder's WebAssembly, served from our own origin (src/camera.ts points zxing at it).
-copyFileSync("node_modules/zxing-wasm/dist/reader/zxing_reader.wasm", join(out, "assets", "zxing_reader.wasm"));
 
 const outputs = Object.entries(result.metafile.outputs);
 const entry = (name) => outputs.find(([, o]) => o.entryPoint && o.entryPoint.endsWith(name))[0].replace(`${out}/`, "");

@@ -26,19 +26,23 @@ export function useLowStockAlerts(store: string | null) {
             params: { path: { store_id: store }, query: { low_stock: true, sort: "-updated", limit: 50 } },
           }),
         );
-        const seen = new Set<string>(JSON.parse(sessionStorage.getItem(key) ?? "null") ?? []);
-        const first = sessionStorage.getItem(key) === null;
-        const now = page.items.map((i) => i.product_id);
-        const fresh = first ? [] : page.items.filter((i) => !seen.has(i.product_id));
-        sessionStorage.setItem(key, JSON.stringify(now));
+        // Low items are remembered until they are no longer low (a page shows the 50 most
+        // recently changed, so one that leaves the page and comes back is not new).
+        const stored = sessionStorage.getItem(key);
+        const seen = new Set<string>(stored ? JSON.parse(stored) : []);
+        const fresh = stored === null ? [] : page.items.filter((i) => !seen.has(i.product_id));
+        page.items.forEach((i) => seen.add(i.product_id));
+        sessionStorage.setItem(key, JSON.stringify([...seen]));
         if (fresh.length === 0) return;
         const news = fresh.map((i) => ({
           id: `${i.product_id}@${i.version}`,
           text: `${Number(i.quantity) === 0 ? "Out of stock" : "Low stock"}: ${i.product?.name ?? i.product_id} (${i.quantity} left)`,
         }));
         setAlerts((old) => news.concat(old).slice(0, 5));
-        if ("Notification" in window && Notification.permission === "granted") {
-          for (const a of news) new Notification("Kirana Catalog", { body: a.text, tag: a.id });
+        // Through the service worker: Android's Chrome has no `new Notification()` in a page.
+        if ("Notification" in window && Notification.permission === "granted" && navigator.serviceWorker) {
+          const sw = await navigator.serviceWorker.ready;
+          for (const a of news) await sw.showNotification("Kirana Catalog", { body: a.text, tag: a.id, icon: "/icon-192.png" });
         }
       } catch {
         /* offline or signed out: the next round tries again */
@@ -56,9 +60,9 @@ export function useLowStockAlerts(store: string | null) {
     };
   }, [store]);
 
-  if (!store || (!alerts.length && !ask)) return null;
+  // The live region is always there (a region inserted with its text is often not read out).
   return (
-    <section class="alerts" aria-live="polite">
+    <section class="alerts" aria-live="polite" hidden={!store || (!alerts.length && !ask)}>
       {alerts.map((a) => (
         <p class="notice" key={a.id}>
           {a.text}

@@ -1,22 +1,22 @@
 // The API client: openapi-fetch over the types generated from the API's own OpenAPI document
 // (`npm run types`), so a renamed field or route fails the build rather than a screen. It adds
-// the caller's token, renews it with the refresh token when it runs out (once, shared by the
-// requests that need it), and turns every failure into an ApiError carrying the problem's
-// stable `code` and `detail`. A session that cannot be renewed ends: the app goes back to
-// sign-in with the reason.
+// the caller's token, renews it with the refresh token as it runs out (one renewal at a time,
+// across tabs too), and turns every failure into an ApiError carrying the problem's stable
+// `code` and `detail`. A session that cannot be renewed ends: the app goes back to sign-in
+// with the reason.
 import createClient, { type Middleware } from "openapi-fetch";
 import type { components, paths } from "./api-types";
-import { clear, expired, fromAccessToken, load, save, type Session } from "./session";
+import { clear, fromAccessToken, fromTokenPair, load, needsRenewal, save, type Session } from "./session";
 
 export type Schemas = components["schemas"];
-export type Problem = Schemas["Problem"];
+
+export const OFFLINE = "No connection to the server. Check the network and try again.";
 
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     readonly detail: string,
-    readonly problem?: Record<string, unknown>,
   ) {
     super(detail);
   }
@@ -26,11 +26,23 @@ export class ApiError extends Error {
   }
 }
 
-const ENDED = "kirana:session-ended";
-const REASON = "kirana.ended";
+const offline = () => new ApiError(0, "offline", OFFLINE);
 
-/** Why this device's last session ended, for the sign-in screen (until the next sign-in). */
-export const endReason = (): string | null => sessionStorage.getItem(REASON);
+/** An answer's problem as an ApiError (a body that is not a problem says its status). */
+function errorOf(status: number, body: unknown): ApiError {
+  const b = (body ?? {}) as Record<string, unknown>;
+  return new ApiError(
+    status,
+    typeof b.code === "string" ? b.code : `http_${status}`,
+    typeof b.detail === "string" && b.detail ? b.detail : `The server answered HTTP ${status}. Try again.`,
+  );
+}
+
+async function problemOf(res: Response): Promise<ApiError> {
+  return errorOf(res.status, await res.json().catch(() => null));
+}
+
+const ENDED = "kirana:session-ended";
 
 export function onSessionEnded(f: () => void): () => void {
   window.addEventListener(ENDED, f);
@@ -42,11 +54,7 @@ export function onSessionEnded(f: () => void): () => void {
  * still in flight when it ended fail too, and must not replace the reason with their own.
  */
 export function endSession(reason: string | null): void {
-  if (load() !== null) {
-    if (reason) sessionStorage.setItem(REASON, reason);
-    else sessionStorage.removeItem(REASON);
-  }
-  clear();
+  if (load() !== null) clear(reason);
   window.dispatchEvent(new Event(ENDED));
 }
 
@@ -58,70 +66,62 @@ const MESSAGES: Record<string, string> = {
   token_bad_signature: "This sign-in is no longer valid. Sign in again.",
 };
 
-async function problemOf(res: Response): Promise<ApiError> {
-  let body: Record<string, unknown> = {};
-  try {
-    body = await res.json();
-  } catch {
-    /* not JSON: the status says enough */
-  }
-  const code = typeof body.code === "string" ? body.code : `http_${res.status}`;
-  const detail = typeof body.detail === "string" ? body.detail : res.statusText || `HTTP ${res.status}`;
-  return new ApiError(res.status, code, detail, body);
+/** Runs `f` while no other tab of the app renews or signs out (a Web Lock, where there are). */
+function exclusively<T>(f: () => Promise<T>): Promise<T> {
+  return navigator.locks ? (navigator.locks.request("kirana-session", f) as Promise<T>) : f();
 }
 
 let renewing: Promise<Session> | null = null;
 
 /**
  * A fresh access token from the refresh token, in place of `s`'s: one request however many
- * callers wait, and one at a time across the app's tabs (a Web Lock): a refresh token is spent
- * when used, and the same one sent twice would end the session as stolen. A tab that gets the
- * lock after another renewed finds the new session stored and uses it.
+ * callers wait, and one at a time across the app's tabs: a refresh token is spent when used,
+ * and the same one sent twice would end the session as stolen. A tab that gets the lock after
+ * another renewed finds the new session stored and uses it; a renewal that finds the session
+ * signed out meanwhile keeps nothing.
  */
 function renew(s: Session): Promise<Session> {
   const run = async (): Promise<Session> => {
     const now = load();
-    if (!now) throw new ApiError(401, "signed_out", "Signed out.");
-    if (now.access !== s.access && !expired(now)) return now;
-    const res = await fetch("/v1/auth/token", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ grant_type: "refresh_token", refresh_token: now.refresh }),
-    });
+    if (!now?.refresh) throw new ApiError(401, "signed_out", "Signed out.");
+    if (now.access !== s.access && !needsRenewal(now)) return now;
+    let res: Response;
+    try {
+      res = await fetch("/v1/auth/token", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ grant_type: "refresh_token", refresh_token: now.refresh }),
+      });
+    } catch {
+      throw offline();
+    }
     if (!res.ok) {
       const err = await problemOf(res);
       if (res.status === 401 || res.status === 403) endSession(MESSAGES[err.code] ?? err.detail);
       throw err;
     }
-    const pair = (await res.json()) as Schemas["TokenPair"];
-    const next = fromAccessToken(pair.access_token, pair.refresh_token, pair.device_id);
+    const next = fromTokenPair(await res.json());
+    if (load()?.refresh !== now.refresh) throw new ApiError(401, "signed_out", "Signed out.");
     save(next);
     return next;
   };
-  renewing ??= (async () => {
-    try {
-      return await (navigator.locks ? navigator.locks.request("kirana-renew", run) : run());
-    } finally {
-      renewing = null;
-    }
-  })();
+  renewing ??= exclusively(run).finally(() => {
+    renewing = null;
+  });
   return renewing;
 }
 
-/** The session to call with, renewed first when its access token has run out. */
+/** The session to call with, renewed first when its access token is about to run out. */
 async function sessionForCall(): Promise<Session | null> {
   const s = load();
-  if (!s) return null;
-  if (!expired(s)) return s;
-  if (s.refresh) return renew(s);
-  endSession(MESSAGES.token_expired);
-  throw new ApiError(401, "token_expired", MESSAGES.token_expired);
+  if (s && needsRenewal(s)) return renew(s);
+  return s;
 }
 
 /**
- * Renews the access token when it has run out, without waiting for a request to need it: a
- * screen that makes no call (the scanner, offline) still learns that its device was revoked
- * or its session ended. Offline, it waits for the next try.
+ * Renews the access token as it runs out, without waiting for a request to need it: a screen
+ * that makes no call (the scanner, offline) still learns that its device was revoked or its
+ * session ended. Offline, it waits for the next try.
  */
 export async function keepFresh(): Promise<void> {
   try {
@@ -131,21 +131,27 @@ export async function keepFresh(): Promise<void> {
   }
 }
 
+const isAuth = (r: Request) => new URL(r.url).pathname.startsWith("/v1/auth/");
+/** Each request as it was before it was sent (its body unread), to send again once renewed. */
+const unsent = new WeakMap<Request, Request>();
+
 const auth: Middleware = {
   async onRequest({ request }) {
-    if (request.url.includes("/v1/auth/")) return request;
+    if (isAuth(request)) return request;
     const s = await sessionForCall();
     if (s) request.headers.set("Authorization", `Bearer ${s.access}`);
+    unsent.set(request, request.clone());
     return request;
   },
   async onResponse({ request, response }) {
-    if (response.status !== 401 || request.url.includes("/v1/auth/")) return response;
+    if (response.status !== 401 || isAuth(request)) return response;
     const err = await problemOf(response.clone());
     const s = load();
-    // Expired early (a clock off) and renewable: renew once and ask again.
-    if (s?.refresh && err.code === "token_expired") {
+    if (!s) return response;
+    // Run out sooner than this device's clock said: renewed once, and asked again.
+    if (s.refresh && err.code === "token_expired") {
       const next = await renew(s);
-      const again = new Request(request, { headers: new Headers(request.headers) });
+      const again = (unsent.get(request) ?? request).clone();
       again.headers.set("Authorization", `Bearer ${next.access}`);
       return fetch(again);
     }
@@ -164,16 +170,10 @@ export async function call<T>(p: Promise<{ data?: T; error?: unknown; response: 
     r = await p;
   } catch (e) {
     if (e instanceof ApiError) throw e;
-    throw new ApiError(0, "offline", "No connection to the server. Check the network and try again.");
+    throw offline();
   }
   if (r.response.ok) return r.data as T;
-  const body = (r.error ?? {}) as Record<string, unknown>;
-  throw new ApiError(
-    r.response.status,
-    typeof body.code === "string" ? body.code : `http_${r.response.status}`,
-    typeof body.detail === "string" ? body.detail : r.response.statusText,
-    body,
-  );
+  throw errorOf(r.response.status, r.error);
 }
 
 /** A sign-in request (no token): the token pair, saved as this device's session. */
@@ -186,31 +186,52 @@ export async function signIn(body: Record<string, string>): Promise<Session> {
       body: JSON.stringify(body),
     });
   } catch {
-    throw new ApiError(0, "offline", "No connection to the server. Check the network and try again.");
+    throw offline();
   }
   if (!res.ok) throw await problemOf(res);
-  const pair = (await res.json()) as Schemas["TokenPair"];
-  const s = fromAccessToken(pair.access_token, pair.refresh_token, pair.device_id);
+  const s = fromTokenPair(await res.json());
+  save(s);
+  return s;
+}
+
+/** Signs in with a pasted token, once the API accepted it (it alone knows whether it runs out). */
+export async function signInWithToken(token: string): Promise<Session> {
+  const s = fromAccessToken(token);
+  let res: Response;
+  try {
+    res = await fetch("/v1/products?limit=1", { headers: { Authorization: `Bearer ${s.access}` } });
+  } catch {
+    throw offline();
+  }
+  if (res.status === 401) {
+    const err = await problemOf(res);
+    throw new ApiError(
+      401,
+      err.code,
+      err.code === "token_expired" ? "This token has expired. Ask for a new one." : `This token is not accepted: ${err.detail}`,
+    );
+  }
   save(s);
   return s;
 }
 
 /** Signs out here: the refresh token is spent on the server too when there is one. */
 export async function signOut(): Promise<void> {
-  const s = load();
-  if (s?.refresh) {
-    await fetch("/v1/auth/sign-out", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ refresh_token: s.refresh }),
-    }).catch(() => undefined);
-  }
-  endSession(null);
+  await exclusively(async () => {
+    const s = load();
+    if (s?.refresh) {
+      await fetch("/v1/auth/sign-out", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ refresh_token: s.refresh }),
+      }).catch(() => undefined);
+    }
+    endSession(null);
+  });
 }
 
-/** A message for a person: the problem's detail, with what to do when offline. */
+/** A message for a person: the problem's detail, or the error's own. */
 export function messageOf(e: unknown): string {
-  if (e instanceof ApiError) return e.detail;
   if (e instanceof Error) return e.message;
   return String(e);
 }

@@ -5,6 +5,9 @@
 export type Format = "ean_13" | "ean_8" | "upc_a" | "upc_e" | "qr_code";
 export const PRODUCT_FORMATS: Format[] = ["ean_13", "ean_8", "upc_a", "upc_e"];
 
+/** Where the build put the decoder's WebAssembly (its name carries its hash: build.mjs). */
+declare const ZXING_WASM: string;
+
 interface Detector {
   detect(source: HTMLVideoElement): Promise<{ rawValue: string }[]>;
 }
@@ -27,7 +30,7 @@ async function detector(formats: Format[]): Promise<Detector> {
   const { BarcodeDetector, prepareZXingModule } = await import("barcode-detector/ponyfill");
   prepareZXingModule({
     overrides: {
-      locateFile: (path: string, prefix: string) => (path.endsWith(".wasm") ? "/assets/zxing_reader.wasm" : prefix + path),
+      locateFile: (path: string, prefix: string) => (path.endsWith(".wasm") ? ZXING_WASM : prefix + path),
     },
   });
   return new BarcodeDetector({ formats });
@@ -38,9 +41,13 @@ export interface Running {
   stop(): void;
 }
 
+/** A code read again within this long of its last sighting is the same scan. */
+const GONE_MS = 1_500;
+
 /**
- * Shows the camera in `video` and calls `onCode` with each code read (the same code again only
- * after a pause, so a code held in view is one scan).
+ * Shows the camera in `video` and calls `onCode` with each code that comes into view: a code
+ * held in view (or two in the frame at once) is read once, and again only after it has been
+ * out of view for a moment.
  */
 export async function startCamera(video: HTMLVideoElement, formats: Format[], onCode: (code: string) => void): Promise<Running> {
   if (!navigator.mediaDevices?.getUserMedia) {
@@ -62,19 +69,16 @@ export async function startCamera(video: HTMLVideoElement, formats: Format[], on
   video.setAttribute("playsinline", "");
   await video.play();
   let stopped = false;
-  let last = "";
-  let lastAt = 0;
+  const seen = new Map<string, number>();
   const tick = async () => {
     if (stopped) return;
     try {
       if (video.readyState >= 2) {
+        const now = Date.now();
         for (const { rawValue } of await det.detect(video)) {
-          const now = Date.now();
-          if (rawValue !== last || now - lastAt > 2_000) {
-            last = rawValue;
-            lastAt = now;
-            onCode(rawValue);
-          }
+          const last = seen.get(rawValue);
+          seen.set(rawValue, now);
+          if (last === undefined || now - last > GONE_MS) onCode(rawValue);
         }
       }
     } catch {

@@ -12,6 +12,7 @@ import { Inventory } from "./screens/Inventory";
 import { ItemScreen } from "./screens/Item";
 import { Review } from "./screens/Review";
 import { Scan } from "./screens/Scan";
+import { start, waitingFor } from "./scanqueue";
 import { SignIn, credentialOf, signInWith } from "./screens/SignIn";
 import { canReview, currentStore, load, ownsStores, pickStore, type Session } from "./session";
 import "./style.css";
@@ -37,11 +38,13 @@ function App() {
     if (!load()) setSession(null);
     return off;
   }, []);
-  // A sign-in link: the token in the hash is used once, then removed from the address bar.
+  // A sign-in link: the token in the hash is used once, then removed from the address bar. It
+  // replaces a session already here only when the person says so.
   useEffect(() => {
     if (!hash.startsWith("#token=")) return;
     const credential = credentialOf(hash);
     history.replaceState(null, "", location.pathname + location.search);
+    if (load() && !confirm("This link signs this device in as someone else. Sign out of this session and use it?")) return;
     signInWith(credential)
       .then(setSession)
       .catch((e) => setLinkError(messageOf(e)));
@@ -59,7 +62,8 @@ function App() {
       </>
     );
   }
-  return <Signed session={session} hash={hash} />;
+  // A new session starts the screens afresh (its store, its queue).
+  return <Signed key={session.sub} session={session} hash={hash} />;
 }
 
 function Signed({ session, hash }: { session: Session; hash: string }) {
@@ -72,6 +76,15 @@ function Signed({ session, hash }: { session: Session; hash: string }) {
   const alerts = useLowStockAlerts(ownsStores(session) ? store : null);
   // The session is renewed as it runs out (every half minute's look), and when the app
   // comes back to the foreground.
+  useEffect(() => start(), []);
+  // A new screen's heading takes the focus, so a screen reader says where the person is.
+  useEffect(() => {
+    const h = document.querySelector<HTMLElement>("main h1");
+    if (h) {
+      h.tabIndex = -1;
+      h.focus({ preventScroll: true });
+    }
+  }, [hash]);
   useEffect(() => {
     void keepFresh();
     const t = setInterval(keepFresh, 30_000);
@@ -113,7 +126,7 @@ function Signed({ session, hash }: { session: Session; hash: string }) {
             </a>
           )}
         </span>
-        <button class="link" onClick={() => void signOut()}>
+        <button class="link" onClick={() => void leave(session)}>
           Sign out
         </button>
       </header>
@@ -128,6 +141,13 @@ function Signed({ session, hash }: { session: Session; hash: string }) {
       {screen}
     </>
   );
+}
+
+/** Signs out, after a warning when scans of this person's have not reached the server yet. */
+async function leave(session: Session): Promise<void> {
+  const n = await waitingFor(session.sub);
+  if (n > 0 && !confirm(`${n} scan${n === 1 ? " has" : "s have"} not been sent yet. They wait on this device until you sign in again. Sign out?`)) return;
+  await signOut();
 }
 
 function StorePicker({ admin, onPick }: { admin: boolean; onPick: (s: string) => void }) {

@@ -1,12 +1,17 @@
 // Scans wait here until the server has them. Every scan is written to IndexedDB first, with
-// its scan_id, and only then sent, in the order scanned, through `POST /v1/scan/batch`; a scan
-// leaves the queue once the server has answered it (applied, replayed or refused for good).
-// The server counts a scan_id once, so a batch whose answer was lost is simply sent again:
-// nothing scanned offline is lost or counted twice. Sending is tried when a scan is added,
-// when the browser comes back online, and every few seconds while scans wait.
+// its scan_id and who scanned it, and only then sent, in the order scanned, through
+// `POST /v1/scan/batch`, under that person's session only (another person signed in on the
+// device does not send them; they wait for theirs). A scan leaves the queue once the server
+// has answered it: applied (or a replay of one applied before), or refused for good, which
+// moves it to `refused`, kept on the device until someone has seen it. The server counts a
+// scan_id once, so a batch whose answer was lost is simply sent again: nothing scanned
+// offline is lost or counted twice. Sending is tried when a scan is added, when the browser
+// comes back online, and then after 5 s, 10 s, ... up to a minute while scans wait; one tab
+// sends at a time.
 import { type DBSchema, type IDBPDatabase, openDB } from "idb";
 import { stockChanged } from "./alerts";
 import { ApiError, call, client, type Schemas } from "./api";
+import { load } from "./session";
 
 export type ScanMode = Schemas["ScanMode"];
 
@@ -18,9 +23,19 @@ export interface QueuedScan {
   mode: ScanMode;
   quantity: string;
   device_time: string;
+  /** Who scanned it (the session's `sub`): only their session sends it. */
+  sub: string;
 }
 
-/** What became of one scan, for the screen. */
+/** A scan the server refused for good, kept until someone dismisses it. */
+export interface RefusedScan {
+  seq?: number;
+  scan: QueuedScan;
+  status: number;
+  message: string;
+}
+
+/** What became of one scan that was sent, for the screen. */
 export interface ScanReport {
   scan: QueuedScan;
   ok: boolean;
@@ -33,127 +48,213 @@ export interface ScanReport {
   message?: string;
 }
 
+export interface QueueState {
+  /** Scans of the signed-in person not yet answered. */
+  waiting: number;
+  refused: RefusedScan[];
+  /** Why the last try to send failed, while scans wait. */
+  stalled: string | null;
+}
+
 interface Db extends DBSchema {
   scans: { key: number; value: QueuedScan };
+  refused: { key: number; value: RefusedScan };
 }
 
 /** The most the API takes in one batch. */
 const BATCH = 500;
-const RETRY_MS = 5_000;
+const FIRST_RETRY_MS = 5_000;
+const LAST_RETRY_MS = 60_000;
 
 let dbp: Promise<IDBPDatabase<Db>> | null = null;
 const db = () =>
-  (dbp ??= openDB<Db>("kirana-scans", 1, {
-    upgrade(d) {
-      d.createObjectStore("scans", { keyPath: "seq", autoIncrement: true });
+  (dbp ??= openDB<Db>("kirana-scans", 2, {
+    upgrade(d, from) {
+      if (from < 1) d.createObjectStore("scans", { keyPath: "seq", autoIncrement: true });
+      if (from < 2) d.createObjectStore("refused", { keyPath: "seq", autoIncrement: true });
     },
   }));
 
-type Listener = (waiting: number, reports: ScanReport[]) => void;
+type Listener = (state: QueueState, news: ScanReport[]) => void;
 const listeners = new Set<Listener>();
+let stalled: string | null = null;
+
 export function subscribe(f: Listener): () => void {
   listeners.add(f);
-  void waiting().then((n) => f(n, []));
+  void state().then((s) => f(s, []));
   return () => listeners.delete(f);
 }
-const tell = (n: number, reports: ScanReport[]) => listeners.forEach((f) => f(n, reports));
 
-export async function waiting(): Promise<number> {
-  return (await db()).count("scans");
+async function state(): Promise<QueueState> {
+  const d = await db();
+  return { waiting: (await mine(d)).length, refused: await d.getAll("refused"), stalled };
+}
+
+async function tell(news: ScanReport[]): Promise<void> {
+  const s = await state();
+  listeners.forEach((f) => f(s, news));
+}
+
+/** The signed-in person's waiting scans, oldest first (the store's keys are in scan order). */
+async function mine(d: IDBPDatabase<Db>, limit?: number): Promise<QueuedScan[]> {
+  const sub = load()?.sub;
+  if (!sub) return [];
+  const out: QueuedScan[] = [];
+  for (let c = await d.transaction("scans").store.openCursor(); c && (limit === undefined || out.length < limit); c = await c.continue()) {
+    if (c.value.sub === sub) out.push(c.value);
+  }
+  return out;
+}
+
+/** How many of `sub`'s scans wait on this device (to warn before signing out). */
+export async function waitingFor(sub: string): Promise<number> {
+  return (await (await db()).getAll("scans")).filter((s) => s.sub === sub).length;
 }
 
 /** Keeps the scan, then tries to send what waits. */
-export async function enqueue(scan: Omit<QueuedScan, "scan_id" | "device_time">): Promise<void> {
-  const queued: QueuedScan = { ...scan, scan_id: crypto.randomUUID(), device_time: new Date().toISOString() };
+export async function enqueue(scan: Omit<QueuedScan, "scan_id" | "device_time" | "sub">): Promise<void> {
+  const sub = load()?.sub;
+  if (!sub) throw new Error("Sign in to scan.");
+  const queued: QueuedScan = { ...scan, sub, scan_id: crypto.randomUUID(), device_time: new Date().toISOString() };
   await (await db()).add("scans", queued);
-  tell(await waiting(), []);
-  void sync();
+  // Ask the browser not to evict what is stored on the device (scans not yet sent).
+  void navigator.storage?.persist?.();
+  await tell([]);
+  retryIn(0);
 }
 
-let running: Promise<void> | null = null;
+export async function dismissRefused(seq: number): Promise<void> {
+  await (await db()).delete("refused", seq);
+  await tell([]);
+}
 
-/** Sends what waits, oldest first; one run at a time. */
-export function sync(): Promise<void> {
-  running ??= drain().finally(() => {
+let running: Promise<boolean> | null = null;
+
+/** Sends what waits, oldest first; one run at a time in this tab, and one tab at a time. */
+function sync(): Promise<boolean> {
+  const locked = () => navigator.locks.request("kirana-scans", drain) as unknown as Promise<boolean>;
+  running ??= (navigator.locks ? locked() : drain()).finally(() => {
     running = null;
   });
   return running;
 }
 
-async function drain(): Promise<void> {
+const body = ({ scan_id, store_id, barcode, mode, quantity, device_time }: QueuedScan) => ({
+  scan_id,
+  store_id,
+  barcode,
+  mode,
+  quantity,
+  device_time,
+});
+
+/** Whether a failure is worth trying again later (rather than the scan's own answer). */
+const transient = (e: unknown) => !(e instanceof ApiError) || e.offline || e.status >= 500 || e.status === 401 || e.status === 429;
+
+/** Sends everything of the signed-in person's; false when some must wait (`stalled` says why). */
+async function drain(): Promise<boolean> {
   for (;;) {
     const d = await db();
-    const batch = (await d.getAll("scans", undefined, BATCH)).sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
-    if (batch.length === 0) return;
+    const batch = await mine(d, BATCH);
+    if (batch.length === 0) return true;
     let results: Schemas["ScanResult"][];
     try {
-      const body = batch.map(({ scan_id, store_id, barcode, mode, quantity, device_time }) => ({
-        scan_id,
-        store_id,
-        barcode,
-        mode,
-        quantity,
-        device_time,
-      }));
-      results = (await call(client.POST("/v1/scan/batch", { body: { scans: body } }))).results;
+      results = (await call(client.POST("/v1/scan/batch", { body: { scans: batch.map(body) } }))).results;
     } catch (e) {
-      // Offline, or the server could not take it now: everything stays for the next try. A
-      // batch refused whole (a session that ended) stays too, for after sign-in.
-      if (!(e instanceof ApiError) || e.offline || e.status >= 500 || e.status === 401 || e.status === 429) return;
+      if (transient(e)) return stall(e);
       // The batch itself was refused (a body the server could not read): the oldest scan goes
       // alone, so its own answer decides it, and the rest follow.
-      if (!(await sendAlone(d, batch[0]))) return;
+      if (!(await sendAlone(d, batch[0]))) return false;
       continue;
     }
     const reports: ScanReport[] = [];
-    const done: number[] = [];
-    for (const [i, r] of results.entries()) {
-      const scan = batch[i];
+    const byId = new Map(results.map((r) => [r.scan_id, r]));
+    for (const scan of batch) {
+      const r = byId.get(scan.scan_id);
       // The scans after one storage failed for were not tried: they wait, in order.
-      if (r.status >= 500 || r.status === 429) break;
-      done.push(scan.seq!);
+      if (!r || r.status >= 500 || r.status === 429) break;
       const outcome = r.outcome;
       const problem = r.problem as { detail?: string } | null | undefined;
-      reports.push({
-        scan,
-        ok: r.status < 300,
-        status: r.status,
-        name: outcome?.product.name,
-        quantity: outcome?.item.quantity,
-        created: outcome?.product_created,
-        replayed: outcome?.replayed,
-        lowStock: outcome?.item.low_stock,
-        message: problem?.detail,
-      });
+      reports.push(
+        outcome
+          ? {
+              scan,
+              ok: true,
+              status: r.status,
+              name: outcome.product.name,
+              quantity: outcome.item.quantity,
+              created: outcome.product_created,
+              replayed: outcome.replayed,
+              lowStock: outcome.item.low_stock,
+            }
+          : { scan, ok: false, status: r.status, message: problem?.detail ?? `HTTP ${r.status}` },
+      );
     }
-    const tx = d.transaction("scans", "readwrite");
-    await Promise.all([...done.map((k) => tx.store.delete(k)), tx.done]);
-    tell(await waiting(), reports);
-    if (reports.some((r) => r.ok)) stockChanged();
-    if (done.length < batch.length) return;
+    await settle(d, reports);
+    if (reports.length < batch.length) return stall(new Error("The server could not take every scan now; the rest wait."));
   }
+}
+
+/** Removes answered scans from the queue (refused ones to `refused`) in one transaction. */
+async function settle(d: IDBPDatabase<Db>, reports: ScanReport[]): Promise<void> {
+  const tx = d.transaction(["scans", "refused"], "readwrite");
+  for (const r of reports) {
+    void tx.objectStore("scans").delete(r.scan.seq!);
+    if (!r.ok) void tx.objectStore("refused").add({ scan: r.scan, status: r.status, message: r.message ?? "" });
+  }
+  await tx.done;
+  stalled = null;
+  await tell(reports);
+  if (reports.some((r) => r.ok)) stockChanged();
+}
+
+function stall(e: unknown): false {
+  stalled = e instanceof Error ? e.message : String(e);
+  void tell([]);
+  return false;
 }
 
 /** One scan through `POST /v1/scan`; false when it must wait. */
 async function sendAlone(d: IDBPDatabase<Db>, scan: QueuedScan): Promise<boolean> {
-  const { scan_id, store_id, barcode, mode, quantity, device_time } = scan;
   let report: ScanReport;
   try {
-    const outcome = await call(client.POST("/v1/scan", { body: { scan_id, store_id, barcode, mode, quantity, device_time } }));
+    const outcome = await call(client.POST("/v1/scan", { body: body(scan) }));
     report = { scan, ok: true, status: 200, name: outcome.product.name, quantity: outcome.item.quantity, lowStock: outcome.item.low_stock };
   } catch (e) {
-    if (!(e instanceof ApiError) || e.offline || e.status >= 500 || e.status === 401 || e.status === 429) return false;
-    report = { scan, ok: false, status: e.status, message: e.detail };
+    if (transient(e)) return stall(e);
+    report = { scan, ok: false, status: (e as ApiError).status, message: (e as ApiError).detail };
   }
-  await d.delete("scans", scan.seq!);
-  tell(await waiting(), [report]);
+  await settle(d, [report]);
   return true;
 }
 
-// Try again when the browser is back online, and every few seconds while scans wait.
-window.addEventListener("online", () => void sync());
-setInterval(() => {
-  void waiting().then((n) => {
-    if (n > 0 && navigator.onLine) void sync();
+let timer: ReturnType<typeof setTimeout> | undefined;
+let delay = FIRST_RETRY_MS;
+
+/** Sends after `ms`; while scans wait, tries again later and later (up to a minute). */
+function retryIn(ms: number): void {
+  clearTimeout(timer);
+  timer = setTimeout(async () => {
+    if (!load()) return; // signed out: the next session's start() sends its own
+    const done = await sync().catch(() => false);
+    if (done) delay = FIRST_RETRY_MS;
+    else {
+      retryIn(delay);
+      delay = Math.min(delay * 2, LAST_RETRY_MS);
+    }
+  }, ms);
+}
+
+let started = false;
+
+/** Starts sending for the signed-in session: now, when back online, and as retries come due. */
+export function start(): void {
+  delay = FIRST_RETRY_MS;
+  retryIn(0);
+  if (started) return;
+  started = true;
+  window.addEventListener("online", () => {
+    delay = FIRST_RETRY_MS;
+    retryIn(0);
   });
-}, RETRY_MS);
+}

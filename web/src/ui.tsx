@@ -3,6 +3,7 @@
 import type { ComponentChildren } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { messageOf } from "./api";
+import { type Format, type Running, startCamera } from "./camera";
 
 export function ErrorLine({ error }: { error: unknown }) {
   if (!error) return null;
@@ -82,18 +83,24 @@ export function usePaged<T>(fetchPage: (cursor?: string) => Promise<Page<T>>, de
     deps,
   );
 
+  const asked = useRef<string | null>(null);
   useEffect(() => {
     generation.current++;
+    asked.current = null;
     setItems([]);
     setCursor(undefined);
     void load(undefined, true);
   }, [load]);
 
+  // One page at a time: the sentinel and the button may both ask before `loading` shows.
   const more = useCallback(() => {
-    if (!loading && cursor) void load(cursor, false);
+    if (loading || !cursor || asked.current === cursor) return;
+    asked.current = cursor;
+    void load(cursor, false);
   }, [loading, cursor, load]);
   const reload = useCallback(() => {
     generation.current++;
+    asked.current = null;
     void load(undefined, true);
   }, [load]);
 
@@ -125,3 +132,33 @@ export function useDebounced<T>(value: T, ms: number): T {
 }
 
 export const when = (at: string) => new Date(at).toLocaleString();
+
+/**
+ * While `on`, the camera shows in `video` and each code read goes to `onCode`; a camera that
+ * cannot start calls `onError` (and the caller turns `on` off).
+ */
+export function useCamera(
+  on: boolean,
+  video: { current: HTMLVideoElement | null },
+  formats: Format[],
+  onCode: (code: string) => void,
+  onError: (e: unknown) => void,
+) {
+  const handlers = useRef({ onCode, onError });
+  handlers.current = { onCode, onError };
+  useEffect(() => {
+    if (!on || !video.current) return;
+    let cam: Running | null = null;
+    let cancelled = false;
+    startCamera(video.current, formats, (c) => handlers.current.onCode(c))
+      .then((c) => (cancelled ? c.stop() : (cam = c)))
+      .catch((e) => handlers.current.onError(e));
+    return () => {
+      cancelled = true;
+      cam?.stop();
+    };
+  }, [on]);
+}
+
+/** A decimal count as the API takes it: up to 8 digits, up to 3 decimals. */
+export const QUANTITY = /^\d{1,8}(\.\d{1,3})?$/;

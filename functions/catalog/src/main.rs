@@ -58,6 +58,11 @@ enum Command {
         /// The web app's built files (`make web` writes them), served at `/`.
         #[arg(long, env = "CATALOG_WEB_DIR", default_value = "web/dist")]
         web_dir: PathBuf,
+        /// The address browsers reach this server at, when it is not the one it listens on (a
+        /// phone on the LAN: `--addr 0.0.0.0:8080 --public-url http://192.168.1.5:8080`). Upload
+        /// URLs and the printed links use it.
+        #[arg(long, env = "CATALOG_PUBLIC_URL")]
+        public_url: Option<String>,
     },
     /// Match every row of a queries CSV against a catalog CSV (matchbench columns) and print
     /// the speed and memory figures.
@@ -184,12 +189,14 @@ async fn main() -> anyhow::Result<()> {
             no_demo,
             import_lease_secs,
             web_dir,
+            public_url,
         } => {
             let edge = EdgeConfig::parse_origins(&cors_origins)?;
             let lease = time::Duration::seconds(i64::from(import_lease_secs));
             let local = Local {
                 data_dir,
                 web_dir,
+                public_url,
                 import_lease: lease,
                 demo: !no_demo,
             };
@@ -262,6 +269,7 @@ fn qr_code(text: &str) -> anyhow::Result<String> {
 struct Local {
     data_dir: PathBuf,
     web_dir: PathBuf,
+    public_url: Option<String>,
     import_lease: time::Duration,
     demo: bool,
 }
@@ -275,13 +283,17 @@ async fn serve(
     let Local {
         data_dir,
         web_dir,
+        public_url,
         import_lease,
         demo,
     } = local;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
-    let base = format!("http://{}", listener.local_addr()?);
+    let base = match public_url {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => format!("http://{}", listener.local_addr()?),
+    };
     let off = OffConfig::from_vars(|k| std::env::var(k).ok()).map_err(anyhow::Error::msg)?;
     let (app, paths) = App::embedded_with(
         &data_dir,

@@ -25,9 +25,12 @@ const REVALIDATE: &str = "no-cache";
 /// Only the app's own scripts and styles (and WebAssembly: the camera's decoder); calls to its
 /// own origin and to S3's presigned uploads; images from anywhere over https; never framed.
 /// infra/template.yaml's `AppResponseHeaders` sends the same (a test compares them).
+/// (Any S3 host: the presigned URL's host is the SDK's to choose, and a CSP cannot name a
+/// bucket without it.)
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
     style-src 'self'; img-src 'self' data: blob: https:; media-src 'self' blob:; \
-    connect-src 'self' https://*.amazonaws.com; frame-ancestors 'none'; base-uri 'none'";
+    connect-src 'self' https://*.amazonaws.com; object-src 'none'; form-action 'self'; \
+    frame-ancestors 'none'; base-uri 'none'";
 
 /// The routes serving the app built in `dir`, or a page saying how to build it.
 pub fn router(dir: &Path) -> anyhow::Result<Router> {
@@ -43,31 +46,31 @@ pub fn router(dir: &Path) -> anyhow::Result<Router> {
             get(move || async move { (StatusCode::NOT_FOUND, Html(hint)).into_response() }),
         ));
     }
-    let revalidate = SetResponseHeaderLayer::overriding(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(REVALIDATE),
-    );
-    let policy = SetResponseHeaderLayer::overriding(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
+    // The shell's files: revalidated, and under the policy (which only a page heeds).
+    let shell = || {
+        ServiceBuilder::new()
+            .layer(SetResponseHeaderLayer::overriding(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(REVALIDATE),
+            ))
+            .layer(SetResponseHeaderLayer::overriding(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+            ))
+    };
+    // A year only for what was found: a 404 is not kept as if it were an asset.
+    let immutable =
+        SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, |res: &http::Response<_>| {
+            res.status()
+                .is_success()
+                .then_some(HeaderValue::from_static(IMMUTABLE))
+        });
     let mut router = Router::new()
-        .route_service(
-            "/",
-            get_service(
-                ServiceBuilder::new()
-                    .layer(revalidate.clone())
-                    .layer(policy)
-                    .service(ServeFile::new(&index)),
-            ),
-        )
+        .route_service("/", get_service(shell().service(ServeFile::new(&index))))
         .nest_service(
             "/assets",
             ServiceBuilder::new()
-                .layer(SetResponseHeaderLayer::overriding(
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static(IMMUTABLE),
-                ))
+                .layer(immutable)
                 .service(ServeDir::new(dir.join("assets"))),
         );
     for entry in std::fs::read_dir(dir)? {
@@ -77,7 +80,7 @@ pub fn router(dir: &Path) -> anyhow::Result<Router> {
         if entry.file_type()?.is_file() {
             router = router.route_service(
                 &format!("/{name}"),
-                get_service(ServeFile::new(entry.path())).layer(revalidate.clone()),
+                get_service(shell().service(ServeFile::new(entry.path()))),
             );
         }
     }
@@ -143,6 +146,12 @@ mod tests {
         );
         let (status, _, _) = get_path(&router, "/assets/../index.html").await;
         assert_ne!(status, StatusCode::OK, "no path leaves the folder");
+        let (status, cache, _) = get_path(&router, "/assets/app-Y.js").await;
+        assert_eq!(
+            (status, cache),
+            (StatusCode::NOT_FOUND, None),
+            "a 404 is not kept a year"
+        );
     }
 
     #[tokio::test]

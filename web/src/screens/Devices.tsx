@@ -1,6 +1,7 @@
 // A store's scanner devices, for its owners: add one and show its one-time pairing code as a QR
 // code (a link to this app with the code, so the phone's own camera app opens it and pairs), or
-// as text to paste; revoke a lost one. The QR encoder (uqr) is loaded only on this screen.
+// as text to paste; revoke a lost one. The QR encoder (uqr) is loaded only on this screen, and
+// its modules are drawn here (no markup from elsewhere).
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { call, client, type Schemas } from "../api";
 import { ErrorLine, Field, when } from "../ui";
@@ -59,7 +60,7 @@ export function Devices({ store }: { store: string }) {
         </button>
       </form>
       <ErrorLine error={error} />
-      {pairing && <PairingCode pairing={pairing} />}
+      {pairing && <PairingCode key={pairing.device.device_id} pairing={pairing} />}
       <ul class="moves" aria-label="Devices">
         {devices.map((d) => (
           <li key={d.device_id}>
@@ -83,10 +84,10 @@ export function Devices({ store }: { store: string }) {
 
 function PairingCode({ pairing }: { pairing: Pairing }) {
   const link = `${location.origin}/#token=${encodeURIComponent(pairing.pairing_code)}`;
-  const [svg, setSvg] = useState<string | null>(null);
+  const [modules, setModules] = useState<boolean[][] | null>(null);
   const [left, setLeft] = useState(pairing.expires_in);
   useEffect(() => {
-    void import("uqr").then(({ renderSVG }) => setSvg(renderSVG(link, { ecc: "M", border: 2 })));
+    void import("uqr").then(({ encode }) => setModules(encode(link, { ecc: "M", border: 2 }).data));
   }, [link]);
   useEffect(() => {
     const t = setInterval(() => setLeft((s) => Math.max(0, s - 1)), 1000);
@@ -99,8 +100,7 @@ function PairingCode({ pairing }: { pairing: Pairing }) {
       {left > 0 ? (
         <>
           <p>Open the phone's camera on this code (good once, for {Math.ceil(left / 60)} more min):</p>
-          {/* The SVG is uqr's, drawn from our own link: no markup from elsewhere. */}
-          {svg ? <div class="qr" role="img" aria-label="Pairing QR code" dangerouslySetInnerHTML={{ __html: svg }} /> : <p>…</p>}
+          {modules ? <QrCode modules={modules} /> : <p>…</p>}
           <p class="hint">
             Or paste this code on the device's sign-in screen: <code data-testid="pairing-code">{pairing.pairing_code}</code>
           </p>
@@ -109,5 +109,17 @@ function PairingCode({ pairing }: { pairing: Pairing }) {
         <p class="notice">This code has expired. Add the device again for a new one.</p>
       )}
     </section>
+  );
+}
+
+/** A QR code's modules (uqr's `encode`) as one SVG path: a square per dark module. */
+function QrCode({ modules }: { modules: boolean[][] }) {
+  const d = modules.flatMap((row, y) => row.map((dark, x) => (dark ? `M${x} ${y}h1v1h-1z` : ""))).join("");
+  const n = modules.length;
+  return (
+    <svg class="qr" viewBox={`0 0 ${n} ${n}`} role="img" aria-label="Pairing QR code" shape-rendering="crispEdges">
+      <rect width={n} height={n} fill="#fff" />
+      <path d={d} fill="#000" />
+    </svg>
   );
 }

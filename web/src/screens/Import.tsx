@@ -1,8 +1,8 @@
 // Importing a stock list: the file is sent to the presigned upload the API hands out, then the
 // job is followed until it ends, with its counts and, when rows were refused, the report to
 // download. Earlier imports are listed below.
-import { useCallback, useEffect, useState } from "preact/hooks";
-import { call, client, type Schemas } from "../api";
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { ApiError, call, client, type Schemas } from "../api";
 import { ErrorLine, usePaged, when } from "../ui";
 
 type Job = Schemas["JobView"];
@@ -38,7 +38,9 @@ export function Import({ store }: { store: string }) {
   );
   const past = usePaged<Job>(page, [page]);
 
-  // Follow the job until it ends.
+  // Follow the job until it ends: every second, later and later (up to 30 s) while the server
+  // cannot be reached, and not at all once it says the job is not to be read.
+  const misses = useRef(0);
   useEffect(() => {
     if (!job || job.status === "completed" || job.status === "failed") {
       if (job) past.reload();
@@ -47,11 +49,15 @@ export function Import({ store }: { store: string }) {
     const t = setTimeout(async () => {
       try {
         setJob(await call(client.GET("/v1/jobs/{job_id}", { params: { path: { job_id: job.job_id } } })));
+        misses.current = 0;
+        setError(null);
       } catch (e) {
         setError(e);
+        if (e instanceof ApiError && !e.offline && e.status < 500 && e.status !== 429) return;
+        misses.current++;
         setJob({ ...job });
       }
-    }, 1000);
+    }, Math.min(1000 * 2 ** misses.current, 30_000));
     return () => clearTimeout(t);
   }, [job]);
 

@@ -51,7 +51,7 @@ export function Inventory({ store }: { store: string }) {
           ))}
         </div>
       </div>
-      <ul class="items" aria-live="polite">
+      <ul class="items">
         {list.items.map((it) => {
           const name = it.product?.name ?? it.product_id;
           return (
@@ -77,7 +77,14 @@ export function Inventory({ store }: { store: string }) {
       {!list.loading && list.items.length === 0 && !list.error && (
         <p class="empty">{words || filter !== "all" ? "Nothing matches." : "No stock yet. Scan or import to add items."}</p>
       )}
-      {list.loading && <p class="loading">Loading…</p>}
+      <p class="visually-hidden" role="status">
+        {list.loading ? "Loading" : `${list.items.length} items${list.done ? "" : ", more below"}`}
+      </p>
+      {list.loading && (
+        <p class="loading" aria-hidden="true">
+          Loading…
+        </p>
+      )}
       {!list.done && !list.loading && (
         <>
           <Sentinel onVisible={list.more} />

@@ -1,10 +1,10 @@
-// One item: its product, quantity and prices, quick adjustments (+/- with a reason), a price
-// edit (a PUT of the version shown: a change made meanwhile is not overwritten), and its
-// movements, newest first.
-import { useCallback, useEffect, useState } from "preact/hooks";
+// One item: its product, quantity and prices, quick adjustments (+/- with a reason, each sent
+// with an Idempotency-Key that a retry reuses), a price edit (a PUT of the version shown: a
+// change made meanwhile is not overwritten), and its movements, newest first.
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { stockChanged } from "../alerts";
 import { ApiError, call, client, type Schemas } from "../api";
-import { ErrorLine, Field, Sentinel, StockBadges, Thumb, usePaged, when } from "../ui";
+import { ErrorLine, Field, QUANTITY, Sentinel, StockBadges, Thumb, usePaged, when } from "../ui";
 
 type Item = Schemas["InventoryItem"];
 type Reason = Schemas["AdjustmentReason"];
@@ -70,30 +70,54 @@ export function ItemScreen({ store, productId }: { store: string; productId: str
   );
 }
 
+/** Which way each reason moves stock: correction and other go either way. */
+const DIRECTION: Record<Reason, "out" | "in" | "either"> = {
+  sale: "out",
+  damage: "out",
+  expiry: "out",
+  restock: "in",
+  return: "in",
+  correction: "either",
+  other: "either",
+  scan: "either",
+  import: "either",
+};
+
 function Adjust({ store, item, onChanged }: { store: string; item: Item; onChanged: (i: Item) => void }) {
   const [amount, setAmount] = useState("1");
   const [reason, setReason] = useState<Reason>("sale");
+  const [down, setDown] = useState(true);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
+  // One key per adjustment the person means: a retry after a lost answer sends the same key
+  // (the server applies it once); a new one is made after an answer, or when what is asked changes.
+  const key = useRef<{ what: string; id: string } | null>(null);
 
   const adjust = async (delta: string, why: Reason) => {
+    const what = `${delta} ${why}`;
+    if (key.current?.what !== what) key.current = { what, id: crypto.randomUUID() };
     setBusy(true);
     setError(null);
     try {
       const r = await call(
         client.POST("/v1/stores/{store_id}/inventory/{product_id}/adjustments", {
-          params: { path: { store_id: store, product_id: item.product_id }, header: { "Idempotency-Key": crypto.randomUUID() } },
+          params: { path: { store_id: store, product_id: item.product_id }, header: { "Idempotency-Key": key.current.id } },
           body: { delta, reason: why },
         }),
       );
+      key.current = null;
       onChanged(r.item);
     } catch (e) {
+      // Refused (not a lost answer): the next try is a new adjustment.
+      if (e instanceof ApiError && !e.offline && e.status < 500) key.current = null;
       setError(e);
     } finally {
       setBusy(false);
     }
   };
-  const valid = /^\d{1,8}(\.\d{1,3})?$/.test(amount) && Number(amount) > 0;
+  const valid = QUANTITY.test(amount) && Number(amount) > 0;
+  const direction = DIRECTION[reason];
+  const out = direction === "out" || (direction === "either" && down);
 
   return (
     <section aria-labelledby="adjust-h">
@@ -110,7 +134,6 @@ function Adjust({ store, item, onChanged }: { store: string; item: Item; onChang
         class="inline"
         onSubmit={(e) => {
           e.preventDefault();
-          const out = ["sale", "damage", "expiry"].includes(reason);
           void adjust(out ? `-${amount}` : amount, reason);
         }}
       >
@@ -124,26 +147,31 @@ function Adjust({ store, item, onChanged }: { store: string; item: Item; onChang
             ))}
           </select>
         </Field>
-        <button disabled={busy || !valid}>Apply</button>
+        {direction === "either" && (
+          <Field label="Stock">
+            <select name="direction" value={down ? "out" : "in"} onChange={(e) => setDown(e.currentTarget.value === "out")}>
+              <option value="in">goes up</option>
+              <option value="out">goes down</option>
+            </select>
+          </Field>
+        )}
+        <button disabled={busy || !valid}>{out ? `Take away ${valid ? amount : ""}` : `Add ${valid ? amount : ""}`}</button>
       </form>
-      <p class="hint">Sale, damage and expiry take stock away; the others add to it.</p>
       <ErrorLine error={error} />
     </section>
   );
 }
 
 function Prices({ store, item, onChanged, onStale }: { store: string; item: Item; onChanged: (i: Item) => void; onStale: () => void }) {
-  const [selling, setSelling] = useState(item.selling_price ?? "");
-  const [cost, setCost] = useState(item.cost_price ?? "");
-  const [reorder, setReorder] = useState(item.reorder_level ?? "");
+  // What the person typed; a field they have not touched shows the item as it is now (a +1
+  // or a colleague's change updates it without wiping what is being typed).
+  const [edits, setEdits] = useState<{ selling_price?: string; cost_price?: string; reorder_level?: string }>({});
+  const selling = edits.selling_price ?? item.selling_price ?? "";
+  const cost = edits.cost_price ?? item.cost_price ?? "";
+  const reorder = edits.reorder_level ?? item.reorder_level ?? "";
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState(false);
-  useEffect(() => {
-    setSelling(item.selling_price ?? "");
-    setCost(item.cost_price ?? "");
-    setReorder(item.reorder_level ?? "");
-  }, [item.version]);
 
   const save = async (e: Event) => {
     e.preventDefault();
@@ -168,6 +196,7 @@ function Prices({ store, item, onChanged, onStale }: { store: string; item: Item
           },
         }),
       );
+      setEdits({});
       onChanged(next);
       setSaved(true);
     } catch (err) {
@@ -185,13 +214,13 @@ function Prices({ store, item, onChanged, onStale }: { store: string; item: Item
       <h2 id="prices-h">Prices and reorder level</h2>
       <form onSubmit={save} class="grid">
         <Field label="Selling price (₹)">
-          <input name="selling_price" inputMode="decimal" value={selling} onInput={(e) => setSelling(e.currentTarget.value)} />
+          <input name="selling_price" inputMode="decimal" value={selling} onInput={(e) => setEdits({ ...edits, selling_price: e.currentTarget.value })} />
         </Field>
         <Field label="Cost price (₹)">
-          <input name="cost_price" inputMode="decimal" value={cost} onInput={(e) => setCost(e.currentTarget.value)} />
+          <input name="cost_price" inputMode="decimal" value={cost} onInput={(e) => setEdits({ ...edits, cost_price: e.currentTarget.value })} />
         </Field>
         <Field label="Reorder at">
-          <input name="reorder_level" inputMode="decimal" value={reorder} onInput={(e) => setReorder(e.currentTarget.value)} />
+          <input name="reorder_level" inputMode="decimal" value={reorder} onInput={(e) => setEdits({ ...edits, reorder_level: e.currentTarget.value })} />
         </Field>
         <button disabled={busy}>Save</button>
       </form>

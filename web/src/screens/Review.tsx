@@ -1,10 +1,11 @@
 // The admins' and reviewers' queue: each pending product beside the catalog products it may
 // duplicate, with images, the matcher's evidence and the quality reasons; approve, reject with a
-// reason, or merge into a candidate with one tap. Each decision applies to the version shown
-// (If-Match), so a colleague's decision made meanwhile is not undone. A product's history
-// opens below it.
+// reason, or merge into a candidate (confirmed first: it is final). Approving and rejecting
+// apply to the version shown (If-Match), so a colleague's decision made meanwhile is not
+// undone (the API's merge takes no version: the confirmation names both products). A
+// product's history opens below it.
 import { useCallback, useState } from "preact/hooks";
-import { call, client, type Schemas } from "../api";
+import { ApiError, call, client, type Schemas } from "../api";
 import { ErrorLine, Sentinel, Thumb, usePaged, when } from "../ui";
 
 type ReviewItem = Schemas["ReviewItem"];
@@ -49,7 +50,7 @@ export function Review() {
         ))}
       </div>
       {list.items.map((it) => (
-        <Pending key={it.product.product_id} item={it} onDecided={decided} />
+        <Pending key={`${it.product.product_id}@${it.product.version}`} item={it} onDecided={decided} onStale={list.reload} />
       ))}
       <ErrorLine error={list.error} />
       {!list.loading && list.items.length === 0 && !list.error && <p class="empty">Nothing waits for review.</p>}
@@ -68,33 +69,50 @@ export function Review() {
 
 const image = (p: Product) => p.canonical_image_urls?.thumbnail;
 
-function Pending({ item, onDecided }: { item: ReviewItem; onDecided: (id: string) => void }) {
+function Pending({ item, onDecided, onStale }: { item: ReviewItem; onDecided: (id: string) => void; onStale: () => void }) {
   const p = item.product;
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [rejecting, setRejecting] = useState(false);
   const [reason, setReason] = useState("");
+  const [merging, setMerging] = useState<Product | null>(null);
   const [done, setDone] = useState<string | null>(null);
   const [history, setHistory] = useState(false);
   const path = { params: { path: { product_id: p.product_id }, header: { "If-Match": `"${p.version}"` } } };
 
-  const decide = async (what: string, act: () => Promise<unknown>) => {
+  const decide = async (act: () => Promise<string>) => {
     setBusy(true);
     setError(null);
     try {
-      await act();
-      setDone(what);
-      setTimeout(() => onDecided(p.product_id), 800);
+      setDone(await act());
+      setTimeout(() => onDecided(p.product_id), 1500);
     } catch (e) {
-      setError(e);
+      if (e instanceof ApiError && e.status === 412) {
+        setError(new Error("Someone decided on this product meanwhile: the queue has been read again."));
+        setTimeout(onStale, 1500);
+      } else setError(e);
     } finally {
       setBusy(false);
     }
   };
-  const approve = () => decide("Approved", () => call(client.POST("/v1/products/{product_id}/approve", path)));
-  const reject = () => decide("Rejected", () => call(client.POST("/v1/products/{product_id}/reject", { ...path, body: { reason } })));
-  const merge = (into: string) =>
-    decide("Merged", () => call(client.POST("/v1/products/{product_id}/merge", { params: { path: { product_id: p.product_id } }, body: { into } })));
+  const approve = () => decide(async () => (await call(client.POST("/v1/products/{product_id}/approve", path)), "Approved."));
+  const reject = () => decide(async () => (await call(client.POST("/v1/products/{product_id}/reject", { ...path, body: { reason } })), "Rejected."));
+  // A merge is final and moves every store's stock: asked to confirm, then asked again until
+  // every store has moved (a 202 says the request ran out of time; nothing moves twice).
+  const merge = (into: Product) =>
+    decide(async () => {
+      for (let round = 0; ; round++) {
+        const report = await call(
+          client.POST("/v1/products/{product_id}/merge", { params: { path: { product_id: p.product_id } }, body: { into: into.product_id } }),
+        );
+        if (report.complete || round >= 10) {
+          const left = report.overflowed ?? [];
+          return report.complete
+            ? `Merged into ${into.name}.${left.length ? ` Stock stays in ${left.join(", ")} (their count would pass 10,000,000).` : ""}`
+            : "Merged; some stores' stock is still moving. Merge again to finish.";
+        }
+      }
+    });
 
   const missing = p.quality_reasons.filter((r) => r.missing);
   return (
@@ -123,7 +141,7 @@ function Pending({ item, onDecided }: { item: ReviewItem; onDecided: (id: string
       )}
       {done ? (
         <p role="status" class="done">
-          {done}.
+          {done}
         </p>
       ) : (
         <>
@@ -165,12 +183,25 @@ function Pending({ item, onDecided }: { item: ReviewItem; onDecided: (id: string
                         {c.unstated ? ` · names ${c.unstated.product}` : ""}
                       </span>
                     </span>
-                    <button disabled={busy} onClick={() => merge(c.product.product_id)}>
+                    <button disabled={busy} onClick={() => setMerging(c.product)} aria-label={`Merge into ${c.product.name}`}>
                       Merge into this
                     </button>
                   </li>
                 ))}
               </ul>
+              {merging && (
+                <div class="confirm" role="group" aria-label="Confirm the merge">
+                  <p>
+                    Merge “{p.name}” into “{merging.name}”? It is final: every store's stock of it moves there.
+                  </p>
+                  <button class="primary" disabled={busy} onClick={() => void merge(merging)}>
+                    Merge
+                  </button>
+                  <button disabled={busy} onClick={() => setMerging(null)}>
+                    Cancel
+                  </button>
+                </div>
+              )}
             </>
           )}
         </>

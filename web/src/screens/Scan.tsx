@@ -1,9 +1,10 @@
 // The scanner: receive, sell or count, by camera or typed; every scan is queued on the device
 // first (scanqueue.ts) and sent in order, so scanning goes on offline and each scan counts once.
+// Scans the server refused stay listed here until dismissed, whenever they were sent.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { PRODUCT_FORMATS, type Running, startCamera } from "../camera";
-import { enqueue, type ScanMode, type ScanReport, subscribe } from "../scanqueue";
-import { ErrorLine, Field } from "../ui";
+import { PRODUCT_FORMATS } from "../camera";
+import { dismissRefused, enqueue, type QueueState, type ScanMode, type ScanReport, subscribe } from "../scanqueue";
+import { ErrorLine, Field, QUANTITY, useCamera } from "../ui";
 
 const MODES: { mode: ScanMode; label: string }[] = [
   { mode: "receive", label: "Receive" },
@@ -18,7 +19,7 @@ export function Scan({ store }: { store: string }) {
   const [mode, setMode] = useState<ScanMode>("receive");
   const [quantity, setQuantity] = useState("1");
   const [code, setCode] = useState("");
-  const [waiting, setWaiting] = useState(0);
+  const [queue, setQueue] = useState<QueueState>({ waiting: 0, refused: [], stalled: null });
   const [reports, setReports] = useState<ScanReport[]>([]);
   const [error, setError] = useState<unknown>(null);
   const [camera, setCamera] = useState(false);
@@ -30,9 +31,10 @@ export function Scan({ store }: { store: string }) {
 
   useEffect(
     () =>
-      subscribe((n, news) => {
-        setWaiting(n);
-        if (news.length) setReports((old) => news.slice().reverse().concat(old).slice(0, 30));
+      subscribe((state, news) => {
+        setQueue(state);
+        const applied = news.filter((r) => r.ok);
+        if (applied.length) setReports((old) => applied.slice().reverse().concat(old).slice(0, 30));
       }),
     [],
   );
@@ -47,42 +49,34 @@ export function Scan({ store }: { store: string }) {
     };
   }, []);
 
-  const add = async (barcode: string) => {
+  /** Queues a scan; false (and why, on screen) when it is not one. */
+  const add = async (barcode: string): Promise<boolean> => {
     setError(null);
     const b = barcode.replace(/\s+/g, "");
     if (!BARCODE.test(b)) {
       setError(new Error("A barcode is 8, 12, 13 or 14 digits."));
-      return;
+      return false;
     }
     const { mode, quantity } = settings.current;
-    if (!/^\d{1,8}(\.\d{1,3})?$/.test(quantity)) {
+    if (!QUANTITY.test(quantity)) {
       setError(new Error("The quantity is a number (up to 3 decimals)."));
-      return;
+      return false;
     }
     try {
       await enqueue({ store_id: store, barcode: b, mode, quantity });
       navigator.vibrate?.(60);
+      return true;
     } catch (e) {
       setError(e);
+      return false;
     }
   };
+  useCamera(camera, video, PRODUCT_FORMATS, (c) => void add(c), (e) => {
+    setError(e);
+    setCamera(false);
+  });
 
-  useEffect(() => {
-    if (!camera || !video.current) return;
-    let cam: Running | null = null;
-    let cancelled = false;
-    startCamera(video.current, PRODUCT_FORMATS, (c) => void add(c))
-      .then((c) => (cancelled ? c.stop() : (cam = c)))
-      .catch((e) => {
-        setError(e);
-        setCamera(false);
-      });
-    return () => {
-      cancelled = true;
-      cam?.stop();
-    };
-  }, [camera]);
-
+  const { waiting, refused, stalled } = queue;
   return (
     <main>
       <h1 class="visually-hidden">Scan</h1>
@@ -97,19 +91,12 @@ export function Scan({ store }: { store: string }) {
         class="inline"
         onSubmit={(e) => {
           e.preventDefault();
-          void add(code).then(() => setCode(""));
+          void add(code).then((queued) => queued && setCode(""));
           input.current?.focus();
         }}
       >
         <Field label="Barcode">
-          <input
-            ref={input}
-            name="barcode"
-            inputMode="numeric"
-            autoComplete="off"
-            value={code}
-            onInput={(e) => setCode(e.currentTarget.value)}
-          />
+          <input ref={input} name="barcode" inputMode="numeric" autoComplete="off" value={code} onInput={(e) => setCode(e.currentTarget.value)} />
         </Field>
         <Field label={mode === "count" ? "Count" : "Quantity"}>
           <input name="quantity" inputMode="decimal" value={quantity} onInput={(e) => setQuantity(e.currentTarget.value)} />
@@ -121,23 +108,36 @@ export function Scan({ store }: { store: string }) {
       <ErrorLine error={error} />
       <p class={waiting ? "notice" : "hint"} role="status" data-testid="queue">
         {waiting
-          ? `${waiting} scan${waiting === 1 ? "" : "s"} waiting to be sent${online ? "…" : " (offline: they are kept on this device)"}`
+          ? `${waiting} scan${waiting === 1 ? "" : "s"} waiting to be sent${
+              online ? (stalled ? ` (${stalled} Trying again shortly.)` : "…") : " (offline: they are kept on this device)"
+            }`
           : "Every scan has been sent."}
       </p>
+      {refused.length > 0 && (
+        <section aria-labelledby="refused-h" class="refused">
+          <h2 id="refused-h">
+            {refused.length} scan{refused.length === 1 ? " was" : "s were"} not applied
+          </h2>
+          <ul class="reports">
+            {refused.map((r) => (
+              <li key={r.seq} class="failed">
+                <span class="code">{r.scan.barcode}</span> · {r.scan.mode} {r.scan.quantity}: {r.message}
+                <button class="link" onClick={() => void dismissRefused(r.seq!)} aria-label={`Dismiss the refused scan of ${r.scan.barcode}`}>
+                  Dismiss
+                </button>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
       <ul class="reports" aria-label="Recent scans">
         {reports.map((r) => (
-          <li key={r.scan.scan_id} class={r.ok ? "ok" : "failed"}>
-            <span class="code">{r.scan.barcode}</span>{" "}
-            {r.ok ? (
-              <>
-                <span class="name">{r.name}</span> · {r.scan.mode} {r.scan.quantity} → <strong data-testid="after">{r.quantity}</strong>
-                {r.created && " (new product, pending review)"}
-                {r.replayed && " (already counted)"}
-                {r.lowStock && <span class="badge low">Low stock</span>}
-              </>
-            ) : (
-              <span role="alert">not applied: {r.message ?? `HTTP ${r.status}`}</span>
-            )}
+          <li key={r.scan.scan_id} class="ok">
+            <span class="code">{r.scan.barcode}</span> <span class="name">{r.name}</span> · {r.scan.mode} {r.scan.quantity} →{" "}
+            <strong data-testid="after">{r.quantity}</strong>
+            {r.created && " (new product, pending review)"}
+            {r.replayed && " (already counted)"}
+            {r.lowStock && <span class="badge low">Low stock</span>}
           </li>
         ))}
       </ul>

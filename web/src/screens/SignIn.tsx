@@ -2,11 +2,10 @@
 // the store's owner shows (a shop's scanner), or a token pasted or read from the QR code
 // `catalog token --qr` prints (local development and operators). A session that ended comes
 // back here with why.
-import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, call, client, endReason, signIn } from "../api";
-import { type Running, startCamera } from "../camera";
-import { expired, fromAccessToken, save, type Session } from "../session";
-import { ErrorLine, Field } from "../ui";
+import { useRef, useState } from "preact/hooks";
+import { call, client, signIn, signInWithToken } from "../api";
+import { endReason, type Session } from "../session";
+import { ErrorLine, Field, useCamera } from "../ui";
 
 /** A token or pairing code out of what was pasted or scanned: the code itself, or a link with `#token=`. */
 export function credentialOf(text: string): string {
@@ -15,23 +14,9 @@ export function credentialOf(text: string): string {
   return m ? decodeURIComponent(m[1]) : t;
 }
 
-/** Signs in with a token or a pairing code; the token is checked with the API before it is kept. */
-export async function signInWith(credential: string): Promise<Session> {
-  if (credential.startsWith("kcpc_")) return signIn({ grant_type: "pairing_code", pairing_code: credential });
-  const s = fromAccessToken(credential);
-  if (expired(s)) throw new Error("This token has expired. Ask for a new one.");
-  let res: Response;
-  try {
-    res = await fetch("/v1/products?limit=1", { headers: { Authorization: `Bearer ${s.access}` } });
-  } catch {
-    throw new ApiError(0, "offline", "No connection to the server. Check the network and try again.");
-  }
-  if (res.status === 401) {
-    const body = await res.json().catch(() => ({}));
-    throw new ApiError(401, body.code ?? "unauthorized", `This token is not accepted: ${body.detail ?? "unauthorized"}`);
-  }
-  save(s);
-  return s;
+/** Signs in with a pasted or scanned credential: a device's pairing code, or a token. */
+export function signInWith(credential: string): Promise<Session> {
+  return credential.startsWith("kcpc_") ? signIn({ grant_type: "pairing_code", pairing_code: credential }) : signInWithToken(credential);
 }
 
 export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
@@ -45,11 +30,11 @@ export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
           {reason}
         </p>
       )}
-      <div class="tabs" role="tablist">
-        <button role="tab" aria-selected={tab === "phone"} onClick={() => setTab("phone")}>
+      <div class="chips" role="group" aria-label="Sign in with">
+        <button aria-pressed={tab === "phone"} onClick={() => setTab("phone")}>
           Phone number
         </button>
-        <button role="tab" aria-selected={tab === "token"} onClick={() => setTab("token")}>
+        <button aria-pressed={tab === "token"} onClick={() => setTab("token")}>
           Token or pairing code
         </button>
       </div>
@@ -65,25 +50,12 @@ function PhoneSignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
 
-  const askCode = async (e: Event) => {
+  const attempt = async (e: Event, f: () => Promise<void>) => {
     e.preventDefault();
     setBusy(true);
     setError(null);
     try {
-      await call(client.POST("/v1/auth/code", { body: { phone } }));
-      setSent(true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  };
-  const useCode = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      onSignedIn(await signIn({ grant_type: "code", phone, code }));
+      await f();
     } catch (err) {
       setError(err);
     } finally {
@@ -92,7 +64,7 @@ function PhoneSignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
   };
 
   return sent ? (
-    <form onSubmit={useCode}>
+    <form onSubmit={(e) => attempt(e, async () => onSignedIn(await signIn({ grant_type: "code", phone, code })))}>
       <p>We sent a 6-digit code to {phone}. It works for 10 minutes.</p>
       <Field label="Code">
         <input
@@ -115,17 +87,16 @@ function PhoneSignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
       </button>
     </form>
   ) : (
-    <form onSubmit={askCode}>
+    <form
+      onSubmit={(e) =>
+        attempt(e, async () => {
+          await call(client.POST("/v1/auth/code", { body: { phone } }));
+          setSent(true);
+        })
+      }
+    >
       <Field label="Mobile number">
-        <input
-          name="phone"
-          type="tel"
-          inputMode="tel"
-          autoComplete="tel"
-          required
-          value={phone}
-          onInput={(e) => setPhone(e.currentTarget.value)}
-        />
+        <input name="phone" type="tel" inputMode="tel" autoComplete="tel" required value={phone} onInput={(e) => setPhone(e.currentTarget.value)} />
       </Field>
       <ErrorLine error={error} />
       <button class="primary" disabled={busy}>
@@ -153,25 +124,19 @@ function TokenSignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
       setBusy(false);
     }
   };
-
-  useEffect(() => {
-    if (!scanning || !video.current) return;
-    let cam: Running | null = null;
-    let cancelled = false;
-    startCamera(video.current, ["qr_code"], (code) => {
+  useCamera(
+    scanning,
+    video,
+    ["qr_code"],
+    (code) => {
       setScanning(false);
       void submit(code);
-    })
-      .then((c) => (cancelled ? c.stop() : (cam = c)))
-      .catch((err) => {
-        setError(err);
-        setScanning(false);
-      });
-    return () => {
-      cancelled = true;
-      cam?.stop();
-    };
-  }, [scanning]);
+    },
+    (err) => {
+      setError(err);
+      setScanning(false);
+    },
+  );
 
   return (
     <form
@@ -181,15 +146,7 @@ function TokenSignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
       }}
     >
       <Field label="Token or pairing code">
-        <textarea
-          name="token"
-          rows={4}
-          required
-          spellcheck={false}
-          autoCapitalize="off"
-          value={text}
-          onInput={(e) => setText(e.currentTarget.value)}
-        />
+        <textarea name="token" rows={4} required spellcheck={false} autoCapitalize="off" value={text} onInput={(e) => setText(e.currentTarget.value)} />
       </Field>
       <p class="hint">
         A scanner phone signs in with the pairing code its store’s owner adds for it; on a computer, <code>catalog token --qr</code> prints a QR code to
