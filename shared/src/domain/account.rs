@@ -30,6 +30,13 @@ pub const MAX_DEVICES: usize = 50;
 /// Spent refresh secrets a session remembers (a refresh every 15 minutes: the last five hours).
 pub const SPENT_SECRETS_KEPT: usize = 20;
 
+/// How long after a refresh the token it spent may be sent again, as a client whose answer was
+/// lost does (a phone's network dropped it, the app was closed while it came): that refresh is
+/// granted, not taken for theft. Only the newest spent token, only this long: a stolen one sent
+/// later still ends the family, and the rotation this grants spends the lost answer's token,
+/// so whoever holds it is found out at its next use.
+pub const LOST_ANSWER_GRACE: time::Duration = time::Duration::minutes(2);
+
 /// A person's refresh-token family lives this long from sign-in, however often it is rotated
 /// (the product brief's 30 days); then the person signs in again. A paired device's lives this
 /// long from its last refresh (it was paired once, and cannot sign in by itself).

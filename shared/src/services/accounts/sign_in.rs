@@ -3,7 +3,9 @@
 use super::secrets::{parse_refresh, random_code, random_secret, refresh_token};
 use super::{Accounts, ClientAddress, TokenPair, limits, sign_in_error, storage};
 use crate::auth::{ACCESS_TOKEN_TTL, Forbidden, Principal, Role};
-use crate::domain::account::{CODE_ATTEMPTS, CODE_TTL, SESSION_TTL, SPENT_SECRETS_KEPT};
+use crate::domain::account::{
+    CODE_ATTEMPTS, CODE_TTL, LOST_ANSWER_GRACE, SESSION_TTL, SPENT_SECRETS_KEPT,
+};
 use crate::domain::{
     FieldErrors, GlobalRole, Holder, Phone, Session, SessionId, SignInCode, StoreId, StoreRole,
     Timestamp, User, UserId,
@@ -157,7 +159,9 @@ impl Accounts {
         Ok(self.pair(&session, &secret, grant, now))
     }
 
-    /// Trades a refresh token for the next pair. An old token of the family ends the family.
+    /// Trades a refresh token for the next pair. An old token of the family ends the family,
+    /// except the one the last refresh spent, sent again within [`LOST_ANSWER_GRACE`] (its
+    /// answer was lost): that one is granted the next pair too.
     pub async fn refresh(&self, token: &str) -> ServiceResult<TokenPair> {
         let (sid, secret) = parse_refresh(token).ok_or_else(refresh_invalid)?;
         let now = Timestamp::now();
@@ -169,7 +173,12 @@ impl Accounts {
             .ok_or_else(refresh_invalid)?;
         match self.which_secret(secret, &session) {
             Some(Secret::Current) => {}
-            Some(Secret::Spent) => return Err(self.reused(&session, now).await),
+            Some(Secret::LastSpent) if now < session.refreshed_at.plus(LOST_ANSWER_GRACE) => {
+                tracing::info!(session = %session.session_id, "a refresh answer was lost: its token is granted the next pair");
+            }
+            Some(Secret::LastSpent | Secret::Spent) => {
+                return Err(self.reused(&session, now).await);
+            }
             // Not a secret this session ever had: nothing to end.
             None => return Err(refresh_invalid()),
         }
@@ -419,11 +428,14 @@ impl Accounts {
         self.secrets.mac("refresh", &[secret.as_bytes()])
     }
 
-    /// Whether `secret` is the session's current refresh secret, a spent one, or neither.
+    /// Whether `secret` is the session's current refresh secret, the one its last refresh
+    /// spent, an older spent one, or none of its.
     fn which_secret(&self, secret: &str, session: &Session) -> Option<Secret> {
         let is = |mac: &String| self.secrets.verify("refresh", &[secret.as_bytes()], mac);
         if is(&session.secret_mac) {
             Some(Secret::Current)
+        } else if session.spent_macs.first().is_some_and(is) {
+            Some(Secret::LastSpent)
         } else if session.spent_macs.iter().any(is) {
             Some(Secret::Spent)
         } else {
@@ -435,6 +447,9 @@ impl Accounts {
 /// Which of a session's refresh secrets a token carries.
 enum Secret {
     Current,
+    /// The one the last refresh spent.
+    LastSpent,
+    /// An older spent one.
     Spent,
 }
 
