@@ -122,6 +122,19 @@ export function Sentinel({ onVisible }: { onVisible: () => void }) {
   return <div ref={ref} class="sentinel" aria-hidden="true" />;
 }
 
+/** The end of a paged list: the next page is read as it scrolls into view, or on "More". */
+export function Pager({ list, label = "More" }: { list: { done: boolean; loading: boolean; more: () => void }; label?: string }) {
+  if (list.done || list.loading) return null;
+  return (
+    <>
+      <Sentinel onVisible={list.more} />
+      <button class="more" onClick={list.more}>
+        {label}
+      </button>
+    </>
+  );
+}
+
 export function useDebounced<T>(value: T, ms: number): T {
   const [v, setV] = useState(value);
   useEffect(() => {

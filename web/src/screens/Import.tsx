@@ -3,7 +3,7 @@
 // download. Earlier imports are listed below.
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, call, client, type Schemas } from "../api";
-import { ErrorLine, usePaged, when } from "../ui";
+import { ErrorLine, Pager, usePaged, when } from "../ui";
 
 type Job = Schemas["JobView"];
 
@@ -112,11 +112,7 @@ export function Import({ store }: { store: string }) {
           </li>
         ))}
       </ul>
-      {!past.done && !past.loading && (
-        <button class="more" onClick={past.more}>
-          More
-        </button>
-      )}
+      <Pager list={past} />
     </main>
   );
 }

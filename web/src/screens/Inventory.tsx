@@ -2,7 +2,7 @@
 // scrolls. A row opens the item.
 import { useCallback, useState } from "preact/hooks";
 import { call, client, type Schemas } from "../api";
-import { ErrorLine, Sentinel, StockBadges, Thumb, useDebounced, usePaged } from "../ui";
+import { ErrorLine, Pager, StockBadges, Thumb, useDebounced, usePaged } from "../ui";
 
 type Filter = "all" | "low" | "out";
 
@@ -85,14 +85,7 @@ export function Inventory({ store }: { store: string }) {
           Loading…
         </p>
       )}
-      {!list.done && !list.loading && (
-        <>
-          <Sentinel onVisible={list.more} />
-          <button class="more" onClick={list.more}>
-            More
-          </button>
-        </>
-      )}
+      <Pager list={list} />
     </main>
   );
 }

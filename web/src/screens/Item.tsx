@@ -4,7 +4,7 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { stockChanged } from "../alerts";
 import { ApiError, call, client, type Schemas } from "../api";
-import { ErrorLine, Field, QUANTITY, Sentinel, StockBadges, Thumb, usePaged, when } from "../ui";
+import { ErrorLine, Field, QUANTITY, Pager, StockBadges, Thumb, usePaged, when } from "../ui";
 
 type Item = Schemas["InventoryItem"];
 type Reason = Schemas["AdjustmentReason"];
@@ -268,14 +268,7 @@ function Movements({ store, productId }: { store: string; productId: string }) {
         ))}
       </ul>
       <ErrorLine error={list.error} />
-      {!list.done && !list.loading && (
-        <>
-          <Sentinel onVisible={list.more} />
-          <button class="more" onClick={list.more}>
-            Older
-          </button>
-        </>
-      )}
+      <Pager list={list} label="Older" />
     </section>
   );
 }

@@ -6,7 +6,7 @@
 // product's history opens below it.
 import { useCallback, useState } from "preact/hooks";
 import { ApiError, call, client, type Schemas } from "../api";
-import { ErrorLine, Sentinel, Thumb, usePaged, when } from "../ui";
+import { ErrorLine, Pager, Thumb, usePaged, when } from "../ui";
 
 type ReviewItem = Schemas["ReviewItem"];
 type Product = Schemas["Product"];
@@ -55,14 +55,7 @@ export function Review() {
       <ErrorLine error={list.error} />
       {!list.loading && list.items.length === 0 && !list.error && <p class="empty">Nothing waits for review.</p>}
       {list.loading && <p class="loading">Loading…</p>}
-      {!list.done && !list.loading && (
-        <>
-          <Sentinel onVisible={list.more} />
-          <button class="more" onClick={list.more}>
-            More
-          </button>
-        </>
-      )}
+      <Pager list={list} />
     </main>
   );
 }
