@@ -265,6 +265,40 @@ fn qr_code(text: &str) -> anyhow::Result<String> {
         .build())
 }
 
+/// The store the printed tokens name, and its owner, made on a fresh data folder (with the
+/// demo catalog): the web app's Devices and the sign-in by phone need the store's record.
+const DEMO_STORE: &str = "store-1";
+const DEMO_STORE_NAME: &str = "Demo Kirana";
+const DEMO_OWNER_PHONE: &str = "9000000001";
+
+/// Makes the demo store unless it exists; true when it was made now.
+async fn demo_store(app: &App) -> anyhow::Result<bool> {
+    use catalog_core::auth::Principal;
+    use catalog_core::domain::{Phone, RegionCode};
+    use catalog_core::services::accounts::{Invitee, NewStore};
+    let new = NewStore {
+        store_id: StoreId::parse(DEMO_STORE).map_err(anyhow::Error::msg)?,
+        name: DEMO_STORE_NAME.into(),
+        region: RegionCode::parse("IN-MH").map_err(anyhow::Error::msg)?,
+        owner: Invitee {
+            phone: Phone::parse(DEMO_OWNER_PHONE).map_err(anyhow::Error::msg)?,
+            display_name: "Demo owner".into(),
+        },
+    };
+    match app
+        .accounts
+        .create_store(&Principal::operator("catalog-serve"), new)
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(catalog_core::services::ServiceError::Conflict {
+            code: "store_exists",
+            ..
+        }) => Ok(false),
+        Err(e) => Err(anyhow::anyhow!("making the demo store: {e}")),
+    }
+}
+
 /// What `catalog serve` serves from the disk.
 struct Local {
     data_dir: PathBuf,
@@ -308,6 +342,12 @@ async fn serve(
             "\nA fresh catalog: loaded {} demo products from Open Food Facts (ODbL: \
              functions/catalog/demo/NOTICE.md); `--no-demo` (CATALOG_NO_DEMO=1) starts empty.",
             loaded.created
+        );
+    }
+    if demo && demo_store(&app).await? {
+        println!(
+            "\nA fresh data folder: made the store {DEMO_STORE} (\"{DEMO_STORE_NAME}\"), its owner signing \
+             in with the number {DEMO_OWNER_PHONE} (the SMS code is a line of this log)."
         );
     }
     let admin = mint(&secret, Role::Admin, "dev-admin", &[], 30)?;
