@@ -8,6 +8,8 @@ starts it): what a store owner, a scanner phone and an admin do on their first d
   it knows (from the demo catalog); the list shows both, an item's +1 and its movements;
 - offline: with the network cut (Chromium's network emulation) two scans wait on the device,
   and once back online both are applied, once each (the server's quantity says so);
+- the server killed: the app opens from its service worker's cache, two scans wait, and a
+  restarted server over the same data applies each once;
 - an import: a CSV picked in the file input, uploaded to its presigned URL, the job followed
   to the end;
 - the owner pairs a scanner phone (a second browser opens the pairing link the QR code holds),
@@ -25,7 +27,9 @@ awaited and leaves a screenshot of the page as it was.
 
 import argparse
 import json
+import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -55,9 +59,47 @@ def ean13(first12: str) -> str:
 UNKNOWN = ean13("200000" + time.strftime("%H%M%S"))
 
 
+class Server:
+    """`catalog serve` on a fresh data folder and a fixed loopback port (the app's origin, and so
+    its service worker's, stays the same across a restart), with the demo catalog and no Open
+    Food Facts lookups. Its log (info: the SMS codes are there) is appended to across starts."""
+
+    def __init__(self, catalog: str, data: Path, log: Path):
+        self.catalog, self.data, self.log = catalog, data, log
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc = None
+
+    def start(self) -> None:
+        env = dict(os.environ, OFF_BASE_URL="off", RUST_LOG="info")
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [self.catalog, "serve", "--addr", f"127.0.0.1:{self.port}", "--data-dir", str(self.data), "--web-dir", str(ROOT / "web" / "dist")],
+                stdout=log, stderr=subprocess.STDOUT, env=env,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"catalog serve exited {self.proc.returncode}; its log: {self.log}")
+            try:
+                urllib.request.urlopen(self.base + "/v1/health", timeout=1).read()
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError("catalog serve did not answer within 60 s")
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or a pulled plug would: nothing is flushed or said goodbye."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
 class Suite:
-    def __init__(self, base: str, catalog: str, out: Path, chrome: str, driver: str, log: Path):
-        self.base, self.catalog, self.out, self.log = base, catalog, out, log
+    def __init__(self, server: Server, catalog: str, out: Path, chrome: str, driver: str):
+        self.server, self.base, self.catalog, self.out, self.log = server, server.base, catalog, out, server.log
         self.chrome, self.driver = chrome, driver
         self.drivers = []
 
@@ -157,6 +199,7 @@ class Suite:
         steps = [
             self.signs_in_and_scans,
             self.scans_offline_and_syncs_each_once,
+            self.opens_and_scans_while_the_server_is_down,
             self.imports_a_csv,
             self.pairs_and_revokes_a_scanner_phone,
             self.ends_an_expired_session,
@@ -261,6 +304,26 @@ class Suite:
         self.wait(d, "the scanner again", lambda: "Every scan has been sent" in self.text(d))
         time.sleep(1)
         assert int(self.quantity(self.owner, KNOWN)) == before + 2
+
+    def opens_and_scans_while_the_server_is_down(self) -> None:
+        """The server killed (SIGKILL): the app still opens from the service worker's cache,
+        scans wait on the device, and once a new server runs over the same data they are
+        applied, each once."""
+        d = self.d
+        before = int(self.quantity(self.owner, KNOWN))
+        self.server.kill()
+        try:
+            self.go(d, "#/scan")
+            d.refresh()
+            self.wait(d, "the app opened from the cache", lambda: self.has(d, "input[name=barcode]"))
+            self.scan(d, KNOWN)
+            self.scan(d, KNOWN)
+            self.wait(d, "two scans waiting", lambda: "2 scans waiting" in d.find_element(By.CSS_SELECTOR, "[data-testid=queue]").text)
+            self.shot(d, "5b-server-down")
+        finally:
+            self.server.start()
+        self.wait(d, "the queue sent to the restarted server", lambda: "Every scan has been sent" in self.text(d), 40)
+        assert int(self.quantity(self.owner, KNOWN)) == before + 2, "each scan made while the server was down counted once"
 
     def imports_a_csv(self) -> None:
         d = self.d
@@ -416,16 +479,20 @@ class Suite:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--base", required=True)
-    ap.add_argument("--catalog", required=True)
-    ap.add_argument("--out", required=True, type=Path)
-    ap.add_argument("--log", required=True, type=Path, help="catalog serve's log (the SMS codes)")
+    ap.add_argument("--catalog", required=True, help="the catalog binary (serve and token)")
+    ap.add_argument("--out", required=True, type=Path, help="screenshots and the server's log")
     ap.add_argument("--chrome", default="/usr/bin/chromium", help="the browser's binary")
     ap.add_argument("--driver", default="/usr/bin/chromedriver", help="its WebDriver")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     t = time.monotonic()
-    Suite(a.base, a.catalog, a.out, a.chrome, a.driver, a.log).run()
+    with tempfile.TemporaryDirectory() as data:
+        server = Server(a.catalog, Path(data), a.out / "serve.log")
+        server.start()
+        try:
+            Suite(server, a.catalog, a.out, a.chrome, a.driver).run()
+        finally:
+            server.kill()
     print(f"[browser] all passed in {time.monotonic() - t:.1f} s", flush=True)
 
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The web app in a real browser: headless Chromium (Debian's, installed with apt when missing,
 # as servers.sh installs Java) driven by selenium (PyPI, in .local/browser-venv) against a
-# `catalog serve` of its own on a free loopback port and a fresh data folder (the demo catalog,
-# no Open Food Facts lookups). Runs tests/browser/test_pwa.py; screenshots go to
-# target/browser/. Expects web/dist and target/debug/catalog built (`make test-browser` builds
+# `catalog serve` the suite starts on a free loopback port and a fresh data folder (the demo
+# catalog, no Open Food Facts lookups), and kills and restarts mid-way. Runs
+# tests/browser/test_pwa.py; screenshots and the server's log go to target/browser/. Expects web/dist and target/debug/catalog built (`make test-browser` builds
 # them; `make test` too).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -38,21 +38,8 @@ fi
 [ -x "$CATALOG" ] || { log "$CATALOG is not built: cargo build -p catalog"; exit 1; }
 
 rm -rf "$OUT" && mkdir -p "$OUT"
-DATA="$(mktemp -d)"
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-BASE="http://127.0.0.1:$PORT"
-# Its log has the sign-in codes' SMS (info), which the suite reads as a phone would.
-OFF_BASE_URL=off RUST_LOG=info "$CATALOG" serve --addr "127.0.0.1:$PORT" --data-dir "$DATA" --web-dir web/dist \
-  >"$OUT/serve.log" 2>&1 &
-SERVER=$!
-cleanup() { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$DATA"; }
-trap cleanup EXIT
-for _ in $(seq 1 120); do
-  if curl -fsS "$BASE/v1/health" >/dev/null 2>&1; then break; fi
-  kill -0 "$SERVER" 2>/dev/null || { log "catalog serve exited:"; tail -20 "$OUT/serve.log" >&2; exit 1; }
-  sleep 0.5
-done
+# The suite starts (and stops, and restarts) its own `catalog serve`.
 start=$(date +%s)
-SE_OFFLINE=true "$VENV/bin/python" tests/browser/test_pwa.py --base "$BASE" --catalog "$CATALOG" --out "$OUT" --log "$OUT/serve.log" \
+SE_OFFLINE=true "$VENV/bin/python" tests/browser/test_pwa.py --catalog "$CATALOG" --out "$OUT" \
   --chrome "$CHROME_BIN" --driver "$CHROMEDRIVER"
 log "passed in $(( $(date +%s) - start )) s; screenshots in $OUT/"
