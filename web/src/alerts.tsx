@@ -26,13 +26,14 @@ export function useLowStockAlerts(store: string | null) {
             params: { path: { store_id: store }, query: { low_stock: true, sort: "-updated", limit: 50 } },
           }),
         );
-        // Low items are remembered until they are no longer low (a page shows the 50 most
-        // recently changed, so one that leaves the page and comes back is not new).
+        // Low items are remembered until they are no longer low. When every low item fits the
+        // page, the page is the list (one restocked and low again is news); when not, what
+        // leaves the page of the 50 most recently changed may still be low, and is kept.
         const stored = sessionStorage.getItem(key);
         const seen = new Set<string>(stored ? JSON.parse(stored) : []);
         const fresh = stored === null ? [] : page.items.filter((i) => !seen.has(i.product_id));
-        page.items.forEach((i) => seen.add(i.product_id));
-        sessionStorage.setItem(key, JSON.stringify([...seen]));
+        const now = page.items.map((i) => i.product_id);
+        sessionStorage.setItem(key, JSON.stringify(page.next_cursor ? [...new Set([...seen, ...now])] : now));
         if (fresh.length === 0) return;
         const news = fresh.map((i) => ({
           id: `${i.product_id}@${i.version}`,

@@ -11,6 +11,18 @@ import { clear, fromAccessToken, fromTokenPair, load, needsRenewal, save, type S
 export type Schemas = components["schemas"];
 
 export const OFFLINE = "No connection to the server. Check the network and try again.";
+/** How long a call under a lock (a renewal, a sign-out, a batch of scans) may take. */
+export const LOCKED_CALL_MS = 15_000;
+
+/** A random UUID, also where the browser withholds `crypto.randomUUID` (plain http on a LAN). */
+export function newId(): string {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
 
 export class ApiError extends Error {
   constructor(
@@ -91,6 +103,7 @@ function renew(s: Session): Promise<Session> {
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ grant_type: "refresh_token", refresh_token: now.refresh }),
+        signal: AbortSignal.timeout(LOCKED_CALL_MS),
       });
     } catch {
       throw offline();
@@ -131,6 +144,15 @@ export async function keepFresh(): Promise<void> {
   }
 }
 
+/** Whose a token is (`sub`), when it can be read. */
+function subOf(token: string | undefined): string | undefined {
+  try {
+    return token ? fromAccessToken(token).sub : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const isAuth = (r: Request) => new URL(r.url).pathname.startsWith("/v1/auth/");
 /** Each request as it was before it was sent (its body unread), to send again once renewed. */
 const unsent = new WeakMap<Request, Request>();
@@ -147,14 +169,19 @@ const auth: Middleware = {
     if (response.status !== 401 || isAuth(request)) return response;
     const err = await problemOf(response.clone());
     const s = load();
-    if (!s) return response;
-    // Run out sooner than this device's clock said: renewed once, and asked again.
-    if (s.refresh && err.code === "token_expired") {
-      const next = await renew(s);
-      const again = (unsent.get(request) ?? request).clone();
-      again.headers.set("Authorization", `Bearer ${next.access}`);
-      return fetch(again);
+    const again = (access: string) => {
+      const r = (unsent.get(request) ?? request).clone();
+      r.headers.set("Authorization", `Bearer ${access}`);
+      return fetch(r);
+    };
+    const sent = request.headers.get("Authorization")?.replace(/^Bearer /, "");
+    if (s && sent !== s.access) {
+      // The session changed while this was on its way: the same person's newer token is
+      // used; another person's never (their request fails as it is).
+      return s.sub === subOf(sent) ? again(s.access) : response;
     }
+    // Run out sooner than this device's clock said: renewed once, and asked again.
+    if (s?.refresh && err.code === "token_expired") return again((await renew(s)).access);
     endSession(MESSAGES[err.code] ?? `${err.detail} Sign in again.`);
     return response;
   },
@@ -220,10 +247,12 @@ export async function signOut(): Promise<void> {
   await exclusively(async () => {
     const s = load();
     if (s?.refresh) {
+      // Signed out here whatever the server says, or when it does not answer in time.
       await fetch("/v1/auth/sign-out", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ refresh_token: s.refresh }),
+        signal: AbortSignal.timeout(LOCKED_CALL_MS),
       }).catch(() => undefined);
     }
     endSession(null);

@@ -36,7 +36,13 @@ function App() {
     const off = onSessionEnded(() => setSession(null));
     // A session that ended before this listened (a screen's first request found it run out).
     if (!load()) setSession(null);
-    return off;
+    // Another tab signed in or out: this one follows.
+    const other = (e: StorageEvent) => e.key === "kirana.session" && setSession(load());
+    window.addEventListener("storage", other);
+    return () => {
+      off();
+      window.removeEventListener("storage", other);
+    };
   }, []);
   // A sign-in link: the token in the hash is used once, then removed from the address bar. It
   // replaces a session already here only when the person says so.
@@ -44,10 +50,12 @@ function App() {
     if (!hash.startsWith("#token=")) return;
     const credential = credentialOf(hash);
     history.replaceState(null, "", location.pathname + location.search);
-    if (load() && !confirm("This link signs this device in as someone else. Sign out of this session and use it?")) return;
-    signInWith(credential)
-      .then(setSession)
-      .catch((e) => setLinkError(messageOf(e)));
+    void (async () => {
+      const now = load();
+      if (now && !confirm("This link signs this device in as someone else. Sign out of this session and use it?")) return;
+      if (now && !(await leave(now))) return;
+      setSession(await signInWith(credential));
+    })().catch((e) => setLinkError(messageOf(e)));
   }, [hash]);
 
   if (!session) {
@@ -105,7 +113,7 @@ function Signed({ session, hash }: { session: Session; hash: string }) {
   else if (route[0] === "scan" || (scannerOnly && route[0] !== "item")) screen = <Scan store={store} />;
   else if (route[0] === "import" && ownsStores(session)) screen = <Import store={store} />;
   else if (route[0] === "devices" && ownsStores(session)) screen = <Devices store={store} />;
-  else if (route[0] === "item" && route[1]) screen = <ItemScreen store={store} productId={decodeURIComponent(route[1])} />;
+  else if (route[0] === "item" && route[1]) screen = <ItemScreen key={route[1]} store={store} productId={decodeURIComponent(route[1])} />;
   else if (reviewer && !ownsStores(session)) screen = <Review />;
   else screen = <Inventory store={store} />;
 
@@ -144,10 +152,11 @@ function Signed({ session, hash }: { session: Session; hash: string }) {
 }
 
 /** Signs out, after a warning when scans of this person's have not reached the server yet. */
-async function leave(session: Session): Promise<void> {
+async function leave(session: Session): Promise<boolean> {
   const n = await waitingFor(session.sub);
-  if (n > 0 && !confirm(`${n} scan${n === 1 ? " has" : "s have"} not been sent yet. They wait on this device until you sign in again. Sign out?`)) return;
+  if (n > 0 && !confirm(`${n} scan${n === 1 ? " has" : "s have"} not been sent yet. They wait on this device until you sign in again. Sign out?`)) return false;
   await signOut();
+  return true;
 }
 
 function StorePicker({ admin, onPick }: { admin: boolean; onPick: (s: string) => void }) {
@@ -179,6 +188,30 @@ const root = document.getElementById("app")!;
 root.textContent = "";
 render(<App />, root);
 
+// The service worker. A new build's worker waits while a page of the old one is open; the app
+// offers to switch to it (the worker takes over, the page reloads), so a person is never left
+// on files a new worker does not hold.
 if ("serviceWorker" in navigator) {
-  window.addEventListener("load", () => void navigator.serviceWorker.register("/sw.js").catch(() => undefined));
+  window.addEventListener("load", async () => {
+    const reg = await navigator.serviceWorker.register("/sw.js").catch(() => null);
+    if (!reg) return;
+    // Reloaded only for a switch the person accepted (the first worker's claim also changes
+    // the controller, and must not reload the page).
+    let switching = false;
+    const offer = (w: ServiceWorker) => {
+      if (!confirm("A new version of the app is ready. Switch to it now?")) return;
+      switching = true;
+      w.postMessage("skip-waiting");
+    };
+    if (reg.waiting && navigator.serviceWorker.controller) offer(reg.waiting);
+    reg.addEventListener("updatefound", () => {
+      const w = reg.installing;
+      w?.addEventListener("statechange", () => w.state === "installed" && navigator.serviceWorker.controller && offer(w));
+    });
+    navigator.serviceWorker.addEventListener("controllerchange", () => {
+      if (!switching) return;
+      switching = false;
+      location.reload();
+    });
+  });
 }

@@ -7,10 +7,14 @@
 // scan_id once, so a batch whose answer was lost is simply sent again: nothing scanned
 // offline is lost or counted twice. Sending is tried when a scan is added, when the browser
 // comes back online, and then after 5 s, 10 s, ... up to a minute while scans wait; one tab
-// sends at a time.
+// sends at a time, and the others hear of what changed (a BroadcastChannel). Scans another
+// sign-in left on the device (a phone paired again is a new device) are offered to the person
+// signed in now: sent as theirs, or discarded. A scan the server keeps failing on (5xx five
+// times) is set aside with the refused ones, to be tried again by hand, so it does not hold
+// back the scans behind it.
 import { type DBSchema, type IDBPDatabase, openDB } from "idb";
 import { stockChanged } from "./alerts";
-import { ApiError, call, client, type Schemas } from "./api";
+import { ApiError, call, client, LOCKED_CALL_MS, newId, type Schemas } from "./api";
 import { load } from "./session";
 
 export type ScanMode = Schemas["ScanMode"];
@@ -51,6 +55,8 @@ export interface ScanReport {
 export interface QueueState {
   /** Scans of the signed-in person not yet answered. */
   waiting: number;
+  /** Scans another sign-in left on this device. */
+  others: number;
   refused: RefusedScan[];
   /** Why the last try to send failed, while scans wait. */
   stalled: string | null;
@@ -65,15 +71,32 @@ interface Db extends DBSchema {
 const BATCH = 500;
 const FIRST_RETRY_MS = 5_000;
 const LAST_RETRY_MS = 60_000;
+/** Server failures on the same first scan before it is set aside. */
+const STUCK_AFTER = 5;
 
 let dbp: Promise<IDBPDatabase<Db>> | null = null;
+/**
+ * The queue's database. A later version's upgrade asks this page to let go (`blocking`), so an
+ * old tab never holds a new one's scans back; a failed open is tried again next time.
+ */
 const db = () =>
-  (dbp ??= openDB<Db>("kirana-scans", 2, {
-    upgrade(d, from) {
-      if (from < 1) d.createObjectStore("scans", { keyPath: "seq", autoIncrement: true });
-      if (from < 2) d.createObjectStore("refused", { keyPath: "seq", autoIncrement: true });
+  (dbp ??= openDB<Db>("kirana-scans", 1, {
+    upgrade(d) {
+      d.createObjectStore("scans", { keyPath: "seq", autoIncrement: true });
+      d.createObjectStore("refused", { keyPath: "seq", autoIncrement: true });
     },
+    blocking() {
+      void dbp?.then((d) => d.close());
+      dbp = null;
+    },
+  }).catch((e) => {
+    dbp = null;
+    throw e;
   }));
+
+// Tabs tell each other when the queue changed.
+const channel = "BroadcastChannel" in window ? new BroadcastChannel("kirana-scans") : null;
+channel?.addEventListener("message", () => void tell([], false));
 
 type Listener = (state: QueueState, news: ScanReport[]) => void;
 const listeners = new Set<Listener>();
@@ -87,12 +110,14 @@ export function subscribe(f: Listener): () => void {
 
 async function state(): Promise<QueueState> {
   const d = await db();
-  return { waiting: (await mine(d)).length, refused: await d.getAll("refused"), stalled };
+  const waiting = (await mine(d)).length;
+  return { waiting, others: (await d.count("scans")) - waiting, refused: await d.getAll("refused"), stalled };
 }
 
-async function tell(news: ScanReport[]): Promise<void> {
+async function tell(news: ScanReport[], broadcast = true): Promise<void> {
   const s = await state();
   listeners.forEach((f) => f(s, news));
+  if (broadcast) channel?.postMessage("changed");
 }
 
 /** The signed-in person's waiting scans, oldest first (the store's keys are in scan order). */
@@ -115,7 +140,7 @@ export async function waitingFor(sub: string): Promise<number> {
 export async function enqueue(scan: Omit<QueuedScan, "scan_id" | "device_time" | "sub">): Promise<void> {
   const sub = load()?.sub;
   if (!sub) throw new Error("Sign in to scan.");
-  const queued: QueuedScan = { ...scan, sub, scan_id: crypto.randomUUID(), device_time: new Date().toISOString() };
+  const queued: QueuedScan = { ...scan, sub, scan_id: newId(), device_time: new Date().toISOString() };
   await (await db()).add("scans", queued);
   // Ask the browser not to evict what is stored on the device (scans not yet sent).
   void navigator.storage?.persist?.();
@@ -125,6 +150,47 @@ export async function enqueue(scan: Omit<QueuedScan, "scan_id" | "device_time" |
 
 export async function dismissRefused(seq: number): Promise<void> {
   await (await db()).delete("refused", seq);
+  await tell([]);
+}
+
+/** A scan set aside after server failures, queued again (with its scan_id: it counts once). */
+export async function retryRefused(seq: number): Promise<void> {
+  const d = await db();
+  const r = await d.get("refused", seq);
+  if (!r) return;
+  const tx = d.transaction(["scans", "refused"], "readwrite");
+  const { seq: _old, ...scan } = r.scan;
+  void _old;
+  void tx.objectStore("scans").add({ ...scan, sub: load()?.sub ?? scan.sub });
+  void tx.objectStore("refused").delete(seq);
+  await tx.done;
+  await tell([]);
+  retryIn(0);
+}
+
+/** The scans another sign-in left here become the signed-in person's (sent as theirs), in order. */
+export async function adoptOthers(): Promise<void> {
+  const sub = load()?.sub;
+  if (!sub) return;
+  const d = await db();
+  const tx = d.transaction("scans", "readwrite");
+  for (let c = await tx.store.openCursor(); c; c = await c.continue()) {
+    if (c.value.sub !== sub) void c.update({ ...c.value, sub });
+  }
+  await tx.done;
+  await tell([]);
+  retryIn(0);
+}
+
+/** The scans another sign-in left here are dropped (the person chose to). */
+export async function discardOthers(): Promise<void> {
+  const sub = load()?.sub;
+  const d = await db();
+  const tx = d.transaction("scans", "readwrite");
+  for (let c = await tx.store.openCursor(); c; c = await c.continue()) {
+    if (c.value.sub !== sub) void c.delete();
+  }
+  await tx.done;
   await tell([]);
 }
 
@@ -159,7 +225,8 @@ async function drain(): Promise<boolean> {
     if (batch.length === 0) return true;
     let results: Schemas["ScanResult"][];
     try {
-      results = (await call(client.POST("/v1/scan/batch", { body: { scans: batch.map(body) } }))).results;
+      const signal = AbortSignal.timeout(LOCKED_CALL_MS);
+      results = (await call(client.POST("/v1/scan/batch", { body: { scans: batch.map(body) }, signal }))).results;
     } catch (e) {
       if (transient(e)) return stall(e);
       // The batch itself was refused (a body the server could not read): the oldest scan goes
@@ -171,8 +238,14 @@ async function drain(): Promise<boolean> {
     const byId = new Map(results.map((r) => [r.scan_id, r]));
     for (const scan of batch) {
       const r = byId.get(scan.scan_id);
-      // The scans after one storage failed for were not tried: they wait, in order.
-      if (!r || r.status >= 500 || r.status === 429) break;
+      // The scans after one storage failed for were not tried: they wait, in order. The first
+      // one failing again and again is set aside, so the rest are not held back for good.
+      if (!r || r.status >= 500 || r.status === 429) {
+        if (r && r.status >= 500 && scan === batch[0] && stuck(scan) >= STUCK_AFTER) {
+          reports.push({ scan, ok: false, status: r.status, message: "The server failed on this scan again and again. Try it again later." });
+        }
+        break;
+      }
       const outcome = r.outcome;
       const problem = r.problem as { detail?: string } | null | undefined;
       reports.push(
@@ -206,6 +279,14 @@ async function settle(d: IDBPDatabase<Db>, reports: ScanReport[]): Promise<void>
   stalled = null;
   await tell(reports);
   if (reports.some((r) => r.ok)) stockChanged();
+}
+
+let failing: { scan_id: string; times: number } | null = null;
+
+/** How many times in a row the server failed on this scan (the first one waiting). */
+function stuck(scan: QueuedScan): number {
+  failing = failing?.scan_id === scan.scan_id ? { scan_id: scan.scan_id, times: failing.times + 1 } : { scan_id: scan.scan_id, times: 1 };
+  return failing.times;
 }
 
 function stall(e: unknown): false {

@@ -1,9 +1,10 @@
 // The app's service worker: the shell (index.html and the bundles of this build) is kept in a
-// cache named by the build, so the app opens offline; a new build's worker fills its own cache
-// and takes over once no page of the old one is open (so an open page never loses the files it
-// was built with), then drops the old cache. The API is never cached (stock must be read live;
-// scans queue in IndexedDB, not here). Product images are kept once seen (the last 300), so an
-// offline list still shows them.
+// cache named by the build, so the app opens offline. A new build's worker fills its own cache
+// and takes over once no page of the old one is open, or when the person accepts the new
+// version (so an open page never loses the files it was built with), then drops the old
+// cache. The API is never cached (stock must be read live; scans queue in IndexedDB, not
+// here). Product images are kept once seen (the last 300), so an offline list still shows
+// them.
 const VERSION = "%VERSION%";
 const SHELL = `shell-${VERSION}`;
 const IMAGES = "images-v1";
@@ -16,6 +17,11 @@ self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(SHELL).then((c) => c.addAll(PRECACHE)));
 });
 
+// The page asks the waiting worker to take over (the person accepted the new version).
+self.addEventListener("message", (event) => {
+  if (event.data === "skip-waiting") self.skipWaiting();
+});
+
 self.addEventListener("activate", (event) => {
   event.waitUntil(
     caches
@@ -26,11 +32,13 @@ self.addEventListener("activate", (event) => {
   );
 });
 
-/** The network's answer, or the cached shell when there is none within the timeout. */
+/** The network's answer, or the cached shell when there is none within the timeout (or the
+ * answer is an error: a CDN's 5xx page is not the app). */
 function page(req) {
-  const network = fetch(req);
-  const cached = new Promise((resolve) => setTimeout(resolve, NAVIGATION_TIMEOUT_MS)).then(() => caches.match("/", { cacheName: SHELL }));
-  return Promise.race([network.catch(() => caches.match("/", { cacheName: SHELL })), cached.then((hit) => hit || network)]);
+  const shell = () => caches.match("/", { cacheName: SHELL });
+  const network = fetch(req).then(async (res) => (res.ok || res.type === "opaqueredirect" ? res : (await shell()) || res));
+  const cached = new Promise((resolve) => setTimeout(resolve, NAVIGATION_TIMEOUT_MS)).then(shell);
+  return Promise.race([network.catch(shell), cached.then((hit) => hit || network)]);
 }
 
 async function image(event) {

@@ -74,7 +74,10 @@ export function usePaged<T>(fetchPage: (cursor?: string) => Promise<Page<T>>, de
         setItems((old) => (replace ? page.items : old.concat(page.items)));
         setCursor(page.next_cursor ?? null);
       } catch (e) {
-        if (g === generation.current) setError(e);
+        if (g === generation.current) {
+          setError(e);
+          asked.current = null; // "More" may ask for this page again
+        }
       } finally {
         if (g === generation.current) setLoading(false);
       }

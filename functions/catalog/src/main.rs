@@ -271,8 +271,19 @@ const DEMO_STORE: &str = "store-1";
 const DEMO_STORE_NAME: &str = "Demo Kirana";
 const DEMO_OWNER_PHONE: &str = "9000000001";
 
-/// Makes the demo store unless it exists; true when it was made now.
-async fn demo_store(app: &App) -> anyhow::Result<bool> {
+/// Makes the demo store unless it exists; true when it was made now. A failure is a warning:
+/// the server serves without it.
+async fn demo_store(app: &App) -> bool {
+    match make_demo_store(app).await {
+        Ok(made) => made,
+        Err(e) => {
+            tracing::warn!("the demo store was not made: {e:#}");
+            false
+        }
+    }
+}
+
+async fn make_demo_store(app: &App) -> anyhow::Result<bool> {
     use catalog_core::auth::Principal;
     use catalog_core::domain::{Phone, RegionCode};
     use catalog_core::services::accounts::{Invitee, NewStore};
@@ -344,7 +355,7 @@ async fn serve(
             loaded.created
         );
     }
-    if demo && demo_store(&app).await? {
+    if demo && demo_store(&app).await {
         println!(
             "\nA fresh data folder: made the store {DEMO_STORE} (\"{DEMO_STORE_NAME}\"), its owner signing \
              in with the number {DEMO_OWNER_PHONE} (the SMS code is a line of this log)."

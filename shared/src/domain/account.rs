@@ -32,10 +32,12 @@ pub const SPENT_SECRETS_KEPT: usize = 20;
 
 /// How long after a refresh the token it spent may be sent again, as a client whose answer was
 /// lost does (a phone's network dropped it, the app was closed while it came): that refresh is
-/// granted, not taken for theft. Only the newest spent token, only this long: a stolen one sent
-/// later still ends the family, and the rotation this grants spends the lost answer's token,
-/// so whoever holds it is found out at its next use.
-pub const LOST_ANSWER_GRACE: time::Duration = time::Duration::minutes(2);
+/// granted, not taken for theft, and again if that answer is lost too (each within this long
+/// of the last). Only the token the client last sent, only this long: an older one, or one
+/// sent later, still ends the family; the lost answer's token, never used, is then spent, so
+/// any use of it ends the family. The price: a token stolen and used within this long of its
+/// own refresh forks the family until one side's next refresh.
+pub const LOST_ANSWER_GRACE: time::Duration = time::Duration::minutes(5);
 
 /// A person's refresh-token family lives this long from sign-in, however often it is rotated
 /// (the product brief's 30 days); then the person signs in again. A paired device's lives this

@@ -104,14 +104,29 @@ async fn an_invited_owner_signs_in_and_refresh_tokens_rotate(api: &TestApi) {
     assert_ne!(next.body["refresh_token"], pair["refresh_token"]);
     assert_eq!(next.body["store_ids"], json!([store]));
     // Its answer lost, the client sends the same token again at once: granted a pair of its
-    // own (the lost answer's token is spent by it).
+    // own. That answer lost too: granted again.
     let again = refresh(api, &pair["refresh_token"]).await;
     assert_eq!(again.status, 200, "{:?}", again.body);
     assert_ne!(again.body["refresh_token"], next.body["refresh_token"]);
+    let again = refresh(api, &pair["refresh_token"]).await;
+    assert_eq!(again.status, 200, "{:?}", again.body);
     let third = refresh(api, &again.body["refresh_token"]).await;
     assert_eq!(third.status, 200, "{:?}", third.body);
-    // The first token again, no longer the one the last refresh spent: reuse. Its whole
-    // family ends, the newest token included.
+    // The lost answer's token, never used by the client, used now (by whoever took it):
+    // reuse. Its whole family ends, the newest token included.
+    let stolen = refresh(api, &next.body["refresh_token"]).await;
+    assert_eq!(
+        (stolen.status, stolen.code()),
+        (401, "refresh_token_reused")
+    );
+    let after = refresh(api, &third.body["refresh_token"]).await;
+    assert_eq!(after.status, 401, "{:?}", after.body);
+    // In a new sign-in, an older token than the last one sent: reuse, the family ends.
+    let pair = sign_in(api, &owner).await;
+    let next = refresh(api, &pair["refresh_token"]).await;
+    assert_eq!(next.status, 200, "{:?}", next.body);
+    let third = refresh(api, &next.body["refresh_token"]).await;
+    assert_eq!(third.status, 200, "{:?}", third.body);
     let reused = refresh(api, &pair["refresh_token"]).await;
     assert_eq!(
         (reused.status, reused.code()),

@@ -85,12 +85,14 @@ export function Devices({ store }: { store: string }) {
 function PairingCode({ pairing }: { pairing: Pairing }) {
   const link = `${location.origin}/#token=${encodeURIComponent(pairing.pairing_code)}`;
   const [modules, setModules] = useState<boolean[][] | null>(null);
+  // Counted from a deadline: a phone slows a background page's timers.
+  const [until] = useState(() => Date.now() + pairing.expires_in * 1000);
   const [left, setLeft] = useState(pairing.expires_in);
   useEffect(() => {
     void import("uqr").then(({ encode }) => setModules(encode(link, { ecc: "M", border: 2 }).data));
   }, [link]);
   useEffect(() => {
-    const t = setInterval(() => setLeft((s) => Math.max(0, s - 1)), 1000);
+    const t = setInterval(() => setLeft(Math.max(0, Math.round((until - Date.now()) / 1000))), 1000);
     return () => clearInterval(t);
   }, [pairing]);
 

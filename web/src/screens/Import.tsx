@@ -68,6 +68,7 @@ export function Import({ store }: { store: string }) {
     setJob(null);
     if (file.size === 0) return setError(new Error("That file is empty."));
     if (file.size > MAX_BYTES) return setError(new Error("That file is over 100 MB: split it into smaller lists."));
+    misses.current = 0;
     try {
       setSending(0);
       const created = await call(

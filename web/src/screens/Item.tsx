@@ -3,7 +3,7 @@
 // change made meanwhile is not overwritten), and its movements, newest first.
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { stockChanged } from "../alerts";
-import { ApiError, call, client, type Schemas } from "../api";
+import { ApiError, call, client, newId, type Schemas } from "../api";
 import { ErrorLine, Field, QUANTITY, Pager, StockBadges, Thumb, usePaged, when } from "../ui";
 
 type Item = Schemas["InventoryItem"];
@@ -92,10 +92,11 @@ function Adjust({ store, item, onChanged }: { store: string; item: Item; onChang
   // One key per adjustment the person means: a retry after a lost answer sends the same key
   // (the server applies it once); a new one is made after an answer, or when what is asked changes.
   const key = useRef<{ what: string; id: string } | null>(null);
+  const [replayed, setReplayed] = useState(false);
 
   const adjust = async (delta: string, why: Reason) => {
     const what = `${delta} ${why}`;
-    if (key.current?.what !== what) key.current = { what, id: crypto.randomUUID() };
+    if (key.current?.what !== what) key.current = { what, id: newId() };
     setBusy(true);
     setError(null);
     try {
@@ -106,6 +107,7 @@ function Adjust({ store, item, onChanged }: { store: string; item: Item; onChang
         }),
       );
       key.current = null;
+      setReplayed(r.replayed);
       onChanged(r.item);
     } catch (e) {
       // Refused (not a lost answer): the next try is a new adjustment.
@@ -157,6 +159,7 @@ function Adjust({ store, item, onChanged }: { store: string; item: Item; onChang
         )}
         <button disabled={busy || !valid}>{out ? `Take away ${valid ? amount : ""}` : `Add ${valid ? amount : ""}`}</button>
       </form>
+      {replayed && <p role="status">That adjustment had reached the server already: it counted once.</p>}
       <ErrorLine error={error} />
     </section>
   );

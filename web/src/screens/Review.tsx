@@ -90,22 +90,42 @@ function Pending({ item, onDecided, onStale }: { item: ReviewItem; onDecided: (i
   };
   const approve = () => decide(async () => (await call(client.POST("/v1/products/{product_id}/approve", path)), "Approved."));
   const reject = () => decide(async () => (await call(client.POST("/v1/products/{product_id}/reject", { ...path, body: { reason } })), "Rejected."));
-  // A merge is final and moves every store's stock: asked to confirm, then asked again until
-  // every store has moved (a 202 says the request ran out of time; nothing moves twice).
-  const merge = (into: Product) =>
-    decide(async () => {
-      for (let round = 0; ; round++) {
+  // A merge is final and moves every store's stock: confirmed first (below), then asked again
+  // while stores are still moving (a 202: the request ran out of time; nothing moves twice).
+  // Stores whose stock together would pass 10,000,000 keep theirs: the merge stays open here,
+  // to be asked again once an owner lowers a count.
+  const merge = async (into: Product) => {
+    setBusy(true);
+    setError(null);
+    try {
+      for (let round = 0; round < 10; round++) {
         const report = await call(
           client.POST("/v1/products/{product_id}/merge", { params: { path: { product_id: p.product_id } }, body: { into: into.product_id } }),
         );
-        if (report.complete || round >= 10) {
-          const left = report.overflowed ?? [];
-          return report.complete
-            ? `Merged into ${into.name}.${left.length ? ` Stock stays in ${left.join(", ")} (their count would pass 10,000,000).` : ""}`
-            : "Merged; some stores' stock is still moving. Merge again to finish.";
+        if (report.complete) {
+          setMerging(null);
+          setDone(`Merged into ${into.name}.`);
+          setTimeout(() => onDecided(p.product_id), 1500);
+          return;
         }
+        const left = report.overflowed ?? [];
+        if (left.length && report.stores_moved === 0) {
+          setError(
+            new Error(
+              `Merged, but ${left.join(", ")} keep their stock: with ${into.name}'s it would pass 10,000,000. Merge again once a count there is lower.`,
+            ),
+          );
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 500));
       }
-    });
+      setError(new Error("Some stores' stock is still moving. Merge again to finish."));
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
 
   const missing = p.quality_reasons.filter((r) => r.missing);
   return (

@@ -3,7 +3,17 @@
 // Scans the server refused stay listed here until dismissed, whenever they were sent.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { PRODUCT_FORMATS } from "../camera";
-import { dismissRefused, enqueue, type QueueState, type ScanMode, type ScanReport, subscribe } from "../scanqueue";
+import {
+  adoptOthers,
+  discardOthers,
+  dismissRefused,
+  enqueue,
+  type QueueState,
+  retryRefused,
+  type ScanMode,
+  type ScanReport,
+  subscribe,
+} from "../scanqueue";
 import { ErrorLine, Field, QUANTITY, useCamera } from "../ui";
 
 const MODES: { mode: ScanMode; label: string }[] = [
@@ -19,7 +29,7 @@ export function Scan({ store }: { store: string }) {
   const [mode, setMode] = useState<ScanMode>("receive");
   const [quantity, setQuantity] = useState("1");
   const [code, setCode] = useState("");
-  const [queue, setQueue] = useState<QueueState>({ waiting: 0, refused: [], stalled: null });
+  const [queue, setQueue] = useState<QueueState>({ waiting: 0, others: 0, refused: [], stalled: null });
   const [reports, setReports] = useState<ScanReport[]>([]);
   const [error, setError] = useState<unknown>(null);
   const [camera, setCamera] = useState(false);
@@ -76,7 +86,7 @@ export function Scan({ store }: { store: string }) {
     setCamera(false);
   });
 
-  const { waiting, refused, stalled } = queue;
+  const { waiting, others, refused, stalled } = queue;
   return (
     <main>
       <h1 class="visually-hidden">Scan</h1>
@@ -91,7 +101,11 @@ export function Scan({ store }: { store: string }) {
         class="inline"
         onSubmit={(e) => {
           e.preventDefault();
-          void add(code).then((queued) => queued && setCode(""));
+          // Cleared at once, so the next code (a scanner gun types fast) is not cut; put back
+          // only when it was not queued.
+          const typed = code;
+          setCode("");
+          void add(typed).then((queued) => queued || setCode((now) => now || typed));
           input.current?.focus();
         }}
       >
@@ -113,6 +127,14 @@ export function Scan({ store }: { store: string }) {
             }`
           : "Every scan has been sent."}
       </p>
+      {others > 0 && (
+        <section class="notice" aria-labelledby="others-h">
+          <h2 id="others-h">
+            {others} scan{others === 1 ? "" : "s"} from an earlier sign-in on this device {others === 1 ? "was" : "were"} never sent
+          </h2>
+          <button onClick={() => void adoptOthers()}>Send as mine</button> <button onClick={() => void discardOthers()}>Discard them</button>
+        </section>
+      )}
       {refused.length > 0 && (
         <section aria-labelledby="refused-h" class="refused">
           <h2 id="refused-h">
@@ -122,6 +144,11 @@ export function Scan({ store }: { store: string }) {
             {refused.map((r) => (
               <li key={r.seq} class="failed">
                 <span class="code">{r.scan.barcode}</span> · {r.scan.mode} {r.scan.quantity}: {r.message}
+                {r.status >= 500 && (
+                  <button class="link" onClick={() => void retryRefused(r.seq!)} aria-label={`Try the scan of ${r.scan.barcode} again`}>
+                    Try again
+                  </button>
+                )}
                 <button class="link" onClick={() => void dismissRefused(r.seq!)} aria-label={`Dismiss the refused scan of ${r.scan.barcode}`}>
                   Dismiss
                 </button>

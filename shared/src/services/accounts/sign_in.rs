@@ -171,17 +171,18 @@ impl Accounts {
             .await
             .map_err(storage)?
             .ok_or_else(refresh_invalid)?;
-        match self.which_secret(secret, &session) {
-            Some(Secret::Current) => {}
+        let lost_answer = match self.which_secret(secret, &session) {
+            Some(Secret::Current) => false,
             Some(Secret::LastSpent) if now < session.refreshed_at.plus(LOST_ANSWER_GRACE) => {
                 tracing::info!(session = %session.session_id, "a refresh answer was lost: its token is granted the next pair");
+                true
             }
             Some(Secret::LastSpent | Secret::Spent) => {
                 return Err(self.reused(&session, now).await);
             }
             // Not a secret this session ever had: nothing to end.
             None => return Err(refresh_invalid()),
-        }
+        };
         // The holder first: a revoked device or a disabled user says so, rather than only
         // that the session ended.
         let grant = self.holder_grant(&session).await?;
@@ -189,15 +190,17 @@ impl Accounts {
             return Err(session_ended());
         }
         let next_secret = random_secret()?;
+        // The spent secrets, newest first. After a lost answer the one presented stays first
+        // (sent again, as a client whose answer is lost again does, it is granted again), and
+        // the lost answer's, never used, goes behind it: any use of it ends the family.
         let mut spent_macs = Vec::with_capacity(SPENT_SECRETS_KEPT);
+        let mut older = session.spent_macs.iter();
+        if lost_answer && let Some(presented) = older.next() {
+            spent_macs.push(presented.clone());
+        }
         spent_macs.push(session.secret_mac.clone());
-        spent_macs.extend(
-            session
-                .spent_macs
-                .iter()
-                .take(SPENT_SECRETS_KEPT - 1)
-                .cloned(),
-        );
+        spent_macs.extend(older.cloned());
+        spent_macs.truncate(SPENT_SECRETS_KEPT);
         // A person signs in again after 30 days; a shelf device, paired once, stays signed in
         // while it is used (30 days from its last refresh).
         let expires_at = match session.holder {
