@@ -80,10 +80,11 @@ let dbp: Promise<IDBPDatabase<Db>> | null = null;
  * old tab never holds a new one's scans back; a failed open is tried again next time.
  */
 const db = () =>
-  (dbp ??= openDB<Db>("kirana-scans", 1, {
+  (dbp ??= openDB<Db>("kirana-scans", 2, {
+    // Version 2 (1 had no `refused`): whatever a device has, it ends with both stores.
     upgrade(d) {
-      d.createObjectStore("scans", { keyPath: "seq", autoIncrement: true });
-      d.createObjectStore("refused", { keyPath: "seq", autoIncrement: true });
+      if (!d.objectStoreNames.contains("scans")) d.createObjectStore("scans", { keyPath: "seq", autoIncrement: true });
+      if (!d.objectStoreNames.contains("refused")) d.createObjectStore("refused", { keyPath: "seq", autoIncrement: true });
     },
     blocking() {
       void dbp?.then((d) => d.close());
