@@ -14,6 +14,7 @@ starts it): what a store owner, a scanner phone and an admin do on their first d
   to the end;
 - the owner pairs a scanner phone (a second browser opens the pairing link the QR code holds),
   which scans, then revokes it: at its next refresh the phone is back at sign-in, told why;
+- scans left on the device by someone who signed out are offered to the next person;
 - an access token that runs out is renewed with the refresh token, unseen; a session that
   cannot be renewed goes back to sign-in with the reason;
 - the admin approves the pending product the unknown scan made;
@@ -203,6 +204,7 @@ class Suite:
             self.imports_a_csv,
             self.pairs_and_revokes_a_scanner_phone,
             self.ends_an_expired_session,
+            self.hands_scans_left_by_a_sign_out_to_the_next_person,
             self.admin_approves_the_pending_product,
             self.signs_in_from_the_printed_qr_code,
         ]
@@ -413,6 +415,39 @@ class Suite:
             expired,
         )
         self.wait(d, "the sign-in screen with why", lambda: "Your sign-in has expired" in self.text(d))
+
+    def hands_scans_left_by_a_sign_out_to_the_next_person(self) -> None:
+        """Someone scans while the server is down and signs out (warned that a scan is unsent):
+        the scan stays on the device, is not sent under the next person's session by itself,
+        and is sent once they take it over."""
+        d = self.d
+        before = int(self.quantity(self.owner, KNOWN))
+        self.sign_in_with_token(d, self.token("--role", "store-owner", "--store", STORE, "--sub", "shift-a"))
+        self.wait(d, "the first shift signed in", lambda: "Sign out" in self.text(d))
+        self.server.kill()
+        try:
+            self.go(d, "#/scan")
+            self.wait(d, "the scanner", lambda: self.has(d, "input[name=barcode]"))
+            self.scan(d, KNOWN)
+            self.wait(d, "the scan waiting", lambda: "1 scan waiting" in self.text(d))
+            self.click_text(d, "button", "Sign out")
+            WebDriverWait(d, 5).until(lambda _: d.switch_to.alert)
+            warning = d.switch_to.alert.text
+            assert "1 scan has not been sent" in warning, warning
+            d.switch_to.alert.accept()
+            self.wait(d, "signed out", lambda: "Send me a code" in self.text(d))
+        finally:
+            self.server.start()
+        self.sign_in_with_token(d, self.token("--role", "store-owner", "--store", STORE, "--sub", "shift-b"))
+        self.go(d, "#/scan")
+        self.wait(d, "the earlier sign-in's scan offered", lambda: "1 scan from an earlier sign-in" in self.text(d))
+        time.sleep(1)
+        assert int(self.quantity(self.owner, KNOWN)) == before, "not sent under another person's session by itself"
+        self.click_text(d, "button", "Send as mine")
+        self.wait(d, "the scan sent", lambda: "Every scan has been sent" in self.text(d) and "earlier sign-in" not in self.text(d), 20)
+        assert int(self.quantity(self.owner, KNOWN)) == before + 1
+        self.click_text(d, "button", "Sign out")
+        self.wait(d, "signed out", lambda: "Send me a code" in self.text(d))
 
     def admin_approves_the_pending_product(self) -> None:
         d = self.d
