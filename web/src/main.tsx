@@ -12,9 +12,11 @@ import { Inventory } from "./screens/Inventory";
 import { ItemScreen } from "./screens/Item";
 import { Review } from "./screens/Review";
 import { Scan } from "./screens/Scan";
+import { StorePicker } from "./screens/StorePicker";
 import { start, waitingFor } from "./scanqueue";
 import { SignIn, credentialOf, signInWith } from "./screens/SignIn";
 import { canReview, currentStore, load, ownsStores, pickStore, type Session } from "./session";
+import { registerServiceWorker } from "./register-sw";
 import "./style.css";
 
 function useHash(): string {
@@ -159,59 +161,8 @@ async function leave(session: Session): Promise<boolean> {
   return true;
 }
 
-function StorePicker({ admin, onPick }: { admin: boolean; onPick: (s: string) => void }) {
-  const [id, setId] = useState("");
-  return (
-    <main>
-      <h1>Which store?</h1>
-      {admin ? (
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            onPick(id.trim());
-          }}
-        >
-          <label class="field">
-            <span>Store id</span>
-            <input name="store" required value={id} onInput={(e) => setId(e.currentTarget.value)} />
-          </label>
-          <button class="primary">Open</button>
-        </form>
-      ) : (
-        <p>This sign-in has no store. Ask the store's owner to add you.</p>
-      )}
-    </main>
-  );
-}
-
 const root = document.getElementById("app")!;
 root.textContent = "";
 render(<App />, root);
 
-// The service worker. A new build's worker waits while a page of the old one is open; the app
-// offers to switch to it (the worker takes over, the page reloads), so a person is never left
-// on files a new worker does not hold.
-if ("serviceWorker" in navigator) {
-  window.addEventListener("load", async () => {
-    const reg = await navigator.serviceWorker.register("/sw.js").catch(() => null);
-    if (!reg) return;
-    // Reloaded only for a switch the person accepted (the first worker's claim also changes
-    // the controller, and must not reload the page).
-    let switching = false;
-    const offer = (w: ServiceWorker) => {
-      if (!confirm("A new version of the app is ready. Switch to it now?")) return;
-      switching = true;
-      w.postMessage("skip-waiting");
-    };
-    if (reg.waiting && navigator.serviceWorker.controller) offer(reg.waiting);
-    reg.addEventListener("updatefound", () => {
-      const w = reg.installing;
-      w?.addEventListener("statechange", () => w.state === "installed" && navigator.serviceWorker.controller && offer(w));
-    });
-    navigator.serviceWorker.addEventListener("controllerchange", () => {
-      if (!switching) return;
-      switching = false;
-      location.reload();
-    });
-  });
-}
+registerServiceWorker();
