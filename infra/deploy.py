@@ -294,24 +294,30 @@ WEB_TYPES = {
 }
 
 
-def publish_web(s3, bucket):
-    """Copies the web app (`make web`'s web/dist) to `app/` in the images bucket, which the
-    stack's CloudFront distribution serves at `/`: the hashed assets first (a year, immutable),
-    then the shell that names them (revalidated on every load), so no browser is handed a
-    shell whose assets are not there yet. Old assets stay for pages still open on them; the
-    bucket's lifecycle does not touch `app/`."""
+def web_objects():
+    """What the web app (`make web`'s web/dist) is in the bucket, in the order it is put: `(file,
+    key, content type, cache control)`, the hashed assets first (a year, immutable), then the
+    shell that names them (revalidated on every load), so no browser is handed a shell whose
+    assets are not there yet."""
     if not (WEB_DIST / "index.html").is_file():
         fail("web/dist is not built: run `make web` (make deploy does)")
     files = sorted(p for p in WEB_DIST.rglob("*") if p.is_file())
-    assets = [p for p in files if p.relative_to(WEB_DIST).parts[0] == "assets"]
-    shell = [p for p in files if p not in assets]
-    for group, cache in ((assets, "public, max-age=31536000, immutable"), (shell, "no-cache")):
-        for path in group:
-            key = "app/" + path.relative_to(WEB_DIST).as_posix()
-            kind = WEB_TYPES.get(path.suffix, "application/octet-stream")
-            s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType=kind, CacheControl=cache)
-    log(f"web app published: {len(files)} files to s3://{bucket}/app/")
-    return [("app/" + p.relative_to(WEB_DIST).as_posix()) for p in files]
+    is_asset = lambda p: p.relative_to(WEB_DIST).parts[0] == "assets"  # noqa: E731
+    for path in sorted(files, key=lambda p: not is_asset(p)):
+        cache = "public, max-age=31536000, immutable" if is_asset(path) else "no-cache"
+        kind = WEB_TYPES.get(path.suffix, "application/octet-stream")
+        yield path, "app/" + path.relative_to(WEB_DIST).as_posix(), kind, cache
+
+
+def publish_web(s3, bucket):
+    """Copies the web app to `app/` in the images bucket, which the stack's CloudFront
+    distribution serves at `/` (`web_objects` says how). Old assets stay for pages still open
+    on them; the bucket's lifecycle does not touch `app/`."""
+    n = 0
+    for path, key, kind, cache in web_objects():
+        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType=kind, CacheControl=cache)
+        n += 1
+    log(f"web app published: {n} files to s3://{bucket}/app/")
 
 
 def write_outputs(stack, outs, changes):

@@ -290,16 +290,15 @@ def web_app_published(ms):
     buckets answer browsers' presigned uploads (their CORS rules)."""
     outs = stack_outputs()["outputs"]
     s3 = ms.client("s3")
-    dist = ROOT / "web" / "dist"
-    files = sorted(p for p in dist.rglob("*") if p.is_file())
-    for path in files:
-        key = "app/" + path.relative_to(dist).as_posix()
+    files = list(deploy.web_objects())
+    for path, key, kind, cache in files:
         got = s3.get_object(Bucket=outs["ImagesBucketName"], Key=key)
         if got["Body"].read() != path.read_bytes():
             sys.exit(f"[deploy-local] {key} is not web/dist's")
-        want = "public, max-age=31536000, immutable" if key.startswith("app/assets/") else "no-cache"
-        if got.get("CacheControl") != want or got["ContentType"] != deploy.WEB_TYPES.get(path.suffix, "application/octet-stream"):
-            sys.exit(f"[deploy-local] {key}: {got.get('CacheControl')}, {got['ContentType']}")
+        if (got.get("CacheControl"), got["ContentType"]) != (cache, kind):
+            sys.exit(f"[deploy-local] {key}: {got.get('CacheControl')}, {got['ContentType']}; expected {cache}, {kind}")
+    if not any(c.endswith("immutable") for *_, c in files) or ("app/index.html", "no-cache") not in {(k, c) for _, k, _, c in files}:
+        sys.exit("[deploy-local] web/dist has no hashed asset, or its page is not revalidated")
     for name in ("ImagesBucketName", "UploadsBucketName"):
         rules = s3.get_bucket_cors(Bucket=outs[name])["CORSRules"]
         if not any("PUT" in r["AllowedMethods"] for r in rules):

@@ -10,7 +10,7 @@ import { clear, fromAccessToken, fromTokenPair, load, needsRenewal, save, type S
 
 export type Schemas = components["schemas"];
 
-export const OFFLINE = "No connection to the server. Check the network and try again.";
+const OFFLINE = "No connection to the server. Check the network and try again.";
 /** How long a call under a lock (a renewal, a sign-out, a batch of scans) may take. */
 export const LOCKED_CALL_MS = 15_000;
 
@@ -65,7 +65,7 @@ export function onSessionEnded(f: () => void): () => void {
  * Ends the session on this device. Only the call that ends a live session says why: requests
  * still in flight when it ended fail too, and must not replace the reason with their own.
  */
-export function endSession(reason: string | null): void {
+function endSession(reason: string | null): void {
   if (load() !== null) clear(reason);
   window.dispatchEvent(new Event(ENDED));
 }

@@ -111,7 +111,7 @@ export function usePaged<T>(fetchPage: (cursor?: string) => Promise<Page<T>>, de
 }
 
 /** Calls `onVisible` when the element scrolls into view (infinite paging). */
-export function Sentinel({ onVisible }: { onVisible: () => void }) {
+function Sentinel({ onVisible }: { onVisible: () => void }) {
   const ref = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = ref.current;

@@ -366,20 +366,20 @@ async fn serve(
         &secret,
         Role::StoreOwner,
         "dev-owner",
-        &["store-1".into()],
+        &[DEMO_STORE.into()],
         30,
     )?;
     let scanner = mint(
         &secret,
         Role::Scanner,
         "dev-scanner",
-        &["store-1".into()],
+        &[DEMO_STORE.into()],
         30,
     )?;
-    let web = if web_dir.join("index.html").is_file() {
+    let web = if web::built(&web_dir) {
         format!(
             "The web app: open {base}/ in a browser. Sign in with a token below, or straight \
-             from this link as store-1's owner:\n  {}\n\n",
+             from this link as {DEMO_STORE}'s owner:\n  {}\n\n",
             sign_in_link(&base, &owner)
         )
     } else {
@@ -391,14 +391,14 @@ async fn serve(
     println!(
         "\nKirana catalog API on {base} (embedded backend: {})\n\n{web}\
          admin token:         {admin}\n\
-         store-1 owner token: {owner}\n\
-         store-1 scanner:     {scanner}\n\n\
+         {DEMO_STORE} owner token: {owner}\n\
+         {DEMO_STORE} scanner:     {scanner}\n\n\
          Try:\n  \
          curl -s {base}/v1/health\n  \
          curl -s {base}/v1/openapi.json    # the OpenAPI 3.1 document\n  \
          curl -s -X POST {base}/v1/scan -H \"Authorization: Bearer {scanner}\" -H 'Content-Type: application/json' \\\n    \
-         -d '{{\"store_id\":\"store-1\",\"barcode\":\"8901058000290\",\"scan_id\":\"first-scan\"}}'\n  \
-         curl -s {base}/v1/stores/store-1/inventory -H \"Authorization: Bearer {owner}\"\n\n\
+         -d '{{\"store_id\":\"{DEMO_STORE}\",\"barcode\":\"8901058000290\",\"scan_id\":\"first-scan\"}}'\n  \
+         curl -s {base}/v1/stores/{DEMO_STORE}/inventory -H \"Authorization: Bearer {owner}\"\n\n\
          Sign in as a store owner would (the SMS with the code is this server's log line):\n  \
          curl -s -X POST {base}/v1/stores -H \"Authorization: Bearer {admin}\" -H 'Content-Type: application/json' \\\n    \
          -d '{{\"store_id\":\"store-2\",\"name\":\"My Kirana\",\"region\":\"IN-MH\",\"owner\":{{\"phone\":\"9876543210\",\"display_name\":\"Me\"}}}}'\n  \

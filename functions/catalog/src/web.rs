@@ -32,10 +32,15 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
     connect-src 'self' https://*.amazonaws.com; object-src 'none'; form-action 'self'; \
     frame-ancestors 'none'; base-uri 'none'";
 
+/// Whether `dir` holds a built app (its page).
+pub fn built(dir: &Path) -> bool {
+    dir.join("index.html").is_file()
+}
+
 /// The routes serving the app built in `dir`, or a page saying how to build it.
 pub fn router(dir: &Path) -> anyhow::Result<Router> {
     let index = dir.join("index.html");
-    if !index.is_file() {
+    if !built(dir) {
         let hint = format!(
             "<!doctype html><title>Kirana Catalog</title><p>The web app is not built in <code>{}</code>: \
              run <code>make web</code> (<code>make run</code> does it first). The API is at <code>/v1/</code>.",
