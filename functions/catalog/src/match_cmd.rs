@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use catalog_core::matching::{CatalogRow, MatchIndex, MatchQuery, Scratch};
+use catalog_core::matching::{CALIBRATION_NAMES, CatalogRow, MatchIndex, MatchQuery, Scratch};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -341,6 +341,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         snapshot_bytes as f64 / 1e6,
         load_s,
         peak_rss_mb().unwrap_or(f64::NAN),
+    );
+    let model = index.calibration();
+    println!(
+        "calibration: examples={} right={} weights: {}",
+        model.examples,
+        model.positives,
+        CALIBRATION_NAMES
+            .iter()
+            .zip(model.weights)
+            .map(|(name, w)| format!("{name}={w:.3}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     Ok(())
 }

@@ -226,7 +226,8 @@ pub const MAX_REVIEW_CANDIDATES: usize = 5;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ReviewCandidate {
     pub product_id: ProductId,
-    /// The matcher's confidence, 0 to 100.
+    /// How likely, in percent, this is the row's product (the matcher's `probability`, as it
+    /// was when the row was imported).
     pub confidence: u8,
 }
 

@@ -174,7 +174,7 @@ impl Planner<'_> {
                             ProductId::parse(self.index.index.product_id(c.product)).ok()?;
                         Some(ReviewCandidate {
                             product_id,
-                            confidence: (c.score.clamp(0.0, 1.0) * 100.0).round() as u8,
+                            confidence: (c.probability * 100.0).round() as u8,
                         })
                     })
                     .take(MAX_REVIEW_CANDIDATES)

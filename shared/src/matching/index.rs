@@ -14,14 +14,16 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::analyze::{Analyzed, analyze, is_code, lex_field, sized, split_head, text_words};
+use super::calibrate::Calibration;
 use super::fuzzy::WordSig;
 use super::lexicon::{Lexicon, WordClass};
 use super::phonetic;
 use super::quantity::Size;
 use super::text::is_alpha;
 
-/// Snapshot format version: bump when the layout or the analysis changes (4: model codes).
-pub const FORMAT_VERSION: u32 = 4;
+/// Snapshot format version: bump when the layout or the analysis changes (4: model codes;
+/// 5: the calibration model).
+pub const FORMAT_VERSION: u32 = 5;
 const MAGIC: &[u8; 8] = b"KCMATCH\0";
 
 /// FNV-1a: a fixed hash, so snapshots built anywhere agree.
@@ -270,6 +272,8 @@ pub struct MatchIndex {
     pub(crate) barcodes: Vec<(u64, u32)>,
     /// How many products have each pack size, sorted by size.
     pub(crate) size_df: Vec<(Size, u32)>,
+    /// The model that turns a candidate's evidence into a probability, learnt at build time.
+    pub(crate) calibration: Calibration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -506,8 +510,10 @@ impl MatchIndex {
             barcodes,
             size_df,
             terms,
+            calibration: Calibration::default(),
         };
         index.build_directories();
+        index.calibration = Calibration::train(&index, &rows);
         index
     }
 
@@ -632,6 +638,11 @@ impl MatchIndex {
 
     pub fn vocabulary_size(&self) -> usize {
         self.terms.len() as usize
+    }
+
+    /// The confidence model this index learnt from its catalog.
+    pub fn calibration(&self) -> &Calibration {
+        &self.calibration
     }
 
     /// The snapshot: magic, format version, vocabulary fingerprint, then the index (postcard).

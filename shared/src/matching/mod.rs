@@ -24,6 +24,7 @@
 //! ```
 
 mod analyze;
+mod calibrate;
 mod decide;
 mod fuzzy;
 mod index;
@@ -35,6 +36,7 @@ mod quantity;
 mod search;
 mod text;
 
+pub use calibrate::{Calibration, FEATURES as CALIBRATION_FEATURES, NAMES as CALIBRATION_NAMES};
 pub use decide::{Decision, decide};
 pub use index::{CatalogRow, FORMAT_VERSION, MatchIndex, SnapshotError};
 pub use loaded::LoadedIndex;
@@ -56,18 +58,17 @@ pub struct MatchOutcome {
 }
 
 impl MatchOutcome {
-    /// A 0..1 confidence for the proposed product.
+    /// The probability, 0 to 1, that the proposed product is the row's (0 without one).
     pub fn confidence(&self) -> f32 {
-        self.candidates
-            .first()
-            .map_or(0.0, |c| c.score.clamp(0.0, 1.0))
+        self.candidates.first().map_or(0.0, |c| c.probability)
     }
 }
 
 impl MatchIndex {
     /// Matches one row and decides.
     pub fn match_row(&self, q: &MatchQuery, scratch: &mut Scratch) -> MatchOutcome {
-        let (candidates, query_barcode, parsed) = self.search(q, scratch);
+        let (mut candidates, query_barcode, parsed) = self.search(q, scratch);
+        self.calibration.apply(&mut candidates, query_barcode);
         let decision = decide(&candidates, query_barcode);
         MatchOutcome {
             decision,
@@ -521,6 +522,42 @@ mod tests {
         assert_ne!(decision, Decision::Match);
         let (decision, c) = outcome(&index, "perk chocolate 2 x 175.5 g", "Cadbury");
         assert_eq!((decision, c.size), (Decision::Match, SizeState::Agree));
+    }
+
+    #[test]
+    fn confidence_is_a_probability_the_index_learnt_from_its_own_catalog() {
+        let index = catalog();
+        let model = index.calibration();
+        assert!(model.examples > 50 && model.positives > 0, "{model:?}");
+        let mut scratch = Scratch::new(&index);
+        let mut confidence = |name| {
+            let q = MatchQuery {
+                name,
+                ..Default::default()
+            };
+            let o = index.match_row(&q, &mut scratch);
+            assert!(
+                o.candidates
+                    .iter()
+                    .all(|c| (0.0..=1.0).contains(&c.probability))
+            );
+            o.confidence()
+        };
+        let clean = confidence("himalaya haldi chandan skin brightening face wash 100 g");
+        let sizeless = confidence("himalaya haldi chandan skin brightening face wash");
+        let other_size = confidence("himalaya haldi chandan skin brightening face wash 150 g");
+        assert!(clean > 0.8, "{clean}");
+        assert!(
+            sizeless < clean && other_size < sizeless,
+            "{clean} {sizeless} {other_size}"
+        );
+        // The same catalog teaches the same model, and a snapshot keeps it.
+        assert_eq!(catalog().calibration().weights, model.weights);
+        let loaded = MatchIndex::from_bytes(&index.to_bytes()).unwrap();
+        assert_eq!(loaded.calibration().weights, model.weights);
+        // No catalog, nothing learnt: one half.
+        let empty = MatchIndex::build([]);
+        assert_eq!(empty.calibration().examples, 0);
     }
 
     #[test]

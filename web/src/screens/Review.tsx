@@ -191,7 +191,7 @@ function Pending({ item, onDecided, onStale }: { item: ReviewItem; onDecided: (i
                     <span class="what">
                       <span class="name">{c.product.name}</span>
                       <span class="sub">
-                        {[c.product.brand, c.product.barcode].filter(Boolean).join(" · ")} · score {c.score.toFixed(2)}
+                        {[c.product.brand, c.product.barcode].filter(Boolean).join(" · ")} · {Math.round(c.probability * 100)}% likely
                         {c.conflict ? ` · ${c.conflict.kind}: ${c.conflict.row} vs ${c.conflict.product}` : ""}
                         {c.unstated ? ` · names ${c.unstated.product}` : ""}
                       </span>

@@ -72,6 +72,9 @@ pub struct Candidate {
     // Blocking it on held-out rows cost about ten correct links for each wrong one it stopped
     // (`search::conflict`).
     pub unstated: Option<Unstated>,
+    /// The probability, 0 to 1, that this is the row's product: the evidence above weighed by
+    /// the model the index learnt from its own catalog (`matching::calibrate`).
+    pub probability: f32,
     #[serde(skip)]
     pub class: u32,
 }
@@ -224,6 +227,7 @@ impl MatchIndex {
             number_conflict,
             conflict,
             unstated,
+            probability: 0.0,
             class: self.prod_class[p as usize],
         }
     }
