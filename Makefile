@@ -39,7 +39,8 @@ bench-%:
 	@cat=$(MATCHBENCH)/dev/$*/catalog.csv; [ -f $$cat ] || cat=$$cat.gz; \
 	$(BENCH_BIN) match --catalog $$cat --queries $(MATCHBENCH)/dev/$*/queries.csv --out $(BENCH_OUT)/$*.csv && \
 	python3 $(MATCHBENCH)/score.py $(MATCHBENCH)/dev/$*/queries.csv $(BENCH_OUT)/$*.csv && \
-	python3 tests/scripts/calibration.py $(MATCHBENCH)/dev/$*/queries.csv $(BENCH_OUT)/$*.csv
+	python3 tests/scripts/calibration.py $(MATCHBENCH)/dev/$*/queries.csv $(BENCH_OUT)/$*.csv && \
+	python3 tests/scripts/by_row_size.py $(MATCHBENCH)/dev/$*/queries.csv $(BENCH_OUT)/$*.csv
 
 ## The same on real listings nobody generated: matchbench's er-dev/abt-buy (two shops' names).
 bench-er:
@@ -66,7 +67,8 @@ bench-heldout:
 	fi; \
 	$(BENCH_BIN) match --catalog $$d/catalog.csv --queries $$d/queries.csv --out $(BENCH_OUT)/heldout.csv; \
 	python3 $(MATCHBENCH)/score.py $$d/queries.csv $(BENCH_OUT)/heldout.csv; \
-	python3 tests/scripts/calibration.py $$d/queries.csv $(BENCH_OUT)/heldout.csv
+	python3 tests/scripts/calibration.py $$d/queries.csv $(BENCH_OUT)/heldout.csv; \
+	python3 tests/scripts/by_row_size.py $$d/queries.csv $(BENCH_OUT)/heldout.csv
 
 ## Bulk-import benchmark: fresh DynamoDB Local + ministack started for it (and stopped after),
 ## stock lists of $(BENCH_IMPORT_ROWS) rows built at run time from matchbench dev/1m. Sizes

@@ -1,6 +1,8 @@
 //! `catalog match`: runs the matching engine over a catalog file and a file of queries, writes
-//! `query_id,product_id,decision,score`, and prints the figures (queries/s on one thread and on
-//! all threads, index build time, snapshot size and load time, peak RSS).
+//! `query_id,product_id,decision,score,sizes` (score: the top candidate's probability; sizes:
+//! the pack sizes read from the row, `|`-joined), and prints the figures (queries/s on one
+//! thread and on all threads, index build time, snapshot size and load time, peak RSS, the
+//! confidence model's weights).
 //!
 //! The index that answers the queries is the one loaded back from the snapshot bytes, so the
 //! figures cover the path a Lambda takes at cold start.
@@ -21,7 +23,7 @@ pub struct Args {
     /// Queries CSV; only query_id, name, brand, quantity and barcode are read.
     #[arg(long)]
     pub queries: PathBuf,
-    /// Where to write query_id,product_id,decision,score.
+    /// Where to write query_id,product_id,decision,score,sizes.
     #[arg(long)]
     pub out: PathBuf,
     /// Threads for the all-threads figure (default: every core).
@@ -232,7 +234,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut scratch = Scratch::new(&index);
     let mut out = csv::Writer::from_path(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    out.write_record(["query_id", "product_id", "decision", "score"])?;
+    out.write_record(["query_id", "product_id", "decision", "score", "sizes"])?;
     let mut explain = match &args.explain {
         Some(path) => Some(std::io::BufWriter::new(
             File::create(path).with_context(|| format!("creating {}", path.display()))?,
@@ -253,6 +255,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             id,
             o.decision.as_str(),
             &format!("{:.4}", o.confidence()),
+            &o.sizes
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join("|"),
         ])?;
         if let Some(w) = explain.as_mut() {
             let candidates: Vec<_> = o
