@@ -7,7 +7,7 @@
 //! | `UPLOADS_BUCKET`, `IMAGES_BUCKET` | S3 bucket names |
 //! | `JWT_SECRET_PARAM` | SSM SecureString parameter holding the token secret |
 //! | `JWT_SECRET` | the secret itself (local runs and tests only) |
-//! | `MATCH_INDEX_KEY` | the matching-index snapshot in the uploads bucket (default `indexes/match-index.bin`) |
+//! | `MATCH_INDEX_KEY` | the matching-index snapshot in the uploads bucket (default `indexes/match-index-v5.bin`, named by the snapshot format) |
 //! | `IMPORT_QUEUE_URL` | an import function's own queue, which it resumes itself through (`csv-import`'s import queue, `off-import`'s) |
 //! | `EVENT_BUS_NAME` | where `job.completed` goes (default `default`) |
 //! | `ENRICH_QUEUE_URL` | the enrich queue: new products with a barcode go there for their Open Food Facts lookup |
@@ -30,8 +30,11 @@ use crate::adapters::dynamo::TableNames;
 #[cfg(feature = "aws")]
 use crate::ports::BlobKey;
 
-/// Where the match-index builder writes its snapshot (in the uploads bucket) by default.
-pub const DEFAULT_MATCH_INDEX_KEY: &str = "indexes/match-index.bin";
+/// Where the match-index builder writes its snapshot (in the uploads bucket) by default. The
+/// key names the snapshot format (`matching::FORMAT_VERSION`): while a deploy shifts traffic,
+/// and after a rollback, functions of the old code keep reading the old format's snapshot, and
+/// the new code's index-build writes its own beside it.
+pub const DEFAULT_MATCH_INDEX_KEY: &str = "indexes/match-index-v5.bin";
 
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
@@ -215,6 +218,11 @@ pub(crate) mod tests {
         assert_eq!(c.tables.jobs, "j");
         assert!(matches!(&c.secret, SecretSource::SsmParameter(p) if p == "/catalog/jwt"));
         assert_eq!(c.match_index_key.as_str(), DEFAULT_MATCH_INDEX_KEY);
+        assert!(
+            DEFAULT_MATCH_INDEX_KEY
+                .ends_with(&format!("-v{}.bin", crate::matching::FORMAT_VERSION)),
+            "the default snapshot key names the snapshot format"
+        );
         assert!(c.lambda.is_none() && !c.s3_path_style && c.edge.cors_origins.is_empty());
         assert_eq!(c.edge.metrics_namespace, None, "no metrics unless asked");
 

@@ -24,7 +24,11 @@ def main(argv):
         return 2
     queries = {q["query_id"]: q for q in load(argv[1])}
     groups = {"states a size": [], "no size": []}
-    for p in load(argv[2]):
+    predictions = load(argv[2])
+    if predictions and "sizes" not in predictions[0]:
+        print(f"{argv[2]} has no sizes column: write it with a newer catalog match", file=sys.stderr)
+        return 2
+    for p in predictions:
         q = queries[p["query_id"]]
         if q["kind"] != "match":
             continue

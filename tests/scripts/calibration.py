@@ -35,6 +35,9 @@ def main(argv):
         right = q["kind"] == "match" and p["product_id"] in q["expected_product_ids"].split("|")
         rows.append((q["kind"], p["product_id"], p["decision"], float(p["score"] or 0), right))
     proposed = [r for r in rows if r[1]]
+    if not proposed:
+        print("no query has a proposed product")
+        return 0
     bins = [[] for _ in range(10)]
     for r in proposed:
         bins[min(int(r[3] * 10), 9)].append(r)

@@ -181,11 +181,11 @@ fn read_catalog(path: &Path) -> anyhow::Result<Vec<OwnedRow>> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let (bytes, read_s, build_s, vocabulary) = match &args.index {
+    let (bytes, read_s, build_s, calibrate_s, vocabulary) = match &args.index {
         Some(path) => {
             let bytes =
                 std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            (bytes, 0.0, 0.0, 0)
+            (bytes, 0.0, 0.0, 0.0, 0)
         }
         None => {
             let t = Instant::now();
@@ -207,7 +207,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let build_s = t.elapsed().as_secs_f64();
             drop(catalog);
             let vocabulary = index.vocabulary_size();
-            (index.to_bytes(), read_s, build_s, vocabulary)
+            let calibrate_s = index.calibration_seconds();
+            (index.to_bytes(), read_s, build_s, calibrate_s, vocabulary)
         }
     };
     if let Some(path) = &args.snapshot {
@@ -351,7 +352,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     let model = index.calibration();
     println!(
-        "calibration: examples={} right={} weights: {}",
+        "calibration: examples={} right={} seconds={calibrate_s:.2} (of the build) weights: {}",
         model.examples,
         model.positives,
         CALIBRATION_NAMES

@@ -22,7 +22,8 @@ use super::quantity::Size;
 use super::text::is_alpha;
 
 /// Snapshot format version: bump when the layout or the analysis changes (4: model codes;
-/// 5: the calibration model).
+/// 5: the calibration model), and with it the default snapshot key
+/// (`config::DEFAULT_MATCH_INDEX_KEY`; a test checks they agree).
 pub const FORMAT_VERSION: u32 = 5;
 const MAGIC: &[u8; 8] = b"KCMATCH\0";
 
@@ -274,6 +275,9 @@ pub struct MatchIndex {
     pub(crate) size_df: Vec<(Size, u32)>,
     /// The model that turns a candidate's evidence into a probability, learnt at build time.
     pub(crate) calibration: Calibration,
+    /// How long learning it took (0 for an index loaded from a snapshot).
+    #[serde(skip)]
+    pub(crate) calibration_seconds: f32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -511,9 +515,12 @@ impl MatchIndex {
             size_df,
             terms,
             calibration: Calibration::default(),
+            calibration_seconds: 0.0,
         };
         index.build_directories();
+        let started = std::time::Instant::now();
         index.calibration = Calibration::train(&index, &rows);
+        index.calibration_seconds = started.elapsed().as_secs_f32();
         index
     }
 
@@ -643,6 +650,11 @@ impl MatchIndex {
     /// The confidence model this index learnt from its catalog.
     pub fn calibration(&self) -> &Calibration {
         &self.calibration
+    }
+
+    /// How long this build spent learning it (0 for an index loaded from a snapshot).
+    pub fn calibration_seconds(&self) -> f32 {
+        self.calibration_seconds
     }
 
     /// The snapshot: magic, format version, vocabulary fingerprint, then the index (postcard).

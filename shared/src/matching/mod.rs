@@ -36,7 +36,7 @@ mod quantity;
 mod search;
 mod text;
 
-pub use calibrate::{Calibration, FEATURES as CALIBRATION_FEATURES, NAMES as CALIBRATION_NAMES};
+pub use calibrate::{Calibration, NAMES as CALIBRATION_NAMES};
 pub use decide::{Decision, decide};
 pub use index::{CatalogRow, FORMAT_VERSION, MatchIndex, SnapshotError};
 pub use loaded::LoadedIndex;
@@ -528,7 +528,10 @@ mod tests {
     fn confidence_is_a_probability_the_index_learnt_from_its_own_catalog() {
         let index = catalog();
         let model = index.calibration();
-        assert!(model.examples > 50 && model.positives > 0, "{model:?}");
+        assert!(
+            model.examples > 50 && model.positives > 0 && model.positives < model.examples,
+            "{model:?}"
+        );
         let mut scratch = Scratch::new(&index);
         let mut confidence = |name| {
             let q = MatchQuery {
@@ -555,9 +558,20 @@ mod tests {
         assert_eq!(catalog().calibration().weights, model.weights);
         let loaded = MatchIndex::from_bytes(&index.to_bytes()).unwrap();
         assert_eq!(loaded.calibration().weights, model.weights);
-        // No catalog, nothing learnt: one half.
-        let empty = MatchIndex::build([]);
-        assert_eq!(empty.calibration().examples, 0);
+        // No catalog, or one too small to teach anything: one half, whatever the evidence.
+        for small in [
+            MatchIndex::build([]),
+            MatchIndex::build([row("a", "", "Toor Dal", "1 kg", "")]),
+        ] {
+            assert_eq!(small.calibration().examples, 0);
+            let mut scratch = Scratch::new(&small);
+            let q = MatchQuery {
+                name: "toor dal 1 kg",
+                ..Default::default()
+            };
+            let o = small.match_row(&q, &mut scratch);
+            assert!(o.candidates.iter().all(|c| c.probability == 0.5));
+        }
     }
 
     #[test]

@@ -5,12 +5,14 @@
 use crate::matching::search::{BarcodeState, BrandState, Candidate, QueryBarcode, SizeState};
 
 /// How many numbers describe a candidate (the first is the constant 1, the intercept).
+/// Changing the features or their order changes what a snapshot's weights mean: bump
+/// `FORMAT_VERSION` (`index.rs`) with it.
 pub const FEATURES: usize = 21;
 
 /// Gaps to rivals are clamped to this either way: beyond it, a rival is simply far.
 const GAP: f32 = 0.5;
 
-/// Names of the features, in order (for `--explain`-style reports and the docs).
+/// Names of the features, in order (`catalog match` prints the weights by them).
 pub const NAMES: [&str; FEATURES] = [
     "intercept",
     "text",
@@ -160,5 +162,47 @@ mod tests {
         // A class that overtakes the best keeps the old best as the others' value.
         b.add(1.0, 2);
         assert_eq!((b.rival_of(2), b.rival_of(1)), (0.9, 1.0));
+    }
+
+    fn candidate(class: u32, score: f32, size: SizeState) -> Candidate {
+        Candidate {
+            product: class,
+            score,
+            text: score,
+            q_cov: score,
+            c_cov: score,
+            size,
+            brand: BrandState::Hit,
+            barcode: BarcodeState::None,
+            number_conflict: false,
+            conflict: None,
+            unstated: None,
+            probability: 0.0,
+            class,
+        }
+    }
+
+    #[test]
+    fn leads_are_over_the_best_of_another_class_and_named_in_order() {
+        let at = |name: &str| NAMES.iter().position(|n| *n == name).unwrap();
+        let ranked = [
+            candidate(1, 0.9, SizeState::Agree),
+            candidate(1, 0.88, SizeState::Agree),
+            candidate(2, 0.7, SizeState::Agree),
+            candidate(3, 0.8, SizeState::Conflict),
+        ];
+        let rivals = Rivals::of(&ranked);
+        let best = features(&ranked[0], &rivals, QueryBarcode::None);
+        // Its twin of the same class is no rival; the other size's product is one in score.
+        assert!((best[at("score_margin")] - 0.1).abs() < 1e-6);
+        assert!((best[at("text_over_same_size_rival")] - 0.2).abs() < 1e-6);
+        assert!((best[at("text_over_other_size_rival")] - 0.1).abs() < 1e-6);
+        assert_eq!((best[at("size_agree")], best[at("brand_hit")]), (1.0, 1.0));
+        let runner_up = features(&ranked[2], &rivals, QueryBarcode::None);
+        assert!(runner_up[at("score_margin")] < 0.0);
+        // Alone, a candidate leads by the most there is.
+        let alone = features(&ranked[0], &Rivals::of(&ranked[..1]), QueryBarcode::None);
+        assert_eq!(alone[at("score_margin")], GAP);
+        assert_eq!(best[at("intercept")], 1.0);
     }
 }

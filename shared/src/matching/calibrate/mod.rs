@@ -10,11 +10,13 @@
 //! row's own product is missing, the case of a product new to the catalog. The example is the
 //! row's best candidate: what a caller is told is how likely the proposed product is right
 //! (fitting the runners-up too made the top's figure worse: they are easy negatives that pull
-//! every probability down). Below the top, the same weights rank the others.
+//! every probability down). The runners-up get theirs from the same weights, an
+//! extrapolation: their leads over rivals are negative, so theirs come out low.
 //!
-//! The decision (`decide`) stays explicit rules, which say why a row needs a person. The
-//! probability is what a caller sees as the confidence, and orders review. Held-out
-//! measurements of a link threshold on it are in the README ("Matching").
+//! The decision (`decide`) stays explicit rules, which say why a row needs a person, and the
+//! candidates stay ranked by `score`. The probability is what a caller sees as the confidence
+//! (the API's evidence, an import's review candidates). Held-out measurements of a link
+//! threshold on it are in the README ("Matching engine").
 
 mod features;
 mod logistic;
@@ -33,33 +35,28 @@ use super::{CatalogRow, MatchIndex};
 
 /// Products sampled for training (all of a smaller catalog).
 const SAMPLE: usize = 6_000;
-/// Rows per product in a catalog smaller than the sample, so a small catalog still trains on
-/// a few thousand rows.
+/// Rows per product in a catalog smaller than the sample (a catalog of 750 products or fewer
+/// trains on 8 rows a product).
 const MAX_ROUNDS: usize = 8;
 /// Every this-many-th row is matched as if its product were absent: the prior that one row in
 /// five names a product the catalog lacks.
 const ABSENT_EVERY: usize = 5;
+/// Fewer examples than this, or fewer than `MIN_EACH` right or wrong ones (a catalog of a
+/// handful of unrelated products, where every row finds its own), teach nothing worth
+/// trusting: the model stays untrained.
+const MIN_EXAMPLES: usize = 50;
+const MIN_EACH: usize = 5;
 /// The seed of every row's noise (with the product's id): fixed, so rebuilds agree.
 const SEED: u64 = 0x6b63_6361_6c69_6272;
 
-/// The fitted model, kept in the index snapshot.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The fitted model, kept in the index snapshot. Untrained (the default: every weight zero),
+/// it gives every candidate one half.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Calibration {
     pub weights: [f32; FEATURES],
     /// How many examples it was fitted on, and how many of them were the right product.
     pub examples: u32,
     pub positives: u32,
-}
-
-impl Default for Calibration {
-    /// Before training (an empty catalog): one half, whatever the evidence.
-    fn default() -> Self {
-        Calibration {
-            weights: [0.0; FEATURES],
-            examples: 0,
-            positives: 0,
-        }
-    }
 }
 
 impl Calibration {
@@ -72,12 +69,14 @@ impl Calibration {
     }
 
     fn probability(&self, x: &[f32; FEATURES]) -> f32 {
-        sigmoid(x.iter().zip(&self.weights).map(|(a, b)| a * b).sum())
+        let z: f32 = x.iter().zip(&self.weights).map(|(a, b)| a * b).sum();
+        sigmoid(f64::from(z)) as f32
     }
 
     /// Fits the model for `index` from noisy rows of `rows`, the index's products in its own
     /// numbering (`rows[i]` is product `i`).
-    pub fn train(index: &MatchIndex, rows: &[CatalogRow]) -> Calibration {
+    pub(super) fn train(index: &MatchIndex, rows: &[CatalogRow]) -> Calibration {
+        debug_assert_eq!(rows.len(), index.len(), "rows in the index's numbering");
         let sample = sample(index);
         if sample.is_empty() {
             return Calibration::default();
@@ -95,7 +94,13 @@ impl Calibration {
                 made += 1;
                 let absent = made.is_multiple_of(ABSENT_EVERY);
                 let noisy = noisy_row(row, &mut rng, !absent);
-                let (mut ranked, qb) = index.ranked(&noisy, &mut scratch);
+                let q = MatchQuery {
+                    name: &noisy.name,
+                    brand: &noisy.brand,
+                    quantity: &noisy.quantity,
+                    barcode: &noisy.barcode,
+                };
+                let (mut ranked, qb, _) = index.search(&q, &mut scratch);
                 if absent {
                     ranked.retain(|c| c.class != class);
                 }
@@ -105,29 +110,38 @@ impl Calibration {
                 }
             }
         }
+        let positives = labels.iter().filter(|&&l| l).count();
+        if examples.len() < MIN_EXAMPLES || positives.min(examples.len() - positives) < MIN_EACH {
+            return Calibration::default();
+        }
         Calibration {
             weights: fit(&examples, &labels),
             examples: examples.len() as u32,
-            positives: labels.iter().filter(|&&l| l).count() as u32,
+            positives: positives as u32,
         }
     }
 }
 
-/// The products training rows are made from: up to half of `SAMPLE` from the products that
-/// state a pack size and the rest from those that do not (each evenly spread over the
-/// numbering, which is by brand and name). Rows of both kinds reach any catalog, and a catalog
-/// mostly of one kind (a barcode dump without sizes) would otherwise teach only that kind.
+/// The products training rows are made from, evenly spread over the numbering (by brand and
+/// name): up to half of `SAMPLE` from the products that state no pack size, and the rest from
+/// those that do (or more of the size-less when too few state one). Rows of both kinds reach
+/// any catalog, and a catalog mostly of one kind (a barcode dump without sizes) would
+/// otherwise teach only that kind.
 fn sample(index: &MatchIndex) -> Vec<u32> {
     let n = index.len() as u32;
     let (sized, sizeless): (Vec<u32>, Vec<u32>) =
         (0..n).partition(|&p| index.prod_size[p as usize] != NO_SIZE);
-    let half = SAMPLE / 2;
-    let take_sized = sized.len().min(SAMPLE - sizeless.len().min(half));
-    let take_unsized = sizeless.len().min(SAMPLE - take_sized);
+    let (take_sized, take_sizeless) = shares(sized.len(), sizeless.len());
     let mut out = spread(&sized, take_sized);
-    out.extend(spread(&sizeless, take_unsized));
+    out.extend(spread(&sizeless, take_sizeless));
     out.sort_unstable();
     out
+}
+
+/// How many of the sized and of the size-less products to sample.
+fn shares(sized: usize, sizeless: usize) -> (usize, usize) {
+    let take_sized = sized.min(SAMPLE - sizeless.min(SAMPLE / 2));
+    (take_sized, sizeless.min(SAMPLE - take_sized))
 }
 
 /// `k` of `items`, evenly spaced.
@@ -138,20 +152,35 @@ fn spread(items: &[u32], k: usize) -> Vec<u32> {
     (0..k).map(|i| items[i * items.len() / k]).collect()
 }
 
-impl MatchIndex {
-    /// The scored candidates of a generated row, best first.
-    fn ranked(
-        &self,
-        row: &perturb::NoisyRow,
-        scratch: &mut Scratch,
-    ) -> (Vec<Candidate>, QueryBarcode) {
-        let q = MatchQuery {
-            name: &row.name,
-            brand: &row.brand,
-            quantity: &row.quantity,
-            barcode: &row.barcode,
-        };
-        let (ranked, qb, _) = self.search(&q, scratch);
-        (ranked, qb)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sample_takes_both_kinds_of_product_and_all_of_a_small_catalog() {
+        assert_eq!(shares(0, 0), (0, 0));
+        assert_eq!(shares(10, 20), (10, 20));
+        assert_eq!(shares(10_000, 10_000), (3_000, 3_000));
+        assert_eq!(shares(100, 10_000), (100, 5_900));
+        assert_eq!(shares(10_000, 100), (5_900, 100));
+        let items: Vec<u32> = (0..10).map(|i| i * 3).collect();
+        assert_eq!(spread(&items, 0), Vec::<u32>::new());
+        assert_eq!(spread(&items, 10), items);
+        assert_eq!(spread(&items, 3), vec![0, 9, 18]);
+        let index = MatchIndex::build([
+            CatalogRow {
+                id: "a",
+                name: "Toor Dal",
+                quantity: "1 kg",
+                ..Default::default()
+            },
+            CatalogRow {
+                id: "b",
+                name: "Yellow Mustard",
+                ..Default::default()
+            },
+        ]);
+        assert_eq!(sample(&index), vec![0, 1]);
+        assert!(sample(&MatchIndex::build([])).is_empty());
     }
 }

@@ -1,11 +1,14 @@
 //! Rows a store might have written for a catalog product: the product's own name, brand and
 //! size passed through the kinds of noise real rows carry (typos, dropped and reordered words,
 //! a descriptor cut off, vowels dropped, the brand moved or missing, the size in another
-//! format or another place, the case changed). Deterministic: the same product and round give
-//! the same row in every process.
+//! format or another place, the case changed, the barcode carried or misread by a digit).
+//! Deterministic: the same product and the same generator state give the same row in every
+//! process.
 //!
-//! What it does not make: rows in Devanagari or Tamil (the engine reads those scripts but has
-//! no way to write them), and rows with a wrong barcode.
+//! What it does not make: a Latin-script product's row in Devanagari or Tamil (the engine
+//! reads those scripts but has no way to write them); typos and dropped vowels only touch
+//! Latin words (a product named in another script keeps its letters, and only loses or moves
+//! words).
 
 use crate::domain::check_digit;
 use crate::matching::CatalogRow;
@@ -39,7 +42,7 @@ impl Rng {
 }
 
 /// A row as a store wrote it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub(super) struct NoisyRow {
     pub name: String,
     pub brand: String,
@@ -70,7 +73,7 @@ pub(super) fn noisy_row(product: &CatalogRow, rng: &mut Rng, present: bool) -> N
     for w in &mut words {
         if rng.chance(0.12) {
             *w = typo(w, rng);
-        } else if w.chars().count() >= 6 && rng.chance(0.04) {
+        } else if w.len() >= 6 && w.bytes().all(|b| b.is_ascii_alphabetic()) && rng.chance(0.04) {
             *w = without_vowels(w);
         }
     }
@@ -128,11 +131,12 @@ pub(super) fn noisy_row(product: &CatalogRow, rng: &mut Rng, present: bool) -> N
     }
 }
 
-/// One slip of the keyboard in a word of four letters or more: a letter left out, doubled,
-/// replaced or swapped with the next. Shorter words and numbers are left alone.
+/// One slip of the keyboard in a Latin word of four letters or more: a letter left out,
+/// doubled, replaced or swapped with the next. Shorter words, numbers and words of other
+/// scripts are left alone.
 fn typo(w: &str, rng: &mut Rng) -> String {
     let mut chars: Vec<char> = w.chars().collect();
-    if chars.len() < 4 || !chars.iter().all(|c| c.is_alphabetic()) {
+    if chars.len() < 4 || !chars.iter().all(|c| c.is_ascii_alphabetic()) {
         return w.to_string();
     }
     // Never the first letter: shops rarely get that wrong, and the engine leans on it.
@@ -283,6 +287,37 @@ mod tests {
             })
             .count();
         assert!((300..400).contains(&kept), "{kept}");
+    }
+
+    #[test]
+    fn odd_products_give_rows_without_failing() {
+        let mut rng = Rng::new(5);
+        for (name, quantity, barcode) in [
+            ("", "", ""),
+            ("-", "1/2 kg", "abc"),
+            ("हल्दी पाउडर - शुद्ध", "2x500 g", "8901"),
+            ("மஞ்சள் தூள்", "१०० ग्राम", ""),
+            ("Dal, (Toor)", "Combo", "0000000000000"),
+        ] {
+            let product = CatalogRow {
+                id: "p",
+                name,
+                brand: "",
+                quantity,
+                barcode,
+                aliases: &[],
+            };
+            for _ in 0..50 {
+                let row = noisy_row(&product, &mut rng, true);
+                // Words of other scripts keep their letters.
+                for w in row.name.split_whitespace() {
+                    assert!(
+                        w.is_ascii() || !w.chars().any(|c| c.is_ascii_alphabetic()),
+                        "{w}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
