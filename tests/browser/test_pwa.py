@@ -42,6 +42,7 @@ from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -431,7 +432,9 @@ class Suite:
             self.scan(d, KNOWN)
             self.wait(d, "the scan waiting", lambda: "1 scan waiting" in self.text(d))
             self.click_text(d, "button", "Sign out")
-            WebDriverWait(d, 5).until(lambda _: d.switch_to.alert)
+            # The app asks after counting the unsent scans (an IndexedDB read): wait for it. A
+            # bare `switch_to.alert` raises at once when it is not there yet.
+            WebDriverWait(d, 5).until(expected_conditions.alert_is_present())
             warning = d.switch_to.alert.text
             assert "1 scan has not been sent" in warning, warning
             d.switch_to.alert.accept()
