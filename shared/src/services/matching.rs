@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::sync::RwLock;
+use tokio::sync::{Mutex, RwLock};
 
 use crate::auth::Principal;
 use crate::domain::{Product, ProductId, VerificationStatus};
@@ -48,6 +48,11 @@ pub struct MatcherState {
     source: IndexSource,
     max_age: Duration,
     current: RwLock<Option<(Arc<LoadedIndex>, Instant)>>,
+    /// Held by the one caller loading or refreshing the index. While it refreshes an index
+    /// stale by less than another `max_age`, the others answer from that one (a build from the
+    /// store, with its model, takes about half a second at 10,000 products); a first load, or
+    /// a refresh long overdue (or a `max_age` of zero, as tests use), makes them wait for it.
+    loading: Mutex<()>,
 }
 
 impl MatcherState {
@@ -56,6 +61,7 @@ impl MatcherState {
             source,
             max_age,
             current: RwLock::new(None),
+            loading: Mutex::new(()),
         }
     }
 }
@@ -169,36 +175,52 @@ impl Catalog {
         }
     }
 
-    /// The current index, (re)loading it when missing or stale.
+    /// The current index, (re)loading it when missing or stale. One caller refreshes a stale
+    /// index while the others keep answering from it (`MatcherState::loading`).
     pub async fn match_index(&self) -> ServiceResult<(Arc<LoadedIndex>, Duration)> {
+        let current = self.current_index().await;
+        if let Some((index, age)) = &current
+            && *age < self.matcher.max_age
         {
-            let current = self.matcher.current.read().await;
-            if let Some((index, at)) = current.as_ref()
-                && at.elapsed() < self.matcher.max_age
-            {
-                return Ok((index.clone(), at.elapsed()));
-            }
+            return Ok((index.clone(), *age));
         }
-        let mut current = self.matcher.current.write().await;
-        if let Some((index, at)) = current.as_ref()
-            && at.elapsed() < self.matcher.max_age
+        let _loading = match (&current, self.matcher.loading.try_lock()) {
+            (_, Ok(held)) => held,
+            // Stale by less than another `max_age`: it answers while the refresh runs.
+            (Some(stale), Err(_)) if stale.1 < self.matcher.max_age * 2 => {
+                return Ok(stale.clone());
+            }
+            (_, Err(_)) => self.matcher.loading.lock().await,
+        };
+        // Another caller may have loaded it while this one waited.
+        let current = self.current_index().await;
+        if let Some((index, age)) = &current
+            && *age < self.matcher.max_age
         {
-            return Ok((index.clone(), at.elapsed()));
+            return Ok((index.clone(), *age));
         }
         match self.load_index().await {
             Ok(index) => {
                 let index = Arc::new(LoadedIndex::new(index));
-                *current = Some((index.clone(), Instant::now()));
+                *self.matcher.current.write().await = Some((index.clone(), Instant::now()));
                 Ok((index, Duration::ZERO))
             }
-            Err(e) => match current.as_ref() {
-                Some((index, at)) => {
+            Err(e) => match current {
+                Some(previous) => {
                     tracing::warn!(error = %ErrorChain(&e), "refreshing the match index failed; serving the previous one");
-                    Ok((index.clone(), at.elapsed()))
+                    Ok(previous)
                 }
                 None => Err(e),
             },
         }
+    }
+
+    /// The index in memory and its age, if any.
+    async fn current_index(&self) -> Option<(Arc<LoadedIndex>, Duration)> {
+        let current = self.matcher.current.read().await;
+        current
+            .as_ref()
+            .map(|(index, at)| (index.clone(), at.elapsed()))
     }
 
     async fn load_index(&self) -> ServiceResult<MatchIndex> {

@@ -65,6 +65,7 @@ mod events;
 mod images;
 mod imports;
 mod keys;
+mod match_index;
 mod off_import;
 mod storage_contract;
 mod webhooks;
