@@ -86,14 +86,16 @@ impl Calibration {
         let mut examples = Vec::new();
         let mut labels = Vec::new();
         let mut made = 0usize;
-        for p in sample {
+        for (k, &p) in sample.iter().enumerate() {
             let row = &rows[p as usize];
+            // Words a shop adds come from the product half the sample away.
+            let other = &rows[sample[(k + sample.len() / 2) % sample.len()] as usize];
             let class = index.prod_class[p as usize];
             let mut rng = Rng::new(super::index::fnv1a(row.id.as_bytes(), SEED));
             for _ in 0..rounds {
                 made += 1;
                 let absent = made.is_multiple_of(ABSENT_EVERY);
-                let noisy = noisy_row(row, &mut rng, !absent);
+                let noisy = noisy_row(row, other, &mut rng, !absent);
                 let q = MatchQuery {
                     name: &noisy.name,
                     brand: &noisy.brand,

@@ -54,7 +54,16 @@ pub(super) struct NoisyRow {
 /// a product the catalog has sometimes carries its barcode (as a scanner-fed row does), now and
 /// then with one digit wrong; a row of a product it lacks, or whose barcode it lacks, sometimes
 /// carries a barcode of its own that no product has.
-pub(super) fn noisy_row(product: &CatalogRow, rng: &mut Rng, present: bool) -> NoisyRow {
+///
+/// `other` is another product of the catalog: a shop's name for a product often has words the
+/// catalog's lacks (its own descriptor, a series, a colour it adds), and some rows borrow one
+/// or two of `other`'s.
+pub(super) fn noisy_row(
+    product: &CatalogRow,
+    other: &CatalogRow,
+    rng: &mut Rng,
+    present: bool,
+) -> NoisyRow {
     let mut name = product.name.trim().to_string();
     // The descriptor after " - ", "," or "(" left out (a shop's short name).
     if rng.chance(0.3)
@@ -75,6 +84,17 @@ pub(super) fn noisy_row(product: &CatalogRow, rng: &mut Rng, present: bool) -> N
             *w = typo(w, rng);
         } else if w.len() >= 6 && w.bytes().all(|b| b.is_ascii_alphabetic()) && rng.chance(0.04) {
             *w = without_vowels(w);
+        }
+    }
+    let borrowed: Vec<&str> = other
+        .name
+        .split_whitespace()
+        .filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 3)
+        .collect();
+    if !borrowed.is_empty() && rng.chance(0.4) {
+        for _ in 0..1 + rng.below(3) {
+            let w = borrowed[rng.below(borrowed.len())].to_string();
+            words.insert(rng.below(words.len() + 1), w);
         }
     }
     if words.len() >= 2 && rng.chance(0.15) {
@@ -233,12 +253,20 @@ mod tests {
         }
     }
 
+    fn other() -> CatalogRow<'static> {
+        CatalogRow {
+            id: "p2",
+            name: "Stainless Steel Tiffin Box",
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn the_same_seed_gives_the_same_rows() {
         let rows = |seed| {
             let mut rng = Rng::new(seed);
             (0..50)
-                .map(|_| noisy_row(&product(), &mut rng, true))
+                .map(|_| noisy_row(&product(), &other(), &mut rng, true))
                 .collect::<Vec<_>>()
         };
         assert_eq!(rows(7), rows(7));
@@ -249,7 +277,7 @@ mod tests {
     fn the_noise_is_of_every_kind_and_keeps_the_product_recognisable() {
         let mut rng = Rng::new(1);
         let rows: Vec<NoisyRow> = (0..400)
-            .map(|_| noisy_row(&product(), &mut rng, true))
+            .map(|_| noisy_row(&product(), &other(), &mut rng, true))
             .collect();
         let any = |f: &dyn Fn(&NoisyRow) -> bool| rows.iter().any(f);
         assert!(any(
@@ -266,7 +294,7 @@ mod tests {
         ));
         // A product the catalog lacks brings a barcode of its own, valid and unknown.
         let absent: Vec<NoisyRow> = (0..200)
-            .map(|_| noisy_row(&product(), &mut rng, false))
+            .map(|_| noisy_row(&product(), &other(), &mut rng, false))
             .collect();
         let foreign: Vec<&NoisyRow> = absent.iter().filter(|r| !r.barcode.is_empty()).collect();
         assert!(!foreign.is_empty());
@@ -275,6 +303,7 @@ mod tests {
             assert!(crate::domain::Gtin::parse(&r.barcode).is_ok(), "{r:?}");
         }
         assert!(any(&|r| r.name == r.name.to_lowercase()));
+        assert!(any(&|r| r.name.to_lowercase().contains("tiffin")));
         // Most rows still say "chandan", with one slip at most or without its vowels; the
         // rest left the word out.
         let kept = rows
@@ -308,7 +337,7 @@ mod tests {
                 aliases: &[],
             };
             for _ in 0..50 {
-                let row = noisy_row(&product, &mut rng, true);
+                let row = noisy_row(&product, &product, &mut rng, true);
                 // Words of other scripts keep their letters.
                 for w in row.name.split_whitespace() {
                     assert!(
