@@ -178,26 +178,26 @@ impl Catalog {
     /// The current index, (re)loading it when missing or stale. One caller refreshes a stale
     /// index while the others keep answering from it (`MatcherState::loading`).
     pub async fn match_index(&self) -> ServiceResult<(Arc<LoadedIndex>, Duration)> {
+        let max_age = self.matcher.max_age;
+        let fresh = |current: &Option<(Arc<LoadedIndex>, Duration)>| {
+            current.as_ref().filter(|(_, age)| *age < max_age).cloned()
+        };
         let current = self.current_index().await;
-        if let Some((index, age)) = &current
-            && *age < self.matcher.max_age
-        {
-            return Ok((index.clone(), *age));
+        if let Some(fresh) = fresh(&current) {
+            return Ok(fresh);
         }
         let _loading = match (&current, self.matcher.loading.try_lock()) {
             (_, Ok(held)) => held,
             // Stale by less than another `max_age`: it answers while the refresh runs.
-            (Some(stale), Err(_)) if stale.1 < self.matcher.max_age * 2 => {
+            (Some(stale), Err(_)) if stale.1 < max_age * 2 => {
                 return Ok(stale.clone());
             }
             (_, Err(_)) => self.matcher.loading.lock().await,
         };
         // Another caller may have loaded it while this one waited.
         let current = self.current_index().await;
-        if let Some((index, age)) = &current
-            && *age < self.matcher.max_age
-        {
-            return Ok((index.clone(), *age));
+        if let Some(fresh) = fresh(&current) {
+            return Ok(fresh);
         }
         match self.load_index().await {
             Ok(index) => {

@@ -12,6 +12,9 @@
 
 use crate::domain::check_digit;
 use crate::matching::CatalogRow;
+use crate::matching::analyze::analyze;
+use crate::matching::lexicon::Lexicon;
+use crate::matching::quantity::BaseUnit;
 
 /// SplitMix64: a few lines, fixed for every platform and process (which a seeded std hasher
 /// is not), and statistically plenty for choosing noise.
@@ -57,7 +60,7 @@ pub(super) struct NoisyRow {
 ///
 /// `other` is another product of the catalog: a shop's name for a product often has words the
 /// catalog's lacks (its own descriptor, a series, a colour it adds), and some rows borrow one
-/// or two of `other`'s.
+/// to three of `other`'s.
 pub(super) fn noisy_row(
     product: &CatalogRow,
     other: &CatalogRow,
@@ -184,40 +187,41 @@ fn without_vowels(w: &str) -> String {
         .collect()
 }
 
-/// The size in another common spelling ("500 g" as "500g", "500 gms", "0.5 kg"), or as it is.
-/// `None` when the product states none.
+/// The product's pack size, as the engine's own size parser reads it, in another common
+/// spelling: "500 g" as "500g", "500 gms" or "0.5 kg"; "2x500 g" as "2 x 500gm" or "500 g x 2".
+/// The quantity as it is when it states no size the parser reads ("Combo"); `None` when empty.
 fn restated_size(quantity: &str, rng: &mut Rng) -> Option<String> {
     let q = quantity.trim();
     if q.is_empty() {
         return None;
     }
-    let split = q
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(q.len());
-    let (number, unit) = (&q[..split], q[split..].trim());
-    let Ok(value) = number.parse::<f64>() else {
+    let Some(size) = analyze(q, Lexicon::builtin()).sizes.first().map(|f| f.size) else {
         return Some(q.to_string());
     };
-    let spellings: &[&str] = match unit.to_ascii_lowercase().as_str() {
-        "g" => &["g", "gm", "gms", "grams", "G", "GM"],
-        "kg" => &["kg", "kgs", "kilo", "KG"],
-        "ml" => &["ml", "mL", "ML", "mls"],
-        "l" => &["l", "ltr", "litre", "L", "LTR"],
-        "pc" | "pcs" => &["pc", "pcs", "N", "nos", "pieces"],
-        _ => return Some(q.to_string()),
-    };
-    // A round thousand of the small unit in the large one, or a fraction of the large one in
-    // the small one.
-    let (value, spellings): (f64, &[&str]) = match unit.to_ascii_lowercase().as_str() {
-        "g" if value >= 1000.0 && rng.chance(0.5) => (value / 1000.0, &["kg", "kgs"]),
-        "ml" if value >= 1000.0 && rng.chance(0.5) => (value / 1000.0, &["l", "ltr"]),
-        "kg" if value < 1.0 && rng.chance(0.5) => (value * 1000.0, &["g", "gm"]),
-        "l" if value < 1.0 && rng.chance(0.5) => (value * 1000.0, &["ml", "ML"]),
-        _ => (value, spellings),
+    let base = size.milli as f64 / 1000.0;
+    // A thousand or more of the small unit, sometimes in the large one.
+    let large = base >= 1000.0 && rng.chance(0.5);
+    let (value, spellings): (f64, &[&str]) = match size.unit {
+        BaseUnit::Gram if large => (base / 1000.0, &["kg", "kgs", "kilo", "KG"]),
+        BaseUnit::Gram => (base, &["g", "gm", "gms", "grams", "G", "GM"]),
+        BaseUnit::Millilitre if large => (base / 1000.0, &["l", "ltr", "litre", "L", "LTR"]),
+        BaseUnit::Millilitre => (base, &["ml", "mL", "ML", "mls"]),
+        BaseUnit::Piece => (base, &["pc", "pcs", "N", "nos", "pieces"]),
+        BaseUnit::Centimetre => (base, &["cm", "CM"]),
     };
     let spelling = spellings[rng.below(spellings.len())];
-    let space = if rng.chance(0.5) { " " } else { "" };
-    Some(format!("{value}{space}{spelling}"))
+    // "6N" is six pieces; "6 N" is a number and a word.
+    let space = if spelling != "N" && rng.chance(0.5) {
+        " "
+    } else {
+        ""
+    };
+    let one = format!("{value}{space}{spelling}");
+    Some(match size.count {
+        1 => one,
+        n if rng.chance(0.5) => format!("{n} x {one}"),
+        n => format!("{one} x {n}"),
+    })
 }
 
 /// The barcode with one digit replaced (the check digit then fails, as a misread one does).
@@ -352,16 +356,25 @@ mod tests {
     #[test]
     fn sizes_are_restated_not_changed() {
         let mut rng = Rng::new(3);
-        for _ in 0..50 {
-            let s = restated_size("1000 ml", &mut rng).unwrap().to_lowercase();
-            assert!(
-                [
-                    "1000ml", "1000 ml", "1000mls", "1000 mls", "1l", "1 l", "1ltr", "1 ltr"
-                ]
-                .contains(&s.as_str()),
-                "{s}"
-            );
+        let read = |q: &str| analyze(q, Lexicon::builtin()).sizes.first().map(|f| f.size);
+        for quantity in ["1000 ml", "500 g", "1 kg", "2x500 g", "0.5 L", "6 pcs"] {
+            let mut spellings = std::collections::BTreeSet::new();
+            for _ in 0..50 {
+                let s = restated_size(quantity, &mut rng).unwrap();
+                // Another spelling, the same size to the engine.
+                assert_eq!(read(&s), read(quantity), "{quantity} as {s}");
+                spellings.insert(s);
+            }
+            assert!(spellings.len() >= 4, "{quantity}: {spellings:?}");
         }
+        let litre: Vec<String> = (0..50)
+            .map(|_| restated_size("1000 ml", &mut rng).unwrap().to_lowercase())
+            .collect();
+        assert!(
+            litre
+                .iter()
+                .any(|s| s.starts_with("1l") || s.starts_with("1 l"))
+        );
         assert_eq!(restated_size("", &mut rng), None);
         assert_eq!(restated_size("Combo", &mut rng).as_deref(), Some("Combo"));
     }
